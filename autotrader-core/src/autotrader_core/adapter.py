@@ -1,0 +1,152 @@
+"""The contract every broker adapter implements.
+
+An adapter *translates*: requests out, broker replies and stream messages in as
+core events (:mod:`autotrader_core.events`). It keeps no order book of its own
+beyond what its protocol needs (id maps); the OMS owns order state.
+
+Rules every implementation follows:
+
+* no I/O in ``__init__``; ``connect`` binds clients and sockets;
+* every request goes through one place that signs, rate-limits, and maps the
+  broker's errors onto :mod:`autotrader_core.errors`;
+* ``submit_order`` sends ``order.client_order_id`` to the broker so that a
+  re-send can never create a second order;
+* a feature not declared in ``capabilities`` raises
+  :class:`~autotrader_core.errors.UnsupportedFeature` before anything is sent.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import ClassVar
+
+from autotrader_core.capabilities import Capabilities
+from autotrader_core.errors import UnsupportedFeature
+from autotrader_core.events import OrderEvent
+from autotrader_core.models import Balance, Fill, Instrument, Order, OrderReport, Position
+
+__all__ = ["BrokerAdapter", "OrderChange"]
+
+
+@dataclass(frozen=True, slots=True)
+class OrderChange:
+    """New terms for a working order; ``None`` keeps the current value."""
+
+    quantity: Decimal | None = None
+    limit_price: Decimal | None = None
+    stop_price: Decimal | None = None
+
+
+class BrokerAdapter(abc.ABC):
+    """Abstract async broker adapter.
+
+    Subclasses set the class attributes ``name`` (the entry-point name, e.g.
+    ``"binance"``) and ``capabilities``.
+    """
+
+    name: ClassVar[str]
+    capabilities: ClassVar[Capabilities]
+
+    # -- connection -------------------------------------------------------
+    @abc.abstractmethod
+    async def connect(self) -> None:
+        """Open clients/sockets, authenticate, sync the clock where needed."""
+
+    @abc.abstractmethod
+    async def disconnect(self) -> None:
+        """Close everything; safe to call twice."""
+
+    @property
+    @abc.abstractmethod
+    def is_connected(self) -> bool:
+        """Whether ``connect`` succeeded and ``disconnect`` has not been called."""
+
+    # -- orders -----------------------------------------------------------
+    @abc.abstractmethod
+    async def submit_order(self, order: Order) -> list[OrderEvent]:
+        """Send a new order carrying ``order.client_order_id``.
+
+        Returns:
+            The events the broker's reply proves (usually ``OrderAccepted``; market
+            orders may also carry ``OrderFilled`` events when the broker fills in
+            the same reply).
+
+        Raises:
+            InvalidOrder, InsufficientFunds, AuthenticationError, RateLimited:
+                the broker refused.
+            RequestTimeout, BrokerUnavailable: outcome unknown; look the order up
+                by client order id before any re-send.
+            DuplicateClientOrderId: the order is already at the broker.
+        """
+
+    @abc.abstractmethod
+    async def cancel_order(self, order: Order) -> list[OrderEvent]:
+        """Ask the broker to cancel ``order``; returns the events its reply proves.
+
+        Raises:
+            OrderNotFound: the broker does not know the order (it may have filled:
+                query before concluding anything).
+        """
+
+    async def modify_order(self, order: Order, change: OrderChange) -> list[OrderEvent]:
+        """Change a working order's quantity and/or prices (native or cancel/replace).
+
+        The default raises :class:`UnsupportedFeature`; adapters that declare
+        ``native_modify`` or ``emulated_modify`` override it.
+        """
+        raise UnsupportedFeature(f"{self.name} does not support modifying orders", broker=self.name)
+
+    @abc.abstractmethod
+    async def get_order(
+        self,
+        *,
+        symbol: str,
+        client_order_id: str | None = None,
+        broker_order_id: str | None = None,
+    ) -> OrderReport:
+        """Look one order up by our client order id or the broker's id.
+
+        Raises:
+            OrderNotFound: the broker does not know it.
+        """
+
+    @abc.abstractmethod
+    async def get_open_orders(self, symbol: str | None = None) -> list[OrderReport]:
+        """Every working order, optionally for one symbol."""
+
+    async def get_fills(self, *, symbol: str | None = None, since: datetime | None = None) -> list[Fill]:
+        """Past fills, for catch-up after a reconnect and for reconciliation.
+
+        Adapters that declare ``fill_history`` override it.
+        """
+        raise UnsupportedFeature(f"{self.name} cannot list past fills", broker=self.name)
+
+    # -- account ----------------------------------------------------------
+    @abc.abstractmethod
+    async def get_positions(self) -> list[Position]:
+        """Broker-reported positions (empty for brokers without positions, e.g. spot)."""
+
+    @abc.abstractmethod
+    async def get_balances(self) -> list[Balance]:
+        """Balances per asset (or the account currency)."""
+
+    @abc.abstractmethod
+    async def get_instruments(self) -> list[Instrument]:
+        """Trading rules of every instrument the adapter can trade."""
+
+    # -- stream -----------------------------------------------------------
+    def stream_events(self) -> AsyncIterator[OrderEvent]:
+        """Order updates and fills as they happen, until ``disconnect``.
+
+        Implementations reconnect by themselves (with backoff, re-authentication
+        and a catch-up query so nothing in the gap is lost) and may yield the same
+        fill twice: the OMS is idempotent on trade id.
+        """
+        raise UnsupportedFeature(f"{self.name} has no private stream", broker=self.name)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} name={self.name!r} connected={self.is_connected}>"

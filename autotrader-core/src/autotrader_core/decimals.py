@@ -1,0 +1,135 @@
+"""Decimal conversions at the edges: user input and broker payloads.
+
+Floats are refused everywhere: ``Decimal(0.1)`` is not ``Decimal("0.1")`` and
+that difference is money.  Broker payloads carry decimal *strings*; those are
+converted directly, never through ``float``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from autotrader_core.errors import BrokerProtocolError, InvalidOrder
+
+__all__ = [
+    "decimal_from_wire",
+    "optional_decimal_from_wire",
+    "require_decimal",
+    "round_to_step",
+    "wire_field",
+]
+
+
+def require_decimal(
+    value: object,
+    *,
+    field: str,
+    positive: bool = True,
+    allow_zero: bool = False,
+) -> Decimal:
+    """Validate user input as a finite ``Decimal``.
+
+    Accepts ``Decimal``, ``int`` and decimal strings; refuses ``float``, ``bool``,
+    NaN, infinities and (by default) zero and negative values.
+
+    Raises:
+        InvalidOrder: with a message naming the field and what to pass instead.
+    """
+    if isinstance(value, (bool, float)):
+        raise InvalidOrder(
+            f"{field} must be a Decimal, int or decimal string, not {type(value).__name__} "
+            f"({value!r}); floats lose precision: use Decimal({str(value)!r})"
+        )
+    if isinstance(value, Decimal):
+        result = value
+    elif isinstance(value, int):
+        result = Decimal(value)
+    elif isinstance(value, str):
+        try:
+            result = Decimal(value.strip())
+        except InvalidOperation:
+            raise InvalidOrder(f"{field} is not a decimal number: {value!r}") from None
+    else:
+        raise InvalidOrder(f"{field} must be a Decimal, int or decimal string, not {type(value).__name__}")
+    if not result.is_finite():
+        raise InvalidOrder(f"{field} must be a finite number, got {value!r}")
+    if positive and (result < 0 or (result == 0 and not allow_zero)):
+        bound = "zero or more" if allow_zero else "greater than zero"
+        raise InvalidOrder(f"{field} must be {bound}, got {value!r}")
+    return result
+
+
+def decimal_from_wire(
+    value: object, *, field: str, payload: Any = None, broker: str | None = None
+) -> Decimal:
+    """Convert a broker's decimal string (or integer) to ``Decimal``.
+
+    Raises:
+        BrokerProtocolError: for floats, non-numbers and non-finite values, with the payload.
+    """
+    if isinstance(value, str):
+        try:
+            result = Decimal(value)
+        except InvalidOperation:
+            raise BrokerProtocolError(
+                f"field {field!r} is not a decimal string: {value!r}", payload=payload, broker=broker
+            ) from None
+    elif isinstance(value, int) and not isinstance(value, bool):
+        result = Decimal(value)
+    elif isinstance(value, Decimal):
+        result = value
+    else:
+        raise BrokerProtocolError(
+            f"field {field!r} must be a decimal string, got {type(value).__name__}",
+            payload=payload,
+            broker=broker,
+        )
+    if not result.is_finite():
+        raise BrokerProtocolError(f"field {field!r} is not finite: {value!r}", payload=payload, broker=broker)
+    return result
+
+
+def optional_decimal_from_wire(
+    value: object, *, field: str, payload: Any = None, broker: str | None = None
+) -> Decimal | None:
+    """Like :func:`decimal_from_wire` but maps ``None`` and ``""`` to ``None``."""
+    if value is None or value == "":
+        return None
+    return decimal_from_wire(value, field=field, payload=payload, broker=broker)
+
+
+def wire_field(payload: Mapping[str, Any], key: str, *, broker: str | None = None) -> Any:
+    """Read a required field from a broker payload.
+
+    Raises:
+        BrokerProtocolError: when the field is missing, with the payload attached
+            (never a bare ``KeyError``).
+    """
+    try:
+        return payload[key]
+    except (KeyError, TypeError):
+        raise BrokerProtocolError(f"missing field {key!r}", payload=payload, broker=broker) from None
+
+
+def round_to_step(value: Decimal, step: Decimal, *, mode: str = "nearest") -> Decimal:
+    """Round ``value`` to a multiple of ``step``.
+
+    Args:
+        mode: ``"nearest"`` (half up), ``"down"`` or ``"up"``.
+    """
+    if step <= 0:
+        return value
+    units = value / step
+    if mode == "down":
+        whole = units.to_integral_value(rounding="ROUND_FLOOR")
+    elif mode == "up":
+        whole = units.to_integral_value(rounding="ROUND_CEILING")
+    else:
+        whole = units.to_integral_value(rounding="ROUND_HALF_UP")
+    result = whole * step
+    exponent = step.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < 0:
+        result = result.quantize(step)  # keep the step's scale: 0.10 not 0.1000
+    return result

@@ -1,0 +1,95 @@
+"""pluggy hook specifications (project name ``autotrader``).
+
+Two kinds of plugin use them:
+
+* **adapter plugins** implement :meth:`AutotraderSpecs.autotrader_adapters` and are
+  found through the entry-point group ``autotrader.adapters``;
+* **observer plugins** (alerts, metrics) implement the ``autotrader_on_*`` hooks and
+  are found through ``autotrader.observers``.
+
+Hooks are synchronous (pluggy has no async hooks) and must return quickly: an
+observer that needs I/O hands the work to its own thread or task.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+from autotrader_core.capabilities import Capabilities
+
+if TYPE_CHECKING:
+    from autotrader_core.adapter import BrokerAdapter
+    from autotrader_core.events import OrderEvent
+    from autotrader_core.models import Alert, Fill, Order, Position
+    from autotrader_core.settings import BrokerSettings
+
+__all__ = ["PROJECT_NAME", "AdapterInfo", "AutotraderSpecs", "hookimpl", "hookspec"]
+
+PROJECT_NAME = "autotrader"
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+@dataclass(frozen=True, slots=True)
+class AdapterInfo:
+    """What an adapter plugin registers.
+
+    Attributes:
+        name: Unique adapter name (``"binance"``); two plugins claiming one name is an error.
+        factory: Builds the adapter from its settings (``factory(settings)``).
+        settings_cls: The adapter's settings class (read from env / ``.env``).
+        capabilities: Same object as the adapter class's ``capabilities``.
+        version: Distribution version, shown by ``autotrader plugins``.
+        description: One line for humans.
+    """
+
+    name: str
+    factory: Callable[[BrokerSettings], BrokerAdapter]
+    settings_cls: type[BrokerSettings]
+    capabilities: Capabilities
+    version: str = "0"
+    description: str = ""
+
+
+class AutotraderSpecs:
+    """All hooks autotrader calls."""
+
+    @hookspec
+    def autotrader_adapters(self) -> Iterable[AdapterInfo]:  # type: ignore[empty-body]
+        """Return the adapters this plugin provides."""
+
+    @hookspec
+    def autotrader_on_order_event(self, order: Order, event: OrderEvent) -> None:
+        """An event was applied to ``order`` (its fields already reflect it)."""
+
+    @hookspec
+    def autotrader_on_fill(self, order: Order, fill: Fill, position: Position) -> None:
+        """A new fill was applied; ``position`` is the updated net position."""
+
+    @hookspec
+    def autotrader_on_alert(self, alert: Alert) -> None:
+        """Something an operator must see: kill switch, breaker open, unresolved orders."""
+
+    @hookspec
+    def autotrader_on_reject(self, order: Order, reason: str) -> None:
+        """An order was refused, locally by a risk check or by the broker."""
+
+    @hookspec
+    def autotrader_on_breaker_state(self, name: str, state: str) -> None:
+        """A circuit breaker changed state (``closed`` / ``open`` / ``half_open``)."""
+
+    @hookspec
+    def autotrader_on_rate_limit_wait(self, name: str, seconds: float) -> None:
+        """A request waited ``seconds`` for the rate limiter or a Retry-After."""
+
+    @hookspec
+    def autotrader_on_reconnect(self, broker: str, reason: str) -> None:
+        """An adapter's stream reconnected."""
+
+    @hookspec
+    def autotrader_on_status(self, status: dict[str, Any]) -> None:
+        """The engine's periodic status snapshot (see ``ExecutionEngine.status``)."""

@@ -1,0 +1,60 @@
+"""Settings: pydantic-settings classes read from the environment and ``.env``.
+
+Each adapter subclasses :class:`BrokerSettings` with its own env prefix
+(``AUTOTRADER_<BROKER>_``) and keeps credentials as ``SecretStr``, so a key never
+shows in a repr, a log line or an error.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["BrokerSettings", "EngineSettings"]
+
+
+class BrokerSettings(BaseSettings):
+    """Base of every adapter's settings.
+
+    ``environment`` defaults to the broker's test environment in each subclass:
+    live trading must be asked for explicitly.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="AUTOTRADER_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        validate_default=True,
+    )
+
+    environment: str = "test"
+    base_url: str | None = None
+    """Override the REST base URL (a loopback replay server in tests, a proxy in production)."""
+    ws_url: str | None = None
+    """Override the private stream URL."""
+    request_timeout: float = Field(default=10.0, gt=0)
+    """Seconds before a request is abandoned as :class:`~autotrader_core.errors.RequestTimeout`."""
+
+    @property
+    def is_live(self) -> bool:
+        """True when this configuration trades real money."""
+        return self.environment == "live"
+
+
+class EngineSettings(BaseSettings):
+    """Engine-wide settings (env prefix ``AUTOTRADER_``)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="AUTOTRADER_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    decision_interval: float = Field(default=0.1, gt=0)
+    """Seconds between strategy decision cycles (0.1 = 100 ms)."""
+    order_timeout: float = Field(default=30.0, gt=0)
+    """Seconds an order may stay unconfirmed before the engine queries the broker about it."""
+    data_dir: Path = Path.home() / ".autotrader"
+    disabled_plugins: str = ""
+    """Comma-separated plugin names not to load (also ``AUTOTRADER_DISABLED_PLUGINS``)."""
