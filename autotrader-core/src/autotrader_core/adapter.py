@@ -138,6 +138,14 @@ class BrokerAdapter(abc.ABC):
     async def get_instruments(self) -> list[Instrument]:
         """Trading rules of every instrument the adapter can trade."""
 
+    def last_price(self, symbol: str) -> Decimal | None:
+        """Latest price the adapter knows for ``symbol`` without a request, else ``None``.
+
+        The engine uses it as the reference price for the price-band check and shows
+        it to strategies; the paper adapter returns its simulated quote.
+        """
+        return None
+
     # -- stream -----------------------------------------------------------
     def stream_events(self) -> AsyncIterator[OrderEvent]:
         """Order updates and fills as they happen, until ``disconnect``.
