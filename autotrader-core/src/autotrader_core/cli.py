@@ -1,0 +1,287 @@
+"""The ``autotrader`` command line.
+
+* ``autotrader plugins`` — adapters found, versions, capabilities, load errors;
+* ``autotrader paper`` (alias ``demo``) — a paper session with the sample strategy,
+  showing live orders, fills, positions and PnL, ending with a summary;
+* ``autotrader kill`` — engage the kill switch of a running session (or, with
+  ``--broker``, cancel every open order at that broker directly).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import TextIO
+
+import anyio
+
+from autotrader_core.engine import ExecutionEngine
+from autotrader_core.errors import AutotraderError
+from autotrader_core.kill_switch import KillReport, kill_on_signals
+from autotrader_core.models import utc_now
+from autotrader_core.plugins import PluginManager
+from autotrader_core.risk import RiskChecks, RiskLimits
+from autotrader_core.samples import MeanReversionDemo
+from autotrader_core.settings import EngineSettings
+
+__all__ = ["main"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``autotrader`` command; returns the exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return int(args.func(args))
+    except AutotraderError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="autotrader", description=__doc__.splitlines()[0] if __doc__ else ""
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    plugins = sub.add_parser("plugins", help="list installed adapters and plugin load errors")
+    plugins.add_argument("--json", action="store_true", help="machine-readable output")
+    plugins.set_defaults(func=_cmd_plugins)
+
+    for name in ("paper", "demo"):
+        paper = sub.add_parser(name, help="run a paper-trading session with the sample strategy")
+        paper.add_argument("--seconds", type=float, default=15.0, help="session length (default 15)")
+        paper.add_argument("--symbol", default="BTCUSDT")
+        paper.add_argument("--seed", type=int, default=7, help="price path seed (same seed, same run)")
+        paper.add_argument("--interval", type=float, default=0.1, help="decision interval in seconds")
+        paper.set_defaults(func=_cmd_paper)
+
+    kill = sub.add_parser("kill", help="engage the kill switch")
+    kill.add_argument("--broker", help="cancel every open order at this broker directly (settings from env)")
+    kill.set_defaults(func=_cmd_kill)
+    return parser
+
+
+# -- plugins ---------------------------------------------------------------------------
+def _cmd_plugins(args: argparse.Namespace) -> int:
+    manager = PluginManager().load_entry_points()
+    adapters = manager.adapters()
+    if args.json:
+        payload = {
+            "adapters": [
+                {
+                    "name": info.name,
+                    "version": info.version,
+                    "description": info.description,
+                    "features": sorted(f.value for f in info.capabilities.features),
+                    "asset_classes": sorted(a.value for a in info.capabilities.asset_classes),
+                    "test_environments": list(info.capabilities.test_environments),
+                }
+                for info in adapters.values()
+            ],
+            "load_errors": [
+                {"group": e.group, "name": e.name, "value": e.value, "error": e.error}
+                for e in manager.load_errors
+            ],
+        }
+        print(json.dumps(payload, indent=2))
+        return 0
+    if not adapters:
+        print("no adapters installed (pip install autotrader-paper, autotrader-binance, ...)")
+    for info in adapters.values():
+        caps = info.capabilities
+        print(f"{info.name} {info.version}  {info.description}")
+        print(f"    {caps.summary()}")
+        print(f"    asset classes: {', '.join(sorted(a.value for a in caps.asset_classes))}")
+        if caps.test_environments:
+            print(f"    test environments: {', '.join(caps.test_environments)}")
+        for note in caps.notes:
+            print(f"    note: {note}")
+    for error in manager.load_errors:
+        print(f"failed to load {error.name} ({error.value}): {error.error}", file=sys.stderr)
+    return 0
+
+
+# -- paper -------------------------------------------------------------------------------
+def _cmd_paper(args: argparse.Namespace) -> int:
+    return anyio.run(_paper_session, args)
+
+
+async def _paper_session(args: argparse.Namespace) -> int:
+    manager = PluginManager().load_entry_points()
+    info = manager.adapter_info("paper")
+    settings = info.settings_cls(seed=args.seed)  # type: ignore[call-arg]
+    adapter = info.factory(settings)
+    strategy = MeanReversionDemo(args.symbol)
+    engine = ExecutionEngine(
+        adapter,
+        strategy=strategy,
+        plugins=manager,
+        settings=EngineSettings(decision_interval=args.interval, order_timeout=5.0),
+        risk=RiskChecks(RiskLimits(max_open_orders=20, max_position=Decimal("1"))),
+    )
+    display = _StatusDisplay(sys.stdout, args.symbol)
+    pid_file = _write_pid_file(engine.settings.data_dir)
+    started = time.monotonic()
+    try:
+        async with engine, anyio.create_task_group() as tg:
+            tg.start_soon(kill_on_signals, engine.kill_switch)
+            with anyio.move_on_after(args.seconds):
+                while engine.running:
+                    await _cancel_stale_orders(engine)
+                    display.show(engine, time.monotonic() - started)
+                    await anyio.sleep(0.5)
+            tg.cancel_scope.cancel()
+    finally:
+        pid_file.unlink(missing_ok=True)
+    display.summary(engine, strategy, engine.kill_switch.report, time.monotonic() - started)
+    return 0
+
+
+async def _cancel_stale_orders(engine: ExecutionEngine, max_age: float = 3.0) -> None:
+    cutoff = utc_now() - timedelta(seconds=max_age)
+    for order in engine.oms.open_orders():
+        if order.created_at < cutoff and order.status.value in ("accepted", "partially_filled"):
+            try:
+                await engine.cancel_order(order)
+            except AutotraderError as exc:
+                logging.getLogger(__name__).warning("cancel failed: %s", exc)
+
+
+class _StatusDisplay:
+    """Live status: redraws in place on a terminal, prints a line a second otherwise."""
+
+    def __init__(self, out: TextIO, symbol: str) -> None:
+        self.out = out
+        self.symbol = symbol
+        self.tty = out.isatty()
+        self._last_line = 0.0
+
+    def show(self, engine: ExecutionEngine, elapsed: float) -> None:
+        status = engine.status()
+        position = engine.oms.position(self.symbol)
+        price = engine.adapter.last_price(self.symbol)
+        line = (
+            f"[{elapsed:5.1f}s] {self.symbol} {price}  orders {status.orders_total} "
+            f"(open {status.open_orders}, filled {status.orders_filled})  fills {status.fills_total}  "
+            f"position {position.quantity}  realized PnL {position.realized_pnl:.4f}"
+        )
+        if not self.tty:
+            if elapsed - self._last_line >= 1.0:
+                self._last_line = elapsed
+                print(line, file=self.out, flush=True)
+            return
+        lines = [line, ""]
+        recent = engine.oms.completed_orders()[-5:]
+        for order in engine.oms.open_orders()[-5:] + recent:
+            price_text = order.limit_price if order.limit_price is not None else "MKT"
+            lines.append(
+                f"  {order.client_order_id}  {order.side.value:<4} {order.quantity} @ {price_text}  "
+                f"{order.status.value:<16} filled {order.filled_quantity}"
+            )
+        self.out.write("\x1b[H\x1b[J" + "\n".join(lines) + "\n")
+        self.out.flush()
+
+    def summary(
+        self, engine: ExecutionEngine, strategy: MeanReversionDemo, kill: KillReport | None, elapsed: float
+    ) -> None:
+        status = engine.status()
+        position = engine.oms.position(self.symbol)
+        print("", file=self.out)
+        print(f"paper session summary ({elapsed:.1f}s, strategy {strategy.name})", file=self.out)
+        print(
+            f"  orders        {status.orders_total} (filled {status.orders_filled}, "
+            f"rejected {status.orders_rejected}, open {status.open_orders})",
+            file=self.out,
+        )
+        print(f"  fills         {status.fills_total}  fill rate {status.fill_rate:.0%}", file=self.out)
+        latency = status.average_fill_latency
+        print(
+            f"  fill latency  {'-' if latency is None else f'{latency * 1000:.1f} ms'} average", file=self.out
+        )
+        print(f"  notional      {status.filled_notional:.2f}  fees {status.commission:.6f}", file=self.out)
+        print(
+            f"  position      {position.quantity} {self.symbol} @ {position.average_price:.2f}", file=self.out
+        )
+        print(f"  realized PnL  {position.realized_pnl:.6f} (net of fees)", file=self.out)
+        if kill is not None:
+            print(
+                f"  kill switch   {kill.reason}: canceled {kill.canceled}, "
+                f"flatten orders {len(kill.flatten_orders)}, {kill.elapsed * 1000:.0f} ms",
+                file=self.out,
+            )
+        self.out.flush()
+
+
+def _write_pid_file(data_dir: Path) -> Path:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / f"session-{os.getpid()}.pid"
+    path.write_text(str(os.getpid()))
+    return path
+
+
+# -- kill --------------------------------------------------------------------------------
+def _cmd_kill(args: argparse.Namespace) -> int:
+    if args.broker:
+        return anyio.run(_cancel_all_at_broker, args.broker)
+    data_dir = EngineSettings().data_dir
+    sessions = sorted(data_dir.glob("session-*.pid")) if data_dir.exists() else []
+    if not sessions:
+        print("no running autotrader session found (use --broker NAME to cancel at a broker directly)")
+        return 1
+    for pid_file in sessions:
+        pid = int(pid_file.read_text())
+        try:
+            os.kill(pid, signal.SIGTERM)
+            print(f"kill switch requested for session pid {pid}")
+        except ProcessLookupError:
+            pid_file.unlink(missing_ok=True)
+            print(f"session pid {pid} is gone; removed its stale pid file")
+    return 0
+
+
+async def _cancel_all_at_broker(broker: str) -> int:
+    manager = PluginManager().load_entry_points()
+    adapter = manager.create_adapter(broker)
+    await adapter.connect()
+    failures = 0
+    try:
+        from autotrader_core.models import Order
+
+        for report in await adapter.get_open_orders():
+            order = Order(
+                client_order_id=report.client_order_id or "",
+                symbol=report.symbol,
+                side=report.side,
+                order_type=report.order_type,
+                quantity=report.quantity,
+                broker_order_id=report.broker_order_id,
+            )
+            try:
+                await adapter.cancel_order(order)
+                print(f"canceled {report.symbol} {report.client_order_id or report.broker_order_id}")
+            except AutotraderError as exc:
+                failures += 1
+                print(f"failed to cancel {report.broker_order_id}: {exc}", file=sys.stderr)
+    finally:
+        await adapter.disconnect()
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,594 @@
+"""The ExecutionEngine: decisions in, orders out, fills back, nothing lost.
+
+Data path (one way)::
+
+    Strategy ─decision─► build_order ─► RiskChecks ─► OMS (intent) ─► breaker/retry
+      ─► BrokerAdapter ─► broker ─► reply / stream ─► OMS ─► strategy callbacks + hooks
+
+Usage::
+
+    async with ExecutionEngine(adapter, strategy=MyStrategy()) as engine:
+        order = await engine.submit_order("BTCUSDT", "buy", Decimal("0.01"))
+        await engine.run(duration=60)
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+import anyio
+from anyio.abc import TaskGroup
+
+from autotrader_core.adapter import BrokerAdapter, OrderChange
+from autotrader_core.enums import DecisionAction, OrderSide, OrderType, TimeInForce
+from autotrader_core.errors import (
+    AutotraderError,
+    BrokerError,
+    CircuitOpen,
+    InvalidOrder,
+    OrderNotFound,
+    RateLimited,
+    TransientError,
+    UnsupportedFeature,
+)
+from autotrader_core.events import OrderEvent, OrderFilled, OrderRejected
+from autotrader_core.ids import ClientOrderIdGenerator
+from autotrader_core.models import (
+    Alert,
+    Balance,
+    ExecutionDecision,
+    Instrument,
+    Order,
+    Position,
+    utc_now,
+)
+from autotrader_core.oms import OrderManager
+from autotrader_core.orders import build_order, optional_price
+from autotrader_core.plugins import PluginManager
+from autotrader_core.resiliency import (
+    CircuitBreaker,
+    DeadLetter,
+    DeadLetterQueue,
+    RetryPolicy,
+    retry,
+    submit_with_lookup,
+)
+from autotrader_core.risk import RiskChecks
+from autotrader_core.settings import EngineSettings
+from autotrader_core.strategy import Strategy
+
+__all__ = ["EngineStatus", "ExecutionEngine"]
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class EngineStatus:
+    """Snapshot of the engine for status displays and the ``autotrader_on_status`` hook."""
+
+    broker: str
+    connected: bool
+    running: bool
+    strategy: str | None
+    trading_state: str
+    breaker_state: str
+    open_orders: int
+    orders_total: int
+    orders_filled: int
+    orders_rejected: int
+    fills_total: int
+    fill_rate: float
+    average_fill_latency: float | None
+    filled_notional: Decimal
+    commission: Decimal
+    dead_letters: int
+    positions: dict[str, Decimal] = field(default_factory=dict)
+    realized_pnl: dict[str, Decimal] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain-dict form (Decimals kept) for hooks and JSON logs."""
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+class _Context:
+    """The :class:`~autotrader_core.strategy.StrategyContext` the engine hands to strategies."""
+
+    def __init__(self, engine: ExecutionEngine) -> None:
+        self._engine = engine
+
+    @property
+    def now(self) -> datetime:
+        return utc_now()
+
+    def last_price(self, symbol: str) -> Decimal | None:
+        return self._engine.adapter.last_price(symbol)
+
+    def position(self, symbol: str) -> Position:
+        return self._engine.oms.position(symbol)
+
+    def open_orders(self, symbol: str | None = None) -> list[Order]:
+        return self._engine.oms.open_orders(symbol)
+
+    def instrument(self, symbol: str) -> Instrument | None:
+        return self._engine.risk.instrument(symbol)
+
+    def balances(self) -> list[Balance]:
+        return list(self._engine.balances)
+
+
+class ExecutionEngine:
+    """Runs one strategy against one broker adapter.
+
+    Args:
+        adapter: The broker adapter (see :class:`~autotrader_core.adapter.BrokerAdapter`).
+        strategy: Optional strategy driven by fills, order updates and a decision cycle.
+        risk: Pre-trade checks; defaults to instrument rules only.
+        settings: Engine settings (decision interval, order timeout, …).
+        plugins: Plugin manager whose observer hooks receive every event.
+        retry_policy: Retries for retryable failures (submissions re-use the client order id).
+        breaker: Circuit breaker around broker requests.
+    """
+
+    def __init__(
+        self,
+        adapter: BrokerAdapter,
+        *,
+        strategy: Strategy | None = None,
+        risk: RiskChecks | None = None,
+        settings: EngineSettings | None = None,
+        plugins: PluginManager | None = None,
+        retry_policy: RetryPolicy | None = None,
+        breaker: CircuitBreaker | None = None,
+        dead_letters: DeadLetterQueue | None = None,
+        ids: ClientOrderIdGenerator | None = None,
+    ) -> None:
+        self.adapter = adapter
+        self.strategy = strategy
+        self.settings = settings or EngineSettings()
+        self.risk = risk or RiskChecks()
+        self.plugins = plugins
+        self.retry_policy = retry_policy or RetryPolicy()
+        self.breaker = breaker or CircuitBreaker(
+            f"{adapter.name}-requests", on_state_change=self._breaker_changed
+        )
+        self.dead_letters = dead_letters or DeadLetterQueue()
+        self.ids = ids or ClientOrderIdGenerator()
+        self.oms = OrderManager()
+        self.balances: list[Balance] = []
+        self.context = _Context(self)
+        self._hooks = plugins.hooks.hook if plugins is not None else None
+        self._task_group: TaskGroup | None = None
+        self._running = False
+        self._stopped = anyio.Event()
+        self._background = anyio.CancelScope()
+        from autotrader_core.kill_switch import KillSwitch
+
+        self.kill_switch = KillSwitch(self)
+
+    # -- lifecycle ----------------------------------------------------------------
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        await self.stop()
+        task_group, self._task_group = self._task_group, None
+        if task_group is not None:
+            # The body's own exception is not the background tasks' business: let it
+            # propagate as itself rather than wrapped in an ExceptionGroup.
+            await task_group.__aexit__(None, None, None)
+        return None
+
+    async def start(self) -> None:
+        """Connect, load instruments and balances, start the stream, timeout and decision tasks."""
+        if self._task_group is not None:
+            raise RuntimeError("engine already started")
+        await self.adapter.connect()
+        instruments = await self.adapter.get_instruments()
+        self.risk.set_instruments(instruments)
+        self.oms.set_instruments(instruments)
+        self.balances = await self.adapter.get_balances()
+        if self.strategy is not None:
+            await self.strategy.on_start(self.context)
+        task_group = anyio.create_task_group()
+        await task_group.__aenter__()
+        self._task_group = task_group
+        self._running = True
+        task_group.start_soon(self._run_background)
+        logger.info("engine started: broker=%s strategy=%s", self.adapter.name, self._strategy_name)
+
+    async def _run_background(self) -> None:
+        # Background work lives in its own cancel scope: stopping the engine (even from
+        # inside ``async with engine:``) cancels these tasks, never the caller's code.
+        with self._background:
+            async with anyio.create_task_group() as tg:
+                if self.adapter.capabilities.streaming_fills:
+                    tg.start_soon(self._consume_stream)
+                tg.start_soon(self._watch_timeouts)
+                if self.strategy is not None:
+                    tg.start_soon(self._decision_loop)
+
+    async def run(self, *, duration: float | None = None) -> None:
+        """Wait until :meth:`stop` (or the kill switch) is called, or ``duration`` seconds pass."""
+        with anyio.move_on_after(math.inf if duration is None else duration):
+            await self._stopped.wait()
+
+    async def stop(self) -> None:
+        """Stop the decision cycle and the stream, call the strategy's ``on_stop``, disconnect.
+
+        Open orders stay at the broker (use the kill switch to cancel them). Safe to call twice.
+        """
+        if not self._running:
+            return
+        self._running = False
+        if self.strategy is not None:
+            with anyio.CancelScope(shield=True):
+                try:
+                    await self.strategy.on_stop(self.context)
+                except Exception:
+                    logger.exception("strategy on_stop failed")
+        self._background.cancel()
+        with anyio.CancelScope(shield=True):
+            await self.adapter.disconnect()
+        self._stopped.set()
+        logger.info("engine stopped: broker=%s", self.adapter.name)
+
+    @property
+    def running(self) -> bool:
+        """True between :meth:`start` and :meth:`stop`."""
+        return self._running
+
+    @property
+    def _strategy_name(self) -> str | None:
+        return None if self.strategy is None else self.strategy.name
+
+    # -- orders ---------------------------------------------------------------------
+    async def submit_order(
+        self,
+        symbol: str,
+        side: OrderSide | str,
+        quantity: Decimal | int | str,
+        *,
+        order_type: OrderType | str = OrderType.MARKET,
+        limit_price: Decimal | int | str | None = None,
+        stop_price: Decimal | int | str | None = None,
+        time_in_force: TimeInForce | str = TimeInForce.GTC,
+        post_only: bool = False,
+        reduce_only: bool = False,
+        tag: str | None = None,
+    ) -> Order:
+        """Validate, risk-check, record and send one order.
+
+        Returns:
+            The order as the OMS tracks it (its status reflects the broker's reply).
+
+        Raises:
+            InvalidOrder: bad input, or refused by the broker as invalid.
+            RiskRejected / UnsupportedFeature: refused before send.
+            InsufficientFunds, AuthenticationError, RateLimited: refused by the broker.
+            TransientError: the outcome is unknown after all retries; the order stays
+                in flight and the engine keeps querying the broker about it.
+        """
+        order = build_order(
+            client_order_id=self.ids.next_id(),
+            symbol=symbol,
+            side=side,
+            quantity=quantity,
+            order_type=order_type,
+            limit_price=limit_price,
+            stop_price=stop_price,
+            time_in_force=time_in_force,
+            post_only=post_only,
+            reduce_only=reduce_only,
+            broker=self.adapter.name,
+            tag=tag,
+        )
+        return await self._send_new(order)
+
+    async def execute(self, decision: ExecutionDecision) -> Order | None:
+        """Turn a strategy decision into an order (``None`` for HOLD or a flat CLOSE)."""
+        action = decision.action
+        if action is DecisionAction.HOLD:
+            return None
+        if action is DecisionAction.CLOSE:
+            position = self.oms.position(decision.symbol)
+            if position.is_flat:
+                return None
+            side = OrderSide.SELL if position.quantity > 0 else OrderSide.BUY
+            return await self.submit_order(
+                decision.symbol, side, abs(position.quantity), reduce_only=True, tag=decision.tag
+            )
+        side = OrderSide.BUY if action is DecisionAction.BUY else OrderSide.SELL
+        return await self.submit_order(
+            decision.symbol,
+            side,
+            decision.size,
+            order_type=decision.order_type,
+            limit_price=decision.limit_price,
+            stop_price=decision.stop_price,
+            time_in_force=decision.time_in_force,
+            post_only=decision.post_only,
+            tag=decision.tag,
+        )
+
+    async def _send_new(self, order: Order) -> Order:
+        try:
+            self.risk.check(
+                order,
+                position=self.oms.position(order.symbol).quantity,
+                open_orders=self.oms.open_order_count(),
+                capabilities=self.adapter.capabilities,
+                reference_price=self.adapter.last_price(order.symbol),
+            )
+        except InvalidOrder as exc:
+            self._notify_reject(order, str(exc))
+            raise
+        self.oms.add(order)
+        try:
+            outcome = await self.breaker.call(
+                lambda: submit_with_lookup(self.adapter, order, self.retry_policy)
+            )
+        except CircuitOpen as exc:
+            # Never sent: refusing locally is safe.
+            await self._apply(OrderRejected(order.client_order_id, reason=f"circuit open: {exc}"))
+            raise
+        except (BrokerError, InvalidOrder) as exc:
+            # The broker proved it refused the order.
+            await self._apply(OrderRejected(order.client_order_id, reason=str(exc), code=exc.code))
+            self._dead_letter("submit", order, exc)
+            raise
+        except TransientError as exc:
+            # Unknown outcome: the order stays in flight until a query settles it.
+            self._dead_letter("submit", order, exc)
+            self._alert("warning", f"submit outcome unknown for {order.client_order_id}: {exc}")
+            raise
+        await self._apply_all(outcome.events)
+        if outcome.report is not None:
+            await self._settle_from_report(order, outcome.report)
+        return order
+
+    async def cancel_order(self, order: Order | str) -> Order:
+        """Ask the broker to cancel an order; returns it (``pending_cancel`` until confirmed).
+
+        Raises:
+            IllegalTransition: the order is already finished.
+        """
+        target = self._resolve(order)
+        self.oms.mark_pending_cancel(target.client_order_id)
+        try:
+            events = await self._call_broker(lambda: self.adapter.cancel_order(target))
+        except OrderNotFound:
+            # Gone at the broker: filled or canceled already. Ask, don't guess.
+            await self._query_and_settle(target)
+            return target
+        except TransientError as exc:
+            self._dead_letter("cancel", target, exc)
+            raise
+        await self._apply_all(events)
+        return target
+
+    async def modify_order(
+        self,
+        order: Order | str,
+        *,
+        quantity: Decimal | int | str | None = None,
+        limit_price: Decimal | int | str | None = None,
+        stop_price: Decimal | int | str | None = None,
+    ) -> Order:
+        """Change a working order's quantity and/or prices (native or cancel/replace).
+
+        Raises:
+            UnsupportedFeature: the adapter declares no modify support (nothing sent).
+            InvalidOrder: nothing to change, or bad values.
+        """
+        target = self._resolve(order)
+        caps = self.adapter.capabilities
+        if not (caps.native_modify or caps.emulated_modify):
+            raise UnsupportedFeature(f"{self.adapter.name} does not support modifying orders")
+        change = OrderChange(
+            quantity=optional_price(quantity, field="quantity"),
+            limit_price=optional_price(limit_price, field="limit_price"),
+            stop_price=optional_price(stop_price, field="stop_price"),
+        )
+        if change == OrderChange():
+            raise InvalidOrder("modify_order needs a new quantity, limit_price or stop_price")
+        if change.quantity is not None and change.quantity < target.filled_quantity:
+            raise InvalidOrder(
+                f"new quantity {change.quantity} is below the filled quantity {target.filled_quantity}"
+            )
+        self.oms.mark_pending_modify(target.client_order_id)
+        try:
+            events = await self._call_broker(lambda: self.adapter.modify_order(target, change))
+        except TransientError as exc:
+            self._dead_letter("modify", target, exc)
+            raise
+        await self._apply_all(events)
+        return target
+
+    async def kill(self, reason: str = "manual") -> Any:
+        """Engage the kill switch (see :class:`~autotrader_core.kill_switch.KillSwitch`)."""
+        return await self.kill_switch.engage(reason)
+
+    def _resolve(self, order: Order | str) -> Order:
+        if isinstance(order, Order):
+            return order
+        found = self.oms.get(order)
+        if found is None:
+            raise InvalidOrder(f"unknown client order id {order!r}")
+        return found
+
+    async def _call_broker(self, fn: Callable[[], Awaitable[T]]) -> T:
+        return await self.breaker.call(lambda: retry(fn, self.retry_policy))
+
+    # -- events -----------------------------------------------------------------------
+    async def _apply_all(self, events: Sequence[OrderEvent]) -> None:
+        for event in events:
+            await self._apply(event)
+
+    async def _apply(self, event: OrderEvent) -> None:
+        order = self.oms.apply(event)
+        if order is None:
+            return
+        hooks = self._hooks
+        fill = event.fill if isinstance(event, OrderFilled) else None
+        if hooks is not None:
+            hooks.autotrader_on_order_event(order=order, event=event)
+            if fill is not None:
+                hooks.autotrader_on_fill(order=order, fill=fill, position=self.oms.position(fill.symbol))
+            if isinstance(event, OrderRejected):
+                hooks.autotrader_on_reject(order=order, reason=event.reason)
+        strategy = self.strategy
+        if strategy is not None:
+            try:
+                if fill is not None:
+                    await strategy.on_fill(fill, self.oms.position(fill.symbol), self.context)
+                await strategy.on_order_update(order, self.context)
+            except Exception:
+                logger.exception("strategy callback failed for order %s", order.client_order_id)
+
+    async def _consume_stream(self) -> None:
+        # Adapters reconnect by themselves; this loop only guards against a stream
+        # that gives up for good, so the engine never silently stops hearing fills.
+        delay = 1.0
+        while True:
+            try:
+                async for event in self.adapter.stream_events():
+                    await self._apply(event)
+                    delay = 1.0
+                if not self._running:
+                    return
+                logger.warning("%s stream ended; reopening", self.adapter.name)
+            except AutotraderError as exc:
+                self._alert("warning", f"{self.adapter.name} stream failed: {exc}; retrying in {delay:.0f}s")
+            await anyio.sleep(delay)
+            delay = min(delay * 2, 30.0)
+
+    async def _settle_from_report(self, order: Order, report: Any) -> None:
+        self.oms.apply_report(report)
+        if self.oms.missing_fill_quantity(order, report) > 0:
+            await self._catch_up_fills(order)
+
+    async def _catch_up_fills(self, order: Order) -> None:
+        if not self.adapter.capabilities.fill_history:
+            self._alert("warning", f"broker reports fills for {order.client_order_id} we cannot fetch")
+            return
+        fills = await self._call_broker(
+            lambda: self.adapter.get_fills(symbol=order.symbol, since=order.created_at - timedelta(minutes=1))
+        )
+        for fill in fills:
+            if fill.client_order_id == order.client_order_id or (
+                order.broker_order_id is not None and fill.broker_order_id == order.broker_order_id
+            ):
+                await self._apply(OrderFilled(fill))
+
+    async def _query_and_settle(self, order: Order) -> None:
+        try:
+            report = await self._call_broker(
+                lambda: self.adapter.get_order(
+                    symbol=order.symbol,
+                    client_order_id=order.client_order_id,
+                    broker_order_id=order.broker_order_id,
+                )
+            )
+        except OrderNotFound:
+            self._alert("warning", f"order {order.client_order_id} is unknown at the broker; left for review")
+            return
+        await self._settle_from_report(order, report)
+
+    async def _watch_timeouts(self) -> None:
+        timeout = timedelta(seconds=self.settings.order_timeout)
+        interval = min(1.0, self.settings.order_timeout / 4)
+        while True:
+            await anyio.sleep(interval)
+            for order in self.oms.stale_orders(timeout):
+                try:
+                    await self._query_and_settle(order)
+                except AutotraderError as exc:
+                    logger.warning("timeout query for %s failed: %s", order.client_order_id, exc)
+
+    async def _decision_loop(self) -> None:
+        strategy = self.strategy
+        assert strategy is not None
+        interval = self.settings.decision_interval
+        while True:
+            started = time.monotonic()
+            try:
+                decisions = await strategy.decide(self.context)
+            except Exception:
+                logger.exception("strategy %s decide() failed", strategy.name)
+                decisions = ()
+            for decision in decisions:
+                try:
+                    await self.execute(decision)
+                except RateLimited as exc:
+                    logger.warning("decision %s not sent: %s", decision, exc)
+                except AutotraderError as exc:
+                    logger.warning("decision %s failed: %s", decision, exc)
+            if self._hooks is not None:
+                self._hooks.autotrader_on_status(status=self.status().as_dict())
+            await anyio.sleep(max(0.0, interval - (time.monotonic() - started)))
+
+    # -- observability -----------------------------------------------------------------
+    def status(self) -> EngineStatus:
+        """Current status: connection, OMS figures, risk state, breaker, dead letters, positions."""
+        metrics = self.oms.metrics
+        positions = self.oms.positions()
+        return EngineStatus(
+            broker=self.adapter.name,
+            connected=self.adapter.is_connected,
+            running=self._running,
+            strategy=self._strategy_name,
+            trading_state=self.risk.trading_state.value,
+            breaker_state=str(self.breaker.state),
+            open_orders=self.oms.open_order_count(),
+            orders_total=metrics.orders_total,
+            orders_filled=metrics.orders_filled,
+            orders_rejected=metrics.orders_rejected,
+            fills_total=metrics.fills_total,
+            fill_rate=metrics.fill_rate,
+            average_fill_latency=metrics.average_fill_latency,
+            filled_notional=metrics.filled_notional,
+            commission=metrics.commission,
+            dead_letters=len(self.dead_letters),
+            positions={s: p.quantity for s, p in positions.items()},
+            realized_pnl={s: p.realized_pnl for s, p in positions.items()},
+        )
+
+    def _notify_reject(self, order: Order, reason: str) -> None:
+        logger.info("order refused before send: %s %s: %s", order.symbol, order.side.value, reason)
+        if self._hooks is not None:
+            self._hooks.autotrader_on_reject(order=order, reason=reason)
+
+    def _dead_letter(self, operation: str, order: Order, error: BaseException) -> None:
+        self.dead_letters.put(DeadLetter.from_error(operation, order, error))
+
+    def _alert(self, level: str, message: str) -> None:
+        logger.warning("%s", message) if level != "info" else logger.info("%s", message)
+        if self._hooks is not None:
+            self._hooks.autotrader_on_alert(alert=Alert(level=level, message=message, source="engine"))
+
+    def _breaker_changed(self, name: str, state: str) -> None:
+        if self._hooks is not None:
+            self._hooks.autotrader_on_breaker_state(name=name, state=state)
+        if state == "open":
+            self._alert("critical", f"circuit breaker {name} opened: broker requests paused")
+
+    def __repr__(self) -> str:
+        return (
+            f"<ExecutionEngine broker={self.adapter.name!r} strategy={self._strategy_name!r} "
+            f"running={self._running} open_orders={self.oms.open_order_count()}>"
+        )

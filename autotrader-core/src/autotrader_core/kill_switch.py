@@ -1,0 +1,159 @@
+"""The kill switch: stop everything at once.
+
+``engage`` blocks new exposure, cancels every open order (concurrently),
+flattens positions with reduce-only market orders, halts trading, disconnects
+and fires the alert hook. It is idempotent: a second call (from code, the CLI
+or a signal) waits for the first and returns the same report.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+import anyio
+
+from autotrader_core.enums import OrderSide, OrderType, TradingState
+from autotrader_core.errors import AutotraderError
+from autotrader_core.models import Alert, Order
+
+if TYPE_CHECKING:
+    from autotrader_core.engine import ExecutionEngine
+
+__all__ = ["KillReport", "KillSwitch", "kill_on_signals"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class KillReport:
+    """What the kill switch did."""
+
+    reason: str
+    canceled: int = 0
+    cancel_failures: list[str] = field(default_factory=list)
+    flatten_orders: list[str] = field(default_factory=list)
+    flatten_failures: list[str] = field(default_factory=list)
+    remaining_positions: dict[str, Decimal] = field(default_factory=dict)
+    elapsed: float = 0.0
+
+    @property
+    def clean(self) -> bool:
+        """True when every cancel and flatten succeeded and nothing is left open."""
+        return not (self.cancel_failures or self.flatten_failures or self.remaining_positions)
+
+
+class KillSwitch:
+    """Cancel-all, flatten, halt, disconnect, alert. See the module docstring.
+
+    Args:
+        engine: The engine to stop.
+        max_concurrency: Cancels in flight at once (brokers rate-limit; 1,000 sequential
+            cancels would be too slow).
+        flatten: Whether to flatten positions after canceling.
+    """
+
+    def __init__(self, engine: ExecutionEngine, *, max_concurrency: int = 64, flatten: bool = True) -> None:
+        self._engine = engine
+        self._limit = anyio.CapacityLimiter(max_concurrency)
+        self._flatten = flatten
+        self._lock = anyio.Lock()
+        self._report: KillReport | None = None
+
+    @property
+    def engaged(self) -> bool:
+        """True once the kill switch has run."""
+        return self._report is not None
+
+    @property
+    def report(self) -> KillReport | None:
+        """The report of the first engagement, if any."""
+        return self._report
+
+    async def engage(self, reason: str = "manual") -> KillReport:
+        """Run the kill switch once; later calls return the first report."""
+        async with self._lock:
+            if self._report is not None:
+                return self._report
+            with anyio.CancelScope(shield=True):
+                report = await self._run(reason)
+            self._report = report
+            return report
+
+    async def _run(self, reason: str) -> KillReport:
+        engine = self._engine
+        started = time.perf_counter()
+        report = KillReport(reason=reason)
+        logger.critical("KILL SWITCH engaged: %s", reason)
+        engine.risk.trading_state = TradingState.REDUCING  # nothing new may add exposure
+
+        if engine.adapter.is_connected:
+            async with anyio.create_task_group() as tg:
+                for order in engine.oms.open_orders():
+                    tg.start_soon(self._cancel, order, report)
+            if self._flatten:
+                await self._flatten_positions(report)
+
+        engine.risk.trading_state = TradingState.HALTED
+        report.remaining_positions = {
+            s: p.quantity for s, p in engine.oms.positions().items() if not p.is_flat
+        }
+        await engine.stop()
+        report.elapsed = time.perf_counter() - started
+        self._alert(report)
+        return report
+
+    async def _cancel(self, order: Order, report: KillReport) -> None:
+        async with self._limit:
+            try:
+                await self._engine.cancel_order(order)
+                report.canceled += 1
+            except AutotraderError as exc:
+                if order.is_open:
+                    report.cancel_failures.append(f"{order.client_order_id}: {exc}")
+
+    async def _flatten_positions(self, report: KillReport) -> None:
+        engine = self._engine
+        for symbol, position in engine.oms.positions().items():
+            if position.is_flat:
+                continue
+            side = OrderSide.SELL if position.quantity > 0 else OrderSide.BUY
+            try:
+                order = await engine.submit_order(
+                    symbol,
+                    side,
+                    abs(position.quantity),
+                    order_type=OrderType.MARKET,
+                    reduce_only=True,
+                    tag="kill-switch",
+                )
+                report.flatten_orders.append(order.client_order_id)
+            except AutotraderError as exc:
+                report.flatten_failures.append(f"{symbol}: {exc}")
+
+    def _alert(self, report: KillReport) -> None:
+        message = (
+            f"kill switch: {report.reason}; canceled {report.canceled} orders, "
+            f"{len(report.flatten_orders)} flatten orders, {report.elapsed:.3f}s"
+        )
+        hooks = self._engine.plugins.hooks.hook if self._engine.plugins is not None else None
+        if hooks is not None:
+            details = {"canceled": str(report.canceled), "elapsed": f"{report.elapsed:.3f}"}
+            hooks.autotrader_on_alert(
+                alert=Alert(level="critical", message=message, source="kill_switch", details=details)
+            )
+        logger.critical("%s", message)
+
+
+async def kill_on_signals(
+    kill_switch: KillSwitch, signals: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM)
+) -> None:
+    """Engage ``kill_switch`` on the first of ``signals`` (run it as a task)."""
+    with anyio.open_signal_receiver(*signals) as received:
+        async for signum in received:
+            await kill_switch.engage(f"signal {signal.Signals(signum).name}")
+            return

@@ -1,0 +1,104 @@
+"""Building orders from user input: every check that needs no broker, before anything is sent."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import StrEnum
+from typing import TypeVar
+
+from autotrader_core.decimals import require_decimal
+from autotrader_core.enums import OrderSide, OrderType, TimeInForce
+from autotrader_core.errors import InvalidOrder
+from autotrader_core.models import Order
+
+__all__ = ["build_order", "coerce_enum"]
+
+E = TypeVar("E", bound=StrEnum)
+
+
+def coerce_enum(enum_cls: type[E], value: object, *, field: str) -> E:
+    """Accept an enum member or its string value (any case).
+
+    Raises:
+        InvalidOrder: listing the accepted values.
+    """
+    if isinstance(value, enum_cls):
+        return value
+    if isinstance(value, str):
+        try:
+            return enum_cls(value.strip().lower())
+        except ValueError:
+            pass
+    allowed = ", ".join(m.value for m in enum_cls)
+    raise InvalidOrder(f"{field} must be one of {allowed}; got {value!r}")
+
+
+def _symbol(value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidOrder(f"symbol must be a non-empty string, got {value!r}")
+    symbol = value.strip()
+    if not symbol.isascii() or not symbol.isprintable() or " " in symbol:
+        raise InvalidOrder(f"symbol must be printable ASCII without spaces, got {value!r}")
+    return symbol
+
+
+def build_order(
+    *,
+    client_order_id: str,
+    symbol: object,
+    side: object,
+    quantity: object,
+    order_type: object = OrderType.MARKET,
+    limit_price: object = None,
+    stop_price: object = None,
+    time_in_force: object = TimeInForce.GTC,
+    post_only: bool = False,
+    reduce_only: bool = False,
+    broker: str = "",
+    tag: str | None = None,
+) -> Order:
+    """Validate user input and return a new :class:`~autotrader_core.models.Order`.
+
+    Raises:
+        InvalidOrder: with a message that says what to fix (wrong type, float instead
+            of Decimal, missing limit price, post-only on a market order, …).
+    """
+    kind = coerce_enum(OrderType, order_type, field="order_type")
+    tif = coerce_enum(TimeInForce, time_in_force, field="time_in_force")
+    limit = None if limit_price is None else require_decimal(limit_price, field="limit_price")
+    stop = None if stop_price is None else require_decimal(stop_price, field="stop_price")
+    needs_limit = kind in (OrderType.LIMIT, OrderType.STOP_LIMIT)
+    needs_stop = kind in (OrderType.STOP, OrderType.STOP_LIMIT)
+    if needs_limit and limit is None:
+        raise InvalidOrder(f"a {kind.value} order needs limit_price")
+    if not needs_limit and limit is not None:
+        raise InvalidOrder(f"a {kind.value} order takes no limit_price (use order_type='limit')")
+    if needs_stop and stop is None:
+        raise InvalidOrder(f"a {kind.value} order needs stop_price")
+    if not needs_stop and stop is not None:
+        raise InvalidOrder(
+            f"a {kind.value} order takes no stop_price (use order_type='stop' or 'stop_limit')"
+        )
+    if post_only and (kind is not OrderType.LIMIT or tif in (TimeInForce.IOC, TimeInForce.FOK)):
+        raise InvalidOrder("post_only needs a resting limit order (order_type='limit', GTC or DAY)")
+    if not isinstance(client_order_id, str) or not client_order_id:
+        raise InvalidOrder("client_order_id must be a non-empty string")
+    return Order(
+        client_order_id=client_order_id,
+        symbol=_symbol(symbol),
+        side=coerce_enum(OrderSide, side, field="side"),
+        order_type=kind,
+        quantity=require_decimal(quantity, field="quantity"),
+        time_in_force=tif,
+        limit_price=limit,
+        stop_price=stop,
+        post_only=bool(post_only),
+        reduce_only=bool(reduce_only),
+        broker=broker,
+        tag=tag,
+    )
+
+
+def optional_price(value: object, *, field: str) -> Decimal | None:
+    """``None`` or a validated positive Decimal."""
+    return None if value is None else require_decimal(value, field=field)

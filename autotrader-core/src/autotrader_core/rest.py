@@ -1,0 +1,480 @@
+"""The shared REST helper every REST adapter's ``http.py`` builds on.
+
+One :class:`RestClient` per adapter is *the one place* where a request is built,
+rate-limited, signed, sent and its errors mapped onto
+:mod:`autotrader_core.errors`:
+
+1. parameters are converted to the exact strings that go on the wire
+   (``Decimal`` → plain decimal string, ``bool`` → ``"true"``/``"false"``,
+   enums → their value; floats are refused: they are how money gets corrupted);
+2. the rate limiters are acquired;
+3. the :class:`RestRequest` is stamped with the broker's clock and signed
+   (after waiting for the limiter, so a long wait never makes the signed
+   timestamp stale);
+4. it is sent with one reused ``httpx.AsyncClient`` (stock transport, so
+   pytest-httpx intercepts it);
+5. the body is parsed with ``parse_float=Decimal``; the broker's own
+   ``error_mapper`` runs first on every response (OKX and Coinbase report errors
+   inside HTTP 200), then the generic HTTP-status mapping.
+
+Secrets never leave this module: exceptions and logs carry the method, path,
+status and timing only, never headers or signed parameters.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from email.utils import parsedate_to_datetime
+from enum import Enum
+from types import TracebackType
+from typing import Any, Final
+from urllib.parse import urlencode
+
+import httpx
+
+from autotrader_core.clock import ClockOffset, sync_clock
+from autotrader_core.errors import (
+    AuthenticationError,
+    AutotraderError,
+    BrokerError,
+    BrokerProtocolError,
+    BrokerUnavailable,
+    ConfigurationError,
+    RateLimited,
+    RequestTimeout,
+)
+from autotrader_core.resiliency.rate_limit import RateLimiter
+
+__all__ = [
+    "DEFAULT_BAN_SECONDS",
+    "ErrorMapper",
+    "RequestSigner",
+    "RestClient",
+    "RestRequest",
+    "encode_json_body",
+    "encode_param",
+    "parse_retry_after",
+]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_BAN_SECONDS: Final = 60.0
+"""How long nothing is sent after a ban (HTTP 418) that came without a ``Retry-After``."""
+
+_SNIPPET = 300  # characters of a broker's error text kept on the exception
+
+
+@dataclass(slots=True, repr=False)
+class RestRequest:
+    """One request exactly as it will be sent; the signer mutates it in place.
+
+    The query string on the wire is exactly :meth:`query_string` (``urlencode``
+    of ``params`` in order) and the body is exactly ``body``: sign those.
+    """
+
+    method: str
+    """``"GET"``, ``"POST"``, ``"PUT"`` or ``"DELETE"``."""
+    path: str
+    """Path without host, e.g. ``"/api/v3/order"``."""
+    params: list[tuple[str, str]] = field(default_factory=list)
+    """Query parameters, in order, already strings."""
+    body: str | None = None
+    """The exact body text (JSON or form), or ``None``."""
+    headers: dict[str, str] = field(default_factory=dict)
+    """Per-request headers (the client's default headers are added by httpx)."""
+    timestamp_ms: int = 0
+    """The broker's clock (clock-corrected) when the request was stamped."""
+    signed: bool = False
+
+    def query_string(self) -> str:
+        """The query string that goes on the wire (without ``?``): ``urlencode(params)``."""
+        return urlencode(self.params)
+
+    @property
+    def target(self) -> str:
+        """Path plus query string, e.g. ``/api/v5/trade/order?instId=BTC-USDT`` (what OKX signs)."""
+        query = self.query_string()
+        return f"{self.path}?{query}" if query else self.path
+
+    def __repr__(self) -> str:
+        # Names only: values may be signatures, keys or passphrases.
+        names = ",".join(name for name, _ in self.params)
+        return (
+            f"RestRequest({self.method} {self.path} params=[{names}] "
+            f"headers=[{','.join(self.headers)}] signed={self.signed})"
+        )
+
+
+RequestSigner = Callable[[RestRequest], None]
+"""Adds signature parameters/headers to a request, in place."""
+
+ErrorMapper = Callable[[httpx.Response, Any], AutotraderError | None]
+"""``(response, parsed body or None) -> error``: the broker's own error table; ``None`` means OK."""
+
+
+def encode_param(value: object) -> str:
+    """Convert one parameter value to the string that goes on the wire.
+
+    ``Decimal`` → ``format(d, "f")`` (never exponent notation), ``bool`` →
+    ``"true"``/``"false"``, enums → their value, ``int``/``str`` as they are.
+
+    Raises:
+        TypeError: for floats (they lose precision: pass a ``Decimal``) and other types.
+        ValueError: for a non-finite ``Decimal``.
+    """
+    if isinstance(value, Enum):
+        return encode_param(value.value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValueError(f"cannot send a non-finite decimal: {value}")
+        return format(value, "f")
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        raise TypeError(
+            f"refusing to send float {value!r}: floats lose precision, pass Decimal({str(value)!r})"
+        )
+    raise TypeError(f"cannot encode parameter of type {type(value).__name__}: {value!r}")
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, Decimal):
+        return encode_param(value)
+    if isinstance(value, Enum):
+        return value.value
+    raise TypeError(f"cannot encode {type(value).__name__} in a JSON body: {value!r}")
+
+
+def encode_json_body(body: Any) -> str:
+    """Compact JSON text of ``body``, with ``Decimal`` values as plain decimal strings.
+
+    Brokers with JSON bodies (OKX, Coinbase, Oanda) take prices and sizes as strings.
+    Key order is kept: the text is signed and sent as is.
+    """
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False, default=_json_default)
+
+
+def _encode_params(
+    params: Mapping[str, object] | Sequence[tuple[str, object]] | None,
+) -> list[tuple[str, str]]:
+    if params is None:
+        return []
+    items = params.items() if isinstance(params, Mapping) else params
+    # None means "not set": optional parameters can be passed without an if per field.
+    return [(str(name), encode_param(value)) for name, value in items if value is not None]
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date); ``None`` if unusable."""
+    if value is None:
+        return None
+    text = value.strip()
+    if not text:
+        return None
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(text)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    if seconds != seconds:  # NaN
+        return None
+    return max(0.0, seconds)
+
+
+class RestClient:
+    """Signed, rate-limited, error-mapped JSON-over-HTTP client for one broker.
+
+    Args:
+        broker: Adapter name, set on every error raised.
+        base_url: Scheme and host (and optional path prefix) of the REST API.
+        error_mapper: The broker's error table; runs first on every response.
+        signer: Signs requests made with ``signed=True``.
+        rate_limiter: The broker's main limiter, acquired for every request.
+        clock: Broker clock estimate used to stamp requests (a fresh one by default).
+        timeout: Seconds for connect/read/write/pool each.
+        default_headers: Sent with every request (e.g. an API-key header).
+        transport: Override httpx's transport (tests with a loopback server);
+            the default stock transport is what pytest-httpx intercepts.
+        on_response: Called with every response before it is mapped (read
+            rate-limit usage headers there).
+    """
+
+    def __init__(
+        self,
+        *,
+        broker: str,
+        base_url: str,
+        error_mapper: ErrorMapper,
+        signer: RequestSigner | None = None,
+        rate_limiter: RateLimiter | None = None,
+        clock: ClockOffset | None = None,
+        timeout: float = 10.0,
+        default_headers: Mapping[str, str] | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        on_response: Callable[[httpx.Response], None] | None = None,
+    ) -> None:
+        self.broker = broker
+        self.base_url = base_url
+        self.clock: ClockOffset = clock if clock is not None else ClockOffset()
+        self.rate_limiter = rate_limiter
+        self.timeout = timeout
+        self._error_mapper = error_mapper
+        self._signer = signer
+        self._default_headers = dict(default_headers or {})
+        self._transport = transport
+        self._on_response = on_response
+        self._client: httpx.AsyncClient | None = None
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """The one ``httpx.AsyncClient`` (created on first use, so ``__init__`` stays free of I/O setup)."""
+        if self._client is None:
+            self._client = httpx.AsyncClient(
+                base_url=self.base_url,
+                timeout=httpx.Timeout(self.timeout),
+                headers=self._default_headers,
+                transport=self._transport,
+            )
+        return self._client
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, object] | Sequence[tuple[str, object]] | None = None,
+        json_body: Any = None,
+        form: Mapping[str, object] | None = None,
+        signed: bool = False,
+        weight: float = 1,
+        extra_limits: Sequence[tuple[RateLimiter, float]] = (),
+    ) -> Any:
+        """Send one request and return its parsed JSON body (numbers as ``Decimal``; ``None`` if empty).
+
+        Args:
+            params: Query parameters (``None`` values are left out).
+            json_body: Sent as compact JSON (``Decimal`` values as strings).
+            form: Sent as an urlencoded form body.
+            signed: Run the signer (and stamp ``timestamp_ms``).
+            weight: Tokens taken from the main rate limiter.
+            extra_limits: Further ``(limiter, weight)`` pairs, e.g. an orders-per-10s limit.
+
+        Raises:
+            AutotraderError: the broker's mapped error, or ``RequestTimeout`` /
+                ``BrokerUnavailable`` (outcome unknown), ``AuthenticationError``,
+                ``RateLimited``, ``BrokerProtocolError``, ``BrokerError``.
+            ConfigurationError: ``signed=True`` without a signer, or a bad URL.
+            TypeError, ValueError: a parameter that cannot be sent (a float, say).
+        """
+        method = method.upper()
+        if json_body is not None and form is not None:
+            raise ValueError("pass json_body or form, not both")
+        if signed and self._signer is None:
+            raise ConfigurationError(
+                f"{self.broker}: {method} {path} must be signed but no credentials/signer are configured",
+                broker=self.broker,
+            )
+        query = _encode_params(params)
+        headers: dict[str, str] = {}
+        body: str | None = None
+        if json_body is not None:
+            body = encode_json_body(json_body)
+            headers["Content-Type"] = "application/json"
+        elif form is not None:
+            body = urlencode(_encode_params(form))
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+
+        limiters: list[tuple[RateLimiter, float]] = []
+        if self.rate_limiter is not None:
+            limiters.append((self.rate_limiter, weight))
+        limiters.extend(extra_limits)
+        for limiter, cost in limiters:
+            await limiter.acquire(cost)
+
+        request = RestRequest(
+            method=method,
+            path=path,
+            params=query,
+            body=body,
+            headers=headers,
+            timestamp_ms=self.clock.now_ms(),
+            signed=signed,
+        )
+        if signed and self._signer is not None:
+            self._signer(request)
+        return await self._send(request, limiters)
+
+    async def _send(self, request: RestRequest, limiters: Sequence[tuple[RateLimiter, float]]) -> Any:
+        method, path = request.method, request.path
+        started = time.perf_counter()
+        try:
+            response = await self.http.request(
+                method,
+                request.target,
+                content=None if request.body is None else request.body.encode(),
+                headers=request.headers,
+            )
+        except httpx.TimeoutException as exc:
+            raise RequestTimeout(
+                f"{method} {path}: no reply within {self.timeout:g}s ({type(exc).__name__}); "
+                "the outcome is unknown",
+                broker=self.broker,
+            ) from None
+        except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
+            raise ConfigurationError(
+                f"{method} {path}: bad URL for {self.broker} (base_url={self.base_url!r}): "
+                f"{self._scrub(str(exc), request)}",
+                broker=self.broker,
+            ) from None
+        except (httpx.DecodingError, httpx.TooManyRedirects) as exc:
+            raise BrokerProtocolError(
+                f"{method} {path}: unreadable reply ({type(exc).__name__}: {self._scrub(str(exc), request)})",
+                broker=self.broker,
+            ) from None
+        except httpx.TransportError as exc:
+            raise BrokerUnavailable(
+                f"{method} {path}: connection failed "
+                f"({type(exc).__name__}: {self._scrub(str(exc), request)})",
+                broker=self.broker,
+            ) from None
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "%s %s %s -> %d in %.1f ms", self.broker, method, path, response.status_code, elapsed_ms
+            )
+        if self._on_response is not None:
+            self._on_response(response)
+        return self._handle(request, response, limiters)
+
+    def _handle(
+        self, request: RestRequest, response: httpx.Response, limiters: Sequence[tuple[RateLimiter, float]]
+    ) -> Any:
+        text = response.text
+        parsed: Any = None
+        parsed_ok = True
+        if text.strip():
+            try:
+                parsed = json.loads(text, parse_float=Decimal, parse_constant=Decimal)
+            except ValueError:
+                parsed_ok = False
+        try:
+            error = self._error_mapper(response, parsed if parsed_ok else None)
+        except AutotraderError as exc:  # a mapper that raises instead of returning
+            error = exc
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+            error = BrokerProtocolError(
+                f"{request.method} {request.path}: reply does not match the documented format "
+                f"({type(exc).__name__}: {exc})",
+                payload=text,
+                broker=self.broker,
+            )
+        if error is None:
+            error = self._status_error(request, response, text)
+        if error is not None:
+            if error.broker is None:
+                error.broker = self.broker
+            if isinstance(error, RateLimited):
+                if error.retry_after is None:
+                    error.retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                self._block(error, limiters)
+            raise error
+        if not parsed_ok:
+            raise BrokerProtocolError(
+                f"{request.method} {request.path}: HTTP {response.status_code} reply is not JSON",
+                payload=text,
+                broker=self.broker,
+            )
+        return parsed
+
+    def _status_error(
+        self, request: RestRequest, response: httpx.Response, text: str
+    ) -> AutotraderError | None:
+        status = response.status_code
+        if status < 300:
+            return None
+        where = f"{request.method} {request.path}: HTTP {status} from {self.broker}"
+        snippet = text[:_SNIPPET] or None
+        if status in (429, 418):
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            banned = status == 418
+            if banned and retry_after is None:
+                retry_after = DEFAULT_BAN_SECONDS
+            what = "banned (IP)" if banned else "rate limited"
+            wait = f"; retry after {retry_after:g}s" if retry_after is not None else ""
+            return RateLimited(
+                f"{where}: {what}{wait}",
+                retry_after=retry_after,
+                banned=banned,
+                broker=self.broker,
+                broker_message=snippet,
+            )
+        if status in (401, 403):
+            return AuthenticationError(
+                f"{where}: authentication refused; check the API key, secret, permissions and IP allow-list",
+                broker=self.broker,
+                broker_message=snippet,
+            )
+        if status >= 500:
+            return BrokerUnavailable(
+                f"{where}: server error; the outcome is unknown", broker=self.broker, broker_message=snippet
+            )
+        if status >= 400:
+            return BrokerError(f"{where}: request refused", broker=self.broker, broker_message=snippet)
+        return BrokerProtocolError(f"{where}: unexpected redirect", broker=self.broker)
+
+    @staticmethod
+    def _block(error: RateLimited, limiters: Sequence[tuple[RateLimiter, float]]) -> None:
+        if error.retry_after is None:
+            return
+        for limiter, _ in limiters:
+            limiter.block_for(error.retry_after)
+
+    async def sync_clock(self, fetch_server_ms: Callable[[], Awaitable[int]], *, samples: int = 1) -> int:
+        """Update :attr:`clock` from a server-time endpoint; returns the offset in ms."""
+        return await sync_clock(self.clock, fetch_server_ms, samples=samples)
+
+    @property
+    def is_closed(self) -> bool:
+        """True when no HTTP client is open (never used yet, or closed)."""
+        return self._client is None or self._client.is_closed
+
+    async def aclose(self) -> None:
+        """Close the HTTP client; safe to call twice. A later request opens a new one."""
+        client, self._client = self._client, None
+        if client is not None:
+            await client.aclose()
+
+    async def __aenter__(self) -> RestClient:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        return f"<RestClient broker={self.broker!r} base_url={self.base_url!r}>"
+
+    def _scrub(self, text: str, request: RestRequest) -> str:
+        """Remove anything secret-bearing (query, parameter and header values) from an error text."""
+        secrets = [request.query_string(), *(v for _, v in request.params), *request.headers.values()]
+        secrets.extend(self._default_headers.values())
+        for value in sorted(secrets, key=len, reverse=True):
+            if len(value) >= 6 and value in text:
+                text = text.replace(value, "***")
+        return text[:_SNIPPET]

@@ -1,0 +1,78 @@
+"""What a strategy looks like to the engine.
+
+A strategy decides *what* to trade; the engine does the rest. Subclass
+:class:`Strategy` and override what you need: every hook has a do-nothing default.
+
+.. code-block:: python
+
+    class Momentum(Strategy):
+        name = "momentum"
+
+        async def decide(self, ctx: StrategyContext) -> list[ExecutionDecision]:
+            price = ctx.last_price("BTCUSDT")
+            if price is not None and price > self.threshold and ctx.position("BTCUSDT").is_flat:
+                return [ExecutionDecision(DecisionAction.BUY, "BTCUSDT", Decimal("0.01"))]
+            return []
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Protocol
+
+from autotrader_core.models import Balance, ExecutionDecision, Fill, Instrument, Order, Position
+
+__all__ = ["Strategy", "StrategyContext"]
+
+
+class StrategyContext(Protocol):
+    """Read-only view of the engine's state, handed to every strategy hook."""
+
+    @property
+    def now(self) -> datetime:
+        """Current UTC time."""
+        ...
+
+    def last_price(self, symbol: str) -> Decimal | None:
+        """Latest known price for ``symbol`` (from the adapter), if any."""
+        ...
+
+    def position(self, symbol: str) -> Position:
+        """Net position in ``symbol`` as built from our fills."""
+        ...
+
+    def open_orders(self, symbol: str | None = None) -> list[Order]:
+        """Orders still working."""
+        ...
+
+    def instrument(self, symbol: str) -> Instrument | None:
+        """Trading rules of ``symbol``."""
+        ...
+
+    def balances(self) -> list[Balance]:
+        """Balances as last fetched from the broker."""
+        ...
+
+
+class Strategy:
+    """Base class for strategies; override any hook."""
+
+    name: str = "strategy"
+
+    async def on_start(self, ctx: StrategyContext) -> None:
+        """Called once after the engine connected and loaded instruments."""
+
+    async def decide(self, ctx: StrategyContext) -> Sequence[ExecutionDecision]:
+        """Called every decision cycle; return what to do now (possibly nothing)."""
+        return ()
+
+    async def on_fill(self, fill: Fill, position: Position, ctx: StrategyContext) -> None:
+        """Called once per new fill, with the updated position."""
+
+    async def on_order_update(self, order: Order, ctx: StrategyContext) -> None:
+        """Called when an order's state changed."""
+
+    async def on_stop(self, ctx: StrategyContext) -> None:
+        """Called once when the engine stops."""

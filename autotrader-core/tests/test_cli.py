@@ -1,0 +1,53 @@
+"""The ``autotrader`` command: plugins listing and kill without a session."""
+
+from __future__ import annotations
+
+import json
+from importlib.metadata import EntryPoint
+from pathlib import Path
+
+import pytest
+from autotrader_core import plugins as plugins_module
+from autotrader_core.cli import main
+from autotrader_core.plugins import ADAPTER_GROUP
+
+
+@pytest.fixture
+def installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    eps = [
+        EntryPoint(name="good", value="tests.plugin_samples:good", group=ADAPTER_GROUP),
+        EntryPoint(name="broken", value="tests.no_such_module:plugin", group=ADAPTER_GROUP),
+    ]
+    monkeypatch.setattr(plugins_module, "entry_points", lambda group: [e for e in eps if e.group == group])
+
+
+@pytest.mark.usefixtures("installed")
+def test_plugins_lists_adapters_capabilities_and_load_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plugins"]) == 0
+    out, err = capsys.readouterr()
+    assert "good 1.2.3  good test adapter" in out
+    assert "types=limit,market" in out and "native_modify" in out
+    assert "failed to load broken" in err and "ModuleNotFoundError" in err
+
+
+@pytest.mark.usefixtures("installed")
+def test_plugins_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plugins", "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert [a["name"] for a in payload["adapters"]] == ["good"]
+    assert "streaming_fills" in payload["adapters"][0]["features"]
+    assert payload["load_errors"][0]["name"] == "broken"
+
+
+def test_kill_without_a_session_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("AUTOTRADER_DATA_DIR", str(tmp_path))
+    assert main(["kill"]) == 1
+    assert "no running autotrader session" in capsys.readouterr().out
+
+
+@pytest.mark.usefixtures("installed")
+def test_unknown_adapter_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["kill", "--broker", "nope"]) == 2
+    assert "no adapter named 'nope'" in capsys.readouterr().err

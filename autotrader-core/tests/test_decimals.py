@@ -1,0 +1,41 @@
+"""Decimal conversions refuse floats and never hide a broken payload."""
+
+from __future__ import annotations
+
+from decimal import Decimal as D
+
+import pytest
+from autotrader_core.decimals import decimal_from_wire, optional_decimal_from_wire, round_to_step, wire_field
+from autotrader_core.errors import BrokerProtocolError
+
+
+def test_wire_strings_become_exact_decimals() -> None:
+    assert decimal_from_wire("0.10000000", field="p") == D("0.1")
+    assert decimal_from_wire(5, field="p") == D(5)
+    assert optional_decimal_from_wire("", field="p") is None
+
+
+@pytest.mark.parametrize("value", [0.1, "abc", "NaN", None, True, [1]])
+def test_bad_wire_values_raise_protocol_errors_with_the_payload(value: object) -> None:
+    with pytest.raises(BrokerProtocolError, match="payload"):
+        decimal_from_wire(value, field="price", payload={"price": value})
+
+
+def test_missing_field_is_a_protocol_error_not_a_key_error() -> None:
+    with pytest.raises(BrokerProtocolError, match="missing field 'orderId'"):
+        wire_field({"status": "NEW"}, "orderId")
+
+
+@pytest.mark.parametrize(
+    ("value", "step", "mode", "expected"),
+    [
+        ("100.123", "0.01", "nearest", "100.12"),
+        ("100.125", "0.01", "nearest", "100.13"),
+        ("0.0019", "0.001", "down", "0.001"),
+        ("0.0011", "0.001", "up", "0.002"),
+        ("1234", "10", "nearest", "1230"),
+    ],
+)
+def test_round_to_step(value: str, step: str, mode: str, expected: str) -> None:
+    result = round_to_step(D(value), D(step), mode=mode)
+    assert result == D(expected) and str(result) == expected

@@ -1,0 +1,61 @@
+"""Plugin discovery: broken plugins are reported, the rest still load; names are unique."""
+
+from __future__ import annotations
+
+from importlib.metadata import EntryPoint
+
+import pytest
+from autotrader_core import plugins as plugins_module
+from autotrader_core.errors import ConfigurationError, PluginError
+from autotrader_core.plugins import ADAPTER_GROUP, PluginManager
+
+from .fakes import FakeBroker
+
+
+def install(monkeypatch: pytest.MonkeyPatch, *specs: tuple[str, str]) -> None:
+    eps = [EntryPoint(name=name, value=value, group=ADAPTER_GROUP) for name, value in specs]
+    monkeypatch.setattr(plugins_module, "entry_points", lambda group: [ep for ep in eps if ep.group == group])
+
+
+def test_adapters_are_discovered_and_built(monkeypatch: pytest.MonkeyPatch) -> None:
+    install(monkeypatch, ("good", "tests.plugin_samples:good"), ("other", "tests.plugin_samples:other"))
+    manager = PluginManager(disabled=set()).load_entry_points()
+    assert list(manager.adapters()) == ["good", "other"]
+    assert manager.adapter_info("good").version == "1.2.3"
+    assert isinstance(manager.create_adapter("good"), FakeBroker)
+    assert manager.load_errors == []
+
+
+def test_a_broken_plugin_is_reported_and_the_others_still_load(monkeypatch: pytest.MonkeyPatch) -> None:
+    install(
+        monkeypatch,
+        ("broken", "tests.no_such_module:plugin"),
+        ("wrong", "tests.plugin_samples:wrong"),
+        ("good", "tests.plugin_samples:good"),
+    )
+    manager = PluginManager(disabled=set()).load_entry_points()
+    assert list(manager.adapters()) == ["good"]
+    errors = {e.name: e.error for e in manager.load_errors}
+    assert "ModuleNotFoundError" in errors["broken"]
+    assert "autotrader_no_such_hook" in errors[f"{ADAPTER_GROUP}:wrong"]
+
+
+def test_two_adapters_with_one_name_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    install(monkeypatch, ("good", "tests.plugin_samples:good"), ("clash", "tests.plugin_samples:clash"))
+    manager = PluginManager(disabled=set()).load_entry_points()
+    with pytest.raises(PluginError, match="two plugins register an adapter named 'good'"):
+        manager.adapters()
+
+
+def test_disabled_plugins_are_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
+    install(monkeypatch, ("good", "tests.plugin_samples:good"), ("clash", "tests.plugin_samples:clash"))
+    monkeypatch.setenv("AUTOTRADER_DISABLED_PLUGINS", "clash, unrelated")
+    manager = PluginManager().load_entry_points()
+    assert list(manager.adapters()) == ["good"]
+
+
+def test_unknown_adapter_names_what_is_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    install(monkeypatch, ("good", "tests.plugin_samples:good"))
+    manager = PluginManager(disabled=set()).load_entry_points()
+    with pytest.raises(ConfigurationError, match=r"installed: good.*pip install autotrader-binance"):
+        manager.adapter_info("binance")

@@ -1,0 +1,98 @@
+"""Sessions for every package; each adapter is tested alone in its own virtualenv.
+
+    nox -s core                 the core's tests
+    nox -s kit                  the conformance kit's own tests
+    nox -s "conformance(paper)" one adapter: its tests + the conformance suite, in a venv
+                                holding only the core, the kit and that adapter
+    nox -s lint types           ruff and mypy --strict over every package
+    nox -s demo                 `autotrader plugins` + a short paper session
+    nox -s bench                the in-process engine benchmark (figures, not a pass/fail test)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).parent
+REPORTS = ROOT / ".nox-reports"
+CORE = "./autotrader-core"
+KIT = "./tests-conformance"
+ALL_ADAPTERS = ("paper", "binance", "okx", "coinbase", "oanda", "ibkr")
+# An adapter folder joins the matrix once it has tests (the issue for a broker fills it in).
+ADAPTERS = [name for name in ALL_ADAPTERS if (ROOT / f"autotrader-{name}" / "tests").is_dir()]
+
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.sessions = ["lint", "types", "core", "kit", "conformance", "demo"]
+
+
+def _pytest(session: nox.Session, report: str, *paths: str) -> None:
+    REPORTS.mkdir(exist_ok=True)
+    session.run(
+        "pytest",
+        "-q",
+        "-rs",
+        "-p",
+        "no:cacheprovider",
+        f"--junitxml={REPORTS / f'{report}.xml'}",
+        *paths,
+        *session.posargs,
+    )
+
+
+@nox.session
+def core(session: nox.Session) -> None:
+    """The core's unit, property and engine tests."""
+    session.install("-e", CORE, "pytest>=9", "hypothesis>=6")
+    _pytest(session, "core", "autotrader-core/tests")
+
+
+@nox.session
+def kit(session: nox.Session) -> None:
+    """The conformance kit's own tests."""
+    session.install("-e", CORE, "-e", KIT)
+    _pytest(session, "kit", "tests-conformance/tests")
+
+
+@nox.session
+@nox.parametrize("adapter", ADAPTERS, ids=ADAPTERS)
+def conformance(session: nox.Session, adapter: str) -> None:
+    """One adapter alone: its own tests plus the shared conformance suite."""
+    session.install("-e", CORE, "-e", KIT)
+    session.install("-e", f"./autotrader-{adapter}[test]")
+    _pytest(session, f"conformance-{adapter}", f"autotrader-{adapter}/tests")
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff: lint and formatting."""
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def types(session: nox.Session) -> None:
+    """mypy --strict over every package's sources."""
+    packages = [CORE, KIT, *(f"./autotrader-{name}[test]" for name in ADAPTERS)]
+    for package in packages:
+        session.install("-e", package)
+    session.install("mypy>=1.11")
+    for source in [CORE, KIT, *(f"./autotrader-{name}" for name in ADAPTERS)]:
+        session.run("mypy", f"{source}/src")
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """Show the installed adapters, then run a short paper session with the sample strategy."""
+    session.install("-e", CORE, "-e", "./autotrader-paper")
+    session.run("autotrader", "plugins")
+    session.run("autotrader", "paper", *(session.posargs or ["--seconds", "12"]))
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Engine throughput, fill ingestion and kill-switch figures (prints a table)."""
+    session.install("-e", CORE, "-e", "./autotrader-paper")
+    session.run("python", "benchmarks/engine_benchmark.py", *session.posargs)
