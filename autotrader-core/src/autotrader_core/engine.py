@@ -32,6 +32,7 @@ from autotrader_core.enums import DecisionAction, OrderSide, OrderType, TimeInFo
 from autotrader_core.errors import (
     AutotraderError,
     BrokerError,
+    BrokerProtocolError,
     CircuitOpen,
     InvalidOrder,
     OrderNotFound,
@@ -346,8 +347,9 @@ class ExecutionEngine:
             # Never sent: refusing locally is safe.
             await self._apply(OrderRejected(order.client_order_id, reason=f"circuit open: {exc}"))
             raise
-        except (BrokerError, InvalidOrder) as exc:
-            # The broker proved it refused the order.
+        except (BrokerError, InvalidOrder, BrokerProtocolError) as exc:
+            # The broker proved it refused the order (for an unreadable reply: the
+            # lookup that followed found no such order at the broker).
             await self._apply(OrderRejected(order.client_order_id, reason=str(exc), code=exc.code))
             self._dead_letter("submit", order, exc)
             raise

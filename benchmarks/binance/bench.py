@@ -1,0 +1,204 @@
+"""Binance submit-path benchmark: autotrader-binance vs CCXT's async ``binance``, same stand-in.
+
+Measures, side by side in one run, against the loopback stand-in (``standin.py``,
+run in its own process so its CPU is not counted):
+
+* our full submit path: build the ``Order``, OMS ``add``, ``submit_order`` (build the
+  parameters, sign HMAC, rate-limit, send, parse the FULL reply into events), OMS
+  ``apply`` of every event;
+* CCXT: ``create_order`` (sign, send, parse into its unified order);
+
+as orders/s and client CPU µs per order (``time.process_time`` of this process),
+sequentially and with 16 orders in flight, for each transport of ours (httpx's
+default transport, ``httpx-aiohttp``). Also ``import`` times of both libraries.
+
+Run: ``python bench.py [--orders N] [--repeats R]`` (in the benchmark's own venv: see
+``noxfile.py``; CCXT is never a dependency of autotrader-binance).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).parent
+API_KEY = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A"  # Binance's documented example
+SECRET = "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j"
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """One measurement."""
+
+    name: str
+    concurrency: int
+    orders: int
+    orders_per_s: float
+    cpu_us_per_order: float
+
+
+def start_standin() -> tuple[subprocess.Popen[str], str]:
+    """Start the stand-in in its own process; return it and its base URL."""
+    proc = subprocess.Popen(
+        [sys.executable, str(HERE / "standin.py"), "0"], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline().split()
+    if not line or line[0] != "READY":
+        proc.kill()
+        raise RuntimeError("stand-in did not start")
+    return proc, f"http://127.0.0.1:{line[1]}"
+
+
+async def _drive(one: Callable[[], Awaitable[Any]], orders: int, concurrency: int) -> tuple[float, float]:
+    async def worker(count: int) -> None:
+        for _ in range(count):
+            await one()
+
+    per_worker, extra = divmod(orders, concurrency)
+    counts = [per_worker + (1 if i < extra else 0) for i in range(concurrency)]
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+    await asyncio.gather(*(worker(c) for c in counts))
+    return time.perf_counter() - wall0, time.process_time() - cpu0
+
+
+async def bench_ours(base_url: str, transport: str, orders: int, concurrency: int) -> Result:
+    """Our adapter's full submit path, OMS update included."""
+    from autotrader_binance import BinanceAdapter, BinanceSettings
+    from autotrader_core.enums import OrderSide, OrderType
+    from autotrader_core.ids import ClientOrderIdGenerator
+    from autotrader_core.models import Order
+    from autotrader_core.oms import OrderManager
+
+    chosen: Any = None
+    if transport == "httpx-aiohttp":
+        from httpx_aiohttp import AiohttpTransport
+
+        chosen = AiohttpTransport()
+    settings = BinanceSettings(_env_file=None, api_key=API_KEY, api_secret=SECRET, base_url=base_url)  # type: ignore[call-arg]
+    adapter = BinanceAdapter(settings, transport=chosen)
+    await adapter.connect()
+    oms = OrderManager()
+    ids = ClientOrderIdGenerator()
+    quantity, price = Decimal("0.00100"), Decimal("20000.00")
+
+    async def one() -> None:
+        order = oms.add(
+            Order(ids.next_id(), "BTCUSDT", OrderSide.BUY, OrderType.LIMIT, quantity, limit_price=price)
+        )
+        for event in await adapter.submit_order(order):
+            oms.apply(event)
+
+    await _drive(one, min(300, orders), concurrency)  # warm-up: connections, caches
+    wall, cpu = await _drive(one, orders, concurrency)
+    await adapter.disconnect()
+    return Result(f"autotrader ({transport})", concurrency, orders, orders / wall, cpu / orders * 1e6)
+
+
+async def bench_ccxt(base_url: str, orders: int, concurrency: int) -> Result:
+    """CCXT async binance ``create_order`` against the same stand-in."""
+    import ccxt.async_support as ccxt
+    from autotrader_core.ids import ClientOrderIdGenerator
+
+    exchange = ccxt.binance(
+        {
+            "apiKey": API_KEY,
+            "secret": SECRET,
+            "enableRateLimit": False,  # the stand-in's limits are huge; ours are not throttling either
+            "options": {
+                "fetchMarkets": ["spot"],
+                "fetchMargins": False,
+                "fetchCurrencies": False,
+                "adjustForTimeDifference": False,
+            },
+        }
+    )
+    for key in ("public", "private", "v3"):
+        if key in exchange.urls["api"]:
+            exchange.urls["api"][key] = f"{base_url}/api/v3"
+    await exchange.load_markets()
+    ids = ClientOrderIdGenerator()
+
+    async def one() -> None:
+        await exchange.create_order(
+            "BTC/USDT", "limit", "buy", 0.001, 20000, {"newClientOrderId": ids.next_id()}
+        )
+
+    await _drive(one, min(300, orders), concurrency)
+    wall, cpu = await _drive(one, orders, concurrency)
+    await exchange.close()
+    return Result("ccxt async binance", concurrency, orders, orders / wall, cpu / orders * 1e6)
+
+
+def import_time(module: str, repeats: int = 7) -> float:
+    """Median seconds to import ``module`` in a fresh interpreter."""
+    code = f"import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
+    samples = []
+    for _ in range(repeats):
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        samples.append(float(out.stdout.strip()))
+    return statistics.median(samples)
+
+
+def median_result(results: list[Result]) -> Result:
+    """The run with the median throughput (its CPU figure comes with it)."""
+    ordered = sorted(results, key=lambda r: r.orders_per_s)
+    return ordered[len(ordered) // 2]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, default=2000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--transports", default="httpx,httpx-aiohttp")
+    args = parser.parse_args()
+
+    proc, base_url = start_standin()
+    try:
+        runs: dict[tuple[str, int], list[Result]] = {}
+        for _ in range(args.repeats):  # interleaved, so drift hits every contender alike
+            for concurrency in (1, 16):
+                for transport in args.transports.split(","):
+                    r = asyncio.run(bench_ours(base_url, transport, args.orders, concurrency))
+                    runs.setdefault((r.name, concurrency), []).append(r)
+                r = asyncio.run(bench_ccxt(base_url, args.orders, concurrency))
+                runs.setdefault((r.name, concurrency), []).append(r)
+    finally:
+        proc.terminate()
+        proc.wait()
+
+    print(
+        f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, {args.orders} orders x {args.repeats} runs (median)"
+    )
+    print(f"{'client':34} {'in flight':>9} {'orders/s':>10} {'CPU µs/order':>13}")
+    medians = {key: median_result(results) for key, results in runs.items()}
+    for (name, concurrency), r in sorted(medians.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        print(f"{name:34} {concurrency:>9} {r.orders_per_s:>10.0f} {r.cpu_us_per_order:>13.0f}")
+    for concurrency in (1, 16):
+        ccxt_r = medians[("ccxt async binance", concurrency)]
+        for transport in args.transports.split(","):
+            ours = medians[(f"autotrader ({transport})", concurrency)]
+            print(
+                f"  {transport:14} x{concurrency:<2}: {ours.orders_per_s / ccxt_r.orders_per_s:.2f}x CCXT orders/s, "
+                f"{ours.cpu_us_per_order / ccxt_r.cpu_us_per_order:.2f}x CCXT CPU/order"
+            )
+    ours_import = import_time("autotrader_binance")
+    ccxt_import = import_time("ccxt.async_support")
+    print(
+        f"import autotrader_binance {ours_import * 1000:.0f} ms, import ccxt.async_support "
+        f"{ccxt_import * 1000:.0f} ms: ratio {ours_import / ccxt_import:.2f}"
+    )
+
+
+if __name__ == "__main__":
+    main()

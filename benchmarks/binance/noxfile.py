@@ -1,0 +1,23 @@
+"""The Binance submit-path benchmark in its own venv (CCXT lives here and nowhere else).
+
+nox -f benchmarks/binance/noxfile.py            (from the repository root)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nox
+
+HERE = Path(__file__).parent
+ROOT = HERE.parent.parent
+
+nox.options.default_venv_backend = "uv|virtualenv"
+
+
+@nox.session(name="bench-binance")
+def bench_binance(session: nox.Session) -> None:
+    """autotrader-binance vs CCXT async binance against the loopback stand-in (figures, not pass/fail)."""
+    session.install("-e", str(ROOT / "autotrader-core"), "-e", str(ROOT / "autotrader-binance"))
+    session.install("ccxt", "httpx-aiohttp")  # benchmark-only: never dependencies of the package
+    session.run("python", str(HERE / "bench.py"), *session.posargs)

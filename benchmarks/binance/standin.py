@@ -1,0 +1,189 @@
+"""A loopback stand-in for Binance Spot REST, fast enough not to be the bottleneck.
+
+Raw asyncio HTTP/1.1 with keep-alive (no framework: the server's own cost must stay
+far below either client's). It answers with the documented shapes (protocols.md §1.3,
+§1.7, §1.9): ``GET /api/v3/time``, ``GET /api/v3/exchangeInfo`` (one symbol,
+BTCUSDT, the documented filter objects; rate limits set very high so neither client
+is throttled: the benchmark measures client overhead, not Binance's limits) and
+``POST /api/v3/order`` (a FULL reply for a LIMIT order resting on the book, echoing
+the request's ``newClientOrderId``, side, type, quantity and price).
+
+Run: ``python standin.py <port>`` (prints ``READY <port>`` when listening).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import sys
+import time
+from urllib.parse import parse_qsl
+
+EXCHANGE_INFO = {
+    "timezone": "UTC",
+    "serverTime": 1565246363776,
+    "rateLimits": [
+        {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 100000000},
+        {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 100000000},
+        {"rateLimitType": "ORDERS", "interval": "DAY", "intervalNum": 1, "limit": 100000000},
+        {"rateLimitType": "RAW_REQUESTS", "interval": "MINUTE", "intervalNum": 5, "limit": 100000000},
+    ],
+    "exchangeFilters": [],
+    "symbols": [
+        {
+            "symbol": "BTCUSDT",
+            "status": "TRADING",
+            "baseAsset": "BTC",
+            "baseAssetPrecision": 8,
+            "quoteAsset": "USDT",
+            "quotePrecision": 8,
+            "quoteAssetPrecision": 8,
+            "baseCommissionPrecision": 8,
+            "quoteCommissionPrecision": 8,
+            "orderTypes": [
+                "LIMIT",
+                "LIMIT_MAKER",
+                "MARKET",
+                "STOP_LOSS",
+                "STOP_LOSS_LIMIT",
+                "TAKE_PROFIT",
+                "TAKE_PROFIT_LIMIT",
+            ],
+            "icebergAllowed": True,
+            "ocoAllowed": True,
+            "otoAllowed": True,
+            "opoAllowed": True,
+            "quoteOrderQtyMarketAllowed": True,
+            "allowTrailingStop": False,
+            "cancelReplaceAllowed": True,
+            "amendAllowed": True,
+            "pegInstructionsAllowed": True,
+            "isSpotTradingAllowed": True,
+            "isMarginTradingAllowed": True,
+            "filters": [
+                {
+                    "filterType": "PRICE_FILTER",
+                    "minPrice": "0.01000000",
+                    "maxPrice": "1000000.00000000",
+                    "tickSize": "0.01000000",
+                },
+                {
+                    "filterType": "LOT_SIZE",
+                    "minQty": "0.00001000",
+                    "maxQty": "9000.00000000",
+                    "stepSize": "0.00001000",
+                },
+                {
+                    "filterType": "MARKET_LOT_SIZE",
+                    "minQty": "0.00000000",
+                    "maxQty": "100.00000000",
+                    "stepSize": "0.00000000",
+                },
+                {
+                    "filterType": "NOTIONAL",
+                    "minNotional": "5.00000000",
+                    "applyMinToMarket": True,
+                    "maxNotional": "9000000.00000000",
+                    "applyMaxToMarket": False,
+                    "avgPriceMins": 5,
+                },
+            ],
+            "permissions": [],
+            "permissionSets": [["SPOT", "MARGIN"]],
+            "defaultSelfTradePreventionMode": "EXPIRE_MAKER",
+            "allowedSelfTradePreventionModes": ["NONE", "EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH"],
+        }
+    ],
+}
+
+_order_ids = itertools.count(28)
+
+
+def _order_reply(params: dict[str, str]) -> bytes:
+    now = int(time.time() * 1000)
+    reply = {
+        "symbol": params.get("symbol", "BTCUSDT"),
+        "orderId": next(_order_ids),
+        "orderListId": -1,
+        "clientOrderId": params.get("newClientOrderId", "6gCrw2kRUAF9CvJDGP16IP"),
+        "transactTime": now,
+        "price": params.get("price", "0.00000000"),
+        "origQty": params.get("quantity", "0.00000000"),
+        "executedQty": "0.00000000",
+        "origQuoteOrderQty": "0.00000000",
+        "cummulativeQuoteQty": "0.00000000",
+        "status": "NEW",
+        "timeInForce": params.get("timeInForce", "GTC"),
+        "type": params.get("type", "LIMIT"),
+        "side": params.get("side", "BUY"),
+        "workingTime": now,
+        "fills": [],
+        "selfTradePreventionMode": "NONE",
+    }
+    return json.dumps(reply, separators=(",", ":")).encode()
+
+
+def _respond(status: str, body: bytes, extra: str = "") -> bytes:
+    head = (
+        f"HTTP/1.1 {status}\r\nContent-Type: application/json;charset=UTF-8\r\n"
+        f"Content-Length: {len(body)}\r\nX-MBX-USED-WEIGHT-1M: 1\r\n{extra}\r\n"
+    )
+    return head.encode() + body
+
+
+class _Http(asyncio.Protocol):
+    def __init__(self) -> None:
+        self.buffer = b""
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        while True:
+            end = self.buffer.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            head = self.buffer[:end].decode("latin-1")
+            lines = head.split("\r\n")
+            length = 0
+            for line in lines[1:]:
+                name, _, value = line.partition(":")
+                if name.strip().lower() == "content-length":
+                    length = int(value.strip())
+            if len(self.buffer) < end + 4 + length:
+                return
+            body = self.buffer[end + 4 : end + 4 + length]
+            self.buffer = self.buffer[end + 4 + length :]
+            method, target, _ = lines[0].split(" ", 2)
+            assert self.transport is not None
+            self.transport.write(self._route(method, target, body))
+
+    def _route(self, method: str, target: str, body: bytes) -> bytes:
+        path, _, query = target.partition("?")
+        if path == "/api/v3/order" and method == "POST":
+            params = dict(parse_qsl(query))
+            params.update(parse_qsl(body.decode()))
+            return _respond(
+                "200 OK", _order_reply(params), "X-MBX-ORDER-COUNT-10S: 1\r\nX-MBX-ORDER-COUNT-1D: 1\r\n"
+            )
+        if path == "/api/v3/time":
+            return _respond("200 OK", json.dumps({"serverTime": int(time.time() * 1000)}).encode())
+        if path == "/api/v3/exchangeInfo":
+            return _respond("200 OK", json.dumps(EXCHANGE_INFO).encode())
+        return _respond("404 Not Found", b'{"code":-1000,"msg":"stand-in: unknown path"}')
+
+
+async def main(port: int) -> None:
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(_Http, "127.0.0.1", port)
+    print(f"READY {server.sockets[0].getsockname()[1]}", flush=True)
+    async with server:
+        await server.serve_forever()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 0))
