@@ -155,6 +155,7 @@ async def test_unknown_outcome_keeps_the_order_in_flight_until_a_query_settles_i
         [order] = engine.oms.open_orders()
         assert order.status is OrderStatus.PENDING_SUBMIT  # a timeout is not a rejection
         assert len(engine.dead_letters) == 1
+        assert engine.status().failure_rates == {"submit": 1.0}
 
 
 async def test_stream_fills_are_applied_once_even_when_repeated() -> None:

@@ -58,6 +58,7 @@ from autotrader_core.resiliency import (
     CircuitBreaker,
     DeadLetter,
     DeadLetterQueue,
+    FailureTracker,
     RetryPolicy,
     retry,
     submit_with_lookup,
@@ -92,6 +93,7 @@ class EngineStatus:
     filled_notional: Decimal
     commission: Decimal
     dead_letters: int
+    failure_rates: dict[str, float] = field(default_factory=dict)
     positions: dict[str, Decimal] = field(default_factory=dict)
     realized_pnl: dict[str, Decimal] = field(default_factory=dict)
 
@@ -162,6 +164,8 @@ class ExecutionEngine:
             f"{adapter.name}-requests", on_state_change=self._breaker_changed
         )
         self.dead_letters = dead_letters or DeadLetterQueue()
+        self.failures = FailureTracker()
+        """Transport-level outcomes of broker requests over the last minute, per operation."""
         self.ids = ids or ClientOrderIdGenerator()
         self.oms = OrderManager()
         self.balances: list[Balance] = []
@@ -340,8 +344,9 @@ class ExecutionEngine:
             raise
         self.oms.add(order)
         try:
-            outcome = await self.breaker.call(
-                lambda: submit_with_lookup(self.adapter, order, self.retry_policy)
+            outcome = await self._tracked(
+                "submit",
+                lambda: self.breaker.call(lambda: submit_with_lookup(self.adapter, order, self.retry_policy)),
             )
         except CircuitOpen as exc:
             # Never sent: refusing locally is safe.
@@ -372,7 +377,7 @@ class ExecutionEngine:
         target = self._resolve(order)
         self.oms.mark_pending_cancel(target.client_order_id)
         try:
-            events = await self._call_broker(lambda: self.adapter.cancel_order(target))
+            events = await self._call_broker("cancel", lambda: self.adapter.cancel_order(target))
         except OrderNotFound:
             # Gone at the broker: filled or canceled already. Ask, don't guess.
             await self._query_and_settle(target)
@@ -414,7 +419,7 @@ class ExecutionEngine:
             )
         self.oms.mark_pending_modify(target.client_order_id)
         try:
-            events = await self._call_broker(lambda: self.adapter.modify_order(target, change))
+            events = await self._call_broker("modify", lambda: self.adapter.modify_order(target, change))
         except TransientError as exc:
             self._dead_letter("modify", target, exc)
             raise
@@ -433,8 +438,18 @@ class ExecutionEngine:
             raise InvalidOrder(f"unknown client order id {order!r}")
         return found
 
-    async def _call_broker(self, fn: Callable[[], Awaitable[T]]) -> T:
-        return await self.breaker.call(lambda: retry(fn, self.retry_policy))
+    async def _call_broker(self, operation: str, fn: Callable[[], Awaitable[T]]) -> T:
+        return await self._tracked(operation, lambda: self.breaker.call(lambda: retry(fn, self.retry_policy)))
+
+    async def _tracked(self, operation: str, fn: Callable[[], Awaitable[T]]) -> T:
+        # Only transport trouble counts as a failure: a broker's refusal is a healthy answer.
+        try:
+            result = await fn()
+        except (TransientError, CircuitOpen, BrokerProtocolError):
+            self.failures.record_failure(operation)
+            raise
+        self.failures.record_success(operation)
+        return result
 
     # -- events -----------------------------------------------------------------------
     async def _apply_all(self, events: Sequence[OrderEvent]) -> None:
@@ -489,7 +504,10 @@ class ExecutionEngine:
             self._alert("warning", f"broker reports fills for {order.client_order_id} we cannot fetch")
             return
         fills = await self._call_broker(
-            lambda: self.adapter.get_fills(symbol=order.symbol, since=order.created_at - timedelta(minutes=1))
+            "get_fills",
+            lambda: self.adapter.get_fills(
+                symbol=order.symbol, since=order.created_at - timedelta(minutes=1)
+            ),
         )
         for fill in fills:
             if fill.client_order_id == order.client_order_id or (
@@ -500,11 +518,12 @@ class ExecutionEngine:
     async def _query_and_settle(self, order: Order) -> None:
         try:
             report = await self._call_broker(
+                "get_order",
                 lambda: self.adapter.get_order(
                     symbol=order.symbol,
                     client_order_id=order.client_order_id,
                     broker_order_id=order.broker_order_id,
-                )
+                ),
             )
         except OrderNotFound:
             self._alert("warning", f"order {order.client_order_id} is unknown at the broker; left for review")
@@ -566,6 +585,7 @@ class ExecutionEngine:
             filled_notional=metrics.filled_notional,
             commission=metrics.commission,
             dead_letters=len(self.dead_letters),
+            failure_rates={op: stats.failure_rate for op, stats in self.failures.snapshot().items()},
             positions={s: p.quantity for s, p in positions.items()},
             realized_pnl={s: p.realized_pnl for s, p in positions.items()},
         )
