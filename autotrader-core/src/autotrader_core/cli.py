@@ -27,6 +27,7 @@ import anyio
 from autotrader_core.engine import ExecutionEngine
 from autotrader_core.errors import AutotraderError
 from autotrader_core.kill_switch import KillReport, kill_on_signals
+from autotrader_core.logs import configure_logging
 from autotrader_core.models import utc_now
 from autotrader_core.plugins import PluginManager
 from autotrader_core.risk import RiskChecks, RiskLimits
@@ -40,11 +41,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``autotrader`` command; returns the exit code."""
     parser = _parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    json_logs = bool(getattr(args, "log_json", False))
+    if args.verbose:
+        level = logging.DEBUG
+    elif json_logs:
+        level = logging.INFO  # the order-event audit trail is logged at INFO
+    else:
+        level = logging.WARNING
+    configure_logging(json_output=json_logs, level=level)
     try:
         return int(args.func(args))
     except AutotraderError as exc:
@@ -69,6 +73,9 @@ def _parser() -> argparse.ArgumentParser:
         paper.add_argument("--symbol", default="BTCUSDT")
         paper.add_argument("--seed", type=int, default=7, help="price path seed (same seed, same run)")
         paper.add_argument("--interval", type=float, default=0.1, help="decision interval in seconds")
+        paper.add_argument(
+            "--log-json", action="store_true", help="log every order event as a JSON line on stderr"
+        )
         paper.set_defaults(func=_cmd_paper)
 
     kill = sub.add_parser("kill", help="engage the kill switch")

@@ -70,7 +70,28 @@ from autotrader_core.strategy import Strategy
 __all__ = ["EngineStatus", "ExecutionEngine"]
 
 logger = logging.getLogger(__name__)
+_events_logger = logging.getLogger("autotrader.orders")
+"""One record per applied order event: the audit trail users grep and ship."""
 T = TypeVar("T")
+
+
+def _log_order_event(order: Order, event: OrderEvent) -> None:
+    fields: dict[str, object] = {
+        "event": type(event).__name__,
+        "client_order_id": order.client_order_id,
+        "broker_order_id": order.broker_order_id,
+        "broker": order.broker,
+        "symbol": order.symbol,
+        "side": order.side.value,
+        "outcome": order.status.value,
+        "filled_quantity": order.filled_quantity,
+    }
+    if isinstance(event, OrderFilled):
+        fill = event.fill
+        fields.update(trade_id=fill.trade_id, quantity=fill.quantity, price=fill.price, fee=fill.fee)
+    elif isinstance(event, OrderRejected):
+        fields.update(reason=event.reason, code=event.code)
+    _events_logger.info("order %s %s", order.client_order_id, order.status.value, extra=fields)
 
 
 @dataclass(frozen=True, slots=True)
@@ -460,6 +481,8 @@ class ExecutionEngine:
         order = self.oms.apply(event)
         if order is None:
             return
+        if _events_logger.isEnabledFor(logging.INFO):
+            _log_order_event(order, event)
         hooks = self._hooks
         fill = event.fill if isinstance(event, OrderFilled) else None
         if hooks is not None:
@@ -591,7 +614,18 @@ class ExecutionEngine:
         )
 
     def _notify_reject(self, order: Order, reason: str) -> None:
-        logger.info("order refused before send: %s %s: %s", order.symbol, order.side.value, reason)
+        _events_logger.info(
+            "order refused before send",
+            extra={
+                "event": "refused",
+                "client_order_id": order.client_order_id,
+                "broker": order.broker,
+                "symbol": order.symbol,
+                "side": order.side.value,
+                "outcome": "refused",
+                "reason": reason,
+            },
+        )
         if self._hooks is not None:
             self._hooks.autotrader_on_reject(order=order, reason=reason)
 
