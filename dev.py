@@ -28,7 +28,7 @@ def _python() -> Path:
 
 
 def _bootstrap() -> None:
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - this script may be run by an older python3
         sys.exit(f"autotrader needs Python >= 3.11 (this is {sys.version.split()[0]})")
     if not _python().exists():
         print(f"creating {VENV.name} ...", flush=True)
@@ -39,7 +39,9 @@ def _bootstrap() -> None:
 
 
 def _nox(*args: str) -> int:
-    return subprocess.run([str(_python()), "-m", "nox", "-f", str(ROOT / "noxfile.py"), *args], cwd=ROOT).returncode
+    return subprocess.run(
+        [str(_python()), "-m", "nox", "-f", str(ROOT / "noxfile.py"), *args], cwd=ROOT
+    ).returncode
 
 
 def _summarise() -> None:

@@ -1,12 +1,12 @@
 """Sessions for every package; each adapter is tested alone in its own virtualenv.
 
-    nox -s core                 the core's tests
-    nox -s kit                  the conformance kit's own tests
-    nox -s "conformance(paper)" one adapter: its tests + the conformance suite, in a venv
-                                holding only the core, the kit and that adapter
-    nox -s lint types           ruff and mypy --strict over every package
-    nox -s demo                 `autotrader plugins` + a short paper session
-    nox -s bench                the in-process engine benchmark (figures, not a pass/fail test)
+nox -s core                 the core's tests
+nox -s kit                  the conformance kit's own tests
+nox -s "conformance(paper)" one adapter: its tests + the conformance suite, in a venv
+                            holding only the core, the kit and that adapter
+nox -s lint types           ruff and mypy --strict over every package
+nox -s demo                 `autotrader plugins` + a short paper session
+nox -s bench                the in-process engine benchmark (figures, not a pass/fail test)
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def _pytest(session: nox.Session, report: str, *paths: str) -> None:
 @nox.session
 def core(session: nox.Session) -> None:
     """The core's unit, property and engine tests."""
-    session.install("-e", CORE, "pytest>=9", "hypothesis>=6")
+    session.install("-e", f"{CORE}[test]")
     _pytest(session, "core", "autotrader-core/tests")
 
 

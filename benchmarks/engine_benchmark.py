@@ -17,7 +17,6 @@ import time
 from decimal import Decimal
 
 import anyio
-
 from autotrader_core import DecisionAction, ExecutionDecision, OrderSide, OrderType
 from autotrader_core.engine import ExecutionEngine
 from autotrader_core.events import OrderAccepted, OrderFilled
@@ -51,7 +50,9 @@ async def end_to_end(orders: int) -> dict[str, float]:
     """Strategy decisions executed one after another through the whole engine."""
     engine = ExecutionEngine(paper(), settings=EngineSettings(order_timeout=3600))
     decisions = [
-        ExecutionDecision(DecisionAction.BUY if i % 2 == 0 else DecisionAction.SELL, "BTCUSDT", Decimal("0.001"))
+        ExecutionDecision(
+            DecisionAction.BUY if i % 2 == 0 else DecisionAction.SELL, "BTCUSDT", Decimal("0.001")
+        )
         for i in range(orders)
     ]
     timings: list[float] = []
@@ -82,10 +83,14 @@ def fill_ingestion(orders: int, fills_per_order: int) -> dict[str, float]:
     events: list[OrderFilled] = []
     for i in range(orders):
         cid = f"c{i}"
-        oms.add(Order(cid, "BTCUSDT", OrderSide.BUY, OrderType.LIMIT, Decimal(fills_per_order), limit_price=PRICE))
+        oms.add(
+            Order(cid, "BTCUSDT", OrderSide.BUY, OrderType.LIMIT, Decimal(fills_per_order), limit_price=PRICE)
+        )
         oms.apply(OrderAccepted(cid, f"b{i}"))
         for j in range(fills_per_order):
-            fill = Fill(f"t{i}-{j}", cid, "BTCUSDT", OrderSide.BUY, Decimal(1), PRICE, Decimal("0.05"), "USDT")
+            fill = Fill(
+                f"t{i}-{j}", cid, "BTCUSDT", OrderSide.BUY, Decimal(1), PRICE, Decimal("0.05"), "USDT"
+            )
             events.append(OrderFilled(fill))
     gc.collect()
     started = time.perf_counter()
@@ -101,7 +106,9 @@ async def kill_switch(open_orders: int) -> dict[str, float]:
     engine = ExecutionEngine(paper(), settings=EngineSettings(order_timeout=3600))
     async with engine:
         for _ in range(open_orders):
-            await engine.submit_order("BTCUSDT", "buy", Decimal("0.001"), order_type="limit", limit_price="40000")
+            await engine.submit_order(
+                "BTCUSDT", "buy", Decimal("0.001"), order_type="limit", limit_price="40000"
+            )
         assert engine.oms.open_order_count() == open_orders
         started = time.perf_counter()
         report = await engine.kill("benchmark")
@@ -116,8 +123,10 @@ def show(title: str, figures: dict[str, float]) -> None:
 
 
 async def main(args: argparse.Namespace) -> None:
-    print(f"machine: {os.cpu_count()} cores, {platform.processor() or platform.machine()}, "
-          f"Python {platform.python_version()}")
+    print(
+        f"machine: {os.cpu_count()} cores, {platform.processor() or platform.machine()}, "
+        f"Python {platform.python_version()}"
+    )
     for run in range(args.runs):
         show(f"end to end ({args.orders} orders) #{run + 1}", await end_to_end(args.orders))
     show("fill ingestion (OMS)", fill_ingestion(1000, 100))

@@ -38,7 +38,7 @@ def test_secrets_are_redacted_by_type_and_by_name() -> None:
         headers={"Authorization": "Bearer abc"},
     )
     text = json.dumps(payload)
-    for secret in ("AKIA-REAL", "s3cr3t", "hunter2", "tok\"", "Bearer abc"):
+    for secret in ("AKIA-REAL", "s3cr3t", "hunter2", 'tok"', "Bearer abc"):
         assert secret not in text
     assert payload["passphrase"] == REDACTED
     assert payload["settings"] == {"api_key": REDACTED, "api_secret": REDACTED, "symbol": "BTCUSDT"}
