@@ -1,0 +1,288 @@
+"""The scenario catalogue: every conformance scenario, its id, and what it needs.
+
+This table is the single source of truth. The loader validates recordings
+against it, the base class marks its tests from it, the guard test checks that
+no scenario was deleted, and ``docs/writing-an-adapter.md`` documents it.
+
+A scenario is one of:
+
+* **mandatory**: every adapter must pass it; it cannot be skipped. If it needs a
+  feature (``needs``) the adapter does not declare, the scenario *fails*;
+* **capability-gated** (``requires``): skipped with the reason
+  ``adapter does not declare <feature>`` when the adapter lacks the feature;
+* **other** (resiliency): runs when recorded; an adapter that cannot record it
+  must say why in ``skip_scenarios`` (never skipped silently).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from autotrader_core.capabilities import Feature
+
+__all__ = [
+    "CATALOGUE",
+    "ORDER_INPUT_OPTIONAL",
+    "ORDER_INPUT_REQUIRED",
+    "ScenarioSpec",
+    "get_spec",
+    "mandatory_ids",
+]
+
+ORDER_INPUT_REQUIRED = ("symbol", "side", "quantity", "client_order_id")
+"""Input keys every order-placing scenario needs (``client_order_id`` must be the one recorded)."""
+ORDER_INPUT_OPTIONAL = ("order_type", "limit_price", "stop_price", "time_in_force", "post_only")
+"""Input keys an order-placing scenario may add.
+
+``order_type`` defaults to limit when a limit price is given, else market.
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class ScenarioSpec:
+    """Static description of one scenario.
+
+    Attributes:
+        id: Stable id ``TC-<GROUP>-<nn>``; also the recording's file name (``<id>.json``).
+        title: One line saying what the scenario proves.
+        group: ``connection``, ``instruments``, ``account``, ``orders``, ``errors``,
+            ``resiliency`` or ``stream``.
+        mandatory: Cannot be skipped by any means.
+        requires: Feature without which the scenario is skipped (capability-gated scenarios).
+        needs: Features a mandatory scenario needs; missing ones make it fail.
+        input_required / input_optional: Keys of the scenario ``input``.
+        expect_required / expect_optional: Keys of the scenario ``expect``.
+        http_labels: Labels the recording's ``http`` exchanges must carry (recorded mode).
+        simulated: How the scenario runs for an adapter without recordings:
+            ``"run"`` (against the simulator), ``"faults"`` (through the fault
+            injector of :mod:`autotrader_conformance.faults`) or ``"skip"``.
+        simulated_skip_reason: Reason shown when ``simulated == "skip"``.
+    """
+
+    id: str
+    title: str
+    group: str
+    mandatory: bool = False
+    requires: Feature | None = None
+    needs: tuple[Feature, ...] = ()
+    input_required: tuple[str, ...] = ()
+    input_optional: tuple[str, ...] = ()
+    expect_required: tuple[str, ...] = ()
+    expect_optional: tuple[str, ...] = ()
+    http_labels: tuple[str, ...] = ()
+    simulated: str = "run"
+    simulated_skip_reason: str = ""
+
+    @property
+    def file_name(self) -> str:
+        """Name of the recording file for this scenario."""
+        return f"{self.id}.json"
+
+
+_ORDER = ORDER_INPUT_REQUIRED
+_ORDER_OPT = ORDER_INPUT_OPTIONAL
+_FILL_EXPECT = ("fill_quantity", "fill_price", "fee", "fee_currency")
+
+_SPECS = (
+    ScenarioSpec(
+        "TC-CON-01", "connect, report connected, disconnect (twice, safely)", "connection", mandatory=True
+    ),
+    ScenarioSpec(
+        "TC-INS-01",
+        "instruments carry exact Decimal tick size, lot size and minimums",
+        "instruments",
+        mandatory=True,
+        input_required=("symbol",),
+        expect_required=("tick_size", "lot_size", "min_quantity"),
+        expect_optional=("min_notional", "base", "quote", "asset_class"),
+    ),
+    ScenarioSpec(
+        "TC-BAL-01",
+        "balances per asset with exact Decimal total and available",
+        "account",
+        mandatory=True,
+        expect_required=("balances",),
+    ),
+    ScenarioSpec(
+        "TC-POS-01",
+        "broker-reported positions with exact Decimal quantity",
+        "account",
+        requires=Feature.BROKER_POSITIONS,
+        expect_required=("positions",),
+    ),
+    ScenarioSpec(
+        "TC-ORD-01",
+        "market order fills with exact Decimal quantity, price and fee (reply and stream collected)",
+        "orders",
+        requires=Feature.MARKET_ORDERS,
+        input_required=_ORDER,
+        input_optional=_ORDER_OPT,
+        expect_required=_FILL_EXPECT,
+        expect_optional=("fills",),
+    ),
+    ScenarioSpec(
+        "TC-ORD-02",
+        "limit order is accepted, open, found by query, then canceled",
+        "orders",
+        mandatory=True,
+        needs=(Feature.LIMIT_ORDERS,),
+        input_required=(*_ORDER, "limit_price"),
+        input_optional=_ORDER_OPT,
+    ),
+    ScenarioSpec(
+        "TC-ORD-03",
+        "an order is found by our client order id and by the broker's id",
+        "orders",
+        mandatory=True,
+        needs=(Feature.LIMIT_ORDERS,),
+        input_required=(*_ORDER, "limit_price"),
+        input_optional=_ORDER_OPT,
+    ),
+    ScenarioSpec(
+        "TC-ORD-04",
+        "open orders list every working order with exact terms",
+        "orders",
+        mandatory=True,
+        needs=(Feature.LIMIT_ORDERS,),
+        input_required=("symbol", "orders"),
+    ),
+    ScenarioSpec(
+        "TC-ORD-05",
+        "a working order is modified (quantity and/or limit price)",
+        "orders",
+        requires=Feature.MODIFY,
+        input_required=(*_ORDER, "limit_price"),
+        input_optional=(*_ORDER_OPT, "new_quantity", "new_limit_price"),
+    ),
+    ScenarioSpec(
+        "TC-ORD-06",
+        "stop-limit order is accepted with exact stop and limit prices",
+        "orders",
+        requires=Feature.STOP_LIMIT_ORDERS,
+        input_required=(*_ORDER, "limit_price", "stop_price"),
+        input_optional=_ORDER_OPT,
+    ),
+    ScenarioSpec(
+        "TC-ERR-01",
+        "insufficient funds raises InsufficientFunds",
+        "errors",
+        mandatory=True,
+        input_required=_ORDER,
+        input_optional=_ORDER_OPT,
+        expect_optional=("code",),
+    ),
+    ScenarioSpec(
+        "TC-ERR-02",
+        "unknown order raises OrderNotFound on query and on cancel",
+        "errors",
+        mandatory=True,
+        input_required=("symbol", "client_order_id"),
+        expect_optional=("code",),
+    ),
+    ScenarioSpec(
+        "TC-ERR-03",
+        "invalid order raises InvalidOrder",
+        "errors",
+        mandatory=True,
+        input_required=_ORDER,
+        input_optional=_ORDER_OPT,
+        expect_optional=("code",),
+    ),
+    ScenarioSpec(
+        "TC-ERR-04",
+        "bad credentials raise AuthenticationError (not retryable, no secret in the message)",
+        "errors",
+        mandatory=True,
+        input_optional=("secret_values",),
+        expect_optional=("code",),
+        simulated="faults",
+    ),
+    ScenarioSpec(
+        "TC-ERR-05",
+        "malformed submit reply raises BrokerProtocolError and the order is not lost",
+        "errors",
+        mandatory=True,
+        needs=(Feature.LIMIT_ORDERS,),
+        input_required=(*_ORDER, "limit_price"),
+        input_optional=_ORDER_OPT,
+        simulated="faults",
+    ),
+    ScenarioSpec(
+        "TC-RES-01",
+        "HTTP 429: RateLimited; retry waits (Retry-After when the broker sends one) and succeeds",
+        "resiliency",
+        expect_optional=("retry_after",),
+        simulated="faults",
+    ),
+    ScenarioSpec(
+        "TC-RES-02",
+        "5xx on submit: the safe submit looks the order up, no duplicate order",
+        "resiliency",
+        needs=(Feature.LIMIT_ORDERS,),
+        input_required=(*_ORDER, "limit_price"),
+        input_optional=_ORDER_OPT,
+        expect_required=("submits",),
+        http_labels=("submit",),
+        simulated="faults",
+    ),
+    ScenarioSpec(
+        "TC-RES-03",
+        "timeout on submit: the safe submit looks the order up, no duplicate order",
+        "resiliency",
+        needs=(Feature.LIMIT_ORDERS,),
+        input_required=(*_ORDER, "limit_price"),
+        input_optional=_ORDER_OPT,
+        expect_required=("submits",),
+        http_labels=("submit",),
+        simulated="faults",
+    ),
+    ScenarioSpec(
+        "TC-RES-04",
+        "IP ban (Binance HTTP 418) raises RateLimited(banned=True) with the wait",
+        "resiliency",
+        expect_required=("retry_after",),
+        simulated="skip",
+        simulated_skip_reason="an IP ban is an HTTP reply; a simulator has no HTTP transport to ban",
+    ),
+    ScenarioSpec(
+        "TC-STR-01",
+        "fills arrive through the adapter's stream with exact Decimals",
+        "stream",
+        requires=Feature.STREAMING_FILLS,
+        input_required=_ORDER,
+        input_optional=_ORDER_OPT,
+        expect_required=_FILL_EXPECT,
+    ),
+    ScenarioSpec(
+        "TC-STR-02",
+        "stream drops mid-fill: reconnect, catch up, every fill exactly once",
+        "stream",
+        requires=Feature.STREAMING_FILLS,
+        input_required=_ORDER,
+        input_optional=_ORDER_OPT,
+        expect_required=("fills",),
+        expect_optional=("connections",),
+        simulated="faults",
+    ),
+)
+
+CATALOGUE: dict[str, ScenarioSpec] = {spec.id: spec for spec in _SPECS}
+"""Every scenario by id, in catalogue order."""
+
+
+def get_spec(scenario_id: str) -> ScenarioSpec:
+    """Return the spec of ``scenario_id``.
+
+    Raises:
+        KeyError: with the list of known ids when the id is unknown.
+    """
+    try:
+        return CATALOGUE[scenario_id]
+    except KeyError:
+        raise KeyError(f"unknown scenario id {scenario_id!r}; known ids: {', '.join(CATALOGUE)}") from None
+
+
+def mandatory_ids() -> Iterator[str]:
+    """Ids of the scenarios that can never be skipped."""
+    return (spec.id for spec in _SPECS if spec.mandatory)

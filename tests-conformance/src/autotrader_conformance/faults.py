@@ -1,0 +1,215 @@
+"""Transport-agnostic fault injection for adapters the kit cannot reach through HTTP.
+
+Recorded adapters get their faults (429, 5xx, timeouts, malformed replies) from
+the recording itself. An adapter without HTTP traffic to replay — the paper
+simulator, or a socket-based broker — runs those scenarios through a fault plan
+instead:
+
+* if the adapter exposes its own hooks as ``adapter.faults.fail_next(operation,
+  error, after_apply=..., times=...)`` (the paper adapter does), they are used,
+  so the adapter's real code path handles the fault;
+* otherwise the adapter is wrapped in :class:`FaultyAdapter`, which raises the
+  planned error before calling the adapter (the request never arrived) or after
+  it (``after_apply=True``: the broker applied it, the reply was lost).
+
+Operation names: ``connect``, ``submit``, ``cancel``, ``modify``, ``get_order``,
+``get_open_orders``, ``get_fills``, ``get_positions``, ``get_balances``,
+``get_instruments``.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Protocol, TypeVar, runtime_checkable
+
+from autotrader_core.adapter import BrokerAdapter, OrderChange
+from autotrader_core.errors import AutotraderError, BrokerUnavailable
+from autotrader_core.events import OrderEvent
+from autotrader_core.models import Balance, Fill, Instrument, Order, OrderReport, Position
+
+__all__ = ["OPERATIONS", "FaultPlan", "FaultyAdapter", "PlannedFault", "SimpleFaultPlan", "with_faults"]
+
+T = TypeVar("T")
+
+OPERATIONS = frozenset(
+    {
+        "connect",
+        "submit",
+        "cancel",
+        "modify",
+        "get_order",
+        "get_open_orders",
+        "get_fills",
+        "get_positions",
+        "get_balances",
+        "get_instruments",
+    }
+)
+"""Operation names a fault plan accepts."""
+
+
+@runtime_checkable
+class FaultPlan(Protocol):
+    """What the kit needs from a fault injector (the paper adapter's ``faults`` satisfies it)."""
+
+    def fail_next(
+        self,
+        operation: str,
+        error: AutotraderError | None = None,
+        *,
+        after_apply: bool = False,
+        times: int = 1,
+    ) -> None:
+        """Make the next ``times`` calls of ``operation`` raise ``error``."""
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedFault:
+    """One planned failure."""
+
+    operation: str
+    error: AutotraderError
+    after_apply: bool
+
+
+class SimpleFaultPlan:
+    """First-in first-out queues of planned failures, one per operation."""
+
+    def __init__(self) -> None:
+        self._planned: dict[str, deque[PlannedFault]] = {}
+
+    def fail_next(
+        self,
+        operation: str,
+        error: AutotraderError | None = None,
+        *,
+        after_apply: bool = False,
+        times: int = 1,
+    ) -> None:
+        """Make the next ``times`` calls of ``operation`` raise ``error`` (default ``BrokerUnavailable``)."""
+        if operation not in OPERATIONS:
+            raise ValueError(f"unknown operation {operation!r}; choose from {sorted(OPERATIONS)}")
+        if times < 1:
+            raise ValueError("times must be at least 1")
+        planned = error if error is not None else BrokerUnavailable(f"injected fault ({operation})")
+        queue = self._planned.setdefault(operation, deque())
+        queue.extend(PlannedFault(operation, planned, after_apply) for _ in range(times))
+
+    def take(self, operation: str) -> PlannedFault | None:
+        """Remove and return the next planned failure of ``operation``."""
+        queue = self._planned.get(operation)
+        return queue.popleft() if queue else None
+
+    def pending(self) -> int:
+        """How many planned failures have not fired yet."""
+        return sum(len(queue) for queue in self._planned.values())
+
+
+class FaultyAdapter(BrokerAdapter):
+    """Wraps an adapter and injects planned failures around its calls.
+
+    Build it with :func:`with_faults` (which copies the wrapped adapter's ``name``
+    and ``capabilities``). ``calls`` counts the calls that reached the wrapped
+    adapter per operation, and ``submitted`` the client order ids that did — what
+    the broker actually received.
+    """
+
+    def __init__(self, inner: BrokerAdapter) -> None:
+        self.inner = inner
+        self.faults = SimpleFaultPlan()
+        self.calls: dict[str, int] = {}
+        self.submitted: list[str] = []
+
+    async def _call(self, operation: str, fn: Callable[[], Awaitable[T]]) -> T:
+        fault = self.faults.take(operation)
+        if fault is not None and not fault.after_apply:
+            raise fault.error
+        self.calls[operation] = self.calls.get(operation, 0) + 1
+        result = await fn()
+        if fault is not None:
+            raise fault.error
+        return result
+
+    async def connect(self) -> None:
+        """Connect the wrapped adapter (subject to planned faults)."""
+        await self._call("connect", self.inner.connect)
+
+    async def disconnect(self) -> None:
+        """Disconnect the wrapped adapter (never faulted)."""
+        await self.inner.disconnect()
+
+    @property
+    def is_connected(self) -> bool:
+        """The wrapped adapter's connection state."""
+        return self.inner.is_connected
+
+    async def submit_order(self, order: Order) -> list[OrderEvent]:
+        """Submit through the wrapped adapter, recording that the broker received it."""
+
+        async def send() -> list[OrderEvent]:
+            self.submitted.append(order.client_order_id)
+            return await self.inner.submit_order(order)
+
+        return await self._call("submit", send)
+
+    async def cancel_order(self, order: Order) -> list[OrderEvent]:
+        """Cancel through the wrapped adapter."""
+        return await self._call("cancel", lambda: self.inner.cancel_order(order))
+
+    async def modify_order(self, order: Order, change: OrderChange) -> list[OrderEvent]:
+        """Modify through the wrapped adapter."""
+        return await self._call("modify", lambda: self.inner.modify_order(order, change))
+
+    async def get_order(
+        self, *, symbol: str, client_order_id: str | None = None, broker_order_id: str | None = None
+    ) -> OrderReport:
+        """Query through the wrapped adapter."""
+        return await self._call(
+            "get_order",
+            lambda: self.inner.get_order(
+                symbol=symbol, client_order_id=client_order_id, broker_order_id=broker_order_id
+            ),
+        )
+
+    async def get_open_orders(self, symbol: str | None = None) -> list[OrderReport]:
+        """Open orders from the wrapped adapter."""
+        return await self._call("get_open_orders", lambda: self.inner.get_open_orders(symbol))
+
+    async def get_fills(self, *, symbol: str | None = None, since: datetime | None = None) -> list[Fill]:
+        """Past fills from the wrapped adapter."""
+        return await self._call("get_fills", lambda: self.inner.get_fills(symbol=symbol, since=since))
+
+    async def get_positions(self) -> list[Position]:
+        """Positions from the wrapped adapter."""
+        return await self._call("get_positions", self.inner.get_positions)
+
+    async def get_balances(self) -> list[Balance]:
+        """Balances from the wrapped adapter."""
+        return await self._call("get_balances", self.inner.get_balances)
+
+    async def get_instruments(self) -> list[Instrument]:
+        """Instruments from the wrapped adapter."""
+        return await self._call("get_instruments", self.inner.get_instruments)
+
+    def last_price(self, symbol: str) -> Decimal | None:
+        """The wrapped adapter's last price."""
+        return self.inner.last_price(symbol)
+
+    def stream_events(self) -> AsyncIterator[OrderEvent]:
+        """The wrapped adapter's stream, untouched."""
+        return self.inner.stream_events()
+
+
+def with_faults(adapter: BrokerAdapter) -> FaultyAdapter:
+    """Wrap ``adapter`` in a :class:`FaultyAdapter` carrying its name and capabilities."""
+    cls = type(
+        f"Faulty{type(adapter).__name__}",
+        (FaultyAdapter,),
+        {"name": adapter.name, "capabilities": type(adapter).capabilities},
+    )
+    wrapped: FaultyAdapter = cls(adapter)
+    return wrapped

@@ -1,0 +1,120 @@
+"""The pytest plugin (entry point ``pytest11``): markers, the scenario fixture, skip decisions.
+
+Inert unless a collected test class subclasses
+:class:`~autotrader_conformance.AdapterConformance` (singer-sdk style): the
+hooks return at once for every other test, and the fixture is only set up for
+the kit's scenario tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from typing import Any
+
+import httpx
+import pytest
+
+from autotrader_conformance.base import AdapterConformance
+from autotrader_conformance.capabilities import REQUIRES_MARK, SCENARIO_MARK, decide, missing_feature_reason
+from autotrader_conformance.catalogue import get_spec
+from autotrader_conformance.http_replay import HttpReplay
+from autotrader_conformance.line_stream_replay import LineStreamReplayServer
+from autotrader_conformance.scenario import Scenario
+from autotrader_conformance.ws_replay import WsReplayServer
+
+__all__ = [
+    "conformance_scenario",
+    "pytest_collection_modifyitems",
+    "pytest_configure",
+    "pytest_runtest_setup",
+]
+
+_LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
+
+
+def _is_conformance(item: pytest.Item) -> bool:
+    cls = getattr(item, "cls", None)
+    return isinstance(cls, type) and issubclass(cls, AdapterConformance)
+
+
+def _not_loopback(request: httpx.Request) -> bool:
+    """pytest-httpx must leave the kit's loopback replay servers alone."""
+    return request.url.host not in _LOOPBACK
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the kit's markers."""
+    config.addinivalue_line(
+        "markers", f"{SCENARIO_MARK}(id): the autotrader conformance scenario this test plays"
+    )
+    config.addinivalue_line(
+        "markers", f"{REQUIRES_MARK}(*features): skip unless the adapter declares these capabilities"
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Let loopback requests through pytest-httpx in conformance tests (unless the test says otherwise)."""
+    for item in items:
+        if not _is_conformance(item):
+            continue
+        if not any("should_mock" in mark.kwargs for mark in item.iter_markers("httpx_mock")):
+            item.add_marker(pytest.mark.httpx_mock(should_mock=_not_loopback))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Skip scenarios the adapter cannot run, with the reason, before any fixture starts."""
+    if not _is_conformance(item):
+        return
+    instance = getattr(item, "instance", None)
+    if not isinstance(instance, AdapterConformance):
+        return
+    cls = type(instance)
+    if cls.test_no_overrides_DO_NOT_OVERRIDE is not AdapterConformance.test_no_overrides_DO_NOT_OVERRIDE:
+        pytest.fail(f"{cls.__name__} overrides test_no_overrides_DO_NOT_OVERRIDE", pytrace=False)
+    features = instance.adapter_capabilities().features
+    scenario_mark = item.get_closest_marker(SCENARIO_MARK)
+    if scenario_mark is None:  # an adapter's own test marked with requires(...)
+        for mark in item.iter_markers(REQUIRES_MARK):
+            for feature in mark.args:
+                if feature not in features:
+                    pytest.skip(missing_feature_reason(feature))
+        return
+    spec = get_spec(scenario_mark.args[0])
+    decision = decide(spec, features, skip_scenarios=cls.skip_scenarios, recordings=instance.recordings_dir())
+    if decision.action == "skip":
+        pytest.skip(decision.reason)
+    # "fail" decisions surface in the test body (reported as FAILED, not as a setup error).
+
+
+@pytest.fixture
+async def conformance_scenario(request: pytest.FixtureRequest, anyio_backend: Any) -> AsyncIterator[Scenario]:
+    """The scenario of the running conformance test, with its replays running.
+
+    Recorded mode: the HTTP exchanges are loaded into ``httpx_mock`` and the
+    stream replay (WebSocket or HTTP lines) listens on 127.0.0.1; their URLs are
+    on the scenario for ``make_adapter``.
+    """
+    instance = request.instance
+    if not isinstance(instance, AdapterConformance):
+        raise TypeError("conformance_scenario is only for AdapterConformance subclasses")
+    mark = request.node.get_closest_marker(SCENARIO_MARK)
+    if mark is None:
+        raise TypeError(f"{request.node.name} has no {SCENARIO_MARK} mark")
+    scenario = instance.prepare_scenario(get_spec(mark.args[0]))
+    async with AsyncExitStack() as stack:
+        if scenario.is_recorded and scenario.setup_error is None:
+            replay = HttpReplay(request.getfixturevalue("httpx_mock"), scenario.http, scenario.monitor)
+            replay.install()
+            scenario.http_replay = replay
+            if scenario.stream is not None:
+                if scenario.stream.kind == "websocket":
+                    ws = await stack.enter_async_context(WsReplayServer(scenario.stream, scenario.monitor))
+                    scenario.ws_url, scenario.stream_server = ws.url, ws
+                else:
+                    lines = await stack.enter_async_context(
+                        LineStreamReplayServer(scenario.stream, scenario.monitor)
+                    )
+                    scenario.stream_url, scenario.stream_server = lines.url, lines
+        yield scenario

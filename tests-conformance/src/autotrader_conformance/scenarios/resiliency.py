@@ -1,0 +1,129 @@
+"""TC-RES: rate limits, unknown outcomes on submit, bans."""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+
+import pytest
+from autotrader_core.errors import BrokerUnavailable, RateLimited, RequestTimeout
+from autotrader_core.events import OrderAccepted
+from autotrader_core.resiliency import retry, submit_with_lookup
+
+from autotrader_conformance.scenario import Scenario
+from autotrader_conformance.scenarios._base import ScenarioBase, scenario
+from autotrader_conformance.scenarios._checks import assert_report_matches, events_of
+from autotrader_conformance.session import ScenarioSession, apply_events
+
+__all__ = ["ResiliencyScenarios"]
+
+
+class ResiliencyScenarios(ScenarioBase):
+    """Resiliency scenarios (through the recording, or the fault plan for simulated adapters)."""
+
+    @scenario("TC-RES-01")
+    async def test_res_01_rate_limited_then_succeeds(self, conformance_scenario: Scenario) -> None:
+        """429 → RateLimited (with the broker's Retry-After, if it sends one); retry waits, then succeeds.
+
+        With ``expect.retry_after`` the wait must be exactly the broker's; without it
+        the broker sent no Retry-After, so ``retry_after`` must be ``None`` and the
+        policy's backoff is used.
+        """
+        sc = conformance_scenario
+        wait = sc.optional_decimal("retry_after")
+        policy = self.retry_policy()
+        async with self.session(sc) as session:
+            adapter = session.adapter
+            await adapter.connect()
+            if session.faults is not None:
+                told = None if wait is None else float(wait)
+                session.faults.fail_next(
+                    "get_balances", RateLimited("slow down", retry_after=told, broker=adapter.name)
+                )
+            seen: list[tuple[BaseException, float]] = []
+            started = time.monotonic()
+            balances = await retry(
+                adapter.get_balances,
+                policy,
+                on_retry=lambda attempt, error, delay: seen.append((error, delay)),
+            )
+            elapsed = time.monotonic() - started
+            assert isinstance(balances, list), "get_balances did not succeed after the rate limit"
+            assert len(seen) == 1, (
+                f"expected one RateLimited then success, retried {len(seen)} times: {seen!r}"
+            )
+            error, delay = seen[0]
+            assert isinstance(error, RateLimited), f"a 429 must raise RateLimited, raised {error!r}"
+            assert not error.banned, "a 429 is not a ban"
+            if wait is None:
+                assert error.retry_after is None, (
+                    f"the recorded 429 has no Retry-After, yet retry_after is {error.retry_after}"
+                )
+                assert 0 <= delay <= policy.max_delay, f"retry waited {delay}s, outside the policy's backoff"
+            else:
+                assert error.retry_after is not None, (
+                    "RateLimited.retry_after must carry the broker's Retry-After"
+                )
+                assert Decimal(str(error.retry_after)) == wait, (
+                    f"retry_after {error.retry_after}, expected {wait}"
+                )
+                assert delay == error.retry_after, (
+                    f"retry waited {delay}s instead of the broker's {error.retry_after}s"
+                )
+                assert elapsed >= float(wait) * 0.9, (
+                    f"succeeded after {elapsed:.3f}s, before the {wait}s wait"
+                )
+
+    async def _submit_without_duplicate(self, session: ScenarioSession, error: Exception) -> None:
+        sc = session.scenario
+        adapter = session.adapter
+        await adapter.connect()
+        order = session.order()
+        if session.faults is not None:
+            assert isinstance(error, BrokerUnavailable | RequestTimeout)
+            session.faults.fail_next("submit", error, after_apply=True)
+        outcome = await submit_with_lookup(adapter, order, self.retry_policy())
+        apply_events(order, outcome.events)
+        if outcome.report is not None:
+            assert_report_matches(outcome.report, order, adapter, "the lookup after the failed submit")
+        else:
+            assert events_of(outcome.events, OrderAccepted), (
+                f"the accepted submit proved nothing: {outcome.events!r}"
+            )
+        received = await session.orders_received(order)
+        expected = int(sc.value("submits"))
+        assert received == expected, (
+            f"the broker received the order {received} time(s), the recording expects {expected}: "
+            "a submit with an unknown outcome must be looked up by client order id before any re-send"
+        )
+
+    @scenario("TC-RES-02")
+    async def test_res_02_server_error_on_submit_no_duplicate(self, conformance_scenario: Scenario) -> None:
+        """5xx on submit: looked up by client order id, never sent twice when the broker has it."""
+        async with self.session(conformance_scenario) as session:
+            await self._submit_without_duplicate(
+                session, BrokerUnavailable("HTTP 503", broker=session.adapter.name)
+            )
+
+    @scenario("TC-RES-03")
+    async def test_res_03_timeout_on_submit_no_duplicate(self, conformance_scenario: Scenario) -> None:
+        """Timeout on submit: looked up by client order id, never sent twice when the broker has it."""
+        async with self.session(conformance_scenario) as session:
+            await self._submit_without_duplicate(
+                session, RequestTimeout("no reply", broker=session.adapter.name)
+            )
+
+    @scenario("TC-RES-04")
+    async def test_res_04_ip_ban(self, conformance_scenario: Scenario) -> None:
+        """A ban reply raises RateLimited(banned=True) with the broker's wait."""
+        sc = conformance_scenario
+        async with self.session(sc) as session:
+            await session.adapter.connect()
+            with pytest.raises(RateLimited) as caught:
+                await session.adapter.get_balances()
+            error = caught.value
+            assert error.banned, "a ban reply must raise RateLimited(banned=True)"
+            assert error.retry_after is not None
+            assert Decimal(str(error.retry_after)) == sc.decimal("retry_after"), (
+                f"retry_after {error.retry_after}, expected {sc.decimal('retry_after')}"
+            )
