@@ -1,0 +1,32 @@
+"""Shared fixtures for the OKX adapter tests (no network: pytest-httpx and loopback servers only)."""
+
+from __future__ import annotations
+
+import pytest
+from autotrader_okx import OkxAdapter, OkxSettings
+from okx_support import API_KEY, API_SECRET, PASSPHRASE
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """Run async tests on asyncio only."""
+    return "asyncio"
+
+
+@pytest.fixture
+def settings() -> OkxSettings:
+    """Demo settings with fake credentials; explicit values, so no environment leaks in."""
+    return OkxSettings(
+        api_key=API_KEY,
+        api_secret=API_SECRET,
+        passphrase=PASSPHRASE,
+        environment="demo",
+        region="global",
+        _env_file=None,
+    )
+
+
+@pytest.fixture
+def adapter(settings: OkxSettings) -> OkxAdapter:
+    """An adapter on the demo environment (not connected: tests call what they need)."""
+    return OkxAdapter(settings)

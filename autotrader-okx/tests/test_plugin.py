@@ -1,0 +1,34 @@
+"""Entry-point registration: the core's plugin manager finds and builds the okx adapter."""
+
+from __future__ import annotations
+
+from autotrader_core.capabilities import Feature
+from autotrader_core.plugins import PluginManager
+from autotrader_core.settings import BrokerSettings
+from autotrader_okx import OkxAdapter, OkxSettings
+
+
+def test_entry_point_registers_okx_with_its_capabilities() -> None:
+    manager = PluginManager().load_entry_points()
+    info = manager.adapters()["okx"]
+    assert info.settings_cls is OkxSettings
+    assert info.capabilities is OkxAdapter.capabilities
+    features = info.capabilities.features
+    assert {Feature.LIMIT_ORDERS, Feature.MARKET_ORDERS, Feature.NATIVE_MODIFY, Feature.POST_ONLY} <= features
+    assert Feature.STOP_ORDERS not in features
+    assert Feature.STOP_LIMIT_ORDERS not in features
+
+
+def test_factory_builds_a_demo_adapter_from_settings() -> None:
+    manager = PluginManager().load_entry_points()
+    adapter = manager.create_adapter("okx", OkxSettings(_env_file=None))
+    assert isinstance(adapter, OkxAdapter)
+    assert adapter.settings.is_demo
+    assert not adapter.is_connected
+
+
+def test_factory_accepts_base_settings() -> None:
+    info = PluginManager().load_entry_points().adapters()["okx"]
+    adapter = info.factory(BrokerSettings(base_url="http://127.0.0.1:9", _env_file=None))
+    assert isinstance(adapter, OkxAdapter)
+    assert adapter.settings.rest_url == "http://127.0.0.1:9"
