@@ -1,0 +1,600 @@
+"""Binance Spot :class:`~autotrader_core.adapter.BrokerAdapter`.
+
+Orders go over REST (``/api/v3``); fills and order updates come from the user
+data stream on the WebSocket API. Spot has no positions: :meth:`get_positions`
+returns ``[]`` and positions come from the OMS (fills) and the balances.
+
+Id map: ``myTrades`` and the stream name orders by Binance's ``orderId`` only in
+places, so the adapter remembers ``(symbol, orderId) → client order id`` for
+orders it has seen (the only state it keeps besides instrument rules).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, ClassVar
+
+import httpx
+from autotrader_core.adapter import BrokerAdapter, OrderChange
+from autotrader_core.capabilities import Capabilities
+from autotrader_core.clock import ClockOffset
+from autotrader_core.decimals import require_decimal
+from autotrader_core.enums import AssetClass, OrderStatus, OrderType, TimeInForce
+from autotrader_core.errors import (
+    BrokerProtocolError,
+    ConfigurationError,
+    InvalidOrder,
+    OrderNotFound,
+    UnsupportedFeature,
+)
+from autotrader_core.events import (
+    OrderCanceled,
+    OrderCancelRejected,
+    OrderEvent,
+    OrderExpired,
+    OrderFilled,
+    OrderModified,
+    OrderModifyRejected,
+    OrderRejected,
+)
+from autotrader_core.models import Balance, Fill, Instrument, Order, OrderReport, Position
+
+from autotrader_binance.auth import Signer, signer_from_credentials
+from autotrader_binance.errors import BROKER, CancelRejected, CancelReplaceFailed
+from autotrader_binance.http import BinanceHttp
+from autotrader_binance.orders import build_order_params, check_against_rules
+from autotrader_binance.parsing import (
+    SymbolRules,
+    parse_account_balances,
+    parse_account_position,
+    parse_amend_response,
+    parse_execution_report,
+    parse_my_trade,
+    parse_order_report,
+    parse_place_response,
+    parse_rate_limits,
+    parse_symbol,
+)
+from autotrader_binance.settings import ENVIRONMENTS, BinanceSettings
+from autotrader_binance.stream import Connected, StreamConfig, UserDataStream
+
+__all__ = ["CAPABILITIES", "BinanceAdapter"]
+
+logger = logging.getLogger(__name__)
+
+CAPABILITIES = Capabilities(
+    order_types=frozenset({OrderType.MARKET, OrderType.LIMIT, OrderType.STOP, OrderType.STOP_LIMIT}),
+    time_in_force=frozenset({TimeInForce.GTC, TimeInForce.IOC, TimeInForce.FOK}),
+    asset_classes=frozenset({AssetClass.CRYPTO_SPOT}),
+    post_only=True,
+    native_modify=False,
+    emulated_modify=True,
+    streaming_fills=True,
+    broker_positions=False,
+    fill_history=True,
+    test_environments=tuple(name for name in ENVIRONMENTS if name != "live"),
+    notes=(
+        "spot has no positions: they come from the OMS and balances",
+        "modify: quantity decrease = native amend (keeps priority); price change = cancelReplace "
+        "(STOP_ON_FAILURE, only while the order has no fill)",
+        "no DAY time in force, no reduce-only; market orders cannot be FOK",
+        "fill history (myTrades) is per symbol",
+    ),
+)
+
+_TERMINAL = (OrderCanceled, OrderExpired, OrderRejected)
+_CATCH_UP_MARGIN_MS = 5_000
+
+
+class BinanceAdapter(BrokerAdapter):
+    """Binance Spot adapter.
+
+    Args:
+        settings: Credentials and environment (defaults read from the environment / ``.env``).
+        transport: httpx transport override (tests, benchmarks); the default is
+            httpx's stock transport.
+        stream_config: Timing knobs of the user data stream.
+    """
+
+    name: ClassVar[str] = "binance"
+    capabilities: ClassVar[Capabilities] = CAPABILITIES
+
+    def __init__(
+        self,
+        settings: BinanceSettings | None = None,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        stream_config: StreamConfig | None = None,
+    ) -> None:
+        self.settings = settings if settings is not None else BinanceSettings()
+        self._transport = transport
+        self._stream_config = stream_config
+        self._clock = ClockOffset()
+        self._signer: Signer | None = None
+        self._http: BinanceHttp | None = None
+        self._connected = False
+        self._rules: dict[str, SymbolRules] = {}
+        self._client_ids: dict[tuple[str, str], str] = {}
+        """(symbol, orderId) → client order id, for every order seen."""
+        self._open: dict[tuple[str, str], str] = {}
+        """Orders not yet known to be finished (caught up after a stream gap)."""
+        self._replaced: set[str] = set()
+        """orderIds canceled by a cancelReplace modify: their CANCELED report is not a cancel."""
+        self._stream: UserDataStream | None = None
+        self.balances: dict[str, Balance] = {}
+        """Latest balances pushed by the stream (``outboundAccountPosition``)."""
+
+    # -- wiring ---------------------------------------------------------------------
+
+    def _client(self) -> BinanceHttp:
+        if self._http is None:
+            s = self.settings
+            if s.key_type is not None and self._signer is None:
+                self._signer = self._make_signer()
+            self._http = BinanceHttp(
+                base_url=s.rest_url,
+                api_key=s.api_key.get_secret_value() if s.api_key is not None else None,
+                signer=self._signer,
+                recv_window_ms=s.recv_window_ms,
+                timeout=s.request_timeout,
+                transport=self._transport if self._transport is not None else self._make_transport(),
+                clock=self._clock,
+                clock_sync_interval=s.clock_sync_interval,
+            )
+        return self._http
+
+    def _make_transport(self) -> httpx.AsyncBaseTransport | None:
+        """The transport ``http_transport`` names (``None``: httpx's stock transport)."""
+        if self.settings.http_transport != "aiohttp":
+            return None
+        try:  # optional dependency, imported only when asked for
+            module = importlib.import_module("httpx_aiohttp")
+        except ImportError:
+            raise ConfigurationError(
+                "http_transport='aiohttp' needs httpx-aiohttp: pip install 'autotrader-binance[aiohttp]'",
+                broker=BROKER,
+            ) from None
+        transport: httpx.AsyncBaseTransport = module.AiohttpTransport()
+        return transport
+
+    def _make_signer(self) -> Signer:
+        s = self.settings
+        pem: str | bytes | None = None
+        if s.private_key is not None:
+            pem = s.private_key.get_secret_value()
+        elif s.private_key_file is not None:
+            try:
+                pem = s.private_key_file.read_bytes()
+            except OSError as exc:
+                raise ConfigurationError(
+                    f"cannot read Binance private key file {s.private_key_file}: {exc.strerror}",
+                    broker=BROKER,
+                ) from None
+        return signer_from_credentials(
+            api_secret=s.api_secret.get_secret_value() if s.api_secret is not None else None,
+            private_key_pem=pem,
+            passphrase=(
+                s.private_key_passphrase.get_secret_value() if s.private_key_passphrase is not None else None
+            ),
+        )
+
+    @property
+    def http(self) -> BinanceHttp:
+        """The request path (exposed for diagnostics: rate-limit usage, clock offset)."""
+        return self._client()
+
+    # -- connection -------------------------------------------------------------------
+
+    async def connect(self) -> None:
+        """Check credentials, sync the clock from ``/api/v3/time`` and load ``exchangeInfo``."""
+        self.settings.require_credentials()
+        client = self._client()
+        await client.sync_clock()
+        await self._load_exchange_info()
+        self._connected = True
+
+    async def disconnect(self) -> None:
+        """Close the stream and the HTTP client; safe to call twice."""
+        self._connected = False
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            await stream.close()
+        http, self._http = self._http, None  # a later connect builds a fresh client and transport
+        if http is not None:
+            await http.aclose()
+
+    @property
+    def is_connected(self) -> bool:
+        """Whether ``connect`` succeeded and ``disconnect`` has not been called."""
+        return self._connected
+
+    # -- instruments --------------------------------------------------------------------
+
+    async def _load_exchange_info(self) -> list[SymbolRules]:
+        info = await self._client().request("GET", "/api/v3/exchangeInfo", weight=20)
+        if not isinstance(info, dict):
+            raise BrokerProtocolError("exchangeInfo must be a JSON object", payload=info, broker=BROKER)
+        rate_limits = parse_rate_limits(info)
+        if rate_limits:
+            self._client().apply_rate_limits(rate_limits)
+        rules = [parse_symbol(raw) for raw in info.get("symbols") or ()]
+        self._rules = {r.instrument.symbol: r for r in rules}
+        return rules
+
+    async def get_instruments(self) -> list[Instrument]:
+        """Trading rules of every symbol currently ``TRADING`` (from ``exchangeInfo`` filters)."""
+        rules = await self._load_exchange_info()
+        return [r.instrument for r in rules if r.is_trading]
+
+    def symbol_rules(self, symbol: str) -> SymbolRules | None:
+        """The loaded ``exchangeInfo`` rules of ``symbol`` (``None`` before they are loaded)."""
+        return self._rules.get(symbol)
+
+    # -- orders -------------------------------------------------------------------------
+
+    def _remember(
+        self, symbol: str, broker_order_id: str | None, client_order_id: str, *, open_: bool
+    ) -> None:
+        if broker_order_id is None:
+            return
+        key = (symbol, broker_order_id)
+        self._client_ids[key] = client_order_id
+        if open_:
+            self._open[key] = client_order_id
+        else:
+            self._open.pop(key, None)
+
+    async def submit_order(self, order: Order) -> list[OrderEvent]:
+        """``POST /api/v3/order`` with ``newClientOrderId = order.client_order_id`` (FULL reply)."""
+        params = build_order_params(order)
+        rules = self._rules.get(order.symbol)
+        if rules is not None:
+            check_against_rules(order, rules)
+        reply = await self._client().request("POST", "/api/v3/order", params=params, signed=True, order=True)
+        events = parse_place_response(reply, client_order_id=order.client_order_id, side=order.side)
+        broker_order_id = str(reply.get("orderId")) if isinstance(reply, dict) else None
+        finished = any(isinstance(e, _TERMINAL) for e in events) or reply.get("status") == "FILLED"
+        self._remember(order.symbol, broker_order_id, order.client_order_id, open_=not finished)
+        return events
+
+    def _order_ref(self, order: Order, *, prefix: str = "") -> list[tuple[str, object]]:
+        if order.broker_order_id:
+            return [(f"{prefix}OrderId" if prefix else "orderId", order.broker_order_id)]
+        name = f"{prefix}OrigClientOrderId" if prefix else "origClientOrderId"
+        return [(name, order.client_order_id)]
+
+    async def cancel_order(self, order: Order) -> list[OrderEvent]:
+        """``DELETE /api/v3/order`` by ``orderId`` when known, else ``origClientOrderId``."""
+        params: list[tuple[str, object]] = [("symbol", order.symbol), *self._order_ref(order)]
+        try:
+            reply = await self._client().request("DELETE", "/api/v3/order", params=params, signed=True)
+        except CancelRejected as exc:
+            return [OrderCancelRejected(order.client_order_id, reason=exc.broker_message or exc.message)]
+        report = parse_order_report(reply)
+        self._remember(order.symbol, report.broker_order_id, order.client_order_id, open_=False)
+        if report.status is OrderStatus.CANCELED:
+            return [OrderCanceled(order.client_order_id, timestamp=report.updated_at or _now())]
+        if report.status is OrderStatus.EXPIRED:
+            return [OrderExpired(order.client_order_id, timestamp=report.updated_at or _now())]
+        raise BrokerProtocolError(f"cancel reply has status {report.status}", payload=reply, broker=BROKER)
+
+    async def modify_order(self, order: Order, change: OrderChange) -> list[OrderEvent]:
+        """Change a working order.
+
+        * quantity decrease only → ``PUT /api/v3/order/amend/keepPriority`` (native,
+          keeps queue priority, the client order id is kept);
+        * anything else → ``POST /api/v3/order/cancelReplace`` with
+          ``STOP_ON_FAILURE`` and ``cancelRestrictions=ONLY_NEW``: the new order is
+          placed only if the old one was canceled before any fill, so a modify can
+          never add exposure; a partially filled order can only be reduced.
+        """
+        quantity = (
+            require_decimal(change.quantity, field="quantity")
+            if change.quantity is not None
+            else order.quantity
+        )
+        limit_price = (
+            require_decimal(change.limit_price, field="limit price")
+            if change.limit_price is not None
+            else order.limit_price
+        )
+        stop_price = (
+            require_decimal(change.stop_price, field="stop price")
+            if change.stop_price is not None
+            else order.stop_price
+        )
+        if change.limit_price is not None and order.order_type not in (OrderType.LIMIT, OrderType.STOP_LIMIT):
+            raise InvalidOrder(
+                f"a {order.order_type.value} order has no limit price to change", broker=BROKER
+            )
+        if change.stop_price is not None and order.order_type not in (OrderType.STOP, OrderType.STOP_LIMIT):
+            raise InvalidOrder(f"a {order.order_type.value} order has no stop price to change", broker=BROKER)
+        prices_same = limit_price == order.limit_price and stop_price == order.stop_price
+        if prices_same and quantity == order.quantity:
+            raise InvalidOrder("the change would leave the order as it is", broker=BROKER)
+        if prices_same and quantity < order.quantity:
+            return await self._amend_quantity(order, quantity)
+        if order.filled_quantity > 0:
+            raise UnsupportedFeature(
+                "Binance cannot re-price or grow a partially filled order without risking extra "
+                "exposure; cancel it and submit a new order",
+                broker=BROKER,
+            )
+        return await self._cancel_replace(order, quantity, limit_price, stop_price)
+
+    async def _amend_quantity(self, order: Order, quantity: Decimal) -> list[OrderEvent]:
+        params: list[tuple[str, object]] = [
+            ("symbol", order.symbol),
+            *self._order_ref(order),
+            ("newClientOrderId", order.client_order_id),  # documented: the current id may be reused
+            ("newQty", quantity),
+        ]
+        try:
+            reply = await self._client().request(
+                "PUT", "/api/v3/order/amend/keepPriority", params=params, signed=True, weight=4
+            )
+        except (InvalidOrder, CancelRejected) as exc:
+            return [OrderModifyRejected(order.client_order_id, reason=exc.broker_message or exc.message)]
+        return parse_amend_response(reply, client_order_id=order.client_order_id)
+
+    async def _cancel_replace(
+        self, order: Order, quantity: Decimal, limit_price: Decimal | None, stop_price: Decimal | None
+    ) -> list[OrderEvent]:
+        replacement = Order(
+            client_order_id=order.client_order_id,
+            symbol=order.symbol,
+            side=order.side,
+            order_type=order.order_type,
+            quantity=quantity,
+            time_in_force=order.time_in_force,
+            limit_price=limit_price,
+            stop_price=stop_price,
+            post_only=order.post_only,
+        )
+        params = [
+            *build_order_params(replacement),
+            ("cancelReplaceMode", "STOP_ON_FAILURE"),
+            ("cancelRestrictions", "ONLY_NEW"),
+            *self._order_ref(order, prefix="cancel"),
+        ]
+        rules = self._rules.get(order.symbol)
+        if rules is not None:
+            check_against_rules(replacement, rules)
+        # Marked before sending: the stream may report the old order's CANCELED before this reply.
+        if order.broker_order_id:
+            self._replaced.add(order.broker_order_id)
+        try:
+            reply = await self._client().request(
+                "POST", "/api/v3/order/cancelReplace", params=params, signed=True, order=True
+            )
+        except CancelReplaceFailed as exc:
+            if order.broker_order_id:
+                self._replaced.discard(order.broker_order_id)
+            if exc.cancel_succeeded:  # HTTP 409: the old order is gone, the replacement was refused
+                self._remember(order.symbol, order.broker_order_id, order.client_order_id, open_=False)
+                return [
+                    OrderCanceled(
+                        order.client_order_id, reason=f"modify: replacement refused ({exc.reason})"
+                    ),
+                    OrderModifyRejected(order.client_order_id, reason=exc.reason),
+                ]
+            return [OrderModifyRejected(order.client_order_id, reason=exc.reason)]
+        except BaseException:
+            if order.broker_order_id:
+                self._replaced.discard(order.broker_order_id)
+            raise
+        return self._cancel_replace_success(order, reply, quantity, limit_price, stop_price)
+
+    def _cancel_replace_success(
+        self,
+        order: Order,
+        reply: Any,
+        quantity: Decimal,
+        limit_price: Decimal | None,
+        stop_price: Decimal | None,
+    ) -> list[OrderEvent]:
+        if not isinstance(reply, dict) or not isinstance(reply.get("newOrderResponse"), dict):
+            raise BrokerProtocolError(
+                "cancelReplace reply without newOrderResponse", payload=reply, broker=BROKER
+            )
+        new_order = reply["newOrderResponse"]
+        placed = parse_place_response(new_order, client_order_id=order.client_order_id, side=order.side)
+        new_id = str(new_order.get("orderId"))
+        if order.broker_order_id:
+            self._remember(order.symbol, order.broker_order_id, order.client_order_id, open_=False)
+        self._remember(order.symbol, new_id, order.client_order_id, open_=True)
+        modified = OrderModified(
+            order.client_order_id,
+            quantity=quantity,
+            limit_price=limit_price,
+            stop_price=stop_price,
+            broker_order_id=new_id,
+            timestamp=placed[0].timestamp,
+        )
+        return [modified, *placed[1:]]
+
+    async def get_order(
+        self,
+        *,
+        symbol: str,
+        client_order_id: str | None = None,
+        broker_order_id: str | None = None,
+    ) -> OrderReport:
+        """``GET /api/v3/order`` by ``orderId`` or ``origClientOrderId`` (OrderNotFound on -2013)."""
+        if client_order_id is None and broker_order_id is None:
+            raise InvalidOrder("get_order needs client_order_id or broker_order_id", broker=BROKER)
+        params: list[tuple[str, object]] = [("symbol", symbol)]
+        if broker_order_id is not None:
+            params.append(("orderId", broker_order_id))
+        else:
+            params.append(("origClientOrderId", client_order_id))
+        reply = await self._client().request("GET", "/api/v3/order", params=params, signed=True, weight=4)
+        report = parse_order_report(reply)
+        if report.client_order_id is not None:
+            self._remember(
+                symbol, report.broker_order_id, report.client_order_id, open_=report.status.is_open
+            )
+        return report
+
+    async def get_open_orders(self, symbol: str | None = None) -> list[OrderReport]:
+        """``GET /api/v3/openOrders`` (weight 6 for one symbol, 80 for all)."""
+        params = [("symbol", symbol)] if symbol is not None else None
+        reply = await self._client().request(
+            "GET", "/api/v3/openOrders", params=params, signed=True, weight=6 if symbol else 80
+        )
+        if not isinstance(reply, list):
+            raise BrokerProtocolError("openOrders must be a JSON array", payload=reply, broker=BROKER)
+        reports = [parse_order_report(raw) for raw in reply]
+        for r in reports:
+            if r.client_order_id is not None:
+                self._remember(r.symbol, r.broker_order_id, r.client_order_id, open_=True)
+        return reports
+
+    async def get_fills(self, *, symbol: str | None = None, since: datetime | None = None) -> list[Fill]:
+        """``GET /api/v3/myTrades`` per symbol, paged by trade id.
+
+        Binance lists trades per symbol only: without ``symbol`` the symbols of
+        the orders this adapter has seen are queried.
+        """
+        symbols = [symbol] if symbol is not None else sorted({s for s, _ in self._client_ids})
+        fills: list[Fill] = []
+        for sym in symbols:
+            fills.extend(await self._fills_for(sym, since))
+        return fills
+
+    async def _fills_for(self, symbol: str, since: datetime | None) -> list[Fill]:
+        rows: list[Any] = []
+        params: list[tuple[str, object]] = [("symbol", symbol), ("limit", 1000)]
+        if since is not None:
+            params.append(("startTime", int(since.timestamp() * 1000)))
+        while True:
+            page = await self._client().request(
+                "GET", "/api/v3/myTrades", params=params, signed=True, weight=20
+            )
+            if not isinstance(page, list):
+                raise BrokerProtocolError("myTrades must be a JSON array", payload=page, broker=BROKER)
+            rows.extend(page)
+            if len(page) < 1000:
+                break
+            last_id = page[-1].get("id") if isinstance(page[-1], dict) else None
+            if not isinstance(last_id, int):
+                break
+            params = [("symbol", symbol), ("limit", 1000), ("fromId", last_id + 1)]
+        missing = {
+            (symbol, str(r.get("orderId")))
+            for r in rows
+            if isinstance(r, dict) and (symbol, str(r.get("orderId"))) not in self._client_ids
+        }
+        for _, order_id in sorted(missing):
+            await self.get_order(symbol=symbol, broker_order_id=order_id)  # learns its client order id
+        return [parse_my_trade(r, client_order_id_for=self._client_id_for) for r in rows]
+
+    def _client_id_for(self, symbol: str, order_id: str) -> str:
+        try:
+            return self._client_ids[(symbol, order_id)]
+        except KeyError:
+            raise BrokerProtocolError(
+                f"no client order id known for {symbol} order {order_id}", broker=BROKER
+            ) from None
+
+    # -- account ------------------------------------------------------------------------
+
+    async def get_positions(self) -> list[Position]:
+        """Always ``[]``: Binance spot has no positions (the OMS derives them from fills)."""
+        return []
+
+    async def get_balances(self) -> list[Balance]:
+        """``GET /api/v3/account?omitZeroBalances=true`` → balances (total = free + locked)."""
+        reply = await self._client().request(
+            "GET", "/api/v3/account", params=[("omitZeroBalances", True)], signed=True, weight=20
+        )
+        return parse_account_balances(reply)
+
+    # -- stream --------------------------------------------------------------------------
+
+    async def stream_events(self) -> AsyncIterator[OrderEvent]:
+        """Order updates and fills from the user data stream, until :meth:`disconnect`.
+
+        After every reconnect, fills since the gap started (``myTrades``) and the
+        status of every order still open are fetched, so nothing in the gap is lost
+        (duplicates are harmless: the OMS is idempotent on trade id).
+        """
+        self.settings.require_credentials()
+        client = self._client()
+        assert self._signer is not None  # require_credentials guarantees a key type
+        config = self._stream_config or StreamConfig(
+            max_age=self.settings.stream_max_age, recv_window_ms=self.settings.recv_window_ms
+        )
+        api_key = self.settings.api_key
+        assert api_key is not None
+        stream = UserDataStream(
+            url=self.settings.stream_url,
+            api_key=api_key.get_secret_value(),
+            signer=self._signer,
+            clock=self._clock,
+            resync_clock=client.sync_clock,
+            config=config,
+        )
+        self._stream = stream
+        try:
+            async for item in stream.events():
+                if isinstance(item, Connected):
+                    if item.reconnect and item.gap_started_ms is not None:
+                        # Binance filters trades by its own clock: local gap start + measured offset.
+                        since = item.gap_started_ms + self._clock.offset_ms - _CATCH_UP_MARGIN_MS
+                        for event in await self._catch_up(since):
+                            yield event
+                    continue
+                for event in self._translate(item):
+                    yield event
+        finally:
+            await stream.close()
+
+    def _translate(self, event: dict[str, Any]) -> list[OrderEvent]:
+        kind = event.get("e")
+        if kind == "executionReport":
+            symbol = str(event.get("s"))
+            order_id = str(event.get("i"))
+            if event.get("x") == "CANCELED" and order_id in self._replaced:
+                return []  # the old half of our own cancelReplace modify, not a cancel
+            events = parse_execution_report(event)
+            for e in events:
+                finished = isinstance(e, _TERMINAL) or (
+                    isinstance(e, OrderFilled) and event.get("X") == "FILLED"
+                )
+                self._remember(symbol, order_id, e.client_order_id, open_=not finished)
+            return events
+        if kind == "outboundAccountPosition":
+            for balance in parse_account_position(event):
+                self.balances[balance.asset] = balance
+        return []  # balanceUpdate, listStatus, externalLockUpdate: nothing for the OMS
+
+    async def _catch_up(self, since_ms: int) -> list[OrderEvent]:
+        events: list[OrderEvent] = []
+        symbols = sorted({s for s, _ in self._open})
+        since = datetime.fromtimestamp(max(since_ms, 0) / 1000, tz=UTC)
+        for symbol in symbols:
+            for fill in await self._fills_for(symbol, since):
+                events.append(OrderFilled(fill))
+        for (symbol, order_id), client_order_id in sorted(self._open.items()):
+            try:
+                report = await self.get_order(symbol=symbol, broker_order_id=order_id)
+            except OrderNotFound:
+                continue
+            when = report.updated_at or _now()
+            if report.status is OrderStatus.CANCELED and order_id not in self._replaced:
+                events.append(OrderCanceled(client_order_id, timestamp=when))
+            elif report.status is OrderStatus.EXPIRED:
+                events.append(OrderExpired(client_order_id, timestamp=when))
+            elif report.status is OrderStatus.REJECTED:
+                events.append(OrderRejected(client_order_id, reason="REJECTED", timestamp=when))
+        logger.info("binance catch-up after reconnect: %d events", len(events))
+        return events
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

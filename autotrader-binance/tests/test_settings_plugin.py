@@ -1,0 +1,95 @@
+"""Settings (testnet by default, secrets hidden) and plugin registration."""
+
+from __future__ import annotations
+
+import pytest
+from autotrader_binance import CAPABILITIES, BinanceAdapter, BinanceSettings
+from autotrader_binance.plugin import autotrader_adapters, make_adapter
+from autotrader_core.errors import ConfigurationError
+from autotrader_core.plugins import PluginManager
+from binance_support import DOC_API_KEY, DOC_SECRET
+from pydantic import ValidationError
+
+
+def test_testnet_is_the_default_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AUTOTRADER_BINANCE_ENVIRONMENT", raising=False)
+    s = BinanceSettings(_env_file=None)  # type: ignore[call-arg]
+    assert s.environment == "testnet"
+    assert not s.is_live
+    assert s.rest_url == "https://testnet.binance.vision"
+    assert s.stream_url == "wss://ws-api.testnet.binance.vision/ws-api/v3"
+
+
+@pytest.mark.parametrize(
+    ("environment", "rest", "ws"),
+    [
+        ("live", "https://api.binance.com", "wss://ws-api.binance.com:443/ws-api/v3"),
+        ("demo", "https://demo-api.binance.com", "wss://demo-ws-api.binance.com/ws-api/v3"),
+    ],
+)
+def test_documented_urls_per_environment(environment: str, rest: str, ws: str) -> None:
+    s = BinanceSettings(_env_file=None, environment=environment)  # type: ignore[call-arg]
+    assert (s.rest_url, s.stream_url) == (rest, ws)
+    assert s.is_live == (environment == "live")
+
+
+def test_unknown_environment_refused() -> None:
+    with pytest.raises(ValidationError):
+        BinanceSettings(_env_file=None, environment="mainnet")  # type: ignore[call-arg]
+
+
+def test_read_from_env_with_prefix_and_secrets_hidden(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AUTOTRADER_BINANCE_API_KEY", DOC_API_KEY)
+    monkeypatch.setenv("AUTOTRADER_BINANCE_API_SECRET", DOC_SECRET)
+    s = BinanceSettings(_env_file=None)  # type: ignore[call-arg]
+    assert s.key_type == "hmac"
+    assert DOC_SECRET not in repr(s)
+    assert DOC_API_KEY not in repr(s)
+    assert DOC_SECRET not in repr(BinanceAdapter(s))
+
+
+def test_both_key_types_at_once_refused() -> None:
+    with pytest.raises(ValidationError, match="not both"):
+        BinanceSettings(_env_file=None, api_key="k", api_secret="s", private_key="pem")  # type: ignore[call-arg]
+
+
+def test_missing_credentials_is_configuration_error() -> None:
+    with pytest.raises(ConfigurationError):
+        BinanceSettings(_env_file=None, api_key="k").require_credentials()  # type: ignore[call-arg]
+
+
+def test_plugin_registers_binance_with_its_capabilities() -> None:
+    (info,) = autotrader_adapters()
+    assert info.name == "binance"
+    assert info.capabilities is CAPABILITIES
+    assert info.settings_cls is BinanceSettings
+    adapter = info.factory(BinanceSettings(_env_file=None))  # type: ignore[call-arg]
+    assert isinstance(adapter, BinanceAdapter)
+    assert not adapter.is_connected
+
+
+def test_factory_refuses_other_settings() -> None:
+    from autotrader_core.settings import BrokerSettings
+
+    with pytest.raises(ConfigurationError):
+        make_adapter(BrokerSettings())
+
+
+def test_entry_point_is_discovered_by_the_plugin_manager() -> None:
+    manager = PluginManager().load_entry_points()
+    info = manager.adapters()["binance"]
+    assert info.capabilities is CAPABILITIES
+
+
+def test_entry_point_declared() -> None:
+    from importlib.metadata import entry_points
+
+    (ep,) = [ep for ep in entry_points(group="autotrader.adapters") if ep.name == "binance"]
+    assert ep.value == "autotrader_binance.plugin"
+
+
+def test_capabilities_are_honest() -> None:
+    assert not CAPABILITIES.broker_positions
+    assert CAPABILITIES.emulated_modify
+    assert not CAPABILITIES.native_modify
+    assert set(CAPABILITIES.test_environments) == {"testnet", "demo"}

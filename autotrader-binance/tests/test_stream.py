@@ -1,0 +1,291 @@
+"""The private stream over a loopback WebSocket API stand-in: auth, events, reconnects, catch-up."""
+
+from __future__ import annotations
+
+import base64
+import copy
+from decimal import Decimal
+from typing import Any
+
+import anyio
+import pytest
+from autotrader_binance import BinanceAdapter, BinanceSettings
+from autotrader_binance.auth import HmacSigner, ws_signature_payload
+from autotrader_binance.stream import StreamConfig
+from autotrader_core.errors import AuthenticationError
+from autotrader_core.events import OrderAccepted, OrderEvent, OrderFilled
+from binance_support import DOC_API_KEY, DOC_SECRET, FakeWsApi, raw_payload
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from pytest_httpx import HTTPXMock
+
+pytestmark = pytest.mark.anyio
+BASE = "https://testnet.binance.vision"
+FAST = StreamConfig(backoff_initial=0.01, backoff_max=0.05, reply_timeout=2.0)
+
+SUBSCRIBED = raw_payload("ws_subscribe_response.json")
+LOGGED_ON = raw_payload("ws_session_logon_response.json")
+NEW = raw_payload("ws_execution_report_new.json")
+TRADE = raw_payload("ws_execution_report_trade.json")
+
+
+def trade(trade_id: int, qty: str, cumulative: str, status: str) -> dict[str, Any]:
+    """The documented partial-fill executionReport, with this fill's id and quantities."""
+    frame = copy.deepcopy(TRADE)
+    frame["event"].update(t=trade_id, l=qty, z=cumulative, X=status)
+    return frame
+
+
+def order_new() -> dict[str, Any]:
+    """The documented NEW report for the same order as the TRADE fixture."""
+    frame = copy.deepcopy(NEW)
+    frame["event"].update(
+        s="ETHUSDT", c="O-12345-test-trade", i=1234567890, q="1.00000000", p="2500.00000000"
+    )
+    return frame
+
+
+def adapter_for(url: str, **overrides: Any) -> BinanceAdapter:
+    values: dict[str, Any] = {"api_key": DOC_API_KEY, "api_secret": DOC_SECRET, "ws_url": url}
+    values.update(overrides)
+    return BinanceAdapter(BinanceSettings(_env_file=None, **values), stream_config=FAST)  # type: ignore[call-arg]
+
+
+async def collect(adapter: BinanceAdapter, count: int) -> list[OrderEvent]:
+    events: list[OrderEvent] = []
+    with anyio.fail_after(5.0):
+        async for event in adapter.stream_events():
+            events.append(event)
+            if len(events) == count:
+                break
+    return events
+
+
+async def test_hmac_key_subscribes_by_signature_and_parses_events() -> None:
+    script = [
+        {"expect": "userDataStream.subscribe.signature", "reply": SUBSCRIBED},
+        {"push": order_new()},
+        {"push": raw_payload("ws_outbound_account_position.json")},
+        {"push": raw_payload("ws_balance_update.json")},
+        {"push": TRADE},
+        {"hold": True},
+    ]
+    async with FakeWsApi([script]) as server:
+        adapter = adapter_for(server.url)
+        accepted, filled = await collect(adapter, 2)
+        await adapter.disconnect()
+    assert isinstance(accepted, OrderAccepted)
+    assert isinstance(filled, OrderFilled)
+    assert filled.fill.quantity == Decimal("0.50000000")
+    assert adapter.balances["ETH"].total == Decimal("10000.000000")
+    (request,) = server.requests[0]
+    params = request["params"]
+    assert params["apiKey"] == DOC_API_KEY
+    assert set(params) == {"apiKey", "timestamp", "recvWindow", "signature"}
+    assert params["signature"] == HmacSigner(DOC_SECRET).sign(ws_signature_payload(params))
+
+
+async def test_ed25519_key_logs_on_then_subscribes() -> None:
+    key = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    script = [
+        {"expect": "session.logon", "reply": LOGGED_ON},
+        {"expect": "userDataStream.subscribe", "reply": SUBSCRIBED},
+        {"push": order_new()},
+        {"hold": True},
+    ]
+    async with FakeWsApi([script]) as server:
+        adapter = adapter_for(server.url, api_secret=None, private_key=pem)
+        (accepted,) = await collect(adapter, 1)
+        await adapter.disconnect()
+    assert isinstance(accepted, OrderAccepted)
+    logon, subscribe = server.requests[0]
+    assert "params" not in subscribe
+    signature = base64.b64decode(logon["params"]["signature"])
+    key.public_key().verify(signature, ws_signature_payload(logon["params"]).encode())
+
+
+async def test_drop_mid_fill_catches_up_the_gap(httpx_mock: HTTPXMock) -> None:
+    """First fill streamed, connection drops, second fill happens in the gap: catch-up finds it."""
+    trades = [
+        {
+            "symbol": "ETHUSDT",
+            "id": trade_id,
+            "orderId": 1234567890,
+            "orderListId": -1,
+            "price": "2499.50000000",
+            "qty": "0.50000000",
+            "quoteQty": "1249.75000000",
+            "commission": "0.00050000",
+            "commissionAsset": "ETH",
+            "time": 1759347763167,
+            "isBuyer": True,
+            "isMaker": True,
+            "isBestMatch": True,
+        }
+        for trade_id in (98765432, 98765433)
+    ]  # shape of the documented myTrades row (protocols.md §1.3)
+    order_row = dict(
+        raw_payload("query_order.json"),
+        symbol="ETHUSDT",
+        orderId=1234567890,
+        clientOrderId="O-12345-test-trade",
+        status="FILLED",
+        origQty="1.00000000",
+        executedQty="1.00000000",
+    )
+    httpx_mock.add_response(method="GET", json=trades)
+    httpx_mock.add_response(method="GET", json=order_row)
+    first = [
+        {"expect": "userDataStream.subscribe.signature", "reply": SUBSCRIBED},
+        {"push": order_new()},
+        {"push": trade(98765432, "0.50000000", "0.50000000", "PARTIALLY_FILLED")},
+        {"drop": True},
+    ]
+    second = [{"expect": "userDataStream.subscribe.signature", "reply": SUBSCRIBED}, {"hold": True}]
+    async with FakeWsApi([first, second]) as server:
+        adapter = adapter_for(server.url)
+        events = await collect(adapter, 4)
+        await adapter.disconnect()
+    fills = [e.fill for e in events if isinstance(e, OrderFilled)]
+    assert {f.trade_id for f in fills} == {"98765432", "98765433"}  # the gap fill is not lost
+    assert len(server.requests) == 2
+    paths = [r.url.path for r in httpx_mock.get_requests()]
+    assert paths == ["/api/v3/myTrades", "/api/v3/order"]
+
+
+async def test_server_shutdown_reconnects() -> None:
+    first = [
+        {"expect": "userDataStream.subscribe.signature", "reply": SUBSCRIBED},
+        {"push": raw_payload("ws_server_shutdown.json")},
+        {"hold": True},
+    ]
+    second = [
+        {"expect": "userDataStream.subscribe.signature", "reply": SUBSCRIBED},
+        {"push": order_new()},
+        {"hold": True},
+    ]
+    async with FakeWsApi([first, second]) as server:
+        adapter = adapter_for(server.url)
+        (event,) = await collect(adapter, 1)
+        await adapter.disconnect()
+    assert isinstance(event, OrderAccepted)
+    assert len(server.requests) == 2
+
+
+async def test_connection_renewed_before_the_24h_limit() -> None:
+    first = [{"expect": "userDataStream.subscribe.signature", "reply": SUBSCRIBED}, {"hold": True}]
+    second = [
+        {"expect": "userDataStream.subscribe.signature", "reply": SUBSCRIBED},
+        {"push": order_new()},
+        {"hold": True},
+    ]
+    async with FakeWsApi([first, second]) as server:
+        settings = BinanceSettings(
+            _env_file=None, api_key=DOC_API_KEY, api_secret=DOC_SECRET, ws_url=server.url
+        )  # type: ignore[call-arg]
+        adapter = BinanceAdapter(settings, stream_config=StreamConfig(max_age=0.2, backoff_initial=0.01))
+        (event,) = await collect(adapter, 1)
+        await adapter.disconnect()
+    assert isinstance(event, OrderAccepted)
+    assert len(server.requests) == 2
+
+
+async def test_invalid_key_stops_the_stream_with_auth_error() -> None:
+    script = [
+        {"expect": "userDataStream.subscribe.signature", "reply": SUBSCRIBED},
+        {"push": raw_payload("ws_key_invalid.json")},
+        {"hold": True},
+    ]
+    async with FakeWsApi([script]) as server:
+        adapter = adapter_for(server.url)
+        with pytest.raises(AuthenticationError):
+            await collect(adapter, 1)
+        await adapter.disconnect()
+
+
+async def test_clock_skew_on_subscribe_resyncs_and_retries(httpx_mock: HTTPXMock) -> None:
+    skew = {
+        "status": 400,
+        "error": {"code": -1021, "msg": "Timestamp for this request is outside of the recvWindow."},
+    }
+    httpx_mock.add_response(url=f"{BASE}/api/v3/time", json=raw_payload("time.json"))
+    first = [{"expect": "userDataStream.subscribe.signature", "reply": skew}, {"hold": True}]
+    second = [
+        {"expect": "userDataStream.subscribe.signature", "reply": SUBSCRIBED},
+        {"push": order_new()},
+        {"hold": True},
+    ]
+    async with FakeWsApi([first, second]) as server:
+        adapter = adapter_for(server.url)
+        (event,) = await collect(adapter, 1)
+        await adapter.disconnect()
+    assert isinstance(event, OrderAccepted)
+    stamp = server.requests[1][0]["params"]["timestamp"]
+    assert abs(stamp - 1499827319559) < 60_000  # signed with the resynced clock
+
+
+async def test_server_ping_is_answered_with_pong() -> None:
+    script = [
+        {"expect": "userDataStream.subscribe.signature", "reply": SUBSCRIBED},
+        {"ping": True},
+        {"push": order_new()},
+        {"hold": True},
+    ]
+    async with FakeWsApi([script]) as server:
+        adapter = adapter_for(server.url)
+        (event,) = await collect(adapter, 1)
+        await adapter.disconnect()
+    assert isinstance(event, OrderAccepted)
+    assert server.pongs == 1
+
+
+async def test_event_stream_terminated_resubscribes() -> None:
+    first = [
+        {"expect": "userDataStream.subscribe.signature", "reply": SUBSCRIBED},
+        {"push": raw_payload("ws_event_stream_terminated.json")},
+        {"hold": True},
+    ]
+    second = [
+        {"expect": "userDataStream.subscribe.signature", "reply": SUBSCRIBED},
+        {"push": order_new()},
+        {"hold": True},
+    ]
+    async with FakeWsApi([first, second]) as server:
+        adapter = adapter_for(server.url)
+        (event,) = await collect(adapter, 1)
+        await adapter.disconnect()
+    assert isinstance(event, OrderAccepted)
+    assert len(server.requests) == 2
+
+
+async def test_stream_logs_never_show_secrets(
+    caplog: pytest.LogCaptureFixture, httpx_mock: HTTPXMock
+) -> None:
+    skew = {
+        "status": 400,
+        "error": {"code": -1021, "msg": "Timestamp for this request is outside of the recvWindow."},
+    }
+    httpx_mock.add_response(url=f"{BASE}/api/v3/time", json=raw_payload("time.json"))
+    first = [{"expect": "userDataStream.subscribe.signature", "reply": skew}, {"hold": True}]
+    second = [
+        {"expect": "userDataStream.subscribe.signature", "reply": SUBSCRIBED},
+        {"push": order_new()},
+        {"hold": True},
+    ]
+    caplog.set_level("DEBUG")
+    async with FakeWsApi([first, second]) as server:
+        adapter = adapter_for(server.url)
+        await collect(adapter, 1)
+        await adapter.disconnect()
+    signatures = [r[0]["params"]["signature"] for r in server.requests if r]
+    client_records = [r for r in caplog.records if not r.name.startswith("websockets.server")]
+    assert any("reconnecting" in r.getMessage() for r in client_records)
+    assert not [r for r in client_records if r.name.startswith("websockets")]  # frames not dumped
+    for record in client_records:
+        text = record.getMessage()
+        assert DOC_SECRET not in text
+        assert DOC_API_KEY not in text
+        assert not any(signature in text for signature in signatures)

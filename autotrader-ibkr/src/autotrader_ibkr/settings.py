@@ -1,0 +1,86 @@
+"""Connection settings for TWS / IB Gateway (env prefix ``AUTOTRADER_IBKR_``).
+
+There are no API keys: TWS and IB Gateway authenticate the user themselves and
+accept API socket connections on a local port. Which port decides paper or live
+money, so the port follows ``environment`` unless set explicitly, and the default
+environment is ``paper``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from autotrader_core.errors import ConfigurationError
+from autotrader_core.settings import BrokerSettings
+from pydantic import Field, model_validator
+from pydantic_settings import SettingsConfigDict
+
+__all__ = ["DEFAULT_PORTS", "IbkrSettings"]
+
+DEFAULT_PORTS: dict[tuple[str, str], int] = {
+    ("paper", "tws"): 7497,
+    ("paper", "gateway"): 4002,
+    ("live", "tws"): 7496,
+    ("live", "gateway"): 4001,
+}
+"""IBKR's default API ports per (environment, application)."""
+
+
+class IbkrSettings(BrokerSettings):
+    """Settings of the IBKR adapter.
+
+    ``environment`` is ``paper`` (default) or ``live``; ``live`` must be asked for
+    explicitly, and a port that belongs to the other environment is refused.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="AUTOTRADER_IBKR_", env_file=".env", extra="ignore")
+
+    environment: Literal["paper", "live"] = "paper"
+    host: str = "127.0.0.1"
+    """Host running TWS or IB Gateway."""
+    application: Literal["tws", "gateway"] = "gateway"
+    """Which IBKR application listens: picks the default port."""
+    port: int | None = Field(default=None, ge=1, le=65535)
+    """API port; ``None`` = the default for ``environment`` and ``application``."""
+    client_id: int = Field(default=1, ge=0)
+    """API client id; must be unique among the clients connected to one TWS.
+
+    Orders are bound to the client id that placed them: reconnect with the same id to
+    manage them again after a restart.
+    """
+    account: str = ""
+    """Account code (``DU…`` for paper). Empty = the only account the login manages."""
+    connect_timeout: float = Field(default=10.0, gt=0)
+    """Seconds for the handshake and the initial synchronisation."""
+    order_ack_timeout: float = Field(default=5.0, gt=0)
+    """Seconds to wait for TWS to acknowledge a place, modify or cancel."""
+    reconnect_delay: float = Field(default=1.0, gt=0)
+    """First delay between reconnect attempts (doubles up to ``reconnect_max_delay``)."""
+    reconnect_max_delay: float = Field(default=30.0, gt=0)
+
+    symbols: list[str] = Field(default_factory=list)
+    """Symbols to qualify at connect (``get_instruments`` lists what has been qualified)."""
+    tws_timezone: str = "UTC"
+    """Zone of execution time stamps that TWS sends without one (the TWS login's zone)."""
+    commission_timeout: float = Field(default=10.0, gt=0)
+    """Seconds to hold an execution for its commission report before releasing the fill
+    without a fee (a fill is never held back for good)."""
+
+    @model_validator(mode="after")
+    def _check_port(self) -> IbkrSettings:
+        if self.port is None:
+            return self
+        other = "live" if self.environment == "paper" else "paper"
+        if self.port in (DEFAULT_PORTS[(other, "tws")], DEFAULT_PORTS[(other, "gateway")]):
+            raise ConfigurationError(
+                f"port {self.port} is IBKR's default {other} port but environment is "
+                f"{self.environment!r}; set environment={other!r} explicitly or pick another port"
+            )
+        return self
+
+    @property
+    def resolved_port(self) -> int:
+        """The port to connect to."""
+        if self.port is not None:
+            return self.port
+        return DEFAULT_PORTS[(self.environment, self.application)]

@@ -1,0 +1,923 @@
+"""Write the shipped transcripts in ``tests/transcripts/`` (run: ``python tests/compose_transcripts.py``).
+
+These transcripts were composed message by message in the server-version-178
+layouts (see ``tws_messages.py`` for the layout sources), not captured from a live
+TWS: no paper account was reachable when they were written. Each file says so in
+its ``source``. A transcript recorded with ``record_tws.py`` against a paper
+account has the same schema and replaces a composed one as-is.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import tws_messages as m
+
+OUT = Path(__file__).parent / "transcripts"
+ACCOUNT = "DU1234567"  # fake paper account (paper accounts start with DU)
+CLIENT_ID = "1"
+SOURCE = (
+    "Composed, not captured: field order = server version 178 layouts read by ib_async 2.1.0 "
+    "decoder.py (mirrors IBKR ibapi EDecoder); value conventions from IB Gateway captures published "
+    "in wboayue/rust-ibapi src/orders/common/test_data.rs; message flow per TWS API docs "
+    "(ibkrcampus.com/campus/ibkr-api-page/twsapi-doc: placeOrder -> openOrder/orderStatus, "
+    "execDetails then commissionReport per execId, error codes 201/202/1100/1101/1102/2104/2106/2158)."
+)
+
+ON_CONNECT = [
+    m.managed_accounts(ACCOUNT),
+    m.next_valid_id("1"),
+    m.error("-1", "2104", "Market data farm connection is OK:usfarm"),
+    m.error("-1", "2106", "HMDS data farm connection is OK:ushmds"),
+    m.error("-1", "2158", "Sec-def data farm connection is OK:secdefnj"),
+]
+
+
+def account_updates() -> list[list[str]]:
+    """reqAccountUpdates answer: a realistic subset of the account keys TWS streams."""
+    rows = [
+        ("AccountCode", ACCOUNT, ""),
+        ("AccountType", "INDIVIDUAL", ""),
+        ("AvailableFunds", "98512.37", "USD"),
+        ("BuyingPower", "394049.48", "USD"),
+        ("CashBalance", "84979.12", "USD"),
+        ("CashBalance", "1250.50", "EUR"),
+        ("CashBalance", "86312.57", "BASE"),
+        ("Currency", "USD", "USD"),
+        ("ExcessLiquidity", "99012.37", "USD"),
+        ("NetLiquidation", "100004.12", "USD"),
+        ("TotalCashBalance", "84979.12", "USD"),
+        ("TotalCashBalance", "1250.50", "EUR"),
+        ("TotalCashValue", "86312.57", "USD"),
+    ]
+    msgs = [m.account_value(k, v, c, ACCOUNT) for k, v, c in rows]
+    return [*msgs, m.account_time("19:42"), m.account_download_end(ACCOUNT)]
+
+
+def standing_answers(
+    *, positions: list[list[str]] | None = None, executions: list[list[str]] | None = None
+) -> dict[str, list[dict[str, Any]]]:
+    """Answers to the requests ib_async sends at connect time and to contract lookups."""
+    return {
+        "reqPositions": [{"reply": [*(positions or []), m.position_end()]}],
+        "reqOpenOrders": [{"reply": [m.open_order_end()]}],
+        "reqAllOpenOrders": [{"reply": [m.open_order_end()]}],
+        "reqCompletedOrders": [{"reply": [m.completed_orders_end()]}],
+        "reqAccountUpdates": [{"when": {"subscribe": "1"}, "reply": account_updates()}, {"reply": []}],
+        "reqAccountUpdatesMulti": [
+            {
+                "reply": [
+                    m.account_update_multi("${reqId}", ACCOUNT, "NetLiquidation", "100004.12", "USD"),
+                    m.account_update_multi_end("${reqId}"),
+                ]
+            }
+        ],
+        "reqExecutions": [{"reply": [*(executions or []), m.exec_details_end("${reqId}")]}],
+        "reqContractDetails": contract_answers(),
+    }
+
+
+def contract_answers() -> list[dict[str, Any]]:
+    """reqContractDetails answers for the four contracts the tests trade."""
+    return [
+        {
+            "when": {"symbol": "AAPL", "secType": "STK"},
+            "reply": [
+                m.contract_details(
+                    "${reqId}",
+                    m.AAPL,
+                    min_tick="0.01",
+                    long_name="APPLE INC",
+                    # TWS reports fractional-share sizes for US stocks (IB Gateway capture, see tws_messages)
+                    min_size="0.0001",
+                    size_increment="0.0001",
+                    suggested_size_increment="100",
+                    industry=("Technology", "Computers", "Computers"),
+                    sec_ids=(("ISIN", "US0378331005"),),
+                    trading_hours="20251124:0400-20251124:2000;20251125:0400-20251125:2000",
+                    liquid_hours="20251124:0930-20251124:1600;20251125:0930-20251125:1600",
+                ),
+                m.contract_details_end("${reqId}"),
+            ],
+        },
+        {
+            "when": {"symbol": "EUR", "secType": "CASH"},
+            "reply": [
+                m.contract_details(
+                    "${reqId}",
+                    m.EURUSD,
+                    min_tick="0.00005",
+                    long_name="European Monetary Union Euro",
+                    min_size="0.01",
+                    size_increment="0.01",
+                    valid_exchanges="IDEALPRO",
+                    time_zone="US/Eastern",
+                    market_rule_ids="239",
+                ),
+                m.contract_details_end("${reqId}"),
+            ],
+        },
+        {
+            "when": {"symbol": "ES", "secType": "FUT"},
+            "reply": [
+                m.contract_details(
+                    "${reqId}",
+                    m.ES,
+                    min_tick="0.25",
+                    long_name="E-mini S&P 500",
+                    valid_exchanges="CME,QBALGO",
+                    time_zone="US/Central",
+                    market_rule_ids="67",
+                ),
+                m.contract_details_end("${reqId}"),
+            ],
+        },
+        {
+            "when": {"symbol": "AAPL", "secType": "OPT"},
+            "reply": [
+                m.contract_details(
+                    "${reqId}", m.AAPL_OPT, min_tick="0.01", long_name="APPLE INC", market_rule_ids="32"
+                ),
+                m.contract_details_end("${reqId}"),
+            ],
+        },
+        {
+            "when": {"symbol": "NOPE"},
+            "reply": [
+                m.error("${reqId}", "200", "No security definition has been found for the request"),
+            ],
+        },
+    ]
+
+
+def transcript(description: str, script: list[dict[str, Any]], **answers: Any) -> dict[str, Any]:
+    """One transcript file's content."""
+    return {
+        "description": description,
+        "source": SOURCE,
+        "server_version": m.SERVER_VERSION,
+        "connection_time": "20251124 14:42:39 EST",
+        "on_connect": ON_CONNECT,
+        "answers": standing_answers(**answers),
+        "script": script,
+    }
+
+
+def write(name: str, content: dict[str, Any]) -> None:
+    """Write one transcript with one message per line (readable diffs)."""
+    path = OUT / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(content, indent=1) + "\n")
+
+
+PERM = "1376327563"
+REJECT_201_TEXT = (
+    "Order rejected - reason:YOUR ORDER IS NOT ACCEPTED. IN ORDER TO OBTAIN THE DESIRED POSITION YOUR "
+    "EQUITY WITH LOAN VALUE [1000.00 USD] MUST EXCEED THE INITIAL MARGIN [150250.00 USD]"
+)
+T0 = "20251124 09:31:05 US/Eastern"
+
+
+def _open(status: str, order_ref: str, **terms: Any) -> list[str]:
+    """openOrder for the order under test (orderId from the request)."""
+    return m.open_order(
+        terms.pop("order_id", "${orderId}"),
+        terms.pop("contract", m.AAPL),
+        action=terms.get("action", "BUY"),
+        quantity=terms.get("quantity", "10"),
+        order_type=terms.get("order_type", "LMT"),
+        lmt_price=terms.get("lmt_price", "150.25"),
+        aux_price=terms.get("aux_price", "0.0"),
+        tif=terms.get("tif", "DAY"),
+        account=ACCOUNT,
+        order_ref=order_ref,
+        client_id=CLIENT_ID,
+        perm_id=PERM,
+        status=status,
+    )
+
+
+def _status(
+    status: str, filled: str, remaining: str, avg: str = "0", last: str = "0", order_id: str = "${orderId}"
+) -> list[str]:
+    return m.order_status(order_id, status, filled, remaining, avg, PERM, last, CLIENT_ID)
+
+
+def _exec(
+    req_id: str, exec_id: str, shares: str, price: str, cum: str, avg: str, ref: str, **kw: Any
+) -> list[str]:
+    return m.exec_details(
+        req_id,
+        kw.get("order_id", "${orderId}"),
+        kw.get("contract", m.AAPL),
+        exec_id=exec_id,
+        time=kw.get("time", T0),
+        account=ACCOUNT,
+        exchange=kw.get("exchange", "ISLAND"),
+        side=kw.get("side", "BOT"),
+        shares=shares,
+        price=price,
+        perm_id=PERM,
+        client_id=CLIENT_ID,
+        cum_qty=cum,
+        avg_price=avg,
+        order_ref=ref,
+        last_liquidity=kw.get("liquidity", "2"),
+    )
+
+
+def _ack(ref: str, **terms: Any) -> list[list[str]]:
+    """What TWS sends after accepting a new order: PreSubmitted then Submitted."""
+    qty = terms.get("quantity", "10")
+    order_id = terms.get("order_id", "${orderId}")
+    return [
+        _open("PreSubmitted", ref, **terms),
+        _status("PreSubmitted", "0", qty, order_id=order_id),
+        _open("Submitted", ref, **terms),
+        _status("Submitted", "0", qty, order_id=order_id),
+    ]
+
+
+def place(ref: str, order_type: str, **fields: str) -> dict[str, object]:
+    """A script step expecting placeOrder with our orderRef."""
+    return {
+        "expect": {"request": "placeOrder", "fields": {"orderRef": ref, "orderType": order_type, **fields}}
+    }
+
+
+EXEC1 = "0000e0d5.6734a1b2.01.01"
+EXEC2 = "0000e0d5.6734a1b3.01.01"
+EXEC3 = "0000e0d5.6734a1c9.01.01"
+
+
+def main() -> None:
+    """Write every transcript."""
+    write(
+        "connect",
+        transcript(
+            "Connect handshake and the connect-time requests ib_async sends; a long AAPL position and a "
+            "short ES future position (avgCost per contract, i.e. price x multiplier 50).",
+            [],
+            positions=[
+                m.position(ACCOUNT, m.AAPL, "100", "150.2512"),
+                m.position(ACCOUNT, m.ES, "-2", "296312.5"),
+            ],
+        ),
+    )
+    write(
+        "limit_place_cancel",
+        transcript(
+            "LMT DAY buy 10 AAPL @ 150.25 acknowledged (PreSubmitted, Submitted), listed by reqOpenOrders, "
+            "then canceled (PendingCancel, Cancelled + 202).",
+            [
+                {
+                    **place(
+                        "at0limit01", "LMT", lmtPrice="150.25", totalQuantity="10", tif="DAY", action="BUY"
+                    ),
+                    "reply": _ack("at0limit01"),
+                },
+                {
+                    "expect": {"request": "reqOpenOrders"},
+                    "reply": [
+                        _open("Submitted", "at0limit01"),
+                        _status("Submitted", "0", "10"),
+                        m.open_order_end(),
+                    ],
+                },
+                {
+                    "expect": {"request": "cancelOrder"},
+                    "reply": [
+                        _status("PendingCancel", "0", "10"),
+                        _status("Cancelled", "0", "10"),
+                        m.error("${orderId}", "202", "Order Canceled - reason:"),
+                    ],
+                },
+            ],
+        ),
+    )
+    write(
+        "market_partial_fills",
+        transcript(
+            "MKT buy 100 AAPL filled in two executions (60 @ 150.25, 40 @ 150.26), each followed by its "
+            "commissionReport with other messages in between.",
+            [
+                {
+                    **place("at0mkt01", "MKT", totalQuantity="100"),
+                    "reply": [
+                        _open("PreSubmitted", "at0mkt01", quantity="100", order_type="MKT", lmt_price="0.0"),
+                        _status("PreSubmitted", "0", "100"),
+                        _exec("-1", EXEC1, "60", "150.25", "60", "150.25", "at0mkt01"),
+                        _status("Submitted", "60", "40", "150.25", "150.25"),
+                        m.commission_report(EXEC1, "1.0", "USD"),
+                        _exec("-1", EXEC2, "40", "150.26", "100", "150.254", "at0mkt01"),
+                        _open("Filled", "at0mkt01", quantity="100", order_type="MKT", lmt_price="0.0"),
+                        _status("Filled", "100", "0", "150.254", "150.26"),
+                        m.commission_report(EXEC2, "0.4", "USD"),
+                    ],
+                },
+            ],
+        ),
+    )
+    fx_exec = "0001f4e8.6734b5e0.01.01"
+    write(
+        "fx_commission_first",
+        transcript(
+            "MKT sell 20000 EUR.USD (IDEALPRO); the commissionReport arrives before its execDetails "
+            "(order not guaranteed by the protocol): the fill must still be emitted once, with its fee.",
+            [
+                {
+                    **place(
+                        "at0fx01", "MKT", symbol="EUR", secType="CASH", action="SELL", totalQuantity="20000"
+                    ),
+                    "reply": [
+                        _open(
+                            "PreSubmitted",
+                            "at0fx01",
+                            contract=m.EURUSD,
+                            action="SELL",
+                            quantity="20000",
+                            order_type="MKT",
+                            lmt_price="0.0",
+                        ),
+                        _status("PreSubmitted", "0", "20000"),
+                        m.commission_report(fx_exec, "2.0", "USD"),
+                        _exec(
+                            "-1",
+                            fx_exec,
+                            "20000",
+                            "1.08465",
+                            "20000",
+                            "1.08465",
+                            "at0fx01",
+                            contract=m.EURUSD,
+                            side="SLD",
+                            exchange="IDEALPRO",
+                            liquidity="2",
+                        ),
+                        _status("Filled", "20000", "0", "1.08465", "1.08465"),
+                    ],
+                },
+            ],
+        ),
+    )
+    write(
+        "reject_201",
+        transcript(
+            "LMT buy 1000 AAPL refused by TWS with error 201 (margin).",
+            [
+                {
+                    **place("at0rej01", "LMT"),
+                    "reply": [
+                        m.error(
+                            "${orderId}",
+                            "201",
+                            REJECT_201_TEXT,
+                        ),
+                    ],
+                },
+            ],
+        ),
+    )
+    write(
+        "modify_then_cancel",
+        transcript(
+            "LMT buy 10 AAPL @ 150.25, modified natively (same orderId) to 150.5 and 12 shares, "
+            "then canceled.",
+            [
+                {**place("at0mod01", "LMT", lmtPrice="150.25"), "reply": _ack("at0mod01")},
+                {
+                    **place("at0mod01", "LMT", lmtPrice="150.5", totalQuantity="12"),
+                    "reply": [
+                        _open("Submitted", "at0mod01", lmt_price="150.5", quantity="12"),
+                        _status("Submitted", "0", "12"),
+                    ],
+                },
+                {
+                    "expect": {"request": "cancelOrder"},
+                    "reply": [
+                        _status("Cancelled", "0", "12"),
+                        m.error("${orderId}", "202", "Order Canceled - reason:"),
+                    ],
+                },
+            ],
+        ),
+    )
+    write(
+        "cancel_unknown",
+        transcript(
+            "cancelOrder for an orderId TWS does not know: error 10147.",
+            [
+                {
+                    "expect": {"request": "cancelOrder"},
+                    "reply": [
+                        m.error(
+                            "${orderId}",
+                            "10147",
+                            "OrderId ${orderId} that needs to be cancelled is not found.",
+                        )
+                    ],
+                },
+            ],
+        ),
+    )
+    # A fill in three executions with the socket dropped after the first: the second happens
+    # while we are away, the third after the reconnect.
+    ref = "at0drop01"
+    exec1 = _exec("${reqId}", EXEC1, "60", "150.25", "60", "150.25", ref)
+    exec2 = _exec("${reqId}", EXEC2, "30", "150.27", "90", "150.256", ref)
+    catch_up = [
+        exec1,
+        m.commission_report(EXEC1, "1.0", "USD"),
+        exec2,
+        m.commission_report(EXEC2, "0.3", "USD"),
+        m.exec_details_end("${reqId}"),
+    ]
+    still_open = [
+        _open("Submitted", ref, quantity="100", order_type="MKT", lmt_price="0.0"),
+        _status("Submitted", "90", "10", "150.256", "150.27"),
+        m.open_order_end(),
+    ]
+    write(
+        "reconnect_mid_fill",
+        transcript(
+            "MKT buy 100 AAPL: execution 1 (60) live, then TWS drops the socket; execution 2 (30) happens "
+            "while disconnected; after the reconnect reqOpenOrders/reqExecutions (sent twice: by ib_async's "
+            "startup sync and by the adapter's re-sync) repeat execution 1 and deliver execution 2; "
+            "execution 3 (10) arrives live. Each fill must reach the OMS exactly once, with its fee.",
+            [
+                {
+                    **place(ref, "MKT", totalQuantity="100"),
+                    "reply": [
+                        _open("PreSubmitted", ref, quantity="100", order_type="MKT", lmt_price="0.0"),
+                        _status("PreSubmitted", "0", "100"),
+                        _exec("-1", EXEC1, "60", "150.25", "60", "150.25", ref),
+                        _status("Submitted", "60", "40", "150.25", "150.25"),
+                        m.commission_report(EXEC1, "1.0", "USD"),
+                    ],
+                },
+                {"sleep": 0.05},
+                {"drop": True},
+                {"expect": {"request": "reqOpenOrders"}, "reply": still_open},
+                {"expect": {"request": "reqExecutions"}, "reply": catch_up},
+                {"expect": {"request": "reqOpenOrders"}, "reply": still_open},
+                {"expect": {"request": "reqExecutions"}, "reply": catch_up},
+                {"sleep": 0.02},
+                {
+                    "push": [
+                        _exec("-1", EXEC3, "10", "150.3", "100", "150.2614", ref),
+                        m.commission_report(EXEC3, "0.1", "USD"),
+                        _status("Filled", "100", "0", "150.2614", "150.3"),
+                    ]
+                },
+            ],
+        ),
+    )
+    write(
+        "connectivity_restored",
+        transcript(
+            "After connecting, TWS loses its link to IBKR (1100) and gets it back with data kept (1102): "
+            "the adapter must re-sync open orders and executions.",
+            [
+                {"wait_connection": 1},
+                {"sleep": 0.05},
+                {
+                    "push": [
+                        m.error(
+                            "-1", "1100", "Connectivity between IB and Trader Workstation has been lost."
+                        ),
+                        m.error(
+                            "-1",
+                            "1102",
+                            "Connectivity between IB and Trader Workstation has been restored - "
+                            "data maintained. All data farms are connected: usfarm; ushmds; secdefnj.",
+                        ),
+                    ]
+                },
+            ],
+        ),
+    )
+    lonely = "0000e0d5.6734a1d4.01.01"
+    write(
+        "commission_missing",
+        transcript(
+            "MKT buy 5 AAPL filled by one execution whose commissionReport never arrives: the fill must "
+            "still reach the OMS (without fee) once the adapter's commission_timeout has passed.",
+            [
+                {
+                    **place("at0nofee1", "MKT", totalQuantity="5"),
+                    "reply": [
+                        _open("PreSubmitted", "at0nofee1", quantity="5", order_type="MKT", lmt_price="0.0"),
+                        _status("PreSubmitted", "0", "5"),
+                        _exec("-1", lonely, "5", "150.4", "5", "150.4", "at0nofee1"),
+                        _status("Filled", "5", "0", "150.4", "150.4"),
+                    ],
+                },
+            ],
+        ),
+    )
+    write(
+        "modify_rejected",
+        transcript(
+            "LMT buy 10 AAPL @ 150.25 acknowledged; a modify to 150.257 is refused with error 110 (price "
+            "does not conform to the minimum tick); the order keeps working.",
+            [
+                {**place("at0modrej", "LMT", lmtPrice="150.25"), "reply": _ack("at0modrej")},
+                {
+                    **place("at0modrej", "LMT", lmtPrice="150.257"),
+                    "reply": [
+                        m.error(
+                            "${orderId}",
+                            "110",
+                            "The price does not conform to the minimum price variation for this contract.",
+                        )
+                    ],
+                },
+            ],
+        ),
+    )
+    stp = {"action": "SELL", "order_type": "STP LMT", "lmt_price": "147.5", "aux_price": "148", "tif": "GTC"}
+    write(
+        "stop_limit",
+        transcript(
+            "STP LMT GTC sell 10 AAPL, stop 148, limit 147.5: acknowledged with the exact prices.",
+            [
+                {
+                    **place(
+                        "at0stp01", "STP LMT", action="SELL", lmtPrice="147.5", auxPrice="148", tif="GTC"
+                    ),
+                    "reply": _ack("at0stp01", **stp),
+                },
+                {
+                    "expect": {"request": "reqOpenOrders"},
+                    "reply": [
+                        _open("Submitted", "at0stp01", **stp),
+                        _status("Submitted", "0", "10"),
+                        m.open_order_end(),
+                    ],
+                },
+            ],
+        ),
+    )
+    write(
+        "submit_no_ack",
+        transcript(
+            "LMT buy 10 AAPL: TWS takes the order but its acknowledgement is lost (no reply before the "
+            "adapter's timeout); the lookup by client order id then finds it in reqOpenOrders; a second "
+            "placeOrder would be a duplicate.",
+            [
+                {**place("at0lost01", "LMT", lmtPrice="150.25"), "reply": []},
+                _listed(_working("at0lost01")),
+            ],
+        ),
+    )
+    readme_ack = [
+        m.open_order(
+            "${orderId}",
+            m.AAPL,
+            action="BUY",
+            quantity="1",
+            order_type="LMT",
+            lmt_price="100",
+            aux_price="0.0",
+            tif="GTC",
+            account=ACCOUNT,
+            order_ref="${orderRef}",
+            client_id=CLIENT_ID,
+            perm_id=PERM,
+            status="Submitted",
+        ),
+        m.order_status("${orderId}", "Submitted", "0", "1", "0", PERM, "0", CLIENT_ID),
+    ]
+    write(
+        "readme_example",
+        transcript(
+            "The README example: LMT GTC buy 1 AAPL @ 100 (any client order id), listed, canceled.",
+            [
+                {
+                    "expect": {
+                        "request": "placeOrder",
+                        "fields": {"orderType": "LMT", "lmtPrice": "100", "tif": "GTC"},
+                    },
+                    "reply": readme_ack,
+                },
+                {"expect": {"request": "reqOpenOrders"}, "reply": [*readme_ack, m.open_order_end()]},
+                {
+                    "expect": {"request": "cancelOrder"},
+                    "reply": [
+                        m.order_status("${orderId}", "Cancelled", "0", "1", "0", PERM, "0", CLIENT_ID),
+                        m.error("${orderId}", "202", "Order Canceled - reason:"),
+                    ],
+                },
+            ],
+        ),
+    )
+    in_use = transcript(
+        "TWS refuses the connection: another client already uses client id 1 (error 326), then closes "
+        "the socket without nextValidId.",
+        [{"wait_connection": 1}, {"sleep": 0.02}, {"drop": True}],
+    )
+    in_use["on_connect"] = [
+        m.error(
+            "-1",
+            "326",
+            "Unable to connect as the client id is already in use. Retry with a unique client id.",
+        )
+    ]
+    write("client_id_in_use", in_use)
+    restart_ref = "at0gtc01"
+    earlier = "0000e0d5.6734a0f1.01.01"
+    restart_open = m.open_order(
+        "7",
+        m.AAPL,
+        action="BUY",
+        quantity="10",
+        order_type="LMT",
+        lmt_price="149.5",
+        aux_price="0.0",
+        tif="GTC",
+        account=ACCOUNT,
+        order_ref=restart_ref,
+        client_id=CLIENT_ID,
+        perm_id="1376327501",
+        status="Submitted",
+    )
+    restart_status = m.order_status("7", "Submitted", "0", "10", "0", "1376327501", "0", CLIENT_ID)
+    content = transcript(
+        "Restart: a GTC order placed in an earlier session (orderRef at0gtc01, orderId 7) is listed by "
+        "reqOpenOrders at connect, and reqExecutions returns an earlier fill of order at0mkt00 with its "
+        "commission (and a fill of client id 7, another application, which must be ignored); the adapter "
+        "must find ours by client order id and cancel the GTC order by orderId 7.",
+        [
+            {
+                "expect": {"request": "cancelOrder", "fields": {"orderId": "7"}},
+                "reply": [
+                    m.order_status("7", "Cancelled", "0", "10", "0", "1376327501", "0", CLIENT_ID),
+                    m.error("7", "202", "Order Canceled - reason:"),
+                ],
+            },
+        ],
+        executions=[
+            m.exec_details(
+                "${reqId}",
+                "5",
+                m.AAPL,
+                exec_id=earlier,
+                time="20251124 09:30:12 US/Eastern",
+                account=ACCOUNT,
+                exchange="ARCA",
+                side="BOT",
+                shares="25",
+                price="150.11",
+                perm_id="1376327499",
+                client_id=CLIENT_ID,
+                cum_qty="25",
+                avg_price="150.11",
+                order_ref="at0mkt00",
+                last_liquidity="1",
+            ),
+            m.commission_report(earlier, "1.0", "USD", "0"),
+            m.exec_details(
+                "${reqId}",
+                "12",
+                m.AAPL,
+                exec_id="0000e0d5.6734a0f9.01.01",
+                time="20251124 09:30:40 US/Eastern",
+                account=ACCOUNT,
+                exchange="NYSE",
+                side="SLD",
+                shares="3",
+                price="150.2",
+                perm_id="1376327510",
+                client_id="7",
+                cum_qty="3",
+                avg_price="150.2",
+                order_ref="otherapp1",
+                last_liquidity="2",
+            ),
+            m.commission_report("0000e0d5.6734a0f9.01.01", "1.0", "USD", "0"),
+        ],
+    )
+    content["answers"]["reqOpenOrders"] = [{"reply": [restart_open, restart_status, m.open_order_end()]}]
+    content["answers"]["reqAllOpenOrders"] = content["answers"]["reqOpenOrders"]
+    write("restart_open_order", content)
+
+
+def _listed(*orders: list[list[str]]) -> dict[str, object]:
+    """A script step: reqOpenOrders answered with the given openOrder/orderStatus pairs."""
+    reply = [message for pair in orders for message in pair]
+    return {"expect": {"request": "reqOpenOrders"}, "reply": [*reply, m.open_order_end()]}
+
+
+def _working(ref: str, **terms: Any) -> list[list[str]]:
+    qty = terms.get("quantity", "10")
+    return [
+        _open("Submitted", ref, **terms),
+        _status("Submitted", "0", qty, order_id=terms.get("order_id", "${orderId}")),
+    ]
+
+
+def conformance() -> None:
+    """One transcript per conformance scenario (``tests/transcripts/conformance/<id>.json``).
+
+    Client order ids are the fixed ones ``test_conformance.py`` puts in each scenario's input.
+    """
+    out = "conformance/"
+    positions = [m.position(ACCOUNT, m.AAPL, "100", "150.2512")]
+    write(out + "TC-CON-01", transcript("Connect and disconnect.", []))
+    write(out + "TC-INS-01", transcript("Connect with settings.symbols=[AAPL]: AAPL is qualified.", []))
+    write(out + "TC-BAL-01", transcript("Account values streamed by reqAccountUpdates at connect.", []))
+    write(out + "TC-POS-01", transcript("One AAPL position.", [], positions=positions))
+    write(
+        out + "TC-ORD-01",
+        transcript(
+            "MKT buy 100 AAPL filled in two executions, each with its commission.",
+            [
+                {
+                    **place("cford01", "MKT", totalQuantity="100"),
+                    "reply": [
+                        _open("PreSubmitted", "cford01", quantity="100", order_type="MKT", lmt_price="0.0"),
+                        _status("PreSubmitted", "0", "100"),
+                        _exec("-1", EXEC1, "60", "150.25", "60", "150.25", "cford01"),
+                        _status("Submitted", "60", "40", "150.25", "150.25"),
+                        m.commission_report(EXEC1, "1.0", "USD"),
+                        _exec("-1", EXEC2, "40", "150.26", "100", "150.254", "cford01"),
+                        _status("Filled", "100", "0", "150.254", "150.26"),
+                        m.commission_report(EXEC2, "0.4", "USD"),
+                    ],
+                },
+            ],
+        ),
+    )
+    write(
+        out + "TC-ORD-02",
+        transcript(
+            "LMT buy 10 AAPL @ 150.25: acknowledged, found by reqOpenOrders, canceled.",
+            [
+                {**place("cford02", "LMT", lmtPrice="150.25"), "reply": _ack("cford02")},
+                _listed(_working("cford02")),
+                {
+                    "expect": {"request": "cancelOrder"},
+                    "reply": [
+                        _status("Cancelled", "0", "10"),
+                        m.error("${orderId}", "202", "Order Canceled - reason:"),
+                    ],
+                },
+            ],
+        ),
+    )
+    write(
+        out + "TC-ORD-03",
+        transcript(
+            "LMT buy 10 AAPL @ 150.25: found by client order id (orderRef) and by orderId.",
+            [
+                {**place("cford03", "LMT", lmtPrice="150.25"), "reply": _ack("cford03")},
+                _listed(_working("cford03")),
+                _listed(_working("cford03")),
+            ],
+        ),
+    )
+    first = {"order_id": "${orderId@cford04a}"}
+    second = {"order_id": "${orderId@cford04b}", "action": "SELL", "quantity": "20", "lmt_price": "300.5"}
+    write(
+        out + "TC-ORD-04",
+        transcript(
+            "Two resting AAPL orders (buy 10 @ 150.25, sell 20 @ 300.5) listed by reqOpenOrders.",
+            [
+                {**place("cford04a", "LMT", lmtPrice="150.25"), "reply": _ack("cford04a", **first)},
+                {**place("cford04b", "LMT", lmtPrice="300.5"), "reply": _ack("cford04b", **second)},
+                _listed(_working("cford04a", **first), _working("cford04b", **second)),
+            ],
+        ),
+    )
+    write(
+        out + "TC-ORD-05",
+        transcript(
+            "LMT buy 10 AAPL @ 150.25 modified natively to 12 @ 150.5.",
+            [
+                {**place("cford05", "LMT", lmtPrice="150.25"), "reply": _ack("cford05")},
+                {
+                    **place("cford05", "LMT", lmtPrice="150.5", totalQuantity="12"),
+                    "reply": [
+                        _open("Submitted", "cford05", lmt_price="150.5", quantity="12"),
+                        _status("Submitted", "0", "12"),
+                    ],
+                },
+            ],
+        ),
+    )
+    stp = {"action": "SELL", "order_type": "STP LMT", "lmt_price": "147.5", "aux_price": "148", "tif": "GTC"}
+    write(
+        out + "TC-ORD-06",
+        transcript(
+            "STP LMT GTC sell 10 AAPL, stop 148, limit 147.5.",
+            [
+                {
+                    **place("cford06", "STP LMT", lmtPrice="147.5", auxPrice="148"),
+                    "reply": _ack("cford06", **stp),
+                },
+                _listed(_working("cford06", **stp)),
+            ],
+        ),
+    )
+    write(
+        out + "TC-ERR-01",
+        transcript(
+            "LMT buy 1000 AAPL refused with 201 (margin).",
+            [{**place("cferr01", "LMT"), "reply": [m.error("${orderId}", "201", REJECT_201_TEXT)]}],
+        ),
+    )
+    write(
+        out + "TC-ERR-02", transcript("No such order: reqOpenOrders and reqCompletedOrders list nothing.", [])
+    )
+    write(
+        out + "TC-ERR-03",
+        transcript(
+            "LMT buy 10 AAPL @ 150.257 refused with 110 (price does not conform to the minimum tick).",
+            [
+                {
+                    **place("cferr03", "LMT", lmtPrice="150.257"),
+                    "reply": [
+                        m.error(
+                            "${orderId}",
+                            "110",
+                            "The price does not conform to the minimum price variation for this contract.",
+                        )
+                    ],
+                }
+            ],
+        ),
+    )
+    write(out + "TC-ERR-04", transcript("Connect; the kit injects the authentication fault.", []))
+    for sid, ref in (("TC-ERR-05", "cferr05"), ("TC-RES-02", "cfres02"), ("TC-RES-03", "cfres03")):
+        write(
+            out + sid,
+            transcript(
+                "LMT buy 10 AAPL @ 150.25 reaches TWS (the kit then loses the reply); the lookup by client "
+                "order id finds it in reqOpenOrders.",
+                [{**place(ref, "LMT", lmtPrice="150.25"), "reply": _ack(ref)}, _listed(_working(ref))],
+            ),
+        )
+    write(out + "TC-RES-01", transcript("Connect; the kit injects RateLimited on get_balances.", []))
+    lone = "0000e0d5.6734a2a0.01.01"
+    write(
+        out + "TC-STR-01",
+        transcript(
+            "MKT buy 10 AAPL filled by one execution delivered on the stream.",
+            [
+                {
+                    **place("cfstr01", "MKT", totalQuantity="10"),
+                    "reply": [
+                        _open("PreSubmitted", "cfstr01", order_type="MKT", lmt_price="0.0"),
+                        _status("PreSubmitted", "0", "10"),
+                        _exec("-1", lone, "10", "150.3", "10", "150.3", "cfstr01"),
+                        _status("Filled", "10", "0", "150.3", "150.3"),
+                        m.commission_report(lone, "1.0", "USD"),
+                    ],
+                }
+            ],
+        ),
+    )
+    ref = "cfstr02"
+    catch_up = [
+        _exec("${reqId}", EXEC1, "60", "150.25", "60", "150.25", ref),
+        m.commission_report(EXEC1, "1.0", "USD"),
+        _exec("${reqId}", EXEC2, "40", "150.27", "100", "150.258", ref),
+        m.commission_report(EXEC2, "0.4", "USD"),
+        m.exec_details_end("${reqId}"),
+    ]
+    filled = [
+        _open("Filled", ref, quantity="100", order_type="MKT", lmt_price="0.0"),
+        _status("Filled", "100", "0", "150.258", "150.27"),
+        m.open_order_end(),
+    ]
+    write(
+        out + "TC-STR-02",
+        transcript(
+            "MKT buy 100 AAPL: execution 1 (60) arrives live, then the kit drops the socket; execution 2 "
+            "(40) happens in the gap and comes back, with execution 1 again, from reqExecutions after the "
+            "reconnect (ib_async's startup sync, then the adapter's re-sync).",
+            [
+                {
+                    **place(ref, "MKT", totalQuantity="100"),
+                    "reply": [
+                        _open("PreSubmitted", ref, quantity="100", order_type="MKT", lmt_price="0.0"),
+                        _status("PreSubmitted", "0", "100"),
+                        _exec("-1", EXEC1, "60", "150.25", "60", "150.25", ref),
+                        _status("Submitted", "60", "40", "150.25", "150.25"),
+                        m.commission_report(EXEC1, "1.0", "USD"),
+                    ],
+                },
+                {"expect": {"request": "reqOpenOrders"}, "reply": filled},
+                {"expect": {"request": "reqExecutions"}, "reply": catch_up},
+                {"expect": {"request": "reqOpenOrders"}, "reply": filled},
+                {"expect": {"request": "reqExecutions"}, "reply": catch_up},
+            ],
+        ),
+    )
+
+
+if __name__ == "__main__":
+    main()
+    conformance()
