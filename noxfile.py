@@ -24,7 +24,13 @@ ALL_ADAPTERS = ("paper", "binance", "okx", "coinbase", "oanda", "ibkr")
 ADAPTERS = [name for name in ALL_ADAPTERS if (ROOT / f"autotrader-{name}" / "tests").is_dir()]
 
 nox.options.default_venv_backend = "uv|virtualenv"
-nox.options.sessions = ["lint", "types", "core", "kit", "conformance", "demo"]
+nox.options.sessions = ["lint", "types", "docs", "core", "kit", "conformance", "demo"]
+SOURCES = {
+    "core": "autotrader-core/src/autotrader_core",
+    "paper": "autotrader-paper/src/autotrader_paper",
+    "conformance": "tests-conformance/src/autotrader_conformance",
+    **{name: f"autotrader-{name}/src/autotrader_{name}" for name in ALL_ADAPTERS if name != "paper"},
+}
 
 
 def _pytest(session: nox.Session, report: str, *paths: str) -> None:
@@ -81,6 +87,15 @@ def types(session: nox.Session) -> None:
     session.install("mypy>=1.11")
     for source in [CORE, KIT, *(f"./autotrader-{name}" for name in ADAPTERS)]:
         session.run("mypy", f"{source}/src")
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """API reference from the docstrings (mkdocs --strict) and a gate on undocumented public names."""
+    session.install("mkdocs>=1.6", "mkdocstrings[python]>=0.26")
+    present = [path for path in SOURCES.values() if (ROOT / path).is_dir()]
+    session.run("python", "docs/check_docstrings.py", *present)
+    session.run("mkdocs", "build", "--strict", "--site-dir", str(ROOT / ".nox" / "site"))
 
 
 @nox.session
