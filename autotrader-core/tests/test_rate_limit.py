@@ -6,6 +6,8 @@ import anyio
 import anyio.lowlevel
 import pytest
 from autotrader_core.resiliency import RateLimiter
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 
 class FakeTime:
@@ -163,16 +165,17 @@ async def test_waiters_are_served_first_come_first_served() -> None:
         await limiter.acquire(weight)
         order.append(name)
 
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(take, "heavy", 10)  # must wait 0.5 s
-        await anyio.lowlevel.checkpoint()
-        tg.start_soon(take, "light-1", 1)  # tokens are there, but it must queue behind "heavy"
-        tg.start_soon(take, "light-2", 1)
-        for _ in range(5):
+    with anyio.fail_after(2):  # a lost wake-up would hang the queue forever
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(take, "heavy", 10)  # must wait 0.5 s
             await anyio.lowlevel.checkpoint()
-        assert order == []
-        assert limiter.statistics().queued == 3
-        gate.set()
+            tg.start_soon(take, "light-1", 1)  # tokens are there, but it must queue behind "heavy"
+            tg.start_soon(take, "light-2", 1)
+            for _ in range(5):
+                await anyio.lowlevel.checkpoint()
+            assert order == []
+            assert limiter.statistics().queued == 3
+            gate.set()
     assert order == ["heavy", "light-1", "light-2"]
     stats = limiter.statistics()
     assert stats.acquired == 4
@@ -250,3 +253,39 @@ async def test_waiting_does_not_block_the_event_loop() -> None:
         tg.cancel_scope.cancel()
     assert 0.03 <= waited < 0.5
     assert ticks >= 3
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    capacity=st.integers(min_value=1, max_value=50),
+    per_seconds=st.sampled_from([0.5, 1.0, 10.0]),
+    steps=st.lists(
+        st.tuples(
+            st.floats(min_value=0, max_value=2, allow_nan=False), st.integers(min_value=0, max_value=50)
+        ),
+        min_size=1,
+        max_size=40,
+    ),
+)
+def test_never_grants_more_than_the_bucket_allows(
+    capacity: int, per_seconds: float, steps: list[tuple[float, int]]
+) -> None:
+    """Token-bucket invariant: weight granted in any span ≤ capacity + rate × span."""
+
+    async def scenario() -> list[tuple[float, int]]:
+        limiter, fake = make(capacity, per_seconds)
+        grants: list[tuple[float, int]] = []
+        for pause, weight in steps:
+            fake.now += pause
+            await limiter.acquire(min(weight, capacity))
+            grants.append((fake.now, min(weight, capacity)))
+        return grants
+
+    grants = anyio.run(scenario)
+    rate = capacity / per_seconds
+    for i in range(len(grants)):
+        total = 0
+        for j in range(i, len(grants)):
+            total += grants[j][1]
+            span = grants[j][0] - grants[i][0]
+            assert total <= capacity + rate * span + 1e-6

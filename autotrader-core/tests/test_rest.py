@@ -381,6 +381,20 @@ async def test_mapper_rate_limit_gets_retry_after_from_the_header(httpx_mock: HT
     assert limiter.blocked_for == pytest.approx(3.0, abs=0.1)
 
 
+@pytest.mark.anyio
+async def test_mapper_ban_without_retry_after_blocks_for_the_default_ban(httpx_mock: HTTPXMock) -> None:
+    httpx_mock.add_response(status_code=418, json={"code": -1003, "msg": "IP banned"})
+
+    def mapper(response: httpx.Response, body: Any) -> AutotraderError | None:
+        return RateLimited("banned", banned=True) if response.status_code == 418 else None
+
+    limiter = RateLimiter("w", 10, 1)
+    with pytest.raises(RateLimited) as caught:
+        await make_client(error_mapper=mapper, rate_limiter=limiter).request("GET", "/x")
+    assert caught.value.retry_after == DEFAULT_BAN_SECONDS
+    assert limiter.blocked_for == pytest.approx(DEFAULT_BAN_SECONDS, abs=0.5)
+
+
 # -- error mapping ----------------------------------------------------------------------
 
 

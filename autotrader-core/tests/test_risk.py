@@ -11,6 +11,8 @@ from autotrader_core.enums import AssetClass, OrderSide, OrderType, TimeInForce,
 from autotrader_core.errors import InvalidOrder, RiskRejected, UnsupportedFeature
 from autotrader_core.models import Instrument, Order
 from autotrader_core.risk import RiskChecks, RiskLimits
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 BTC = Instrument(
     symbol="BTCUSDT",
@@ -429,3 +431,28 @@ def test_reason_codes_are_stable() -> None:
         "MAX_ORDER_RATE",
         "PRICE_BAND",
     }
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    units=st.integers(min_value=1, max_value=10**9),
+    tick=st.sampled_from(["0.01", "0.5", "0.00001", "1", "25"]),
+    offset=st.sampled_from(["0", "0.001", "0.000001", "0.3"]),
+)
+def test_tick_check_accepts_exact_multiples_and_its_suggestion_is_valid(
+    units: int, tick: str, offset: str
+) -> None:
+    step = D(tick)
+    price = units * step + D(offset)
+    instrument = Instrument("X", AssetClass.FX, "A", "B", tick_size=step, lot_size=D("1"))
+    risk = RiskChecks()
+    risk.set_instruments([instrument])
+    candidate = order(symbol="X", quantity=D("1"), limit_price=price)
+    if price % step == 0:
+        passes(risk, candidate)
+        return
+    error = rejected(risk, candidate)
+    assert error.reason == RiskChecks.PRICE_TICK
+    suggested = D(error.message.rsplit("nearest valid price: ", 1)[1])
+    assert abs(suggested - price) <= step / 2
+    passes(risk, order(symbol="X", quantity=D("1"), limit_price=suggested))

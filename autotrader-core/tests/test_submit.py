@@ -158,6 +158,14 @@ async def test_lookup_waits_a_moment_so_an_inflight_send_can_land() -> None:
 
 
 @pytest.mark.anyio
+async def test_settle_delay_can_match_the_brokers_receive_window() -> None:
+    adapter = ScriptedAdapter([RequestTimeout("t")], [report()])
+    sleeps = Sleeps()
+    await submit_with_lookup(adapter, make_order(), POLICY, sleep=sleeps, settle_delay=5.0)
+    assert sleeps.waits == [5.0]
+
+
+@pytest.mark.anyio
 async def test_duplicate_id_means_already_there_and_is_settled_by_lookup() -> None:
     adapter = ScriptedAdapter([DuplicateClientOrderId("dup")], [report()])
     sleeps = Sleeps()

@@ -256,3 +256,19 @@ class MemoryAdapter(_Memory):
     result = pytester.runpytest("-p", "no:cacheprovider", "-rs", "-k", "str_02")
     result.assert_outcomes(skipped=1)
     result.stdout.fnmatch_lines(["*TC-STR-02: the simulated adapter's fault hooks have no drop_stream()*"])
+
+
+def test_a_hung_scenario_fails_with_the_replay_status(suite_dir: pytest.Pytester) -> None:
+    path = suite_dir.path / "recordings" / "TC-STR-01.json"
+    data = json.loads(path.read_text())
+    data["stream"]["connections"][0][1] = {"after_http": "never-sent"}
+    path.write_text(json.dumps(data))
+    suite_dir.makepyfile(test_fakex=FAKEX_SUITE.replace("scenario_timeout = 3.0", "scenario_timeout = 0.5"))
+    result = suite_dir.runpytest("-p", "no:cacheprovider", "-k", "str_01")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*TC-STR-01 did not finish within 0.5s (scenario_timeout)*",
+            "*connection #1 stopped at step 1*never-sent*",
+        ]
+    )

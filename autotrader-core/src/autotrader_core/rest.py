@@ -391,6 +391,8 @@ class RestClient:
             if isinstance(error, RateLimited):
                 if error.retry_after is None:
                     error.retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                if error.retry_after is None and error.banned:
+                    error.retry_after = DEFAULT_BAN_SECONDS
                 self._block(error, limiters)
             raise error
         if not parsed_ok:

@@ -7,7 +7,7 @@ import json
 from decimal import Decimal
 from typing import Any
 
-__all__ = ["ANY_MARKER", "describe_mismatch", "mismatches", "pretty"]
+__all__ = ["ANY_MARKER", "compact", "describe_mismatch", "mismatches", "pretty"]
 
 ANY_MARKER = "<ANY>"
 """A recorded value that matches anything (timestamps, signatures, generated ids)."""
@@ -65,6 +65,11 @@ def pretty(value: Any) -> str:
     if isinstance(value, str):
         return value
     return json.dumps(value, indent=2, sort_keys=True, default=str, ensure_ascii=False)
+
+
+def compact(value: Any) -> str:
+    """One-line JSON-ish text (for status lines)."""
+    return json.dumps(value, sort_keys=True, default=str, ensure_ascii=False)
 
 
 def describe_mismatch(what: str, expected: Any, actual: Any, problems: list[str]) -> str:

@@ -37,7 +37,7 @@ from urllib.parse import parse_qsl, urlsplit
 import anyio
 
 from autotrader_conformance import _json
-from autotrader_conformance._match import describe_mismatch, mismatches, pretty
+from autotrader_conformance._match import compact, describe_mismatch, mismatches
 from autotrader_conformance._monitor import ReplayMonitor
 from autotrader_conformance.recordings import StreamScript
 
@@ -101,7 +101,7 @@ class LineStreamReplayServer:
                 )
             elif position < len(steps):
                 problems.append(
-                    f"connection #{number + 1} stopped at step {position}: {pretty(steps[position])}"
+                    f"connection #{number + 1} stopped at step {position}: {compact(steps[position])}"
                 )
         return problems
 

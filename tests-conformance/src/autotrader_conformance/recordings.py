@@ -34,7 +34,7 @@ See :mod:`autotrader_conformance.ws_replay` and
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -81,7 +81,7 @@ class HttpRequestSpec:
     url: str
     """Scheme, host and path (no query: the query is in ``params``)."""
     params: Mapping[str, Any] | None
-    """Every query parameter (``"<ANY>"`` for volatile ones), or ``None`` for "not checked"."""
+    """Every query parameter (``"<ANY>"`` for volatile ones); ``None`` means "no query string"."""
     headers: Mapping[str, str]
     body_kind: str | None
     """``"json"``, ``"form"``, ``"content"`` or ``None`` (body not checked)."""
@@ -422,12 +422,12 @@ def _stream(check: _Checker, raw: Any) -> StreamScript | None:
             check.error(where, "must be a list of steps")
             continue
         for index, step in enumerate(steps):
-            _step(check, f"{where}[{index}]", step, allowed, kind)
+            _step(check, f"{where}[{index}]", step, allowed)
         scripts.append(tuple(steps))
     return StreamScript(kind, tuple(scripts), auto_reply)
 
 
-def _step(check: _Checker, where: str, step: Any, allowed: set[str], kind: str) -> None:
+def _step(check: _Checker, where: str, step: Any, allowed: set[str]) -> None:
     if not isinstance(step, dict):
         check.error(where, f"must be an object with one of: {', '.join(sorted(allowed))}")
         return
@@ -456,10 +456,3 @@ def _step(check: _Checker, where: str, step: Any, allowed: set[str], kind: str) 
         check.error(f"{where}.respond", "must be an object with status (and json or text)")
     if "reply" in step and not isinstance(step["reply"], list):
         check.error(f"{where}.reply", "must be a list of frames")
-    if kind == "websocket" and action in ("request", "respond", "line", "end"):
-        check.error(where, f"{action} is a lines-stream step")
-
-
-def as_sequence(value: Any) -> Sequence[Any]:
-    """``value`` if it is a list, else a one-item list (helper for optional list fields)."""
-    return value if isinstance(value, list) else [value]

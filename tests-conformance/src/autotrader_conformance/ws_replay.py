@@ -41,7 +41,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 from autotrader_conformance import _json
-from autotrader_conformance._match import describe_mismatch, mismatches, pretty
+from autotrader_conformance._match import compact, describe_mismatch, mismatches
 from autotrader_conformance._monitor import ReplayMonitor
 from autotrader_conformance.recordings import StreamScript
 
@@ -104,7 +104,7 @@ class WsReplayServer:
                 )
             elif position < len(steps):
                 problems.append(
-                    f"connection #{number + 1} stopped at step {position}: {pretty(steps[position])}"
+                    f"connection #{number + 1} stopped at step {position}: {compact(steps[position])}"
                 )
         return problems
 

@@ -65,6 +65,7 @@ async def submit_with_lookup(
     sleep: Sleep = anyio.sleep,
     on_retry: OnRetry | None = None,
     rand: Callable[[], float] = random.random,
+    settle_delay: float | None = None,
 ) -> SubmitOutcome:
     """Submit ``order``, resolving unknown outcomes by lookup before any re-send.
 
@@ -72,6 +73,10 @@ async def submit_with_lookup(
         policy: ``max_attempts`` bounds the sends, and separately the lookups
             after each unknown outcome; its backoff spaces both.
         on_retry: Called before each wait (see :data:`~autotrader_core.resiliency.retry.OnRetry`).
+        settle_delay: Seconds to wait after a timeout/5xx before the lookup, so that a
+            send still on its way has landed (default: the policy's first backoff).
+            Brokers that drop requests older than a receive window (Binance
+            ``recvWindow``) are safest with that window here.
 
     Raises:
         TransientError: the outcome is still unknown when attempts run out (the
@@ -95,7 +100,7 @@ async def submit_with_lookup(
         except (RequestTimeout, BrokerUnavailable, DuplicateClientOrderId, BrokerProtocolError) as exc:
             if isinstance(exc, TransientError):
                 # Give a send that is still on its way time to land before asking about it.
-                await sleep(policy.backoff(1, rand))
+                await sleep(policy.backoff(1, rand) if settle_delay is None else settle_delay)
             report = await _lookup(adapter, order, policy, exc, sends, sleep, on_retry, rand)
             if report is not None:
                 return SubmitOutcome(events=[], report=report, attempts=sends)
@@ -105,8 +110,8 @@ async def submit_with_lookup(
                 raise _unknown(
                     order, exc, sends, "the broker reports a duplicate id but cannot find the order"
                 ) from exc
-            if isinstance(exc, BrokerProtocolError):
-                raise  # not there: the garbled reply was a refusal we could not read
+            # Not there. Only a transient error is re-sent; a garbled reply
+            # (BrokerProtocolError, not retryable) was a refusal we could not read.
             delay = policy.delay_after(exc, sends, rand)
             if delay is None:
                 record_attempts(exc, sends)

@@ -231,10 +231,10 @@ class ScenarioBase:
             raise pytest.fail.Exception("\n\n".join(monitor.failures) + after, pytrace=False) from None
         if timed_out:
             status = scenario.stream_server.status() if scenario.stream_server is not None else ""
-            pytest.fail(
-                f"{scenario.id} did not finish within {self.scenario_timeout}s (scenario_timeout). {status}",
-                pytrace=False,
+            message = (
+                f"{scenario.id} did not finish within {self.scenario_timeout}s (scenario_timeout). {status}"
             )
+            raise pytest.fail.Exception(message, pytrace=False) from None
         _check_http_played(scenario)
         await _check_streams_played(scenario)
 

@@ -1,0 +1,33 @@
+"""Durable, ordered journal of order intents and broker events (write-ahead).
+
+See :mod:`autotrader_core.journal.base` for the sync policies and
+:mod:`autotrader_core.recovery` for how a journal rebuilds the OMS after a crash.
+"""
+
+from __future__ import annotations
+
+from autotrader_core.journal.base import (
+    SYNC_MODES,
+    Journal,
+    JournalEntry,
+    JournalError,
+    JournalStorage,
+    StoredRow,
+    SyncMode,
+)
+from autotrader_core.journal.codec import CorruptJournal
+from autotrader_core.journal.sqlite import SqliteJournal, SqliteStorage, default_journal_path
+
+__all__ = [
+    "SYNC_MODES",
+    "CorruptJournal",
+    "Journal",
+    "JournalEntry",
+    "JournalError",
+    "JournalStorage",
+    "SqliteJournal",
+    "SqliteStorage",
+    "StoredRow",
+    "SyncMode",
+    "default_journal_path",
+]

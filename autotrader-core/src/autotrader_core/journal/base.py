@@ -1,0 +1,391 @@
+"""The journal: an append-only, ordered record of every order intent and broker event.
+
+Two layers:
+
+* :class:`JournalStorage` — the small, *blocking* storage interface (open, write one
+  batch in one transaction, read a range, close). SQLite implements it
+  (:mod:`autotrader_core.journal.sqlite`); a server database can implement it later.
+  It is only ever called from the journal's own writer thread, or a worker thread.
+* :class:`Journal` — the async front the engine talks to. It numbers records in the
+  order the OMS applies them, hands them to one writer thread that commits them in
+  batches (group commit), and makes the caller wait for durability only where the
+  ``sync`` policy says so:
+
+  ``"intent"`` (default)
+      order intents, cancel and modify requests are durable *before* the request
+      leaves (write-ahead); broker events are committed in the background, in batches.
+      A crash can lose the last events, never an intent that was sent: the broker
+      still has those events and reconciliation fetches them on restart.
+  ``"every"``
+      every record is durable before the engine goes on (slowest, nothing to re-fetch).
+  ``"off"``
+      nothing waits; batches are committed in the background (fastest; a crash may
+      lose the last intents too, which reconciliation then adopts from the broker).
+
+Whether "durable" means *fsynced* (survives power loss) or *written to the OS*
+(survives the process being killed) is the storage's setting (``fsync=``).
+"""
+
+from __future__ import annotations
+
+import abc
+import copy
+import logging
+import queue
+import threading
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+import anyio
+import anyio.to_thread
+
+from autotrader_core.adapter import OrderChange
+from autotrader_core.errors import AutotraderError
+from autotrader_core.events import OrderEvent
+from autotrader_core.journal import codec
+from autotrader_core.models import Order, OrderReport, utc_now
+from autotrader_core.resiliency.dead_letter import DeadLetter
+
+__all__ = [
+    "SYNC_MODES",
+    "Journal",
+    "JournalEntry",
+    "JournalError",
+    "JournalStorage",
+    "RecordKind",
+    "StoredRow",
+    "SyncMode",
+]
+
+logger = logging.getLogger(__name__)
+
+SyncMode = Literal["intent", "every", "off"]
+"""When the caller waits for a record to be durable (see the module docstring)."""
+SYNC_MODES: tuple[SyncMode, ...] = ("intent", "every", "off")
+
+RecordKind = Literal["intent", "cancel_request", "modify_request", "event", "report", "dead_letter"]
+"""What a journal row holds."""
+
+
+class JournalError(AutotraderError):
+    """The journal cannot record (disk full, database locked, closed): nothing is sent."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRow:
+    """One row as storage keeps it: the body is JSON text (see :mod:`.codec`)."""
+
+    seq: int
+    kind: str
+    client_order_id: str | None
+    recorded_at: str
+    """ISO 8601 UTC time the row was appended."""
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class JournalEntry:
+    """One decoded journal record, as replay sees it."""
+
+    seq: int
+    kind: str
+    client_order_id: str | None
+    recorded_at: datetime
+    payload: Any
+    """``Order`` (intent), ``OrderEvent``, ``OrderReport``, ``DeadLetter``, or
+    ``OrderChange | None`` for cancel/modify requests."""
+
+
+class JournalStorage(abc.ABC):
+    """Blocking storage behind a :class:`Journal` (called from threads, never the event loop)."""
+
+    @abc.abstractmethod
+    def open(self) -> int:
+        """Open (creating the schema if needed); return the highest stored ``seq`` (0 if empty)."""
+
+    @abc.abstractmethod
+    def write(self, rows: Sequence[StoredRow]) -> None:
+        """Append ``rows`` in one transaction; durable (per the storage's fsync setting) on return."""
+
+    @abc.abstractmethod
+    def read(self, after_seq: int, limit: int, kinds: Sequence[str] | None = None) -> list[StoredRow]:
+        """Up to ``limit`` rows with ``seq > after_seq``, in ``seq`` order (optionally of some kinds)."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release the storage; safe to call twice."""
+
+
+_STOP = object()
+
+
+@dataclass(slots=True)
+class _Pending:
+    seq: int
+    kind: str
+    client_order_id: str | None
+    recorded_at: datetime
+    obj: Any
+
+
+class Journal:
+    """Async, ordered, write-ahead journal over a :class:`JournalStorage`.
+
+    Args:
+        storage: Where rows go.
+        sync: ``"intent"`` (default), ``"every"`` or ``"off"`` (see the module docstring).
+        max_batch: Most rows committed in one transaction.
+        max_pending: Rows queued but not written before appenders wait (bounded memory).
+
+    Use ``async with journal:`` or :meth:`open` / :meth:`close`. The engine opens and
+    closes a journal it is given together with its adapter.
+    """
+
+    def __init__(
+        self,
+        storage: JournalStorage,
+        *,
+        sync: SyncMode = "intent",
+        max_batch: int = 5000,
+        max_pending: int = 50_000,
+    ) -> None:
+        if sync not in SYNC_MODES:
+            raise ValueError(f"sync must be one of {', '.join(SYNC_MODES)}, got {sync!r}")
+        if max_batch < 1 or max_pending < 1:
+            raise ValueError("max_batch and max_pending must be at least 1")
+        self.storage = storage
+        self.sync: SyncMode = sync
+        self.max_batch = max_batch
+        self.max_pending = max_pending
+        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._cond = threading.Condition()
+        self._seq = 0
+        self._durable = 0
+        self._history = 0
+        self._failure: BaseException | None = None
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self._waiters = anyio.CapacityLimiter(64)
+        self.records_written = 0
+        """Rows committed by this journal object (for status displays and benchmarks)."""
+        self.commits = 0
+        """Transactions committed (records_written / commits = the group-commit batch size)."""
+
+    # -- lifecycle -------------------------------------------------------------------------
+    @property
+    def is_open(self) -> bool:
+        """True between :meth:`open` and :meth:`close`."""
+        return self._thread is not None and not self._closed
+
+    @property
+    def has_history(self) -> bool:
+        """True when the storage held records before this journal was opened."""
+        return self._history > 0
+
+    @property
+    def last_seq(self) -> int:
+        """Sequence number of the last record appended (durable or not)."""
+        return self._seq
+
+    async def open(self) -> None:
+        """Open the storage and start the writer thread (no-op when already open)."""
+        if self.is_open:
+            return
+        if self._closed:
+            raise JournalError("this journal was closed; create a new one")
+        try:
+            last = await anyio.to_thread.run_sync(self.storage.open)
+        except Exception as exc:
+            raise JournalError(f"cannot open the journal: {exc}") from exc
+        self._seq = self._durable = self._history = last
+        self._thread = threading.Thread(target=self._writer, name="autotrader-journal", daemon=True)
+        self._thread.start()
+
+    async def close(self) -> None:
+        """Write everything still queued, stop the writer and close the storage."""
+        thread = self._thread
+        if thread is None or self._closed:
+            return
+        self._closed = True
+        self._queue.put(_STOP)
+        await anyio.to_thread.run_sync(thread.join)
+        await anyio.to_thread.run_sync(self.storage.close)
+
+    async def __aenter__(self) -> Journal:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    # -- appending -----------------------------------------------------------------------------
+    async def record_intent(self, order: Order) -> None:
+        """Record a new order before it is sent; durable on return unless ``sync="off"``."""
+        seq = self._append("intent", order.client_order_id, copy.copy(order))
+        if self.sync != "off":
+            await self._wait(seq)
+        else:
+            await self._backpressure(seq)
+
+    async def record_request(self, kind: Literal["cancel", "modify"], order: Order, change: OrderChange | None = None) -> None:
+        """Record a cancel or modify request before it is sent (write-ahead like an intent)."""
+        seq = self._append(f"{kind}_request", order.client_order_id, change)
+        if self.sync != "off":
+            await self._wait(seq)
+        else:
+            await self._backpressure(seq)
+
+    async def record_event(self, event: OrderEvent) -> None:
+        """Record a broker event just before the OMS applies it (durable at once only for ``"every"``)."""
+        seq = self._append("event", event.client_order_id, event)
+        if self.sync == "every":
+            await self._wait(seq)
+        else:
+            await self._backpressure(seq)
+
+    async def record_report(self, report: OrderReport) -> None:
+        """Record a broker order report just before the OMS settles an order from it."""
+        seq = self._append("report", report.client_order_id, report)
+        if self.sync == "every":
+            await self._wait(seq)
+        else:
+            await self._backpressure(seq)
+
+    def append(self, letter: DeadLetter) -> None:
+        """Persist a dead letter (the :class:`~autotrader_core.resiliency.DeadLetterStore` protocol)."""
+        self._append("dead_letter", letter.client_order_id, letter)
+
+    async def flush(self) -> None:
+        """Return once every record appended so far is durable."""
+        if self._seq > self._durable:
+            await self._wait(self._seq)
+
+    def _append(self, kind: str, client_order_id: str | None, obj: Any) -> int:
+        if self._thread is None or self._closed:
+            raise JournalError("the journal is not open")
+        if self._failure is not None:
+            raise JournalError(f"the journal cannot write: {self._failure}") from self._failure
+        self._seq += 1
+        self._queue.put(_Pending(self._seq, kind, client_order_id, utc_now(), obj))
+        return self._seq
+
+    async def _backpressure(self, seq: int) -> None:
+        # Bounded memory: when the writer falls behind, the appender waits for it.
+        if seq - self._durable > self.max_pending:
+            await self._wait(seq - self.max_pending // 2)
+
+    async def _wait(self, seq: int) -> None:
+        if self._durable >= seq:
+            return
+        await anyio.to_thread.run_sync(self._block_until, seq, limiter=self._waiters)
+
+    def _block_until(self, seq: int) -> None:
+        with self._cond:
+            while self._durable < seq and self._failure is None:
+                self._cond.wait()
+            if self._durable < seq:
+                raise JournalError(f"the journal cannot write: {self._failure}") from self._failure
+
+    # -- the writer thread ----------------------------------------------------------------------
+    def _writer(self) -> None:
+        stop = False
+        while not stop:
+            first = self._queue.get()
+            if first is _STOP:
+                break
+            batch = [first]
+            while len(batch) < self.max_batch:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is _STOP:
+                    stop = True
+                    break
+                batch.append(item)
+            try:
+                rows = [_encode(item) for item in batch]  # type: ignore[arg-type]
+                self.storage.write(rows)
+            except BaseException as exc:
+                logger.critical("journal write failed; no more orders can be sent: %s", exc)
+                with self._cond:
+                    self._failure = exc
+                    self._cond.notify_all()
+                return
+            with self._cond:
+                self._durable = rows[-1].seq
+                self.records_written += len(rows)
+                self.commits += 1
+                self._cond.notify_all()
+
+    # -- reading -----------------------------------------------------------------------------------
+    async def entries(
+        self, *, after_seq: int = 0, kinds: Sequence[str] | None = None, chunk: int = 10_000
+    ) -> AsyncIterator[JournalEntry]:
+        """Decoded records in order (read in chunks, in a worker thread).
+
+        Raises:
+            CorruptJournal: a row cannot be decoded.
+        """
+        while True:
+            rows = await anyio.to_thread.run_sync(self.storage.read, after_seq, chunk, kinds)
+            for row in rows:
+                yield decode_row(row)
+            if len(rows) < chunk:
+                return
+            after_seq = rows[-1].seq
+
+    async def dead_letters(self) -> list[DeadLetter]:
+        """Every dead letter ever recorded, oldest first."""
+        return [e.payload async for e in self.entries(kinds=("dead_letter",))]
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} sync={self.sync} seq={self._seq} durable={self._durable}>"
+
+
+def _encode(item: _Pending) -> StoredRow:
+    obj = item.obj
+    kind = item.kind
+    if kind == "intent":
+        body = codec.encode_order(obj)
+    elif kind == "event":
+        body = codec.encode_event(obj)
+    elif kind == "report":
+        body = codec.encode_report(obj)
+    elif kind == "dead_letter":
+        body = codec.encode_dead_letter(obj)
+    else:  # cancel/modify request
+        body = {} if obj is None else codec.encode_change(obj)
+    return StoredRow(item.seq, kind, item.client_order_id, item.recorded_at.isoformat(), codec.dumps(body))
+
+
+def decode_row(row: StoredRow) -> JournalEntry:
+    """Decode one stored row.
+
+    Raises:
+        CorruptJournal: unknown kind or a malformed body.
+    """
+    body = codec.loads(row.body)
+    kind = row.kind
+    payload: Any
+    if kind == "intent":
+        payload = codec.decode_order(body)
+    elif kind == "event":
+        payload = codec.decode_event(body)
+    elif kind == "report":
+        payload = codec.decode_report(body)
+    elif kind == "dead_letter":
+        payload = codec.decode_dead_letter(body)
+    elif kind == "cancel_request":
+        payload = None
+    elif kind == "modify_request":
+        payload = codec.decode_change(body)
+    else:
+        raise codec.CorruptJournal(f"unknown journal record kind {kind!r} (seq {row.seq})")
+    try:
+        recorded = datetime.fromisoformat(row.recorded_at)
+    except ValueError:
+        raise codec.CorruptJournal(f"bad recorded_at {row.recorded_at!r} (seq {row.seq})") from None
+    return JournalEntry(row.seq, kind, row.client_order_id, recorded, payload)

@@ -1,0 +1,433 @@
+"""Journal rows ⇄ domain objects: orders, events, reports, dead letters.
+
+Bodies are JSON objects. Every Decimal is written as its exact string
+(``Decimal("1.50")`` stays ``"1.50"``, exponent included), datetimes as ISO 8601
+with their offset, enums as their values: decoding gives back an object equal to
+the one encoded, never a float in between.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from autotrader_core.adapter import OrderChange
+from autotrader_core.enums import Liquidity, OrderSide, OrderStatus, OrderType, TimeInForce
+from autotrader_core.events import (
+    OrderAccepted,
+    OrderCanceled,
+    OrderCancelRejected,
+    OrderEvent,
+    OrderExpired,
+    OrderFilled,
+    OrderModified,
+    OrderModifyRejected,
+    OrderRejected,
+)
+from autotrader_core.models import Fill, Order, OrderReport
+from autotrader_core.resiliency.dead_letter import DeadLetter
+
+__all__ = [
+    "CorruptJournal",
+    "decode_change",
+    "decode_dead_letter",
+    "decode_event",
+    "decode_fill",
+    "decode_order",
+    "decode_report",
+    "dumps",
+    "encode_change",
+    "encode_dead_letter",
+    "encode_event",
+    "encode_fill",
+    "encode_order",
+    "encode_report",
+    "loads",
+]
+
+
+class CorruptJournal(ValueError):
+    """A journal row that cannot be decoded (unknown type, missing field, bad number)."""
+
+
+def dumps(body: Mapping[str, Any]) -> str:
+    """Compact JSON text of a body built by the ``encode_*`` functions."""
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+
+
+def loads(text: str) -> dict[str, Any]:
+    """Parse a body; numbers never become floats (they are strings in the body anyway)."""
+    try:
+        body = json.loads(text, parse_float=Decimal)
+    except ValueError as exc:
+        raise CorruptJournal(f"journal body is not JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise CorruptJournal("journal body is not a JSON object")
+    return body
+
+
+# -- scalar helpers ---------------------------------------------------------------------
+def _dec(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _to_dec(value: object, name: str) -> Decimal:
+    if not isinstance(value, str):
+        raise CorruptJournal(f"field {name!r} must be a decimal string, got {value!r}")
+    try:
+        return Decimal(value)
+    except ArithmeticError:
+        raise CorruptJournal(f"field {name!r} is not a decimal: {value!r}") from None
+
+
+def _to_opt_dec(value: object, name: str) -> Decimal | None:
+    return None if value is None else _to_dec(value, name)
+
+
+def _ts(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _to_ts(value: object, name: str) -> datetime:
+    if not isinstance(value, str):
+        raise CorruptJournal(f"field {name!r} must be an ISO timestamp, got {value!r}")
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise CorruptJournal(f"field {name!r} is not an ISO timestamp: {value!r}") from None
+
+
+def _to_opt_ts(value: object, name: str) -> datetime | None:
+    return None if value is None else _to_ts(value, name)
+
+
+def _field(body: Mapping[str, Any], name: str) -> Any:
+    try:
+        return body[name]
+    except KeyError:
+        raise CorruptJournal(f"journal body lacks field {name!r}") from None
+
+
+def _opt_str(value: object, name: str) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    raise CorruptJournal(f"field {name!r} must be a string, got {value!r}")
+
+
+def _str(value: object, name: str) -> str:
+    if isinstance(value, str):
+        return value
+    raise CorruptJournal(f"field {name!r} must be a string, got {value!r}")
+
+
+# -- orders -------------------------------------------------------------------------------
+def encode_order(order: Order) -> dict[str, Any]:
+    """Every field of an order (its terms and its state at this moment)."""
+    return {
+        "client_order_id": order.client_order_id,
+        "symbol": order.symbol,
+        "side": order.side.value,
+        "order_type": order.order_type.value,
+        "quantity": str(order.quantity),
+        "time_in_force": order.time_in_force.value,
+        "limit_price": _dec(order.limit_price),
+        "stop_price": _dec(order.stop_price),
+        "post_only": order.post_only,
+        "reduce_only": order.reduce_only,
+        "broker": order.broker,
+        "tag": order.tag,
+        "status": order.status.value,
+        "broker_order_id": order.broker_order_id,
+        "filled_quantity": str(order.filled_quantity),
+        "average_fill_price": _dec(order.average_fill_price),
+        "fees": str(order.fees),
+        "reject_reason": order.reject_reason,
+        "created_at": _ts(order.created_at),
+        "updated_at": _ts(order.updated_at),
+        "accepted_at": _ts(order.accepted_at),
+        "first_fill_at": _ts(order.first_fill_at),
+    }
+
+
+def decode_order(body: Mapping[str, Any]) -> Order:
+    """The :class:`Order` :func:`encode_order` wrote.
+
+    Raises:
+        CorruptJournal: a field is missing or malformed.
+    """
+    try:
+        return Order(
+            client_order_id=_str(_field(body, "client_order_id"), "client_order_id"),
+            symbol=_str(_field(body, "symbol"), "symbol"),
+            side=OrderSide(_field(body, "side")),
+            order_type=OrderType(_field(body, "order_type")),
+            quantity=_to_dec(_field(body, "quantity"), "quantity"),
+            time_in_force=TimeInForce(_field(body, "time_in_force")),
+            limit_price=_to_opt_dec(body.get("limit_price"), "limit_price"),
+            stop_price=_to_opt_dec(body.get("stop_price"), "stop_price"),
+            post_only=bool(body.get("post_only", False)),
+            reduce_only=bool(body.get("reduce_only", False)),
+            broker=_str(body.get("broker", ""), "broker"),
+            tag=_opt_str(body.get("tag"), "tag"),
+            status=OrderStatus(_field(body, "status")),
+            broker_order_id=_opt_str(body.get("broker_order_id"), "broker_order_id"),
+            filled_quantity=_to_dec(_field(body, "filled_quantity"), "filled_quantity"),
+            average_fill_price=_to_opt_dec(body.get("average_fill_price"), "average_fill_price"),
+            fees=_to_dec(_field(body, "fees"), "fees"),
+            reject_reason=_opt_str(body.get("reject_reason"), "reject_reason"),
+            created_at=_to_ts(_field(body, "created_at"), "created_at"),
+            updated_at=_to_ts(_field(body, "updated_at"), "updated_at"),
+            accepted_at=_to_opt_ts(body.get("accepted_at"), "accepted_at"),
+            first_fill_at=_to_opt_ts(body.get("first_fill_at"), "first_fill_at"),
+        )
+    except ValueError as exc:  # an enum value we do not know
+        if isinstance(exc, CorruptJournal):
+            raise
+        raise CorruptJournal(f"bad order row: {exc}") from None
+
+
+def encode_change(change: OrderChange) -> dict[str, Any]:
+    """A modify request's new terms."""
+    return {
+        "quantity": _dec(change.quantity),
+        "limit_price": _dec(change.limit_price),
+        "stop_price": _dec(change.stop_price),
+    }
+
+
+def decode_change(body: Mapping[str, Any]) -> OrderChange:
+    """The :class:`OrderChange` :func:`encode_change` wrote."""
+    return OrderChange(
+        quantity=_to_opt_dec(body.get("quantity"), "quantity"),
+        limit_price=_to_opt_dec(body.get("limit_price"), "limit_price"),
+        stop_price=_to_opt_dec(body.get("stop_price"), "stop_price"),
+    )
+
+
+# -- fills and events ---------------------------------------------------------------------
+def encode_fill(fill: Fill) -> dict[str, Any]:
+    """Every field of a fill."""
+    return {
+        "trade_id": fill.trade_id,
+        "client_order_id": fill.client_order_id,
+        "symbol": fill.symbol,
+        "side": fill.side.value,
+        "quantity": str(fill.quantity),
+        "price": str(fill.price),
+        "fee": str(fill.fee),
+        "fee_currency": fill.fee_currency,
+        "liquidity": fill.liquidity.value,
+        "timestamp": _ts(fill.timestamp),
+        "broker_order_id": fill.broker_order_id,
+        "broker": fill.broker,
+    }
+
+
+def decode_fill(body: Mapping[str, Any]) -> Fill:
+    """The :class:`Fill` :func:`encode_fill` wrote."""
+    try:
+        return Fill(
+            trade_id=_str(_field(body, "trade_id"), "trade_id"),
+            client_order_id=_str(_field(body, "client_order_id"), "client_order_id"),
+            symbol=_str(_field(body, "symbol"), "symbol"),
+            side=OrderSide(_field(body, "side")),
+            quantity=_to_dec(_field(body, "quantity"), "quantity"),
+            price=_to_dec(_field(body, "price"), "price"),
+            fee=_to_dec(_field(body, "fee"), "fee"),
+            fee_currency=_str(body.get("fee_currency", ""), "fee_currency"),
+            liquidity=Liquidity(body.get("liquidity", Liquidity.UNKNOWN.value)),
+            timestamp=_to_ts(_field(body, "timestamp"), "timestamp"),
+            broker_order_id=_opt_str(body.get("broker_order_id"), "broker_order_id"),
+            broker=_str(body.get("broker", ""), "broker"),
+        )
+    except ValueError as exc:
+        if isinstance(exc, CorruptJournal):
+            raise
+        raise CorruptJournal(f"bad fill row: {exc}") from None
+
+
+def encode_event(event: OrderEvent) -> dict[str, Any]:
+    """An order event, tagged with its type name."""
+    if isinstance(event, OrderFilled):
+        return {"type": "OrderFilled", "fill": encode_fill(event.fill)}
+    body: dict[str, Any] = {"type": type(event).__name__, "client_order_id": event.client_order_id}
+    if isinstance(event, OrderAccepted):
+        body["broker_order_id"] = event.broker_order_id
+    elif isinstance(event, OrderRejected):
+        body["reason"] = event.reason
+        body["code"] = event.code
+    elif isinstance(event, OrderCanceled):
+        body["reason"] = event.reason
+    elif isinstance(event, OrderModified):
+        body["quantity"] = _dec(event.quantity)
+        body["limit_price"] = _dec(event.limit_price)
+        body["stop_price"] = _dec(event.stop_price)
+        body["broker_order_id"] = event.broker_order_id
+    elif isinstance(event, OrderCancelRejected | OrderModifyRejected):
+        body["reason"] = event.reason
+    body["timestamp"] = _ts(event.timestamp)
+    return body
+
+
+def _accepted(b: Mapping[str, Any]) -> OrderEvent:
+    return OrderAccepted(
+        _str(_field(b, "client_order_id"), "client_order_id"),
+        _opt_str(b.get("broker_order_id"), "broker_order_id"),
+        _to_ts(_field(b, "timestamp"), "timestamp"),
+    )
+
+
+def _rejected(b: Mapping[str, Any]) -> OrderEvent:
+    code = b.get("code")
+    return OrderRejected(
+        _str(_field(b, "client_order_id"), "client_order_id"),
+        _str(_field(b, "reason"), "reason"),
+        None if code is None else str(code),
+        _to_ts(_field(b, "timestamp"), "timestamp"),
+    )
+
+
+def _canceled(b: Mapping[str, Any]) -> OrderEvent:
+    return OrderCanceled(
+        _str(_field(b, "client_order_id"), "client_order_id"),
+        _opt_str(b.get("reason"), "reason"),
+        _to_ts(_field(b, "timestamp"), "timestamp"),
+    )
+
+
+def _expired(b: Mapping[str, Any]) -> OrderEvent:
+    return OrderExpired(
+        _str(_field(b, "client_order_id"), "client_order_id"), _to_ts(_field(b, "timestamp"), "timestamp")
+    )
+
+
+def _modified(b: Mapping[str, Any]) -> OrderEvent:
+    return OrderModified(
+        _str(_field(b, "client_order_id"), "client_order_id"),
+        quantity=_to_opt_dec(b.get("quantity"), "quantity"),
+        limit_price=_to_opt_dec(b.get("limit_price"), "limit_price"),
+        stop_price=_to_opt_dec(b.get("stop_price"), "stop_price"),
+        broker_order_id=_opt_str(b.get("broker_order_id"), "broker_order_id"),
+        timestamp=_to_ts(_field(b, "timestamp"), "timestamp"),
+    )
+
+
+def _cancel_rejected(b: Mapping[str, Any]) -> OrderEvent:
+    return OrderCancelRejected(
+        _str(_field(b, "client_order_id"), "client_order_id"),
+        _str(_field(b, "reason"), "reason"),
+        _to_ts(_field(b, "timestamp"), "timestamp"),
+    )
+
+
+def _modify_rejected(b: Mapping[str, Any]) -> OrderEvent:
+    return OrderModifyRejected(
+        _str(_field(b, "client_order_id"), "client_order_id"),
+        _str(_field(b, "reason"), "reason"),
+        _to_ts(_field(b, "timestamp"), "timestamp"),
+    )
+
+
+def _filled(b: Mapping[str, Any]) -> OrderEvent:
+    fill = _field(b, "fill")
+    if not isinstance(fill, dict):
+        raise CorruptJournal("OrderFilled row without a fill object")
+    return OrderFilled(decode_fill(fill))
+
+
+_EVENT_DECODERS: dict[str, Callable[[Mapping[str, Any]], OrderEvent]] = {
+    "OrderAccepted": _accepted,
+    "OrderRejected": _rejected,
+    "OrderFilled": _filled,
+    "OrderCanceled": _canceled,
+    "OrderExpired": _expired,
+    "OrderModified": _modified,
+    "OrderCancelRejected": _cancel_rejected,
+    "OrderModifyRejected": _modify_rejected,
+}
+
+
+def decode_event(body: Mapping[str, Any]) -> OrderEvent:
+    """The event :func:`encode_event` wrote.
+
+    Raises:
+        CorruptJournal: unknown event type or a malformed field.
+    """
+    decoder = _EVENT_DECODERS.get(str(body.get("type")))
+    if decoder is None:
+        raise CorruptJournal(f"unknown event type {body.get('type')!r}")
+    return decoder(body)
+
+
+# -- reports and dead letters ---------------------------------------------------------------
+def encode_report(report: OrderReport) -> dict[str, Any]:
+    """Every field of a broker order report."""
+    return {
+        "client_order_id": report.client_order_id,
+        "broker_order_id": report.broker_order_id,
+        "symbol": report.symbol,
+        "side": report.side.value,
+        "order_type": report.order_type.value,
+        "quantity": str(report.quantity),
+        "status": report.status.value,
+        "filled_quantity": str(report.filled_quantity),
+        "average_fill_price": _dec(report.average_fill_price),
+        "limit_price": _dec(report.limit_price),
+        "stop_price": _dec(report.stop_price),
+        "time_in_force": report.time_in_force.value,
+        "updated_at": _ts(report.updated_at),
+        "broker": report.broker,
+    }
+
+
+def decode_report(body: Mapping[str, Any]) -> OrderReport:
+    """The :class:`OrderReport` :func:`encode_report` wrote."""
+    try:
+        return OrderReport(
+            client_order_id=_opt_str(body.get("client_order_id"), "client_order_id"),
+            broker_order_id=_opt_str(body.get("broker_order_id"), "broker_order_id"),
+            symbol=_str(_field(body, "symbol"), "symbol"),
+            side=OrderSide(_field(body, "side")),
+            order_type=OrderType(_field(body, "order_type")),
+            quantity=_to_dec(_field(body, "quantity"), "quantity"),
+            status=OrderStatus(_field(body, "status")),
+            filled_quantity=_to_dec(_field(body, "filled_quantity"), "filled_quantity"),
+            average_fill_price=_to_opt_dec(body.get("average_fill_price"), "average_fill_price"),
+            limit_price=_to_opt_dec(body.get("limit_price"), "limit_price"),
+            stop_price=_to_opt_dec(body.get("stop_price"), "stop_price"),
+            time_in_force=TimeInForce(body.get("time_in_force", TimeInForce.GTC.value)),
+            updated_at=_to_opt_ts(body.get("updated_at"), "updated_at"),
+            broker=_str(body.get("broker", ""), "broker"),
+        )
+    except ValueError as exc:
+        if isinstance(exc, CorruptJournal):
+            raise
+        raise CorruptJournal(f"bad report row: {exc}") from None
+
+
+def encode_dead_letter(letter: DeadLetter) -> dict[str, Any]:
+    """A dead letter (already made of safe, string-only fields)."""
+    return letter.as_dict()
+
+
+def decode_dead_letter(body: Mapping[str, Any]) -> DeadLetter:
+    """The :class:`DeadLetter` :func:`encode_dead_letter` wrote."""
+    payload = body.get("payload") or {}
+    if not isinstance(payload, dict):
+        raise CorruptJournal("dead letter payload is not an object")
+    attempts = body.get("attempts", 1)
+    if not isinstance(attempts, int):
+        raise CorruptJournal(f"dead letter attempts must be an integer, got {attempts!r}")
+    return DeadLetter(
+        operation=_str(_field(body, "operation"), "operation"),
+        client_order_id=_str(_field(body, "client_order_id"), "client_order_id"),
+        symbol=_str(_field(body, "symbol"), "symbol"),
+        error_type=_str(_field(body, "error_type"), "error_type"),
+        error_message=_str(_field(body, "error_message"), "error_message"),
+        attempts=attempts,
+        timestamp=_to_ts(_field(body, "timestamp"), "timestamp"),
+        payload={str(k): str(v) for k, v in payload.items()},
+    )
