@@ -24,11 +24,12 @@ ALL_ADAPTERS = ("paper", "binance", "okx", "coinbase", "oanda", "ibkr")
 ADAPTERS = [name for name in ALL_ADAPTERS if (ROOT / f"autotrader-{name}" / "tests").is_dir()]
 
 nox.options.default_venv_backend = "uv|virtualenv"
-nox.options.sessions = ["lint", "types", "docs", "core", "kit", "conformance", "demo"]
+nox.options.sessions = ["lint", "types", "docs", "core", "kit", "conformance", "prometheus", "demo"]
 SOURCES = {
     "core": "autotrader-core/src/autotrader_core",
     "paper": "autotrader-paper/src/autotrader_paper",
     "conformance": "tests-conformance/src/autotrader_conformance",
+    "prometheus": "autotrader-prometheus/src/autotrader_prometheus",
     **{name: f"autotrader-{name}/src/autotrader_{name}" for name in ALL_ADAPTERS if name != "paper"},
 }
 
@@ -71,6 +72,13 @@ def conformance(session: nox.Session, adapter: str) -> None:
 
 
 @nox.session
+def prometheus(session: nox.Session) -> None:
+    """The metrics exporter plugin (an observer plugin), scraped over loopback."""
+    session.install("-e", CORE, "-e", "./autotrader-prometheus[test]")
+    _pytest(session, "prometheus", "autotrader-prometheus/tests")
+
+
+@nox.session
 def lint(session: nox.Session) -> None:
     """ruff: lint and formatting."""
     session.install("ruff>=0.6")
@@ -81,11 +89,16 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def types(session: nox.Session) -> None:
     """mypy --strict over every package's sources."""
-    packages = [CORE, KIT, *(f"./autotrader-{name}[test]" for name in ADAPTERS)]
+    packages = [
+        CORE,
+        KIT,
+        "./autotrader-prometheus[test]",
+        *(f"./autotrader-{name}[test]" for name in ADAPTERS),
+    ]
     for package in packages:
         session.install("-e", package)
     session.install("mypy>=1.11")
-    for source in [CORE, KIT, *(f"./autotrader-{name}" for name in ADAPTERS)]:
+    for source in [CORE, KIT, "./autotrader-prometheus", *(f"./autotrader-{name}" for name in ADAPTERS)]:
         session.run("mypy", f"{source}/src")
 
 
