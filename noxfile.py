@@ -6,7 +6,10 @@ nox -s "conformance(paper)" one adapter: its tests + the conformance suite, in a
                             holding only the core, the kit and that adapter
 nox -s lint types           ruff and mypy --strict over every package
 nox -s demo                 `autotrader plugins` + a short paper session
-nox -s bench                the in-process engine benchmark (figures, not a pass/fail test)
+nox -s prometheus            the metrics exporter plugin
+nox -s docs                 API reference (mkdocs --strict) + docstring gate
+nox -s crash                kill -9 crash scenarios, fast set; crash-many for hundreds (not CI)
+nox -s bench soak           engine benchmark; 1,000,000-order soak (figures, not pass/fail tests)
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ ALL_ADAPTERS = ("paper", "binance", "okx", "coinbase", "oanda", "ibkr")
 ADAPTERS = [name for name in ALL_ADAPTERS if (ROOT / f"autotrader-{name}" / "tests").is_dir()]
 
 nox.options.default_venv_backend = "uv|virtualenv"
-nox.options.sessions = ["lint", "types", "docs", "core", "kit", "conformance", "prometheus", "demo"]
+nox.options.sessions = ["lint", "types", "docs", "core", "kit", "conformance", "prometheus", "crash", "demo"]
 SOURCES = {
     "core": "autotrader-core/src/autotrader_core",
     "paper": "autotrader-paper/src/autotrader_paper",
@@ -76,6 +79,27 @@ def prometheus(session: nox.Session) -> None:
     """The metrics exporter plugin (an observer plugin), scraped over loopback."""
     session.install("-e", CORE, "-e", "./autotrader-prometheus[test]")
     _pytest(session, "prometheus", "autotrader-prometheus/tests")
+
+
+@nox.session
+def crash(session: nox.Session) -> None:
+    """kill -9 crash scenarios against a loopback paper broker: the fast set (CI)."""
+    session.install("-e", f"{CORE}[test]", "-e", "./autotrader-paper")
+    _pytest(session, "crash", "tests-crash")
+
+
+@nox.session(name="crash-many")
+def crash_many(session: nox.Session) -> None:
+    """Hundreds of seeded kill -9 scenarios (not CI): nox -s crash-many -- --runs 300 --seed 7000."""
+    session.install("-e", CORE, "-e", "./autotrader-paper")
+    session.run("python", "tests-crash/run_crash.py", *(session.posargs or ["--runs", "200", "--seed", "1"]))
+
+
+@nox.session
+def soak(session: nox.Session) -> None:
+    """1,000,000 paper orders: peak RSS and orders/s (not CI)."""
+    session.install("-e", CORE, "-e", "./autotrader-paper")
+    session.run("python", "benchmarks/soak.py", *(session.posargs or ["--orders", "1000000"]))
 
 
 @nox.session

@@ -9,3 +9,14 @@ import pytest
 def anyio_backend() -> str:
     """Run anyio tests on asyncio only."""
     return "asyncio"
+
+
+@pytest.fixture(autouse=True)
+def _httpx_transport_unless_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unit tests replay through pytest-httpx, which sees only httpx's own transport.
+
+    The default (``auto``) is the lean transport; tests of the other transports say
+    ``http_transport=...`` explicitly (settings arguments win over the environment):
+    ``test_transport_wire.py`` and the loopback conformance classes in ``test_conformance.py``.
+    """
+    monkeypatch.setenv("AUTOTRADER_BINANCE_HTTP_TRANSPORT", "httpx")

@@ -229,3 +229,17 @@ async def test_clock_is_resynced_periodically_before_signed_requests(httpx_mock:
     paths = [r.url.path for r in httpx_mock.get_requests()]
     assert paths == ["/api/v3/time", "/api/v3/account", "/api/v3/time", "/api/v3/account"]
     await http.aclose()
+
+
+def test_every_limiter_reports_its_waits_to_the_adapter() -> None:
+    waits: list[tuple[str, float]] = []
+    http = BinanceHttp(
+        base_url="https://testnet.binance.vision",
+        api_key=None,
+        signer=None,
+        on_wait=lambda name, seconds: waits.append((name, seconds)),
+    )
+    assert http.limits
+    assert all(limit.limiter.on_wait is not None for limit in http.limits)
+    http.limits[0].limiter.on_wait("binance:REQUEST_WEIGHT:1M", 0.5)  # type: ignore[misc]
+    assert waits == [("binance:REQUEST_WEIGHT:1M", 0.5)]

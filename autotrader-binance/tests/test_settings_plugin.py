@@ -93,3 +93,30 @@ def test_capabilities_are_honest() -> None:
     assert CAPABILITIES.emulated_modify
     assert not CAPABILITIES.native_modify
     assert set(CAPABILITIES.test_environments) == {"testnet", "demo"}
+
+
+def test_default_transport_is_lean_unless_a_proxy_carries_the_rest_url(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from autotrader_core.lean_transport import LeanHttpTransport
+
+    monkeypatch.delenv("AUTOTRADER_BINANCE_HTTP_TRANSPORT")  # conftest pins httpx for pytest-httpx
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+
+    def transport() -> object:
+        settings = BinanceSettings(_env_file=None, api_key="k", api_secret="s")  # type: ignore[call-arg]
+        return BinanceAdapter(settings).http.rest.transport
+
+    assert isinstance(transport(), LeanHttpTransport)
+    monkeypatch.setenv("https_proxy", "http://proxy.internal:3128")
+    assert transport() is None  # httpx's stock transport, which honours the proxy
+    monkeypatch.setenv("no_proxy", "testnet.binance.vision")
+    assert isinstance(transport(), LeanHttpTransport)
+
+
+def test_safe_submit_waits_out_the_recv_window_before_trusting_not_found() -> None:
+    adapter = BinanceAdapter(BinanceSettings(api_key="k", api_secret="s", recv_window_ms=3000))
+    assert adapter.unknown_outcome_settle_delay == 3.0

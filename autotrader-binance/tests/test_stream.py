@@ -12,6 +12,7 @@ import pytest
 from autotrader_binance import BinanceAdapter, BinanceSettings
 from autotrader_binance.auth import HmacSigner, ws_signature_payload
 from autotrader_binance.stream import StreamConfig
+from autotrader_core.adapter import AdapterTelemetry
 from autotrader_core.errors import AuthenticationError
 from autotrader_core.events import OrderAccepted, OrderEvent, OrderFilled
 from binance_support import DOC_API_KEY, DOC_SECRET, FakeWsApi, raw_payload
@@ -145,12 +146,20 @@ async def test_drop_mid_fill_catches_up_the_gap(httpx_mock: HTTPXMock) -> None:
         {"drop": True},
     ]
     second = [{"expect": "userDataStream.subscribe.signature", "reply": SUBSCRIBED}, {"hold": True}]
+    reconnects: list[str] = []
+
+    class Telemetry(AdapterTelemetry):
+        def reconnected(self, reason: str) -> None:
+            reconnects.append(reason)
+
     async with FakeWsApi([first, second]) as server:
         adapter = adapter_for(server.url)
+        adapter.telemetry = Telemetry()
         events = await collect(adapter, 4)
         await adapter.disconnect()
     fills = [e.fill for e in events if isinstance(e, OrderFilled)]
     assert {f.trade_id for f in fills} == {"98765432", "98765433"}  # the gap fill is not lost
+    assert reconnects == ["user data stream reconnected"]  # reported once, never for the first connect
     assert len(server.requests) == 2
     paths = [r.url.path for r in httpx_mock.get_requests()]
     assert paths == ["/api/v3/myTrades", "/api/v3/order"]

@@ -50,3 +50,7 @@ class TestCoinbaseConformance(AdapterConformance):
                 fill_retry_interval=0.05,
             )
         )
+
+    def secrets(self) -> list[str]:
+        """The private key ``make_adapter`` puts into the settings, whole and as its first base64 line."""
+        return [_TEST_KEY_PEM, _TEST_KEY_PEM.splitlines()[1]]

@@ -198,3 +198,37 @@ def test_listener_sees_each_change_once(oms: OrderManager) -> None:
     oms.apply(filled("c1", "t1", "2"))
     oms.apply(filled("c1", "t1", "2"))
     assert seen == [("accepted", None), ("filled", "t1")]
+
+
+def _report(status: OrderStatus, **terms: object) -> OrderReport:
+    fields: dict[str, object] = {
+        "client_order_id": "c1",
+        "broker_order_id": "B1",
+        "symbol": "BTCUSDT",
+        "side": OrderSide.BUY,
+        "order_type": OrderType.LIMIT,
+        "quantity": D("2"),
+        "status": status,
+        "limit_price": D("100"),
+    }
+    fields.update(terms)
+    return OrderReport(**fields)  # type: ignore[arg-type]
+
+
+def test_a_cancel_the_broker_never_applied_is_not_left_pending(oms: OrderManager) -> None:
+    order = oms.add(new_order())
+    oms.apply(OrderAccepted("c1", "B1"))
+    oms.mark_pending_cancel("c1")
+    oms.apply_report(_report(OrderStatus.ACCEPTED))
+    assert order.status is OrderStatus.ACCEPTED
+
+
+def test_a_modify_is_settled_from_the_terms_the_broker_reports(oms: OrderManager) -> None:
+    order = oms.add(new_order())
+    oms.apply(OrderAccepted("c1", "B1"))
+    oms.mark_pending_modify("c1")
+    oms.apply_report(_report(OrderStatus.ACCEPTED))  # same terms: the modify did not happen
+    assert (order.status, order.limit_price) == (OrderStatus.ACCEPTED, D("100"))
+    oms.mark_pending_modify("c1")
+    oms.apply_report(_report(OrderStatus.ACCEPTED, limit_price=D("99")))  # new terms: it did
+    assert (order.status, order.limit_price) == (OrderStatus.ACCEPTED, D("99"))

@@ -289,3 +289,20 @@ def test_never_grants_more_than_the_bucket_allows(
             total += grants[j][1]
             span = grants[j][0] - grants[i][0]
             assert total <= capacity + rate * span + 1e-6
+
+
+@pytest.mark.anyio
+async def test_on_wait_reports_each_wait_and_a_failing_observer_breaks_nothing() -> None:
+    seen: list[tuple[str, float]] = []
+    limiter = RateLimiter("orders", capacity=1, per_seconds=0.02, on_wait=lambda n, s: seen.append((n, s)))
+    await limiter.acquire()
+    assert seen == []  # tokens were there: no wait, no report
+    await limiter.acquire()
+    assert [name for name, _ in seen] == ["orders"]
+    assert seen[0][1] > 0
+
+    def broken(name: str, seconds: float) -> None:
+        raise RuntimeError("observer bug")
+
+    limiter.on_wait = broken
+    assert await limiter.acquire() > 0

@@ -12,6 +12,7 @@ from decimal import Decimal
 from decimal import Decimal as D
 from email.utils import format_datetime
 from typing import Any
+from urllib.parse import urlencode
 
 import anyio
 import anyio.abc
@@ -39,8 +40,11 @@ from autotrader_core.rest import (
     RestRequest,
     encode_json_body,
     encode_param,
+    encode_query,
     parse_retry_after,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pytest_httpx import HTTPXMock
 
 BASE = "https://api.broker.test"
@@ -734,3 +738,10 @@ async def test_loopback_connection_refused_is_broker_unavailable() -> None:
     with pytest.raises(BrokerUnavailable, match="ConnectError"):
         await client.request("GET", "/ping")
     await client.aclose()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.text(max_size=12), st.text(max_size=24)), max_size=6))
+def test_encode_query_is_exactly_urlencode(pairs: list[tuple[str, str]]) -> None:
+    """Signers sign encode_query's text and the wire carries it: it must equal urlencode's."""
+    assert encode_query(pairs) == urlencode(pairs)

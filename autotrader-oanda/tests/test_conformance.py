@@ -36,3 +36,7 @@ class TestOandaConformance(AdapterConformance):
             reconnect_initial_delay=0.01,
         )
         return OandaAdapter(settings)
+
+    def secrets(self) -> list[str]:
+        """The token ``make_adapter`` puts into the settings (TC-SEC-* check it never leaks)."""
+        return [FAKE_TOKEN]

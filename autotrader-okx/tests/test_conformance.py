@@ -33,3 +33,7 @@ class TestOkxConformance(AdapterConformance):
                 _env_file=None,
             )
         )
+
+    def secrets(self) -> list[str]:
+        """The credentials ``make_adapter`` puts into the settings (TC-SEC-* check they never leak)."""
+        return [API_KEY, API_SECRET, PASSPHRASE]

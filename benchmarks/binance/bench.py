@@ -9,8 +9,8 @@ run in its own process so its CPU is not counted):
 * CCXT: ``create_order`` (sign, send, parse into its unified order);
 
 as orders/s and client CPU µs per order (``time.process_time`` of this process),
-sequentially and with 16 orders in flight, for each transport of ours (httpx's
-default transport, ``httpx-aiohttp``). Also ``import`` times of both libraries.
+sequentially and with 16 orders in flight, for each REST transport of ours (``lean``,
+the default; ``aiohttp``; ``httpx``). Also ``import`` times of both libraries.
 
 Run: ``python bench.py [--orders N] [--repeats R]`` (in the benchmark's own venv: see
 ``noxfile.py``; CCXT is never a dependency of autotrader-binance).
@@ -79,14 +79,16 @@ async def bench_ours(base_url: str, transport: str, orders: int, concurrency: in
     from autotrader_core.ids import ClientOrderIdGenerator
     from autotrader_core.models import Order
     from autotrader_core.oms import OrderManager
+    from pydantic import SecretStr
 
-    chosen: Any = None
-    if transport == "httpx-aiohttp":
-        from httpx_aiohttp import AiohttpTransport
-
-        chosen = AiohttpTransport()
-    settings = BinanceSettings(_env_file=None, api_key=API_KEY, api_secret=SECRET, base_url=base_url)  # type: ignore[call-arg]
-    adapter = BinanceAdapter(settings, transport=chosen)
+    settings = BinanceSettings(
+        _env_file=None,  # type: ignore[call-arg]
+        api_key=SecretStr(API_KEY),
+        api_secret=SecretStr(SECRET),
+        base_url=base_url,
+        http_transport=transport,  # type: ignore[arg-type]
+    )
+    adapter = BinanceAdapter(settings)
     await adapter.connect()
     oms = OrderManager()
     ids = ClientOrderIdGenerator()
@@ -107,7 +109,7 @@ async def bench_ours(base_url: str, transport: str, orders: int, concurrency: in
 
 async def bench_ccxt(base_url: str, orders: int, concurrency: int) -> Result:
     """CCXT async binance ``create_order`` against the same stand-in."""
-    import ccxt.async_support as ccxt
+    import ccxt.async_support as ccxt  # type: ignore[import-untyped]
     from autotrader_core.ids import ClientOrderIdGenerator
 
     exchange = ccxt.binance(
@@ -140,9 +142,13 @@ async def bench_ccxt(base_url: str, orders: int, concurrency: int) -> Result:
     return Result("ccxt async binance", concurrency, orders, orders / wall, cpu / orders * 1e6)
 
 
-def import_time(module: str, repeats: int = 7) -> float:
-    """Median seconds to import ``module`` in a fresh interpreter."""
-    code = f"import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
+def import_time(statement: str, repeats: int = 7) -> float:
+    """Median seconds to run an import ``statement`` (or import a module) in a fresh interpreter."""
+    if not statement.startswith(("import ", "from ")):
+        statement = f"import {statement}"
+    code = f"import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
+    # One untimed run first: a fresh venv compiles bytecode on the first import.
+    subprocess.run([sys.executable, "-c", statement], capture_output=True, check=True)
     samples = []
     for _ in range(repeats):
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -160,7 +166,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=2000)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--transports", default="httpx,httpx-aiohttp")
+    parser.add_argument("--transports", default="lean,aiohttp,httpx")
     args = parser.parse_args()
 
     proc, base_url = start_standin()
@@ -192,12 +198,16 @@ def main() -> None:
                 f"  {transport:14} x{concurrency:<2}: {ours.orders_per_s / ccxt_r.orders_per_s:.2f}x CCXT orders/s, "
                 f"{ours.cpu_us_per_order / ccxt_r.cpu_us_per_order:.2f}x CCXT CPU/order"
             )
-    ours_import = import_time("autotrader_binance")
     ccxt_import = import_time("ccxt.async_support")
-    print(
-        f"import autotrader_binance {ours_import * 1000:.0f} ms, import ccxt.async_support "
-        f"{ccxt_import * 1000:.0f} ms: ratio {ours_import / ccxt_import:.2f}"
-    )
+    for statement in (
+        "import autotrader_binance",
+        "from autotrader_binance import BinanceAdapter, BinanceSettings",
+    ):
+        ours_import = import_time(statement)
+        print(
+            f"{statement}: {ours_import * 1000:.0f} ms; import ccxt.async_support {ccxt_import * 1000:.0f} ms: "
+            f"ratio {ours_import / ccxt_import:.2f}"
+        )
 
 
 if __name__ == "__main__":

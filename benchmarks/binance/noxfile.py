@@ -1,5 +1,7 @@
 """The Binance submit-path benchmark in its own venv (CCXT lives here and nowhere else).
 
+The core's ``aiohttp`` extra is installed too, so the optional aiohttp transport is measured.
+
 nox -f benchmarks/binance/noxfile.py            (from the repository root)
 """
 
@@ -18,6 +20,6 @@ nox.options.default_venv_backend = "uv|virtualenv"
 @nox.session(name="bench-binance")
 def bench_binance(session: nox.Session) -> None:
     """autotrader-binance vs CCXT async binance against the loopback stand-in (figures, not pass/fail)."""
-    session.install("-e", str(ROOT / "autotrader-core"), "-e", str(ROOT / "autotrader-binance"))
-    session.install("ccxt", "httpx-aiohttp")  # benchmark-only: never dependencies of the package
+    session.install("-e", f"{ROOT / 'autotrader-core'}[aiohttp]", "-e", str(ROOT / "autotrader-binance"))
+    session.install("ccxt")  # benchmark-only: never a dependency of the package
     session.run("python", str(HERE / "bench.py"), *session.posargs)

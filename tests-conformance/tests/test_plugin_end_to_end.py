@@ -69,7 +69,7 @@ def test_simulated_adapter_runs_through_the_fault_wrapper(pytester: pytest.Pytes
     pytester.syspathinsert(HERE)
     pytester.makepyfile(test_memory=MEMORY_SUITE)
     result = pytester.runpytest("-p", "no:cacheprovider", "-rs")
-    result.assert_outcomes(passed=16, skipped=6)
+    result.assert_outcomes(passed=20, skipped=10)
     output = result.stdout.str()
     for reason in (
         "TC-POS-01: adapter does not declare broker_positions",
@@ -78,6 +78,9 @@ def test_simulated_adapter_runs_through_the_fault_wrapper(pytester: pytest.Pytes
         "TC-ORD-05: adapter does not declare modify",
         "TC-ORD-06: adapter does not declare stop_limit_orders",
         "TC-RES-04: an IP ban is an HTTP reply",
+        "TC-FLT-05: a simulator signs no timestamps",
+        "TC-FLT-06: adapter does not declare streaming_fills",
+        "TC-SEC-01: the test class has no secrets() hook",
     ):
         assert reason in output
 
@@ -85,7 +88,7 @@ def test_simulated_adapter_runs_through_the_fault_wrapper(pytester: pytest.Pytes
 def test_recorded_adapter_passes_and_shows_skip_reasons(suite_dir: pytest.Pytester) -> None:
     suite_dir.makepyfile(test_fakex=FAKEX_SUITE)
     result = suite_dir.runpytest("-p", "no:cacheprovider", "-rs")
-    result.assert_outcomes(passed=21, skipped=1)
+    result.assert_outcomes(passed=26, skipped=4)
     result.stdout.fnmatch_lines(["*TC-POS-01: adapter does not declare broker_positions*"])
 
 

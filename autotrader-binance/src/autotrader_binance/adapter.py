@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import importlib
 import logging
+import urllib.request
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 import httpx
 from autotrader_core.adapter import BrokerAdapter, OrderChange
@@ -41,7 +43,9 @@ from autotrader_core.events import (
     OrderModifyRejected,
     OrderRejected,
 )
+from autotrader_core.lean_transport import LeanHttpTransport
 from autotrader_core.models import Balance, Fill, Instrument, Order, OrderReport, Position
+from autotrader_core.transports import HttpTransport
 
 from autotrader_binance.auth import Signer, signer_from_credentials
 from autotrader_binance.errors import BROKER, CancelRejected, CancelReplaceFailed
@@ -95,8 +99,9 @@ class BinanceAdapter(BrokerAdapter):
 
     Args:
         settings: Credentials and environment (defaults read from the environment / ``.env``).
-        transport: httpx transport override (tests, benchmarks); the default is
-            httpx's stock transport.
+        transport: Transport override (tests, benchmarks): an httpx transport or an
+            :class:`~autotrader_core.transports.HttpTransport`; default: the one
+            ``settings.http_transport`` names.
         stream_config: Timing knobs of the user data stream.
     """
 
@@ -107,10 +112,13 @@ class BinanceAdapter(BrokerAdapter):
         self,
         settings: BinanceSettings | None = None,
         *,
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: httpx.AsyncBaseTransport | HttpTransport | None = None,
         stream_config: StreamConfig | None = None,
     ) -> None:
         self.settings = settings if settings is not None else BinanceSettings()
+        # A lost request can still reach Binance until its recvWindow runs out; the safe
+        # submit waits that long before trusting a "not found" (no late duplicate).
+        self.unknown_outcome_settle_delay = self.settings.recv_window_ms / 1000
         self._transport = transport
         self._stream_config = stream_config
         self._clock = ClockOffset()
@@ -144,21 +152,33 @@ class BinanceAdapter(BrokerAdapter):
                 transport=self._transport if self._transport is not None else self._make_transport(),
                 clock=self._clock,
                 clock_sync_interval=s.clock_sync_interval,
+                on_wait=self._rate_limit_waited,
             )
         return self._http
 
-    def _make_transport(self) -> httpx.AsyncBaseTransport | None:
+    def _rate_limit_waited(self, name: str, seconds: float) -> None:
+        # Looked up on every call: the engine installs its telemetry after construction.
+        self.telemetry.rate_limit_wait(name, seconds)
+
+    def _make_transport(self) -> HttpTransport | None:
         """The transport ``http_transport`` names (``None``: httpx's stock transport)."""
-        if self.settings.http_transport != "aiohttp":
+        choice = self.settings.http_transport
+        if choice == "auto":
+            # The lean transport has no proxy support: behind a proxy, httpx (which honours
+            # HTTP(S)_PROXY / NO_PROXY) carries the requests instead.
+            choice = "httpx" if _proxy_configured(self.settings.rest_url) else "lean"
+        if choice == "httpx":
             return None
-        try:  # optional dependency, imported only when asked for
-            module = importlib.import_module("httpx_aiohttp")
+        if choice == "lean":
+            return LeanHttpTransport()
+        try:  # optional dependency (the ``aiohttp`` extra), imported only when asked for
+            module = importlib.import_module("autotrader_core.aiohttp_transport")
         except ImportError:
             raise ConfigurationError(
-                "http_transport='aiohttp' needs httpx-aiohttp: pip install 'autotrader-binance[aiohttp]'",
+                "http_transport='aiohttp' needs aiohttp: pip install 'autotrader-binance[aiohttp]'",
                 broker=BROKER,
             ) from None
-        transport: httpx.AsyncBaseTransport = module.AiohttpTransport()
+        transport: HttpTransport = module.AiohttpTransport()
         return transport
 
     def _make_signer(self) -> Signer:
@@ -543,6 +563,8 @@ class BinanceAdapter(BrokerAdapter):
         try:
             async for item in stream.events():
                 if isinstance(item, Connected):
+                    if item.reconnect:
+                        self.telemetry.reconnected("user data stream reconnected")
                     if item.reconnect and item.gap_started_ms is not None:
                         # Binance filters trades by its own clock: local gap start + measured offset.
                         since = item.gap_started_ms + self._clock.offset_ms - _CATCH_UP_MARGIN_MS
@@ -594,6 +616,15 @@ class BinanceAdapter(BrokerAdapter):
                 events.append(OrderRejected(client_order_id, reason="REJECTED", timestamp=when))
         logger.info("binance catch-up after reconnect: %d events", len(events))
         return events
+
+
+def _proxy_configured(url: str) -> bool:
+    """Whether the environment routes ``url`` through a proxy (``HTTPS_PROXY``... minus ``NO_PROXY``)."""
+    parts = urlsplit(url)
+    proxies = urllib.request.getproxies()
+    if not (proxies.get(parts.scheme) or proxies.get("all")):
+        return False
+    return not urllib.request.proxy_bypass(parts.hostname or "")
 
 
 def _now() -> datetime:

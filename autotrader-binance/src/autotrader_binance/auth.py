@@ -17,12 +17,13 @@ import base64
 import hashlib
 import hmac
 from collections.abc import Mapping, Sequence
-from typing import Protocol
-from urllib.parse import urlencode
+from typing import TYPE_CHECKING, Protocol
 
 from autotrader_core.errors import ConfigurationError
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.serialization import load_pem_private_key
+from autotrader_core.rest import encode_query as _encode_query
+
+if TYPE_CHECKING:  # cryptography is imported when an Ed25519 key is loaded (HMAC users never pay for it)
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 __all__ = [
     "Ed25519Signer",
@@ -39,10 +40,11 @@ __all__ = [
 def encode_query(params: Sequence[tuple[str, str]]) -> str:
     """``k=v&k=v`` with names and values percent-encoded as UTF-8, as Binance's own sample does.
 
-    This is ``urllib.parse.urlencode``: the same function that builds the query
-    string the core ``RestClient`` sends, so the signed payload is the wire text.
+    This is :func:`autotrader_core.rest.encode_query` (``urllib.parse.urlencode``'s
+    output, faster): the same function that builds the query string and form body
+    the core ``RestClient`` sends, so the signed payload is the wire text.
     """
-    return urlencode(params, encoding="utf-8")
+    return _encode_query(params)
 
 
 def rest_signature_payload(query: str, body: str | None) -> str:
@@ -122,6 +124,9 @@ def load_ed25519_key(pem: str | bytes, passphrase: str | None = None) -> Ed25519
         ConfigurationError: not a PEM key, wrong passphrase, or not an Ed25519 key
             (the key material never appears in the message).
     """
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
     data = pem.encode("utf-8") if isinstance(pem, str) else pem
     try:
         key = load_pem_private_key(data, password=passphrase.encode("utf-8") if passphrase else None)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +27,7 @@ from autotrader_core.decimals import wire_field
 from autotrader_core.errors import AutotraderError, BrokerProtocolError, RateLimited
 from autotrader_core.resiliency.rate_limit import RateLimiter
 from autotrader_core.rest import DEFAULT_BAN_SECONDS, RestClient, RestRequest
+from autotrader_core.transports import HttpTransport
 
 from autotrader_binance.auth import Signer, encode_query, rest_signature_payload
 from autotrader_binance.errors import BROKER, TimestampOutsideRecvWindow, map_error
@@ -62,7 +63,8 @@ class BinanceHttp:
         signer: Signs ``TRADE``/``USER_DATA`` requests; ``None`` without credentials.
         recv_window_ms: ``recvWindow`` of signed requests.
         timeout: Seconds before a request becomes ``RequestTimeout``.
-        transport: httpx transport override (default: httpx's stock transport).
+        transport: Transport override: an httpx transport or an ``HttpTransport``
+            (default: httpx's stock transport).
         clock: Server clock estimate (shared with the stream for its signatures).
     """
 
@@ -74,10 +76,12 @@ class BinanceHttp:
         signer: Signer | None,
         recv_window_ms: int = 5000,
         timeout: float = 10.0,
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: httpx.AsyncBaseTransport | HttpTransport | None = None,
         clock: ClockOffset | None = None,
         clock_sync_interval: float | None = 600.0,
+        on_wait: Callable[[str, float], None] | None = None,
     ) -> None:
+        self._on_wait = on_wait  # reported by every limiter (the adapter forwards it to telemetry)
         self._signer = signer
         self._recv_window = str(recv_window_ms)
         self._limits: list[Limit] = []
@@ -117,59 +121,62 @@ class BinanceHttp:
 
     # -- rate limits ------------------------------------------------------------
 
+    def _limiter(self, rule: RateLimitRule) -> RateLimiter:
+        name = f"binance:{rule.kind}:{rule.header_suffix}"
+        return RateLimiter(name, rule.limit, rule.seconds, on_wait=self._on_wait)
+
     def apply_rate_limits(self, rules: Sequence[RateLimitRule]) -> None:
         """Replace the limiters with ones built from ``rules`` (``exchangeInfo.rateLimits``)."""
-        limits = [
-            Limit(rule, RateLimiter(f"binance:{rule.kind}:{rule.header_suffix}", rule.limit, rule.seconds))
-            for rule in rules
-            if rule.limit > 0 and rule.seconds > 0
-        ]
+        limits = [Limit(rule, self._limiter(rule)) for rule in rules if rule.limit > 0 and rule.seconds > 0]
         weight = sorted((x for x in limits if x.rule.kind == "REQUEST_WEIGHT"), key=lambda x: x.rule.seconds)
         if not weight:  # keep a documented weight budget even if exchangeInfo omits it
             rule = DEFAULT_RATE_LIMITS[0]
-            weight = [
-                Limit(
-                    rule, RateLimiter(f"binance:{rule.kind}:{rule.header_suffix}", rule.limit, rule.seconds)
-                )
-            ]
+            weight = [Limit(rule, self._limiter(rule))]
             limits.append(weight[0])
         self._limits = limits
         self._weight = weight
         self._orders = [x for x in limits if x.rule.kind == "ORDERS"]
         self._raw = [x for x in limits if x.rule.kind == "RAW_REQUESTS"]
+        # lower-case usage header name (bytes, as on the wire) → (limit, is it a weight limit)
+        watched = {f"x-mbx-used-weight-{x.rule.header_suffix.lower()}".encode(): (x, True) for x in weight}
+        watched |= {
+            f"x-mbx-order-count-{x.rule.header_suffix.lower()}".encode(): (x, False) for x in self._orders
+        }
+        self._watched: dict[bytes, tuple[Limit, bool]] = watched
         if hasattr(self, "rest"):
             self.rest.rate_limiter = weight[0].limiter
 
     def _observe(self, response: httpx.Response) -> None:
-        """Align the limiters with Binance's own usage counters."""
-        headers = response.headers
-        for limit in self._weight:
-            raw = headers.get(f"x-mbx-used-weight-{limit.rule.header_suffix.lower()}")
-            if raw is not None and raw.isdigit():
-                limit.limiter.observe_usage(int(raw))
-                if limit.rule.header_suffix == "1M":
-                    self.used_weight = int(raw)
-        for limit in self._orders:
+        """Align the limiters with Binance's own usage counters (one pass over the headers)."""
+        watched = self._watched
+        for name, raw in response.headers.raw:
+            found = watched.get(name.lower())
+            if found is None or not raw.isdigit():
+                continue
+            limit, is_weight = found
+            used = int(raw)
+            limit.limiter.observe_usage(used)
             suffix = limit.rule.header_suffix
-            raw = headers.get(f"x-mbx-order-count-{suffix.lower()}")
-            if raw is not None and raw.isdigit():
-                limit.limiter.observe_usage(int(raw))
-                self.order_counts[suffix] = int(raw)
+            if not is_weight:
+                self.order_counts[suffix] = used
+            elif suffix == "1M":
+                self.used_weight = used
 
     # -- signing ------------------------------------------------------------------
 
     def _sign(self, request: RestRequest) -> None:
         assert self._signer is not None  # only installed with a signer
-        stamp = (("recvWindow", self._recv_window), ("timestamp", str(request.timestamp_ms)))
+        # recvWindow and timestamp are digits: their encoding is themselves.
+        stamp = f"recvWindow={self._recv_window}&timestamp={request.timestamp_ms}"
         if request.body is None:  # GET: everything in the query string
-            request.params.extend(stamp)
-            payload = rest_signature_payload(encode_query(request.params), None)
+            request.params.append(("recvWindow", self._recv_window))
+            request.params.append(("timestamp", str(request.timestamp_ms)))
+            payload = rest_signature_payload(request.query_string(), None)
             request.params.append(("signature", self._signer.sign(payload)))
             return
         # POST/PUT/DELETE: everything in the form body (query + body are signed, query is empty)
-        body = request.body
-        body = f"{body}&{encode_query(stamp)}" if body else encode_query(stamp)
-        payload = rest_signature_payload(encode_query(request.params), body)
+        body = f"{request.body}&{stamp}" if request.body else stamp
+        payload = rest_signature_payload(request.query_string(), body)
         request.body = f"{body}&{encode_query([('signature', self._signer.sign(payload))])}"
 
     # -- sending --------------------------------------------------------------------

@@ -56,10 +56,13 @@ class BinanceSettings(BrokerSettings):
     """Path to the Ed25519 private key PEM file (alternative to ``private_key``)."""
     private_key_passphrase: SecretStr | None = None
     """Passphrase of an encrypted Ed25519 PEM key."""
-    http_transport: Literal["httpx", "aiohttp"] = "httpx"
-    """``httpx``: httpx's own transport (default; what the conformance suite replays through).
-    ``aiohttp``: httpx over aiohttp (``pip install autotrader-binance[aiohttp]``), measured
-    1.2-5.5x the orders/s at about half the CPU per order (benchmarks/binance/README.md)."""
+    http_transport: Literal["auto", "httpx", "aiohttp", "lean"] = "auto"
+    """REST transport. ``auto`` (default): ``lean`` unless the environment names a proxy for
+    the REST URL, then ``httpx``. ``lean``: the core's standard-library HTTP/1.1 keep-alive
+    client, several times less CPU per order than httpx (no proxy support; asyncio only).
+    ``httpx``: httpx's own transport (proxies, HTTP/2 if installed). ``aiohttp``: aiohttp
+    (``pip install 'autotrader-binance[aiohttp]'``; proxies, asyncio only). Every choice runs
+    the conformance suite (benchmarks/binance/README.md has the figures)."""
     recv_window_ms: int = Field(default=5000, gt=0, le=60000)
     """``recvWindow`` sent with signed requests (Binance maximum 60000 ms)."""
     clock_sync_interval: float = Field(default=600.0, gt=0)

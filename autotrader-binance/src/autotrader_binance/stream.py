@@ -25,7 +25,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from itertools import count
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from autotrader_core.clock import ClockOffset
@@ -35,11 +35,12 @@ from autotrader_core.errors import (
     BrokerUnavailable,
     ConfigurationError,
 )
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from autotrader_binance.auth import Signer, ws_signature_payload
 from autotrader_binance.errors import BROKER
+
+if TYPE_CHECKING:
+    from websockets.asyncio.client import ClientConnection
 
 __all__ = ["Connected", "StreamConfig", "UserDataStream"]
 
@@ -132,6 +133,10 @@ class UserDataStream:
 
     async def events(self) -> AsyncIterator[Connected | dict[str, Any]]:
         """Yield :class:`Connected` markers and inner event objects (``executionReport`` …)."""
+        # Imported when a stream starts: placing orders alone never pays for websockets.
+        from websockets.asyncio.client import connect
+        from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+
         failures = 0
         gap_started: int | None = None
         while not self._closed:

@@ -108,7 +108,7 @@ class CoinbaseAdapter(BrokerAdapter):
     ) -> None:
         # Local work only (settings checks, key loading): the first I/O is in connect().
         self.settings = settings
-        self._http = CoinbaseHttp(settings, transport=transport)
+        self._http = CoinbaseHttp(settings, transport=transport, on_wait=self._rate_limit_waited)
         self._directory = OrderDirectory()
         self._completer = FillCompleter(self._fetch_order_fills, retry_interval=settings.fill_retry_interval)
         self._connected = False
@@ -479,6 +479,8 @@ class CoinbaseAdapter(BrokerAdapter):
         try:
             async for item in stream.items():
                 now = datetime.now(UTC)
+                if isinstance(item, StreamConnected) and item.reconnect:
+                    self.telemetry.reconnected(item.reason)
                 if isinstance(item, StreamGap) or (isinstance(item, StreamConnected) and item.reconnect):
                     # After a drop: from the last sign of life. After a gap: from now (minus the margin).
                     # The first connection has no gap behind it: its snapshot lists the open orders.
@@ -535,6 +537,10 @@ class CoinbaseAdapter(BrokerAdapter):
             for report in await self._orders_by_id(followed):
                 events.extend(await self._on_update(_update_from_report(report)))
         return events
+
+    def _rate_limit_waited(self, name: str, seconds: float) -> None:
+        # Looked up per call: the engine sets ``telemetry`` after the HTTP client was built.
+        self.telemetry.rate_limit_wait(name, seconds)
 
     def __repr__(self) -> str:
         return (

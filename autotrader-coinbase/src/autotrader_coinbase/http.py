@@ -9,7 +9,7 @@ requests are sent unsigned there unless credentials were configured.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -34,10 +34,16 @@ class CoinbaseHttp:
         settings: Adapter settings (URLs, credentials, budgets, timeout).
         transport: httpx transport override (loopback tests only; the default
             stock transport is the one pytest-httpx intercepts).
+        on_wait: Given to both rate limiters: called as ``(limiter name, seconds)``
+            after a request had to wait (the adapter forwards it to its telemetry).
     """
 
     def __init__(
-        self, settings: CoinbaseSettings, *, transport: httpx.AsyncBaseTransport | None = None
+        self,
+        settings: CoinbaseSettings,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        on_wait: Callable[[str, float], None] | None = None,
     ) -> None:
         settings.require_credentials()
         self.clock = ClockOffset()
@@ -49,8 +55,12 @@ class CoinbaseHttp:
                 settings.api_private_key.get_secret_value(),
                 now=lambda: self.clock.now_ms() // 1000,
             )
-        self.private_limiter = RateLimiter("coinbase-private", settings.rest_requests_per_second, 1.0)
-        self.public_limiter = RateLimiter("coinbase-public", settings.public_requests_per_second, 1.0)
+        self.private_limiter = RateLimiter(
+            "coinbase-private", settings.rest_requests_per_second, 1.0, on_wait=on_wait
+        )
+        self.public_limiter = RateLimiter(
+            "coinbase-public", settings.public_requests_per_second, 1.0, on_wait=on_wait
+        )
         self.rest = RestClient(
             broker=BROKER,
             base_url=settings.rest_url,

@@ -50,6 +50,8 @@ class StreamConnected:
     """Subscribed on a new connection; ``reconnect`` is False only for the first one."""
 
     reconnect: bool
+    reason: str = ""
+    """On a reconnect: what ended the previous subscribed connection (e.g. ``heartbeat timeout``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +152,7 @@ class UserStream:
         """
         attempt = 0
         auth_failures = 0
+        lost_reason = ""  # what ended the last subscribed connection, until the next one subscribes
         while not self.is_closed():
             received_any = False
             try:
@@ -199,8 +202,12 @@ class UserStream:
                             subscribed = True
                             auth_failures = 0
                             attempt = 0
-                            yield StreamConnected(reconnect=self.connections > 0)
+                            reconnect = self.connections > 0
                             self.connections += 1
+                            yield StreamConnected(
+                                reconnect=reconnect, reason=lost_reason if reconnect else ""
+                            )
+                            lost_reason = ""
                         if kind == "user":
                             try:
                                 updates = parse_user_message(message)
@@ -223,6 +230,12 @@ class UserStream:
                 logger.warning(
                     "coinbase user stream: %s; reconnecting", type(exc).__name__ + f": {exc}"[:200]
                 )
+                if self.connections and not lost_reason:  # the first failure after a good connection
+                    lost_reason = (
+                        str(exc)
+                        if isinstance(exc, _ReconnectError)
+                        else f"connection lost: {type(exc).__name__}"
+                    )
             finally:
                 self._ws = None
             if self.is_closed():
@@ -236,7 +249,9 @@ class UserStream:
             with anyio.fail_after(self._heartbeat_timeout):
                 return await ws.recv()
         except TimeoutError:
-            raise _ReconnectError(f"no message for {self._heartbeat_timeout:g}s") from None
+            raise _ReconnectError(
+                f"heartbeat timeout (no message for {self._heartbeat_timeout:g}s)"
+            ) from None
 
     @staticmethod
     def _decode(raw: str | bytes) -> dict[str, Any]:

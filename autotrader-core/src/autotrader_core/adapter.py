@@ -29,7 +29,22 @@ from autotrader_core.errors import UnsupportedFeature
 from autotrader_core.events import OrderEvent
 from autotrader_core.models import Balance, Fill, Instrument, Order, OrderReport, Position
 
-__all__ = ["BrokerAdapter", "OrderChange"]
+__all__ = ["AdapterTelemetry", "BrokerAdapter", "OrderChange"]
+
+
+class AdapterTelemetry:
+    """Where an adapter reports what only it can see (rate-limit waits, stream reconnects).
+
+    This default does nothing; the engine replaces ``adapter.telemetry`` with one that
+    forwards to the observer hooks (``autotrader_on_rate_limit_wait``,
+    ``autotrader_on_reconnect``). Implementations must return quickly and never raise.
+    """
+
+    def rate_limit_wait(self, name: str, seconds: float) -> None:
+        """A request waited ``seconds`` for rate limiter ``name`` (or a Retry-After)."""
+
+    def reconnected(self, reason: str) -> None:
+        """The private stream reconnected (``reason``: what broke the previous connection)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +65,16 @@ class BrokerAdapter(abc.ABC):
 
     name: ClassVar[str]
     capabilities: ClassVar[Capabilities]
+    telemetry: AdapterTelemetry = AdapterTelemetry()
+    """Set by the engine; adapters call ``self.telemetry.…`` (the class default does nothing)."""
+    unknown_outcome_settle_delay: float | None = None
+    """Seconds a request whose reply was lost may still take to reach the broker.
+
+    The safe submit waits this long before asking the broker whether the order
+    arrived, so a late arrival cannot follow a "not found" answer. Brokers with a
+    request validity window (Binance's ``recvWindow``) set it to that window; ``None``
+    uses the retry policy's first backoff.
+    """
 
     # -- connection -------------------------------------------------------
     @abc.abstractmethod

@@ -27,8 +27,8 @@ from typing import Any, Self, TypeVar
 import anyio
 from anyio.abc import TaskGroup
 
-from autotrader_core.adapter import BrokerAdapter, OrderChange
-from autotrader_core.enums import DecisionAction, OrderSide, OrderType, TimeInForce
+from autotrader_core.adapter import AdapterTelemetry, BrokerAdapter, OrderChange
+from autotrader_core.enums import DecisionAction, OrderSide, OrderType, TimeInForce, TradingState
 from autotrader_core.errors import (
     AutotraderError,
     BrokerError,
@@ -37,23 +37,27 @@ from autotrader_core.errors import (
     InvalidOrder,
     OrderNotFound,
     RateLimited,
+    RiskRejected,
     TransientError,
     UnsupportedFeature,
 )
 from autotrader_core.events import OrderEvent, OrderFilled, OrderRejected
 from autotrader_core.ids import ClientOrderIdGenerator
+from autotrader_core.journal.base import Journal, JournalError
 from autotrader_core.models import (
     Alert,
     Balance,
     ExecutionDecision,
     Instrument,
     Order,
+    OrderReport,
     Position,
     utc_now,
 )
 from autotrader_core.oms import OrderManager
-from autotrader_core.orders import build_order, optional_price
+from autotrader_core.orders import build_order, coerce_enum, optional_price
 from autotrader_core.plugins import PluginManager
+from autotrader_core.recovery import ReconciliationReport, recover
 from autotrader_core.resiliency import (
     CircuitBreaker,
     DeadLetter,
@@ -65,6 +69,7 @@ from autotrader_core.resiliency import (
 )
 from autotrader_core.risk import RiskChecks
 from autotrader_core.settings import EngineSettings
+from autotrader_core.state_machine import Trigger, next_status
 from autotrader_core.strategy import Strategy
 
 __all__ = ["EngineStatus", "ExecutionEngine"]
@@ -123,6 +128,20 @@ class EngineStatus:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
 
+class _HookTelemetry(AdapterTelemetry):
+    """Forwards what the adapter reports to the observer hooks."""
+
+    def __init__(self, engine: ExecutionEngine) -> None:
+        self._engine = engine
+
+    def rate_limit_wait(self, name: str, seconds: float) -> None:
+        self._engine._hook("autotrader_on_rate_limit_wait", name=name, seconds=seconds)
+
+    def reconnected(self, reason: str) -> None:
+        logger.info("%s stream reconnected: %s", self._engine.adapter.name, reason)
+        self._engine._hook("autotrader_on_reconnect", broker=self._engine.adapter.name, reason=reason)
+
+
 class _Context:
     """The :class:`~autotrader_core.strategy.StrategyContext` the engine hands to strategies."""
 
@@ -160,6 +179,10 @@ class ExecutionEngine:
         plugins: Plugin manager whose observer hooks receive every event.
         retry_policy: Retries for retryable failures (submissions re-use the client order id).
         breaker: Circuit breaker around broker requests.
+        journal: Durable journal of intents and events (none by default). The engine opens it
+            on :meth:`start` (replaying it and reconciling with the broker, see
+            :mod:`autotrader_core.recovery`) and closes it on :meth:`stop`; dead letters are
+            persisted in it too.
     """
 
     def __init__(
@@ -174,6 +197,7 @@ class ExecutionEngine:
         breaker: CircuitBreaker | None = None,
         dead_letters: DeadLetterQueue | None = None,
         ids: ClientOrderIdGenerator | None = None,
+        journal: Journal | None = None,
     ) -> None:
         self.adapter = adapter
         self.strategy = strategy
@@ -184,7 +208,10 @@ class ExecutionEngine:
         self.breaker = breaker or CircuitBreaker(
             f"{adapter.name}-requests", on_state_change=self._breaker_changed
         )
-        self.dead_letters = dead_letters or DeadLetterQueue()
+        self.journal = journal
+        self.reconciliation: ReconciliationReport | None = None
+        """What recovery did on the last :meth:`start` (``None`` without a journal)."""
+        self.dead_letters = dead_letters or DeadLetterQueue(store=journal)
         self.failures = FailureTracker()
         """Transport-level outcomes of broker requests over the last minute, per operation."""
         self.ids = ids or ClientOrderIdGenerator()
@@ -196,6 +223,8 @@ class ExecutionEngine:
         self._running = False
         self._stopped = anyio.Event()
         self._background = anyio.CancelScope()
+        self._ready = anyio.Event()
+        adapter.telemetry = _HookTelemetry(self)
         from autotrader_core.kill_switch import KillSwitch
 
         self.kill_switch = KillSwitch(self)
@@ -228,13 +257,27 @@ class ExecutionEngine:
         self.risk.set_instruments(instruments)
         self.oms.set_instruments(instruments)
         self.balances = await self.adapter.get_balances()
-        if self.strategy is not None:
-            await self.strategy.on_start(self.context)
+        if self.journal is not None:
+            await self.journal.open()
         task_group = anyio.create_task_group()
         await task_group.__aenter__()
         self._task_group = task_group
         self._running = True
+        # The stream is opened before reconciliation so nothing that happens while we
+        # reconcile is missed; its events wait until the OMS is rebuilt (see _consume_stream).
         task_group.start_soon(self._run_background)
+        try:
+            if self.journal is not None and self.settings.recover_on_start:
+                self.reconciliation = await recover(self)
+            if self.strategy is not None:
+                await self.strategy.on_start(self.context)
+        except BaseException:
+            await self.stop()
+            self._task_group = None
+            await task_group.__aexit__(None, None, None)
+            raise
+        self._ready.set()
+        self._hook("autotrader_on_engine_started", status=self.status().as_dict())
         logger.info("engine started: broker=%s strategy=%s", self.adapter.name, self._strategy_name)
 
     async def _run_background(self) -> None:
@@ -244,7 +287,9 @@ class ExecutionEngine:
             async with anyio.create_task_group() as tg:
                 if self.adapter.capabilities.streaming_fills:
                     tg.start_soon(self._consume_stream)
+                await self._ready.wait()
                 tg.start_soon(self._watch_timeouts)
+                tg.start_soon(self._report_status)
                 if self.strategy is not None:
                     tg.start_soon(self._decision_loop)
 
@@ -270,8 +315,20 @@ class ExecutionEngine:
         self._background.cancel()
         with anyio.CancelScope(shield=True):
             await self.adapter.disconnect()
+            if self.journal is not None:
+                await self.journal.close()
         self._stopped.set()
+        self._hook("autotrader_on_engine_stopped", status=self.status().as_dict())
         logger.info("engine stopped: broker=%s", self.adapter.name)
+
+    def resume_trading(self) -> None:
+        """Set trading back to ACTIVE after a human reviewed what halted it.
+
+        Recovery halts trading when reconciliation leaves something unresolved
+        (see :attr:`reconciliation`); nothing new is sent until this is called.
+        """
+        logger.warning("trading resumed by the user (was %s)", self.risk.trading_state.value)
+        self.risk.trading_state = TradingState.ACTIVE
 
     @property
     def running(self) -> bool:
@@ -327,7 +384,7 @@ class ExecutionEngine:
 
     async def execute(self, decision: ExecutionDecision) -> Order | None:
         """Turn a strategy decision into an order (``None`` for HOLD or a flat CLOSE)."""
-        action = decision.action
+        action = coerce_enum(DecisionAction, decision.action, field="action")
         if action is DecisionAction.HOLD:
             return None
         if action is DecisionAction.CLOSE:
@@ -361,13 +418,26 @@ class ExecutionEngine:
                 reference_price=self.adapter.last_price(order.symbol),
             )
         except InvalidOrder as exc:
-            self._notify_reject(order, str(exc))
+            self._notify_reject(order, str(exc), getattr(exc, "reason", None))
             raise
+        except ArithmeticError:  # e.g. 1E+30 % 0.001 exceeds the decimal context
+            error = InvalidOrder(f"quantity {order.quantity} or a price of this order is out of range")
+            self._notify_reject(order, str(error))
+            raise error from None
         self.oms.add(order)
+        if self.journal is not None:
+            await self._write_ahead(order)
         try:
             outcome = await self._tracked(
                 "submit",
-                lambda: self.breaker.call(lambda: submit_with_lookup(self.adapter, order, self.retry_policy)),
+                lambda: self.breaker.call(
+                    lambda: submit_with_lookup(
+                        self.adapter,
+                        order,
+                        self.retry_policy,
+                        settle_delay=self.adapter.unknown_outcome_settle_delay,
+                    )
+                ),
             )
         except CircuitOpen as exc:
             # Never sent: refusing locally is safe.
@@ -389,6 +459,15 @@ class ExecutionEngine:
             await self._settle_from_report(order, outcome.report)
         return order
 
+    async def _write_ahead(self, order: Order) -> None:
+        assert self.journal is not None
+        try:
+            await self.journal.record_intent(order)
+        except JournalError as exc:
+            # Not durable, so never sent: refusing locally is safe.
+            await self._apply(OrderRejected(order.client_order_id, reason=f"journal unavailable: {exc}"))
+            raise
+
     async def cancel_order(self, order: Order | str) -> Order:
         """Ask the broker to cancel an order; returns it (``pending_cancel`` until confirmed).
 
@@ -396,6 +475,9 @@ class ExecutionEngine:
             IllegalTransition: the order is already finished.
         """
         target = self._resolve(order)
+        if self.journal is not None:
+            next_status(target.status, Trigger.REQUEST_CANCEL)  # refuse before journaling anything
+            await self.journal.record_request("cancel", target)  # write-ahead, like an intent
         self.oms.mark_pending_cancel(target.client_order_id)
         try:
             events = await self._call_broker("cancel", lambda: self.adapter.cancel_order(target))
@@ -438,6 +520,10 @@ class ExecutionEngine:
             raise InvalidOrder(
                 f"new quantity {change.quantity} is below the filled quantity {target.filled_quantity}"
             )
+        self._check_change(target, change)
+        if self.journal is not None:
+            next_status(target.status, Trigger.REQUEST_MODIFY)  # refuse before journaling anything
+            await self.journal.record_request("modify", target, change)  # write-ahead
         self.oms.mark_pending_modify(target.client_order_id)
         try:
             events = await self._call_broker("modify", lambda: self.adapter.modify_order(target, change))
@@ -446,6 +532,39 @@ class ExecutionEngine:
             raise
         await self._apply_all(events)
         return target
+
+    def _check_change(self, target: Order, change: OrderChange) -> None:
+        """The instrument's tick, lot and size rules for a modify's new terms (before anything is sent)."""
+        instrument = self.risk.instrument(target.symbol)
+        if instrument is None:
+            return
+        tick, lot = instrument.tick_size, instrument.lot_size
+        try:
+            for name, price in (("limit price", change.limit_price), ("stop price", change.stop_price)):
+                if price is not None and tick > 0 and price % tick:
+                    raise RiskRejected(
+                        f"new {name} {price} is not a multiple of tick size {tick} for {target.symbol}",
+                        reason=RiskChecks.PRICE_TICK,
+                    )
+            quantity = change.quantity
+            if quantity is not None:
+                if lot > 0 and quantity % lot:
+                    raise RiskRejected(
+                        f"new quantity {quantity} is not a multiple of lot size {lot} for {target.symbol}",
+                        reason=RiskChecks.QUANTITY_STEP,
+                    )
+                if quantity < instrument.min_quantity:
+                    raise RiskRejected(
+                        f"new quantity {quantity} is below the minimum {instrument.min_quantity}",
+                        reason=RiskChecks.MIN_QUANTITY,
+                    )
+                if instrument.max_quantity is not None and quantity > instrument.max_quantity:
+                    raise RiskRejected(
+                        f"new quantity {quantity} is above the maximum {instrument.max_quantity}",
+                        reason=RiskChecks.MAX_QUANTITY,
+                    )
+        except ArithmeticError:
+            raise InvalidOrder(f"the new terms of {target.client_order_id} are out of range") from None
 
     async def kill(self, reason: str = "manual") -> Any:
         """Engage the kill switch (see :class:`~autotrader_core.kill_switch.KillSwitch`)."""
@@ -477,20 +596,23 @@ class ExecutionEngine:
         for event in events:
             await self._apply(event)
 
-    async def _apply(self, event: OrderEvent) -> None:
+    async def _apply(self, event: OrderEvent, *, journal: bool = True) -> None:
+        if journal and self.journal is not None:
+            await self._journal_event(event)
         order = self.oms.apply(event)
         if order is None:
             return
         if _events_logger.isEnabledFor(logging.INFO):
             _log_order_event(order, event)
-        hooks = self._hooks
         fill = event.fill if isinstance(event, OrderFilled) else None
-        if hooks is not None:
-            hooks.autotrader_on_order_event(order=order, event=event)
+        if self._hooks is not None:
+            self._hook("autotrader_on_order_event", order=order, event=event)
             if fill is not None:
-                hooks.autotrader_on_fill(order=order, fill=fill, position=self.oms.position(fill.symbol))
+                self._hook(
+                    "autotrader_on_fill", order=order, fill=fill, position=self.oms.position(fill.symbol)
+                )
             if isinstance(event, OrderRejected):
-                hooks.autotrader_on_reject(order=order, reason=event.reason)
+                self._hook("autotrader_on_reject", order=order, reason=event.reason, code=event.code)
         strategy = self.strategy
         if strategy is not None:
             try:
@@ -507,6 +629,7 @@ class ExecutionEngine:
         while True:
             try:
                 async for event in self.adapter.stream_events():
+                    await self._ready.wait()  # no-op once the OMS has been rebuilt
                     await self._apply(event)
                     delay = 1.0
                 if not self._running:
@@ -517,8 +640,25 @@ class ExecutionEngine:
             await anyio.sleep(delay)
             delay = min(delay * 2, 30.0)
 
+    async def _journal_event(self, event: OrderEvent | OrderReport) -> None:
+        # A broker event is a fact: it reaches the OMS even when the journal has failed
+        # (new orders are refused then, by the write-ahead in _send_new).
+        assert self.journal is not None
+        try:
+            if isinstance(event, OrderReport):
+                await self.journal.record_report(event)
+            else:
+                await self.journal.record_event(event)
+        except JournalError as exc:
+            log = logger.critical if self._running else logger.warning  # after stop(): closed, expected
+            log("journal unavailable; applying %r unjournaled: %s", event, exc)
+
     async def _settle_from_report(self, order: Order, report: Any) -> None:
-        self.oms.apply_report(report)
+        if self.journal is not None:
+            await self._journal_event(report)
+        _, events = self.oms.report_events(report)
+        for event in events:  # through _apply: hooks, logs and callbacks see report-settled changes too
+            await self._apply(event, journal=False)  # the report itself is journaled above
         if self.oms.missing_fill_quantity(order, report) > 0:
             await self._catch_up_fills(order)
 
@@ -582,11 +722,25 @@ class ExecutionEngine:
                     logger.warning("decision %s not sent: %s", decision, exc)
                 except AutotraderError as exc:
                     logger.warning("decision %s failed: %s", decision, exc)
-            if self._hooks is not None:
-                self._hooks.autotrader_on_status(status=self.status().as_dict())
             await anyio.sleep(max(0.0, interval - (time.monotonic() - started)))
 
     # -- observability -----------------------------------------------------------------
+    def _hook(self, hook_name: str, /, **kwargs: Any) -> None:
+        """Call observer hook ``hook_name``; an observer's exception is logged, never propagated."""
+        hooks = self._hooks
+        if hooks is None:
+            return
+        try:
+            getattr(hooks, hook_name)(**kwargs)
+        except Exception:
+            logger.exception("observer hook %s failed (ignored: order handling goes on)", hook_name)
+
+    async def _report_status(self) -> None:
+        while self._running:  # a tick already due when stop() ran must not follow the final status
+            if self._hooks is not None:
+                self._hook("autotrader_on_status", status=self.status().as_dict())
+            await anyio.sleep(self.settings.status_interval)
+
     def status(self) -> EngineStatus:
         """Current status: connection, OMS figures, risk state, breaker, dead letters, positions."""
         metrics = self.oms.metrics
@@ -613,7 +767,7 @@ class ExecutionEngine:
             realized_pnl={s: p.realized_pnl for s, p in positions.items()},
         )
 
-    def _notify_reject(self, order: Order, reason: str) -> None:
+    def _notify_reject(self, order: Order, reason: str, code: str | None = None) -> None:
         _events_logger.info(
             "order refused before send",
             extra={
@@ -626,20 +780,17 @@ class ExecutionEngine:
                 "reason": reason,
             },
         )
-        if self._hooks is not None:
-            self._hooks.autotrader_on_reject(order=order, reason=reason)
+        self._hook("autotrader_on_reject", order=order, reason=reason, code=code)
 
     def _dead_letter(self, operation: str, order: Order, error: BaseException) -> None:
         self.dead_letters.put(DeadLetter.from_error(operation, order, error))
 
     def _alert(self, level: str, message: str) -> None:
         logger.warning("%s", message) if level != "info" else logger.info("%s", message)
-        if self._hooks is not None:
-            self._hooks.autotrader_on_alert(alert=Alert(level=level, message=message, source="engine"))
+        self._hook("autotrader_on_alert", alert=Alert(level=level, message=message, source="engine"))
 
     def _breaker_changed(self, name: str, state: str) -> None:
-        if self._hooks is not None:
-            self._hooks.autotrader_on_breaker_state(name=name, state=state)
+        self._hook("autotrader_on_breaker_state", name=name, state=state)
         if state == "open":
             self._alert("critical", f"circuit breaker {name} opened: broker requests paused")
 

@@ -75,8 +75,12 @@ class AutotraderSpecs:
         """Something an operator must see: kill switch, breaker open, unresolved orders."""
 
     @hookspec
-    def autotrader_on_reject(self, order: Order, reason: str) -> None:
-        """An order was refused, locally by a risk check or by the broker."""
+    def autotrader_on_reject(self, order: Order, reason: str, code: str | None) -> None:
+        """An order was refused, locally by a risk check or by the broker.
+
+        ``code`` is the risk check's reason code (e.g. ``MAX_ORDER_NOTIONAL``) or the
+        broker's own error code, when there is one.
+        """
 
     @hookspec
     def autotrader_on_breaker_state(self, name: str, state: str) -> None:
@@ -93,3 +97,11 @@ class AutotraderSpecs:
     @hookspec
     def autotrader_on_status(self, status: dict[str, Any]) -> None:
         """The engine's periodic status snapshot (see ``ExecutionEngine.status``)."""
+
+    @hookspec
+    def autotrader_on_engine_started(self, status: dict[str, Any]) -> None:
+        """An engine connected and started (its first status snapshot)."""
+
+    @hookspec
+    def autotrader_on_engine_stopped(self, status: dict[str, Any]) -> None:
+        """An engine stopped (its last status snapshot)."""

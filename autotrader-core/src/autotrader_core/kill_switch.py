@@ -140,12 +140,11 @@ class KillSwitch:
             f"kill switch: {report.reason}; canceled {report.canceled} orders, "
             f"{len(report.flatten_orders)} flatten orders, {report.elapsed:.3f}s"
         )
-        hooks = self._engine.plugins.hooks.hook if self._engine.plugins is not None else None
-        if hooks is not None:
-            details = {"canceled": str(report.canceled), "elapsed": f"{report.elapsed:.3f}"}
-            hooks.autotrader_on_alert(
-                alert=Alert(level="critical", message=message, source="kill_switch", details=details)
-            )
+        details = {"canceled": str(report.canceled), "elapsed": f"{report.elapsed:.3f}"}
+        self._engine._hook(
+            "autotrader_on_alert",
+            alert=Alert(level="critical", message=message, source="kill_switch", details=details),
+        )
         logger.critical("%s", message)
 
 

@@ -97,3 +97,6 @@ def configure_logging(*, json_output: bool, level: int = logging.INFO, stream: T
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # httpx logs every request line (signed query strings included) at INFO: keep that
+    # out of the order audit trail unless debugging.
+    logging.getLogger("httpx").setLevel(logging.DEBUG if level <= logging.DEBUG else logging.WARNING)

@@ -377,34 +377,68 @@ class OrderManager:
     def apply_report(self, report: OrderReport) -> Order | None:
         """Settle an order from a broker query (after a timeout, or during reconciliation).
 
-        Moves the order to the status the broker reports when the state machine
-        allows it. Fill quantities are never invented from a report: when the
-        broker reports more filled than the OMS has applied, the fills must be
-        fetched (``get_fills``) and applied; :meth:`missing_fill_quantity` tells how much.
+        Applies the events :meth:`report_events` derives. Fill quantities are never
+        invented from a report: when the broker reports more filled than the OMS has
+        applied, the fills must be fetched (``get_fills``) and applied;
+        :meth:`missing_fill_quantity` tells how much.
+        """
+        order, events = self.report_events(report)
+        if order is None:
+            return None
+        before = order.status
+        changed = False
+        for event in events:
+            changed = self.apply(event) is not None or changed
+        return order if changed or order.status is not before else None
+
+    def report_events(self, report: OrderReport) -> tuple[Order | None, list[OrderEvent]]:
+        """The order a broker report is about, and the events that bring it to the reported state.
+
+        Records the broker order id the report carries. A report that shows a pending
+        cancel or modify never took effect (the order still working) yields the
+        matching ``…Rejected`` event, so the order does not stay pending forever.
         """
         cid = report.client_order_id
         order = self.get(cid) if cid else None
         if order is None and report.broker_order_id:
             order = self.get_by_broker_id(report.broker_order_id)
         if order is None:
-            return None
-        before = order.status
+            return None, []
         if report.broker_order_id and order.broker_order_id != report.broker_order_id:
             self._set_broker_id(order, report.broker_order_id)
         target = report.status
         events: list[OrderEvent] = []
+        cid = order.client_order_id
         if order.status is OrderStatus.PENDING_SUBMIT and target is not OrderStatus.REJECTED:
-            events.append(OrderAccepted(order.client_order_id, report.broker_order_id))
+            events.append(OrderAccepted(cid, report.broker_order_id))
         if target is OrderStatus.CANCELED:
-            events.append(OrderCanceled(order.client_order_id, reason="reported by broker query"))
+            events.append(OrderCanceled(cid, reason="reported by broker query"))
         elif target is OrderStatus.EXPIRED:
-            events.append(OrderExpired(order.client_order_id))
+            events.append(OrderExpired(cid))
         elif target is OrderStatus.REJECTED:
-            events.append(OrderRejected(order.client_order_id, reason="reported by broker query"))
-        changed = False
-        for event in events:
-            changed = self.apply(event) is not None or changed
-        return order if changed or order.status is not before else None
+            events.append(OrderRejected(cid, reason="reported by broker query"))
+        elif target in (OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED):
+            if order.status is OrderStatus.PENDING_CANCEL:
+                events.append(OrderCancelRejected(cid, reason="broker still reports the order working"))
+            elif order.status is OrderStatus.PENDING_MODIFY:
+                same_terms = (report.quantity, report.limit_price, report.stop_price) == (
+                    order.quantity,
+                    order.limit_price,
+                    order.stop_price,
+                )
+                if same_terms:
+                    events.append(OrderModifyRejected(cid, reason="broker reports the order unchanged"))
+                else:  # the modify took effect: adopt the broker's terms
+                    events.append(
+                        OrderModified(
+                            cid,
+                            quantity=report.quantity,
+                            limit_price=report.limit_price,
+                            stop_price=report.stop_price,
+                            broker_order_id=report.broker_order_id,
+                        )
+                    )
+        return order, events
 
     @staticmethod
     def missing_fill_quantity(order: Order, report: OrderReport) -> Decimal:

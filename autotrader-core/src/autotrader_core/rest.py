@@ -12,7 +12,10 @@ rate-limited, signed, sent and its errors mapped onto
    (after waiting for the limiter, so a long wait never makes the signed
    timestamp stale);
 4. it is sent with one reused ``httpx.AsyncClient`` (stock transport, so
-   pytest-httpx intercepts it);
+   pytest-httpx intercepts it), or through a pluggable
+   :class:`~autotrader_core.transports.HttpTransport` that replaces httpx's
+   client layer for speed (:mod:`autotrader_core.lean_transport`, standard library;
+   :mod:`autotrader_core.aiohttp_transport`, the ``aiohttp`` extra);
 5. the body is parsed with ``parse_float=Decimal``; the broker's own
    ``error_mapper`` runs first on every response (OKX and Coinbase report errors
    inside HTTP 200), then the generic HTTP-status mapping.
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,7 +38,7 @@ from email.utils import parsedate_to_datetime
 from enum import Enum
 from types import TracebackType
 from typing import Any, Final
-from urllib.parse import urlencode
+from urllib.parse import quote_plus
 
 import httpx
 
@@ -50,6 +54,7 @@ from autotrader_core.errors import (
     RequestTimeout,
 )
 from autotrader_core.resiliency.rate_limit import RateLimiter
+from autotrader_core.transports import HttpTransport
 
 __all__ = [
     "DEFAULT_BAN_SECONDS",
@@ -59,6 +64,7 @@ __all__ = [
     "RestRequest",
     "encode_json_body",
     "encode_param",
+    "encode_query",
     "parse_retry_after",
 ]
 
@@ -69,13 +75,34 @@ DEFAULT_BAN_SECONDS: Final = 60.0
 
 _SNIPPET = 300  # characters of a broker's error text kept on the exception
 
+# Characters quote_plus() never changes: such a name or value is its own encoding.
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*").fullmatch
+
+
+def encode_query(params: Sequence[tuple[str, str]]) -> str:
+    """``name=value&…`` percent-encoded exactly as ``urllib.parse.urlencode`` does (UTF-8, ``+`` for space).
+
+    Faster on the common case: names and values made of unreserved characters
+    (most trading parameters) are copied instead of quoted. This is the text
+    that goes on the wire, so signers must sign this very string.
+    """
+    return "&".join(f"{_quote(name)}={_quote(value)}" for name, value in params)
+
+
+def _quote(text: object) -> str:
+    if isinstance(text, str):
+        return text if _UNRESERVED(text) else quote_plus(text)
+    if isinstance(text, bytes):
+        return quote_plus(text)
+    return _quote(str(text))  # what urlencode does with other types
+
 
 @dataclass(slots=True, repr=False)
 class RestRequest:
     """One request exactly as it will be sent; the signer mutates it in place.
 
-    The query string on the wire is exactly :meth:`query_string` (``urlencode``
-    of ``params`` in order) and the body is exactly ``body``: sign those.
+    The query string on the wire is exactly :meth:`query_string` (:func:`encode_query`,
+    i.e. ``urlencode``, of ``params`` in order) and the body is exactly ``body``: sign those.
     """
 
     method: str
@@ -93,8 +120,8 @@ class RestRequest:
     signed: bool = False
 
     def query_string(self) -> str:
-        """The query string that goes on the wire (without ``?``): ``urlencode(params)``."""
-        return urlencode(self.params)
+        """The query string that goes on the wire (without ``?``): :func:`encode_query` of ``params``."""
+        return encode_query(self.params) if self.params else ""
 
     @property
     def target(self) -> str:
@@ -208,8 +235,10 @@ class RestClient:
         clock: Broker clock estimate used to stamp requests (a fresh one by default).
         timeout: Seconds for connect/read/write/pool each.
         default_headers: Sent with every request (e.g. an API-key header).
-        transport: Override httpx's transport (tests with a loopback server);
-            the default stock transport is what pytest-httpx intercepts.
+        transport: An ``httpx.AsyncBaseTransport`` replaces the transport under
+            the one ``httpx.AsyncClient`` (default: the stock transport, which
+            pytest-httpx intercepts); an :class:`~autotrader_core.transports.HttpTransport`
+            replaces httpx altogether (requests then never touch httpx's client).
         on_response: Called with every response before it is mapped (read
             rate-limit usage headers there).
     """
@@ -225,7 +254,7 @@ class RestClient:
         clock: ClockOffset | None = None,
         timeout: float = 10.0,
         default_headers: Mapping[str, str] | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: httpx.AsyncBaseTransport | HttpTransport | None = None,
         on_response: Callable[[httpx.Response], None] | None = None,
     ) -> None:
         self.broker = broker
@@ -236,13 +265,29 @@ class RestClient:
         self._error_mapper = error_mapper
         self._signer = signer
         self._default_headers = dict(default_headers or {})
-        self._transport = transport
+        self._custom: HttpTransport | None = transport if isinstance(transport, HttpTransport) else None
+        self._transport = None if isinstance(transport, HttpTransport) else transport
         self._on_response = on_response
         self._client: httpx.AsyncClient | None = None
 
     @property
+    def transport(self) -> HttpTransport | None:
+        """The :class:`~autotrader_core.transports.HttpTransport` in use, ``None`` on the httpx path."""
+        return self._custom
+
+    @property
     def http(self) -> httpx.AsyncClient:
-        """The one ``httpx.AsyncClient`` (created on first use, so ``__init__`` stays free of I/O setup)."""
+        """The one ``httpx.AsyncClient`` (created on first use, so ``__init__`` stays free of I/O setup).
+
+        Raises:
+            ConfigurationError: when an :class:`~autotrader_core.transports.HttpTransport`
+                replaces httpx (no httpx client is used then).
+        """
+        if self._custom is not None:
+            raise ConfigurationError(
+                f"{self.broker}: requests go through {self._custom!r}, not an httpx client",
+                broker=self.broker,
+            )
         if self._client is None:
             self._client = httpx.AsyncClient(
                 base_url=self.base_url,
@@ -296,7 +341,7 @@ class RestClient:
             body = encode_json_body(json_body)
             headers["Content-Type"] = "application/json"
         elif form is not None:
-            body = urlencode(_encode_params(form))
+            body = encode_query(_encode_params(form))
             headers["Content-Type"] = "application/x-www-form-urlencoded"
 
         limiters: list[tuple[RateLimiter, float]] = []
@@ -322,13 +367,23 @@ class RestClient:
     async def _send(self, request: RestRequest, limiters: Sequence[tuple[RateLimiter, float]]) -> Any:
         method, path = request.method, request.path
         started = time.perf_counter()
+        content = None if request.body is None else request.body.encode()
         try:
-            response = await self.http.request(
-                method,
-                request.target,
-                content=None if request.body is None else request.body.encode(),
-                headers=request.headers,
-            )
+            if self._custom is not None:
+                headers = (
+                    self._default_headers | request.headers if request.headers else self._default_headers
+                )
+                response = await self._custom.send(
+                    method,
+                    self.base_url + request.target,
+                    headers=headers,
+                    body=content,
+                    time_limit=self.timeout,
+                )
+            else:
+                response = await self.http.request(
+                    method, request.target, content=content, headers=request.headers
+                )
         except httpx.TimeoutException as exc:
             raise RequestTimeout(
                 f"{method} {path}: no reply within {self.timeout:g}s ({type(exc).__name__}); "
@@ -453,10 +508,14 @@ class RestClient:
     @property
     def is_closed(self) -> bool:
         """True when no HTTP client is open (never used yet, or closed)."""
+        if self._custom is not None:
+            return self._custom.is_closed
         return self._client is None or self._client.is_closed
 
     async def aclose(self) -> None:
         """Close the HTTP client; safe to call twice. A later request opens a new one."""
+        if self._custom is not None:
+            await self._custom.aclose()
         client, self._client = self._client, None
         if client is not None:
             await client.aclose()

@@ -8,6 +8,7 @@ shows in a repr, a log line or an error.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -28,6 +29,8 @@ class BrokerSettings(BaseSettings):
         env_file_encoding="utf-8",
         extra="ignore",
         validate_default=True,
+        # A malformed secret from the environment must not be echoed in a ValidationError.
+        hide_input_in_errors=True,
     )
 
     environment: str = "test"
@@ -53,8 +56,18 @@ class EngineSettings(BaseSettings):
 
     decision_interval: float = Field(default=0.1, gt=0)
     """Seconds between strategy decision cycles (0.1 = 100 ms)."""
+    status_interval: float = Field(default=1.0, gt=0)
+    """Seconds between status snapshots sent to the ``autotrader_on_status`` hook."""
     order_timeout: float = Field(default=30.0, gt=0)
     """Seconds an order may stay unconfirmed before the engine queries the broker about it."""
     data_dir: Path = Path.home() / ".autotrader"
+    """Where the journal (``journal.sqlite3``) and other local state live."""
+    journal_sync: Literal["intent", "every", "off"] = "intent"
+    """When a journal write must be durable: ``intent`` (before every request leaves),
+    ``every`` (every record) or ``off`` (background only)."""
+    journal_fsync: bool = True
+    """fsync journal commits (power-loss safe); ``False`` only survives the process dying."""
+    recover_on_start: bool = True
+    """With a journal: replay it and reconcile with the broker when the engine starts."""
     disabled_plugins: str = ""
     """Comma-separated plugin names not to load (also ``AUTOTRADER_DISABLED_PLUGINS``)."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -88,6 +89,8 @@ _T = TypeVar("_T")
 
 _ACK_STATUSES = frozenset({"PreSubmitted", "Submitted", "Filled", "Cancelled", "ApiCancelled"})
 _CANCELED_STATUSES = frozenset({"Cancelled", "ApiCancelled"})
+_THROTTLE = "ibkr-tws-messages"
+"""Telemetry name of ib_async's client-side throttle (45 messages/s; TWS allows 50)."""
 
 
 class _Wake:
@@ -191,6 +194,10 @@ class IbkrAdapter(BrokerAdapter):
         self._qualify_lock = anyio.Lock()
         self._connect_lock = anyio.Lock()
         self._connect_error: ErrorRecord | None = None
+        self._sessions = 0
+        self._lost_reason: str | None = None
+        """Why the last established session ended; reported once the next one is up."""
+        self._throttled_since: float | None = None
         # orders (id maps only: the OMS owns order state)
         self._coid_by_order_id: dict[int, str] = {}
         self._order_id_by_coid: dict[str, int] = {}
@@ -230,6 +237,7 @@ class IbkrAdapter(BrokerAdapter):
     async def disconnect(self) -> None:
         """Close the session; safe to call twice. Ends ``stream_events``."""
         self._closed = True
+        self._lost_reason = None  # a later connect() is a new start, not a reconnect
         if self._ib is not None:
             self._ib.disconnectedEvent -= self._on_disconnected
             self._ib.disconnect()
@@ -260,6 +268,8 @@ class IbkrAdapter(BrokerAdapter):
         )
         if self._ib is None:
             ib.disconnectedEvent += self._on_disconnected
+            ib.client.throttleStart += self._on_throttle_start
+            ib.client.throttleEnd += self._on_throttle_end
         self._ib = ib
         self._connect_error = None
         try:
@@ -288,10 +298,16 @@ class IbkrAdapter(BrokerAdapter):
                 broker=BROKER,
             )
         self._check_untracked_orders()
+        self._sessions += 1
+        reason, self._lost_reason = self._lost_reason, None
+        if reason is not None:
+            self.telemetry.reconnected(reason)
 
     def _on_disconnected(self) -> None:
         if not self._closed:
             _log.warning("TWS connection lost; stream_events will reconnect")
+            if self._sessions and self._lost_reason is None:
+                self._lost_reason = "connection lost: TWS socket closed"
             self._fail_waiters(BrokerUnavailable("TWS connection lost", broker=BROKER))
             self._send_event.send_nowait(_WAKE)
 
@@ -769,6 +785,16 @@ class IbkrAdapter(BrokerAdapter):
                 continue
             yield item
 
+    # ------------------------------------------------------------------ telemetry
+    def _on_throttle_start(self) -> None:
+        self._throttled_since = time.monotonic()
+
+    def _on_throttle_end(self) -> None:
+        # ib_async queued messages over its 45/s budget: report how long the queue waited.
+        started, self._throttled_since = self._throttled_since, None
+        if started is not None:
+            self.telemetry.rate_limit_wait(_THROTTLE, time.monotonic() - started)
+
     def _emit(self, event: OrderEvent) -> None:
         self._send_event.send_nowait(event)
 
@@ -817,6 +843,7 @@ class IbkrAdapter(BrokerAdapter):
             return
         if kind in (ErrorKind.RESTORED_DATA_LOST, ErrorKind.RESTORED_DATA_KEPT):
             _log.warning("TWS connectivity restored (%s): re-syncing orders and executions", record.code)
+            self.telemetry.reconnected(f"TWS connectivity to IBKR restored ({record.code})")
             self._resync_needed = True
             self._send_event.send_nowait(_WAKE)
             return

@@ -119,7 +119,7 @@ class OandaAdapter(BrokerAdapter):
         on_reconnect: Callable[[str], None] | None = None,
     ) -> None:
         self.settings = settings
-        self._http = OandaHttp(settings, transport=transport)
+        self._http = OandaHttp(settings, transport=transport, on_wait=self._rate_limit_waited)
         self._stream_transport = stream_transport
         self._on_reconnect = on_reconnect
         self._translator = TransactionTranslator()
@@ -414,6 +414,8 @@ class OandaAdapter(BrokerAdapter):
             last_transaction_id=start,
             transport=self._stream_transport,
             on_reconnect=self._on_reconnect,
+            on_reconnected=self._reconnected,
+            on_wait=self._rate_limit_waited,
         )
         self._stream = stream
         try:
@@ -423,6 +425,13 @@ class OandaAdapter(BrokerAdapter):
         finally:
             self._last_transaction_id = stream.last_transaction_id
             await stream.aclose()  # marks it closed: a new stream_events() may start
+
+    # -- telemetry: looked up per call, the engine sets it after the adapter was built
+    def _rate_limit_waited(self, name: str, seconds: float) -> None:
+        self.telemetry.rate_limit_wait(name, seconds)
+
+    def _reconnected(self, reason: str) -> None:
+        self.telemetry.reconnected(reason)
 
     @property
     def stream(self) -> TransactionStream | None:

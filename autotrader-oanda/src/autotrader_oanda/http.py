@@ -9,7 +9,7 @@ is the broker's error table.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -31,6 +31,8 @@ class OandaHttp:
         settings: Token, account, environment and timeouts.
         rate_limiter: Shared REST budget (a fresh one from the settings by default).
         transport: httpx transport override (loopback tests); default is httpx's stock one.
+        on_wait: Given to the default rate limiter: called as ``(limiter name, seconds)``
+            after a request had to wait (the adapter forwards it to its telemetry).
     """
 
     def __init__(
@@ -39,11 +41,12 @@ class OandaHttp:
         *,
         rate_limiter: RateLimiter | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        on_wait: Callable[[str, float], None] | None = None,
     ) -> None:
         self._settings = settings
         self.account_path = f"/v3/accounts/{settings.account_id}"
         self.rate_limiter = rate_limiter or RateLimiter(
-            "oanda-rest", capacity=settings.max_requests_per_second, per_seconds=1.0
+            "oanda-rest", capacity=settings.max_requests_per_second, per_seconds=1.0, on_wait=on_wait
         )
         self.last_request_id: str | None = None
         """OANDA's ``RequestID`` header of the latest reply (quote it to OANDA support)."""

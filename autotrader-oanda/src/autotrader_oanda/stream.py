@@ -71,7 +71,11 @@ class TransactionStream:
             by a REST reply is not reported again.
         last_transaction_id: Where to start (the account's ``lastTransactionID`` at connect).
         transport: httpx transport override (default: the stock one).
-        on_reconnect: Called with the reason before each reconnect.
+        on_reconnect: Called with the reason before each reconnect attempt.
+        on_reconnected: Called once per successful reconnect (the new stream answered 200),
+            with what ended the previous connection; never for the first connection.
+        on_wait: Called as ``(limiter name, seconds)`` after a wait for the connection
+            limiter or a ``Retry-After`` from the stream host.
     """
 
     def __init__(
@@ -83,6 +87,8 @@ class TransactionStream:
         last_transaction_id: int,
         transport: httpx.AsyncBaseTransport | None = None,
         on_reconnect: Callable[[str], None] | None = None,
+        on_reconnected: Callable[[str], None] | None = None,
+        on_wait: Callable[[str, float], None] | None = None,
     ) -> None:
         self._settings = settings
         self._http = http
@@ -98,11 +104,17 @@ class TransactionStream:
         self.connections = 0
         """Connections opened (successful responses)."""
         self._on_reconnect = on_reconnect
+        self._on_reconnected = on_reconnected
+        self._on_wait = on_wait
+        self._lost_reason: str | None = None
+        """What ended the last connection that answered 200; reported once the next one does."""
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
         self._closed = False
         self._heard_from_server = False
-        self.connect_limiter = RateLimiter("oanda-stream-connections", capacity=2, per_seconds=1.0)
+        self.connect_limiter = RateLimiter(
+            "oanda-stream-connections", capacity=2, per_seconds=1.0, on_wait=on_wait
+        )
         """OANDA throttles new connections to 2 per second per IP: every (re)connect takes a token."""
 
     @property
@@ -166,9 +178,13 @@ class TransactionStream:
                     attempt = 0  # the connection worked for a while: start the backoff afresh
                 self._heard_from_server = False
                 self.last_error = f"{type(exc).__name__}: {exc}"
+                if self.connections and self._lost_reason is None:  # the first failure after a good stream
+                    self._lost_reason = _short_reason(exc)
                 delay = self.reconnect_delay(attempt)
                 if isinstance(exc, RateLimited) and exc.retry_after:
                     delay = max(delay, exc.retry_after)
+                    if self._on_wait is not None:  # OANDA's Retry-After: a rate-limit wait we sleep through
+                        self._on_wait(self.connect_limiter.name, delay)
                 attempt += 1
                 self.reconnects += 1
                 self.last_reconnect_delay = delay
@@ -184,6 +200,9 @@ class TransactionStream:
             if response.status_code != 200:
                 raise await self._status_error(response)
             self.connections += 1
+            reason, self._lost_reason = self._lost_reason, None
+            if reason is not None and self._on_reconnected is not None:
+                self._on_reconnected(reason)
             # Catch up *after* the stream is open: whatever happens from here on is
             # either in the catch-up reply or on the stream (and de-duplicated by id).
             for event in await self.catch_up():
@@ -280,3 +299,14 @@ class TransactionStream:
             ):
                 break
         return events
+
+
+def _short_reason(exc: Exception) -> str:
+    """What ended a stream connection, in a few words (for telemetry)."""
+    if isinstance(exc, StreamInterrupted):
+        return exc.message
+    if isinstance(exc, httpx.HTTPError):
+        return f"connection lost: {type(exc).__name__}"
+    if isinstance(exc, AutotraderError):
+        return f"{type(exc).__name__}: {exc.message}"
+    return type(exc).__name__

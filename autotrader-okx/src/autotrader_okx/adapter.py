@@ -96,7 +96,9 @@ class OkxAdapter(BrokerAdapter):
     def http(self) -> OkxHttp:
         """The REST client (created lazily; no I/O in ``__init__``)."""
         if self._http is None:
-            self._http = OkxHttp(self.settings, clock=self._clock, transport=self._transport)
+            self._http = OkxHttp(
+                self.settings, clock=self._clock, transport=self._transport, on_wait=self._rate_limit_waited
+            )
         return self._http
 
     async def connect(self) -> None:
@@ -336,12 +338,23 @@ class OkxAdapter(BrokerAdapter):
         if self._stream is None:
             self.settings.require_credentials()
             self._stream = OkxPrivateStream(
-                self.settings, clock=self._clock, catch_up=self._catch_up, resync_clock=self.http.sync_time
+                self.settings,
+                clock=self._clock,
+                catch_up=self._catch_up,
+                resync_clock=self.http.sync_time,
+                on_reconnect=self._reconnected,
             )
         return self._stream.events()
 
     async def _catch_up(self, since: datetime | None) -> list[Fill]:
         return await self.get_fills(since=since)
+
+    # -- telemetry: looked up on every call, the engine sets it after construction
+    def _rate_limit_waited(self, name: str, seconds: float) -> None:
+        self.telemetry.rate_limit_wait(name, seconds)
+
+    def _reconnected(self, reason: str) -> None:
+        self.telemetry.reconnected(reason)
 
 
 def _single_item(body: Any) -> Mapping[str, Any]:

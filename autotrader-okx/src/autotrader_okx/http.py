@@ -17,7 +17,7 @@ Built on :class:`autotrader_core.rest.RestClient`. What is particular to OKX:
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -85,6 +85,8 @@ class OkxHttp:
         clock: Shared broker-clock estimate (a fresh one by default).
         transport: httpx transport override (loopback tests only; the stock
             transport is what pytest-httpx intercepts).
+        on_wait: Given to every rate limiter: called as ``(limiter name, seconds)``
+            after a request had to wait (the adapter forwards it to its telemetry).
     """
 
     def __init__(
@@ -93,14 +95,16 @@ class OkxHttp:
         *,
         clock: ClockOffset | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        on_wait: Callable[[str, float], None] | None = None,
     ) -> None:
         self._settings = settings
+        self._on_wait = on_wait
         headers = {"Accept": "application/json"}
         if settings.is_demo:
             headers["x-simulated-trading"] = "1"
         has_credentials = bool(settings.api_key.get_secret_value())
         self._limiters: dict[tuple[str, str, str], RateLimiter] = {}
-        self._order_limiter = RateLimiter("okx sub-account orders", 1000, 2.0)
+        self._order_limiter = RateLimiter("okx sub-account orders", 1000, 2.0, on_wait=on_wait)
         self.rest = RestClient(
             broker=BROKER,
             base_url=settings.rest_url,
@@ -175,7 +179,7 @@ class OkxHttp:
         if limiter is None:
             capacity, per = ENDPOINT_LIMITS.get(endpoint, _DEFAULT_LIMIT)
             name = f"okx {endpoint[0]} {path}" + (f" {scope}" if scope else "")
-            limiter = self._limiters[key] = RateLimiter(name, capacity, per)
+            limiter = self._limiters[key] = RateLimiter(name, capacity, per, on_wait=self._on_wait)
         return limiter
 
     async def get(

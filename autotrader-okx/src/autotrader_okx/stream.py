@@ -75,6 +75,8 @@ class OkxPrivateStream:
         catch_up: Called after each reconnect with the moment to query fills from.
         resync_clock: Called when OKX says the login timestamp expired (``60006``), before
             the next attempt (the adapter passes its ``/api/v5/public/time`` sync).
+        on_reconnect: Called once per reconnect, when the new connection is logged in, with
+            what ended the previous one (never on the first connection).
     """
 
     def __init__(
@@ -84,8 +86,13 @@ class OkxPrivateStream:
         clock: ClockOffset | None = None,
         catch_up: CatchUp | None = None,
         resync_clock: Callable[[], Awaitable[object]] | None = None,
+        on_reconnect: Callable[[str], None] | None = None,
     ) -> None:
         self._settings = settings
+        self._on_reconnect = on_reconnect
+        self._logins = 0
+        self._lost_reason: str | None = None
+        """What ended the last logged-in connection; reported once the next one logs in."""
         self._clock = clock if clock is not None else ClockOffset()
         self._catch_up = catch_up
         self._resync_clock = resync_clock
@@ -150,6 +157,7 @@ class OkxPrivateStream:
                     self._ws = ws
                     self.connections += 1
                     await self._login(ws)
+                    self._logged_in()
                     subscribe = {"id": str(self.connections), "op": "subscribe", "args": self.subscriptions}
                     await ws.send(json.dumps(subscribe))
                     async for event in self._read(ws):
@@ -160,11 +168,15 @@ class OkxPrivateStream:
                 if exc.code not in CLOCK_SKEW_CODES:
                     raise
                 logger.warning("okx stream: login timestamp expired; resyncing the clock, reconnecting")
+                self._lost("login timestamp expired")
                 await self._resync()
             except _CONNECTION_LOST as exc:
                 if self._stopping():
                     break
                 logger.warning("okx stream: connection lost (%s); reconnecting", type(exc).__name__)
+                self._lost(
+                    str(exc) if isinstance(exc, _Reconnect) else f"connection lost: {type(exc).__name__}"
+                )
             finally:
                 self._ws = None
                 if self._healthy:
@@ -176,6 +188,17 @@ class OkxPrivateStream:
                 break
             await anyio.sleep(self._backoff(attempt))
             attempt += 1
+
+    def _lost(self, reason: str) -> None:
+        # Only a connection that was logged in counts; the first reason wins across failed attempts.
+        if self._logins and self._lost_reason is None:
+            self._lost_reason = reason
+
+    def _logged_in(self) -> None:
+        self._logins += 1
+        reason, self._lost_reason = self._lost_reason, None
+        if reason is not None and self._on_reconnect is not None:
+            self._on_reconnect(reason)  # AdapterTelemetry's contract: returns quickly, never raises
 
     async def _resync(self) -> None:
         if self._resync_clock is None:
@@ -235,7 +258,7 @@ class OkxPrivateStream:
                 await ws.send("ping")
                 raw = await self._recv(ws, settings.pong_timeout)
                 if raw is None:
-                    raise _Reconnect("no pong")
+                    raise _Reconnect("heartbeat timeout (no pong)")
             received_at = self._broker_now()
             message = _decode(raw)
             if message is None:  # "pong"
@@ -259,7 +282,7 @@ class OkxPrivateStream:
                     raise error
                 elif event == "notice" and str(message.get("code")) == _MAINTENANCE_NOTICE:
                     logger.warning("okx stream: maintenance notice (64008); reconnecting early")
-                    raise _Reconnect("maintenance")
+                    raise _Reconnect("maintenance notice (64008)")
                 continue
             try:
                 events = self._handle_push(message)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar, Literal
+
 from autotrader_conformance.catalogue import CATALOGUE, get_spec
 from autotrader_conformance.scenarios import (
     AccountScenarios,
@@ -13,6 +15,8 @@ from autotrader_conformance.scenarios import (
     StreamScenarios,
 )
 from autotrader_conformance.scenarios._base import SCENARIO_TESTS
+from autotrader_conformance.scenarios.faults import FaultScenarios
+from autotrader_conformance.scenarios.secrets import SecretScenarios
 
 __all__ = ["AdapterConformance", "override_problems"]
 
@@ -25,6 +29,8 @@ class AdapterConformance(
     ErrorScenarios,
     ResiliencyScenarios,
     StreamScenarios,
+    FaultScenarios,
+    SecretScenarios,
 ):
     """Every conformance scenario, run against one adapter.
 
@@ -43,6 +49,11 @@ class AdapterConformance(
     ``pytest tests/`` then runs one test per scenario; ``pytest -rs`` shows why
     any was skipped.
     """
+
+    http_transport: ClassVar[Literal["httpx", "loopback"]] = "httpx"
+    """How recorded HTTP is replayed: ``"httpx"`` through pytest-httpx (httpx's stock
+    transport only), ``"loopback"`` from a 127.0.0.1 server at ``scenario.base_url``, so an
+    adapter whose production transport is not httpx's runs the suite through that transport."""
 
     def test_no_overrides_DO_NOT_OVERRIDE(self) -> None:
         """Fail if a scenario test was deleted or overridden without an ``xfail`` reason.

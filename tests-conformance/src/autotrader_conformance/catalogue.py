@@ -47,7 +47,7 @@ class ScenarioSpec:
         id: Stable id ``TC-<GROUP>-<nn>``; also the recording's file name (``<id>.json``).
         title: One line saying what the scenario proves.
         group: ``connection``, ``instruments``, ``account``, ``orders``, ``errors``,
-            ``resiliency`` or ``stream``.
+            ``resiliency``, ``stream``, ``faults`` or ``secrets``.
         mandatory: Cannot be skipped by any means.
         requires: Feature without which the scenario is skipped (capability-gated scenarios).
         needs: Features a mandatory scenario needs; missing ones make it fail.
@@ -58,6 +58,13 @@ class ScenarioSpec:
             ``"run"`` (against the simulator), ``"faults"`` (through the fault
             injector of :mod:`autotrader_conformance.faults`) or ``"skip"``.
         simulated_skip_reason: Reason shown when ``simulated == "skip"``.
+        replays: Id of the scenario whose recording (and, for simulated adapters,
+            whose ``scenario_input``/``expected`` values and ``make_adapter``
+            scenario id) this one re-uses, injecting its faults on top
+            (fault and secret scenarios need no recording of their own).
+        recording_optional: A recorded adapter without this scenario's recording
+            is skipped with the reason, instead of failing (scenarios only some
+            brokers can produce, e.g. a stale-clock refusal).
     """
 
     id: str
@@ -73,11 +80,18 @@ class ScenarioSpec:
     http_labels: tuple[str, ...] = ()
     simulated: str = "run"
     simulated_skip_reason: str = ""
+    replays: str | None = None
+    recording_optional: bool = False
 
     @property
     def file_name(self) -> str:
         """Name of the recording file for this scenario."""
         return f"{self.id}.json"
+
+    @property
+    def recording_id(self) -> str:
+        """Id of the scenario whose recording this one plays (itself unless it ``replays`` another)."""
+        return self.replays or self.id
 
 
 _ORDER = ORDER_INPUT_REQUIRED
@@ -264,6 +278,69 @@ _SPECS = (
         expect_required=("fills",),
         expect_optional=("connections",),
         simulated="faults",
+    ),
+    # -- the fault suite: faults injected by the kit on top of another scenario's traffic --
+    ScenarioSpec(
+        "TC-FLT-01",
+        "submit times out after the broker took it, the lookup meets a 5xx: found, never sent twice",
+        "faults",
+        needs=(Feature.LIMIT_ORDERS,),
+        replays="TC-RES-03",
+    ),
+    ScenarioSpec(
+        "TC-FLT-02",
+        "connection reset on submit after the broker took it: BrokerUnavailable, looked up, not re-sent",
+        "faults",
+        needs=(Feature.LIMIT_ORDERS,),
+        replays="TC-RES-03",
+    ),
+    ScenarioSpec(
+        "TC-FLT-03",
+        "malformed JSON on a query: BrokerProtocolError with the payload; asking again works",
+        "faults",
+        needs=(Feature.LIMIT_ORDERS,),
+        replays="TC-ORD-02",
+    ),
+    ScenarioSpec(
+        "TC-FLT-04",
+        "duplicate and out-of-order fills through the OMS: each fill once, position exact",
+        "faults",
+        requires=Feature.MARKET_ORDERS,
+        replays="TC-ORD-01",
+    ),
+    ScenarioSpec(
+        "TC-FLT-05",
+        "stale clock (timestamp outside the receive window): the refused order is placed once, or a typed error",
+        "faults",
+        needs=(Feature.LIMIT_ORDERS,),
+        input_required=(*_ORDER, "limit_price"),
+        input_optional=_ORDER_OPT,
+        expect_optional=("submits", "code"),
+        http_labels=("submit",),
+        recording_optional=True,
+        simulated="skip",
+        simulated_skip_reason="a simulator signs no timestamps, so its clock cannot be stale",
+    ),
+    ScenarioSpec(
+        "TC-FLT-06",
+        "stream drops mid-fill, every event through the OMS: no fill lost or counted twice, position exact",
+        "faults",
+        requires=Feature.STREAMING_FILLS,
+        replays="TC-STR-02",
+    ),
+    # -- secrets: known secret values never leak --
+    ScenarioSpec(
+        "TC-SEC-01",
+        "a submit with an unknown outcome and a failing lookup logs, raises and shows no secret",
+        "secrets",
+        needs=(Feature.LIMIT_ORDERS,),
+        replays="TC-RES-03",
+    ),
+    ScenarioSpec(
+        "TC-SEC-02",
+        "bad credentials: no secret in the AuthenticationError, the logs or the adapter's repr",
+        "secrets",
+        replays="TC-ERR-04",
     ),
 )
 

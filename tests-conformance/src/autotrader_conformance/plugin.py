@@ -16,19 +16,26 @@ import httpx
 import pytest
 
 from autotrader_conformance.base import AdapterConformance
-from autotrader_conformance.capabilities import REQUIRES_MARK, SCENARIO_MARK, decide, missing_feature_reason
-from autotrader_conformance.catalogue import get_spec
+from autotrader_conformance.capabilities import REQUIRES_MARK, SCENARIO_MARK, missing_feature_reason
+from autotrader_conformance.catalogue import CATALOGUE, get_spec
+from autotrader_conformance.http_loopback import HttpLoopbackServer
 from autotrader_conformance.http_replay import HttpReplay
 from autotrader_conformance.line_stream_replay import LineStreamReplayServer
+from autotrader_conformance.replays import decide_scenario
 from autotrader_conformance.scenario import Scenario
+from autotrader_conformance.summary import FAULT_SCENARIOS, FIGURES, SummaryTable, render
 from autotrader_conformance.ws_replay import WsReplayServer
 
 __all__ = [
     "conformance_scenario",
     "pytest_collection_modifyitems",
     "pytest_configure",
+    "pytest_runtest_makereport",
     "pytest_runtest_setup",
+    "pytest_terminal_summary",
 ]
+
+_SUMMARY = pytest.StashKey[SummaryTable]()
 
 _LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 
@@ -82,7 +89,9 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
                     pytest.skip(missing_feature_reason(feature))
         return
     spec = get_spec(scenario_mark.args[0])
-    decision = decide(spec, features, skip_scenarios=cls.skip_scenarios, recordings=instance.recordings_dir())
+    decision = decide_scenario(
+        spec, features, skip_scenarios=cls.skip_scenarios, recordings=instance.recordings_dir()
+    )
     if decision.action == "skip":
         pytest.skip(decision.reason)
     # "fail" decisions surface in the test body (reported as FAILED, not as a setup error).
@@ -102,12 +111,17 @@ async def conformance_scenario(request: pytest.FixtureRequest, anyio_backend: An
     mark = request.node.get_closest_marker(SCENARIO_MARK)
     if mark is None:
         raise TypeError(f"{request.node.name} has no {SCENARIO_MARK} mark")
-    scenario = instance.prepare_scenario(get_spec(mark.args[0]))
+    # Fault and secret scenarios play the recording (and simulated values) of the scenario they build on.
+    scenario = instance.prepare_scenario(get_spec(get_spec(mark.args[0]).recording_id))
     async with AsyncExitStack() as stack:
         if scenario.is_recorded and scenario.setup_error is None:
-            replay = HttpReplay(request.getfixturevalue("httpx_mock"), scenario.http, scenario.monitor)
-            replay.install()
-            scenario.http_replay = replay
+            if instance.http_transport == "loopback":  # the adapter's own transport, over a real socket
+                server = await stack.enter_async_context(HttpLoopbackServer(scenario.http, scenario.monitor))
+                scenario.base_url, scenario.http_replay = server.url, server.replay
+            else:
+                replay = HttpReplay(request.getfixturevalue("httpx_mock"), scenario.http, scenario.monitor)
+                replay.install()
+                scenario.http_replay = replay
             if scenario.stream is not None:
                 if scenario.stream.kind == "websocket":
                     ws = await stack.enter_async_context(WsReplayServer(scenario.stream, scenario.monitor))
@@ -118,3 +132,53 @@ async def conformance_scenario(request: pytest.FixtureRequest, anyio_backend: An
                     )
                     scenario.stream_url, scenario.stream_server = lines.url, lines
         yield scenario
+
+
+def _is_fault_scenario(scenario_id: str) -> bool:
+    return scenario_id in FAULT_SCENARIOS or CATALOGUE[scenario_id].group == "faults"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Count every fault scenario's outcome and figures for the summary table."""
+    report = yield
+    mark = item.get_closest_marker(SCENARIO_MARK) if _is_conformance(item) else None
+    if mark is None or not _is_fault_scenario(mark.args[0]):
+        return report
+    outcome = None
+    if report.when == "call" or (report.when == "setup" and not report.passed):
+        outcome = "skipped" if report.skipped else ("passed" if report.passed else "failed")
+    if outcome is not None:
+        table = item.config.stash.setdefault(_SUMMARY, SummaryTable())
+        cls = getattr(item, "cls", None)
+        name = cls.__name__ if cls is not None else item.nodeid
+        fills = 0
+        instance = getattr(item, "instance", None)
+        if outcome == "passed" and mark.args[0] == "TC-STR-02" and isinstance(instance, AdapterConformance):
+            fills = _expected_fill_count(instance, mark.args[0])
+        table.outcome(name, mark.args[0], outcome, item.stash.get(FIGURES, None), fills)
+    return report
+
+
+def _expected_fill_count(instance: AdapterConformance, scenario_id: str) -> int:
+    try:
+        expected = instance.prepare_scenario(get_spec(scenario_id)).expect.get("fills", [])
+    except Exception:  # a figure for the table, never a reason to fail the run
+        return 0
+    return len(expected) if isinstance(expected, list) else 0
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """Print the fault-suite table: per adapter test class, scenarios, faults, orders, fills, losses, duplicates."""
+    table = config.stash.get(_SUMMARY, None)
+    if table is None or not table.tallies:
+        return
+    terminalreporter.section("autotrader fault suite")
+    for line in render(table.tallies):
+        terminalreporter.write_line(line)
+    losses = sum(t.figures.losses for t in table.tallies.values())
+    duplicates = sum(t.figures.duplicates for t in table.tallies.values())
+    terminalreporter.write_line(
+        f"losses {losses} (must be 0), duplicates {duplicates} (must be 0); "
+        "scenarios: TC-FLT-* plus TC-ERR-05, TC-RES-01..04, TC-STR-02"
+    )

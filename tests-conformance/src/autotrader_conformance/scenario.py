@@ -45,7 +45,9 @@ class Scenario:
         http: The recorded HTTP exchanges (already loaded into ``httpx_mock``).
         stream: The recorded stream script, if any.
         recording: Path of the recording file, if any.
-        http_replay: The pytest-httpx replay (what was requested), recorded mode only.
+        base_url: ``http://127.0.0.1:<port>`` of the loopback HTTP replay, when the test
+            class sets ``http_transport = "loopback"``; point the adapter's REST base URL at it.
+        http_replay: The HTTP replay (what was requested), recorded mode only.
         stream_server: The running stream replay server, if any.
         setup_error: Why the scenario must fail before it starts (missing recording...).
     """
@@ -58,6 +60,7 @@ class Scenario:
     source: str = ""
     ws_url: str | None = None
     stream_url: str | None = None
+    base_url: str | None = None
     http: tuple[HttpExchange, ...] = ()
     stream: StreamScript | None = None
     recording: Path | None = None

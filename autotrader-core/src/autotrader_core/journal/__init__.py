@@ -16,7 +16,12 @@ from autotrader_core.journal.base import (
     SyncMode,
 )
 from autotrader_core.journal.codec import CorruptJournal
-from autotrader_core.journal.sqlite import SqliteJournal, SqliteStorage, default_journal_path
+from autotrader_core.journal.sqlite import (
+    SqliteJournal,
+    SqliteStorage,
+    default_journal_path,
+    journal_from_settings,
+)
 
 __all__ = [
     "SYNC_MODES",
@@ -30,4 +35,5 @@ __all__ = [
     "StoredRow",
     "SyncMode",
     "default_journal_path",
+    "journal_from_settings",
 ]

@@ -29,6 +29,8 @@ Whether "durable" means *fsynced* (survives power loss) or *written to the OS*
 from __future__ import annotations
 
 import abc
+import asyncio
+import contextlib
 import copy
 import logging
 import queue
@@ -168,6 +170,7 @@ class Journal:
         self._thread: threading.Thread | None = None
         self._closed = False
         self._waiters = anyio.CapacityLimiter(64)
+        self._async_waiters: list[tuple[int, asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
         self.records_written = 0
         """Rows committed by this journal object (for status displays and benchmarks)."""
         self.commits = 0
@@ -177,7 +180,7 @@ class Journal:
     @property
     def is_open(self) -> bool:
         """True between :meth:`open` and :meth:`close`."""
-        return self._thread is not None and not self._closed
+        return self._thread is not None
 
     @property
     def has_history(self) -> bool:
@@ -190,11 +193,12 @@ class Journal:
         return self._seq
 
     async def open(self) -> None:
-        """Open the storage and start the writer thread (no-op when already open)."""
+        """Open the storage and start the writer thread (no-op when already open; reopens after close)."""
         if self.is_open:
             return
-        if self._closed:
-            raise JournalError("this journal was closed; create a new one")
+        if self._failure is not None:
+            raise JournalError(f"the journal failed earlier: {self._failure}") from self._failure
+        self._closed = False
         try:
             last = await anyio.to_thread.run_sync(self.storage.open)
         except Exception as exc:
@@ -211,6 +215,7 @@ class Journal:
         self._closed = True
         self._queue.put(_STOP)
         await anyio.to_thread.run_sync(thread.join)
+        self._thread = None
         await anyio.to_thread.run_sync(self.storage.close)
 
     async def __aenter__(self) -> Journal:
@@ -229,7 +234,9 @@ class Journal:
         else:
             await self._backpressure(seq)
 
-    async def record_request(self, kind: Literal["cancel", "modify"], order: Order, change: OrderChange | None = None) -> None:
+    async def record_request(
+        self, kind: Literal["cancel", "modify"], order: Order, change: OrderChange | None = None
+    ) -> None:
         """Record a cancel or modify request before it is sent (write-ahead like an intent)."""
         seq = self._append(f"{kind}_request", order.client_order_id, change)
         if self.sync != "off":
@@ -279,7 +286,20 @@ class Journal:
     async def _wait(self, seq: int) -> None:
         if self._durable >= seq:
             return
-        await anyio.to_thread.run_sync(self._block_until, seq, limiter=self._waiters)
+        loop = _running_asyncio_loop()
+        if loop is None:  # another anyio backend (trio): wait in a worker thread
+            await anyio.to_thread.run_sync(self._block_until, seq, limiter=self._waiters)
+            return
+        # asyncio: the writer wakes this task directly (no worker thread per waiter).
+        future: asyncio.Future[None] = loop.create_future()
+        with self._cond:
+            if self._durable < seq and self._failure is None:
+                self._async_waiters.append((seq, loop, future))
+            else:
+                future.set_result(None)
+        await future
+        if self._durable < seq:
+            raise JournalError(f"the journal cannot write: {self._failure}") from self._failure
 
     def _block_until(self, seq: int) -> None:
         with self._cond:
@@ -313,12 +333,18 @@ class Journal:
                 with self._cond:
                     self._failure = exc
                     self._cond.notify_all()
+                    ready, self._async_waiters = self._async_waiters, []
+                _wake(ready)
                 return
             with self._cond:
-                self._durable = rows[-1].seq
+                self._durable = durable = rows[-1].seq
                 self.records_written += len(rows)
                 self.commits += 1
                 self._cond.notify_all()
+                ready = [w for w in self._async_waiters if w[0] <= durable]
+                if ready:
+                    self._async_waiters = [w for w in self._async_waiters if w[0] > durable]
+            _wake(ready)
 
     # -- reading -----------------------------------------------------------------------------------
     async def entries(
@@ -343,6 +369,24 @@ class Journal:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} sync={self.sync} seq={self._seq} durable={self._durable}>"
+
+
+def _running_asyncio_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+def _wake(waiters: list[tuple[int, asyncio.AbstractEventLoop, asyncio.Future[None]]]) -> None:
+    for _, loop, future in waiters:
+        with contextlib.suppress(RuntimeError):  # a closed loop has nobody waiting any more
+            loop.call_soon_threadsafe(_resolve, future)
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():  # a cancelled waiter has gone
+        future.set_result(None)
 
 
 def _encode(item: _Pending) -> StoredRow:

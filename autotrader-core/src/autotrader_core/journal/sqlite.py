@@ -14,8 +14,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from autotrader_core.journal.base import Journal, JournalStorage, StoredRow, SyncMode
+from autotrader_core.settings import EngineSettings
 
-__all__ = ["SqliteJournal", "SqliteStorage", "default_journal_path"]
+__all__ = ["SqliteJournal", "SqliteStorage", "default_journal_path", "journal_from_settings"]
 
 SCHEMA_VERSION = "1"
 
@@ -68,7 +69,8 @@ class SqliteStorage(JournalStorage):
                 row = conn.execute("SELECT value FROM journal_meta WHERE key = 'schema_version'").fetchone()
                 if row is None:
                     conn.execute(
-                        "INSERT INTO journal_meta (key, value) VALUES ('schema_version', ?)", (SCHEMA_VERSION,)
+                        "INSERT INTO journal_meta (key, value) VALUES ('schema_version', ?)",
+                        (SCHEMA_VERSION,),
                     )
                 elif row[0] != SCHEMA_VERSION:
                     conn.close()
@@ -149,5 +151,14 @@ class SqliteJournal(Journal):
         max_batch: int = 5000,
         max_pending: int = 50_000,
     ) -> None:
-        super().__init__(SqliteStorage(path, fsync=fsync), sync=sync, max_batch=max_batch, max_pending=max_pending)
+        super().__init__(
+            SqliteStorage(path, fsync=fsync), sync=sync, max_batch=max_batch, max_pending=max_pending
+        )
         self.path = Path(path)
+
+
+def journal_from_settings(settings: EngineSettings) -> SqliteJournal:
+    """The default journal of a session: ``<data_dir>/journal.sqlite3`` with the settings' sync policy."""
+    return SqliteJournal(
+        default_journal_path(settings.data_dir), sync=settings.journal_sync, fsync=settings.journal_fsync
+    )

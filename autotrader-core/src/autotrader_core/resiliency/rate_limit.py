@@ -9,6 +9,7 @@ to that broker. Besides its own bucket it honours what the broker says:
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections import deque
@@ -18,6 +19,8 @@ from dataclasses import dataclass
 import anyio
 
 __all__ = ["RateLimiter", "RateLimiterStats"]
+
+logger = logging.getLogger(__name__)
 
 _EPSILON = 1e-9
 
@@ -66,6 +69,7 @@ class RateLimiter:
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+        on_wait: Callable[[str, float], None] | None = None,
     ) -> None:
         if not capacity > 0 or not math.isfinite(capacity):
             raise ValueError(f"rate limiter {name!r}: capacity must be a positive number, got {capacity}")
@@ -87,6 +91,11 @@ class RateLimiter:
         self._acquired = 0
         self._waits = 0
         self._total_waited = 0.0
+        self.on_wait = on_wait
+        """Called as ``(name, seconds)`` after every acquire that had to wait (metrics, alerts).
+
+        Adapters usually set it to their ``telemetry.rate_limit_wait``; it must return quickly.
+        """
 
     async def acquire(self, weight: float = 1) -> float:
         """Take ``weight`` tokens, waiting (without blocking the event loop) until they are there.
@@ -140,6 +149,11 @@ class RateLimiter:
         self._acquired += 1
         self._waits += 1
         self._total_waited += waited
+        if self.on_wait is not None and waited > 0:
+            try:
+                self.on_wait(self.name, waited)
+            except Exception:  # an observer's bug must never break the request path
+                logger.exception("rate limiter %s: on_wait callback failed", self.name)
         return waited
 
     def _refill(self, now: float) -> None:

@@ -1,9 +1,8 @@
-"""The opt-in aiohttp transport, end to end over a real loopback socket.
+"""The non-httpx transports (lean, the default; aiohttp), end to end, signatures checked on the wire.
 
-pytest-httpx only intercepts httpx's stock transport, so the recorded conformance
-exchanges are replayed here by a small loopback HTTP server instead: the bytes
-aiohttp really sends are parsed, their signature verified, and the recorded reply
-returned.
+The conformance suite already runs through them (``test_conformance.py``); these tests
+add what the kit cannot know: the bytes the transport really sends are parsed by a
+small loopback server and their HMAC signature verified over exactly those bytes.
 """
 
 from __future__ import annotations
@@ -12,7 +11,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
@@ -24,8 +23,7 @@ from autotrader_core.events import OrderAccepted, OrderCanceled
 from autotrader_core.models import Order
 from binance_support import RECORDINGS
 
-pytest.importorskip("httpx_aiohttp")
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.parametrize("transport", ["lean", "aiohttp"])]
 SECRET = "test-secret"
 
 
@@ -93,7 +91,11 @@ def _http(status: int, headers: dict[str, str], content: bytes) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + content
 
 
-async def replaying(scenario_id: str) -> AsyncIterator[tuple[BinanceAdapter, dict[str, Any], list[str]]]:
+async def replaying(
+    scenario_id: str, transport: Literal["lean", "aiohttp"]
+) -> AsyncIterator[tuple[BinanceAdapter, dict[str, Any], list[str]]]:
+    if transport == "aiohttp":
+        pytest.importorskip("aiohttp")
     recording = json.loads((RECORDINGS / f"{scenario_id}.json").read_text())
     problems: list[str] = []
     exchanges = list(recording["http"])
@@ -105,7 +107,7 @@ async def replaying(scenario_id: str) -> AsyncIterator[tuple[BinanceAdapter, dic
         api_key="test-key",
         api_secret=SECRET,
         base_url=f"http://127.0.0.1:{port}",
-        http_transport="aiohttp",
+        http_transport=transport,
     )
     adapter = BinanceAdapter(settings)
     try:
@@ -129,9 +131,11 @@ def order_from(values: dict[str, Any]) -> Order:
     )
 
 
-async def test_limit_lifecycle_over_aiohttp() -> None:
-    async for adapter, inputs, _ in replaying("TC-ORD-02"):
-        assert "AiohttpTransport" in type(adapter.http.rest.http._transport).__name__
+async def test_limit_lifecycle(transport: Literal["lean", "aiohttp"]) -> None:
+    async for adapter, inputs, _ in replaying("TC-ORD-02", transport):
+        assert type(adapter.http.rest.transport).__name__ == {"lean": "LeanHttpTransport"}.get(
+            transport, "AiohttpTransport"
+        )
         await adapter.connect()
         order = order_from(inputs)
         (accepted,) = await adapter.submit_order(order)
@@ -142,15 +146,15 @@ async def test_limit_lifecycle_over_aiohttp() -> None:
         assert [type(e) for e in await adapter.cancel_order(order)] == [OrderCanceled]
 
 
-async def test_broker_refusal_over_aiohttp() -> None:
-    async for adapter, inputs, _ in replaying("TC-ERR-01"):
+async def test_broker_refusal(transport: Literal["lean", "aiohttp"]) -> None:
+    async for adapter, inputs, _ in replaying("TC-ERR-01", transport):
         await adapter.connect()
         with pytest.raises(InsufficientFunds):
             await adapter.submit_order(order_from(inputs))
 
 
-async def test_truncated_reply_over_aiohttp() -> None:
-    async for adapter, inputs, _ in replaying("TC-ERR-05"):
+async def test_truncated_reply(transport: Literal["lean", "aiohttp"]) -> None:
+    async for adapter, inputs, _ in replaying("TC-ERR-05", transport):
         await adapter.connect()
         order = order_from(inputs)
         with pytest.raises(BrokerProtocolError):
@@ -159,8 +163,8 @@ async def test_truncated_reply_over_aiohttp() -> None:
         assert report.status.is_open
 
 
-async def test_ip_ban_over_aiohttp() -> None:
-    async for adapter, _, _ in replaying("TC-RES-04"):
+async def test_ip_ban(transport: Literal["lean", "aiohttp"]) -> None:
+    async for adapter, _, _ in replaying("TC-RES-04", transport):
         await adapter.connect()
         with pytest.raises(RateLimited) as info:
             await adapter.get_balances()

@@ -1,0 +1,85 @@
+"""The adapter reports throttling waits and reconnects through ``adapter.telemetry``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+import anyio
+import pytest
+from autotrader_core.adapter import AdapterTelemetry
+from autotrader_ibkr import IbkrAdapter
+from fake_tws import FakeTws, fake_tws
+from ibkr_support import settings_for
+
+pytestmark = pytest.mark.anyio
+
+
+class RecordingTelemetry(AdapterTelemetry):
+    """Keeps every report, as the engine's forwarding telemetry would pass them on."""
+
+    def __init__(self) -> None:
+        self.waits: list[tuple[str, float]] = []
+        self.reconnects: list[str] = []
+
+    def rate_limit_wait(self, name: str, seconds: float) -> None:
+        self.waits.append((name, seconds))
+
+    def reconnected(self, reason: str) -> None:
+        self.reconnects.append(reason)
+
+
+@asynccontextmanager
+async def observed(transcript: str) -> AsyncIterator[tuple[FakeTws, IbkrAdapter, RecordingTelemetry]]:
+    async with fake_tws(transcript) as tws:
+        adapter = IbkrAdapter(settings_for(tws))
+        adapter.telemetry = telemetry = RecordingTelemetry()
+        await adapter.connect()
+        try:
+            yield tws, adapter, telemetry
+        finally:
+            await adapter.disconnect()
+
+
+async def wait_for(condition: Callable[[], object]) -> None:
+    with anyio.fail_after(3):
+        while not condition():
+            await anyio.sleep(0.01)
+
+
+async def test_a_dropped_socket_reports_one_reconnect() -> None:
+    async with observed("connect") as (tws, adapter, telemetry):
+        assert telemetry.reconnects == []  # the first connect is not a reconnect
+
+        async def consume() -> None:
+            async for _ in adapter.stream_events():
+                pass
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(consume)
+            tws.drop()  # TWS restarts
+            await wait_for(lambda: telemetry.reconnects)
+            await anyio.sleep(0.05)  # nothing more is reported
+            tg.cancel_scope.cancel()
+        assert adapter.is_connected
+        assert tws.connections == 2
+    assert telemetry.reconnects == ["connection lost: TWS socket closed"]
+
+
+async def test_connectivity_restored_is_reported_as_a_reconnect() -> None:
+    async with observed("connectivity_restored") as (_tws, _adapter, telemetry):
+        await wait_for(lambda: telemetry.reconnects)  # 1100 then 1102, pushed after connecting
+    assert telemetry.reconnects == ["TWS connectivity to IBKR restored (1102)"]
+
+
+async def test_throttled_messages_report_their_wait() -> None:
+    async with observed("connect") as (_tws, adapter, telemetry):
+        client = adapter._ib.client  # type: ignore[union-attr]
+        client.MaxRequests, client.RequestsInterval = 2, 0.2  # a tiny budget instead of 45/s
+        await anyio.sleep(0.25)  # the startup sync's messages leave the window
+        for _ in range(3):
+            client.reqCurrentTime()  # the third one waits for the window to move
+        await wait_for(lambda: telemetry.waits)
+    [(name, seconds)] = telemetry.waits
+    assert name == "ibkr-tws-messages"
+    assert 0.1 < seconds < 1.0

@@ -1,0 +1,147 @@
+"""The fault-suite summary printed at the end of the pytest session.
+
+One row per adapter test class: fault scenarios tried (passed / failed /
+skipped), faults injected, orders placed, fills seen, fills lost and orders or
+fills doubled. Losses and duplicates must be 0 — the kit's scenarios fail when
+they are not, and the table makes the figures visible.
+
+The fault suite's own scenarios (``TC-FLT-*``) report measured figures through
+:func:`record`. The catalogue's older fault scenarios (429/418, 5xx and timeout
+on submit, malformed submit reply, stream drop) are counted from their outcome:
+one injected fault each, the orders and fills they prove when they pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import pytest
+
+__all__ = [
+    "FAULT_SCENARIOS",
+    "FIGURES",
+    "ClassTally",
+    "RunFigures",
+    "SummaryTable",
+    "record_figures",
+    "render",
+]
+
+FAULT_SCENARIOS: dict[str, tuple[int, int]] = {
+    "TC-ERR-05": (1, 1),  # malformed submit reply
+    "TC-RES-01": (1, 0),  # 429 with Retry-After
+    "TC-RES-02": (1, 1),  # 5xx on submit
+    "TC-RES-03": (1, 1),  # timeout on submit
+    "TC-RES-04": (1, 0),  # 418 ban
+    "TC-STR-02": (1, 1),  # stream drop mid-fill
+}
+"""Catalogue scenarios the fault suite re-uses: id → (faults injected, orders placed) when they pass."""
+
+
+@dataclass(slots=True)
+class RunFigures:
+    """What one fault scenario measured."""
+
+    faults: int = 0
+    orders: int = 0
+    fills: int = 0
+    losses: int = 0
+    duplicates: int = 0
+
+
+FIGURES = pytest.StashKey["RunFigures"]()
+"""Where a scenario leaves its figures on its test item."""
+
+
+def record_figures(request: pytest.FixtureRequest, figures: RunFigures) -> None:
+    """Hand a running scenario's figures to the session summary."""
+    request.node.stash[FIGURES] = figures
+
+
+@dataclass(slots=True)
+class ClassTally:
+    """Totals for one adapter test class."""
+
+    passed: int = 0
+    failed: int = 0
+    skipped: int = 0
+    figures: RunFigures = field(default_factory=RunFigures)
+
+    @property
+    def tried(self) -> int:
+        """Scenarios that ran (passed or failed)."""
+        return self.passed + self.failed
+
+
+class SummaryTable:
+    """Collects figures and outcomes per test class during the session."""
+
+    def __init__(self) -> None:
+        self.tallies: dict[str, ClassTally] = {}
+
+    def outcome(
+        self, class_name: str, scenario_id: str, outcome: str, figures: RunFigures | None, expect_fills: int
+    ) -> None:
+        """Count a fault scenario's final outcome (``passed``, ``failed`` or ``skipped``) and its figures."""
+        tally = self.tallies.setdefault(class_name, ClassTally())
+        if outcome == "skipped":
+            tally.skipped += 1
+            return
+        if outcome == "passed":
+            tally.passed += 1
+        else:
+            tally.failed += 1
+        if figures is None and scenario_id in FAULT_SCENARIOS and outcome == "passed":
+            faults, orders = FAULT_SCENARIOS[scenario_id]
+            figures = RunFigures(faults=faults, orders=orders, fills=expect_fills)
+        if figures is not None:
+            total = tally.figures
+            total.faults += figures.faults
+            total.orders += figures.orders
+            total.fills += figures.fills
+            total.losses += figures.losses
+            total.duplicates += figures.duplicates
+
+
+def render(tallies: dict[str, ClassTally]) -> Iterable[str]:
+    """The table's lines."""
+    header = (
+        "adapter test class",
+        "tried",
+        "passed",
+        "failed",
+        "skipped",
+        "faults",
+        "orders",
+        "fills",
+        "losses",
+        "duplicates",
+    )
+    rows = [
+        (
+            name,
+            str(t.tried),
+            str(t.passed),
+            str(t.failed),
+            str(t.skipped),
+            str(t.figures.faults),
+            str(t.figures.orders),
+            str(t.figures.fills),
+            str(t.figures.losses),
+            str(t.figures.duplicates),
+        )
+        for name, t in sorted(tallies.items())
+    ]
+    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
+
+    def line(cells: tuple[str, ...]) -> str:
+        return "  ".join(
+            cell.ljust(width) if index == 0 else cell.rjust(width)
+            for index, (cell, width) in enumerate(zip(cells, widths, strict=True))
+        )
+
+    yield line(header)
+    yield "  ".join("-" * width for width in widths)
+    for row in rows:
+        yield line(row)
