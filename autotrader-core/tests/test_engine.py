@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from decimal import Decimal as D
 from typing import Any
@@ -233,14 +234,37 @@ async def test_decision_cycle_drives_the_strategy() -> None:
     assert engine.oms.position("BTCUSDT").quantity == D("0.3")
 
 
-async def test_close_decision_flattens_with_a_reduce_only_order() -> None:
-    broker = FakeBroker()
+class ReduceOnlyBroker(FakeBroker):
+    capabilities = dataclasses.replace(FakeBroker.capabilities, reduce_only=True)
+
+
+@pytest.mark.parametrize(("broker_cls", "reduce_only"), [(FakeBroker, False), (ReduceOnlyBroker, True)])
+async def test_close_decision_flattens_reduce_only_where_the_broker_enforces_it(
+    broker_cls: type[FakeBroker], reduce_only: bool
+) -> None:
+    broker = broker_cls()
     engine, _ = make_engine(broker)
     async with engine:
         await engine.submit_order("BTCUSDT", "buy", D("0.4"))
         closing = await engine.execute(ExecutionDecision(DecisionAction.CLOSE, "BTCUSDT"))
         assert await engine.execute(ExecutionDecision(DecisionAction.CLOSE, "BTCUSDT")) is None
-    assert closing is not None and closing.reduce_only
+    assert closing is not None
+    assert closing.reduce_only is reduce_only  # brokers without it would refuse the order
+    assert engine.oms.position("BTCUSDT").quantity == 0
+
+
+async def test_flatten_is_exempt_from_risk_limits_so_an_emergency_close_goes_out() -> None:
+    broker = FakeBroker()
+    engine, _ = make_engine(broker)
+    async with engine:
+        await engine.submit_order("BTCUSDT", "buy", D("0.4"))
+        engine.risk.limits = RiskLimits(max_order_notional=D("1"), max_orders_per_second=0.001)
+        with pytest.raises(RiskRejected):
+            await engine.execute(ExecutionDecision(DecisionAction.CLOSE, "BTCUSDT"))
+        closing = await engine.flatten("BTCUSDT")
+        assert await engine.flatten("BTCUSDT") is None
+    assert closing is not None
+    assert closing.status is OrderStatus.FILLED
     assert engine.oms.position("BTCUSDT").quantity == 0
 
 
@@ -254,3 +278,54 @@ async def test_status_reports_the_engine() -> None:
     assert status.orders_total == 1 and status.fills_total == 1
     assert status.positions == {"BTCUSDT": D("0.1")}
     assert status.trading_state == TradingState.ACTIVE.value
+
+
+async def test_an_order_that_never_arrived_is_settled_once_the_timeout_has_passed() -> None:
+    broker = FakeBroker()
+    broker.fail_submit = [RequestTimeout("t")] * 10  # never reaches the book
+    engine, recorder = make_engine(broker)  # order_timeout=0.05 s
+    async with engine:
+        with pytest.raises(RequestTimeout):
+            await engine.submit_order("BTCUSDT", "buy", D("0.2"), order_type="limit", limit_price="99")
+        [order] = engine.oms.open_orders()
+        with anyio.fail_after(2):
+            while order.status is OrderStatus.PENDING_SUBMIT:
+                await anyio.sleep(0.01)
+        await anyio.sleep(0.1)
+    assert order.status is OrderStatus.REJECTED
+    assert "never arrived" in (order.reject_reason or "")
+    assert broker.received == []  # settled by asking, never by re-sending
+    assert engine.oms.open_order_count() == 0
+    assert [c for c in recorder.calls if c == ("alert", "engine")] == [
+        ("alert", "engine")
+    ] * 2  # timeout + settle
+
+
+async def test_a_cancel_the_broker_cannot_find_is_reported_once_not_every_tick() -> None:
+    broker = FakeBroker()
+    engine, recorder = make_engine(broker)
+    async with engine:
+        order = await engine.submit_order("BTCUSDT", "buy", D("0.1"), order_type="limit", limit_price="99")
+        del broker.book[order.client_order_id]  # the broker lost track of it
+        broker.fail_cancel = [RequestTimeout("t")] * 10
+        with pytest.raises(RequestTimeout):
+            await engine.cancel_order(order)
+        await anyio.sleep(0.3)  # many watcher ticks
+    assert order.status is OrderStatus.PENDING_CANCEL  # not guessed
+    alerts = [c for c in recorder.calls if c[0] == "alert"]
+    assert len(alerts) == 1
+
+
+async def test_an_order_whose_end_the_stream_missed_is_settled_by_reconciliation() -> None:
+    broker = FakeBroker()
+    engine, _ = make_engine(broker)
+    async with engine:
+        order = await engine.submit_order("BTCUSDT", "buy", D("0.3"), order_type="limit", limit_price="99")
+        # The broker filled it while our stream was down: no event ever reached us.
+        fill = broker.make_fill(order, D("0.3"), D("99"))
+        broker.book[order.client_order_id] = broker._report(order, OrderStatus.FILLED, D("0.3"))
+        assert await engine.reconcile_open_orders() == 1
+        assert await engine.reconcile_open_orders() == 0
+    assert order.status is OrderStatus.FILLED
+    assert engine.oms.fills_for(order.client_order_id) == [fill]
+    assert engine.oms.position("BTCUSDT").quantity == D("0.3")

@@ -34,6 +34,8 @@ class Feature(StrEnum):
     """The broker reports positions itself (spot crypto has none)."""
     FILL_HISTORY = "fill_history"
     """Past fills can be queried (needed for catch-up after a reconnect)."""
+    REDUCE_ONLY = "reduce_only"
+    """The broker enforces reduce-only orders itself."""
 
 
 _ORDER_TYPE_FEATURES = {
@@ -59,6 +61,8 @@ class Capabilities:
     streaming_fills: bool = False
     broker_positions: bool = False
     fill_history: bool = False
+    reduce_only: bool = False
+    """The broker enforces ``Order.reduce_only`` (others refuse such orders before send)."""
     test_environments: tuple[str, ...] = ()
     """Names accepted by the settings' ``environment`` switch besides ``live``."""
     notes: tuple[str, ...] = field(default=())
@@ -76,6 +80,7 @@ class Capabilities:
             Feature.STREAMING_FILLS: self.streaming_fills,
             Feature.BROKER_POSITIONS: self.broker_positions,
             Feature.FILL_HISTORY: self.fill_history,
+            Feature.REDUCE_ONLY: self.reduce_only,
         }
         found |= {feature for feature, on in flags.items() if on}
         return frozenset(found)

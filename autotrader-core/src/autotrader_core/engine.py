@@ -28,7 +28,7 @@ import anyio
 from anyio.abc import TaskGroup
 
 from autotrader_core.adapter import AdapterTelemetry, BrokerAdapter, OrderChange
-from autotrader_core.enums import DecisionAction, OrderSide, OrderType, TimeInForce, TradingState
+from autotrader_core.enums import DecisionAction, OrderSide, OrderStatus, OrderType, TimeInForce, TradingState
 from autotrader_core.errors import (
     AutotraderError,
     BrokerError,
@@ -224,6 +224,7 @@ class ExecutionEngine:
         self._stopped = anyio.Event()
         self._background = anyio.CancelScope()
         self._ready = anyio.Event()
+        self._reported_unknown: set[str] = set()
         adapter.telemetry = _HookTelemetry(self)
         from autotrader_core.kill_switch import KillSwitch
 
@@ -290,6 +291,8 @@ class ExecutionEngine:
                 await self._ready.wait()
                 tg.start_soon(self._watch_timeouts)
                 tg.start_soon(self._report_status)
+                if self.settings.reconcile_interval > 0:
+                    tg.start_soon(self._reconcile_periodically)
                 if self.strategy is not None:
                     tg.start_soon(self._decision_loop)
 
@@ -393,7 +396,11 @@ class ExecutionEngine:
                 return None
             side = OrderSide.SELL if position.quantity > 0 else OrderSide.BUY
             return await self.submit_order(
-                decision.symbol, side, abs(position.quantity), reduce_only=True, tag=decision.tag
+                decision.symbol,
+                side,
+                abs(position.quantity),
+                reduce_only=self.adapter.capabilities.reduce_only,
+                tag=decision.tag,
             )
         side = OrderSide.BUY if action is DecisionAction.BUY else OrderSide.SELL
         return await self.submit_order(
@@ -408,7 +415,33 @@ class ExecutionEngine:
             tag=decision.tag,
         )
 
-    async def _send_new(self, order: Order) -> Order:
+    async def flatten(self, symbol: str, *, tag: str = "flatten") -> Order | None:
+        """Close the position in ``symbol`` with a market order; ``None`` when already flat.
+
+        This is the protective path the kill switch uses: the order is exempt from the
+        risk *limits* (notional, rate, price band, trading state), because refusing to
+        close a position in an emergency would be the wrong safety. It is reduce-only
+        at the broker when the adapter declares ``reduce_only``; it is sized from the
+        OMS position, so it can only shrink it.
+        """
+        position = self.oms.position(symbol)
+        if position.is_flat:
+            return None
+        order = build_order(
+            client_order_id=self.ids.next_id(),
+            symbol=symbol,
+            side=OrderSide.SELL if position.quantity > 0 else OrderSide.BUY,
+            quantity=abs(position.quantity),
+            order_type=OrderType.MARKET,
+            reduce_only=self.adapter.capabilities.reduce_only,
+            broker=self.adapter.name,
+            tag=tag,
+        )
+        return await self._send_new(order, protective=True)
+
+    async def _send_new(self, order: Order, *, protective: bool = False) -> Order:
+        if protective:
+            return await self._send_checked(order)
         try:
             self.risk.check(
                 order,
@@ -424,6 +457,9 @@ class ExecutionEngine:
             error = InvalidOrder(f"quantity {order.quantity} or a price of this order is out of range")
             self._notify_reject(order, str(error))
             raise error from None
+        return await self._send_checked(order)
+
+    async def _send_checked(self, order: Order) -> Order:
         self.oms.add(order)
         if self.journal is not None:
             await self._write_ahead(order)
@@ -635,6 +671,10 @@ class ExecutionEngine:
                 if not self._running:
                     return
                 logger.warning("%s stream ended; reopening", self.adapter.name)
+            except UnsupportedFeature as exc:
+                # e.g. a sandbox without a private stream: poll-only, nothing to retry.
+                logger.warning("%s has no usable stream (%s); relying on queries", self.adapter.name, exc)
+                return
             except AutotraderError as exc:
                 self._alert("warning", f"{self.adapter.name} stream failed: {exc}; retrying in {delay:.0f}s")
             await anyio.sleep(delay)
@@ -678,7 +718,7 @@ class ExecutionEngine:
             ):
                 await self._apply(OrderFilled(fill))
 
-    async def _query_and_settle(self, order: Order) -> None:
+    async def _query_and_settle(self, order: Order, *, timed_out: bool = False) -> None:
         try:
             report = await self._call_broker(
                 "get_order",
@@ -689,20 +729,75 @@ class ExecutionEngine:
                 ),
             )
         except OrderNotFound:
-            self._alert("warning", f"order {order.client_order_id} is unknown at the broker; left for review")
+            if timed_out and order.status is OrderStatus.PENDING_SUBMIT:
+                # The submit's outcome was unknown and, a full order_timeout later, the broker
+                # has no such order: it never arrived. Settle it so it stops counting as open.
+                reason = f"unknown at the broker {self.settings.order_timeout:g}s after submit: never arrived"
+                await self._apply(OrderRejected(order.client_order_id, reason=reason, code="NEVER_ARRIVED"))
+                self._alert("warning", f"order {order.client_order_id} {reason}")
+            elif order.client_order_id not in self._reported_unknown:
+                self._reported_unknown.add(order.client_order_id)
+                self._alert(
+                    "warning",
+                    f"order {order.client_order_id} ({order.status.value}) is unknown at the broker; left for review",
+                )
             return
         await self._settle_from_report(order, report)
 
     async def _watch_timeouts(self) -> None:
         timeout = timedelta(seconds=self.settings.order_timeout)
         interval = min(1.0, self.settings.order_timeout / 4)
+        last_query: dict[str, float] = {}
         while True:
             await anyio.sleep(interval)
+            now = time.monotonic()
             for order in self.oms.stale_orders(timeout):
+                cid = order.client_order_id
+                if now - last_query.get(cid, -math.inf) < self.settings.order_timeout:
+                    continue  # asked recently: one query per order per order_timeout, not per tick
+                last_query[cid] = now
                 try:
-                    await self._query_and_settle(order)
+                    await self._query_and_settle(order, timed_out=True)
                 except AutotraderError as exc:
-                    logger.warning("timeout query for %s failed: %s", order.client_order_id, exc)
+                    logger.warning("timeout query for %s failed: %s", cid, exc)
+            if len(last_query) > 10_000:  # forget orders that are no longer waiting
+                waiting = {o.client_order_id for o in self.oms.stale_orders(timeout)}
+                last_query = {c: t for c, t in last_query.items() if c in waiting}
+
+    async def _reconcile_periodically(self) -> None:
+        interval = self.settings.reconcile_interval
+        while True:
+            await anyio.sleep(interval)
+            try:
+                await self.reconcile_open_orders(grace=interval)
+            except AutotraderError as exc:
+                logger.warning("open-order reconciliation failed: %s", exc)
+
+    async def reconcile_open_orders(self, *, grace: float = 0.0) -> int:
+        """Settle orders we think are working but the broker no longer lists.
+
+        Each is looked up (never guessed) and settled from the broker's answer, fetching
+        its fills if the broker reports more filled than we have. Orders changed in the
+        last ``grace`` seconds are left alone (the broker's list may lag a fresh order).
+
+        Returns:
+            How many orders were looked up.
+        """
+        reports = await self._call_broker("get_open_orders", lambda: self.adapter.get_open_orders())
+        listed = {r.client_order_id for r in reports} | {r.broker_order_id for r in reports}
+        cutoff = utc_now() - timedelta(seconds=grace)
+        working = (OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED)
+        missing = [
+            o
+            for o in self.oms.open_orders()
+            if o.status in working
+            and o.updated_at <= cutoff
+            and o.client_order_id not in listed
+            and (o.broker_order_id is None or o.broker_order_id not in listed)
+        ]
+        for order in missing:
+            await self._query_and_settle(order)
+        return len(missing)
 
     async def _decision_loop(self) -> None:
         strategy = self.strategy

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from autotrader_core.enums import OrderSide, OrderType, TradingState
+from autotrader_core.enums import TradingState
 from autotrader_core.errors import AutotraderError
 from autotrader_core.models import Alert, Order
 
@@ -121,19 +121,13 @@ class KillSwitch:
         for symbol, position in engine.oms.positions().items():
             if position.is_flat:
                 continue
-            side = OrderSide.SELL if position.quantity > 0 else OrderSide.BUY
             try:
-                order = await engine.submit_order(
-                    symbol,
-                    side,
-                    abs(position.quantity),
-                    order_type=OrderType.MARKET,
-                    reduce_only=True,
-                    tag="kill-switch",
-                )
-                report.flatten_orders.append(order.client_order_id)
+                order = await engine.flatten(symbol, tag="kill-switch")
             except AutotraderError as exc:
                 report.flatten_failures.append(f"{symbol}: {exc}")
+                continue
+            if order is not None:
+                report.flatten_orders.append(order.client_order_id)
 
     def _alert(self, report: KillReport) -> None:
         message = (

@@ -236,7 +236,7 @@ class OrderReport:
 
 @dataclass(frozen=True, slots=True)
 class Alert:
-    """Something an operator should see (sent to the ``autotrader_alert`` hook)."""
+    """Something an operator should see (sent to the ``autotrader_on_alert`` hook)."""
 
     level: str
     """``"info"``, ``"warning"`` or ``"critical"``."""

@@ -56,6 +56,12 @@ class EngineSettings(BaseSettings):
 
     decision_interval: float = Field(default=0.1, gt=0)
     """Seconds between strategy decision cycles (0.1 = 100 ms)."""
+    reconcile_interval: float = Field(default=30.0, ge=0)
+    """Seconds between checks of our open orders against the broker's list (0: off).
+
+    A safety net for events a stream gap lost (e.g. a cancel): an order we think open
+    that the broker no longer lists is looked up and settled from the broker's answer.
+    """
     status_interval: float = Field(default=1.0, gt=0)
     """Seconds between status snapshots sent to the ``autotrader_on_status`` hook."""
     order_timeout: float = Field(default=30.0, gt=0)

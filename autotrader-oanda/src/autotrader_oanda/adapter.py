@@ -100,6 +100,7 @@ class OandaAdapter(BrokerAdapter):
         streaming_fills=True,
         broker_positions=True,
         fill_history=True,
+        reduce_only=True,
         test_environments=("practice",),
         notes=(
             "modify is OANDA's replace: the order gets a NEW broker order id (OrderModified carries it); "

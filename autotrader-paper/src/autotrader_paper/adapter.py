@@ -49,6 +49,7 @@ PAPER_CAPABILITIES = Capabilities(
     streaming_fills=True,
     broker_positions=True,
     fill_history=True,
+    reduce_only=True,
     test_environments=("paper",),
     notes=(
         "simulated market: one price per symbol, no order book depth",
