@@ -21,7 +21,7 @@ from autotrader_core.errors import (
 )
 from autotrader_core.events import OrderFilled
 from autotrader_core.hookspecs import hookimpl
-from autotrader_core.models import ExecutionDecision, Fill, Order, Position
+from autotrader_core.models import Balance, ExecutionDecision, Fill, Order, Position
 from autotrader_core.plugins import PluginManager
 from autotrader_core.resiliency import RetryPolicy
 from autotrader_core.risk import RiskChecks, RiskLimits
@@ -329,3 +329,17 @@ async def test_an_order_whose_end_the_stream_missed_is_settled_by_reconciliation
     assert order.status is OrderStatus.FILLED
     assert engine.oms.fills_for(order.client_order_id) == [fill]
     assert engine.oms.position("BTCUSDT").quantity == D("0.3")
+
+
+async def test_balances_can_be_refreshed_from_the_broker() -> None:
+    broker = FakeBroker()
+    engine, _ = make_engine(broker)
+    async with engine:
+        assert engine.context.balances()[0].total == D("10000")
+        broker.get_balances = _lower_balances  # type: ignore[method-assign]
+        await engine.refresh_balances()
+        assert engine.context.balances()[0].total == D("9000")
+
+
+async def _lower_balances() -> list[Balance]:
+    return [Balance("USDT", D("9000"), D("9000"))]

@@ -24,6 +24,7 @@ from autotrader_core import (
 from autotrader_core.events import OrderEvent
 from autotrader_core.models import Fill
 from autotrader_paper import Simulator
+from autotrader_paper.simulator import RETIRED_IDS_FACTOR
 from paper_support import FIXED_TIME, order, simulator
 
 
@@ -575,7 +576,7 @@ def test_order_canceled_in_flight_never_arrives() -> None:
 # -- bounded history ------------------------------------------------------------------------------
 
 
-def test_history_limit_forgets_old_closed_orders_and_fills_but_keeps_ids_taken_and_positions() -> None:
+def test_history_limit_forgets_old_closed_orders_and_fills_but_keeps_recent_ids_taken_and_positions() -> None:
     sim = simulator(history_limit=10)
     for i in range(30):
         sim.submit(order("buy", "0.01", cid=f"h{i}"))
@@ -588,8 +589,18 @@ def test_history_limit_forgets_old_closed_orders_and_fills_but_keeps_ids_taken_a
         sim.find(client_order_id="resting").status is OrderStatus.ACCEPTED
     )  # open orders are never forgotten
     with pytest.raises(DuplicateClientOrderId):
-        sim.submit(order("buy", "0.01", cid="h0"))
+        sim.submit(order("buy", "0.01", cid="h15"))  # forgotten, but recently: still taken
     assert 10 <= len(sim.fills()) <= 11
     (position,) = sim.positions()
     assert position.quantity == D("0.30")  # every fill counted, even forgotten ones
     assert btc(sim)[0] == D("1.30")
+
+
+def test_retired_client_ids_are_bounded_so_a_soak_runs_in_flat_memory() -> None:
+    sim = simulator(history_limit=10)  # ids stay taken for 10 × RETIRED_IDS_FACTOR more orders
+    for i in range(100):
+        sim.submit(order("buy", "0.001", cid=f"s{i}"))
+    with pytest.raises(DuplicateClientOrderId):
+        sim.submit(order("buy", "0.001", cid="s85"))  # recent: still refused
+    assert len(sim._retired) <= 10 * RETIRED_IDS_FACTOR
+    sim.submit(order("buy", "0.001", cid="s0"))  # long forgotten: a real broker accepts it too

@@ -44,6 +44,7 @@ from autotrader_core.errors import (
 from autotrader_core.events import OrderEvent, OrderFilled, OrderRejected
 from autotrader_core.ids import ClientOrderIdGenerator
 from autotrader_core.journal.base import Journal, JournalError
+from autotrader_core.journal.identity import JournalIdentity
 from autotrader_core.models import (
     Alert,
     Balance,
@@ -253,13 +254,21 @@ class ExecutionEngine:
         """Connect, load instruments and balances, start the stream, timeout and decision tasks."""
         if self._task_group is not None:
             raise RuntimeError("engine already started")
-        await self.adapter.connect()
-        instruments = await self.adapter.get_instruments()
-        self.risk.set_instruments(instruments)
-        self.oms.set_instruments(instruments)
-        self.balances = await self.adapter.get_balances()
         if self.journal is not None:
-            await self.journal.open()
+            # First, before any broker call: a journal of another broker or environment
+            # is refused (ConfigurationError); a new one records this adapter's identity.
+            await self.journal.open(identity=JournalIdentity.for_adapter(self.adapter))
+        try:
+            await self.adapter.connect()
+            instruments = await self.adapter.get_instruments()
+            self.risk.set_instruments(instruments)
+            self.oms.set_instruments(instruments)
+            self.balances = await self.adapter.get_balances()
+        except BaseException:
+            if self.journal is not None:
+                with anyio.CancelScope(shield=True):
+                    await self.journal.close()
+            raise
         task_group = anyio.create_task_group()
         await task_group.__aenter__()
         self._task_group = task_group
@@ -770,8 +779,18 @@ class ExecutionEngine:
             await anyio.sleep(interval)
             try:
                 await self.reconcile_open_orders(grace=interval)
+                await self.refresh_balances()
             except AutotraderError as exc:
                 logger.warning("open-order reconciliation failed: %s", exc)
+
+    async def refresh_balances(self) -> list[Balance]:
+        """Fetch balances from the broker (also done every ``reconcile_interval``).
+
+        Strategies read them through ``ctx.balances()``; on spot venues that take fees in
+        the base asset the balance, not the OMS position, is what can be sold.
+        """
+        self.balances = await self._call_broker("get_balances", self.adapter.get_balances)
+        return self.balances
 
     async def reconcile_open_orders(self, *, grace: float = 0.0) -> int:
         """Settle orders we think are working but the broker no longer lists.

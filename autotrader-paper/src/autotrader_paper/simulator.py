@@ -71,6 +71,9 @@ if TYPE_CHECKING:
 
 __all__ = ["BROKER_NAME", "SimOrder", "Simulator"]
 
+RETIRED_IDS_FACTOR = 1
+"""Forgotten orders' client order ids stay taken for this many × ``history_limit`` more orders."""
+
 ZERO = Decimal(0)
 ONE = Decimal(1)
 _BPS = Decimal(10000)
@@ -165,7 +168,9 @@ class Simulator:
         session_id: Stem of broker order ids and trade ids; a new one per run keeps trade ids
             unique across restarts (the OMS de-duplicates fills on them).
         history_limit: Closed orders and fills kept for queries (``None`` = all). Older ones are
-            forgotten (their client order ids stay taken), so a long run has bounded memory.
+            forgotten, so a long run has bounded memory; their client order ids stay taken for
+            another ``RETIRED_IDS_FACTOR × history_limit`` orders (far beyond any retry window:
+            real brokers enforce uniqueness only among open or recent orders).
     """
 
     def __init__(
@@ -232,6 +237,7 @@ class Simulator:
         self._closed: deque[str] = deque()
         """Client order ids of closed orders, oldest first (for forgetting beyond the limit)."""
         self._retired: set[str] = set()
+        self._retired_order: deque[str] = deque()
         """Client order ids of forgotten orders: still taken."""
 
     @classmethod
@@ -766,6 +772,10 @@ class Simulator:
         if forgotten is not None:
             self._by_broker_id.pop(forgotten.broker_order_id, None)
         self._retired.add(cid)
+        self._retired_order.append(cid)
+        assert self.history_limit is not None
+        if len(self._retired_order) > self.history_limit * RETIRED_IDS_FACTOR:
+            self._retired.discard(self._retired_order.popleft())
 
     def _forget_old_fills(self) -> None:
         assert self.history_limit is not None
