@@ -29,6 +29,7 @@ from autotrader_core.journal import (
     CorruptJournal,
     Journal,
     JournalError,
+    JournalIdentity,
     JournalStorage,
     SqliteJournal,
     StoredRow,
@@ -291,6 +292,9 @@ class BrokenStorage(JournalStorage):
     def read(self, after_seq: int, limit: int, kinds: Sequence[str] | None = None) -> list[StoredRow]:
         return []
 
+    def identity(self, claim: str | None = None) -> str | None:
+        return claim  # kept in the (full) disk's header, as it were
+
     def close(self) -> None:
         pass
 
@@ -357,3 +361,17 @@ def test_journal_from_settings_uses_the_data_dir(tmp_path: Path) -> None:
     )
     assert journal.path == tmp_path / "journal.sqlite3"
     assert journal.sync == "every" and journal.storage.fsync is False  # type: ignore[attr-defined]
+    assert journal.expected_identity is None  # pinned by the first engine that opens it
+
+
+def test_journal_from_settings_names_the_file_after_broker_and_environment(tmp_path: Path) -> None:
+    settings = EngineSettings(data_dir=tmp_path, journal_sync="off")
+    journal = journal_from_settings(settings, broker="binance", environment="testnet")
+    assert journal.path == tmp_path / "journal-binance-testnet.sqlite3"
+    assert journal.sync == "off"
+    assert journal.expected_identity == JournalIdentity("binance", "testnet")
+    live = journal_from_settings(settings, broker="binance", environment="live")
+    assert live.path == tmp_path / "journal-binance-live.sqlite3"
+    # Odd characters cannot climb out of the data directory.
+    odd = journal_from_settings(settings, broker="../evil", environment="a/b")
+    assert odd.path.parent == tmp_path and odd.path.name == "journal-_evil-a_b.sqlite3"

@@ -1,7 +1,9 @@
 """Durable, ordered journal of order intents and broker events (write-ahead).
 
-See :mod:`autotrader_core.journal.base` for the sync policies and
-:mod:`autotrader_core.recovery` for how a journal rebuilds the OMS after a crash.
+See :mod:`autotrader_core.journal.base` for the sync policies,
+:mod:`autotrader_core.journal.identity` for how a journal is tied to one broker and
+environment, and :mod:`autotrader_core.recovery` for how a journal rebuilds the OMS
+after a crash.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from autotrader_core.journal.base import (
     SyncMode,
 )
 from autotrader_core.journal.codec import CorruptJournal
+from autotrader_core.journal.identity import JournalIdentity
 from autotrader_core.journal.sqlite import (
     SqliteJournal,
     SqliteStorage,
@@ -29,6 +32,7 @@ __all__ = [
     "Journal",
     "JournalEntry",
     "JournalError",
+    "JournalIdentity",
     "JournalStorage",
     "SqliteJournal",
     "SqliteStorage",

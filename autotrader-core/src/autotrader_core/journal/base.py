@@ -3,7 +3,7 @@
 Two layers:
 
 * :class:`JournalStorage` — the small, *blocking* storage interface (open, write one
-  batch in one transaction, read a range, close). SQLite implements it
+  batch in one transaction, read a range, keep the journal's identity, close). SQLite implements it
   (:mod:`autotrader_core.journal.sqlite`); a server database can implement it later.
   It is only ever called from the journal's own writer thread, or a worker thread.
 * :class:`Journal` — the async front the engine talks to. It numbers records in the
@@ -21,6 +21,11 @@ Two layers:
   ``"off"``
       nothing waits; batches are committed in the background (fastest; a crash may
       lose the last intents too, which reconciliation then adopts from the broker).
+
+A journal belongs to one broker in one environment (:mod:`.identity`): opened for an
+engine it records the adapter's name and environment the first time, and refuses with
+:class:`~autotrader_core.errors.ConfigurationError` to be opened for another one, before
+anything is replayed or sent.
 
 Whether "durable" means *fsynced* (survives power loss) or *written to the OS*
 (survives the process being killed) is the storage's setting (``fsync=``).
@@ -47,6 +52,7 @@ from autotrader_core.adapter import OrderChange
 from autotrader_core.errors import AutotraderError
 from autotrader_core.events import OrderEvent
 from autotrader_core.journal import codec
+from autotrader_core.journal.identity import JournalIdentity, check_identity
 from autotrader_core.models import Order, OrderReport, utc_now
 from autotrader_core.resiliency.dead_letter import DeadLetter
 
@@ -116,6 +122,14 @@ class JournalStorage(abc.ABC):
         """Up to ``limit`` rows with ``seq > after_seq``, in ``seq`` order (optionally of some kinds)."""
 
     @abc.abstractmethod
+    def identity(self, claim: str | None = None) -> str | None:
+        """The identity text stored with the journal (``None`` if none).
+
+        With ``claim``, and no identity stored yet, store ``claim`` first (atomically, and
+        durably) and return it. The storage never compares: :class:`Journal` does.
+        """
+
+    @abc.abstractmethod
     def close(self) -> None:
         """Release the storage; safe to call twice."""
 
@@ -140,9 +154,11 @@ class Journal:
         sync: ``"intent"`` (default), ``"every"`` or ``"off"`` (see the module docstring).
         max_batch: Most rows committed in one transaction.
         max_pending: Rows queued but not written before appenders wait (bounded memory).
+        identity: The broker and environment this journal is for (optional). When set, the
+            journal refuses to be opened for another one even before it stores any identity.
 
     Use ``async with journal:`` or :meth:`open` / :meth:`close`. The engine opens and
-    closes a journal it is given together with its adapter.
+    closes a journal it is given together with its adapter, passing its identity.
     """
 
     def __init__(
@@ -152,6 +168,7 @@ class Journal:
         sync: SyncMode = "intent",
         max_batch: int = 5000,
         max_pending: int = 50_000,
+        identity: JournalIdentity | None = None,
     ) -> None:
         if sync not in SYNC_MODES:
             raise ValueError(f"sync must be one of {', '.join(SYNC_MODES)}, got {sync!r}")
@@ -161,6 +178,9 @@ class Journal:
         self.sync: SyncMode = sync
         self.max_batch = max_batch
         self.max_pending = max_pending
+        self.expected_identity = identity
+        """The identity this journal was built for (``None``: whichever it is first opened for)."""
+        self._identity: JournalIdentity | None = None
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._cond = threading.Condition()
         self._seq = 0
@@ -192,9 +212,36 @@ class Journal:
         """Sequence number of the last record appended (durable or not)."""
         return self._seq
 
-    async def open(self) -> None:
-        """Open the storage and start the writer thread (no-op when already open; reopens after close)."""
+    @property
+    def identity(self) -> JournalIdentity | None:
+        """The broker and environment the journal belongs to, as read at :meth:`open` (``None``: unknown)."""
+        return self._identity
+
+    @property
+    def location(self) -> str:
+        """Where the journal is kept, for messages (the storage's ``path`` if it has one)."""
+        return str(getattr(self.storage, "path", None) or self.storage)
+
+    async def open(self, *, identity: JournalIdentity | None = None) -> None:
+        """Open the storage and start the writer thread (reopens after close).
+
+        Args:
+            identity: The session this journal is opened for (the engine passes its
+                adapter's). A journal that holds no identity yet (new, or written before
+                identities existed) records it; one that holds another is refused. Checked
+                even when the journal is already open.
+
+        Raises:
+            ConfigurationError: the journal belongs to another broker or environment
+                (a journal this call opened is closed again).
+            JournalError: the storage cannot be opened.
+        """
+        wanted = identity or self.expected_identity
+        if identity is not None and self.expected_identity is not None:
+            check_identity(self.expected_identity, identity, self.location)
         if self.is_open:
+            if wanted is not None:
+                await self._claim(wanted)
             return
         if self._failure is not None:
             raise JournalError(f"the journal failed earlier: {self._failure}") from self._failure
@@ -203,9 +250,27 @@ class Journal:
             last = await anyio.to_thread.run_sync(self.storage.open)
         except Exception as exc:
             raise JournalError(f"cannot open the journal: {exc}") from exc
+        try:
+            await self._claim(wanted)
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(self.storage.close)
+            raise
         self._seq = self._durable = self._history = last
         self._thread = threading.Thread(target=self._writer, name="autotrader-journal", daemon=True)
         self._thread.start()
+
+    async def _claim(self, wanted: JournalIdentity | None) -> None:
+        # Reads the stored identity; records ``wanted`` when there is none; refuses a mismatch.
+        claim = wanted.encode() if wanted is not None else None
+        try:
+            stored = await anyio.to_thread.run_sync(self.storage.identity, claim)
+        except Exception as exc:
+            raise JournalError(f"cannot read the journal's identity: {exc}") from exc
+        found = JournalIdentity.decode(stored) if stored is not None else None
+        if found is not None and wanted is not None:
+            check_identity(found, wanted, self.location)
+        self._identity = found
 
     async def close(self) -> None:
         """Write everything still queued, stop the writer and close the storage."""

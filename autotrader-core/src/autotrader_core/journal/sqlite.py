@@ -8,12 +8,14 @@ being killed but may lose the last commits if the machine loses power.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 
 from autotrader_core.journal.base import Journal, JournalStorage, StoredRow, SyncMode
+from autotrader_core.journal.identity import JournalIdentity
 from autotrader_core.settings import EngineSettings
 
 __all__ = ["SqliteJournal", "SqliteStorage", "default_journal_path", "journal_from_settings"]
@@ -33,9 +35,20 @@ CREATE TABLE IF NOT EXISTS journal_meta (key TEXT PRIMARY KEY, value TEXT NOT NU
 """
 
 
-def default_journal_path(data_dir: Path) -> Path:
-    """Where the engine keeps its journal inside the user's data directory."""
-    return data_dir / "journal.sqlite3"
+def default_journal_path(data_dir: Path, broker: str | None = None, environment: str | None = None) -> Path:
+    """Where a session keeps its journal inside the user's data directory.
+
+    ``<data_dir>/journal.sqlite3``, or with a broker and environment
+    ``<data_dir>/journal-<broker>-<environment>.sqlite3`` (characters other than
+    letters, digits, ``_`` and ``.`` become ``_``), so sessions on different brokers or
+    environments never share a journal.
+    """
+    parts = [_file_safe(p) for p in (broker, environment) if p]
+    return data_dir / ("-".join(["journal", *parts]) + ".sqlite3")
+
+
+def _file_safe(part: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.]", "_", part).strip(".") or "_"
 
 
 class SqliteStorage(JournalStorage):
@@ -111,6 +124,17 @@ class SqliteStorage(JournalStorage):
         finally:
             conn.close()
 
+    def identity(self, claim: str | None = None) -> str | None:
+        """The identity kept in ``journal_meta`` (stored from ``claim`` when there is none)."""
+        with self._lock:
+            conn = self._require()
+            if claim is not None:  # one statement: two processes cannot both claim
+                conn.execute(
+                    "INSERT OR IGNORE INTO journal_meta (key, value) VALUES ('identity', ?)", (claim,)
+                )
+            row = conn.execute("SELECT value FROM journal_meta WHERE key = 'identity'").fetchone()
+            return None if row is None else str(row[0])
+
     def close(self) -> None:
         """Close the connection (a checkpoint folds the WAL back into the file)."""
         with self._lock:
@@ -132,14 +156,18 @@ class SqliteJournal(Journal):
 
     Example::
 
-        journal = SqliteJournal(settings.data_dir / "journal.sqlite3")
+        journal = SqliteJournal(settings.data_dir / "journal-binance-testnet.sqlite3")
         async with ExecutionEngine(adapter, journal=journal) as engine:
             ...   # on start: replay + reconcile; every intent durable before it is sent
+
+    The first engine that opens the file records its broker and environment in it; an
+    engine on another broker or environment is refused (``ConfigurationError``).
 
     Args:
         path: Database file.
         sync: ``"intent"`` (default), ``"every"`` or ``"off"``.
         fsync: fsync each commit (power-loss safe) or only hand it to the OS.
+        identity: The broker and environment this file is for (optional; see :class:`Journal`).
     """
 
     def __init__(
@@ -150,15 +178,37 @@ class SqliteJournal(Journal):
         fsync: bool = True,
         max_batch: int = 5000,
         max_pending: int = 50_000,
+        identity: JournalIdentity | None = None,
     ) -> None:
         super().__init__(
-            SqliteStorage(path, fsync=fsync), sync=sync, max_batch=max_batch, max_pending=max_pending
+            SqliteStorage(path, fsync=fsync),
+            sync=sync,
+            max_batch=max_batch,
+            max_pending=max_pending,
+            identity=identity,
         )
         self.path = Path(path)
 
 
-def journal_from_settings(settings: EngineSettings) -> SqliteJournal:
-    """The default journal of a session: ``<data_dir>/journal.sqlite3`` with the settings' sync policy."""
+def journal_from_settings(
+    settings: EngineSettings, *, broker: str | None = None, environment: str | None = None
+) -> SqliteJournal:
+    """The default journal of a session, with the settings' sync and fsync policy.
+
+    Args:
+        settings: Engine settings (``data_dir``, ``journal_sync``, ``journal_fsync``).
+        broker: The adapter's name (e.g. ``"binance"``); with ``environment``, names the
+            file (``<data_dir>/journal-binance-testnet.sqlite3``) and pins the journal to
+            that broker and environment. Without them: ``<data_dir>/journal.sqlite3``.
+        environment: The adapter settings' ``environment`` (e.g. ``"testnet"``, ``"live"``).
+
+    Whatever the file, the engine that first opens it records its broker and environment
+    in it, and an engine on another one is refused.
+    """
+    identity = JournalIdentity(broker, environment) if broker and environment else None
     return SqliteJournal(
-        default_journal_path(settings.data_dir), sync=settings.journal_sync, fsync=settings.journal_fsync
+        default_journal_path(settings.data_dir, broker, environment),
+        sync=settings.journal_sync,
+        fsync=settings.journal_fsync,
+        identity=identity,
     )

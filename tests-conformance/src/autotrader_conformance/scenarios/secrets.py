@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 from autotrader_core.adapter import BrokerAdapter
 from autotrader_core.errors import AuthenticationError, AutotraderError
+from autotrader_core.journal.codec import dumps, encode_fill, encode_order
 
 from autotrader_conformance.scenario import Scenario
 from autotrader_conformance.scenarios._base import ScenarioBase, scenario
@@ -161,7 +162,13 @@ class SecretScenarios(ScenarioBase):
                         run, self.retry_policy(), submit_fault="timeout_after", lookup_fault="status_503"
                     )
                 shown = _shown_by(run.adapter)
-        journaled = [repr(order), *(repr(fill) for fill in run.oms.fills_for(order.client_order_id))]
+        journaled = [
+            repr(order),
+            *(repr(fill) for fill in run.oms.fills_for(order.client_order_id)),
+            # the exact rows the engine's journal writes for this order and its fills
+            dumps(encode_order(order)),
+            *(dumps(encode_fill(fill)) for fill in run.oms.fills_for(order.client_order_id)),
+        ]
         errors = [text for _, error in run.adapter.raised for text in texts_of_exception(error)]
         assert run.adapter.raised, "TC-SEC-01: the injected faults raised nothing to inspect"
         self._assert_nothing_leaked(
