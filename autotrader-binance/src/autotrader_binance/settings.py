@@ -13,13 +13,14 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from autotrader_core.errors import ConfigurationError
 from autotrader_core.settings import BrokerSettings
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
-__all__ = ["ENVIRONMENTS", "BinanceEnvironment", "BinanceSettings", "KeyType"]
+__all__ = ["ENVIRONMENTS", "LIVE_REST_ALTERNATES", "BinanceEnvironment", "BinanceSettings", "KeyType"]
 
 BinanceEnvironment = Literal["live", "testnet", "demo"]
 KeyType = Literal["hmac", "ed25519"]
@@ -32,6 +33,21 @@ ENVIRONMENTS: dict[str, tuple[str, str]] = {
 }
 """Documented endpoints per environment: ``(REST base URL, WebSocket API URL)``."""
 
+LIVE_REST_ALTERNATES: tuple[str, ...] = tuple(
+    # protocols.md §1.1: documented alternates of the live REST host (same real-money accounts).
+    f"https://{name}.binance.com"
+    for name in ("api-gcp", "api1", "api2", "api3", "api4")
+)
+"""Other documented live REST hosts besides ``ENVIRONMENTS["live"][0]``."""
+
+
+def _host(url: str) -> str:
+    """Lower-case host name of ``url`` (scheme optional), without a trailing dot."""
+    return (urlsplit(url if "//" in url else f"//{url}").hostname or "").rstrip(".")
+
+
+_LIVE_HOSTS = frozenset(_host(url) for url in (*ENVIRONMENTS["live"], *LIVE_REST_ALTERNATES))
+
 
 class BinanceSettings(BrokerSettings):
     """Configuration of one Binance Spot account."""
@@ -42,6 +58,8 @@ class BinanceSettings(BrokerSettings):
         env_file_encoding="utf-8",
         extra="ignore",
         validate_default=True,
+        # A malformed secret from the environment must not be echoed in a ValidationError.
+        hide_input_in_errors=True,
     )
 
     environment: BinanceEnvironment = "testnet"
@@ -76,6 +94,19 @@ class BinanceSettings(BrokerSettings):
             raise ValueError(
                 "set either api_secret (HMAC key) or private_key/private_key_file (Ed25519), not both"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _no_live_host_outside_live(self) -> BinanceSettings:
+        # An override to a live host would trade real money while is_live says False.
+        if self.environment != "live":
+            for field, url in (("base_url", self.base_url), ("ws_url", self.ws_url)):
+                host = _host(url) if url else ""
+                if host in _LIVE_HOSTS:
+                    raise ValueError(
+                        f"{field} points at Binance's live host {host} but environment is "
+                        f"{self.environment!r}: set environment='live' explicitly to trade real money"
+                    )
         return self
 
     @property

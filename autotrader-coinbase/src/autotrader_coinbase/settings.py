@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from autotrader_core.errors import ConfigurationError
 from autotrader_core.settings import BrokerSettings
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 __all__ = [
@@ -36,6 +36,14 @@ USER_STREAM_URL = "wss://advanced-trade-ws-user.coinbase.com"
 """Dedicated host for the ``user`` channel (protocols.md §3.1)."""
 
 
+def _host(url: str) -> str:
+    """Lower-case host name of ``url`` (scheme optional), without a trailing dot."""
+    return (urlsplit(url if "//" in url else f"//{url}").hostname or "").rstrip(".")
+
+
+_LIVE_HOSTS = frozenset(_host(url) for url in (LIVE_REST_URL, USER_STREAM_URL))
+
+
 class CoinbaseSettings(BrokerSettings):
     """Configuration of one Coinbase Advanced Trade connection.
 
@@ -49,6 +57,8 @@ class CoinbaseSettings(BrokerSettings):
         env_file_encoding="utf-8",
         extra="ignore",
         validate_default=True,
+        # A malformed secret from the environment must not be echoed in a ValidationError.
+        hide_input_in_errors=True,
     )
 
     environment: Literal["sandbox", "live"] = "sandbox"
@@ -79,6 +89,19 @@ class CoinbaseSettings(BrokerSettings):
     @classmethod
     def _strip_key_name(cls, value: str) -> str:
         return value.strip()
+
+    @model_validator(mode="after")
+    def _no_live_host_outside_live(self) -> CoinbaseSettings:
+        # An override to a live host would reach real-money accounts while is_live says False.
+        if self.environment != "live":
+            for field, url in (("base_url", self.base_url), ("ws_url", self.ws_url)):
+                host = _host(url) if url else ""
+                if host in _LIVE_HOSTS:
+                    raise ValueError(
+                        f"{field} points at Coinbase's live host {host} but environment is "
+                        f"{self.environment!r}: set environment='live' explicitly to trade real money"
+                    )
+        return self
 
     @property
     def rest_url(self) -> str:

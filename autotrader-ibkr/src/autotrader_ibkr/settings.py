@@ -33,7 +33,15 @@ class IbkrSettings(BrokerSettings):
     explicitly, and a port that belongs to the other environment is refused.
     """
 
-    model_config = SettingsConfigDict(env_prefix="AUTOTRADER_IBKR_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="AUTOTRADER_IBKR_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        validate_default=True,
+        # A malformed value from the environment must not be echoed in a ValidationError.
+        hide_input_in_errors=True,
+    )
 
     environment: Literal["paper", "live"] = "paper"
     host: str = "127.0.0.1"
