@@ -39,3 +39,18 @@ def test_missing_field_is_a_protocol_error_not_a_key_error() -> None:
 def test_round_to_step(value: str, step: str, mode: str, expected: str) -> None:
     result = round_to_step(D(value), D(step), mode=mode)
     assert result == D(expected) and str(result) == expected
+
+
+@pytest.mark.parametrize(
+    ("url", "host"),
+    [
+        ("https://API.Binance.com:443/api/v3", "api.binance.com"),
+        ("wss://ws-api.binance.com./ws-api/v3", "ws-api.binance.com"),
+        ("127.0.0.1:8080", "127.0.0.1"),
+        ("https://user:pw@api-fxtrade.oanda.com", "api-fxtrade.oanda.com"),
+    ],
+)
+def test_host_of_normalises_what_the_live_guard_compares(url: str, host: str) -> None:
+    from autotrader_core.settings import host_of
+
+    assert host_of(url) == host

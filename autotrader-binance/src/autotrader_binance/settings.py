@@ -13,10 +13,9 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlsplit
 
 from autotrader_core.errors import ConfigurationError
-from autotrader_core.settings import BrokerSettings
+from autotrader_core.settings import BrokerSettings, refuse_live_hosts
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
@@ -39,14 +38,6 @@ LIVE_REST_ALTERNATES: tuple[str, ...] = tuple(
     for name in ("api-gcp", "api1", "api2", "api3", "api4")
 )
 """Other documented live REST hosts besides ``ENVIRONMENTS["live"][0]``."""
-
-
-def _host(url: str) -> str:
-    """Lower-case host name of ``url`` (scheme optional), without a trailing dot."""
-    return (urlsplit(url if "//" in url else f"//{url}").hostname or "").rstrip(".")
-
-
-_LIVE_HOSTS = frozenset(_host(url) for url in (*ENVIRONMENTS["live"], *LIVE_REST_ALTERNATES))
 
 
 class BinanceSettings(BrokerSettings):
@@ -99,14 +90,7 @@ class BinanceSettings(BrokerSettings):
     @model_validator(mode="after")
     def _no_live_host_outside_live(self) -> BinanceSettings:
         # An override to a live host would trade real money while is_live says False.
-        if self.environment != "live":
-            for field, url in (("base_url", self.base_url), ("ws_url", self.ws_url)):
-                host = _host(url) if url else ""
-                if host in _LIVE_HOSTS:
-                    raise ValueError(
-                        f"{field} points at Binance's live host {host} but environment is "
-                        f"{self.environment!r}: set environment='live' explicitly to trade real money"
-                    )
+        refuse_live_hosts(self, broker="Binance", live_urls=(*ENVIRONMENTS["live"], *LIVE_REST_ALTERNATES))
         return self
 
     @property

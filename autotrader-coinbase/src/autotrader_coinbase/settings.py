@@ -16,7 +16,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from autotrader_core.errors import ConfigurationError
-from autotrader_core.settings import BrokerSettings
+from autotrader_core.settings import BrokerSettings, refuse_live_hosts
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
@@ -34,14 +34,6 @@ LIVE_REST_URL = "https://api.coinbase.com"
 SANDBOX_REST_URL = "https://api-sandbox.coinbase.com"
 USER_STREAM_URL = "wss://advanced-trade-ws-user.coinbase.com"
 """Dedicated host for the ``user`` channel (protocols.md §3.1)."""
-
-
-def _host(url: str) -> str:
-    """Lower-case host name of ``url`` (scheme optional), without a trailing dot."""
-    return (urlsplit(url if "//" in url else f"//{url}").hostname or "").rstrip(".")
-
-
-_LIVE_HOSTS = frozenset(_host(url) for url in (LIVE_REST_URL, USER_STREAM_URL))
 
 
 class CoinbaseSettings(BrokerSettings):
@@ -92,15 +84,8 @@ class CoinbaseSettings(BrokerSettings):
 
     @model_validator(mode="after")
     def _no_live_host_outside_live(self) -> CoinbaseSettings:
-        # An override to a live host would reach real-money accounts while is_live says False.
-        if self.environment != "live":
-            for field, url in (("base_url", self.base_url), ("ws_url", self.ws_url)):
-                host = _host(url) if url else ""
-                if host in _LIVE_HOSTS:
-                    raise ValueError(
-                        f"{field} points at Coinbase's live host {host} but environment is "
-                        f"{self.environment!r}: set environment='live' explicitly to trade real money"
-                    )
+        # An override to a live host would trade real money while is_live says False.
+        refuse_live_hosts(self, broker="Coinbase", live_urls=(LIVE_REST_URL, USER_STREAM_URL))
         return self
 
     @property

@@ -7,13 +7,49 @@ shows in a repr, a log line or an error.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["BrokerSettings", "EngineSettings"]
+__all__ = ["BrokerSettings", "EngineSettings", "host_of", "refuse_live_hosts"]
+
+
+def host_of(url: str) -> str:
+    """Lower-case host name of ``url`` (scheme optional), without port or trailing dot."""
+    return (urlsplit(url if "//" in url else f"//{url}").hostname or "").rstrip(".")
+
+
+def refuse_live_hosts(
+    settings: BrokerSettings,
+    *,
+    broker: str,
+    live_urls: Iterable[str],
+    fields: Iterable[str] = ("base_url", "ws_url"),
+) -> None:
+    """Refuse a non-live configuration whose URL overrides point at the broker's live hosts.
+
+    Without it, ``environment="testnet"`` with ``base_url`` set to the live host would trade
+    real money while ``is_live`` says False. Only the host is shown in the message (a URL
+    may carry credentials). Loopback, proxy and test hosts stay allowed.
+
+    Raises:
+        ValueError: inside a pydantic validator this becomes a ``ValidationError``.
+    """
+    if settings.environment == "live":
+        return
+    live_hosts = {host_of(url) for url in live_urls}
+    for field in fields:
+        url = getattr(settings, field)
+        host = host_of(url) if url else ""
+        if host in live_hosts:
+            raise ValueError(
+                f"{field} points at {broker}'s live host {host} but environment is "
+                f"{settings.environment!r}: set environment='live' explicitly to trade real money"
+            )
 
 
 class BrokerSettings(BaseSettings):

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import re
 from typing import Literal
-from urllib.parse import urlsplit
 
-from autotrader_core.settings import BrokerSettings
+from autotrader_core.settings import BrokerSettings, refuse_live_hosts
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
@@ -23,13 +22,6 @@ HOSTS: dict[str, tuple[str, str]] = {
 }
 """``environment`` → (REST host, streaming host)."""
 
-
-def _host(url: str) -> str:
-    """Lower-case host name of ``url`` (scheme optional), without a trailing dot."""
-    return (urlsplit(url if "//" in url else f"//{url}").hostname or "").rstrip(".")
-
-
-_LIVE_HOSTS = frozenset(_host(url) for url in HOSTS["live"])
 
 # {siteID}-{divisionID}-{userID}-{accountNumber}, e.g. 101-004-1435156-001.
 _ACCOUNT_ID = re.compile(r"^\d{3}-\d{3}-\d+-\d{3}$")
@@ -95,14 +87,7 @@ class OandaSettings(BrokerSettings):
     @model_validator(mode="after")
     def _no_live_host_outside_live(self) -> OandaSettings:
         # An override to a live host would trade real money while is_live says False.
-        if self.environment != "live":
-            for field, url in (("base_url", self.base_url), ("ws_url", self.ws_url)):
-                host = _host(url) if url else ""
-                if host in _LIVE_HOSTS:
-                    raise ValueError(
-                        f"{field} points at OANDA's live host {host} but environment is "
-                        f"{self.environment!r}: set environment='live' explicitly to trade real money"
-                    )
+        refuse_live_hosts(self, broker="OANDA", live_urls=HOSTS["live"])
         return self
 
     @property

@@ -10,10 +10,9 @@ override them (a proxy, or a loopback replay server in tests).
 from __future__ import annotations
 
 from typing import Literal
-from urllib.parse import urlsplit
 
 from autotrader_core.errors import ConfigurationError
-from autotrader_core.settings import BrokerSettings
+from autotrader_core.settings import BrokerSettings, refuse_live_hosts
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
@@ -40,14 +39,8 @@ WS_PRIVATE_HOSTS: dict[tuple[str, str], str] = {
 """Private WebSocket URL per (region, environment), from OKX's regional docs pages."""
 
 
-def _host(url: str) -> str:
-    """Lower-case host name of ``url`` (scheme optional), without a trailing dot."""
-    return (urlsplit(url if "//" in url else f"//{url}").hostname or "").rstrip(".")
-
-
 # Only the WebSocket hosts are live-only: REST hosts serve live and demo alike (demo
 # requests carry ``x-simulated-trading: 1``, which follows ``environment``, not the URL).
-_LIVE_WS_HOSTS = frozenset(_host(url) for (_, env), url in WS_PRIVATE_HOSTS.items() if env == "live")
 
 
 class OkxSettings(BrokerSettings):
@@ -104,13 +97,13 @@ class OkxSettings(BrokerSettings):
 
     @model_validator(mode="after")
     def _no_live_stream_outside_live(self) -> OkxSettings:
-        # A demo configuration streaming from a live host would report live orders and fills.
-        host = _host(self.ws_url) if self.ws_url else ""
-        if self.environment != "live" and host in _LIVE_WS_HOSTS:
-            raise ValueError(
-                f"ws_url points at OKX's live host {host} but environment is "
-                f"{self.environment!r}: set environment='live' explicitly to trade real money"
-            )
+        # An override to a live host would trade real money while is_live says False.
+        refuse_live_hosts(
+            self,
+            broker="OKX",
+            live_urls=(url for (_, env), url in WS_PRIVATE_HOSTS.items() if env == "live"),
+            fields=("ws_url",),
+        )
         return self
 
     @property
