@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import json
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -86,3 +87,22 @@ def describe_mismatch(what: str, expected: Any, actual: Any, problems: list[str]
     lines.append("")
     lines += list(diff)
     return "\n".join(lines)
+
+
+def unplayed_steps(connections: Sequence[Sequence[Any]], positions: Sequence[int]) -> list[str]:
+    """Per-connection scripts a replay server did not play to the end (empty when all were).
+
+    ``positions[n]`` is how far connection ``n`` got; a missing entry means it never opened.
+    """
+    problems = []
+    for number, steps in enumerate(connections):
+        position = positions[number] if number < len(positions) else None
+        if position is None:
+            problems.append(
+                f"connection #{number + 1} was never opened (the recording has {len(connections)})"
+            )
+        elif position < len(steps):
+            problems.append(
+                f"connection #{number + 1} stopped at step {position}: {compact(steps[position])}"
+            )
+    return problems

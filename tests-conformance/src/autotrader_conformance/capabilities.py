@@ -37,7 +37,9 @@ def requires(*features: Feature) -> pytest.MarkDecorator:
     ``AdapterConformance`` subclass::
 
         @requires(Feature.STOP_ORDERS)
-        async def test_stop_order_triggers(self, conformance_scenario): ...
+        async def test_stop_order_triggers(self, conformance_scenario):
+            adapter = self.make_adapter(conformance_scenario)
+            ...  # place a stop order and assert it triggers
     """
     for feature in features:
         if not isinstance(feature, Feature):

@@ -37,7 +37,7 @@ from urllib.parse import parse_qsl, urlsplit
 import anyio
 
 from autotrader_conformance import _json
-from autotrader_conformance._match import compact, describe_mismatch, mismatches
+from autotrader_conformance._match import describe_mismatch, mismatches, unplayed_steps
 from autotrader_conformance._monitor import ReplayMonitor
 from autotrader_conformance.recordings import StreamScript
 
@@ -91,19 +91,7 @@ class LineStreamReplayServer:
 
     def unfinished(self) -> list[str]:
         """Scripts the adapter did not play to the end (empty when all were)."""
-        problems = []
-        scripts = self._script.connections
-        for number, steps in enumerate(scripts):
-            position = self._positions[number] if number < len(self._positions) else None
-            if position is None:
-                problems.append(
-                    f"connection #{number + 1} was never opened (the recording has {len(scripts)})"
-                )
-            elif position < len(steps):
-                problems.append(
-                    f"connection #{number + 1} stopped at step {position}: {compact(steps[position])}"
-                )
-        return problems
+        return unplayed_steps(self._script.connections, self._positions)
 
     def status(self) -> str:
         """Where each connection's script stands (shown when a scenario times out)."""
