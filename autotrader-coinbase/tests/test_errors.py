@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
-import httpx
 import pytest
 from autotrader_coinbase.errors import error_for_code, map_http_error, order_failure_error
 from autotrader_core.errors import (
@@ -18,6 +17,7 @@ from autotrader_core.errors import (
     OrderNotFound,
     RateLimited,
 )
+from autotrader_core.transports import HttpReply
 
 
 @pytest.mark.parametrize(
@@ -70,9 +70,11 @@ def test_specific_reason_wins_over_generic_error_field() -> None:
     assert error.broker_message == "size too small"
 
 
-def _response(status: int, *, text: str = "", headers: dict[str, str] | None = None) -> httpx.Response:
-    request = httpx.Request("POST", "https://api.coinbase.com/api/v3/brokerage/orders")
-    return httpx.Response(status, text=text, headers=headers or {}, request=request)
+def _response(status: int, *, text: str = "", headers: dict[str, str] | None = None) -> HttpReply:
+    raw = [(name.encode(), value.encode()) for name, value in (headers or {}).items()]
+    return HttpReply(
+        status, raw, text.encode(), method="POST", url="https://api.coinbase.com/api/v3/brokerage/orders"
+    )
 
 
 def _body(text: str) -> object:

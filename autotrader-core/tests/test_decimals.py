@@ -5,8 +5,14 @@ from __future__ import annotations
 from decimal import Decimal as D
 
 import pytest
-from autotrader_core.decimals import decimal_from_wire, optional_decimal_from_wire, round_to_step, wire_field
-from autotrader_core.errors import BrokerProtocolError
+from autotrader_core.decimals import (
+    decimal_from_wire,
+    optional_decimal_from_wire,
+    require_decimal,
+    round_to_step,
+    wire_field,
+)
+from autotrader_core.errors import BrokerProtocolError, InvalidOrder
 
 
 def test_wire_strings_become_exact_decimals() -> None:
@@ -15,10 +21,32 @@ def test_wire_strings_become_exact_decimals() -> None:
     assert optional_decimal_from_wire("", field="p") is None
 
 
-@pytest.mark.parametrize("value", [0.1, "abc", "NaN", None, True, [1]])
+@pytest.mark.parametrize(
+    "value", [0.1, "abc", "NaN", None, True, [1], "\u0669\u0669", "\uff11\uff12", "1_000"]
+)
 def test_bad_wire_values_raise_protocol_errors_with_the_payload(value: object) -> None:
     with pytest.raises(BrokerProtocolError, match="payload"):
         decimal_from_wire(value, field="price", payload={"price": value})
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "\u0669\u0669",  # Arabic-Indic 99: Decimal() reads it as 99
+        "\uff11\uff12",  # full-width 12
+        "1_5",  # Decimal() reads it as 15
+        "0.\u0661",
+    ],
+)
+def test_user_quantities_must_be_plain_ascii_numbers(text: str) -> None:
+    with pytest.raises(InvalidOrder, match="plain decimal number"):
+        require_decimal(text, field="quantity")
+
+
+def test_ordinary_user_numbers_still_parse() -> None:
+    assert require_decimal(" 1.50 ", field="quantity") == D("1.5")
+    assert require_decimal("1e3", field="quantity") == D(1000)
+    assert require_decimal("+.5", field="quantity") == D("0.5")
 
 
 def test_missing_field_is_a_protocol_error_not_a_key_error() -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import pytest
 from autotrader_core.errors import (
     AuthenticationError,
@@ -16,6 +15,7 @@ from autotrader_core.errors import (
     InvalidOrder,
     OrderNotFound,
 )
+from autotrader_core.transports import HttpReply
 from autotrader_oanda.errors import error_for_reason, map_http_error
 from oanda_helpers import reply_of
 
@@ -53,9 +53,14 @@ def test_unknown_reason_falls_back_on_the_status() -> None:
     assert type(error_for_reason("SOMETHING_NEW", status=409)) is BrokerError
 
 
-def _response(status: int, path: str = "/v3/accounts/101-004-1435156-001/orders") -> httpx.Response:
-    request = httpx.Request("POST", f"https://api-fxpractice.oanda.com{path}")
-    return httpx.Response(status, request=request, headers={"RequestID": "78566986778195099"})
+def _response(status: int, path: str = "/v3/accounts/101-004-1435156-001/orders") -> HttpReply:
+    return HttpReply(
+        status,
+        [(b"RequestID", b"78566986778195099")],
+        b"",
+        method="POST",
+        url=f"https://api-fxpractice.oanda.com{path}",
+    )
 
 
 def test_recorded_precision_reject_is_invalid_order_with_the_reject_reason() -> None:

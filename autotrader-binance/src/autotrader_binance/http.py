@@ -19,19 +19,21 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 from autotrader_core.clock import ClockOffset
 from autotrader_core.decimals import wire_field
 from autotrader_core.errors import AutotraderError, BrokerProtocolError, RateLimited
 from autotrader_core.resiliency.rate_limit import RateLimiter
 from autotrader_core.rest import DEFAULT_BAN_SECONDS, RestClient, RestRequest
-from autotrader_core.transports import HttpTransport
+from autotrader_core.transports import HttpReply, HttpTransport
 
 from autotrader_binance.auth import Signer, encode_query, rest_signature_payload
 from autotrader_binance.errors import BROKER, TimestampOutsideRecvWindow, map_error
 from autotrader_binance.parsing import RateLimitRule
+
+if TYPE_CHECKING:  # httpx is loaded only when the httpx transport is chosen
+    import httpx
 
 __all__ = ["DEFAULT_RATE_LIMITS", "BinanceHttp", "Limit"]
 
@@ -146,7 +148,7 @@ class BinanceHttp:
         if hasattr(self, "rest"):
             self.rest.rate_limiter = weight[0].limiter
 
-    def _observe(self, response: httpx.Response) -> None:
+    def _observe(self, response: HttpReply) -> None:
         """Align the limiters with Binance's own usage counters (one pass over the headers)."""
         watched = self._watched
         for name, raw in response.headers.raw:
@@ -284,5 +286,5 @@ def _as_mapping(params: Mapping[str, object] | Sequence[tuple[str, object]] | No
     return dict(params.items() if isinstance(params, Mapping) else params)
 
 
-def _map_response(response: httpx.Response, body: Any) -> AutotraderError | None:
+def _map_response(response: HttpReply, body: Any) -> AutotraderError | None:
     return map_error(response.status_code, body, response.headers)

@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import httpx
 from autotrader_core.errors import (
     AuthenticationError,
     AutotraderError,
@@ -26,6 +25,7 @@ from autotrader_core.errors import (
     OrderNotFound,
     RateLimited,
 )
+from autotrader_core.transports import HttpReply
 
 __all__ = [
     "BROKER",
@@ -135,7 +135,7 @@ def order_failure_error(body: Mapping[str, Any], *, context: str = "create order
     return error_for_code(code, str(message), context=context)
 
 
-def retry_after_seconds(response: httpx.Response) -> float | None:
+def retry_after_seconds(response: HttpReply) -> float | None:
     """Seconds to wait from ``Retry-After`` (or ``x-ratelimit-reset`` when it is a delay)."""
     for header in ("retry-after", "x-ratelimit-reset"):
         value = response.headers.get(header)
@@ -151,7 +151,7 @@ def retry_after_seconds(response: httpx.Response) -> float | None:
     return None
 
 
-def map_http_error(response: httpx.Response, body: Any) -> AutotraderError | None:
+def map_http_error(response: HttpReply, body: Any) -> AutotraderError | None:
     """Error mapper for the REST client: ``None`` for 2xx, a typed error otherwise.
 
     ``body`` is the parsed JSON, or ``None`` when the body is not JSON (the 401
@@ -167,7 +167,7 @@ def map_http_error(response: httpx.Response, body: Any) -> AutotraderError | Non
         message = str(body.get("message") or body.get("error_details") or "")
     elif response.content:
         message = response.text.strip()[:200]
-    context = f"HTTP {status} {response.request.method} {response.request.url.path}"
+    context = f"HTTP {status} {response.method} {response.path}"
     if status == 401:
         return AuthenticationError(
             f"Coinbase rejected the credentials ({context}): check the key name, the private key, "

@@ -16,6 +16,7 @@ import httpx
 from autotrader_core.clock import ClockOffset
 from autotrader_core.resiliency.rate_limit import RateLimiter
 from autotrader_core.rest import RestClient, RestRequest
+from autotrader_core.transports import HttpReply
 
 from autotrader_coinbase.auth import JwtSigner
 from autotrader_coinbase.errors import BROKER, map_http_error
@@ -89,7 +90,7 @@ class CoinbaseHttp:
         token = self.signer.rest_token(request.method, self.host, request.path)
         request.headers["Authorization"] = f"Bearer {token}"
 
-    def _observe_rate_headers(self, response: httpx.Response) -> None:
+    def _observe_rate_headers(self, response: HttpReply) -> None:
         # x-ratelimit-remaining / x-ratelimit-limit: align the bucket with Coinbase's own count.
         try:
             limit = float(response.headers["x-ratelimit-limit"])

@@ -19,12 +19,20 @@ from collections.abc import Mapping
 
 # (ignores: a mypy run without the optional dependency installed sees these as Any)
 import aiohttp  # type: ignore[import-not-found,unused-ignore]
-import httpx
 from aiohttp.helpers import get_env_proxy_for_url  # type: ignore[import-not-found,unused-ignore]
 from multidict import CIMultiDict  # type: ignore[import-not-found,unused-ignore]
 from yarl import URL  # type: ignore[import-not-found,unused-ignore]
 
-from autotrader_core.transports import HttpTransport, ReadResponse
+from autotrader_core.transports import (
+    ConnectFailed,
+    ConnectionLost,
+    HttpReply,
+    HttpTransport,
+    InvalidRequest,
+    MalformedReply,
+    TransportError,
+    TransportTimeout,
+)
 
 __all__ = ["AiohttpTransport"]
 
@@ -95,14 +103,14 @@ class AiohttpTransport(HttpTransport):
         headers: Mapping[str, str],
         body: bytes | None,
         time_limit: float,
-    ) -> httpx.Response:
-        """Send one request; aiohttp's failures are raised as the matching httpx exceptions."""
+    ) -> HttpReply:
+        """Send one request; aiohttp's failures are raised as the matching ``TransportError`` types."""
         try:
             target, proxy = self._target(url)
         except (ValueError, TypeError) as exc:
-            raise httpx.InvalidURL(f"invalid URL ({type(exc).__name__})") from None
+            raise InvalidRequest(f"invalid URL ({type(exc).__name__})") from None
         if target.scheme not in ("http", "https"):
-            raise httpx.UnsupportedProtocol(f"unsupported URL scheme {target.scheme!r}")
+            raise InvalidRequest(f"unsupported URL scheme {target.scheme!r}")
         session = self._open()
         try:
             async with asyncio.timeout(time_limit):
@@ -119,17 +127,17 @@ class AiohttpTransport(HttpTransport):
                     raw_headers = reply.raw_headers
                     charset = reply.charset
         except TimeoutError:
-            raise httpx.ReadTimeout(f"no complete reply within {time_limit:g}s") from None
+            raise TransportTimeout(f"no complete reply within {time_limit:g}s") from None
         except aiohttp.InvalidURL as exc:
-            raise httpx.InvalidURL(f"invalid URL ({type(exc).__name__})") from None
+            raise InvalidRequest(f"invalid URL ({type(exc).__name__})") from None
         except aiohttp.ClientConnectorError as exc:
-            raise httpx.ConnectError(f"cannot connect ({type(exc).__name__}: {exc.os_error})") from None
+            raise ConnectFailed(f"cannot connect ({type(exc).__name__}: {exc.os_error})") from None
         except (aiohttp.ClientPayloadError, aiohttp.ClientResponseError) as exc:
-            raise httpx.RemoteProtocolError(f"malformed reply ({type(exc).__name__})") from None
+            raise MalformedReply(f"malformed reply ({type(exc).__name__})") from None
         except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
-            raise httpx.ReadError(f"connection lost ({type(exc).__name__})") from None
+            raise ConnectionLost(f"connection lost ({type(exc).__name__})") from None
         except aiohttp.ClientError as exc:
-            raise httpx.TransportError(f"transport failure ({type(exc).__name__})") from None
+            raise TransportError(f"transport failure ({type(exc).__name__})") from None
         return _response(status, raw_headers, content, charset, method, url)
 
     async def aclose(self) -> None:
@@ -154,10 +162,10 @@ def _response(
     charset: str | None,
     method: str,
     url: str,
-) -> httpx.Response:
+) -> HttpReply:
     """An already-read response of ``content`` (de-chunked and decompressed by aiohttp)."""
     headers = [(name, value) for name, value in raw_headers if name.lower() not in _DROPPED]
-    return ReadResponse(status, headers, content, encoding=_encoding(charset), method=method, url=url)
+    return HttpReply(status, headers, content, encoding=_encoding(charset), method=method, url=url)
 
 
 def _encoding(charset: str | None) -> str:

@@ -32,7 +32,9 @@ def require_decimal(
     """Validate user input as a finite ``Decimal``.
 
     Accepts ``Decimal``, ``int`` and decimal strings; refuses ``float``, ``bool``,
-    NaN, infinities and (by default) zero and negative values.
+    NaN, infinities and (by default) zero and negative values. Strings must be
+    ASCII without ``_``: ``Decimal`` itself reads ``"٩٩"`` and ``"１２"`` as 99 and 12
+    and ``"1_5"`` as 15, none of which a trader meant to type.
 
     Raises:
         InvalidOrder: with a message naming the field and what to pass instead.
@@ -47,6 +49,8 @@ def require_decimal(
     elif isinstance(value, int):
         result = Decimal(value)
     elif isinstance(value, str):
+        if not _plain_number(value.strip()):
+            raise InvalidOrder(f"{field} is not a plain decimal number (ASCII digits, no '_'): {value!r}")
         try:
             result = Decimal(value.strip())
         except InvalidOperation:
@@ -61,6 +65,14 @@ def require_decimal(
     return result
 
 
+def _plain_number(text: str) -> bool:
+    """ASCII and no digit-group underscores (what every broker and user means by a number).
+
+    Two string checks, not a regex: this runs on every decimal field of every payload.
+    """
+    return text.isascii() and "_" not in text
+
+
 def decimal_from_wire(
     value: object, *, field: str, payload: Any = None, broker: str | None = None
 ) -> Decimal:
@@ -71,6 +83,8 @@ def decimal_from_wire(
     """
     if isinstance(value, str):
         try:
+            if not _plain_number(value):
+                raise InvalidOperation
             result = Decimal(value)
         except InvalidOperation:
             raise BrokerProtocolError(

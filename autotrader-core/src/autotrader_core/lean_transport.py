@@ -28,9 +28,16 @@ import zlib
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-import httpx
-
-from autotrader_core.transports import HttpTransport, ReadResponse
+from autotrader_core.transports import (
+    ConnectFailed,
+    ConnectionLost,
+    HttpReply,
+    HttpTransport,
+    InvalidRequest,
+    MalformedReply,
+    TransportTimeout,
+    UndecodableReply,
+)
 
 __all__ = ["LeanHttpTransport"]
 
@@ -82,7 +89,7 @@ class _Connection(asyncio.Protocol):
             return
         try:
             self._parse()
-        except httpx.RemoteProtocolError as exc:
+        except MalformedReply as exc:
             self._finish(exc)
 
     def eof_received(self) -> bool:
@@ -97,7 +104,7 @@ class _Connection(asyncio.Protocol):
             self._finish(None)
         elif self._waiter is not None:
             what = f" ({type(exc).__name__})" if exc is not None else ""
-            self._finish(httpx.ReadError(f"connection closed before a complete reply{what}"))
+            self._finish(ConnectionLost(f"connection closed before a complete reply{what}"))
 
     # -- use ---------------------------------------------------------------
     def request(self, data: bytes, *, head: bool) -> asyncio.Future[_Reply]:
@@ -119,7 +126,7 @@ class _Connection(asyncio.Protocol):
         if waiter is None or waiter.done():
             return
         if error is not None or reply is None:
-            waiter.set_exception(error or httpx.ReadError("no reply"))
+            waiter.set_exception(error or ConnectionLost("no reply"))
         else:
             waiter.set_result(reply)
 
@@ -132,7 +139,7 @@ class _Connection(asyncio.Protocol):
                 end = buffer.find(b"\r\n\r\n")
                 if end < 0:
                     if len(buffer) > _MAX_HEAD:
-                        raise httpx.RemoteProtocolError("reply head too large")
+                        raise MalformedReply("reply head too large")
                     return
                 self._read_head(reply, bytes(buffer[:end]))
                 del buffer[: end + 4]
@@ -159,7 +166,7 @@ class _Connection(asyncio.Protocol):
         lines = head.split(b"\r\n")
         parts = lines[0].split(b" ", 2)
         if len(parts) < 2 or not parts[0].startswith(b"HTTP/1.") or not parts[1].isdigit():
-            raise httpx.RemoteProtocolError("malformed status line")
+            raise MalformedReply("malformed status line")
         status = int(parts[1])
         if 100 <= status < 200:  # interim reply (100 Continue...): the real one follows
             return
@@ -170,12 +177,12 @@ class _Connection(asyncio.Protocol):
         for line in lines[1:]:
             name, sep, value = line.partition(b":")
             if not sep:
-                raise httpx.RemoteProtocolError("malformed header line")
+                raise MalformedReply("malformed header line")
             name, value = name.strip(), value.strip()
             lowered = name.lower()
             if lowered == b"content-length":
                 if not value.isdigit() or (length is not None and int(value) != length):
-                    raise httpx.RemoteProtocolError("bad Content-Length")
+                    raise MalformedReply("bad Content-Length")
                 length = int(value)
             elif lowered == b"transfer-encoding":
                 chunked = value.lower().endswith(b"chunked")
@@ -204,7 +211,7 @@ class _Connection(asyncio.Protocol):
                     return False
                 size_text = bytes(buffer[:end]).split(b";", 1)[0].strip()
                 if not _HEX(size_text):  # int(…, 16) would also take "0x1f", "-5", "1_0"
-                    raise httpx.RemoteProtocolError("malformed chunk size")
+                    raise MalformedReply("malformed chunk size")
                 size = int(size_text, 16)
                 if size == 0:
                     trailer_end = buffer.find(b"\r\n\r\n", end)
@@ -219,7 +226,7 @@ class _Connection(asyncio.Protocol):
             if len(buffer) < reply.chunk_left + 2:
                 return False
             if buffer[reply.chunk_left : reply.chunk_left + 2] != b"\r\n":
-                raise httpx.RemoteProtocolError("malformed chunk")
+                raise MalformedReply("malformed chunk")
             reply.body += buffer[: reply.chunk_left]
             del buffer[: reply.chunk_left + 2]
             reply.chunk_left = -1
@@ -259,13 +266,13 @@ class LeanHttpTransport(HttpTransport):
         if known is None:
             parts = urlsplit(origin)
             if parts.scheme not in ("http", "https"):
-                raise httpx.UnsupportedProtocol(f"unsupported URL scheme {parts.scheme!r}")
+                raise InvalidRequest(f"unsupported URL scheme {parts.scheme!r}")
             if not parts.hostname:
-                raise httpx.InvalidURL("URL has no host")
+                raise InvalidRequest("URL has no host")
             try:
                 port = parts.port or (443 if parts.scheme == "https" else 80)
             except ValueError:
-                raise httpx.InvalidURL("invalid port") from None
+                raise InvalidRequest("invalid port") from None
             default = (parts.scheme == "https" and port == 443) or (parts.scheme == "http" and port == 80)
             host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname  # IPv6 literal
             host_header = host if default else f"{host}:{port}"
@@ -276,7 +283,7 @@ class LeanHttpTransport(HttpTransport):
         if sep:
             target = f"{target}?{query}"
         if any(c in target for c in " \r\n"):
-            raise httpx.InvalidURL("the request target holds spaces or line breaks")
+            raise InvalidRequest("the request target holds spaces or line breaks")
         return known[0], known[1], target
 
     async def round_trip(
@@ -287,13 +294,13 @@ class LeanHttpTransport(HttpTransport):
         headers: Mapping[str, str],
         body: bytes | None,
         time_limit: float,
-    ) -> httpx.Response:
-        """Send one request on an idle (or new) connection; failures as httpx exceptions."""
+    ) -> HttpReply:
+        """Send one request on an idle (or new) connection; failures as ``TransportError`` types."""
         key, host, target = self._split(url)
         head = [f"{method} {target} HTTP/1.1\r\nHost: ".encode(), host, b"\r\nAccept-Encoding: identity\r\n"]
         for name, value in headers.items():
             if "\r" in value or "\n" in value or "\r" in name or "\n" in name:
-                raise httpx.LocalProtocolError("header with a line break")
+                raise InvalidRequest("header with a line break")
             head.append(f"{name}: {value}\r\n".encode("latin-1"))
         if body is not None or method in ("POST", "PUT", "PATCH"):
             head.append(f"Content-Length: {len(body or b'')}\r\n".encode())
@@ -319,8 +326,8 @@ class LeanHttpTransport(HttpTransport):
                     self._busy.discard(connection)
         except TimeoutError:
             if connected:
-                raise httpx.ReadTimeout(f"no complete reply within {time_limit:g}s") from None
-            raise httpx.ConnectTimeout(f"no connection within {time_limit:g}s") from None
+                raise TransportTimeout(f"no complete reply within {time_limit:g}s") from None
+            raise TransportTimeout(f"no connection within {time_limit:g}s", connected=False) from None
         if reply.keep_alive and not connection.closed and not connection.buffer:
             connection.idle_since = time.monotonic()
             self._idle.setdefault(key, []).append(connection)
@@ -351,9 +358,7 @@ class LeanHttpTransport(HttpTransport):
                 _Connection, host, port, ssl=context, server_hostname=host if context else None
             )
         except (OSError, ssl.SSLError) as exc:
-            raise httpx.ConnectError(
-                f"cannot connect to {host}:{port} ({type(exc).__name__}: {exc})"
-            ) from None
+            raise ConnectFailed(f"cannot connect to {host}:{port} ({type(exc).__name__}: {exc})") from None
         return connection
 
     async def aclose(self) -> None:
@@ -378,13 +383,13 @@ class LeanHttpTransport(HttpTransport):
 def _default_ssl_context() -> ssl.SSLContext:
     """Certificates checked against certifi's bundle (what httpx trusts), else the system store."""
     try:
-        import certifi  # installed with httpx
+        import certifi  # installed with httpx (a core dependency)
     except ImportError:  # pragma: no cover - httpx depends on certifi
         return ssl.create_default_context()
     return ssl.create_default_context(cafile=certifi.where())
 
 
-def _response(reply: _Reply, method: str, url: str) -> httpx.Response:
+def _response(reply: _Reply, method: str, url: str) -> HttpReply:
     content = bytes(reply.body)
     encoding = b""
     charset = "utf-8"
@@ -404,10 +409,10 @@ def _response(reply: _Reply, method: str, url: str) -> httpx.Response:
             try:  # deflate is sent raw by some servers
                 content = zlib.decompress(content, -15)
             except zlib.error:
-                raise httpx.DecodingError(f"cannot decode a {encoding.decode()} body") from None
+                raise UndecodableReply(f"cannot decode a {encoding.decode()} body") from None
     elif encoding not in (b"", b"identity"):
-        raise httpx.DecodingError(f"unsupported Content-Encoding {encoding.decode(errors='replace')!r}")
-    return ReadResponse(reply.status, headers, content, encoding=charset, method=method, url=url)
+        raise UndecodableReply(f"unsupported Content-Encoding {encoding.decode(errors='replace')!r}")
+    return HttpReply(reply.status, headers, content, encoding=charset, method=method, url=url)
 
 
 def _charset(content_type: bytes) -> str | None:

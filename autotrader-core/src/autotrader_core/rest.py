@@ -37,10 +37,8 @@ from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from enum import Enum
 from types import TracebackType
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote_plus
-
-import httpx
 
 from autotrader_core.clock import ClockOffset, sync_clock
 from autotrader_core.errors import (
@@ -54,7 +52,17 @@ from autotrader_core.errors import (
     RequestTimeout,
 )
 from autotrader_core.resiliency.rate_limit import RateLimiter
-from autotrader_core.transports import HttpTransport
+from autotrader_core.transports import (
+    HttpReply,
+    HttpTransport,
+    InvalidRequest,
+    TransportError,
+    TransportTimeout,
+    UndecodableReply,
+)
+
+if TYPE_CHECKING:  # httpx is imported only when the httpx path is used (about 45 ms)
+    import httpx
 
 __all__ = [
     "DEFAULT_BAN_SECONDS",
@@ -141,8 +149,8 @@ class RestRequest:
 RequestSigner = Callable[[RestRequest], None]
 """Adds signature parameters/headers to a request, in place."""
 
-ErrorMapper = Callable[[httpx.Response, Any], AutotraderError | None]
-"""``(response, parsed body or None) -> error``: the broker's own error table; ``None`` means OK."""
+ErrorMapper = Callable[[HttpReply, Any], AutotraderError | None]
+"""``(reply, parsed body or None) -> error``: the broker's own error table; ``None`` means OK."""
 
 
 def encode_param(value: object) -> str:
@@ -239,8 +247,12 @@ class RestClient:
             the one ``httpx.AsyncClient`` (default: the stock transport, which
             pytest-httpx intercepts); an :class:`~autotrader_core.transports.HttpTransport`
             replaces httpx altogether (requests then never touch httpx's client).
-        on_response: Called with every response before it is mapped (read
+        on_response: Called with every reply before it is mapped (read
             rate-limit usage headers there).
+
+    Whichever path carries a request, the error mapper and ``on_response`` see an
+    :class:`~autotrader_core.transports.HttpReply`; httpx is imported only when the
+    httpx path is used.
     """
 
     def __init__(
@@ -255,7 +267,7 @@ class RestClient:
         timeout: float = 10.0,
         default_headers: Mapping[str, str] | None = None,
         transport: httpx.AsyncBaseTransport | HttpTransport | None = None,
-        on_response: Callable[[httpx.Response], None] | None = None,
+        on_response: Callable[[HttpReply], None] | None = None,
     ) -> None:
         self.broker = broker
         self.base_url = base_url
@@ -289,6 +301,8 @@ class RestClient:
                 broker=self.broker,
             )
         if self._client is None:
+            import httpx  # here, not at the top: only this path needs it
+
             self._client = httpx.AsyncClient(
                 base_url=self.base_url,
                 timeout=httpx.Timeout(self.timeout),
@@ -365,59 +379,101 @@ class RestClient:
         return await self._send(request, limiters)
 
     async def _send(self, request: RestRequest, limiters: Sequence[tuple[RateLimiter, float]]) -> Any:
-        method, path = request.method, request.path
         started = time.perf_counter()
         content = None if request.body is None else request.body.encode()
-        try:
-            if self._custom is not None:
-                headers = (
-                    self._default_headers | request.headers if request.headers else self._default_headers
-                )
-                response = await self._custom.send(
-                    method,
-                    self.base_url + request.target,
-                    headers=headers,
-                    body=content,
-                    time_limit=self.timeout,
-                )
-            else:
-                response = await self.http.request(
-                    method, request.target, content=content, headers=request.headers
-                )
-        except httpx.TimeoutException as exc:
-            raise RequestTimeout(
-                f"{method} {path}: no reply within {self.timeout:g}s ({type(exc).__name__}); "
-                "the outcome is unknown",
-                broker=self.broker,
-            ) from None
-        except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
-            raise ConfigurationError(
-                f"{method} {path}: bad URL for {self.broker} (base_url={self.base_url!r}): "
-                f"{self._scrub(str(exc), request)}",
-                broker=self.broker,
-            ) from None
-        except (httpx.DecodingError, httpx.TooManyRedirects) as exc:
-            raise BrokerProtocolError(
-                f"{method} {path}: unreadable reply ({type(exc).__name__}: {self._scrub(str(exc), request)})",
-                broker=self.broker,
-            ) from None
-        except httpx.TransportError as exc:
-            raise BrokerUnavailable(
-                f"{method} {path}: connection failed "
-                f"({type(exc).__name__}: {self._scrub(str(exc), request)})",
-                broker=self.broker,
-            ) from None
-        elapsed_ms = (time.perf_counter() - started) * 1000
+        if self._custom is not None:
+            reply = await self._send_custom(self._custom, request, content)
+        else:
+            reply = await self._send_httpx(request, content)
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(
-                "%s %s %s -> %d in %.1f ms", self.broker, method, path, response.status_code, elapsed_ms
+                "%s %s %s -> %d in %.1f ms",
+                self.broker,
+                request.method,
+                request.path,
+                reply.status_code,
+                (time.perf_counter() - started) * 1000,
             )
         if self._on_response is not None:
-            self._on_response(response)
-        return self._handle(request, response, limiters)
+            self._on_response(reply)
+        return self._handle(request, reply, limiters)
+
+    async def _send_custom(
+        self, transport: HttpTransport, request: RestRequest, content: bytes | None
+    ) -> HttpReply:
+        headers = self._default_headers | request.headers if request.headers else self._default_headers
+        try:
+            return await transport.send(
+                request.method,
+                self.base_url + request.target,
+                headers=headers,
+                body=content,
+                time_limit=self.timeout,
+            )
+        except TransportTimeout as exc:
+            raise self._timeout(request, exc) from None
+        except InvalidRequest as exc:
+            raise self._bad_request(request, exc) from None
+        except UndecodableReply as exc:
+            raise self._unreadable(request, exc) from None
+        except TransportError as exc:
+            raise self._unavailable(request, exc) from None
+
+    async def _send_httpx(self, request: RestRequest, content: bytes | None) -> HttpReply:
+        import httpx  # loaded by self.http already; a dict lookup from here on
+
+        try:
+            response = await self.http.request(
+                request.method, request.target, content=content, headers=request.headers
+            )
+        except httpx.TimeoutException as exc:
+            raise self._timeout(request, exc) from None
+        except (httpx.UnsupportedProtocol, httpx.InvalidURL, httpx.LocalProtocolError) as exc:
+            raise self._bad_request(request, exc) from None
+        except (httpx.DecodingError, httpx.TooManyRedirects) as exc:
+            raise self._unreadable(request, exc) from None
+        except httpx.TransportError as exc:
+            raise self._unavailable(request, exc) from None
+        return HttpReply(
+            response.status_code,
+            response.headers.raw,
+            response.content,
+            encoding=response.encoding or "utf-8",
+            method=request.method,
+            url=self.base_url + request.target,
+        )
+
+    # One message per kind of failure, whichever transport reported it.
+    def _timeout(self, request: RestRequest, exc: Exception) -> RequestTimeout:
+        return RequestTimeout(
+            f"{request.method} {request.path}: no reply within {self.timeout:g}s ({type(exc).__name__}); "
+            "the outcome is unknown",
+            broker=self.broker,
+        )
+
+    def _bad_request(self, request: RestRequest, exc: Exception) -> ConfigurationError:
+        return ConfigurationError(
+            f"{request.method} {request.path}: bad URL or header for {self.broker} "
+            f"(base_url={self.base_url!r}): {self._scrub(str(exc), request)}",
+            broker=self.broker,
+        )
+
+    def _unreadable(self, request: RestRequest, exc: Exception) -> BrokerProtocolError:
+        return BrokerProtocolError(
+            f"{request.method} {request.path}: unreadable reply "
+            f"({type(exc).__name__}: {self._scrub(str(exc), request)})",
+            broker=self.broker,
+        )
+
+    def _unavailable(self, request: RestRequest, exc: Exception) -> BrokerUnavailable:
+        return BrokerUnavailable(
+            f"{request.method} {request.path}: connection failed "
+            f"({type(exc).__name__}: {self._scrub(str(exc), request)})",
+            broker=self.broker,
+        )
 
     def _handle(
-        self, request: RestRequest, response: httpx.Response, limiters: Sequence[tuple[RateLimiter, float]]
+        self, request: RestRequest, response: HttpReply, limiters: Sequence[tuple[RateLimiter, float]]
     ) -> Any:
         text = response.text
         parsed: Any = None
@@ -458,9 +514,7 @@ class RestClient:
             )
         return parsed
 
-    def _status_error(
-        self, request: RestRequest, response: httpx.Response, text: str
-    ) -> AutotraderError | None:
+    def _status_error(self, request: RestRequest, response: HttpReply, text: str) -> AutotraderError | None:
         status = response.status_code
         if status < 300:
             return None

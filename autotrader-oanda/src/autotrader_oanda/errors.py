@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 from autotrader_core.errors import (
     AuthenticationError,
     AutotraderError,
@@ -28,6 +27,7 @@ from autotrader_core.errors import (
     InvalidOrder,
     OrderNotFound,
 )
+from autotrader_core.transports import HttpReply
 
 __all__ = [
     "BROKER",
@@ -134,7 +134,7 @@ def reason_of(body: Any) -> str | None:
     return code if isinstance(code, str) and code else None
 
 
-def map_http_error(response: httpx.Response, body: Any) -> AutotraderError | None:
+def map_http_error(response: HttpReply, body: Any) -> AutotraderError | None:
     """The ``ErrorMapper`` of :class:`autotrader_core.rest.RestClient` for OANDA.
 
     Returns ``None`` for success and for what the generic mapping already does
@@ -158,7 +158,7 @@ def map_http_error(response: httpx.Response, body: Any) -> AutotraderError | Non
     if reason is not None:
         return error_for_reason(reason, message=message, status=status, request_id=request_id)
     if status == 404:
-        cls: type[AutotraderError] = OrderNotFound if "/orders" in response.request.url.path else BrokerError
+        cls: type[AutotraderError] = OrderNotFound if "/orders" in response.path else BrokerError
         return cls("OANDA: not found (HTTP 404)", broker=BROKER, code=404, broker_message=message)
     if status == 400:
         return InvalidOrder(

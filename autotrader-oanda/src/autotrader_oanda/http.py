@@ -16,6 +16,7 @@ import httpx
 from autotrader_core.errors import BrokerProtocolError
 from autotrader_core.resiliency.rate_limit import RateLimiter
 from autotrader_core.rest import RestClient, RestRequest
+from autotrader_core.transports import HttpReply
 
 from autotrader_oanda.auth import auth_headers
 from autotrader_oanda.errors import BROKER, map_http_error
@@ -65,7 +66,7 @@ class OandaHttp:
     def _authenticate(self, request: RestRequest) -> None:
         request.headers.update(auth_headers(self._settings.token))
 
-    def _observe(self, response: httpx.Response) -> None:
+    def _observe(self, response: HttpReply) -> None:
         self.last_request_id = response.headers.get("RequestID")
 
     async def call(

@@ -43,6 +43,7 @@ from autotrader_core.errors import (
 from autotrader_core.events import OrderEvent
 from autotrader_core.resiliency.rate_limit import RateLimiter
 from autotrader_core.rest import parse_retry_after
+from autotrader_core.transports import HttpReply
 
 from autotrader_oanda.auth import auth_headers
 from autotrader_oanda.errors import BROKER, map_http_error
@@ -246,7 +247,14 @@ class TransactionStream:
             )
         if status >= 500:
             return BrokerUnavailable(f"OANDA stream host answered HTTP {status}", broker=BROKER, code=status)
-        mapped = map_http_error(response, body)
+        reply = HttpReply(
+            status,
+            response.headers.raw,
+            text.encode(),
+            method=response.request.method,
+            url=str(response.request.url),
+        )
+        mapped = map_http_error(reply, body)
         return mapped or BrokerError(f"OANDA stream answered HTTP {status}", broker=BROKER, code=status)
 
     async def _handle_line(self, line: str) -> list[OrderEvent]:

@@ -25,6 +25,7 @@ from autotrader_core.clock import ClockOffset
 from autotrader_core.errors import AuthenticationError, AutotraderError
 from autotrader_core.resiliency.rate_limit import RateLimiter
 from autotrader_core.rest import RestClient, RestRequest, parse_retry_after
+from autotrader_core.transports import HttpReply
 
 from autotrader_okx.auth import iso_timestamp, rest_auth_headers
 from autotrader_okx.errors import BROKER, CLOCK_SKEW_CODES, error_from_envelope
@@ -224,7 +225,7 @@ class OkxHttp:
         )
 
     @staticmethod
-    def _map_error(response: httpx.Response, body: Any) -> AutotraderError | None:
+    def _map_error(response: HttpReply, body: Any) -> AutotraderError | None:
         return error_from_envelope(
             body,
             http_status=response.status_code,

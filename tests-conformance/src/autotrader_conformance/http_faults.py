@@ -25,9 +25,9 @@ from __future__ import annotations
 import contextvars
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import httpx
 from autotrader_core.adapter import BrokerAdapter
@@ -37,7 +37,13 @@ from autotrader_core.errors import (
     BrokerUnavailable,
     RequestTimeout,
 )
-from autotrader_core.transports import HttpTransport
+from autotrader_core.transports import (
+    ConnectionLost,
+    HttpReply,
+    HttpTransport,
+    TransportError,
+    TransportTimeout,
+)
 
 from autotrader_conformance.faults import FaultyAdapter
 
@@ -57,6 +63,8 @@ HTTP_FAULTS = ("timeout_after", "reset_after", "status_503", "garbled")
 _AFTER_APPLY = {"timeout_after": True, "reset_after": True, "status_503": False, "garbled": False}
 _WRITES = {"submit", "cancel", "modify"}
 _GARBLED = b'{"symbol": "BTCUSDT", "orderId": 28, "status": "NEW", "price": "2000'
+_TIMEOUT_TEXT = "autotrader-conformance: injected read timeout"
+_RESET_TEXT = "autotrader-conformance: injected [Errno 104] Connection reset by peer"
 _GATEWAY_PAGE = b"<html><head><title>503 Service Temporarily Unavailable</title></head></html>"
 
 _current: contextvars.ContextVar[tuple[HttpFaultInjector, str] | None] = contextvars.ContextVar(
@@ -116,34 +124,49 @@ class HttpFaultInjector:
 
     @contextmanager
     def installed(self) -> Iterator[None]:
-        """Patch ``httpx.AsyncClient.send`` for the duration (the original is restored after)."""
+        """Patch ``httpx.AsyncClient.send`` and ``HttpTransport.send`` for the duration (restored after)."""
         original: Callable[..., Awaitable[httpx.Response]] = httpx.AsyncClient.send
 
         async def send(client: httpx.AsyncClient, request: httpx.Request, **kwargs: Any) -> httpx.Response:
-            current = _current.get()
-            fault = None
-            if current is not None and current[0] is self:
-                fault = self._take(current[1], request)
+            fault = self._take(request.method, str(request.url.copy_with(query=None)))
             if fault is None:
                 return await original(client, request, **kwargs)
-            return await self._fire(fault, original, client, request, kwargs)
+            canned = _canned(fault)
+            if canned is not None:
+                status, content_type, body = canned
+                return httpx.Response(
+                    status, headers={"Content-Type": content_type}, content=body, request=request
+                )
+            try:  # the broker takes the request...
+                response = await original(client, request, **kwargs)
+            except httpx.TransportError:
+                pass  # (a recording may already lose the reply: this fault decides how)
+            else:
+                await response.aclose()
+            if fault.kind == "timeout_after":  # ...and its reply is lost
+                raise httpx.ReadTimeout(_TIMEOUT_TEXT, request=request)
+            raise httpx.ReadError(_RESET_TEXT, request=request)
 
         # Adapters whose transport is not httpx's (autotrader_core.transports) meet the same faults
-        # at HttpTransport.send, their RestClient's one way out (see http_loopback.py).
+        # at HttpTransport.send, their RestClient's one way out (see http_loopback.py), reported
+        # with the transport contract's own failure types.
         original_transport = HttpTransport.send
 
-        async def transport_send(
-            transport: HttpTransport, method: str, url: str, **kwargs: Any
-        ) -> httpx.Response:
-            async def forward(*_: Any, **__: Any) -> httpx.Response:
-                return await original_transport(transport, method, url, **kwargs)
-
-            current = _current.get()
-            request = httpx.Request(method, url)
-            fault = self._take(current[1], request) if current is not None and current[0] is self else None
+        async def transport_send(transport: HttpTransport, method: str, url: str, **kwargs: Any) -> HttpReply:
+            fault = self._take(method, url.partition("?")[0])
             if fault is None:
-                return await forward()
-            return await self._fire(fault, forward, cast(httpx.AsyncClient, None), request, {})
+                return await original_transport(transport, method, url, **kwargs)
+            canned = _canned(fault)
+            if canned is not None:
+                status, content_type, body = canned
+                return HttpReply(
+                    status, [(b"Content-Type", content_type.encode())], body, method=method, url=url
+                )
+            with suppress(TransportError):  # the broker takes it (or the recording loses it)
+                await original_transport(transport, method, url, **kwargs)
+            if fault.kind == "timeout_after":
+                raise TransportTimeout(_TIMEOUT_TEXT)
+            raise ConnectionLost(_RESET_TEXT)
 
         httpx.AsyncClient.send = send  # type: ignore[method-assign,assignment]
         HttpTransport.send = transport_send  # type: ignore[method-assign,assignment]
@@ -153,45 +176,30 @@ class HttpFaultInjector:
             httpx.AsyncClient.send = original  # type: ignore[method-assign,assignment]
             HttpTransport.send = original_transport  # type: ignore[method-assign]
 
-    def _take(self, operation: str, request: httpx.Request) -> InjectedHttpFault | None:
-        queue = self.planned.get(operation)
+    def _take(self, method: str, url: str) -> InjectedHttpFault | None:
+        """The planned fault for a request sent inside this injector's current operation, if any."""
+        current = _current.get()
+        if current is None or current[0] is not self:
+            return None
+        queue = self.planned.get(current[1])
         if not queue:
             return None
         # Writes fault their first non-GET request (a submit may look something up first).
-        if operation in _WRITES and request.method == "GET":
+        if current[1] in _WRITES and method == "GET":
             return None
         fault = queue.popleft()
-        fault.fired_on = f"{request.method} {request.url.copy_with(query=None)}"
+        fault.fired_on = f"{method} {url}"
         self.fired.append(fault)
         return fault
 
-    async def _fire(
-        self,
-        fault: InjectedHttpFault,
-        original: Callable[..., Awaitable[httpx.Response]],
-        client: httpx.AsyncClient,
-        request: httpx.Request,
-        kwargs: dict[str, Any],
-    ) -> httpx.Response:
-        if fault.kind == "status_503":
-            return httpx.Response(
-                503, headers={"Content-Type": "text/html"}, content=_GATEWAY_PAGE, request=request
-            )
-        if fault.kind == "garbled":
-            return httpx.Response(
-                200, headers={"Content-Type": "application/json"}, content=_GARBLED, request=request
-            )
-        try:  # the broker takes the request...
-            response = await original(client, request, **kwargs)
-        except httpx.TransportError:
-            pass  # (a recording may already lose the reply: this fault decides how)
-        else:
-            await response.aclose()
-        if fault.kind == "timeout_after":  # ...and its reply is lost
-            raise httpx.ReadTimeout("autotrader-conformance: injected read timeout", request=request)
-        raise httpx.ReadError(
-            "autotrader-conformance: injected [Errno 104] Connection reset by peer", request=request
-        )
+
+def _canned(fault: InjectedHttpFault) -> tuple[int, str, bytes] | None:
+    """``(status, content type, body)`` of the reply a fault answers with; ``None``: the reply is lost."""
+    if fault.kind == "status_503":  # a gateway answers; the broker never saw the request
+        return 503, "text/html", _GATEWAY_PAGE
+    if fault.kind == "garbled":
+        return 200, "application/json", _GARBLED
+    return None
 
 
 class RecordingFaultyAdapter(FaultyAdapter):
