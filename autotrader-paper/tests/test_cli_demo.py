@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -28,3 +32,33 @@ def test_paper_session_trades_and_prints_a_summary(
     assert orders > 0
     assert fills > 0
     assert list(tmp_path.glob("session-*.pid")) == []  # the session cleans up its pid file
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_autotrader_kill_stops_a_running_paper_session(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The drill from docs/dry-run.md: a session in one shell, `autotrader kill` in another."""
+    env = {**os.environ, "AUTOTRADER_DATA_DIR": str(tmp_path)}
+    session = subprocess.Popen(
+        [sys.executable, "-m", "autotrader_core.cli", "paper", "--seconds", "60", "--interval", "0.02"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not list(tmp_path.glob("session-*.pid")):
+            assert session.poll() is None, "the session exited early"
+            assert time.monotonic() < deadline, "the session never registered"
+            time.sleep(0.05)
+        time.sleep(1.0)  # let it trade
+        monkeypatch.setenv("AUTOTRADER_DATA_DIR", str(tmp_path))
+        assert main(["kill"]) == 0
+        assert f"session pid {session.pid}" in capsys.readouterr().out
+        out, _ = session.communicate(timeout=30)
+    finally:
+        session.kill()
+    assert session.returncode == 0
+    assert re.search(r"kill switch\s+signal SIGTERM: canceled \d+", out)
+    assert list(tmp_path.glob("session-*.pid")) == []

@@ -12,14 +12,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
-import signal
 import sys
 import time
 from collections.abc import Sequence
 from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
+from functools import partial
 from typing import TextIO
 
 import anyio
@@ -32,6 +30,7 @@ from autotrader_core.models import utc_now
 from autotrader_core.plugins import PluginManager
 from autotrader_core.risk import RiskChecks, RiskLimits
 from autotrader_core.samples import MeanReversionDemo
+from autotrader_core.sessions import signal_sessions
 from autotrader_core.settings import EngineSettings
 
 __all__ = ["main"]
@@ -143,19 +142,16 @@ async def _paper_session(args: argparse.Namespace) -> int:
         risk=RiskChecks(RiskLimits(max_open_orders=20, max_position=Decimal("1"))),
     )
     display = _StatusDisplay(sys.stdout, args.symbol)
-    pid_file = _write_pid_file(engine.settings.data_dir)
     started = time.monotonic()
-    try:
-        async with engine, anyio.create_task_group() as tg:
-            tg.start_soon(kill_on_signals, engine.kill_switch)
-            with anyio.move_on_after(args.seconds):
-                while engine.running:
-                    await _cancel_stale_orders(engine)
-                    display.show(engine, time.monotonic() - started)
-                    await anyio.sleep(0.5)
-            tg.cancel_scope.cancel()
-    finally:
-        pid_file.unlink(missing_ok=True)
+    async with engine, anyio.create_task_group() as tg:
+        # Ctrl-C, SIGTERM and `autotrader kill` (which finds the session in data_dir) engage the kill switch.
+        tg.start_soon(partial(kill_on_signals, engine.kill_switch, data_dir=engine.settings.data_dir))
+        with anyio.move_on_after(args.seconds):
+            while engine.running:
+                await _cancel_stale_orders(engine)
+                display.show(engine, time.monotonic() - started)
+                await anyio.sleep(0.5)
+        tg.cancel_scope.cancel()
     display.summary(engine, strategy, engine.kill_switch.report, time.monotonic() - started)
     return 0
 
@@ -235,30 +231,20 @@ class _StatusDisplay:
         self.out.flush()
 
 
-def _write_pid_file(data_dir: Path) -> Path:
-    data_dir.mkdir(parents=True, exist_ok=True)
-    path = data_dir / f"session-{os.getpid()}.pid"
-    path.write_text(str(os.getpid()))
-    return path
-
-
 # -- kill --------------------------------------------------------------------------------
 def _cmd_kill(args: argparse.Namespace) -> int:
     if args.broker:
         return anyio.run(_cancel_all_at_broker, args.broker)
     data_dir = EngineSettings().data_dir
-    sessions = sorted(data_dir.glob("session-*.pid")) if data_dir.exists() else []
-    if not sessions:
-        print("no running autotrader session found (use --broker NAME to cancel at a broker directly)")
+    signalled = signal_sessions(data_dir)
+    if not signalled:
+        print(
+            f"no running autotrader session registered in {data_dir} "
+            "(use --broker NAME to cancel at a broker directly)"
+        )
         return 1
-    for pid_file in sessions:
-        pid = int(pid_file.read_text())
-        try:
-            os.kill(pid, signal.SIGTERM)
-            print(f"kill switch requested for session pid {pid}")
-        except ProcessLookupError:
-            pid_file.unlink(missing_ok=True)
-            print(f"session pid {pid} is gone; removed its stale pid file")
+    for session in signalled:
+        print(f"kill switch requested for session pid {session.pid}")
     return 0
 
 

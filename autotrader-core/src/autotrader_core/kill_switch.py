@@ -11,8 +11,10 @@ from __future__ import annotations
 import logging
 import signal
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import anyio
@@ -20,6 +22,7 @@ import anyio
 from autotrader_core.enums import TradingState
 from autotrader_core.errors import AutotraderError
 from autotrader_core.models import Alert, Order
+from autotrader_core.sessions import registered_session
 
 if TYPE_CHECKING:
     from autotrader_core.engine import ExecutionEngine
@@ -143,10 +146,21 @@ class KillSwitch:
 
 
 async def kill_on_signals(
-    kill_switch: KillSwitch, signals: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM)
+    kill_switch: KillSwitch,
+    signals: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM),
+    *,
+    data_dir: Path | None = None,
 ) -> None:
-    """Engage ``kill_switch`` on the first of ``signals`` (run it as a task)."""
-    with anyio.open_signal_receiver(*signals) as received:
+    """Engage ``kill_switch`` on the first of ``signals`` (run it as a task).
+
+    Args:
+        data_dir: Also register this process there (usually ``engine.settings.data_dir``)
+            so that ``autotrader kill`` from another shell finds it. The registration lasts
+            exactly as long as the signal handlers: a session is never listed while a
+            ``SIGTERM`` would end it without the kill switch.
+    """
+    registration = registered_session(data_dir) if data_dir is not None else nullcontext()
+    with anyio.open_signal_receiver(*signals) as received, registration:  # handlers first, then the file
         async for signum in received:
             await kill_switch.engage(f"signal {signal.Signals(signum).name}")
             return

@@ -1,0 +1,118 @@
+"""Running sessions that ``autotrader kill`` can reach: one pid file per process in ``data_dir``.
+
+A session is registered only while it listens for the kill signals
+(:func:`autotrader_core.kill_switch.kill_on_signals` with ``data_dir=``): a
+``SIGTERM`` sent to a process that does not handle it would end it *without*
+cancelling its orders, so no file may outlive the listener.
+
+A pid file also records when its process started (Linux: ``/proc/<pid>/stat``), so
+a file left behind by a ``kill -9`` never sends the signal to an unrelated process
+that was given the same pid later. POSIX only (Windows has no ``SIGTERM`` handlers).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["Session", "registered_session", "running_sessions", "signal_sessions"]
+
+logger = logging.getLogger(__name__)
+
+_PATTERN = "session-*.pid"
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """One registered session."""
+
+    pid: int
+    path: Path
+    """Its pid file."""
+
+
+def _start_time(pid: int) -> str | None:
+    """The process's start time in clock ticks since boot (Linux); ``None`` where unknown."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # Field 22 (starttime); the command name (field 2) is in parentheses and may hold spaces.
+    fields = stat.rpartition(")")[2].split()
+    return fields[19] if len(fields) > 19 else None
+
+
+@contextmanager
+def registered_session(data_dir: Path) -> Iterator[Path]:
+    """Register this process in ``data_dir`` for the duration; the file is removed on exit.
+
+    Use it only around code that handles ``SIGTERM``
+    (:func:`~autotrader_core.kill_switch.kill_on_signals` does both for you).
+    """
+    data_dir.mkdir(parents=True, exist_ok=True)
+    pid = os.getpid()
+    path = data_dir / f"session-{pid}.pid"
+    path.write_text(json.dumps({"pid": pid, "started": _start_time(pid)}))
+    try:
+        yield path
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def _read(path: Path) -> tuple[int, str | None] | None:
+    try:
+        text = path.read_text().strip()
+    except OSError:
+        return None
+    if text.isdigit():  # written by an older version: a bare pid
+        return int(text), None
+    try:
+        data = json.loads(text)
+        return int(data["pid"]), data.get("started")
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _alive(pid: int, started: str | None) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, but another user's: not one we may signal anyway
+        return False
+    return started is None or _start_time(pid) in (None, started)
+
+
+def running_sessions(data_dir: Path) -> list[Session]:
+    """Registered sessions still running; files of ended (or unreadable) ones are removed."""
+    if not data_dir.is_dir():
+        return []
+    sessions = []
+    for path in sorted(data_dir.glob(_PATTERN)):
+        entry = _read(path)
+        if entry is None or not _alive(*entry):
+            logger.info("removing stale session file %s", path.name)
+            with suppress(OSError):
+                path.unlink()
+            continue
+        sessions.append(Session(entry[0], path))
+    return sessions
+
+
+def signal_sessions(data_dir: Path, signum: signal.Signals = signal.SIGTERM) -> list[Session]:
+    """Send ``signum`` to every running session in ``data_dir``; returns those signalled."""
+    signalled = []
+    for session in running_sessions(data_dir):
+        try:
+            os.kill(session.pid, signum)
+        except ProcessLookupError:  # ended in between
+            session.path.unlink(missing_ok=True)
+            continue
+        signalled.append(session)
+    return signalled
