@@ -67,3 +67,24 @@ def test_bounded_label_folds_values_past_the_cap_into_other() -> None:
 def test_bounded_label_rejects_a_zero_cap() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         BoundedLabel(0)
+
+
+@pytest.mark.parametrize(
+    ("reason", "code", "expected"),
+    [
+        # A symbolic code (risk check or broker) is the label, whatever the text says.
+        ("order notional 500 exceeds max_order_notional 10", "MAX_ORDER_NOTIONAL", "max_order_notional"),
+        ("Insufficient balance to open order", "INSUFFICIENT_FUND", "insufficient_fund"),
+        # A numeric broker code is appended to the words, even when the text does not carry it.
+        (
+            "Account has insufficient balance for requested action.",
+            "-2010",
+            "account_has_insufficient_balance_2010",
+        ),
+        ("Order failed", "51008", "order_failed_51008"),
+        # No code: read from the text, as before.
+        ("Order failed | code=51008", None, "order_failed_51008"),
+    ],
+)
+def test_the_hooks_code_argument_names_the_reason(reason: str, code: str | None, expected: str) -> None:
+    assert reason_code(reason, code=code) == expected

@@ -111,15 +111,20 @@ def test_fill_latency_is_never_negative(observer: PrometheusObserver) -> None:
 def test_rejects_by_origin_and_reason_code_without_client_order_id(observer: PrometheusObserver) -> None:
     local = make_order(OrderStatus.PENDING_SUBMIT)
     observer.autotrader_on_reject(
-        order=local, reason="order notional 500 exceeds max_order_notional 10 | reason=MAX_ORDER_NOTIONAL"
+        order=local,
+        reason="order notional 500 exceeds max_order_notional 10 | reason=MAX_ORDER_NOTIONAL",
+        code="MAX_ORDER_NOTIONAL",
     )
     broker = make_order(OrderStatus.REJECTED)
     observer.autotrader_on_reject(
         order=broker,
         reason=f"Order {CID} would immediately match and take. | broker=binance | code=-2010",
+        code="-2010",
     )
     circuit = make_order(OrderStatus.REJECTED)
-    observer.autotrader_on_reject(order=circuit, reason="circuit open: circuit 'binance-requests' is open")
+    observer.autotrader_on_reject(
+        order=circuit, reason="circuit open: circuit 'binance-requests' is open", code=None
+    )
 
     base = {"broker": "binance", "symbol": "BTCUSDT"}
     name = "autotrader_rejects_total"
@@ -134,7 +139,7 @@ def test_reject_reasons_are_capped() -> None:
     observer = PrometheusObserver(PrometheusSettings(port=0, autostart=False, max_reasons=3))
     for n in range(10):
         observer.autotrader_on_reject(
-            order=make_order(OrderStatus.REJECTED), reason=f"failure kind{chr(97 + n)}"
+            order=make_order(OrderStatus.REJECTED), reason=f"failure kind{chr(97 + n)}", code=None
         )
     text = generate_latest(observer.metrics.registry).decode()
     reasons = {
@@ -240,7 +245,7 @@ def test_disabled_observer_records_nothing() -> None:
     observer = PrometheusObserver(PrometheusSettings(enabled=False, port=0))
     order = make_order(OrderStatus.REJECTED)
     observer.autotrader_on_order_event(order=order, event=OrderRejected(CID, "no"))
-    observer.autotrader_on_reject(order=order, reason="no")
+    observer.autotrader_on_reject(order=order, reason="no", code=None)
     assert "autotrader_rejects_total{" not in generate_latest(observer.metrics.registry).decode()
     assert not observer.server.running
 

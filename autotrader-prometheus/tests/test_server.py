@@ -32,7 +32,9 @@ def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
 
 def test_scrape_returns_the_recorded_samples(serving: PrometheusObserver) -> None:
     order = Order("atx1", "BTCUSDT", OrderSide.BUY, OrderType.MARKET, D("1"), broker="paper")
-    serving.autotrader_on_reject(order=order, reason="quantity below minimum | reason=MIN_QUANTITY")
+    serving.autotrader_on_reject(
+        order=order, reason="quantity below minimum | reason=MIN_QUANTITY", code="MIN_QUANTITY"
+    )
     serving.autotrader_on_breaker_state(name="paper-requests", state="open")
 
     assert serving.server.url.startswith("http://127.0.0.1:")

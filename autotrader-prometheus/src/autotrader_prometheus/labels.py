@@ -23,6 +23,7 @@ _MAX_WORDS = 4
 _NON_SLUG = re.compile(r"[^a-z0-9]+")
 _RISK_REASON = re.compile(r"\|\s*reason=([A-Za-z0-9_]+)")
 _BROKER_CODE = re.compile(r"\|\s*code=([^|\s]+)")
+_NUMERIC = re.compile(r"^[+-]?\d+$")
 # A word worth keeping is plain letters: numbers, prices, ids and quoted symbols are
 # exactly what makes one reason text differ from the next.
 _WORD = re.compile(r"^[a-z][a-z_-]*$")
@@ -35,8 +36,13 @@ def slug(text: str, *, max_length: int = _MAX_CODE_LENGTH) -> str:
     return value or UNKNOWN
 
 
-def reason_code(reason: str, *, client_order_id: str | None = None) -> str:
+def reason_code(reason: str, *, client_order_id: str | None = None, code: str | None = None) -> str:
     """Reduce a free-text refusal reason to a short, stable code.
+
+    ``code`` is the hook's own ``code`` argument when the engine had one (a risk
+    check's code, or the broker's error code): a symbolic code is the label
+    (``"INSUFFICIENT_FUND"`` → ``"insufficient_fund"``), a numeric one is appended
+    to the reason's words as below. Without it, the codes are read from the text:
 
     * a risk refusal (``"... | reason=MAX_ORDER_NOTIONAL"``) gives its own code
       (``"max_order_notional"``);
@@ -47,6 +53,9 @@ def reason_code(reason: str, *, client_order_id: str | None = None) -> str:
     """
     if client_order_id:
         reason = reason.replace(client_order_id, " ")
+    code = code.strip() if code else None
+    if code and not _NUMERIC.match(code):
+        return slug(code)
     risk = _RISK_REASON.search(reason)
     if risk is not None:
         return slug(risk.group(1))
@@ -58,11 +67,11 @@ def reason_code(reason: str, *, client_order_id: str | None = None) -> str:
             words.append(word)
             if len(words) == _MAX_WORDS:
                 break
-    code = slug(" ".join(words)) if words else UNKNOWN
-    broker_code = _BROKER_CODE.search(reason)
-    if broker_code is not None:
-        code = slug(f"{code}_{broker_code.group(1)}")
-    return code
+    words_code = slug(" ".join(words)) if words else UNKNOWN
+    if code is None:
+        found = _BROKER_CODE.search(reason)
+        code = found.group(1) if found is not None else None
+    return slug(f"{words_code}_{code}") if code else words_code
 
 
 class BoundedLabel:

@@ -240,19 +240,19 @@ class PrometheusObserver:
             self._set_position(broker, position.symbol, position.quantity, position.realized_pnl)
 
     @hookimpl
-    def autotrader_on_reject(self, order: Order, reason: str) -> None:
+    def autotrader_on_reject(self, order: Order, reason: str, code: str | None) -> None:
         """Count the refusal by origin and a short reason code (never the client order id)."""
         guard = self._enter("reject")
         if guard is None:
             return
         with guard:
-            code = reason_code(reason, client_order_id=order.client_order_id)
-            local = order.status is OrderStatus.PENDING_SUBMIT or code in _LOCAL_REJECT_CODES
+            label = reason_code(reason, client_order_id=order.client_order_id, code=code)
+            local = order.status is OrderStatus.PENDING_SUBMIT or label in _LOCAL_REJECT_CODES
             self.metrics.rejects.labels(
                 self._broker(order.broker),
                 self._symbols(order.symbol),
                 "local" if local else "broker",
-                self._reasons(code),
+                self._reasons(label),
             ).inc()
 
     @hookimpl

@@ -66,9 +66,9 @@ def autotrader_on_alert(alert: Alert) -> None:
 
 
 @hookimpl
-def autotrader_on_reject(order: Order, reason: str) -> None:
+def autotrader_on_reject(order: Order, reason: str, code: str | None) -> None:
     """Forward to :meth:`PrometheusObserver.autotrader_on_reject`."""
-    _observer.autotrader_on_reject(order, reason)
+    _observer.autotrader_on_reject(order, reason, code)
 
 
 @hookimpl
