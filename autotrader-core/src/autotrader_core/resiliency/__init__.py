@@ -5,12 +5,20 @@ Everything here takes an injectable clock/sleep so tests never really wait.
 
 from __future__ import annotations
 
-from autotrader_core.resiliency.breaker import BreakerState, BreakerStats, CircuitBreaker
-from autotrader_core.resiliency.dead_letter import DeadLetter, DeadLetterQueue, DeadLetterStore
-from autotrader_core.resiliency.failures import FailureTracker, OperationStats
-from autotrader_core.resiliency.rate_limit import RateLimiter, RateLimiterStats
-from autotrader_core.resiliency.retry import OnRetry, RetryPolicy, Sleep, attempts_of, retry
-from autotrader_core.resiliency.submit import SubmitOutcome, submit_with_lookup
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# Bound now, not lazily: `retry` is also the name of a submodule, and importing that
+# submodule (dead_letter and submit do) would set this package's `retry` to the module.
+from autotrader_core.resiliency.retry import retry
+
+if TYPE_CHECKING:
+    from autotrader_core.resiliency.breaker import BreakerState, BreakerStats, CircuitBreaker
+    from autotrader_core.resiliency.dead_letter import DeadLetter, DeadLetterQueue, DeadLetterStore
+    from autotrader_core.resiliency.failures import FailureTracker, OperationStats
+    from autotrader_core.resiliency.rate_limit import RateLimiter, RateLimiterStats
+    from autotrader_core.resiliency.retry import OnRetry, RetryPolicy, Sleep, attempts_of
+    from autotrader_core.resiliency.submit import SubmitOutcome, submit_with_lookup
 
 __all__ = [
     "BreakerState",
@@ -31,3 +39,38 @@ __all__ = [
     "retry",
     "submit_with_lookup",
 ]
+
+# Names resolve on first use (PEP 562): an adapter that needs only the rate limiter
+# (`autotrader_core.resiliency.rate_limit`) does not import the other five modules.
+_MODULE_OF = {
+    "BreakerState": "breaker",
+    "BreakerStats": "breaker",
+    "CircuitBreaker": "breaker",
+    "DeadLetter": "dead_letter",
+    "DeadLetterQueue": "dead_letter",
+    "DeadLetterStore": "dead_letter",
+    "FailureTracker": "failures",
+    "OperationStats": "failures",
+    "RateLimiter": "rate_limit",
+    "RateLimiterStats": "rate_limit",
+    "OnRetry": "retry",
+    "RetryPolicy": "retry",
+    "Sleep": "retry",
+    "attempts_of": "retry",
+    "SubmitOutcome": "submit",
+    "submit_with_lookup": "submit",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name's module on first access."""
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module 'autotrader_core.resiliency' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"autotrader_core.resiliency.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
