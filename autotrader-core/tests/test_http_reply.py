@@ -54,6 +54,14 @@ def test_text_uses_the_charset_and_never_raises() -> None:
     assert HttpReply(200, [], b'{"q":"1.5"}', method="GET", url="http://h/x").json() == {"q": "1.5"}
 
 
+@pytest.mark.parametrize("charset", ["base64", "idna", "undefined", "utf\x00", "no-such-codec", ""])
+def test_a_charset_that_is_no_text_codec_reads_as_utf8(charset: str) -> None:
+    """Whatever charset a server (or httpx's reading of it) names, ``text`` never raises."""
+    reply = HttpReply(200, [], '{"a":"é"}'.encode(), encoding=charset, method="GET", url="http://h/x")
+    assert reply.encoding == "utf-8"
+    assert reply.json() == {"a": "é"}
+
+
 @pytest.mark.anyio
 async def test_httpx_path_hands_the_mapper_the_same_reply_type(httpx_mock: HTTPXMock) -> None:
     """pytest-httpx (the stock transport) and the lean/aiohttp transports give mappers one type."""

@@ -14,7 +14,6 @@ is sent as given. Cookies are not kept (no broker API here uses them).
 from __future__ import annotations
 
 import asyncio
-import codecs
 from collections.abc import Mapping
 
 # (ignores: a mypy run without the optional dependency installed sees these as Any)
@@ -32,6 +31,7 @@ from autotrader_core.transports import (
     MalformedReply,
     TransportError,
     TransportTimeout,
+    text_codec,
 )
 
 __all__ = ["AiohttpTransport"]
@@ -170,9 +170,4 @@ def _response(
 
 def _encoding(charset: str | None) -> str:
     """The reply's charset if Python knows it, else UTF-8 (JSON's encoding, RFC 8259)."""
-    if charset:
-        try:
-            return codecs.lookup(charset).name
-        except LookupError:
-            pass
-    return "utf-8"
+    return text_codec(charset) or "utf-8"

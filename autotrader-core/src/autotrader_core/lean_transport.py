@@ -20,7 +20,6 @@ be read as the answer to the next request.
 from __future__ import annotations
 
 import asyncio
-import codecs
 import re
 import ssl
 import time
@@ -37,12 +36,16 @@ from autotrader_core.transports import (
     MalformedReply,
     TransportTimeout,
     UndecodableReply,
+    text_codec,
 )
 
 __all__ = ["LeanHttpTransport"]
 
 _MAX_HEAD = 64 * 1024  # bytes of status line + headers before the reply is refused
+_MAX_CHUNK_LINE = 4096  # bytes of a chunk-size line (with extensions) before the reply is refused
 _HEX = re.compile(rb"[0-9A-Fa-f]{1,16}").fullmatch
+_STATUS = re.compile(rb"[0-9]{3}").fullmatch
+_LENGTH = re.compile(rb"[0-9]{1,18}").fullmatch  # int() refuses over 4300 digits with ValueError
 _SKIPPED = frozenset(
     {b"content-length", b"transfer-encoding", b"content-encoding", b"connection", b"keep-alive"}
 )
@@ -109,6 +112,8 @@ class _Connection(asyncio.Protocol):
     # -- use ---------------------------------------------------------------
     def request(self, data: bytes, *, head: bool) -> asyncio.Future[_Reply]:
         assert self.transport is not None
+        if self.closed:  # closed before anything was written: fail now, not at the time limit
+            raise ConnectFailed("connection closed before the request was sent")
         self._reply = _Reply()
         self._head_request = head
         self._waiter = asyncio.get_running_loop().create_future()
@@ -136,9 +141,9 @@ class _Connection(asyncio.Protocol):
         buffer = self.buffer
         while not reply.done:
             if reply.mode == "head":
-                end = buffer.find(b"\r\n\r\n")
+                end = buffer.find(b"\r\n\r\n", 0, _MAX_HEAD + 4)  # the same limit however the bytes arrive
                 if end < 0:
-                    if len(buffer) > _MAX_HEAD:
+                    if len(buffer) >= _MAX_HEAD + 4:
                         raise MalformedReply("reply head too large")
                     return
                 self._read_head(reply, bytes(buffer[:end]))
@@ -165,7 +170,7 @@ class _Connection(asyncio.Protocol):
     def _read_head(self, reply: _Reply, head: bytes) -> None:
         lines = head.split(b"\r\n")
         parts = lines[0].split(b" ", 2)
-        if len(parts) < 2 or not parts[0].startswith(b"HTTP/1.") or not parts[1].isdigit():
+        if len(parts) < 2 or not parts[0].startswith(b"HTTP/1.") or not _STATUS(parts[1]):
             raise MalformedReply("malformed status line")
         status = int(parts[1])
         if 100 <= status < 200:  # interim reply (100 Continue...): the real one follows
@@ -181,11 +186,15 @@ class _Connection(asyncio.Protocol):
             name, value = name.strip(), value.strip()
             lowered = name.lower()
             if lowered == b"content-length":
-                if not value.isdigit() or (length is not None and int(value) != length):
+                if not _LENGTH(value) or (length is not None and int(value) != length):
                     raise MalformedReply("bad Content-Length")
                 length = int(value)
             elif lowered == b"transfer-encoding":
-                chunked = value.lower().endswith(b"chunked")
+                # Only plain chunked framing is read; "gzip, chunked" or "xchunked" would hand on
+                # undecoded or misframed bytes as the body (h11 refuses them too).
+                if value.lower() != b"chunked" or chunked:
+                    raise MalformedReply("unsupported Transfer-Encoding")
+                chunked = True
             elif lowered == b"connection":
                 tokens = value.lower()
                 keep_alive = b"close" not in tokens and (keep_alive or b"keep-alive" in tokens)
@@ -206,8 +215,10 @@ class _Connection(asyncio.Protocol):
         """Consume what is complete; True once the last chunk (and trailers) arrived."""
         while True:
             if reply.chunk_left < 0:  # at a size line
-                end = buffer.find(b"\r\n")
+                end = buffer.find(b"\r\n", 0, _MAX_CHUNK_LINE)
                 if end < 0:
+                    if len(buffer) >= _MAX_CHUNK_LINE:
+                        raise MalformedReply("chunk size line too long")
                     return False
                 size_text = bytes(buffer[:end]).split(b";", 1)[0].strip()
                 if not _HEX(size_text):  # int(…, 16) would also take "0x1f", "-5", "1_0"
@@ -220,6 +231,8 @@ class _Connection(asyncio.Protocol):
                         del buffer[:stop]
                         reply.done = True
                         return True
+                    if len(buffer) > _MAX_HEAD:
+                        raise MalformedReply("chunked trailers too large")
                     return False
                 del buffer[: end + 2]
                 reply.chunk_left = size
@@ -391,37 +404,55 @@ def _default_ssl_context() -> ssl.SSLContext:
 
 def _response(reply: _Reply, method: str, url: str) -> HttpReply:
     content = bytes(reply.body)
-    encoding = b""
     charset = "utf-8"
     headers: list[tuple[bytes, bytes]] = []
+    codings: list[bytes] = []
     for name, value in reply.headers:
         lowered = name.lower()
         if lowered == b"content-encoding":
-            encoding = value.lower()
+            codings += [c.strip() for c in value.lower().split(b",") if c.strip() not in (b"", b"identity")]
         elif lowered == b"content-type":
             charset = _charset(value) or charset
         if lowered not in _SKIPPED:
             headers.append((name, value))
-    if encoding in (b"gzip", b"x-gzip", b"deflate"):
+    if len(codings) > 1:  # stacked codings: we asked for identity, and a wrong guess is a wrong body
+        raise UndecodableReply("more than one Content-Encoding")
+    encoding = codings[0] if codings else b""
+    if not content:
+        pass  # HEAD, 204, 304 or an empty body: nothing to decode, whatever Content-Encoding says
+    elif encoding in (b"gzip", b"x-gzip", b"deflate"):
         try:
-            content = zlib.decompress(content, 47 if encoding != b"deflate" else 15)
+            content = _inflate(content, 47 if encoding != b"deflate" else 15)
         except zlib.error:
             try:  # deflate is sent raw by some servers
-                content = zlib.decompress(content, -15)
+                content = _inflate(content, -15)
             except zlib.error:
                 raise UndecodableReply(f"cannot decode a {encoding.decode()} body") from None
-    elif encoding not in (b"", b"identity"):
+    elif encoding:
         raise UndecodableReply(f"unsupported Content-Encoding {encoding.decode(errors='replace')!r}")
     return HttpReply(reply.status, headers, content, encoding=charset, method=method, url=url)
+
+
+def _inflate(content: bytes, wbits: int) -> bytes:
+    """Decompress every gzip member (a body may hold several); anything else left over is an error.
+
+    ``zlib.decompress`` would stop after the first member and drop the rest without a word.
+    """
+    pieces = []
+    while content:
+        stream = zlib.decompressobj(wbits)
+        pieces.append(stream.decompress(content))
+        if not stream.eof:
+            raise zlib.error("truncated compressed body")
+        content = stream.unused_data
+        if content and wbits != 47:  # only gzip has members; bytes after a deflate stream are wrong
+            raise zlib.error("bytes after the compressed body")
+    return b"".join(pieces)
 
 
 def _charset(content_type: bytes) -> str | None:
     for parameter in content_type.split(b";")[1:]:
         name, _, value = parameter.partition(b"=")
         if name.strip().lower() == b"charset":
-            text = value.strip().strip(b'"').decode("latin-1")
-            try:
-                return codecs.lookup(text).name
-            except LookupError:
-                return None
+            return text_codec(value.strip().strip(b'"').decode("latin-1"))
     return None

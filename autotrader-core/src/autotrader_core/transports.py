@@ -22,6 +22,7 @@ Both are asyncio only.
 
 from __future__ import annotations
 
+import codecs
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
@@ -39,6 +40,7 @@ __all__ = [
     "TransportError",
     "TransportTimeout",
     "UndecodableReply",
+    "text_codec",
 ]
 
 
@@ -82,6 +84,22 @@ class InvalidRequest(TransportError):
 
 
 # -- the reply --------------------------------------------------------------------------------
+
+
+def text_codec(charset: str | None) -> str | None:
+    """Python's name for ``charset`` if it is a text codec that can decode any bytes, else ``None``.
+
+    A reply's ``charset`` is the server's word: ``base64``, ``idna`` or ``utf\0`` are codec
+    names (or not even that) that would make decoding the body raise.
+    """
+    if not charset:
+        return None
+    try:
+        name = codecs.lookup(charset).name
+        b"\x80".decode(name, "replace")
+    except (LookupError, ValueError):  # unknown, or no text encoding (UnicodeError is a ValueError)
+        return None
+    return name
 
 
 class ReplyHeaders(Mapping[str, str]):
@@ -138,7 +156,8 @@ class HttpReply:
         status_code: The HTTP status.
         headers: ``(name, value)`` byte pairs as received.
         content: The body, already decompressed.
-        encoding: Charset the body text is in (from ``Content-Type``; ``utf-8`` by default).
+        encoding: Charset the body text is in (from ``Content-Type``; ``utf-8`` by default,
+            and instead of a name that is no text codec).
         method: The request's method.
         url: The request's absolute URL (query included; never logged or put in errors by us).
     """
@@ -158,7 +177,7 @@ class HttpReply:
         self.status_code = status_code
         self.headers = ReplyHeaders(headers)
         self.content = content
-        self.encoding = encoding
+        self.encoding = text_codec(encoding) or "utf-8"
         self.method = method
         self.url = url
 
