@@ -40,3 +40,17 @@ def test_the_rate_limiter_alone_does_not_load_the_breaker_or_dead_letters() -> N
         "print(sorted(m for m in sys.modules if m.startswith('autotrader_core.resiliency.')))\n"
     )
     assert "breaker" not in out and "dead_letter" not in out
+
+
+def test_lazy_names_resolves_once_and_names_the_package_in_errors() -> None:
+    from autotrader_core.lazy import lazy_names
+
+    namespace: dict[str, object] = {"__name__": "somepkg", "__all__": ["Decimal"]}
+    getattr_, dir_ = lazy_names(namespace, {"Decimal": "decimal"})
+    from decimal import Decimal
+
+    assert getattr_("Decimal") is Decimal
+    assert namespace["Decimal"] is Decimal  # cached: the next lookup never reaches __getattr__
+    assert dir_() == ["Decimal"]
+    with pytest.raises(AttributeError, match="module 'somepkg' has no attribute 'Nope'"):
+        getattr_("Nope")

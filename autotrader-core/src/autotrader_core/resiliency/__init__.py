@@ -5,8 +5,9 @@ Everything here takes an injectable clock/sleep so tests never really wait.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from autotrader_core.lazy import lazy_names
 
 # Bound now, not lazily: `retry` is also the name of a submodule, and importing that
 # submodule (dead_letter and submit do) would set this package's `retry` to the module.
@@ -62,15 +63,6 @@ _MODULE_OF = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """Import a public name's module on first access."""
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module 'autotrader_core.resiliency' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"autotrader_core.resiliency.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_names(
+    globals(), {name: f"autotrader_core.resiliency.{module}" for name, module in _MODULE_OF.items()}
+)
