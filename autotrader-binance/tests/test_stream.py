@@ -165,10 +165,15 @@ async def test_drop_mid_fill_catches_up_the_gap(httpx_mock: HTTPXMock) -> None:
     assert paths == ["/api/v3/myTrades", "/api/v3/order"]
 
 
-async def test_server_shutdown_reconnects() -> None:
+@pytest.mark.parametrize(
+    "notice",
+    ["ws_server_shutdown.json", "ws_event_stream_terminated.json"],
+    ids=["server_shutdown", "stream_terminated"],
+)
+async def test_a_shutdown_or_termination_notice_reconnects_and_resubscribes(notice: str) -> None:
     first = [
         {"expect": "userDataStream.subscribe.signature", "reply": SUBSCRIBED},
-        {"push": raw_payload("ws_server_shutdown.json")},
+        {"push": raw_payload(notice)},
         {"hold": True},
     ]
     second = [
@@ -249,25 +254,6 @@ async def test_server_ping_is_answered_with_pong() -> None:
         await adapter.disconnect()
     assert isinstance(event, OrderAccepted)
     assert server.pongs == 1
-
-
-async def test_event_stream_terminated_resubscribes() -> None:
-    first = [
-        {"expect": "userDataStream.subscribe.signature", "reply": SUBSCRIBED},
-        {"push": raw_payload("ws_event_stream_terminated.json")},
-        {"hold": True},
-    ]
-    second = [
-        {"expect": "userDataStream.subscribe.signature", "reply": SUBSCRIBED},
-        {"push": order_new()},
-        {"hold": True},
-    ]
-    async with FakeWsApi([first, second]) as server:
-        adapter = adapter_for(server.url)
-        (event,) = await collect(adapter, 1)
-        await adapter.disconnect()
-    assert isinstance(event, OrderAccepted)
-    assert len(server.requests) == 2
 
 
 async def test_stream_logs_never_show_secrets(
