@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from importlib.metadata import EntryPoint
 from pathlib import Path
+from typing import Any
 
 import pytest
 from autotrader_core import plugins as plugins_module
@@ -51,3 +52,25 @@ def test_kill_without_a_session_says_so(
 def test_unknown_adapter_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["kill", "--broker", "nope"]) == 2
     assert "no adapter named 'nope'" in capsys.readouterr().err
+
+
+def _add_hello(subparsers: Any) -> None:
+    hello = subparsers.add_parser("hello", help="a command added by a plugin")
+    hello.add_argument("--name", default="world")
+    hello.set_defaults(func=lambda args: print(f"hello {args.name}") or 3)
+
+
+def test_plugin_packages_add_subcommands(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from autotrader_core import cli
+
+    eps = [
+        EntryPoint(name="hello", value="tests.test_cli:_add_hello", group=cli.COMMAND_GROUP),
+        EntryPoint(name="broken", value="tests.no_such_module:add", group=cli.COMMAND_GROUP),
+    ]
+    monkeypatch.setattr(cli, "entry_points", lambda group: [e for e in eps if e.group == group])
+    assert main(["hello", "--name", "ops"]) == 3
+    captured = capsys.readouterr()
+    assert "hello ops" in captured.out
+    assert "failed to load autotrader command plugin broken" in captured.err

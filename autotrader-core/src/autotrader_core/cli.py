@@ -5,6 +5,16 @@
   showing live orders, fills, positions and PnL, ending with a summary;
 * ``autotrader kill`` — engage the kill switch of a running session (or, with
   ``--broker``, cancel every open order at that broker directly).
+
+Installed packages add their own subcommands (``quotes``, ``gateway``, ``web``, ...) through
+the entry-point group ``autotrader.commands``: each entry point names a callable that takes
+the subparsers object and adds its parsers, each with ``set_defaults(func=...)`` where
+``func(args) -> int`` runs the command::
+
+    [project.entry-points."autotrader.commands"]
+    web = "autotrader_web.cli:add_commands"
+
+A command plugin that fails to load is reported on stderr; the core's commands still work.
 """
 
 from __future__ import annotations
@@ -18,7 +28,8 @@ from collections.abc import Sequence
 from datetime import timedelta
 from decimal import Decimal
 from functools import partial
-from typing import TextIO
+from importlib.metadata import entry_points
+from typing import Protocol, TextIO
 
 import anyio
 
@@ -33,7 +44,16 @@ from autotrader_core.samples import MeanReversionDemo
 from autotrader_core.sessions import signal_sessions
 from autotrader_core.settings import EngineSettings
 
-__all__ = ["main"]
+__all__ = ["COMMAND_GROUP", "CommandProvider", "main"]
+
+COMMAND_GROUP = "autotrader.commands"
+"""Entry-point group of packages that add ``autotrader`` subcommands."""
+
+
+class CommandProvider(Protocol):
+    """What an ``autotrader.commands`` entry point names: adds parsers to ``subparsers``."""
+
+    def __call__(self, subparsers: argparse._SubParsersAction[argparse.ArgumentParser], /) -> None: ...
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -80,7 +100,20 @@ def _parser() -> argparse.ArgumentParser:
     kill = sub.add_parser("kill", help="engage the kill switch")
     kill.add_argument("--broker", help="cancel every open order at this broker directly (settings from env)")
     kill.set_defaults(func=_cmd_kill)
+    _add_plugin_commands(sub)
     return parser
+
+
+def _add_plugin_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Let installed packages add subcommands (entry-point group ``autotrader.commands``)."""
+    for ep in entry_points(group=COMMAND_GROUP):
+        try:
+            provider: CommandProvider = ep.load()
+            provider(sub)
+        except Exception as exc:  # a broken plugin must not take the core's commands down
+            print(
+                f"failed to load autotrader command plugin {ep.name} ({ep.value}): {exc!r}", file=sys.stderr
+            )
 
 
 # -- plugins ---------------------------------------------------------------------------

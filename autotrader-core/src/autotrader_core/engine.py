@@ -28,6 +28,7 @@ import anyio
 from anyio.abc import TaskGroup
 
 from autotrader_core.adapter import AdapterTelemetry, BrokerAdapter, OrderChange
+from autotrader_core.control import ControlAction, EngineControl
 from autotrader_core.enums import DecisionAction, OrderSide, OrderStatus, OrderType, TimeInForce, TradingState
 from autotrader_core.errors import (
     AutotraderError,
@@ -226,6 +227,7 @@ class ExecutionEngine:
         self._background = anyio.CancelScope()
         self._ready = anyio.Event()
         self._reported_unknown: set[str] = set()
+        self._control: EngineControl | None = None
         adapter.telemetry = _HookTelemetry(self)
         from autotrader_core.kill_switch import KillSwitch
 
@@ -341,6 +343,17 @@ class ExecutionEngine:
         """
         logger.warning("trading resumed by the user (was %s)", self.risk.trading_state.value)
         self.risk.trading_state = TradingState.ACTIVE
+
+    @property
+    def control(self) -> EngineControl:
+        """The public control seam (status, orders, halt/resume, cancel, flatten, kill), audited."""
+        if self._control is None:
+            self._control = EngineControl(self)
+        return self._control
+
+    def notify_control_action(self, action: ControlAction) -> None:
+        """Tell observers about an operator action (called by :class:`EngineControl`)."""
+        self._hook("autotrader_on_control_action", action=action)
 
     @property
     def running(self) -> bool:

@@ -23,6 +23,7 @@ from autotrader_core.capabilities import Capabilities
 
 if TYPE_CHECKING:
     from autotrader_core.adapter import BrokerAdapter
+    from autotrader_core.control import ControlAction
     from autotrader_core.events import OrderEvent
     from autotrader_core.models import Alert, Fill, Order, Position
     from autotrader_core.settings import BrokerSettings
@@ -105,3 +106,7 @@ class AutotraderSpecs:
     @hookspec
     def autotrader_on_engine_stopped(self, status: dict[str, Any]) -> None:
         """An engine stopped (its last status snapshot)."""
+
+    @hookspec
+    def autotrader_on_control_action(self, action: ControlAction) -> None:
+        """An operator action (halt, resume, cancel, flatten, kill, ...) is about to run; for audit."""

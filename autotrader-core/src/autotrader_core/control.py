@@ -1,0 +1,252 @@
+"""The control seam: what an operator may see of a running engine and do to it.
+
+Every caller that is not the engine itself — the kill switch's signal handler, the
+``autotrader`` CLI, the web control plane (``autotrader-web``) and the account gateway
+(``autotrader-nats``) — goes through :class:`EngineControl`, never through engine
+internals. Every action names who asked for it (``actor``: a token name, ``"cli"``,
+``"signal"``) and is written to the ``autotrader.audit`` logger and to the
+``autotrader_on_control_action`` hook before it runs, so an operator can always answer
+"who halted this account, and when".
+
+.. code-block:: python
+
+    control = EngineControl(engine)
+    print(control.status().trading_state, len(control.open_orders()))
+    await control.halt(actor="ops-laptop", reason="exchange maintenance")
+    await control.cancel_all(actor="ops-laptop")
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from autotrader_core.enums import TradingState
+from autotrader_core.errors import AutotraderError, InvalidOrder
+from autotrader_core.models import Balance, Fill, Order, Position
+
+if TYPE_CHECKING:
+    from autotrader_core.engine import EngineStatus, ExecutionEngine
+    from autotrader_core.kill_switch import KillReport
+    from autotrader_core.resiliency import DeadLetter
+
+__all__ = ["AccountId", "CancelAllResult", "ControlAction", "EngineControl"]
+
+audit_logger = logging.getLogger("autotrader.audit")
+"""One record per operator action (who, what, when, outcome)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AccountId:
+    """Which account an engine trades: broker (adapter name), environment and account label.
+
+    ``account`` is the user's label for the account (``"default"`` unless set), so two
+    engines on one broker and environment — or behind one gateway — stay apart in hooks,
+    event records and metrics.
+    """
+
+    broker: str
+    environment: str
+    account: str = "default"
+
+    def __str__(self) -> str:
+        return f"{self.broker}/{self.environment}/{self.account}"
+
+
+@dataclass(frozen=True, slots=True)
+class ControlAction:
+    """An audited operator action, as handed to the ``autotrader_on_control_action`` hook."""
+
+    action: str
+    actor: str
+    account: AccountId
+    detail: dict[str, str] = field(default_factory=dict)
+    at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+@dataclass(slots=True)
+class CancelAllResult:
+    """What :meth:`EngineControl.cancel_all` did: ids asked to cancel, and the failures."""
+
+    requested: list[str] = field(default_factory=list)
+    failures: dict[str, str] = field(default_factory=dict)
+
+
+class EngineControl:
+    """The public control seam of one :class:`~autotrader_core.engine.ExecutionEngine`.
+
+    Reads are synchronous snapshots; actions are coroutines, each audited with its
+    ``actor``. Actions never bypass the engine's rules: a cancel goes through the same
+    path as the strategy's, a flatten is the kill switch's protective path.
+
+    Args:
+        engine: The engine to observe and control.
+        account: The account label (see :class:`AccountId`).
+    """
+
+    def __init__(self, engine: ExecutionEngine, *, account: str | None = None) -> None:
+        self._engine = engine
+        environment = getattr(getattr(engine.adapter, "settings", None), "environment", None)
+        self._account = AccountId(
+            broker=str(engine.adapter.name),
+            environment=environment if isinstance(environment, str) and environment else "unknown",
+            account=account or getattr(engine.settings, "account", None) or "default",
+        )
+
+    # -- reads ----------------------------------------------------------------------------
+    @property
+    def account(self) -> AccountId:
+        """The account this engine trades."""
+        return self._account
+
+    def status(self) -> EngineStatus:
+        """The engine's status snapshot (connection, trading state, OMS figures, positions)."""
+        return self._engine.status()
+
+    @property
+    def trading_state(self) -> TradingState:
+        """``active``, ``reducing`` (only orders that shrink a position) or ``halted``."""
+        return self._engine.risk.trading_state
+
+    @property
+    def kill_report(self) -> KillReport | None:
+        """The kill switch's report once it has run, else ``None``."""
+        return self._engine.kill_switch.report
+
+    def order(self, client_order_id: str) -> Order | None:
+        """One order by client order id (open or recently completed), or ``None``."""
+        return self._engine.oms.get(client_order_id)
+
+    def open_orders(self, symbol: str | None = None) -> list[Order]:
+        """Orders still working (or whose outcome is not settled yet), oldest first."""
+        return self._engine.oms.open_orders(symbol)
+
+    def recent_orders(self, *, limit: int = 100, symbol: str | None = None) -> list[Order]:
+        """Open and completed orders, newest first, at most ``limit``."""
+        orders = [o for o in self._engine.oms if symbol is None or o.symbol == symbol]
+        orders.sort(key=lambda o: o.updated_at, reverse=True)
+        return orders[: max(0, limit)]
+
+    def fills(self, *, limit: int = 100, symbol: str | None = None) -> list[Fill]:
+        """Fills of the orders the engine still remembers, newest first, at most ``limit``."""
+        oms = self._engine.oms
+        fills = [
+            f for o in oms for f in oms.fills_for(o.client_order_id) if symbol is None or f.symbol == symbol
+        ]
+        fills.sort(key=lambda f: f.timestamp, reverse=True)
+        return fills[: max(0, limit)]
+
+    def positions(self) -> dict[str, Position]:
+        """Net positions built from our fills, by symbol."""
+        return self._engine.oms.positions()
+
+    def balances(self) -> list[Balance]:
+        """Balances as last fetched from the broker."""
+        return list(self._engine.balances)
+
+    def dead_letters(self) -> list[DeadLetter]:
+        """Operations that failed for good and wait for a human."""
+        return list(self._engine.dead_letters)
+
+    # -- actions --------------------------------------------------------------------------
+    async def halt(self, *, actor: str, reason: str = "") -> None:
+        """Stop every new order (protective flattens excepted) until :meth:`resume`."""
+        self._audit("halt", actor, reason=reason)
+        self._engine.risk.trading_state = TradingState.HALTED
+
+    async def reducing_only(self, *, actor: str, reason: str = "") -> None:
+        """Accept only orders that shrink a position."""
+        self._audit("reducing_only", actor, reason=reason)
+        self._engine.risk.trading_state = TradingState.REDUCING
+
+    async def resume(self, *, actor: str) -> None:
+        """Set trading back to active (a human reviewed what halted it).
+
+        Raises:
+            InvalidOrder: the kill switch has run; a killed engine does not resume.
+        """
+        if self._engine.kill_switch.engaged:
+            raise InvalidOrder("the kill switch has run for this engine; start a new session to trade again")
+        self._audit("resume", actor)
+        self._engine.resume_trading()
+
+    async def cancel(self, client_order_id: str, *, actor: str) -> Order:
+        """Ask the broker to cancel one order (``pending_cancel`` until it confirms).
+
+        Raises:
+            InvalidOrder: no order with that id.
+            IllegalTransition: the order is already finished.
+        """
+        if self._engine.oms.get(client_order_id) is None:
+            raise InvalidOrder(f"unknown client order id {client_order_id!r}")
+        self._audit("cancel", actor, client_order_id=client_order_id)
+        return await self._engine.cancel_order(client_order_id)
+
+    async def cancel_all(self, *, actor: str, symbol: str | None = None) -> CancelAllResult:
+        """Cancel every open order (of ``symbol``, if given), concurrently."""
+        self._audit("cancel_all", actor, symbol=symbol or "*")
+        result = CancelAllResult()
+        targets = self._engine.oms.open_orders(symbol)
+
+        async def cancel_one(order: Order) -> None:
+            result.requested.append(order.client_order_id)
+            try:
+                await self._engine.cancel_order(order)
+            except AutotraderError as exc:
+                if order.is_open:
+                    result.failures[order.client_order_id] = str(exc)
+
+        async with anyio.create_task_group() as tg:
+            for order in targets:
+                tg.start_soon(cancel_one, order)
+        return result
+
+    async def flatten(self, *, actor: str, symbol: str | None = None) -> list[Order]:
+        """Close the position in ``symbol`` (every position without one) with market orders.
+
+        This is the kill switch's protective path: exempt from risk limits, reduce-only
+        where the venue supports it.
+        """
+        self._audit("flatten", actor, symbol=symbol or "*")
+        symbols: Sequence[str] = [symbol] if symbol is not None else list(self._engine.oms.positions())
+        orders: list[Order] = []
+        for name in symbols:
+            order = await self._engine.flatten(name, tag="operator-flatten")
+            if order is not None:
+                orders.append(order)
+        return orders
+
+    async def kill(self, *, actor: str, reason: str = "operator") -> KillReport:
+        """Engage the kill switch: cancel all, flatten, halt, disconnect, alert (idempotent)."""
+        self._audit("kill", actor, reason=reason)
+        report: KillReport = await self._engine.kill_switch.engage(f"{reason} (by {actor})")
+        return report
+
+    # -- audit ----------------------------------------------------------------------------
+    def _audit(self, action: str, actor: str, **detail: str) -> None:
+        if not actor or not actor.strip():
+            raise InvalidOrder("every control action names its actor (a token name, 'cli', 'signal', ...)")
+        record = ControlAction(action=action, actor=actor, account=self._account, detail=detail)
+        audit_logger.warning(
+            "control action %s by %s on %s",
+            action,
+            actor,
+            self._account,
+            extra={
+                "event": "control",
+                "action": action,
+                "actor": actor,
+                "account": str(self._account),
+                **detail,
+            },
+        )
+        self._engine.notify_control_action(record)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The account and status as plain data (Decimals kept) for JSON encoders."""
+        return {"account": str(self._account), **self.status().as_dict()}
