@@ -5,8 +5,12 @@ run in its own process so its CPU is not counted):
 
 * our full submit path: build the ``Order``, OMS ``add``, ``submit_order`` (build the
   parameters, sign HMAC, rate-limit, send, parse the FULL reply into events), OMS
-  ``apply`` of every event;
-* CCXT: ``create_order`` (sign, send, parse into its unified order);
+  ``apply`` of every event (for a market order: the acceptance and three fills, booked
+  to the position);
+* CCXT: ``create_order`` (sign, send, parse into its unified order, its fills into trades);
+
+for two kinds of order: a LIMIT order that rests (the reply has no fills) and a MARKET
+order whose FULL reply carries three fills (what a real taker order returns);
 
 as orders/s and client CPU µs per order (``time.process_time`` of this process),
 sequentially and with 16 orders in flight, for each REST transport of ours (``lean``,
@@ -72,7 +76,10 @@ async def _drive(one: Callable[[], Awaitable[Any]], orders: int, concurrency: in
     return time.perf_counter() - wall0, time.process_time() - cpu0
 
 
-async def bench_ours(base_url: str, transport: str, orders: int, concurrency: int) -> Result:
+KINDS = ("limit", "market")
+
+
+async def bench_ours(base_url: str, transport: str, orders: int, concurrency: int, kind: str = "limit") -> Result:
     """Our adapter's full submit path, OMS update included."""
     from autotrader_binance import BinanceAdapter, BinanceSettings
     from autotrader_core.enums import OrderSide, OrderType
@@ -92,22 +99,28 @@ async def bench_ours(base_url: str, transport: str, orders: int, concurrency: in
     await adapter.connect()
     oms = OrderManager()
     ids = ClientOrderIdGenerator()
-    quantity, price = Decimal("0.00100"), Decimal("20000.00")
+    quantity, price = Decimal("0.00300"), Decimal("20000.00")
+    market = kind == "market"
 
     async def one() -> None:
-        order = oms.add(
-            Order(ids.next_id(), "BTCUSDT", OrderSide.BUY, OrderType.LIMIT, quantity, limit_price=price)
-        )
+        if market:
+            order = Order(ids.next_id(), "BTCUSDT", OrderSide.BUY, OrderType.MARKET, quantity)
+        else:
+            order = Order(ids.next_id(), "BTCUSDT", OrderSide.BUY, OrderType.LIMIT, quantity, limit_price=price)
+        oms.add(order)
         for event in await adapter.submit_order(order):
             oms.apply(event)
 
     await _drive(one, min(300, orders), concurrency)  # warm-up: connections, caches
     wall, cpu = await _drive(one, orders, concurrency)
     await adapter.disconnect()
+    if market:  # every fill was booked: the position is the sum of every order's quantity
+        expected = quantity * (orders + min(300, orders))
+        assert oms.position("BTCUSDT").quantity == expected, oms.position("BTCUSDT")
     return Result(f"autotrader ({transport})", concurrency, orders, orders / wall, cpu / orders * 1e6)
 
 
-async def bench_ccxt(base_url: str, orders: int, concurrency: int) -> Result:
+async def bench_ccxt(base_url: str, orders: int, concurrency: int, kind: str = "limit") -> Result:
     """CCXT async binance ``create_order`` against the same stand-in."""
     import ccxt.async_support as ccxt  # type: ignore[import-untyped]
     from autotrader_core.ids import ClientOrderIdGenerator
@@ -131,10 +144,18 @@ async def bench_ccxt(base_url: str, orders: int, concurrency: int) -> Result:
     await exchange.load_markets()
     ids = ClientOrderIdGenerator()
 
+    market = kind == "market"
+
     async def one() -> None:
-        await exchange.create_order(
-            "BTC/USDT", "limit", "buy", 0.001, 20000, {"newClientOrderId": ids.next_id()}
-        )
+        if market:
+            placed = await exchange.create_order(
+                "BTC/USDT", "market", "buy", 0.003, None, {"newClientOrderId": ids.next_id()}
+            )
+            assert len(placed["trades"]) == 3  # CCXT parsed the fills too: the same work as ours
+        else:
+            await exchange.create_order(
+                "BTC/USDT", "limit", "buy", 0.003, 20000, {"newClientOrderId": ids.next_id()}
+            )
 
     await _drive(one, min(300, orders), concurrency)
     wall, cpu = await _drive(one, orders, concurrency)
@@ -167,41 +188,50 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=2000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--transports", default="lean,aiohttp,httpx")
+    parser.add_argument("--kinds", default=",".join(KINDS), help="order kinds: limit (rests), market (FULL reply with fills)")
     parser.add_argument("--imports-only", action="store_true", help="only the import-time figures")
     args = parser.parse_args()
     if args.imports_only:
         report_imports()
         return
 
+    kinds = args.kinds.split(",")
+    transports = args.transports.split(",")
     proc, base_url = start_standin()
     try:
-        runs: dict[tuple[str, int], list[Result]] = {}
+        runs: dict[tuple[str, str, int], list[Result]] = {}
         for _ in range(args.repeats):  # interleaved, so drift hits every contender alike
-            for concurrency in (1, 16):
-                for transport in args.transports.split(","):
-                    r = asyncio.run(bench_ours(base_url, transport, args.orders, concurrency))
-                    runs.setdefault((r.name, concurrency), []).append(r)
-                r = asyncio.run(bench_ccxt(base_url, args.orders, concurrency))
-                runs.setdefault((r.name, concurrency), []).append(r)
+            for kind in kinds:
+                for concurrency in (1, 16):
+                    for transport in transports:
+                        r = asyncio.run(bench_ours(base_url, transport, args.orders, concurrency, kind))
+                        runs.setdefault((kind, r.name, concurrency), []).append(r)
+                    r = asyncio.run(bench_ccxt(base_url, args.orders, concurrency, kind))
+                    runs.setdefault((kind, r.name, concurrency), []).append(r)
     finally:
         proc.terminate()
         proc.wait()
 
+    import ccxt
+
     print(
-        f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, {args.orders} orders x {args.repeats} runs (median)"
+        f"python {sys.version.split()[0]}, ccxt {ccxt.__version__}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}, "
+        f"{args.orders} orders x {args.repeats} runs (median)"
     )
-    print(f"{'client':34} {'in flight':>9} {'orders/s':>10} {'CPU µs/order':>13}")
+    print(f"{'order':7} {'client':34} {'in flight':>9} {'orders/s':>10} {'CPU µs/order':>13}")
     medians = {key: median_result(results) for key, results in runs.items()}
-    for (name, concurrency), r in sorted(medians.items(), key=lambda kv: (kv[0][1], kv[0][0])):
-        print(f"{name:34} {concurrency:>9} {r.orders_per_s:>10.0f} {r.cpu_us_per_order:>13.0f}")
-    for concurrency in (1, 16):
-        ccxt_r = medians[("ccxt async binance", concurrency)]
-        for transport in args.transports.split(","):
-            ours = medians[(f"autotrader ({transport})", concurrency)]
-            print(
-                f"  {transport:14} x{concurrency:<2}: {ours.orders_per_s / ccxt_r.orders_per_s:.2f}x CCXT orders/s, "
-                f"{ours.cpu_us_per_order / ccxt_r.cpu_us_per_order:.2f}x CCXT CPU/order"
-            )
+    for (kind, name, concurrency), r in sorted(medians.items(), key=lambda kv: (kv[0][0], kv[0][2], kv[0][1])):
+        print(f"{kind:7} {name:34} {concurrency:>9} {r.orders_per_s:>10.0f} {r.cpu_us_per_order:>13.0f}")
+    for kind in kinds:
+        for concurrency in (1, 16):
+            ccxt_r = medians[(kind, "ccxt async binance", concurrency)]
+            for transport in transports:
+                ours = medians[(kind, f"autotrader ({transport})", concurrency)]
+                print(
+                    f"  {kind:6} {transport:8} x{concurrency:<2}: "
+                    f"{ours.orders_per_s / ccxt_r.orders_per_s:.2f}x CCXT orders/s, "
+                    f"{ours.cpu_us_per_order / ccxt_r.cpu_us_per_order:.2f}x CCXT CPU/order"
+                )
     report_imports()
 
 

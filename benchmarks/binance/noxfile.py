@@ -14,6 +14,7 @@ import nox
 HERE = Path(__file__).parent
 ROOT = HERE.parent.parent
 
+CCXT_VERSION = "4.5.90"  # pinned: figures are comparable across runs only against the same CCXT
 nox.options.default_venv_backend = "uv|virtualenv"
 
 
@@ -21,5 +22,5 @@ nox.options.default_venv_backend = "uv|virtualenv"
 def bench_binance(session: nox.Session) -> None:
     """autotrader-binance vs CCXT async binance against the loopback stand-in (figures, not pass/fail)."""
     session.install("-e", f"{ROOT / 'autotrader-core'}[aiohttp]", "-e", str(ROOT / "autotrader-binance"))
-    session.install("ccxt")  # benchmark-only: never a dependency of the package
+    session.install(f"ccxt=={CCXT_VERSION}")  # benchmark-only: never a dependency of the package
     session.run("python", str(HERE / "bench.py"), *session.posargs)

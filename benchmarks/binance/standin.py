@@ -5,8 +5,11 @@ far below either client's). It answers with the documented shapes (protocols.md 
 §1.7, §1.9): ``GET /api/v3/time``, ``GET /api/v3/exchangeInfo`` (one symbol,
 BTCUSDT, the documented filter objects; rate limits set very high so neither client
 is throttled: the benchmark measures client overhead, not Binance's limits) and
-``POST /api/v3/order`` (a FULL reply for a LIMIT order resting on the book, echoing
-the request's ``newClientOrderId``, side, type, quantity and price).
+``POST /api/v3/order`` (a FULL reply echoing the request's ``newClientOrderId``, side,
+type, quantity and price: a LIMIT order rests on the book with no fills; a MARKET order
+is FILLED at once and its reply lists three fills, as a real taker order's FULL reply
+does — the documented shape of §1.9, quantity split in three equal parts at three
+prices, each with its own ``tradeId`` and commission).
 
 Run: ``python standin.py <port>`` (prints ``READY <port>`` when listening).
 """
@@ -18,6 +21,7 @@ import itertools
 import json
 import sys
 import time
+from decimal import Decimal
 from urllib.parse import parse_qsl
 
 EXCHANGE_INFO = {
@@ -98,6 +102,38 @@ EXCHANGE_INFO = {
 }
 
 _order_ids = itertools.count(28)
+_trade_ids = itertools.count(56)
+# Three price levels the taker order walks through (documented fills walk down the book too).
+_LEVELS = (Decimal("20000.00000000"), Decimal("19999.99000000"), Decimal("19999.98000000"))
+_FEE_RATE = Decimal("0.001")
+_EIGHT = Decimal("0.00000001")
+
+
+def _market_fills(quantity: str) -> tuple[list[dict[str, object]], Decimal]:
+    """Three fills for a market order of ``quantity``; returns them and the quote total."""
+    total = Decimal(quantity)
+    part = (total / 3).quantize(_EIGHT)
+    sizes = (part, part, total - 2 * part)
+    fills: list[dict[str, object]] = []
+    quote = Decimal(0)
+    for price, size in zip(_LEVELS, sizes, strict=True):
+        notional = price * size
+        quote += notional
+        fills.append(
+            {
+                "price": f"{price:.8f}",
+                "qty": f"{size:.8f}",
+                "commission": f"{(notional * _FEE_RATE).quantize(_EIGHT):.8f}",
+                "commissionAsset": "USDT",
+                "tradeId": next(_trade_ids),
+            }
+        )
+    return fills, quote
+
+
+def _eight(text: str) -> str:
+    """Binance prints order quantities and prices with 8 decimals."""
+    return f"{Decimal(text):.8f}"
 
 
 def _order_reply(params: dict[str, str]) -> bytes:
@@ -108,8 +144,8 @@ def _order_reply(params: dict[str, str]) -> bytes:
         "orderListId": -1,
         "clientOrderId": params.get("newClientOrderId", "6gCrw2kRUAF9CvJDGP16IP"),
         "transactTime": now,
-        "price": params.get("price", "0.00000000"),
-        "origQty": params.get("quantity", "0.00000000"),
+        "price": _eight(params.get("price", "0")),
+        "origQty": _eight(params.get("quantity", "0")),
         "executedQty": "0.00000000",
         "origQuoteOrderQty": "0.00000000",
         "cummulativeQuoteQty": "0.00000000",
@@ -121,6 +157,15 @@ def _order_reply(params: dict[str, str]) -> bytes:
         "fills": [],
         "selfTradePreventionMode": "NONE",
     }
+    if reply["type"] == "MARKET":
+        fills, quote = _market_fills(params.get("quantity", "0"))
+        reply.update(
+            price="0.00000000",
+            executedQty=reply["origQty"],
+            cummulativeQuoteQty=f"{quote:.8f}",
+            status="FILLED",
+            fills=fills,
+        )
     return json.dumps(reply, separators=(",", ":")).encode()
 
 
