@@ -1,7 +1,6 @@
 """A loopback stand-in for Binance Spot REST, fast enough not to be the bottleneck.
 
-Raw asyncio HTTP/1.1 with keep-alive (no framework: the server's own cost must stay
-far below either client's). It answers with the documented shapes (protocols.md §1.3,
+Served by ``benchmarks/standin_http.py`` (raw asyncio HTTP/1.1, keep-alive). It answers with the documented shapes (protocols.md §1.3,
 §1.7, §1.9): ``GET /api/v3/time``, ``GET /api/v3/exchangeInfo`` (one symbol,
 BTCUSDT, the documented filter objects; rate limits set very high so neither client
 is throttled: the benchmark measures client overhead, not Binance's limits) and
@@ -16,13 +15,16 @@ Run: ``python standin.py <port>`` (prints ``READY <port>`` when listening).
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
 import sys
 import time
 from decimal import Decimal
+from pathlib import Path
 from urllib.parse import parse_qsl
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from standin_http import Reply, Routes, json_reply, serve
 
 EXCHANGE_INFO = {
     "timezone": "UTC",
@@ -169,66 +171,28 @@ def _order_reply(params: dict[str, str]) -> bytes:
     return json.dumps(reply, separators=(",", ":")).encode()
 
 
-def _respond(status: str, body: bytes, extra: str = "") -> bytes:
-    head = (
-        f"HTTP/1.1 {status}\r\nContent-Type: application/json;charset=UTF-8\r\n"
-        f"Content-Length: {len(body)}\r\nX-MBX-USED-WEIGHT-1M: 1\r\n{extra}\r\n"
+def _order(params: dict[str, str], body: bytes) -> Reply:
+    params = {**params, **dict(parse_qsl(body.decode()))}
+    return Reply(
+        "200 OK",
+        _order_reply(params),
+        {"X-MBX-USED-WEIGHT-1M": "1", "X-MBX-ORDER-COUNT-10S": "1", "X-MBX-ORDER-COUNT-1D": "1"},
     )
-    return head.encode() + body
 
 
-class _Http(asyncio.Protocol):
-    def __init__(self) -> None:
-        self.buffer = b""
-        self.transport: asyncio.Transport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-
-    def data_received(self, data: bytes) -> None:
-        self.buffer += data
-        while True:
-            end = self.buffer.find(b"\r\n\r\n")
-            if end < 0:
-                return
-            head = self.buffer[:end].decode("latin-1")
-            lines = head.split("\r\n")
-            length = 0
-            for line in lines[1:]:
-                name, _, value = line.partition(":")
-                if name.strip().lower() == "content-length":
-                    length = int(value.strip())
-            if len(self.buffer) < end + 4 + length:
-                return
-            body = self.buffer[end + 4 : end + 4 + length]
-            self.buffer = self.buffer[end + 4 + length :]
-            method, target, _ = lines[0].split(" ", 2)
-            assert self.transport is not None
-            self.transport.write(self._route(method, target, body))
-
-    def _route(self, method: str, target: str, body: bytes) -> bytes:
-        path, _, query = target.partition("?")
-        if path == "/api/v3/order" and method == "POST":
-            params = dict(parse_qsl(query))
-            params.update(parse_qsl(body.decode()))
-            return _respond(
-                "200 OK", _order_reply(params), "X-MBX-ORDER-COUNT-10S: 1\r\nX-MBX-ORDER-COUNT-1D: 1\r\n"
-            )
-        if path == "/api/v3/time":
-            return _respond("200 OK", json.dumps({"serverTime": int(time.time() * 1000)}).encode())
-        if path == "/api/v3/exchangeInfo":
-            return _respond("200 OK", json.dumps(EXCHANGE_INFO).encode())
-        return _respond("404 Not Found", b'{"code":-1000,"msg":"stand-in: unknown path"}')
+def _time(_: dict[str, str], __: bytes) -> Reply:
+    return json_reply({"serverTime": int(time.time() * 1000)}, headers={"X-MBX-USED-WEIGHT-1M": "1"})
 
 
-async def main(port: int) -> None:
-    loop = asyncio.get_running_loop()
-    server = await loop.create_server(_Http, "127.0.0.1", port)
-    print(f"READY {server.sockets[0].getsockname()[1]}", flush=True)
-    async with server:
-        await server.serve_forever()
+def _exchange_info(_: dict[str, str], __: bytes) -> Reply:
+    return json_reply(EXCHANGE_INFO, headers={"X-MBX-USED-WEIGHT-1M": "1"})
 
+
+ROUTES: Routes = {
+    ("POST", "/api/v3/order"): _order,
+    ("GET", "/api/v3/time"): _time,
+    ("GET", "/api/v3/exchangeInfo"): _exchange_info,
+}
 
 if __name__ == "__main__":
-    asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 0))
+    serve(ROUTES, int(sys.argv[1]) if len(sys.argv) > 1 else 0)
