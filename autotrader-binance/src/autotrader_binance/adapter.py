@@ -592,7 +592,7 @@ class BinanceAdapter(BrokerAdapter):
             api_key=api_key.get_secret_value(),
             signer=self._signer,
             clock=self._clock,
-            resync_clock=client.sync_clock,
+            resync_clock=client.remeasure_clock,  # -1021: the retry needs the fresh offset
             config=config,
         )
         self._stream = stream
