@@ -9,6 +9,12 @@ failures with the :class:`TransportError` types below, which ``RestClient`` maps
 exactly as it maps httpx's own. Nothing here imports httpx: an adapter on a
 custom transport never loads it (about 45 ms of import time).
 
+Whatever the peer does, every path keeps two bounds per request: one deadline from
+connecting to the reply's last byte (a reply trickling in a byte at a time still ends
+as :class:`TransportTimeout`), and a reply size limit (:data:`DEFAULT_MAX_REPLY_BYTES`,
+:class:`ReplyTooLarge` without reading the rest). Header values never reach an error
+message: a header no client may send is refused before it is handed to one.
+
 Available (client CPU per Binance order, ``benchmarks/binance``, 2-core machine:
 httpx's stock transport ≈ 1.1-1.8 ms):
 
