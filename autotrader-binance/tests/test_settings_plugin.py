@@ -120,3 +120,27 @@ def test_default_transport_is_lean_unless_a_proxy_carries_the_rest_url(
 def test_safe_submit_waits_out_the_recv_window_before_trusting_not_found() -> None:
     adapter = BinanceAdapter(BinanceSettings(api_key="k", api_secret="s", recv_window_ms=3000))
     assert adapter.unknown_outcome_settle_delay == 3.0
+
+
+@pytest.mark.parametrize("field", ["api_key", "api_secret"])
+def test_a_key_with_a_trailing_newline_is_refused_without_showing_it(field: str) -> None:
+    # Issue 14 (9): the key reached X-MBX-APIKEY; httpx's error and debug log then held it,
+    # and aiohttp raised an untyped ValueError out of engine.start().
+    key = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A"
+    values = {"api_key": key, "api_secret": key, field: key + "\n"}
+    with pytest.raises(ValidationError, match=f"{field} holds whitespace") as caught:
+        BinanceSettings(_env_file=None, **values)  # type: ignore[call-arg,arg-type]
+    assert key[:16] not in str(caught.value) + repr(caught.value)
+
+
+def test_a_multi_line_pem_key_is_still_accepted() -> None:
+    pem = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----\n"
+    settings = BinanceSettings(_env_file=None, api_key="k", private_key=pem)  # type: ignore[call-arg,arg-type]
+    assert settings.key_type == "ed25519"
+
+
+def test_a_base_url_with_user_and_password_is_refused_without_showing_them() -> None:
+    # Issue 14 (11): the password showed in reprs and logs.
+    with pytest.raises(ValidationError, match="base_url holds credentials") as caught:
+        BinanceSettings(_env_file=None, base_url="http://trader:hunter2secret@127.0.0.1:8080")  # type: ignore[call-arg]
+    assert "hunter2secret" not in str(caught.value) + repr(caught.value)

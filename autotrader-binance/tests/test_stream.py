@@ -241,6 +241,35 @@ async def test_clock_skew_on_subscribe_resyncs_and_retries(httpx_mock: HTTPXMock
     assert abs(stamp - 1499827319559) < 60_000  # signed with the resynced clock
 
 
+async def test_clock_skew_on_subscribe_retries_with_the_fresh_offset_not_the_old_median(
+    httpx_mock: HTTPXMock,
+) -> None:
+    # Issue 14 (6), on the stream: a resync that only added one sample to a full median window
+    # left the offset where it was, so the next subscribe was refused again.
+    skew = {
+        "status": 400,
+        "error": {"code": -1021, "msg": "Timestamp for this request is outside of the recvWindow."},
+    }
+    httpx_mock.add_response(url=f"{BASE}/api/v3/time", json=raw_payload("time.json"))
+    first = [{"expect": "userDataStream.subscribe.signature", "reply": skew}, {"hold": True}]
+    second = [
+        {"expect": "userDataStream.subscribe.signature", "reply": SUBSCRIBED},
+        {"push": order_new()},
+        {"hold": True},
+    ]
+    async with FakeWsApi([first, second]) as server:
+        adapter = adapter_for(server.url)
+        clock = adapter.http.clock
+        for _ in range(5):  # a full window of samples at the old (zero) offset
+            now = clock.local_ms()
+            clock.update(now, now, now)
+        (event,) = await collect(adapter, 1)
+        await adapter.disconnect()
+    assert isinstance(event, OrderAccepted)
+    stamp = server.requests[1][0]["params"]["timestamp"]
+    assert abs(stamp - 1499827319559) < 60_000  # signed with the fresh measurement
+
+
 async def test_server_ping_is_answered_with_pong() -> None:
     script = [
         {"expect": "userDataStream.subscribe.signature", "reply": SUBSCRIBED},

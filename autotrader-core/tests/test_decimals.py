@@ -44,7 +44,7 @@ def test_user_quantities_must_be_plain_ascii_numbers(text: str) -> None:
 
 
 def test_ordinary_user_numbers_still_parse() -> None:
-    assert require_decimal(" 1.50 ", field="quantity") == D("1.5")
+    assert require_decimal("1.50", field="quantity") == D("1.5")
     assert require_decimal("1e3", field="quantity") == D(1000)
     assert require_decimal("+.5", field="quantity") == D("0.5")
 
@@ -82,3 +82,10 @@ def test_host_of_normalises_what_the_live_guard_compares(url: str, host: str) ->
     from autotrader_core.settings import host_of
 
     assert host_of(url) == host
+
+
+@pytest.mark.parametrize("text", [" 1.50", "1.50 ", "\t101", "101\n", " 1 "])
+def test_surrounding_whitespace_in_a_number_is_refused_not_stripped(text: str) -> None:
+    # Issue 14 (11): " 101" used to become 101 without a word.
+    with pytest.raises(InvalidOrder, match="limit_price has leading or trailing whitespace"):
+        require_decimal(text, field="limit_price")

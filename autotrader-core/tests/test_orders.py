@@ -65,3 +65,34 @@ def test_hostile_input_is_refused_with_a_message_that_says_what_to_fix(
 ) -> None:
     with pytest.raises(InvalidOrder, match=message):
         build(**overrides)
+
+
+@pytest.mark.parametrize("flag", ["false", "no", "0", "False", "", "yes", 0, 1, None, "true "])
+@pytest.mark.parametrize("field", ["post_only", "reduce_only"])
+def test_a_flag_is_a_bool_or_exactly_true_false_never_truthiness(field: str, flag: object) -> None:
+    # Issue 14 (11): post_only="false" / "no" / "0" sent a post-only order (bool("false") is True).
+    if flag in ("false", "False"):
+        order = build(order_type="limit", limit_price="100", **{field: flag})
+        assert getattr(order, field) is False
+        return
+    with pytest.raises(InvalidOrder, match=f"{field} must be True or False"):
+        build(order_type="limit", limit_price="100", **{field: flag})
+
+
+def test_flags_given_as_text_true_are_read_as_true() -> None:
+    order = build(order_type="limit", limit_price="100", post_only="true", reduce_only="TRUE")
+    assert order.post_only is True  # type: ignore[attr-defined]
+    assert order.reduce_only is True  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("symbol", [" BTCUSDT", "BTCUSDT ", "BTCUSDT\n", "\tBTCUSDT"])
+def test_whitespace_around_a_symbol_is_refused_not_stripped(symbol: str) -> None:
+    # Issue 14 (11): " BTCUSDT" used to be stripped silently.
+    with pytest.raises(InvalidOrder, match="symbol must be printable ASCII without spaces"):
+        build(symbol=symbol)
+
+
+@pytest.mark.parametrize("price", [" 100", "100 ", "100\n"])
+def test_whitespace_around_a_price_is_refused_naming_the_field(price: str) -> None:
+    with pytest.raises(InvalidOrder, match="limit_price has leading or trailing whitespace"):
+        build(order_type="limit", limit_price=price)

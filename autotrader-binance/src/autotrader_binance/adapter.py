@@ -156,6 +156,7 @@ class BinanceAdapter(BrokerAdapter):
                 clock=self._clock,
                 clock_sync_interval=s.clock_sync_interval,
                 on_wait=self._rate_limit_waited,
+                max_reply_bytes=s.max_reply_bytes,
             )
         return self._http
 
@@ -480,14 +481,46 @@ class BinanceAdapter(BrokerAdapter):
     async def get_fills(self, *, symbol: str | None = None, since: datetime | None = None) -> list[Fill]:
         """``GET /api/v3/myTrades`` per symbol, paged by trade id.
 
-        Binance lists trades per symbol only: without ``symbol`` the symbols of
-        the orders this adapter has seen are queried.
+        Binance lists trades per symbol only (``myTrades`` needs one). Without ``symbol``
+        (recovery after a restart, when this adapter has seen no order yet) these are queried:
+
+        1. every symbol named in ``settings.fill_symbols``, every symbol of an order this
+           adapter has seen, and every symbol with an open order (``openOrders``);
+        2. then, up to ``settings.max_fill_symbols`` in all, symbols guessed from the
+           account's non-zero balances (``/api/v3/account``): first those whose base *and*
+           quote asset are held, then those whose base asset is held (a buy leaves the base
+           asset; a sell that emptied it is found only through step 1).
+
+        A lookup that fails raises (the caller learns fills may be missing, never a silent
+        partial list); symbols left out by the bound are logged as a warning.
         """
-        symbols = [symbol] if symbol is not None else sorted({s for s, _ in self._client_ids})
+        symbols = [symbol] if symbol is not None else await self._fill_symbols()
         fills: list[Fill] = []
         for sym in symbols:
             fills.extend(await self._fills_for(sym, since))
         return fills
+
+    async def _fill_symbols(self) -> list[str]:
+        """The symbols :meth:`get_fills` queries without a symbol (see there), known ones first."""
+        known = dict.fromkeys(self.settings.fill_symbol_list)
+        known.update(dict.fromkeys(sorted({s for s, _ in self._client_ids})))
+        known.update(dict.fromkeys(sorted({report.symbol for report in await self.get_open_orders()})))
+        held = {b.asset for b in await self.get_balances() if b.total > 0}
+        if not self._rules:
+            await self._load_exchange_info()
+        rules = sorted(self._rules.values(), key=lambda r: r.instrument.symbol)
+        guessed = [r.instrument.symbol for r in rules if {r.instrument.base, r.instrument.quote} <= held]
+        guessed += [r.instrument.symbol for r in rules if r.instrument.base in held]
+        guessed = [name for name in dict.fromkeys(guessed) if name not in known]
+        room = max(0, self.settings.max_fill_symbols - len(known))
+        if len(guessed) > room:
+            logger.warning(
+                "binance fills without a symbol: %d symbols with held assets not queried "
+                "(max_fill_symbols=%d); name the symbols you trade in fill_symbols",
+                len(guessed) - room,
+                self.settings.max_fill_symbols,
+            )
+        return [*known, *guessed[:room]]
 
     async def _fills_for(self, symbol: str, since: datetime | None) -> list[Fill]:
         rows: list[Any] = []
@@ -559,7 +592,7 @@ class BinanceAdapter(BrokerAdapter):
             api_key=api_key.get_secret_value(),
             signer=self._signer,
             clock=self._clock,
-            resync_clock=client.sync_clock,
+            resync_clock=client.remeasure_clock,  # -1021: the retry needs the fresh offset
             config=config,
         )
         self._stream = stream

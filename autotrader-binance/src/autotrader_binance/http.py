@@ -8,9 +8,10 @@ Built on :class:`autotrader_core.rest.RestClient`. Particular to Binance:
 * rate limiters follow ``exchangeInfo.rateLimits`` (REQUEST_WEIGHT, ORDERS,
   RAW_REQUESTS) and are kept in line with the ``X-MBX-USED-WEIGHT-*`` and
   ``X-MBX-ORDER-COUNT-*`` headers of every reply;
-* ``-1021`` (timestamp outside ``recvWindow``) resyncs the clock from
-  ``/api/v3/time`` and retries once: Binance refused the request before the
-  matching engine, so a second send cannot duplicate anything.
+* ``-1021`` (timestamp outside ``recvWindow``) re-measures the clock from
+  ``/api/v3/time`` (the fresh measurement *replaces* the recent samples, so the
+  retry goes out with it) and retries once: Binance refused the request before
+  the matching engine, so a second send cannot duplicate anything.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from autotrader_core.decimals import wire_field
 from autotrader_core.errors import AutotraderError, BrokerProtocolError, RateLimited
 from autotrader_core.resiliency.rate_limit import RateLimiter
 from autotrader_core.rest import DEFAULT_BAN_SECONDS, RestClient, RestRequest
-from autotrader_core.transports import HttpReply, HttpTransport
+from autotrader_core.transports import DEFAULT_MAX_REPLY_BYTES, HttpReply, HttpTransport
 
 from autotrader_binance.auth import Signer, encode_query, rest_signature_payload
 from autotrader_binance.errors import BROKER, TimestampOutsideRecvWindow, map_error
@@ -64,10 +65,12 @@ class BinanceHttp:
         api_key: Sent as ``X-MBX-APIKEY``; ``None`` for public endpoints only.
         signer: Signs ``TRADE``/``USER_DATA`` requests; ``None`` without credentials.
         recv_window_ms: ``recvWindow`` of signed requests.
-        timeout: Seconds before a request becomes ``RequestTimeout``.
+        timeout: Seconds a request may take (connect to the reply's last byte) before it
+            becomes ``RequestTimeout``.
         transport: Transport override: an httpx transport or an ``HttpTransport``
             (default: httpx's stock transport).
         clock: Server clock estimate (shared with the stream for its signatures).
+        max_reply_bytes: Largest reply body read; a bigger one is ``BrokerProtocolError``.
     """
 
     def __init__(
@@ -82,6 +85,7 @@ class BinanceHttp:
         clock: ClockOffset | None = None,
         clock_sync_interval: float | None = 600.0,
         on_wait: Callable[[str, float], None] | None = None,
+        max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES,
     ) -> None:
         self._on_wait = on_wait  # reported by every limiter (the adapter forwards it to telemetry)
         self._signer = signer
@@ -102,6 +106,7 @@ class BinanceHttp:
             default_headers={"X-MBX-APIKEY": api_key} if api_key else None,
             transport=transport,
             on_response=self._observe,
+            max_reply_bytes=max_reply_bytes,
         )
         self.used_weight: int | None = None
         """Latest ``X-MBX-USED-WEIGHT-1M`` Binance reported."""
@@ -220,10 +225,15 @@ class BinanceHttp:
         except TimestampOutsideRecvWindow:
             if not signed:
                 raise
-            # Refused before the matching engine: resync, then one more try (same client order id).
-            offset = await self.sync_clock()
+            # -1021: Binance checks the timestamp against recvWindow *before* the matching engine
+            # and executed nothing, so one re-send (same client order id) cannot duplicate the
+            # request. Our offset is what was wrong: the retry must carry a fresh measurement.
+            offset = await self.remeasure_clock()
             logger.warning(
-                "binance -1021 on %s %s: clock resynced (offset %d ms), retrying once", method, path, offset
+                "binance -1021 on %s %s: clock re-measured (offset %d ms), retrying once",
+                method,
+                path,
+                offset,
             )
             return await self.rest.request(
                 method, path, params=query, form=form, signed=signed, weight=weight, extra_limits=extra
@@ -258,6 +268,22 @@ class BinanceHttp:
         offset = await self.rest.sync_clock(self.server_time_ms, samples=samples)
         self._last_sync = time.monotonic()
         return offset
+
+    async def remeasure_clock(self) -> int:
+        """Measure the offset once and let that measurement *replace* the recent samples; returns ms.
+
+        After ``-1021`` the server's clock (or ours) has jumped: one more sample in a median of
+        five would leave the offset where it was, and the retry would be refused again. If
+        ``/api/v3/time`` fails, the old estimate is kept and the error is raised.
+        """
+        clock = self.clock
+        sent = clock.local_ms()
+        server_ms = await self.server_time_ms()
+        received = clock.local_ms()
+        clock.reset()
+        clock.update(server_ms, sent, received)
+        self._last_sync = time.monotonic()
+        return clock.offset_ms
 
     def _clock_is_stale(self) -> bool:
         if self._sync_interval is None or self._last_sync is None:

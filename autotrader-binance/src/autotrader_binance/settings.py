@@ -78,6 +78,13 @@ class BinanceSettings(BrokerSettings):
     """Seconds between periodic resyncs of the server clock offset."""
     stream_max_age: float = Field(default=23.5 * 3600, gt=0)
     """Seconds after which the stream connection is renewed (Binance closes it at 24 h)."""
+    fill_symbols: str = ""
+    """Comma-separated symbols whose fills are always fetched when fills are listed without a
+    symbol (recovery after a restart). Binance lists trades per symbol only; name every symbol
+    you trade here to be sure no fill is missed (see ``BinanceAdapter.get_fills``)."""
+    max_fill_symbols: int = Field(default=40, ge=1, le=1000)
+    """Most symbols guessed from balances when fills are listed without a symbol (each query
+    costs 20 request weight of 6000 a minute); the symbols named or known are always queried."""
 
     @model_validator(mode="after")
     def _one_key_type(self) -> BinanceSettings:
@@ -106,6 +113,11 @@ class BinanceSettings(BrokerSettings):
         if self.api_secret is not None:
             return "hmac"
         return None
+
+    @property
+    def fill_symbol_list(self) -> list[str]:
+        """``fill_symbols`` as a list, blanks dropped, in the order given."""
+        return [name.strip() for name in self.fill_symbols.split(",") if name.strip()]
 
     @property
     def rest_url(self) -> str:

@@ -23,12 +23,14 @@ from multidict import CIMultiDict  # type: ignore[import-not-found,unused-ignore
 from yarl import URL  # type: ignore[import-not-found,unused-ignore]
 
 from autotrader_core.transports import (
+    DEFAULT_MAX_REPLY_BYTES,
     ConnectFailed,
     ConnectionLost,
     HttpReply,
     HttpTransport,
     InvalidRequest,
     MalformedReply,
+    ReplyTooLarge,
     TransportError,
     TransportTimeout,
     text_codec,
@@ -103,6 +105,7 @@ class AiohttpTransport(HttpTransport):
         headers: Mapping[str, str],
         body: bytes | None,
         time_limit: float,
+        max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES,
     ) -> HttpReply:
         """Send one request; aiohttp's failures are raised as the matching ``TransportError`` types."""
         try:
@@ -122,7 +125,7 @@ class AiohttpTransport(HttpTransport):
                     allow_redirects=False,
                     proxy=proxy,
                 ) as reply:
-                    content = await reply.read()
+                    content = await _read_limited(reply, max_reply_bytes)
                     status = reply.status
                     raw_headers = reply.raw_headers
                     charset = reply.charset
@@ -138,6 +141,8 @@ class AiohttpTransport(HttpTransport):
             raise ConnectionLost(f"connection lost ({type(exc).__name__})") from None
         except aiohttp.ClientError as exc:
             raise TransportError(f"transport failure ({type(exc).__name__})") from None
+        except ValueError as exc:  # aiohttp refuses a header with a control character this way
+            raise InvalidRequest(f"invalid header or request ({type(exc).__name__})") from None
         return _response(status, raw_headers, content, charset, method, url)
 
     async def aclose(self) -> None:
@@ -153,6 +158,23 @@ class AiohttpTransport(HttpTransport):
 
     def __repr__(self) -> str:
         return f"<AiohttpTransport open={not self.is_closed}>"
+
+
+async def _read_limited(reply: aiohttp.ClientResponse, limit: int) -> bytes:
+    """The (decompressed) body; :class:`ReplyTooLarge` past ``limit`` bytes, the rest left unread."""
+    declared = reply.content_length
+    if declared is not None and declared > limit:
+        reply.close()  # the connection goes: its unread body must not answer the next request
+        raise ReplyTooLarge(f"reply of {declared} bytes is over the {limit}-byte limit")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in reply.content.iter_any():
+        size += len(chunk)
+        if size > limit:
+            reply.close()
+            raise ReplyTooLarge(f"reply is over the {limit}-byte limit")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _response(

@@ -34,7 +34,8 @@ def require_decimal(
     Accepts ``Decimal``, ``int`` and decimal strings; refuses ``float``, ``bool``,
     NaN, infinities and (by default) zero and negative values. Strings must be
     ASCII without ``_``: ``Decimal`` itself reads ``"٩٩"`` and ``"１２"`` as 99 and 12
-    and ``"1_5"`` as 15, none of which a trader meant to type.
+    and ``"1_5"`` as 15, none of which a trader meant to type. Surrounding whitespace
+    is refused, not stripped.
 
     Raises:
         InvalidOrder: with a message naming the field and what to pass instead.
@@ -49,10 +50,12 @@ def require_decimal(
     elif isinstance(value, int):
         result = Decimal(value)
     elif isinstance(value, str):
-        if not _plain_number(value.strip()):
+        if value != value.strip():  # refused, not stripped: " 101" is a paste or a parsing bug
+            raise InvalidOrder(f"{field} has leading or trailing whitespace: {value!r}")
+        if not _plain_number(value):
             raise InvalidOrder(f"{field} is not a plain decimal number (ASCII digits, no '_'): {value!r}")
         try:
-            result = Decimal(value.strip())
+            result = Decimal(value)
         except InvalidOperation:
             raise InvalidOrder(f"{field} is not a decimal number: {value!r}") from None
     else:

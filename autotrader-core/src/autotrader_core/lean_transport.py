@@ -28,14 +28,17 @@ from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from autotrader_core.transports import (
+    DEFAULT_MAX_REPLY_BYTES,
     ConnectFailed,
     ConnectionLost,
     HttpReply,
     HttpTransport,
     InvalidRequest,
     MalformedReply,
+    ReplyTooLarge,
     TransportTimeout,
     UndecodableReply,
+    header_is_unsafe,
     text_codec,
 )
 
@@ -54,9 +57,10 @@ _SKIPPED = frozenset(
 class _Reply:
     """One reply being parsed (incrementally: big bodies arrive in many pieces)."""
 
-    __slots__ = ("body", "chunk_left", "done", "headers", "keep_alive", "left", "mode", "status")
+    __slots__ = ("body", "chunk_left", "done", "headers", "keep_alive", "left", "limit", "mode", "status")
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int = DEFAULT_MAX_REPLY_BYTES) -> None:
+        self.limit = limit  # most body bytes accepted (before decompression; _response checks after)
         self.status = 0
         self.headers: list[tuple[bytes, bytes]] = []
         self.body = bytearray()
@@ -92,8 +96,9 @@ class _Connection(asyncio.Protocol):
             return
         try:
             self._parse()
-        except MalformedReply as exc:
+        except (MalformedReply, ReplyTooLarge) as exc:
             self._finish(exc)
+            self.close()  # nothing more is read: an oversized or broken reply is not buffered
 
     def eof_received(self) -> bool:
         return False  # close the transport; connection_lost follows
@@ -110,11 +115,13 @@ class _Connection(asyncio.Protocol):
             self._finish(ConnectionLost(f"connection closed before a complete reply{what}"))
 
     # -- use ---------------------------------------------------------------
-    def request(self, data: bytes, *, head: bool) -> asyncio.Future[_Reply]:
+    def request(
+        self, data: bytes, *, head: bool, limit: int = DEFAULT_MAX_REPLY_BYTES
+    ) -> asyncio.Future[_Reply]:
         assert self.transport is not None
         if self.closed:  # closed before anything was written: fail now, not at the time limit
             raise ConnectFailed("connection closed before the request was sent")
-        self._reply = _Reply()
+        self._reply = _Reply(limit)
         self._head_request = head
         self._waiter = asyncio.get_running_loop().create_future()
         self.transport.write(data)
@@ -160,6 +167,8 @@ class _Connection(asyncio.Protocol):
                 if not self._read_chunks(reply, buffer):
                     return
             else:  # "close": everything until the connection ends
+                if len(reply.body) + len(buffer) > reply.limit:
+                    raise ReplyTooLarge(f"reply is over the {reply.limit}-byte limit")
                 reply.body += buffer
                 del buffer[:]
                 return
@@ -205,6 +214,8 @@ class _Connection(asyncio.Protocol):
         elif chunked:
             reply.mode = "chunked"
         elif length is not None:
+            if length > reply.limit:  # refused before a byte of the body is read
+                raise ReplyTooLarge(f"reply of {length} bytes is over the {reply.limit}-byte limit")
             reply.mode, reply.left = "length", length
             reply.done = length == 0
         else:
@@ -234,6 +245,8 @@ class _Connection(asyncio.Protocol):
                     if len(buffer) > _MAX_HEAD:
                         raise MalformedReply("chunked trailers too large")
                     return False
+                if len(reply.body) + size > reply.limit:  # refused before the chunk is buffered
+                    raise ReplyTooLarge(f"reply is over the {reply.limit}-byte limit")
                 del buffer[: end + 2]
                 reply.chunk_left = size
             if len(buffer) < reply.chunk_left + 2:
@@ -307,13 +320,14 @@ class LeanHttpTransport(HttpTransport):
         headers: Mapping[str, str],
         body: bytes | None,
         time_limit: float,
+        max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES,
     ) -> HttpReply:
         """Send one request on an idle (or new) connection; failures as ``TransportError`` types."""
         key, host, target = self._split(url)
         head = [f"{method} {target} HTTP/1.1\r\nHost: ".encode(), host, b"\r\nAccept-Encoding: identity\r\n"]
         for name, value in headers.items():
-            if "\r" in value or "\n" in value or "\r" in name or "\n" in name:
-                raise InvalidRequest("header with a line break")
+            if header_is_unsafe(name) or header_is_unsafe(value):  # the message never quotes it
+                raise InvalidRequest("header with a control character or a character outside Latin-1")
             head.append(f"{name}: {value}\r\n".encode("latin-1"))
         if body is not None or method in ("POST", "PUT", "PATCH"):
             head.append(f"Content-Length: {len(body or b'')}\r\n".encode())
@@ -331,7 +345,7 @@ class LeanHttpTransport(HttpTransport):
                 connected = True
                 self._busy.add(connection)
                 try:
-                    reply = await connection.request(data, head=method == "HEAD")
+                    reply = await connection.request(data, head=method == "HEAD", limit=max_reply_bytes)
                 except BaseException:
                     connection.close()  # a late reply must never answer the next request
                     raise
@@ -346,7 +360,7 @@ class LeanHttpTransport(HttpTransport):
             self._idle.setdefault(key, []).append(connection)
         else:
             connection.close()
-        return _response(reply, method, url)
+        return _response(reply, method, url, max_reply_bytes)
 
     def _take_idle(self, key: tuple[str, str, int]) -> _Connection | None:
         idle = self._idle.get(key)
@@ -402,7 +416,7 @@ def _default_ssl_context() -> ssl.SSLContext:
     return ssl.create_default_context(cafile=certifi.where())
 
 
-def _response(reply: _Reply, method: str, url: str) -> HttpReply:
+def _response(reply: _Reply, method: str, url: str, limit: int = DEFAULT_MAX_REPLY_BYTES) -> HttpReply:
     content = bytes(reply.body)
     charset = "utf-8"
     headers: list[tuple[bytes, bytes]] = []
@@ -422,10 +436,10 @@ def _response(reply: _Reply, method: str, url: str) -> HttpReply:
         pass  # HEAD, 204, 304 or an empty body: nothing to decode, whatever Content-Encoding says
     elif encoding in (b"gzip", b"x-gzip", b"deflate"):
         try:
-            content = _inflate(content, 47 if encoding != b"deflate" else 15)
+            content = _inflate(content, 47 if encoding != b"deflate" else 15, limit)
         except zlib.error:
             try:  # deflate is sent raw by some servers
-                content = _inflate(content, -15)
+                content = _inflate(content, -15, limit)
             except zlib.error:
                 raise UndecodableReply(f"cannot decode a {encoding.decode()} body") from None
     elif encoding:
@@ -433,15 +447,22 @@ def _response(reply: _Reply, method: str, url: str) -> HttpReply:
     return HttpReply(reply.status, headers, content, encoding=charset, method=method, url=url)
 
 
-def _inflate(content: bytes, wbits: int) -> bytes:
+def _inflate(content: bytes, wbits: int, limit: int = DEFAULT_MAX_REPLY_BYTES) -> bytes:
     """Decompress every gzip member (a body may hold several); anything else left over is an error.
 
     ``zlib.decompress`` would stop after the first member and drop the rest without a word.
+    Output stops one byte past ``limit`` (a small compressed body can inflate to gigabytes):
+    :class:`ReplyTooLarge`.
     """
     pieces = []
+    size = 0
     while content:
         stream = zlib.decompressobj(wbits)
-        pieces.append(stream.decompress(content))
+        piece = stream.decompress(content, limit + 1 - size)  # max_length >= 1 (0 means no limit)
+        size += len(piece)
+        if size > limit:
+            raise ReplyTooLarge(f"decompressed reply is over the {limit}-byte limit")
+        pieces.append(piece)
         if not stream.eof:
             raise zlib.error("truncated compressed body")
         content = stream.unused_data

@@ -11,7 +11,7 @@ from autotrader_core.enums import OrderSide, OrderType, TimeInForce
 from autotrader_core.errors import InvalidOrder
 from autotrader_core.models import Order
 
-__all__ = ["build_order", "coerce_enum"]
+__all__ = ["build_order", "coerce_enum", "strict_bool"]
 
 E = TypeVar("E", bound=StrEnum)
 
@@ -36,10 +36,27 @@ def coerce_enum(enum_cls: type[E], value: object, *, field: str) -> E:
 def _symbol(value: object) -> str:
     if not isinstance(value, str) or not value.strip():
         raise InvalidOrder(f"symbol must be a non-empty string, got {value!r}")
-    symbol = value.strip()
-    if not symbol.isascii() or not symbol.isprintable() or " " in symbol:
+    # Refused, not stripped: " BTCUSDT" is a typo or a parsing bug upstream, and a guess
+    # about what was meant has no place on the order path.
+    if not value.isascii() or not value.isprintable() or any(c.isspace() for c in value):
         raise InvalidOrder(f"symbol must be printable ASCII without spaces, got {value!r}")
-    return symbol
+    return value
+
+
+def strict_bool(value: object, *, field: str) -> bool:
+    """A flag from user input: ``True``/``False``, or exactly ``"true"``/``"false"`` (any case).
+
+    ``bool("false")`` is True: a flag given as text ("false", "no", "0") would otherwise
+    turn into its opposite, and a post-only order the user did not ask for goes out.
+
+    Raises:
+        InvalidOrder: for anything else (other strings, numbers, ``None``).
+    """
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise InvalidOrder(f"{field} must be True or False (or the text 'true'/'false'), got {value!r}")
 
 
 def build_order(
@@ -52,8 +69,8 @@ def build_order(
     limit_price: object = None,
     stop_price: object = None,
     time_in_force: object = TimeInForce.GTC,
-    post_only: bool = False,
-    reduce_only: bool = False,
+    post_only: object = False,
+    reduce_only: object = False,
     broker: str = "",
     tag: str | None = None,
 ) -> Order:
@@ -63,6 +80,8 @@ def build_order(
         InvalidOrder: with a message that says what to fix (wrong type, float instead
             of Decimal, missing limit price, post-only on a market order, …).
     """
+    post_only = strict_bool(post_only, field="post_only")
+    reduce_only = strict_bool(reduce_only, field="reduce_only")
     kind = coerce_enum(OrderType, order_type, field="order_type")
     tif = coerce_enum(TimeInForce, time_in_force, field="time_in_force")
     limit = None if limit_price is None else require_decimal(limit_price, field="limit_price")
@@ -92,8 +111,8 @@ def build_order(
         time_in_force=tif,
         limit_price=limit,
         stop_price=stop,
-        post_only=bool(post_only),
-        reduce_only=bool(reduce_only),
+        post_only=post_only,
+        reduce_only=reduce_only,
         broker=broker,
         tag=tag,
     )

@@ -39,6 +39,8 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote_plus
 
+import anyio
+
 from autotrader_core.clock import ClockOffset, sync_clock
 from autotrader_core.errors import (
     AuthenticationError,
@@ -52,12 +54,16 @@ from autotrader_core.errors import (
 )
 from autotrader_core.resiliency.rate_limit import RateLimiter
 from autotrader_core.transports import (
+    DEFAULT_MAX_REPLY_BYTES,
     HttpReply,
     HttpTransport,
     InvalidRequest,
+    ReplyTooLarge,
     TransportError,
     TransportTimeout,
     UndecodableReply,
+    header_is_unsafe,
+    redact_url,
 )
 
 if TYPE_CHECKING:  # httpx is imported only when the httpx path is used (about 45 ms)
@@ -242,7 +248,11 @@ class RestClient:
         signer: Signs requests made with ``signed=True``.
         rate_limiter: The broker's main limiter, acquired for every request.
         clock: Broker clock estimate used to stamp requests (a fresh one by default).
-        timeout: Seconds for connect/read/write/pool each.
+        timeout: Seconds for the whole request, from connecting to the reply's last byte
+            (on httpx also the limit of each phase): a reply trickling in cannot hold a
+            request longer.
+        max_reply_bytes: Largest reply body read (after decompression); a bigger one is
+            refused as ``BrokerProtocolError`` without reading the rest.
         default_headers: Sent with every request (e.g. an API-key header).
         transport: An ``httpx.AsyncBaseTransport`` replaces the transport under
             the one ``httpx.AsyncClient`` (default: the stock transport, which
@@ -269,15 +279,20 @@ class RestClient:
         default_headers: Mapping[str, str] | None = None,
         transport: httpx.AsyncBaseTransport | HttpTransport | None = None,
         on_response: Callable[[HttpReply], None] | None = None,
+        max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES,
     ) -> None:
+        if max_reply_bytes < 1:
+            raise ValueError(f"max_reply_bytes must be at least 1, got {max_reply_bytes}")
         self.broker = broker
         self.base_url = base_url
         self.clock: ClockOffset = clock if clock is not None else ClockOffset()
         self.rate_limiter = rate_limiter
         self.timeout = timeout
+        self.max_reply_bytes = max_reply_bytes
         self._error_mapper = error_mapper
         self._signer = signer
         self._default_headers = dict(default_headers or {})
+        self._bad_default = _bad_header(self._default_headers)  # refused at the first request
         self._custom: HttpTransport | None = transport if isinstance(transport, HttpTransport) else None
         self._transport = None if isinstance(transport, HttpTransport) else transport
         self._on_response = on_response
@@ -377,6 +392,14 @@ class RestClient:
         )
         if signed and self._signer is not None:
             self._signer(request)
+        bad = self._bad_default or (_bad_header(request.headers) if request.headers else None)
+        if bad is not None:
+            raise ConfigurationError(
+                f"{method} {path}: header {bad!r} holds a line break, a control character or a "
+                f"character outside Latin-1 (check the {self.broker} API key/secret settings; "
+                "the value is not shown)",
+                broker=self.broker,
+            )
         return await self._send(request, limiters)
 
     async def _send(self, request: RestRequest, limiters: Sequence[tuple[RateLimiter, float]]) -> Any:
@@ -410,12 +433,13 @@ class RestClient:
                 headers=headers,
                 body=content,
                 time_limit=self.timeout,
+                max_reply_bytes=self.max_reply_bytes,
             )
         except TransportTimeout as exc:
             raise self._timeout(request, exc) from None
         except InvalidRequest as exc:
             raise self._bad_request(request, exc) from None
-        except UndecodableReply as exc:
+        except (UndecodableReply, ReplyTooLarge) as exc:
             raise self._unreadable(request, exc) from None
         except TransportError as exc:
             raise self._unavailable(request, exc) from None
@@ -423,22 +447,31 @@ class RestClient:
     async def _send_httpx(self, request: RestRequest, content: bytes | None) -> HttpReply:
         import httpx  # loaded by self.http already; a dict lookup from here on
 
+        client = self.http
         try:
-            response = await self.http.request(
-                request.method, request.target, content=content, headers=request.headers
-            )
-        except httpx.TimeoutException as exc:
+            # httpx's timeouts are per phase (each read may take `timeout`): a reply trickling in
+            # a byte at a time would never end. This deadline covers connect to the last byte.
+            with anyio.fail_after(self.timeout):
+                built = client.build_request(
+                    request.method, request.target, content=content, headers=request.headers
+                )
+                response = await client.send(built, stream=True)
+                try:
+                    body = await _read_limited(response, self.max_reply_bytes)
+                finally:
+                    await response.aclose()
+        except (httpx.TimeoutException, TimeoutError) as exc:
             raise self._timeout(request, exc) from None
         except (httpx.UnsupportedProtocol, httpx.InvalidURL, httpx.LocalProtocolError) as exc:
             raise self._bad_request(request, exc) from None
-        except (httpx.DecodingError, httpx.TooManyRedirects) as exc:
+        except (httpx.DecodingError, httpx.TooManyRedirects, ReplyTooLarge) as exc:
             raise self._unreadable(request, exc) from None
         except httpx.TransportError as exc:
             raise self._unavailable(request, exc) from None
         return HttpReply(
             response.status_code,
             response.headers.raw,
-            response.content,
+            body,
             encoding=response.encoding or "utf-8",
             method=request.method,
             url=self.base_url + request.target,
@@ -455,7 +488,7 @@ class RestClient:
     def _bad_request(self, request: RestRequest, exc: Exception) -> ConfigurationError:
         return ConfigurationError(
             f"{request.method} {request.path}: bad URL or header for {self.broker} "
-            f"(base_url={self.base_url!r}): {self._scrub(str(exc), request)}",
+            f"(base_url={redact_url(self.base_url)!r}): {self._scrub(str(exc), request)}",
             broker=self.broker,
         )
 
@@ -584,7 +617,7 @@ class RestClient:
         await self.aclose()
 
     def __repr__(self) -> str:
-        return f"<RestClient broker={self.broker!r} base_url={self.base_url!r}>"
+        return f"<RestClient broker={self.broker!r} base_url={redact_url(self.base_url)!r}>"
 
     def _scrub(self, text: str, request: RestRequest) -> str:
         """Remove anything secret-bearing (query, parameter and header values) from an error text."""
@@ -593,4 +626,31 @@ class RestClient:
         for value in sorted(secrets, key=len, reverse=True):
             if len(value) >= 6 and value in text:
                 text = text.replace(value, "***")
+        if self.base_url != redact_url(self.base_url):  # user:password@ in the URL
+            text = text.replace(self.base_url, redact_url(self.base_url))
         return text[:_SNIPPET]
+
+
+def _bad_header(headers: Mapping[str, str]) -> str | None:
+    """The name of the first header whose name or value no HTTP client may send, else ``None``."""
+    for name, value in headers.items():
+        if header_is_unsafe(name):
+            return "(unprintable name)"
+        if header_is_unsafe(value):
+            return name
+    return None
+
+
+async def _read_limited(response: httpx.Response, limit: int) -> bytes:
+    """The (decoded) body of a streamed response; :class:`ReplyTooLarge` past ``limit`` bytes."""
+    declared = response.headers.get("Content-Length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise ReplyTooLarge(f"reply of {declared} bytes is over the {limit}-byte limit")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > limit:
+            raise ReplyTooLarge(f"reply is over the {limit}-byte limit")
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -9,13 +9,53 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["BrokerSettings", "EngineSettings", "host_of", "refuse_live_hosts"]
+from autotrader_core.transports import redact_url
+
+__all__ = [
+    "BrokerSettings",
+    "EngineSettings",
+    "host_of",
+    "redact_url",
+    "refuse_live_hosts",
+    "refuse_unsafe_credential",
+    "refuse_url_credentials",
+]
+
+
+def refuse_url_credentials(url: str | None, *, field: str) -> None:
+    """Refuse a URL that carries ``user:password@``: it would show in every repr, log and error.
+
+    Raises:
+        ValueError: naming the field, never echoing the URL (inside a validator: a ``ValidationError``).
+    """
+    if url and redact_url(url) != url:
+        raise ValueError(
+            f"{field} holds credentials (user:password@host): a URL is shown in logs and errors; "
+            "remove them (API credentials have their own settings)"
+        )
+
+
+def refuse_unsafe_credential(value: SecretStr | str | None, *, field: str) -> None:
+    """Refuse a key or secret holding whitespace or a control character; the value is never shown.
+
+    A trailing newline (a key pasted from a file) would otherwise travel into an HTTP
+    header, where clients refuse it with a message that may quote the header.
+
+    Raises:
+        ValueError: naming the field only (inside a validator: a ``ValidationError``).
+    """
+    text = value.get_secret_value() if isinstance(value, SecretStr) else value
+    if text and any(c.isspace() or not c.isprintable() for c in text):
+        raise ValueError(
+            f"{field} holds whitespace or a control character (a trailing newline from a file or a "
+            "paste?); the value is not shown: fix it where it is set"
+        )
 
 
 def host_of(url: str) -> str:
@@ -75,7 +115,25 @@ class BrokerSettings(BaseSettings):
     ws_url: str | None = None
     """Override the private stream URL."""
     request_timeout: float = Field(default=10.0, gt=0)
-    """Seconds before a request is abandoned as :class:`~autotrader_core.errors.RequestTimeout`."""
+    """Seconds a request may take, from connecting to the reply's last byte, before it is abandoned
+    as :class:`~autotrader_core.errors.RequestTimeout` (a reply that trickles in counts too)."""
+    max_reply_bytes: int = Field(default=16 * 1024 * 1024, gt=0)
+    """Largest reply body read (bytes, after decompression); a bigger reply is refused as
+    :class:`~autotrader_core.errors.BrokerProtocolError` without reading the rest."""
+
+    credential_fields: ClassVar[tuple[str, ...]] = ("api_key", "api_secret")
+    """Fields (where a subclass has them) holding a key or secret that is sent in a header or
+    used to sign: refused when they hold whitespace or a control character."""
+
+    @model_validator(mode="after")
+    def _safe_credentials_and_urls(self) -> BrokerSettings:
+        for name in self.credential_fields:
+            value = getattr(self, name, None)
+            if isinstance(value, (SecretStr, str)):
+                refuse_unsafe_credential(value, field=name)
+        refuse_url_credentials(self.base_url, field="base_url")
+        refuse_url_credentials(self.ws_url, field="ws_url")
+        return self
 
     @property
     def is_live(self) -> bool:

@@ -9,6 +9,12 @@ failures with the :class:`TransportError` types below, which ``RestClient`` maps
 exactly as it maps httpx's own. Nothing here imports httpx: an adapter on a
 custom transport never loads it (about 45 ms of import time).
 
+Whatever the peer does, every path keeps two bounds per request: one deadline from
+connecting to the reply's last byte (a reply trickling in a byte at a time still ends
+as :class:`TransportTimeout`), and a reply size limit (:data:`DEFAULT_MAX_REPLY_BYTES`,
+:class:`ReplyTooLarge` without reading the rest). Header values never reach an error
+message: a header no client may send is refused before it is handed to one.
+
 Available (client CPU per Binance order, ``benchmarks/binance``, 2-core machine:
 httpx's stock transport ≈ 1.1-1.8 ms):
 
@@ -24,12 +30,14 @@ from __future__ import annotations
 
 import codecs
 import json
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
 __all__ = [
+    "DEFAULT_MAX_REPLY_BYTES",
     "ConnectFailed",
     "ConnectionLost",
     "HttpReply",
@@ -37,11 +45,38 @@ __all__ = [
     "InvalidRequest",
     "MalformedReply",
     "ReplyHeaders",
+    "ReplyTooLarge",
     "TransportError",
     "TransportTimeout",
     "UndecodableReply",
+    "header_is_unsafe",
+    "redact_url",
     "text_codec",
 ]
+
+DEFAULT_MAX_REPLY_BYTES = 16 * 1024 * 1024
+"""Largest reply body read by default (after decompression); no broker reply comes near it."""
+
+# scheme and "//" (optional), then the authority's userinfo: up to its last "@" (RFC 3986 §3.2)
+_USERINFO = re.compile(r"^((?:[A-Za-z][A-Za-z0-9+.-]*:)?//)?([^/?#]*@)")
+
+
+# Control characters (a line break would split the header) and anything past Latin-1.
+_UNSAFE_HEADER = re.compile(r"[\x00-\x1f\x7f]|[^\x00-\xff]").search
+
+
+def header_is_unsafe(text: str) -> bool:
+    """True when a header name or value holds a control character or a character past Latin-1.
+
+    Such a header is refused before any client sees it: clients refuse it with messages
+    (and debug logs) that quote the value, which is often a key or a signature.
+    """
+    return _UNSAFE_HEADER(text) is not None
+
+
+def redact_url(url: str) -> str:
+    """``url`` with any ``user:password@`` replaced by ``***@`` (for reprs, logs and errors)."""
+    return _USERINFO.sub(r"\1***@", url, count=1)
 
 
 # -- failures ---------------------------------------------------------------------------------
@@ -77,6 +112,15 @@ class MalformedReply(TransportError):
 
 class UndecodableReply(TransportError):
     """A well-framed reply whose body cannot be decoded (→ ``BrokerProtocolError``)."""
+
+
+class ReplyTooLarge(TransportError):
+    """The reply's body is over the size limit; the rest is not read (→ ``BrokerProtocolError``).
+
+    Raised as soon as the limit is known to be passed (a ``Content-Length``, a chunk size or
+    the bytes counted so far), and the connection is closed: memory stays bounded whatever
+    the peer sends.
+    """
 
 
 class InvalidRequest(TransportError):
@@ -206,8 +250,10 @@ class HttpTransport(ABC):
     """Sends one HTTP request and returns the complete reply; connections are reused.
 
     Implementations must be safe for many concurrent ``send`` calls, must not log
-    headers, URLs or bodies (they carry keys and signatures), and must raise
-    only :class:`TransportError` types for transport failures.
+    headers, URLs or bodies (they carry keys and signatures), must raise
+    only :class:`TransportError` types for transport failures (never with a header
+    value, query or body in the message), and must keep to ``time_limit`` and
+    ``max_reply_bytes`` whatever the peer sends.
     """
 
     async def send(
@@ -218,6 +264,7 @@ class HttpTransport(ABC):
         headers: Mapping[str, str],
         body: bytes | None,
         time_limit: float,
+        max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES,
     ) -> HttpReply:
         """Send ``method url`` (``url`` absolute, query already percent-encoded) with exactly ``body``.
 
@@ -227,7 +274,10 @@ class HttpTransport(ABC):
 
         Args:
             headers: Every header to send (the client's defaults already merged in).
-            time_limit: Seconds for the whole exchange; past it a :class:`TransportTimeout` is raised.
+            time_limit: Seconds for the whole exchange (connect to the reply's last byte, a
+                reply trickling in included); past it a :class:`TransportTimeout` is raised.
+            max_reply_bytes: Largest body read (after decompression); past it a
+                :class:`ReplyTooLarge` is raised without reading the rest.
 
         Returns:
             The reply with its body read and decoded.
@@ -235,7 +285,9 @@ class HttpTransport(ABC):
         Raises:
             TransportError: one of its subclasses, saying how far the request got.
         """
-        return await self.round_trip(method, url, headers=headers, body=body, time_limit=time_limit)
+        return await self.round_trip(
+            method, url, headers=headers, body=body, time_limit=time_limit, max_reply_bytes=max_reply_bytes
+        )
 
     @abstractmethod
     async def round_trip(
@@ -246,6 +298,7 @@ class HttpTransport(ABC):
         headers: Mapping[str, str],
         body: bytes | None,
         time_limit: float,
+        max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES,
     ) -> HttpReply:
         """The transport's own work behind :meth:`send` (same arguments and contract)."""
 
