@@ -27,6 +27,7 @@ from typing import ClassVar
 from autotrader_core.capabilities import Capabilities
 from autotrader_core.errors import UnsupportedFeature
 from autotrader_core.events import OrderEvent
+from autotrader_core.market_data import MarketDataFeed, Quote
 from autotrader_core.models import Balance, Fill, Instrument, Order, OrderReport, Position
 
 __all__ = ["AdapterTelemetry", "BrokerAdapter", "OrderChange"]
@@ -170,6 +171,28 @@ class BrokerAdapter(abc.ABC):
         it to strategies; the paper adapter returns its simulated quote.
         """
         return None
+
+    # -- public market data -------------------------------------------------
+    async def get_quote(self, symbol: str) -> Quote:
+        """REST snapshot of ``symbol``'s best bid/ask: the first value and the fallback.
+
+        Raises:
+            UnsupportedFeature: the adapter declares no ``quotes`` capability.
+            InvalidOrder: a symbol the venue doesn't list.
+        """
+        raise UnsupportedFeature(f"{self.name} offers no market data", broker=self.name)
+
+    def open_market_data(self, *, trades: bool = False) -> MarketDataFeed:
+        """A public market-data feed (no keys needed where the venue allows it).
+
+        Subscribe symbols on it, read :meth:`MarketDataFeed.items`, close it with
+        ``aclose``. It reconnects and resubscribes by itself, yielding
+        :class:`~autotrader_core.market_data.Stale` first so no old price is served as fresh.
+
+        Args:
+            trades: Also stream public trades (where the adapter declares ``trades``).
+        """
+        raise UnsupportedFeature(f"{self.name} offers no market data", broker=self.name)
 
     # -- stream -----------------------------------------------------------
     def stream_events(self) -> AsyncIterator[OrderEvent]:

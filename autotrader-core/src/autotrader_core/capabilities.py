@@ -36,6 +36,12 @@ class Feature(StrEnum):
     """Past fills can be queried (needed for catch-up after a reconnect)."""
     REDUCE_ONLY = "reduce_only"
     """The broker enforces reduce-only orders itself."""
+    QUOTES = "quotes"
+    """Best bid/ask on a public stream, with a REST snapshot (``open_market_data``, ``get_quote``)."""
+    TRADES = "trades"
+    """Public trades on the market-data stream."""
+    MARK_PRICE = "mark_price"
+    """The venue's mark price on the market-data stream."""
 
 
 _ORDER_TYPE_FEATURES = {
@@ -63,6 +69,12 @@ class Capabilities:
     fill_history: bool = False
     reduce_only: bool = False
     """The broker enforces ``Order.reduce_only`` (others refuse such orders before send)."""
+    quotes: bool = False
+    """Public best bid/ask stream and REST snapshot (see :mod:`autotrader_core.market_data`)."""
+    trades: bool = False
+    """Public trades on the market-data stream."""
+    mark_price: bool = False
+    """The venue's mark price on the market-data stream."""
     test_environments: tuple[str, ...] = ()
     """Names accepted by the settings' ``environment`` switch besides ``live``."""
     notes: tuple[str, ...] = field(default=())
@@ -81,6 +93,9 @@ class Capabilities:
             Feature.BROKER_POSITIONS: self.broker_positions,
             Feature.FILL_HISTORY: self.fill_history,
             Feature.REDUCE_ONLY: self.reduce_only,
+            Feature.QUOTES: self.quotes,
+            Feature.TRADES: self.trades,
+            Feature.MARK_PRICE: self.mark_price,
         }
         found |= {feature for feature, on in flags.items() if on}
         return frozenset(found)
