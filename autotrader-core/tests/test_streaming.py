@@ -335,6 +335,20 @@ async def test_backoff_has_jitter_from_the_retry_policy() -> None:
     assert waits == [policy.backoff(1, lambda: 1.0)] == [1.5]
 
 
+async def test_before_connect_paces_every_attempt() -> None:
+    _, connect = scripted(BrokerUnavailable("down"), ["1"], ["2"])
+    attempts: list[int] = []
+
+    async def pace() -> None:
+        attempts.append(len(attempts) + 1)
+
+    stream: ReconnectingStream[str, int] = ReconnectingStream(
+        connect, line_decode, name="test", policy=POLICY, before_connect=pace
+    )
+    assert await take(stream, 2) == [1, 2]
+    assert attempts == [1, 2, 3]
+
+
 async def test_a_rate_limited_connect_waits_the_brokers_retry_after_and_reports_it() -> None:
     _, connect = scripted(RateLimited("slow down", retry_after=7.0), ["1"])
     waits: list[float] = []

@@ -134,6 +134,8 @@ class ReconnectingStream(Generic[F, T]):
         heartbeat: Silence detection; ``None`` relies on the carrier's own.
         max_age: Renew the connection after this many seconds (Binance: under 24 h),
             without a backoff wait.
+        before_connect: Awaited before every attempt (a connection limiter: OANDA allows
+            two new streams per second).
         policy: Backoff between attempts: ``policy.backoff(n)`` after the n-th
             consecutive failure; back to the first step once a connection is healthy.
         telemetry: The adapter's telemetry, or a callable returning it (looked up
@@ -155,6 +157,7 @@ class ReconnectingStream(Generic[F, T]):
         catch_up_first: bool = False,
         heartbeat: Heartbeat | None = None,
         max_age: float | None = None,
+        before_connect: Callable[[], Awaitable[object]] | None = None,
         policy: RetryPolicy = STREAM_RETRY_POLICY,
         telemetry: AdapterTelemetry | Callable[[], AdapterTelemetry] | None = None,
         sleep: Sleep = anyio.sleep,
@@ -172,6 +175,7 @@ class ReconnectingStream(Generic[F, T]):
         self._catch_up_first = catch_up_first
         self._heartbeat = heartbeat
         self._max_age = max_age
+        self._before_connect = before_connect
         self._policy = policy
         self._telemetry = telemetry
         self._sleep = sleep
@@ -222,6 +226,8 @@ class ReconnectingStream(Generic[F, T]):
         """
         failures = 0
         while not self._closed:
+            if self._before_connect is not None:
+                await self._before_connect()
             carrier = self._connect()
             self._carrier = carrier
             healthy = False
