@@ -170,6 +170,7 @@ async def test_a_failed_catch_up_reconnects_and_asks_again_from_the_same_moment(
         assert await take(stream, 3) == [1, 2, 3]
     first, second = catch_up.gaps
     assert first.lost_at is not None and second.lost_at == first.lost_at  # the gap stayed open
+    assert second.since == first.since
     assert telemetry.reconnects == ["connection lost: StreamLost", "catch-up failed: BrokerUnavailable"]
 
 
@@ -182,12 +183,17 @@ async def test_a_hook_asks_for_a_new_connection_with_its_reason() -> None:
 
 
 # -- heartbeat ---------------------------------------------------------------------------
-async def test_silence_replaces_the_connection() -> None:
+async def test_silence_replaces_the_connection_and_the_catch_up_starts_at_the_last_frame() -> None:
     script = ws_script(connection(push(1)), connection(push(2)))  # the first goes quiet, open
+    catch_up = CatchUps()
     async with WsReplayServer(script, ReplayMonitor()) as server:
-        stream, telemetry = ws_stream(server, heartbeat=Heartbeat(silence=0.3))
+        stream, telemetry = ws_stream(server, heartbeat=Heartbeat(silence=0.3), catch_up=catch_up)
         assert await take(stream, 2) == [1, 2]
     assert telemetry.reconnects == ["heartbeat timeout (no frame for 0.3s)"]
+    (gap,) = catch_up.gaps
+    assert gap.since is not None and gap.lost_at is not None
+    # What happened during the silence is in the gap: it starts at the last frame, not at the alarm.
+    assert gap.lost_at - gap.since >= 0.3
 
 
 async def test_a_ping_answered_keeps_the_connection_and_an_unanswered_one_replaces_it() -> None:

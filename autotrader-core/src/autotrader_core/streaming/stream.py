@@ -87,20 +87,26 @@ class Gap:
 
     Attributes:
         connection: Number of the connection now open (1 = the first).
-        lost_at: Wall-clock epoch seconds when the last healthy connection was lost
-            (``None`` on the first connection). Failed attempts in between do not move
-            it, and a failed catch-up leaves it for the next one.
-        reason: What ended the last healthy connection (``None`` on the first).
+        since: Wall-clock epoch seconds up to which the last healthy connection is known
+            to have delivered everything: when its last frame was handled (or when it
+            became healthy, if it carried none). Catch up from here, with a little
+            overlap for clock differences: a connection that went silent was already
+            dead before the silence was noticed. ``None`` on the first connection.
+        lost_at: Wall-clock epoch seconds when the loss was noticed (``None`` on the
+            first connection). Failed attempts in between move neither time, and a
+            failed catch-up leaves both for the next one.
+        reason: What ended the previous connection (``None`` on the first).
     """
 
     connection: int
+    since: float | None
     lost_at: float | None
     reason: str | None
 
     @property
     def is_reconnect(self) -> bool:
         """False for the first connection."""
-        return self.lost_at is not None
+        return self.since is not None
 
 
 Handshake = Callable[[Carrier[F]], Awaitable[Iterable[F] | None]]
@@ -142,7 +148,7 @@ class ReconnectingStream(Generic[F, T]):
             on every report: the engine installs its own after the adapter is built).
         sleep: Test seam: the backoff wait (``anyio.sleep``).
         rand: Test seam: the jitter's random source.
-        wall_clock: Test seam: epoch seconds for :attr:`Gap.lost_at`.
+        wall_clock: Test seam: epoch seconds for :attr:`Gap.since` and :attr:`Gap.lost_at`.
     """
 
     def __init__(
@@ -185,7 +191,10 @@ class ReconnectingStream(Generic[F, T]):
         self._carrier: Carrier[F] | None = None
         self._wait_scope: anyio.CancelScope | None = None
         self._lost_reason: str | None = None
-        self._lost_at: float | None = None
+        self._covered_until = 0.0
+        """When the current healthy connection last handed over everything it received."""
+        self._gap: tuple[float, float] | None = None
+        """``(since, lost_at)`` of the open gap; cleared once a catch-up covered it."""
         self.connections = 0
         """Connections that got through log-in and subscribe (1 + reconnects)."""
         self.reconnects = 0
@@ -242,10 +251,12 @@ class ReconnectingStream(Generic[F, T]):
                         yield item
                     healthy = True
                     failures = 0
-                    self._lost_at = None
+                    self._gap = None
+                    self._covered_until = self._wall_clock()
                     for frame in early:
                         for item in await self._items(frame):
                             yield item
+                        self._covered_until = self._wall_clock()
                     async for item in self._read(carrier):
                         yield item
                 finally:
@@ -260,7 +271,7 @@ class ReconnectingStream(Generic[F, T]):
                 immediate = isinstance(exc, Reconnect) and exc.immediate
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 if healthy:
-                    self._lost_at = self._wall_clock()
+                    self._gap = (self._covered_until, self._wall_clock())
                 if self.connections and self._lost_reason is None:  # the first reason wins
                     self._lost_reason = reason
                 delay = 0.0 if immediate and healthy else self._delay(exc, failures + 1)
@@ -282,7 +293,8 @@ class ReconnectingStream(Generic[F, T]):
         if self.connections > 1:
             self.reconnects += 1
             self._telemetry_now().reconnected(reason or "connection lost")
-        return Gap(self.connections, self._lost_at, reason)
+        since, lost_at = self._gap if self._gap is not None else (None, None)
+        return Gap(self.connections, since, lost_at, reason)
 
     async def _run_catch_up(self, gap: Gap) -> Iterable[T]:
         if self._catch_up is None or not (gap.is_reconnect or self._catch_up_first):
@@ -292,8 +304,8 @@ class ReconnectingStream(Generic[F, T]):
         except (AutotraderError, OSError, TimeoutError) as exc:
             if _fatal(exc):
                 raise
-            # Never read on with fills possibly missing: the gap stays open (lost_at is
-            # kept) and the next connection asks again.
+            # Never read on with fills possibly missing: the gap stays open and the next
+            # connection asks again.
             raise Reconnect(f"catch-up failed: {type(exc).__name__}") from exc
 
     async def _items(self, frame: F) -> Iterable[T]:
@@ -308,6 +320,7 @@ class ReconnectingStream(Generic[F, T]):
             frame = await self._next_frame(carrier, deadline)
             for item in await self._items(frame):
                 yield item
+            self._covered_until = self._wall_clock()  # every item of this frame was handed over
 
     async def _next_frame(self, carrier: Carrier[F], deadline: float) -> F:
         beat = self._heartbeat
