@@ -30,7 +30,7 @@ import logging
 import math
 import random
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -257,8 +257,17 @@ class ReconnectingStream(Generic[F, T]):
                         for item in await self._items(frame):
                             yield item
                         self._covered_until = self._wall_clock()
-                    async for item in self._read(carrier):
-                        yield item
+                    # The read loop, inline: one generator hop per item, not two (hot path).
+                    deadline = math.inf if self._max_age is None else time.monotonic() + self._max_age
+                    untimed = deadline == math.inf and self._heartbeat is None
+                    while True:
+                        frame = await (carrier.recv() if untimed else self._next_frame(carrier, deadline))
+                        result = self._decode(frame)
+                        if type(result) is not list and inspect.isawaitable(result):
+                            result = await result
+                        for item in result:
+                            yield item
+                        self._covered_until = self._wall_clock()  # everything in the frame handed over
                 finally:
                     self._carrier = None
                     await _close_quietly(carrier)
@@ -310,25 +319,18 @@ class ReconnectingStream(Generic[F, T]):
 
     async def _items(self, frame: F) -> Iterable[T]:
         result = self._decode(frame)
-        if inspect.isawaitable(result):
+        if type(result) is not list and inspect.isawaitable(result):
             return await result
         return result
 
-    async def _read(self, carrier: Carrier[F]) -> AsyncIterator[T]:
-        deadline = math.inf if self._max_age is None else time.monotonic() + self._max_age
-        while True:
-            frame = await self._next_frame(carrier, deadline)
-            for item in await self._items(frame):
-                yield item
-            self._covered_until = self._wall_clock()  # every item of this frame was handed over
-
     async def _next_frame(self, carrier: Carrier[F], deadline: float) -> F:
         beat = self._heartbeat
-        silence = beat.silence if beat is not None else math.inf
-        remaining = deadline - time.monotonic()
-        with anyio.move_on_after(min(silence, remaining)):
+        wait = beat.silence if beat is not None else math.inf
+        if deadline != math.inf:
+            wait = min(wait, deadline - time.monotonic())
+        with anyio.move_on_after(wait):
             return await carrier.recv()
-        if time.monotonic() >= deadline:
+        if deadline != math.inf and time.monotonic() >= deadline:
             raise Reconnect("renewing the connection (maximum age)", immediate=True)
         assert beat is not None  # only a heartbeat or the age limit ends the wait
         if beat.ping is None:
