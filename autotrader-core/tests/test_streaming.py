@@ -141,10 +141,14 @@ async def test_a_dropped_connection_is_replaced_logged_in_resubscribed_and_caugh
         assert server.connections_opened == 2
         assert server.unfinished() == []  # login and subscribe were sent again on the new connection
     assert [json.loads(frame) for frame in server.received[1]] == [LOGIN, SUBSCRIBE]
-    assert telemetry.reconnects == ["connection lost: StreamLost"]
+    assert telemetry.reconnects == ["connection lost: websocket closed (no close frame)"]
     assert len(catch_up.gaps) == 1  # not on the first connection
     gap = catch_up.gaps[0]
-    assert gap.connection == 2 and gap.is_reconnect and gap.reason == "connection lost: StreamLost"
+    assert (
+        gap.connection == 2
+        and gap.is_reconnect
+        and gap.reason == "connection lost: websocket closed (no close frame)"
+    )
     assert stream.connections == 2 and stream.reconnects == 1
 
 
@@ -171,7 +175,10 @@ async def test_a_failed_catch_up_reconnects_and_asks_again_from_the_same_moment(
     first, second = catch_up.gaps
     assert first.lost_at is not None and second.lost_at == first.lost_at  # the gap stayed open
     assert second.since == first.since
-    assert telemetry.reconnects == ["connection lost: StreamLost", "catch-up failed: BrokerUnavailable"]
+    assert telemetry.reconnects == [
+        "connection lost: websocket closed (no close frame)",
+        "catch-up failed: BrokerUnavailable",
+    ]
 
 
 async def test_a_hook_asks_for_a_new_connection_with_its_reason() -> None:
@@ -379,7 +386,7 @@ async def test_telemetry_is_looked_up_at_each_report() -> None:
     )
     holder["telemetry"] = installed = RecordingTelemetry()  # the engine installs its own later
     assert await take(stream, 2) == [1, 2]
-    assert installed.reconnects == ["connection lost: StreamLost"]
+    assert installed.reconnects == ["connection lost: the stream ended"]
 
 
 async def test_a_programming_error_in_a_hook_is_not_swallowed() -> None:
@@ -514,7 +521,7 @@ async def test_a_line_stream_reconnects_after_its_body_ends_and_catches_up_each_
         stream, telemetry = await line_stream(server, catch_up=catch_up, catch_up_first=True)
         assert await take(stream, 3) == [1, 2, 3]
     assert [gap.connection for gap in catch_up.gaps] == [1, 2]
-    assert telemetry.reconnects == ["connection lost: StreamLost"]
+    assert telemetry.reconnects == ["connection lost: the stream ended"]
 
 
 async def test_a_silent_line_stream_is_replaced() -> None:
@@ -576,3 +583,103 @@ async def test_a_line_stream_cannot_send() -> None:
     with pytest.raises(UnsupportedFeature):
         await carrier.send("ping")
     await carrier.close()
+
+
+# -- a callback-driven session (the shape of IBKR's ib_async client) ---------------------
+class FakeSession:
+    """Stands in for ``ib_async.IB``: an async connect, callback events, a socket that can drop."""
+
+    def __init__(self) -> None:
+        self.on_execution: list[Any] = []
+        self.on_disconnected: list[Any] = []
+        self.connects = 0
+
+    async def connect(self) -> None:
+        self.connects += 1
+
+    def emit(self, execution: int) -> None:
+        for handler in list(self.on_execution):
+            handler(execution)
+
+    def drop(self) -> None:
+        for handler in list(self.on_disconnected):
+            handler()
+
+
+_LOST = -1
+
+
+class SessionCarrier:
+    """A carrier over callbacks: events go into a memory stream; a disconnect ends ``recv``."""
+
+    def __init__(self, session: FakeSession) -> None:
+        self._session = session
+        self._send, self._receive = anyio.create_memory_object_stream[int](100)
+
+    async def open(self) -> None:
+        self._session.on_execution.append(self._send.send_nowait)
+        self._session.on_disconnected.append(self._lost)
+        await self._session.connect()
+
+    def _lost(self) -> None:
+        self._send.send_nowait(_LOST)
+
+    async def recv(self) -> int:
+        frame = await self._receive.receive()
+        if frame == _LOST:
+            raise StreamLost("TWS socket closed")
+        return frame
+
+    async def send(self, frame: int) -> None:
+        raise AssertionError("a callback session sends through its client, not the carrier")
+
+    async def close(self) -> None:
+        if self._send.send_nowait in self._session.on_execution:
+            self._session.on_execution.remove(self._send.send_nowait)
+        if self._lost in self._session.on_disconnected:
+            self._session.on_disconnected.remove(self._lost)
+        self._send.close()
+        self._receive.close()
+
+
+async def test_a_callback_driven_session_fits_the_carrier_protocol() -> None:
+    session = FakeSession()
+    missed: list[int] = []
+
+    async def req_executions(gap: Gap) -> list[int]:
+        return missed  # what the broker reports for the gap (reqExecutions)
+
+    telemetry = RecordingTelemetry()
+    stream: ReconnectingStream[int, int] = ReconnectingStream(
+        lambda: SessionCarrier(session),
+        lambda frame: [frame],
+        name="ibkr",
+        catch_up=req_executions,
+        policy=POLICY,
+        telemetry=telemetry,
+    )
+    received: list[int] = []
+
+    async def consume() -> None:
+        async with aclosing(stream.events()) as events:
+            async for item in events:
+                received.append(item)
+
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(consume)
+            while session.connects < 1:
+                await anyio.sleep(0.01)
+            session.emit(1)
+            while received != [1]:
+                await anyio.sleep(0.01)
+            missed.append(2)  # happens while the socket is down
+            session.drop()
+            while session.connects < 2 or received != [1, 2]:
+                await anyio.sleep(0.01)
+            session.emit(3)
+            while received != [1, 2, 3]:
+                await anyio.sleep(0.01)
+            await stream.aclose()
+    assert telemetry.reconnects == ["connection lost: TWS socket closed"]
+    assert session.on_execution == [] and session.on_disconnected == []  # every carrier detached

@@ -39,7 +39,7 @@ import anyio
 from autotrader_core.adapter import AdapterTelemetry
 from autotrader_core.errors import AuthenticationError, AutotraderError, ConfigurationError, RateLimited
 from autotrader_core.resiliency.retry import RetryPolicy, Sleep
-from autotrader_core.streaming.carrier import Carrier, Reconnect
+from autotrader_core.streaming.carrier import Carrier, Reconnect, StreamLost
 
 __all__ = [
     "STREAM_RETRY_POLICY",
@@ -388,6 +388,8 @@ def _reason(error: BaseException) -> str:
         return error.reason
     if isinstance(error, RateLimited):
         return "rate limited"
+    if isinstance(error, StreamLost):
+        return f"connection lost: {error.message}"  # the carrier's own words: "websocket closed (code 1001)"
     return f"connection lost: {type(error).__name__}"
 
 
