@@ -215,6 +215,15 @@ async def test_a_ping_answered_keeps_the_connection_and_an_unanswered_one_replac
     assert telemetry.reconnects == ["heartbeat timeout (no answer to ping within 0.2s)"]
 
 
+async def test_a_broker_that_never_answers_the_login_does_not_hang_the_stream() -> None:
+    script = ws_script(({"expect": LOGIN},), connection(push(1)))  # the first login is never answered
+    async with WsReplayServer(script, ReplayMonitor()) as server:
+        stream, _ = ws_stream(server, handshake_timeout=0.3)
+        assert await take(stream, 1) == [1]
+        assert server.connections_opened == 2
+    assert stream.last_error == "Reconnect: no answer to log-in / subscribe within 0.3s"
+
+
 async def test_max_age_renews_the_connection_without_a_wait() -> None:
     script = ws_script(connection(push(1)), connection(push(2)))
     async with WsReplayServer(script, ReplayMonitor()) as server:

@@ -142,6 +142,8 @@ class ReconnectingStream(Generic[F, T]):
             without a backoff wait.
         before_connect: Awaited before every attempt (a connection limiter: OANDA allows
             two new streams per second).
+        handshake_timeout: Seconds log-in and subscribe may take together before the
+            connection is replaced.
         policy: Backoff between attempts: ``policy.backoff(n)`` after the n-th
             consecutive failure; back to the first step once a connection is healthy.
         telemetry: The adapter's telemetry, or a callable returning it (looked up
@@ -164,6 +166,7 @@ class ReconnectingStream(Generic[F, T]):
         heartbeat: Heartbeat | None = None,
         max_age: float | None = None,
         before_connect: Callable[[], Awaitable[object]] | None = None,
+        handshake_timeout: float = 30.0,
         policy: RetryPolicy = STREAM_RETRY_POLICY,
         telemetry: AdapterTelemetry | Callable[[], AdapterTelemetry] | None = None,
         sleep: Sleep = anyio.sleep,
@@ -182,6 +185,7 @@ class ReconnectingStream(Generic[F, T]):
         self._heartbeat = heartbeat
         self._max_age = max_age
         self._before_connect = before_connect
+        self._handshake_timeout = handshake_timeout
         self._policy = policy
         self._telemetry = telemetry
         self._sleep = sleep
@@ -244,8 +248,7 @@ class ReconnectingStream(Generic[F, T]):
             try:
                 try:
                     await carrier.open()
-                    early = await self._handshake(self._log_in, carrier)
-                    early += await self._handshake(self._subscribe, carrier)
+                    early = await self._handshakes(carrier)
                     gap = self._established()
                     for item in await self._run_catch_up(gap):
                         yield item
@@ -290,11 +293,16 @@ class ReconnectingStream(Generic[F, T]):
                 await self._wait(delay)
 
     # -- one connection --------------------------------------------------------------
-    async def _handshake(self, step: Handshake[F] | None, carrier: Carrier[F]) -> list[F]:
-        if step is None:
-            return []
-        early = await step(carrier)
-        return list(early) if early is not None else []
+    async def _handshakes(self, carrier: Carrier[F]) -> list[F]:
+        """Log in, then subscribe; a broker that never answers must not hang the stream."""
+        early: list[F] = []
+        with anyio.move_on_after(self._handshake_timeout):
+            for step in (self._log_in, self._subscribe):
+                if step is not None:
+                    frames = await step(carrier)
+                    early += frames if frames is not None else ()
+            return early
+        raise Reconnect(f"no answer to log-in / subscribe within {self._handshake_timeout:g}s")
 
     def _established(self) -> Gap:
         self.connections += 1
