@@ -33,6 +33,7 @@ from autotrader_core.errors import BrokerProtocolError
 __all__ = ["WireFieldError", "WireReader", "datetime_from_epoch_ms", "datetime_from_rfc3339"]
 
 E = TypeVar("E")
+M = TypeVar("M", bound=Enum)
 Key = str | int
 """A field name (JSON object) or index (positional fields)."""
 
@@ -257,7 +258,7 @@ class WireReader:
         except KeyError:
             raise self.error(f"has an unknown value {value!r}", field=key, payload=payload) from None
 
-    def enum_member(self, payload: Any, key: Key, enum: type[Enum]) -> Any:
+    def enum_member(self, payload: Any, key: Key, enum: type[M]) -> M:
         """A string that is the value of a member of ``enum`` (when the broker spells it our way)."""
         value = self.field(payload, key)
         try:
