@@ -55,6 +55,7 @@ def _pytest(session: nox.Session, report: str, *paths: str) -> None:
 def core(session: nox.Session) -> None:
     """The core's unit, property and engine tests."""
     session.install("-e", f"{CORE}[test]")
+    session.install("-e", KIT)  # the kit's testing helpers (autotrader_conformance.testing)
     _pytest(session, "core", "autotrader-core/tests")
 
 
@@ -77,7 +78,7 @@ def conformance(session: nox.Session, adapter: str) -> None:
 @nox.session
 def prometheus(session: nox.Session) -> None:
     """The metrics exporter plugin (an observer plugin), scraped over loopback."""
-    session.install("-e", CORE, "-e", "./autotrader-prometheus[test]")
+    session.install("-e", CORE, "-e", KIT, "-e", "./autotrader-prometheus[test]")
     _pytest(session, "prometheus", "autotrader-prometheus/tests")
 
 

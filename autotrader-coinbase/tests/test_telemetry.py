@@ -9,7 +9,7 @@ from contextlib import aclosing
 import anyio
 import pytest
 from autotrader_coinbase import CoinbaseAdapter, CoinbaseSettings
-from autotrader_core.adapter import AdapterTelemetry
+from autotrader_conformance.testing import RecordingTelemetry
 from autotrader_core.events import OrderAccepted, OrderEvent
 from coinbase_payloads import API, load, subscriptions, user_message, user_order
 from pytest_httpx import HTTPXMock
@@ -29,20 +29,6 @@ OPEN = user_order(
     number_of_fills="0",
 )
 HEALTHY: list[Step] = [("expect", 2), ("send", subscriptions()), ("send", user_message(1, "snapshot", OPEN))]
-
-
-class RecordingTelemetry(AdapterTelemetry):
-    """Keeps every report, as the engine's forwarding telemetry would pass them on."""
-
-    def __init__(self) -> None:
-        self.waits: list[tuple[str, float]] = []
-        self.reconnects: list[str] = []
-
-    def rate_limit_wait(self, name: str, seconds: float) -> None:
-        self.waits.append((name, seconds))
-
-    def reconnected(self, reason: str) -> None:
-        self.reconnects.append(reason)
 
 
 async def first_event(adapter: CoinbaseAdapter) -> OrderEvent:

@@ -7,26 +7,12 @@ from contextlib import asynccontextmanager
 
 import anyio
 import pytest
-from autotrader_core.adapter import AdapterTelemetry
+from autotrader_conformance.testing import RecordingTelemetry
 from autotrader_ibkr import IbkrAdapter
 from fake_tws import FakeTws, fake_tws
 from ibkr_support import settings_for
 
 pytestmark = pytest.mark.anyio
-
-
-class RecordingTelemetry(AdapterTelemetry):
-    """Keeps every report, as the engine's forwarding telemetry would pass them on."""
-
-    def __init__(self) -> None:
-        self.waits: list[tuple[str, float]] = []
-        self.reconnects: list[str] = []
-
-    def rate_limit_wait(self, name: str, seconds: float) -> None:
-        self.waits.append((name, seconds))
-
-    def reconnected(self, reason: str) -> None:
-        self.reconnects.append(reason)
 
 
 @asynccontextmanager

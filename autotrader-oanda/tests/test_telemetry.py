@@ -8,7 +8,7 @@ from typing import Any
 
 import anyio
 import pytest
-from autotrader_core.adapter import AdapterTelemetry
+from autotrader_conformance.testing import RecordingTelemetry
 from autotrader_core.events import OrderEvent
 from autotrader_oanda import OandaAdapter
 from line_server import LineServer
@@ -20,20 +20,6 @@ pytestmark = [
     # The stream goes to the loopback server for real; only the REST host is mocked.
     pytest.mark.httpx_mock(should_mock=lambda request: request.url.host != "127.0.0.1"),
 ]
-
-
-class RecordingTelemetry(AdapterTelemetry):
-    """Keeps every report, as the engine's forwarding telemetry would pass them on."""
-
-    def __init__(self) -> None:
-        self.waits: list[tuple[str, float]] = []
-        self.reconnects: list[str] = []
-
-    def rate_limit_wait(self, name: str, seconds: float) -> None:
-        self.waits.append((name, seconds))
-
-    def reconnected(self, reason: str) -> None:
-        self.reconnects.append(reason)
 
 
 @asynccontextmanager

@@ -7,7 +7,7 @@ import re
 import anyio
 import okx_support as doc
 import pytest
-from autotrader_core.adapter import AdapterTelemetry
+from autotrader_conformance.testing import RecordingTelemetry
 from autotrader_core.events import OrderEvent, OrderFilled
 from autotrader_okx import OkxAdapter, OkxSettings
 from autotrader_okx.http import Paths
@@ -16,20 +16,6 @@ from okx_ws_server import Session, okx_ws_server
 from pytest_httpx import HTTPXMock
 
 pytestmark = pytest.mark.anyio
-
-
-class RecordingTelemetry(AdapterTelemetry):
-    """Keeps every report, as the engine's forwarding telemetry would pass them on."""
-
-    def __init__(self) -> None:
-        self.waits: list[tuple[str, float]] = []
-        self.reconnects: list[str] = []
-
-    def rate_limit_wait(self, name: str, seconds: float) -> None:
-        self.waits.append((name, seconds))
-
-    def reconnected(self, reason: str) -> None:
-        self.reconnects.append(reason)
 
 
 def stream_adapter(url: str) -> OkxAdapter:

@@ -11,15 +11,11 @@ orders it has seen (the only state it keeps besides instrument rules).
 
 from __future__ import annotations
 
-import importlib
 import logging
-import os
-import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar
-from urllib.parse import urlsplit
 
 from autotrader_core.adapter import BrokerAdapter, OrderChange
 from autotrader_core.capabilities import Capabilities
@@ -43,8 +39,8 @@ from autotrader_core.events import (
     OrderModifyRejected,
     OrderRejected,
 )
-from autotrader_core.lean_transport import LeanHttpTransport
 from autotrader_core.models import Balance, Fill, Instrument, Order, OrderReport, Position
+from autotrader_core.transport_choice import make_transport
 from autotrader_core.transports import HttpTransport
 
 from autotrader_binance.auth import Signer, signer_from_credentials
@@ -166,24 +162,12 @@ class BinanceAdapter(BrokerAdapter):
 
     def _make_transport(self) -> HttpTransport | None:
         """The transport ``http_transport`` names (``None``: httpx's stock transport)."""
-        choice = self.settings.http_transport
-        if choice == "auto":
-            # The lean transport has no proxy support: behind a proxy, httpx (which honours
-            # HTTP(S)_PROXY / NO_PROXY) carries the requests instead.
-            choice = "httpx" if _proxy_configured(self.settings.rest_url) else "lean"
-        if choice == "httpx":
-            return None
-        if choice == "lean":
-            return LeanHttpTransport()
-        try:  # optional dependency (the ``aiohttp`` extra), imported only when asked for
-            module = importlib.import_module("autotrader_core.aiohttp_transport")
-        except ImportError:
-            raise ConfigurationError(
-                "http_transport='aiohttp' needs aiohttp: pip install 'autotrader-binance[aiohttp]'",
-                broker=BROKER,
-            ) from None
-        transport: HttpTransport = module.AiohttpTransport()
-        return transport
+        return make_transport(
+            self.settings.http_transport,
+            url=self.settings.rest_url,
+            broker=BROKER,
+            extra="autotrader-binance[aiohttp]",
+        )
 
     def _make_signer(self) -> Signer:
         s = self.settings
@@ -652,24 +636,6 @@ class BinanceAdapter(BrokerAdapter):
                 events.append(OrderRejected(client_order_id, reason="REJECTED", timestamp=when))
         logger.info("binance catch-up after reconnect: %d events", len(events))
         return events
-
-
-def _proxy_configured(url: str) -> bool:
-    """Whether the environment routes ``url`` through a proxy (``HTTPS_PROXY``... minus ``NO_PROXY``)."""
-    parts = urlsplit(url)
-    names = {f"{parts.scheme}_proxy", "all_proxy"}
-    if sys.platform not in ("darwin", "win32") and not any(
-        k.lower() in names and v for k, v in os.environ.items()
-    ):
-        # On Linux the proxy settings are these variables only: no need to load urllib.request
-        # (about 25 ms of import time) to learn that there is none.
-        return False
-    import urllib.request  # macOS/Windows system settings, or a proxy variable is set
-
-    proxies = urllib.request.getproxies()
-    if not (proxies.get(parts.scheme) or proxies.get("all")):
-        return False
-    return not urllib.request.proxy_bypass(parts.hostname or "")
 
 
 def _now() -> datetime:

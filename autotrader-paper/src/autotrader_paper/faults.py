@@ -18,106 +18,31 @@ de-duplicates fills on their trade id).
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 
-from autotrader_core.errors import AutotraderError, BrokerUnavailable
+from autotrader_core.fault_plan import FAULT_OPERATIONS, FaultQueue, PlannedFault
 
 __all__ = ["OPERATIONS", "FaultInjector", "InjectedFault"]
 
-OPERATIONS = frozenset(
-    {
-        "connect",
-        "submit",
-        "cancel",
-        "modify",
-        "get_order",
-        "get_open_orders",
-        "get_fills",
-        "get_positions",
-        "get_balances",
-        "get_instruments",
-    }
-)
+OPERATIONS = FAULT_OPERATIONS
 """Operation names accepted by :meth:`FaultInjector.fail_next`."""
 
-
-@dataclass(frozen=True, slots=True)
-class InjectedFault:
-    """One planned failure."""
-
-    operation: str
-    error: AutotraderError
-    after_apply: bool
+InjectedFault = PlannedFault
+"""One planned failure (the core's :class:`~autotrader_core.fault_plan.PlannedFault`)."""
 
 
-class FaultInjector:
-    """Queues of planned failures, one queue per operation, used first-in first-out."""
+class FaultInjector(FaultQueue):
+    """The core's fault queue (one per operation, first-in first-out) plus stream drops."""
 
     def __init__(self) -> None:
-        self._planned: dict[str, deque[InjectedFault]] = {}
+        super().__init__(broker="paper")
         self.stream_drops = 0
         """Stream drops requested and not yet carried out by ``stream_events()``."""
         self.on_drop: Callable[[], None] | None = None
         """Called by :meth:`drop_stream` (the adapter wakes its stream with it)."""
-
-    def fail_next(
-        self,
-        operation: str,
-        error: AutotraderError | None = None,
-        *,
-        after_apply: bool = False,
-        times: int = 1,
-    ) -> None:
-        """Make the next ``times`` calls of ``operation`` raise ``error``.
-
-        Args:
-            operation: One of :data:`OPERATIONS` (``"submit"``, ``"cancel"``, ``"get_order"``...).
-            error: What to raise; default ``BrokerUnavailable``. Use ``RequestTimeout`` for an
-                unknown outcome, ``RateLimited(retry_after=...)`` for throttling.
-            after_apply: True when the broker carried out the request and only the reply is lost.
-            times: How many consecutive calls fail.
-        """
-        if operation not in OPERATIONS:
-            raise ValueError(f"unknown operation {operation!r}; choose from {sorted(OPERATIONS)}")
-        if times < 1:
-            raise ValueError("times must be at least 1")
-        if error is None:
-            error = BrokerUnavailable(
-                f"injected fault: paper broker unavailable ({operation})", broker="paper"
-            )
-        queue = self._planned.setdefault(operation, deque())
-        queue.extend(InjectedFault(operation, error, after_apply) for _ in range(times))
 
     def drop_stream(self) -> None:
         """Cut the stream connection once: in-flight events are lost, then caught up after reconnect."""
         self.stream_drops += 1
         if self.on_drop is not None:
             self.on_drop()
-
-    def take(self, operation: str) -> InjectedFault | None:
-        """Remove and return the next planned failure of ``operation`` (``None`` when none)."""
-        queue = self._planned.get(operation)
-        if not queue:
-            return None
-        fault = queue.popleft()
-        if not queue:
-            del self._planned[operation]
-        return fault
-
-    def pending(self, operation: str | None = None) -> int:
-        """How many failures are still planned (for one operation, or in total)."""
-        if operation is not None:
-            return len(self._planned.get(operation, ()))
-        return sum(len(q) for q in self._planned.values())
-
-    def clear(self, operation: str | None = None) -> None:
-        """Forget planned failures (of one operation, or all)."""
-        if operation is None:
-            self._planned.clear()
-        else:
-            self._planned.pop(operation, None)
-
-    def __bool__(self) -> bool:
-        return bool(self._planned)

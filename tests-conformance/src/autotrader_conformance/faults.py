@@ -19,36 +19,22 @@ Operation names: ``connect``, ``submit``, ``cancel``, ``modify``, ``get_order``,
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Protocol, TypeVar, runtime_checkable
 
 from autotrader_core.adapter import BrokerAdapter, OrderChange
-from autotrader_core.errors import AutotraderError, BrokerUnavailable
+from autotrader_core.errors import AutotraderError
 from autotrader_core.events import OrderEvent
+from autotrader_core.fault_plan import FAULT_OPERATIONS, FaultQueue, PlannedFault
 from autotrader_core.models import Balance, Fill, Instrument, Order, OrderReport, Position
 
 __all__ = ["OPERATIONS", "FaultPlan", "FaultyAdapter", "PlannedFault", "SimpleFaultPlan", "with_faults"]
 
 T = TypeVar("T")
 
-OPERATIONS = frozenset(
-    {
-        "connect",
-        "submit",
-        "cancel",
-        "modify",
-        "get_order",
-        "get_open_orders",
-        "get_fills",
-        "get_positions",
-        "get_balances",
-        "get_instruments",
-    }
-)
+OPERATIONS = FAULT_OPERATIONS
 """Operation names a fault plan accepts."""
 
 
@@ -67,46 +53,9 @@ class FaultPlan(Protocol):
         """Make the next ``times`` calls of ``operation`` raise ``error``."""
 
 
-@dataclass(frozen=True, slots=True)
-class PlannedFault:
-    """One planned failure."""
-
-    operation: str
-    error: AutotraderError
-    after_apply: bool
-
-
-class SimpleFaultPlan:
-    """First-in first-out queues of planned failures, one per operation."""
-
-    def __init__(self) -> None:
-        self._planned: dict[str, deque[PlannedFault]] = {}
-
-    def fail_next(
-        self,
-        operation: str,
-        error: AutotraderError | None = None,
-        *,
-        after_apply: bool = False,
-        times: int = 1,
-    ) -> None:
-        """Make the next ``times`` calls of ``operation`` raise ``error`` (default ``BrokerUnavailable``)."""
-        if operation not in OPERATIONS:
-            raise ValueError(f"unknown operation {operation!r}; choose from {sorted(OPERATIONS)}")
-        if times < 1:
-            raise ValueError("times must be at least 1")
-        planned = error if error is not None else BrokerUnavailable(f"injected fault ({operation})")
-        queue = self._planned.setdefault(operation, deque())
-        queue.extend(PlannedFault(operation, planned, after_apply) for _ in range(times))
-
-    def take(self, operation: str) -> PlannedFault | None:
-        """Remove and return the next planned failure of ``operation``."""
-        queue = self._planned.get(operation)
-        return queue.popleft() if queue else None
-
-    def pending(self) -> int:
-        """How many planned failures have not fired yet."""
-        return sum(len(queue) for queue in self._planned.values())
+SimpleFaultPlan = FaultQueue
+"""The kit's fault plan is the core's :class:`~autotrader_core.fault_plan.FaultQueue` (one
+implementation for the kit, the paper broker and adapters' own tests)."""
 
 
 class FaultyAdapter(BrokerAdapter):
