@@ -1,6 +1,7 @@
 """The ``autotrader`` command line.
 
-* ``autotrader plugins`` — adapters found, versions, capabilities, load errors;
+* ``autotrader plugins`` — adapters found, versions, capabilities, load errors
+  (exit status 1 when a plugin failed to load);
 * ``autotrader paper`` (alias ``demo``) — a paper session with the sample strategy,
   showing live orders, fills, positions and PnL, ending with a summary;
 * ``autotrader kill`` — engage the kill switch of a running session (or, with
@@ -139,9 +140,14 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
             ],
         }
         print(json.dumps(payload, indent=2))
-        return 0
-    if not adapters:
-        print("no adapters installed (pip install autotrader-paper, autotrader-binance, ...)")
+        return 1 if manager.load_errors else 0
+    if not adapters and manager.load_errors:
+        print(f"no adapter loaded: {len(manager.load_errors)} plugin(s) failed to load (errors on stderr)")
+    elif not adapters:
+        print(
+            "no adapters installed (from a clone of autotrader: pip install -e ./autotrader-paper; "
+            "see the README's Install section)"
+        )
     for info in adapters.values():
         caps = info.capabilities
         print(f"{info.name} {info.version}  {info.description}")
@@ -153,7 +159,7 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
             print(f"    note: {note}")
     for error in manager.load_errors:
         print(f"failed to load {error.name} ({error.value}): {error.error}", file=sys.stderr)
-    return 0
+    return 1 if manager.load_errors else 0  # a broken install must fail a script or CI step
 
 
 # -- paper -------------------------------------------------------------------------------
