@@ -23,9 +23,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from decimal import Decimal
 from functools import partial
@@ -33,9 +34,10 @@ from importlib.metadata import entry_points
 from typing import Protocol, TextIO
 
 import anyio
+from pydantic import ValidationError
 
 from autotrader_core.engine import ExecutionEngine
-from autotrader_core.errors import AutotraderError
+from autotrader_core.errors import AutotraderError, ConfigurationError
 from autotrader_core.kill_switch import KillReport, kill_on_signals
 from autotrader_core.logs import configure_logging
 from autotrader_core.models import utc_now
@@ -89,10 +91,20 @@ def _parser() -> argparse.ArgumentParser:
 
     for name in ("paper", "demo"):
         paper = sub.add_parser(name, help="run a paper-trading session with the sample strategy")
-        paper.add_argument("--seconds", type=float, default=15.0, help="session length (default 15)")
-        paper.add_argument("--symbol", default="BTCUSDT")
+        paper.add_argument(
+            "--seconds",
+            type=_seconds_between(0.0, _MAX_SESSION, low_open=True),
+            default=15.0,
+            help=f"session length, more than 0 and at most {_MAX_SESSION:g} (default 15)",
+        )
+        paper.add_argument("--symbol", default="BTCUSDT", help="a paper instrument (default BTCUSDT)")
         paper.add_argument("--seed", type=int, default=7, help="price path seed (same seed, same run)")
-        paper.add_argument("--interval", type=float, default=0.1, help="decision interval in seconds")
+        paper.add_argument(
+            "--interval",
+            type=_seconds_between(_MIN_INTERVAL, _MAX_INTERVAL),
+            default=0.1,
+            help=f"decision interval in seconds, {_MIN_INTERVAL:g} to {_MAX_INTERVAL:g} (default 0.1)",
+        )
         paper.add_argument(
             "--log-json", action="store_true", help="log every order event as a JSON line on stderr"
         )
@@ -103,6 +115,30 @@ def _parser() -> argparse.ArgumentParser:
     kill.set_defaults(func=_cmd_kill)
     _add_plugin_commands(sub)
     return parser
+
+
+_MAX_SESSION = 86_400.0
+"""Longest ``paper --seconds``: a day (a longer paper run is a typo, not a plan)."""
+_MIN_INTERVAL, _MAX_INTERVAL = 0.01, 60.0
+"""Bounds of ``paper --interval``: 0 would spin the event loop, over a minute is not a demo."""
+
+
+def _seconds_between(low: float, high: float, *, low_open: bool = False) -> Callable[[str], float]:
+    """An argparse ``type``: a finite number of seconds in range, else a message saying what is valid."""
+    valid = f"more than {low:g}" if low_open else f"at least {low:g}"
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value) or value > high or value < low or (low_open and value == low):
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not valid: give seconds, {valid} and at most {high:g}"
+            )
+        return value
+
+    return parse
 
 
 def _add_plugin_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -170,14 +206,24 @@ def _cmd_paper(args: argparse.Namespace) -> int:
 async def _paper_session(args: argparse.Namespace) -> int:
     manager = PluginManager().load_entry_points()
     info = manager.adapter_info("paper")
-    settings = info.settings_cls(seed=args.seed)  # type: ignore[call-arg]
+    try:
+        settings = info.settings_cls(seed=args.seed)  # type: ignore[call-arg]
+        engine_settings = EngineSettings(decision_interval=args.interval, order_timeout=5.0)
+    except ValidationError as exc:  # from the environment or .env: say which setting, not a traceback
+        raise ConfigurationError(f"invalid settings: {_validation_summary(exc)}") from None
+    # Refuse a symbol the paper broker does not trade before anything starts (it would quote None for ever).
+    symbols = [str(getattr(i, "symbol", i)) for i in getattr(settings, "instruments", [])]
+    if symbols and args.symbol not in symbols:
+        raise ConfigurationError(
+            f"the paper broker has no instrument {args.symbol!r}; valid symbols: {', '.join(symbols)}"
+        )
     adapter = info.factory(settings)
     strategy = MeanReversionDemo(args.symbol)
     engine = ExecutionEngine(
         adapter,
         strategy=strategy,
         plugins=manager,
-        settings=EngineSettings(decision_interval=args.interval, order_timeout=5.0),
+        settings=engine_settings,
         risk=RiskChecks(RiskLimits(max_open_orders=20, max_position=Decimal("1"))),
     )
     display = _StatusDisplay(sys.stdout, args.symbol)
@@ -193,6 +239,14 @@ async def _paper_session(args: argparse.Namespace) -> int:
         tg.cancel_scope.cancel()
     display.summary(engine, strategy, engine.kill_switch.report, time.monotonic() - started)
     return 0
+
+
+def _validation_summary(exc: ValidationError) -> str:
+    """``field: message`` per error, without the input (it may be a secret)."""
+    return "; ".join(
+        f"{'.'.join(str(part) for part in error['loc']) or 'settings'}: {error['msg']}"
+        for error in exc.errors()
+    )
 
 
 async def _cancel_stale_orders(engine: ExecutionEngine, max_age: float = 3.0) -> None:
