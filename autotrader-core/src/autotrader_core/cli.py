@@ -4,8 +4,9 @@
   (exit status 1 when a plugin failed to load);
 * ``autotrader paper`` (alias ``demo``) — a paper session with the sample strategy,
   showing live orders, fills, positions and PnL, ending with a summary;
-* ``autotrader kill`` — engage the kill switch of a running session (or, with
-  ``--broker``, cancel every open order at that broker directly).
+* ``autotrader sessions`` — the running sessions ``kill`` can reach (pid, start, broker);
+* ``autotrader kill`` — engage the kill switch of every running session (``--pid N``: only
+  that one; or, with ``--broker``, cancel every open order at that broker directly).
 
 Installed packages add their own subcommands (``quotes``, ``gateway``, ``web``, ...) through
 the entry-point group ``autotrader.commands``: each entry point names a callable that takes
@@ -44,7 +45,7 @@ from autotrader_core.models import utc_now
 from autotrader_core.plugins import PluginManager
 from autotrader_core.risk import RiskChecks, RiskLimits
 from autotrader_core.samples import MeanReversionDemo
-from autotrader_core.sessions import signal_sessions
+from autotrader_core.sessions import running_sessions, signal_session, signal_sessions
 from autotrader_core.settings import EngineSettings
 
 __all__ = ["COMMAND_GROUP", "CommandProvider", "main"]
@@ -110,8 +111,15 @@ def _parser() -> argparse.ArgumentParser:
         )
         paper.set_defaults(func=_cmd_paper)
 
+    sessions = sub.add_parser("sessions", help="list the running sessions `autotrader kill` can reach")
+    sessions.set_defaults(func=_cmd_sessions)
+
     kill = sub.add_parser("kill", help="engage the kill switch")
-    kill.add_argument("--broker", help="cancel every open order at this broker directly (settings from env)")
+    target = kill.add_mutually_exclusive_group()
+    target.add_argument("--pid", type=int, help="only this session (see `autotrader sessions`)")
+    target.add_argument(
+        "--broker", help="cancel every open order at this broker directly (settings from env)"
+    )
     kill.set_defaults(func=_cmd_kill)
     _add_plugin_commands(sub)
     return parser
@@ -324,11 +332,41 @@ class _StatusDisplay:
         self.out.flush()
 
 
+# -- sessions ----------------------------------------------------------------------------
+def _cmd_sessions(args: argparse.Namespace) -> int:
+    data_dir = EngineSettings().data_dir
+    found = running_sessions(data_dir)
+    if not found:
+        print(f"no running autotrader session registered in {data_dir}")
+        return 0
+    rows = [("PID", "STARTED (UTC)", "BROKER", "COMMAND")] + [
+        (str(s.pid), s.started_at or "?", s.broker or "?", s.command or "?") for s in found
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    for row in rows:
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True)) + "  " + row[3]
+        )
+    return 0
+
+
 # -- kill --------------------------------------------------------------------------------
 def _cmd_kill(args: argparse.Namespace) -> int:
     if args.broker:
         return anyio.run(_cancel_all_at_broker, args.broker)
     data_dir = EngineSettings().data_dir
+    if args.pid is not None:
+        session = signal_session(data_dir, args.pid)
+        if session is None:
+            running = ", ".join(str(s.pid) for s in running_sessions(data_dir)) or "none"
+            print(
+                f"pid {args.pid} is not a running autotrader session registered in {data_dir} "
+                f"(running: {running}); nothing was signalled",
+                file=sys.stderr,
+            )
+            return 1
+        print(f"kill switch requested for session pid {session.pid}")
+        return 0
     signalled = signal_sessions(data_dir)
     if not signalled:
         print(
