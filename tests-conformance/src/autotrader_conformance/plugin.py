@@ -36,6 +36,7 @@ __all__ = [
 ]
 
 _SUMMARY = pytest.StashKey[SummaryTable]()
+_SCENARIO = pytest.StashKey[Scenario]()
 
 _LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 
@@ -113,6 +114,7 @@ async def conformance_scenario(request: pytest.FixtureRequest, anyio_backend: An
         raise TypeError(f"{request.node.name} has no {SCENARIO_MARK} mark")
     # Fault and secret scenarios play the recording (and simulated values) of the scenario they build on.
     scenario = instance.prepare_scenario(get_spec(get_spec(mark.args[0]).recording_id))
+    request.node.stash[_SCENARIO] = scenario  # its monitor's refused repeats go into the summary
     async with AsyncExitStack() as stack:
         if scenario.is_recorded and scenario.setup_error is None:
             if instance.http_transport == "loopback":  # the adapter's own transport, over a real socket
@@ -143,20 +145,26 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     """Count every fault scenario's outcome and figures for the summary table."""
     report = yield
     mark = item.get_closest_marker(SCENARIO_MARK) if _is_conformance(item) else None
-    if mark is None or not _is_fault_scenario(mark.args[0]):
+    if mark is None:
+        return report
+    scenario = item.stash.get(_SCENARIO, None)
+    refused = scenario.monitor.refused_repeats if scenario is not None and report.when == "call" else 0
+    cls = getattr(item, "cls", None)
+    name = cls.__name__ if cls is not None else item.nodeid
+    if not _is_fault_scenario(mark.args[0]):
+        if refused:
+            item.config.stash.setdefault(_SUMMARY, SummaryTable()).refused_repeats(name, refused)
         return report
     outcome = None
     if report.when == "call" or (report.when == "setup" and not report.passed):
         outcome = "skipped" if report.skipped else ("passed" if report.passed else "failed")
     if outcome is not None:
         table = item.config.stash.setdefault(_SUMMARY, SummaryTable())
-        cls = getattr(item, "cls", None)
-        name = cls.__name__ if cls is not None else item.nodeid
         fills = 0
         instance = getattr(item, "instance", None)
         if outcome == "passed" and mark.args[0] == "TC-STR-02" and isinstance(instance, AdapterConformance):
             fills = _expected_fill_count(instance, mark.args[0])
-        table.outcome(name, mark.args[0], outcome, item.stash.get(FIGURES, None), fills)
+        table.outcome(name, mark.args[0], outcome, item.stash.get(FIGURES, None), fills, refused)
     return report
 
 
@@ -180,5 +188,6 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     duplicates = sum(t.figures.duplicates for t in table.tallies.values())
     terminalreporter.write_line(
         f"losses {losses} (must be 0), duplicates {duplicates} (must be 0); "
-        "scenarios: TC-FLT-* plus TC-ERR-05, TC-RES-01..04, TC-STR-02"
+        "scenarios: TC-FLT-* plus TC-ERR-05, TC-RES-01..04, TC-STR-02; duplicates include "
+        "repeated requests the replay refused in any scenario"
     )
