@@ -3,12 +3,14 @@
 Inert unless a collected test class subclasses
 :class:`~autotrader_conformance.AdapterConformance` (singer-sdk style): the
 hooks return at once for every other test, and the fixture is only set up for
-the kit's scenario tests.
+the kit's scenario tests. While such a test runs (setup, call and teardown), the
+loopback guard (:mod:`autotrader_conformance.network_guard`) refuses every
+connection that is not to a loopback address or a unix socket.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Generator
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -21,6 +23,7 @@ from autotrader_conformance.catalogue import CATALOGUE, get_spec
 from autotrader_conformance.http_loopback import HttpLoopbackServer
 from autotrader_conformance.http_replay import HttpReplay
 from autotrader_conformance.line_stream_replay import LineStreamReplayServer
+from autotrader_conformance.network_guard import loopback_only
 from autotrader_conformance.replays import decide_scenario
 from autotrader_conformance.scenario import Scenario
 from autotrader_conformance.summary import FAULT_SCENARIOS, FIGURES, SummaryTable, render
@@ -31,6 +34,7 @@ __all__ = [
     "pytest_collection_modifyitems",
     "pytest_configure",
     "pytest_runtest_makereport",
+    "pytest_runtest_protocol",
     "pytest_runtest_setup",
     "pytest_terminal_summary",
 ]
@@ -68,6 +72,28 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             continue
         if not any("should_mock" in mark.kwargs for mark in item.iter_markers("httpx_mock")):
             item.add_marker(pytest.mark.httpx_mock(should_mock=_not_loopback))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(
+    item: pytest.Item, nextitem: pytest.Item | None
+) -> Generator[None, object, object]:
+    """Run a conformance test under the loopback guard: no connection leaves the machine."""
+    if not _is_conformance(item):
+        return (yield)
+
+    def refused(message: str, on_test_thread: bool) -> None:
+        # Fail the scenario with the guard's message even if the adapter swallows the error.
+        scenario = item.stash.get(_SCENARIO, None)
+        if scenario is None:
+            return
+        if on_test_thread:
+            scenario.monitor.fail(message)
+        else:  # a resolver thread: no cancelling from here; the session reports it at the end
+            scenario.monitor.failures.append(message)
+
+    with loopback_only(refused):
+        return (yield)
 
 
 @pytest.hookimpl(tryfirst=True)
