@@ -3,6 +3,8 @@
 
     python3 dev.py demo     run the paper-trading demo
     python3 dev.py test     run every test (lint, types, core, kit, each adapter alone, demo)
+    python3 dev.py build    wheels and sdists of every package in dist/ (then, e.g.,
+                            pip install dist/autotrader_core-*.whl dist/autotrader_paper-*.whl)
     python3 dev.py -- ...   any nox arguments, e.g. python3 dev.py -- -s bench
 
 It creates ``.dev-venv/`` beside this file, installs nox (and uv, which nox uses
@@ -21,6 +23,9 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".dev-venv"
 REPORTS = ROOT / ".nox-reports"
 TOOLS = ["nox>=2024.4", "uv>=0.4"]
+DIST = ROOT / "dist"
+PACKAGES = [path.parent for path in sorted(ROOT.glob("*/pyproject.toml"))]
+"""Every package of the monorepo (the folders with a pyproject.toml: autotrader-*, tests-conformance)."""
 
 
 def _python() -> Path:
@@ -42,6 +47,23 @@ def _nox(*args: str) -> int:
     return subprocess.run(
         [str(_python()), "-m", "nox", "-f", str(ROOT / "noxfile.py"), *args], cwd=ROOT
     ).returncode
+
+
+def _build() -> int:
+    """Build every package's sdist and wheel (the wheel from the sdist, as an installer would) into dist/."""
+    DIST.mkdir(exist_ok=True)
+    for old in [*DIST.glob("*.whl"), *DIST.glob("*.tar.gz")]:
+        old.unlink()  # no stale version of a package beside the new one
+    for package in PACKAGES:
+        code = subprocess.run(
+            [str(_python()), "-m", "uv", "build", "--quiet", "--out-dir", str(DIST), str(package)], cwd=ROOT
+        ).returncode
+        if code:
+            print(f"building {package.name} failed", file=sys.stderr)
+            return code
+    for built in sorted([*DIST.glob("*.whl"), *DIST.glob("*.tar.gz")]):
+        print(built.relative_to(ROOT))
+    return 0
 
 
 def _summarise() -> None:
@@ -72,6 +94,8 @@ def main(argv: list[str]) -> int:
         code = _nox(*argv[1:])
         _summarise()
         return code
+    if command == "build":
+        return _build()
     if command == "--":
         return _nox(*argv[1:])
     print(__doc__)

@@ -6,6 +6,8 @@ nox -s "conformance(paper)" one adapter: its tests + the conformance suite, in a
                             holding only the core, the kit and that adapter
 nox -s lint types           ruff and mypy --strict over every package
 nox -s demo                 `autotrader plugins` + a short paper session
+nox -s wheels               build wheels, install them (not editable) in a fresh venv, run the kit's
+                            end-to-end test and the paper adapter's conformance against them
 nox -s prometheus            the metrics exporter plugin
 nox -s docs                 API reference (mkdocs --strict) + docstring gate
 nox -s crash                kill -9 crash scenarios, fast set; crash-many for hundreds (not CI)
@@ -14,6 +16,7 @@ nox -s bench soak           engine benchmark; 1,000,000-order soak (figures, not
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import nox
@@ -27,7 +30,18 @@ ALL_ADAPTERS = ("paper", "binance", "okx", "coinbase", "oanda", "ibkr")
 ADAPTERS = [name for name in ALL_ADAPTERS if (ROOT / f"autotrader-{name}" / "tests").is_dir()]
 
 nox.options.default_venv_backend = "uv|virtualenv"
-nox.options.sessions = ["lint", "types", "docs", "core", "kit", "conformance", "prometheus", "crash", "demo"]
+nox.options.sessions = [
+    "lint",
+    "types",
+    "docs",
+    "core",
+    "kit",
+    "conformance",
+    "prometheus",
+    "crash",
+    "demo",
+    "wheels",
+]
 SOURCES = {
     "core": "autotrader-core/src/autotrader_core",
     "paper": "autotrader-paper/src/autotrader_paper",
@@ -142,6 +156,61 @@ def demo(session: nox.Session) -> None:
     session.install("-e", CORE, "-e", "./autotrader-paper")
     session.run("autotrader", "plugins")
     session.run("autotrader", "paper", *(session.posargs or ["--seconds", "12"]))
+
+
+@nox.session
+def wheels(session: nox.Session) -> None:
+    """What a user installs: wheels (built through the sdist), in a fresh venv, nothing editable.
+
+    A missing file, dependency or entry point fails here instead of in a user's install: the
+    kit's end-to-end test and the paper adapter's conformance run against the installed wheels,
+    from a folder outside the repository so nothing is imported from the sources.
+    """
+    dist = Path(session.create_tmp()) / "dist"
+    shutil.rmtree(dist, ignore_errors=True)
+    session.install("uv")
+    for package in (CORE, KIT, "./autotrader-paper"):
+        session.run("uv", "build", "--quiet", "--out-dir", str(dist), package)
+    built = {path.name.split("-")[0]: str(path) for path in dist.glob("*.whl")}
+    # Compiled as pip does (the kit's pytester runs re-import it many times); no [test] extra:
+    # hypothesis's pytest plugin would load in each of those runs and its tests are not run here.
+    session.install(
+        "--compile-bytecode",
+        built["autotrader_core"],
+        built["autotrader_conformance"],
+        built["autotrader_paper"],
+    )
+    check = (
+        "import sys, autotrader_core, autotrader_conformance, autotrader_paper\n"
+        "from autotrader_conformance.guide import guide_path\n"
+        "where = [autotrader_core.__file__, autotrader_conformance.__file__, autotrader_paper.__file__,"
+        " str(guide_path())]\n"
+        "outside = [path for path in where if 'site-packages' not in path]\n"
+        "sys.exit(f'not from the installed wheels: {outside}' if outside else 0)"
+    )
+    session.run("python", "-c", check)
+    session.run("autotrader", "plugins")  # exits 1 if an entry point fails to load
+    tests = (
+        Path(session.create_tmp()) / "tests"
+    )  # copies outside the repository: no conftest or rootdir from it
+    shutil.rmtree(tests, ignore_errors=True)
+    shutil.copytree(ROOT / "tests-conformance" / "tests", tests / "kit")
+    shutil.copytree(ROOT / "autotrader-paper" / "tests", tests / "paper")
+    REPORTS.mkdir(exist_ok=True)
+    for folder, paths in (
+        ("kit", ["test_plugin_end_to_end.py", "test_guide.py"]),
+        ("paper", ["test_conformance.py"]),
+    ):
+        with session.chdir(tests / folder):
+            session.run(
+                "pytest",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                f"--junitxml={REPORTS / f'wheels-{folder}.xml'}",
+                *paths,
+                *session.posargs,
+            )
 
 
 @nox.session

@@ -24,7 +24,7 @@ def installed(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.usefixtures("installed")
 def test_plugins_lists_adapters_capabilities_and_load_errors(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["plugins"]) == 0
+    assert main(["plugins"]) == 1  # a plugin failed to load: a script or CI step must notice
     out, err = capsys.readouterr()
     assert "good 1.2.3  good test adapter" in out
     assert "types=limit,market" in out and "native_modify" in out
@@ -33,11 +33,34 @@ def test_plugins_lists_adapters_capabilities_and_load_errors(capsys: pytest.Capt
 
 @pytest.mark.usefixtures("installed")
 def test_plugins_json(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["plugins", "--json"]) == 0
+    assert main(["plugins", "--json"]) == 1
     payload = json.loads(capsys.readouterr().out)
     assert [a["name"] for a in payload["adapters"]] == ["good"]
     assert "streaming_fills" in payload["adapters"][0]["features"]
     assert payload["load_errors"][0]["name"] == "broken"
+
+
+def test_a_plugin_that_fails_to_import_is_not_reported_as_nothing_installed(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    eps = [EntryPoint(name="acme", value="acme_adapter.plugin:plugin", group=ADAPTER_GROUP)]
+    monkeypatch.setattr(plugins_module, "entry_points", lambda group: [e for e in eps if e.group == group])
+    assert main(["plugins"]) == 1
+    out, err = capsys.readouterr()
+    assert "no adapter loaded: 1 plugin(s) failed to load" in out
+    assert "no adapters installed" not in out
+    assert "failed to load acme (acme_adapter.plugin:plugin): ModuleNotFoundError" in err
+    assert main(["kill", "--broker", "acme"]) == 2
+    err = capsys.readouterr().err
+    assert "adapter 'acme' is installed but failed to load: ModuleNotFoundError" in err
+
+
+def test_plugins_with_nothing_installed_exits_0(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(plugins_module, "entry_points", lambda group: [])
+    assert main(["plugins"]) == 0
+    assert "no adapters installed" in capsys.readouterr().out
 
 
 def test_kill_without_a_session_says_so(

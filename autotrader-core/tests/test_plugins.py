@@ -57,5 +57,53 @@ def test_disabled_plugins_are_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_unknown_adapter_names_what_is_installed(monkeypatch: pytest.MonkeyPatch) -> None:
     install(monkeypatch, ("good", "tests.plugin_samples:good"))
     manager = PluginManager(disabled=set()).load_entry_points()
-    with pytest.raises(ConfigurationError, match=r"installed: good.*pip install autotrader-binance"):
+    with pytest.raises(ConfigurationError, match=r"installed: good.*install the package autotrader-binance"):
         manager.adapter_info("binance")
+
+
+@pytest.mark.parametrize(
+    ("asked", "hint"),
+    [
+        ("binanse", "did you mean 'binance'?"),
+        ("Paper", "did you mean 'paper'?"),
+        ("godo", "did you mean 'good'?"),  # an installed third-party adapter is suggested too
+    ],
+)
+def test_a_misspelt_adapter_gets_did_you_mean_never_a_made_up_package(
+    monkeypatch: pytest.MonkeyPatch, asked: str, hint: str
+) -> None:
+    install(monkeypatch, ("good", "tests.plugin_samples:good"))
+    manager = PluginManager(disabled=set()).load_entry_points()
+    with pytest.raises(ConfigurationError) as caught:
+        manager.adapter_info(asked)
+    message = str(caught.value)
+    assert hint in message
+    assert f"autotrader-{asked}" not in message and "pip install" not in message
+
+
+@pytest.mark.parametrize("asked", ["", "   "])
+def test_an_empty_adapter_name_is_named_as_such(monkeypatch: pytest.MonkeyPatch, asked: str) -> None:
+    install(monkeypatch, ("good", "tests.plugin_samples:good"))
+    manager = PluginManager(disabled=set()).load_entry_points()
+    with pytest.raises(ConfigurationError, match="no adapter name given; installed: good") as caught:
+        manager.adapter_info(asked)
+    assert "autotrader-" not in str(caught.value)
+
+
+def test_an_unrelated_name_gets_no_suggestion(monkeypatch: pytest.MonkeyPatch) -> None:
+    install(monkeypatch, ("good", "tests.plugin_samples:good"))
+    manager = PluginManager(disabled=set()).load_entry_points()
+    with pytest.raises(ConfigurationError) as caught:
+        manager.adapter_info("zzzzqqq")
+    assert str(caught.value) == "no adapter named 'zzzzqqq' is installed (installed: good)"
+
+
+def test_an_adapter_that_failed_to_load_is_named_with_its_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    install(monkeypatch, ("acme", "acme_adapter.plugin:plugin"), ("good", "tests.plugin_samples:good"))
+    manager = PluginManager(disabled=set()).load_entry_points()
+    with pytest.raises(ConfigurationError) as caught:
+        manager.create_adapter("acme")
+    message = str(caught.value)
+    assert "adapter 'acme' is installed but failed to load" in message
+    assert "ModuleNotFoundError: No module named 'acme_adapter'" in message
+    assert "no adapter named" not in message

@@ -84,3 +84,58 @@ def test_autotrader_kill_engages_the_kill_switch_of_a_listening_session(
     assert child.returncode == 0  # handled, not terminated by the signal
     assert "engaged: signal SIGTERM" in out
     assert list(tmp_path.iterdir()) == []  # it deregistered on the way out
+
+
+def _start_listeners(data_dir: Path, count: int) -> list[subprocess.Popen[str]]:
+    children = [
+        subprocess.Popen([sys.executable, "-c", LISTENER, str(data_dir)], stdout=subprocess.PIPE, text=True)
+        for _ in range(count)
+    ]
+    deadline = time.monotonic() + 20
+    while len(list(data_dir.glob("session-*.pid"))) < count:
+        assert all(child.poll() is None for child in children), "a listener exited early"
+        assert time.monotonic() < deadline, "the listeners never registered"
+        time.sleep(0.02)
+    return children
+
+
+def test_autotrader_sessions_lists_pid_start_and_broker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("AUTOTRADER_DATA_DIR", str(tmp_path))
+    assert main(["sessions"]) == 0
+    assert f"no running autotrader session registered in {tmp_path}" in capsys.readouterr().out
+    with registered_session(tmp_path, broker="binance"):
+        assert main(["sessions"]) == 0
+    header, row = capsys.readouterr().out.splitlines()
+    assert header.split()[:4] == ["PID", "STARTED", "(UTC)", "BROKER"]
+    pid, started, broker = row.split()[:3]
+    assert (int(pid), broker) == (os.getpid(), "binance")
+    assert started.startswith(str(time.gmtime().tm_year)) and started.endswith("+00:00")
+
+
+def test_kill_pid_stops_only_that_session_and_refuses_an_unregistered_pid(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("AUTOTRADER_DATA_DIR", str(tmp_path))
+    first, second = children = _start_listeners(tmp_path, 2)
+    try:
+        assert main(["sessions"]) == 0
+        listed = capsys.readouterr().out
+        assert f"{first.pid} " in listed and f"{second.pid} " in listed
+        # A pid that is not a registered session (this test's own) is never signalled.
+        assert main(["kill", "--pid", str(os.getpid())]) == 1
+        out, err = capsys.readouterr()
+        assert f"pid {os.getpid()} is not a running autotrader session registered in {tmp_path}" in err
+        assert "nothing was signalled" in err and out == ""
+        assert main(["kill", "--pid", str(first.pid)]) == 0
+        assert capsys.readouterr().out == f"kill switch requested for session pid {first.pid}\n"
+        out, _ = first.communicate(timeout=20)
+        assert "engaged: signal SIGTERM" in out
+        time.sleep(0.3)
+        assert second.poll() is None, "kill --pid stopped another session too"
+        assert [s.pid for s in running_sessions(tmp_path)] == [second.pid]
+    finally:
+        for child in children:
+            child.kill()
+            child.wait()

@@ -160,3 +160,55 @@ async def test_http_faults_hit_only_the_planned_operation(
     assert injector.pending() == []
     applied = ["/outside", "/balances"] if error is not None else ["/outside"]
     assert sent == [*applied, "/balances"]
+
+
+def test_refused_repeated_submits_count_as_duplicates(suite_dir: pytest.Pytester) -> None:
+    """An adapter that sends every order twice: the replay refuses the repeat, the summary counts it."""
+    suite = FAKEX_SUITE.replace(
+        "        return FakexAdapter(ws_url=scenario.ws_url)",
+        "        return Doubling(ws_url=scenario.ws_url)",
+    ).replace(
+        "class TestFakex(",
+        """class Doubling(FakexAdapter):
+    async def submit_order(self, order):
+        events = await super().submit_order(order)
+        await super().submit_order(order)
+        return events
+
+class TestFakex(""",
+    )
+    suite_dir.makepyfile(test_fakex=suite)
+    result = suite_dir.runpytest("-p", "no:cacheprovider", "-k", "ord_01 or str_02")
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(["*matches but was already used: a repeated request*"])
+    # TC-STR-02 is a fault scenario (a row in the table); TC-ORD-01's repeat is counted all the same.
+    result.stdout.re_match_lines([r"TestFakex +1 +0 +1 +0 +0 +0 +0 +0 +2$"])
+    result.stdout.fnmatch_lines(["losses 0 (must be 0), duplicates 2 (must be 0)*"])
+
+
+def test_a_wrong_error_type_says_expected_and_got(suite_dir: pytest.Pytester) -> None:
+    suite = FAKEX_SUITE.replace(
+        "        return FakexAdapter(ws_url=scenario.ws_url)",
+        "        return Untyped(ws_url=scenario.ws_url)",
+    ).replace(
+        "class TestFakex(",
+        """from autotrader_core.errors import BrokerError, InsufficientFunds
+
+class Untyped(FakexAdapter):
+    async def submit_order(self, order):
+        try:
+            return await super().submit_order(order)
+        except InsufficientFunds as exc:
+            raise BrokerError(f"refused: {exc}", broker=self.name) from None
+
+class TestFakex(""",
+    )
+    suite_dir.makepyfile(test_fakex=suite)
+    result = suite_dir.runpytest("-p", "no:cacheprovider", "-k", "err_01")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*TC-ERR-01: an order the account cannot pay for: expected InsufficientFunds, "
+            "got BrokerError: refused: *"
+        ]
+    )

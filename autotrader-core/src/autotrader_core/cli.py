@@ -1,10 +1,12 @@
 """The ``autotrader`` command line.
 
-* ``autotrader plugins`` — adapters found, versions, capabilities, load errors;
+* ``autotrader plugins`` — adapters found, versions, capabilities, load errors
+  (exit status 1 when a plugin failed to load);
 * ``autotrader paper`` (alias ``demo``) — a paper session with the sample strategy,
   showing live orders, fills, positions and PnL, ending with a summary;
-* ``autotrader kill`` — engage the kill switch of a running session (or, with
-  ``--broker``, cancel every open order at that broker directly).
+* ``autotrader sessions`` — the running sessions ``kill`` can reach (pid, start, broker);
+* ``autotrader kill`` — engage the kill switch of every running session (``--pid N``: only
+  that one; or, with ``--broker``, cancel every open order at that broker directly).
 
 Installed packages add their own subcommands (``quotes``, ``gateway``, ``web``, ...) through
 the entry-point group ``autotrader.commands``: each entry point names a callable that takes
@@ -22,9 +24,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from decimal import Decimal
 from functools import partial
@@ -32,16 +35,17 @@ from importlib.metadata import entry_points
 from typing import Protocol, TextIO
 
 import anyio
+from pydantic import ValidationError
 
 from autotrader_core.engine import ExecutionEngine
-from autotrader_core.errors import AutotraderError
+from autotrader_core.errors import AutotraderError, ConfigurationError
 from autotrader_core.kill_switch import KillReport, kill_on_signals
 from autotrader_core.logs import configure_logging
 from autotrader_core.models import utc_now
 from autotrader_core.plugins import PluginManager
 from autotrader_core.risk import RiskChecks, RiskLimits
 from autotrader_core.samples import MeanReversionDemo
-from autotrader_core.sessions import signal_sessions
+from autotrader_core.sessions import running_sessions, signal_session, signal_sessions
 from autotrader_core.settings import EngineSettings
 
 __all__ = ["COMMAND_GROUP", "CommandProvider", "main"]
@@ -88,20 +92,61 @@ def _parser() -> argparse.ArgumentParser:
 
     for name in ("paper", "demo"):
         paper = sub.add_parser(name, help="run a paper-trading session with the sample strategy")
-        paper.add_argument("--seconds", type=float, default=15.0, help="session length (default 15)")
-        paper.add_argument("--symbol", default="BTCUSDT")
+        paper.add_argument(
+            "--seconds",
+            type=_seconds_between(0.0, _MAX_SESSION, low_open=True),
+            default=15.0,
+            help=f"session length, more than 0 and at most {_MAX_SESSION:g} (default 15)",
+        )
+        paper.add_argument("--symbol", default="BTCUSDT", help="a paper instrument (default BTCUSDT)")
         paper.add_argument("--seed", type=int, default=7, help="price path seed (same seed, same run)")
-        paper.add_argument("--interval", type=float, default=0.1, help="decision interval in seconds")
+        paper.add_argument(
+            "--interval",
+            type=_seconds_between(_MIN_INTERVAL, _MAX_INTERVAL),
+            default=0.1,
+            help=f"decision interval in seconds, {_MIN_INTERVAL:g} to {_MAX_INTERVAL:g} (default 0.1)",
+        )
         paper.add_argument(
             "--log-json", action="store_true", help="log every order event as a JSON line on stderr"
         )
         paper.set_defaults(func=_cmd_paper)
 
+    sessions = sub.add_parser("sessions", help="list the running sessions `autotrader kill` can reach")
+    sessions.set_defaults(func=_cmd_sessions)
+
     kill = sub.add_parser("kill", help="engage the kill switch")
-    kill.add_argument("--broker", help="cancel every open order at this broker directly (settings from env)")
+    target = kill.add_mutually_exclusive_group()
+    target.add_argument("--pid", type=int, help="only this session (see `autotrader sessions`)")
+    target.add_argument(
+        "--broker", help="cancel every open order at this broker directly (settings from env)"
+    )
     kill.set_defaults(func=_cmd_kill)
     _add_plugin_commands(sub)
     return parser
+
+
+_MAX_SESSION = 86_400.0
+"""Longest ``paper --seconds``: a day (a longer paper run is a typo, not a plan)."""
+_MIN_INTERVAL, _MAX_INTERVAL = 0.01, 60.0
+"""Bounds of ``paper --interval``: 0 would spin the event loop, over a minute is not a demo."""
+
+
+def _seconds_between(low: float, high: float, *, low_open: bool = False) -> Callable[[str], float]:
+    """An argparse ``type``: a finite number of seconds in range, else a message saying what is valid."""
+    valid = f"more than {low:g}" if low_open else f"at least {low:g}"
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value) or value > high or value < low or (low_open and value == low):
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not valid: give seconds, {valid} and at most {high:g}"
+            )
+        return value
+
+    return parse
 
 
 def _add_plugin_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -139,9 +184,14 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
             ],
         }
         print(json.dumps(payload, indent=2))
-        return 0
-    if not adapters:
-        print("no adapters installed (pip install autotrader-paper, autotrader-binance, ...)")
+        return 1 if manager.load_errors else 0
+    if not adapters and manager.load_errors:
+        print(f"no adapter loaded: {len(manager.load_errors)} plugin(s) failed to load (errors on stderr)")
+    elif not adapters:
+        print(
+            "no adapters installed (from a clone of autotrader: pip install -e ./autotrader-paper; "
+            "see the README's Install section)"
+        )
     for info in adapters.values():
         caps = info.capabilities
         print(f"{info.name} {info.version}  {info.description}")
@@ -153,7 +203,7 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
             print(f"    note: {note}")
     for error in manager.load_errors:
         print(f"failed to load {error.name} ({error.value}): {error.error}", file=sys.stderr)
-    return 0
+    return 1 if manager.load_errors else 0  # a broken install must fail a script or CI step
 
 
 # -- paper -------------------------------------------------------------------------------
@@ -164,14 +214,24 @@ def _cmd_paper(args: argparse.Namespace) -> int:
 async def _paper_session(args: argparse.Namespace) -> int:
     manager = PluginManager().load_entry_points()
     info = manager.adapter_info("paper")
-    settings = info.settings_cls(seed=args.seed)  # type: ignore[call-arg]
+    try:
+        settings = info.settings_cls(seed=args.seed)  # type: ignore[call-arg]
+        engine_settings = EngineSettings(decision_interval=args.interval, order_timeout=5.0)
+    except ValidationError as exc:  # from the environment or .env: say which setting, not a traceback
+        raise ConfigurationError(f"invalid settings: {_validation_summary(exc)}") from None
+    # Refuse a symbol the paper broker does not trade before anything starts (it would quote None for ever).
+    symbols = [str(getattr(i, "symbol", i)) for i in getattr(settings, "instruments", [])]
+    if symbols and args.symbol not in symbols:
+        raise ConfigurationError(
+            f"the paper broker has no instrument {args.symbol!r}; valid symbols: {', '.join(symbols)}"
+        )
     adapter = info.factory(settings)
     strategy = MeanReversionDemo(args.symbol)
     engine = ExecutionEngine(
         adapter,
         strategy=strategy,
         plugins=manager,
-        settings=EngineSettings(decision_interval=args.interval, order_timeout=5.0),
+        settings=engine_settings,
         risk=RiskChecks(RiskLimits(max_open_orders=20, max_position=Decimal("1"))),
     )
     display = _StatusDisplay(sys.stdout, args.symbol)
@@ -187,6 +247,14 @@ async def _paper_session(args: argparse.Namespace) -> int:
         tg.cancel_scope.cancel()
     display.summary(engine, strategy, engine.kill_switch.report, time.monotonic() - started)
     return 0
+
+
+def _validation_summary(exc: ValidationError) -> str:
+    """``field: message`` per error, without the input (it may be a secret)."""
+    return "; ".join(
+        f"{'.'.join(str(part) for part in error['loc']) or 'settings'}: {error['msg']}"
+        for error in exc.errors()
+    )
 
 
 async def _cancel_stale_orders(engine: ExecutionEngine, max_age: float = 3.0) -> None:
@@ -264,11 +332,41 @@ class _StatusDisplay:
         self.out.flush()
 
 
+# -- sessions ----------------------------------------------------------------------------
+def _cmd_sessions(args: argparse.Namespace) -> int:
+    data_dir = EngineSettings().data_dir
+    found = running_sessions(data_dir)
+    if not found:
+        print(f"no running autotrader session registered in {data_dir}")
+        return 0
+    rows = [("PID", "STARTED (UTC)", "BROKER", "COMMAND")] + [
+        (str(s.pid), s.started_at or "?", s.broker or "?", s.command or "?") for s in found
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    for row in rows:
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True)) + "  " + row[3]
+        )
+    return 0
+
+
 # -- kill --------------------------------------------------------------------------------
 def _cmd_kill(args: argparse.Namespace) -> int:
     if args.broker:
         return anyio.run(_cancel_all_at_broker, args.broker)
     data_dir = EngineSettings().data_dir
+    if args.pid is not None:
+        session = signal_session(data_dir, args.pid)
+        if session is None:
+            running = ", ".join(str(s.pid) for s in running_sessions(data_dir)) or "none"
+            print(
+                f"pid {args.pid} is not a running autotrader session registered in {data_dir} "
+                f"(running: {running}); nothing was signalled",
+                file=sys.stderr,
+            )
+            return 1
+        print(f"kill switch requested for session pid {session.pid}")
+        return 0
     signalled = signal_sessions(data_dir)
     if not signalled:
         print(

@@ -6,11 +6,15 @@
   and skipped: the others still load;
 * two adapters claiming one name is a :class:`~autotrader_core.errors.PluginError`
   (pluggy alone would silently keep one);
-* ``AUTOTRADER_DISABLED_PLUGINS=a,b`` skips the named entry points.
+* ``AUTOTRADER_DISABLED_PLUGINS=a,b`` skips the named entry points;
+* asking for an adapter that is not there names its load error when it failed to
+  load, else the closest installed or first-party name ("did you mean"): never a
+  package name built from a typo (that is advice to install a typo-squattable name).
 """
 
 from __future__ import annotations
 
+import difflib
 import logging
 import os
 from dataclasses import dataclass
@@ -24,11 +28,13 @@ from autotrader_core.errors import ConfigurationError, PluginError
 from autotrader_core.hookspecs import PROJECT_NAME, AdapterInfo, AutotraderSpecs
 from autotrader_core.settings import BrokerSettings
 
-__all__ = ["ADAPTER_GROUP", "OBSERVER_GROUP", "PluginLoadError", "PluginManager"]
+__all__ = ["ADAPTER_GROUP", "KNOWN_ADAPTERS", "OBSERVER_GROUP", "PluginLoadError", "PluginManager"]
 
 ADAPTER_GROUP = "autotrader.adapters"
 OBSERVER_GROUP = "autotrader.observers"
 DISABLE_ENV = "AUTOTRADER_DISABLED_PLUGINS"
+KNOWN_ADAPTERS = ("paper", "binance", "okx", "coinbase", "oanda", "ibkr")
+"""The first-party adapters (package ``autotrader-<name>`` in the autotrader repository)."""
 
 logger = logging.getLogger(__name__)
 
@@ -123,16 +129,33 @@ class PluginManager:
         """The adapter registered under ``name``.
 
         Raises:
-            ConfigurationError: naming the adapters that are installed.
+            ConfigurationError: naming the load error when ``name`` failed to load, else the
+                adapters that are installed and the closest name ("did you mean ...?").
         """
         adapters = self.adapters()
         try:
             return adapters[name]
         except KeyError:
-            known = ", ".join(adapters) or "none"
-            raise ConfigurationError(
-                f"no adapter named {name!r} is installed (installed: {known}); pip install autotrader-{name}"
-            ) from None
+            raise ConfigurationError(self._not_found(name, adapters)) from None
+
+    def _not_found(self, name: str, adapters: dict[str, AdapterInfo]) -> str:
+        installed = f"installed: {', '.join(adapters) or 'none'}"
+        for error in self.load_errors:
+            if name and name in (error.name, error.name.rpartition(":")[2]):
+                return (
+                    f"adapter {name!r} is installed but failed to load: {error.error} "
+                    f"(entry point {error.value}; `autotrader plugins` lists load errors); {installed}"
+                )
+        if not name.strip():
+            return f"no adapter name given; {installed}"
+        if name in KNOWN_ADAPTERS:
+            return (
+                f"no adapter named {name!r} is installed ({installed}); install the package "
+                f"autotrader-{name} (from a clone of autotrader: pip install -e ./autotrader-{name})"
+            )
+        close = difflib.get_close_matches(name.lower(), [*adapters, *KNOWN_ADAPTERS], n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        return f"no adapter named {name!r} is installed ({installed}){hint}"
 
     def create_adapter(self, name: str, settings: BrokerSettings | None = None) -> BrokerAdapter:
         """Build adapter ``name`` from ``settings`` (or from the environment when ``None``)."""

@@ -8,6 +8,9 @@ cancelling its orders, so no file may outlive the listener.
 A pid file also records when its process started (Linux: ``/proc/<pid>/stat``), so
 a file left behind by a ``kill -9`` never sends the signal to an unrelated process
 that was given the same pid later. POSIX only (Windows has no ``SIGTERM`` handlers).
+
+For ``autotrader sessions`` it records, besides, the wall-clock start, the command line
+and the broker when the registering code names it.
 """
 
 from __future__ import annotations
@@ -16,12 +19,14 @@ import json
 import logging
 import os
 import signal
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
-__all__ = ["Session", "registered_session", "running_sessions", "signal_sessions"]
+__all__ = ["Session", "registered_session", "running_sessions", "signal_session", "signal_sessions"]
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +40,12 @@ class Session:
     pid: int
     path: Path
     """Its pid file."""
+    started_at: str | None = None
+    """When it registered (ISO 8601, UTC); ``None`` for a file written by an older version."""
+    broker: str | None = None
+    """The broker it trades on, when the registering code said so."""
+    command: str | None = None
+    """Its command line."""
 
 
 def _start_time(pid: int) -> str | None:
@@ -49,34 +60,51 @@ def _start_time(pid: int) -> str | None:
 
 
 @contextmanager
-def registered_session(data_dir: Path) -> Iterator[Path]:
+def registered_session(data_dir: Path, *, broker: str | None = None) -> Iterator[Path]:
     """Register this process in ``data_dir`` for the duration; the file is removed on exit.
 
     Use it only around code that handles ``SIGTERM``
     (:func:`~autotrader_core.kill_switch.kill_on_signals` does both for you).
+
+    Args:
+        data_dir: The data directory ``autotrader kill`` and ``autotrader sessions`` look in.
+        broker: The broker the session trades on, shown by ``autotrader sessions``.
     """
     data_dir.mkdir(parents=True, exist_ok=True)
     pid = os.getpid()
     path = data_dir / f"session-{pid}.pid"
-    path.write_text(json.dumps({"pid": pid, "started": _start_time(pid)}))
+    record = {
+        "pid": pid,
+        "started": _start_time(pid),
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "broker": broker,
+        "command": " ".join([os.path.basename(sys.argv[0]), *sys.argv[1:]]) if sys.argv else None,
+    }
+    path.write_text(json.dumps(record))
     try:
         yield path
     finally:
         path.unlink(missing_ok=True)
 
 
-def _read(path: Path) -> tuple[int, str | None] | None:
+def _read(path: Path) -> tuple[int, str | None, dict[str, str | None]] | None:
+    """The pid, the /proc start time and the descriptive fields of a pid file."""
     try:
         text = path.read_text().strip()
     except OSError:
         return None
     if text.isdigit():  # written by an older version: a bare pid
-        return int(text), None
+        return int(text), None, {}
     try:
         data = json.loads(text)
-        return int(data["pid"]), data.get("started")
-    except (ValueError, KeyError, TypeError):
+        details = {key: _text(data.get(key)) for key in ("started_at", "broker", "command")}
+        return int(data["pid"]), data.get("started"), details
+    except (ValueError, KeyError, TypeError, AttributeError):
         return None
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
 
 
 def _alive(pid: int, started: str | None) -> bool:
@@ -96,13 +124,33 @@ def running_sessions(data_dir: Path) -> list[Session]:
     sessions = []
     for path in sorted(data_dir.glob(_PATTERN)):
         entry = _read(path)
-        if entry is None or not _alive(*entry):
+        if entry is None or not _alive(entry[0], entry[1]):
             logger.info("removing stale session file %s", path.name)
             with suppress(OSError):
                 path.unlink()
             continue
-        sessions.append(Session(entry[0], path))
+        pid, _, details = entry
+        sessions.append(
+            Session(pid, path, details.get("started_at"), details.get("broker"), details.get("command"))
+        )
     return sessions
+
+
+def signal_session(data_dir: Path, pid: int, signum: signal.Signals = signal.SIGTERM) -> Session | None:
+    """Send ``signum`` to the registered session ``pid`` only; ``None`` when no such session runs.
+
+    A pid that is not registered in ``data_dir`` is never signalled: it may be any process.
+    """
+    for session in running_sessions(data_dir):
+        if session.pid != pid:
+            continue
+        try:
+            os.kill(session.pid, signum)
+        except ProcessLookupError:  # ended in between
+            session.path.unlink(missing_ok=True)
+            return None
+        return session
+    return None
 
 
 def signal_sessions(data_dir: Path, signum: signal.Signals = signal.SIGTERM) -> list[Session]:

@@ -10,7 +10,8 @@ An adapter's ``tests/test_conformance.py``::
         def make_adapter(self, scenario: Scenario) -> MyBrokerAdapter:
             return MyBrokerAdapter(MyBrokerSettings(api_key="test-key", ws_url=scenario.ws_url))
 
-See ``docs/writing-an-adapter.md`` for the scenario catalogue and the recording schema.
+The adapter guide (scenario catalogue, recording schema, recipes) ships with the kit:
+``python -m autotrader_conformance.guide`` prints it.
 """
 
 from __future__ import annotations

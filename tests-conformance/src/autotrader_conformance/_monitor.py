@@ -17,6 +17,8 @@ class ReplayMonitor:
 
     def __init__(self) -> None:
         self.failures: list[str] = []
+        self.refused_repeats = 0
+        """Requests refused because they repeated an exchange already used (a duplicate submit, say)."""
         self._scopes: list[anyio.CancelScope] = []
         self._served: dict[str, int] = {}
         self._waiters: dict[str, anyio.Event] = {}
@@ -26,6 +28,10 @@ class ReplayMonitor:
         self.failures.append(message)
         for scope in self._scopes:
             scope.cancel()
+
+    def refused_repeat(self) -> None:
+        """Count a request refused as a repeat of a recorded exchange already answered."""
+        self.refused_repeats += 1
 
     def bind(self, scope: anyio.CancelScope) -> None:
         """Cancel ``scope`` on the next failure (and at once if one is already recorded)."""

@@ -21,6 +21,7 @@ import pytest
 from autotrader_core.capabilities import Feature
 
 from autotrader_conformance.catalogue import ScenarioSpec
+from autotrader_conformance.guide import GUIDE_COMMAND
 
 __all__ = ["REQUIRES_MARK", "SCENARIO_MARK", "Decision", "decide", "missing_feature_reason", "requires"]
 
@@ -108,6 +109,6 @@ def decide(
         return Decision(
             "fail",
             f"missing recording {path}: record {spec.id} ({spec.title}) from the broker's test "
-            f"environment (see docs/writing-an-adapter.md){bypass}",
+            f"environment (see the adapter guide: {GUIDE_COMMAND}){bypass}",
         )
     return Decision("run")

@@ -2,7 +2,8 @@
 
 This table is the single source of truth. The loader validates recordings
 against it, the base class marks its tests from it, the guard test checks that
-no scenario was deleted, and ``docs/writing-an-adapter.md`` documents it.
+no scenario was deleted, and the adapter guide (``docs/writing-an-adapter.md``, shipped
+with the kit: ``python -m autotrader_conformance.guide``) documents it.
 
 A scenario is one of:
 

@@ -112,8 +112,18 @@ class HttpReplay:
                 return self._callbacks[exchange.index](request)
         self.unexpected.append(request)
         message = self._explain_unexpected(request)
+        if self._repeats_a_used_exchange(request):
+            self._monitor.refused_repeat()  # counted as a duplicate in the fault-suite summary
         self._monitor.fail(message)
         raise httpx.ConnectError(f"autotrader-conformance: {message}", request=request)
+
+    def _repeats_a_used_exchange(self, request: httpx.Request) -> bool:
+        used = {exchange.index for exchange, _ in self.served}
+        return any(
+            exchange.index in used and not exchange.reusable and not _request_problems(exchange, request)
+            for exchange in self.exchanges
+            if exchange.request.method == request.method and exchange.request.path == request.url.path
+        )
 
     def _explain_unexpected(self, request: httpx.Request) -> str:
         body = request.content.decode(errors="replace")

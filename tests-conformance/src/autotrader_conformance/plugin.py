@@ -3,12 +3,14 @@
 Inert unless a collected test class subclasses
 :class:`~autotrader_conformance.AdapterConformance` (singer-sdk style): the
 hooks return at once for every other test, and the fixture is only set up for
-the kit's scenario tests.
+the kit's scenario tests. While such a test runs (setup, call and teardown), the
+loopback guard (:mod:`autotrader_conformance.network_guard`) refuses every
+connection that is not to a loopback address or a unix socket.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Generator
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -21,6 +23,7 @@ from autotrader_conformance.catalogue import CATALOGUE, get_spec
 from autotrader_conformance.http_loopback import HttpLoopbackServer
 from autotrader_conformance.http_replay import HttpReplay
 from autotrader_conformance.line_stream_replay import LineStreamReplayServer
+from autotrader_conformance.network_guard import loopback_only
 from autotrader_conformance.replays import decide_scenario
 from autotrader_conformance.scenario import Scenario
 from autotrader_conformance.summary import FAULT_SCENARIOS, FIGURES, SummaryTable, render
@@ -31,11 +34,13 @@ __all__ = [
     "pytest_collection_modifyitems",
     "pytest_configure",
     "pytest_runtest_makereport",
+    "pytest_runtest_protocol",
     "pytest_runtest_setup",
     "pytest_terminal_summary",
 ]
 
 _SUMMARY = pytest.StashKey[SummaryTable]()
+_SCENARIO = pytest.StashKey[Scenario]()
 
 _LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 
@@ -67,6 +72,28 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             continue
         if not any("should_mock" in mark.kwargs for mark in item.iter_markers("httpx_mock")):
             item.add_marker(pytest.mark.httpx_mock(should_mock=_not_loopback))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(
+    item: pytest.Item, nextitem: pytest.Item | None
+) -> Generator[None, object, object]:
+    """Run a conformance test under the loopback guard: no connection leaves the machine."""
+    if not _is_conformance(item):
+        return (yield)
+
+    def refused(message: str, on_test_thread: bool) -> None:
+        # Fail the scenario with the guard's message even if the adapter swallows the error.
+        scenario = item.stash.get(_SCENARIO, None)
+        if scenario is None:
+            return
+        if on_test_thread:
+            scenario.monitor.fail(message)
+        else:  # a resolver thread: no cancelling from here; the session reports it at the end
+            scenario.monitor.failures.append(message)
+
+    with loopback_only(refused):
+        return (yield)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -113,6 +140,7 @@ async def conformance_scenario(request: pytest.FixtureRequest, anyio_backend: An
         raise TypeError(f"{request.node.name} has no {SCENARIO_MARK} mark")
     # Fault and secret scenarios play the recording (and simulated values) of the scenario they build on.
     scenario = instance.prepare_scenario(get_spec(get_spec(mark.args[0]).recording_id))
+    request.node.stash[_SCENARIO] = scenario  # its monitor's refused repeats go into the summary
     async with AsyncExitStack() as stack:
         if scenario.is_recorded and scenario.setup_error is None:
             if instance.http_transport == "loopback":  # the adapter's own transport, over a real socket
@@ -143,20 +171,26 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     """Count every fault scenario's outcome and figures for the summary table."""
     report = yield
     mark = item.get_closest_marker(SCENARIO_MARK) if _is_conformance(item) else None
-    if mark is None or not _is_fault_scenario(mark.args[0]):
+    if mark is None:
+        return report
+    scenario = item.stash.get(_SCENARIO, None)
+    refused = scenario.monitor.refused_repeats if scenario is not None and report.when == "call" else 0
+    cls = getattr(item, "cls", None)
+    name = cls.__name__ if cls is not None else item.nodeid
+    if not _is_fault_scenario(mark.args[0]):
+        if refused:
+            item.config.stash.setdefault(_SUMMARY, SummaryTable()).refused_repeats(name, refused)
         return report
     outcome = None
     if report.when == "call" or (report.when == "setup" and not report.passed):
         outcome = "skipped" if report.skipped else ("passed" if report.passed else "failed")
     if outcome is not None:
         table = item.config.stash.setdefault(_SUMMARY, SummaryTable())
-        cls = getattr(item, "cls", None)
-        name = cls.__name__ if cls is not None else item.nodeid
         fills = 0
         instance = getattr(item, "instance", None)
         if outcome == "passed" and mark.args[0] == "TC-STR-02" and isinstance(instance, AdapterConformance):
             fills = _expected_fill_count(instance, mark.args[0])
-        table.outcome(name, mark.args[0], outcome, item.stash.get(FIGURES, None), fills)
+        table.outcome(name, mark.args[0], outcome, item.stash.get(FIGURES, None), fills, refused)
     return report
 
 
@@ -180,5 +214,6 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     duplicates = sum(t.figures.duplicates for t in table.tallies.values())
     terminalreporter.write_line(
         f"losses {losses} (must be 0), duplicates {duplicates} (must be 0); "
-        "scenarios: TC-FLT-* plus TC-ERR-05, TC-RES-01..04, TC-STR-02"
+        "scenarios: TC-FLT-* plus TC-ERR-05, TC-RES-01..04, TC-STR-02; duplicates include "
+        "repeated requests the replay refused in any scenario"
     )

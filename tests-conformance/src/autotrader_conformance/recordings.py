@@ -34,6 +34,9 @@ See :mod:`autotrader_conformance.ws_replay` and
 
 from __future__ import annotations
 
+import json
+import re
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -52,6 +55,7 @@ __all__ = [
     "Recording",
     "RecordingError",
     "StreamScript",
+    "dump_recording",
     "load_recording",
     "parse_recording",
     "validate_values",
@@ -456,3 +460,32 @@ def _step(check: _Checker, where: str, step: Any, allowed: set[str]) -> None:
         check.error(f"{where}.respond", "must be an object with status (and json or text)")
     if "reply" in step and not isinstance(step["reply"], list):
         check.error(f"{where}.reply", "must be a list of frames")
+
+
+def dump_recording(data: Mapping[str, Any], *, spec: ScenarioSpec | None = None) -> str:
+    """A recording as indented JSON text, every number written exactly as held (``Decimal("1.50")`` → ``1.50``).
+
+    For recording scripts: payloads parsed with ``json.loads(text, parse_float=Decimal)``
+    come back out byte-faithful, which ``json.dumps`` cannot do (it refuses Decimal, and a
+    float would round). The recording is validated first, so only a loadable file is written.
+
+    Raises:
+        RecordingError: naming every schema problem (with ``spec``: the scenario's keys too).
+        TypeError: a float anywhere in ``data``.
+    """
+    parse_recording(dict(data), spec=spec)
+    marker = uuid.uuid4().hex
+    numbers: list[str] = []
+
+    def mark(value: Any) -> Any:
+        if isinstance(value, Decimal | float) and not isinstance(value, bool):
+            numbers.append(_json.dumps(value))  # refuses a float
+            return f"{marker}:{len(numbers) - 1}"
+        if isinstance(value, Mapping):
+            return {str(key): mark(item) for key, item in value.items()}
+        if isinstance(value, list | tuple):
+            return [mark(item) for item in value]
+        return value
+
+    text = json.dumps(mark(data), indent=2, ensure_ascii=False)
+    return re.sub(f'"{marker}:(\\d+)"', lambda found: numbers[int(found.group(1))], text) + "\n"

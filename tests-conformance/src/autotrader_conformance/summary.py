@@ -9,6 +9,11 @@ The fault suite's own scenarios (``TC-FLT-*``) report measured figures through
 :func:`record`. The catalogue's older fault scenarios (429/418, 5xx and timeout
 on submit, malformed submit reply, stream drop) are counted from their outcome:
 one injected fault each, the orders and fills they prove when they pass.
+
+A request the replay refused because it repeated an exchange already answered (a
+re-sent submit, say) is a duplicate too, in any conformance scenario and whether
+the scenario passed or failed: "duplicates 0" next to failures caused by
+repeated submits would hide exactly what the column is for.
 """
 
 from __future__ import annotations
@@ -81,13 +86,26 @@ class SummaryTable:
         self.tallies: dict[str, ClassTally] = {}
 
     def outcome(
-        self, class_name: str, scenario_id: str, outcome: str, figures: RunFigures | None, expect_fills: int
+        self,
+        class_name: str,
+        scenario_id: str,
+        outcome: str,
+        figures: RunFigures | None,
+        expect_fills: int,
+        refused_repeats: int = 0,
     ) -> None:
-        """Count a fault scenario's final outcome (``passed``, ``failed`` or ``skipped``) and its figures."""
+        """Count a fault scenario's final outcome (``passed``, ``failed`` or ``skipped``) and its figures.
+
+        ``refused_repeats`` (requests the replay refused as repeats) count as duplicates
+        when the scenario's own figures show fewer.
+        """
         tally = self.tallies.setdefault(class_name, ClassTally())
         if outcome == "skipped":
             tally.skipped += 1
             return
+        if refused_repeats:
+            figures = figures if figures is not None else RunFigures()
+            figures.duplicates = max(figures.duplicates, refused_repeats)
         if outcome == "passed":
             tally.passed += 1
         else:
@@ -102,6 +120,11 @@ class SummaryTable:
             total.fills += figures.fills
             total.losses += figures.losses
             total.duplicates += figures.duplicates
+
+    def refused_repeats(self, class_name: str, count: int) -> None:
+        """Count repeats refused in a scenario outside the fault suite as duplicates."""
+        if count:
+            self.tallies.setdefault(class_name, ClassTally()).figures.duplicates += count
 
 
 def render(tallies: dict[str, ClassTally]) -> Iterable[str]:

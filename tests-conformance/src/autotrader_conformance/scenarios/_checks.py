@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from autotrader_core.adapter import BrokerAdapter
 from autotrader_core.enums import OrderStatus
@@ -24,7 +26,48 @@ __all__ = [
     "assert_resting",
     "check_error",
     "events_of",
+    "expect_error",
 ]
+
+E = TypeVar("E", bound=BaseException)
+
+
+@dataclass(slots=True)
+class Raised(Generic[E]):
+    """What :func:`expect_error` caught (``value`` is set once the block raised)."""
+
+    expected: type[E]
+    _value: E | None = None
+
+    @property
+    def value(self) -> E:
+        """The exception raised."""
+        if self._value is None:
+            raise AssertionError(f"expected {self.expected.__name__}, nothing was raised")
+        return self._value
+
+
+@contextmanager
+def expect_error(expected: type[E], what: str) -> Iterator[Raised[E]]:
+    """Like ``pytest.raises``, but a wrong exception fails with "expected X, got Y: message".
+
+    ``pytest.raises`` lets another exception through as if it were the adapter's crash,
+    without the type the scenario wanted; an adapter author needs both to fix the mapping.
+    The failure is an ``AssertionError`` so a replay mismatch, the usual cause of a wrong
+    error, is still reported first by the scenario session.
+    """
+    caught = Raised(expected)
+    try:
+        yield caught
+    except expected as exc:
+        caught._value = exc
+        return
+    except Exception as exc:
+        first_line = (str(exc).splitlines() or [""])[0]
+        raise AssertionError(
+            f"{what}: expected {expected.__name__}, got {type(exc).__name__}: {first_line}"
+        ) from exc
+    raise AssertionError(f"{what}: expected {expected.__name__}, nothing was raised")
 
 
 def assert_decimal(value: object, what: str) -> Decimal:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import pytest
 from autotrader_core.adapter import BrokerAdapter
 from autotrader_core.enums import OrderSide, OrderType
 from autotrader_core.errors import (
@@ -18,7 +17,7 @@ from autotrader_core.models import Order
 
 from autotrader_conformance.scenario import Scenario
 from autotrader_conformance.scenarios._base import ScenarioBase, scenario
-from autotrader_conformance.scenarios._checks import assert_report_matches, check_error
+from autotrader_conformance.scenarios._checks import assert_report_matches, check_error, expect_error
 
 __all__ = ["ErrorScenarios"]
 
@@ -40,7 +39,7 @@ class ErrorScenarios(ScenarioBase):
         async with self.session(sc) as session:
             await session.adapter.connect()
             order = session.order()
-            with pytest.raises(InsufficientFunds) as caught:
+            with expect_error(InsufficientFunds, f"{sc.id}: an order the account cannot pay for") as caught:
                 await session.adapter.submit_order(order)
             check_error(caught.value, session.adapter, sc)
 
@@ -52,7 +51,7 @@ class ErrorScenarios(ScenarioBase):
             adapter = session.adapter
             await adapter.connect()
             symbol, client_order_id = sc.text("symbol"), sc.text("client_order_id")
-            with pytest.raises(OrderNotFound) as caught:
+            with expect_error(OrderNotFound, f"{sc.id}: get_order of an unknown order") as caught:
                 await adapter.get_order(symbol=symbol, client_order_id=client_order_id)
             check_error(caught.value, adapter, sc)
             ghost = Order(
@@ -64,7 +63,7 @@ class ErrorScenarios(ScenarioBase):
                 limit_price=Decimal(1),
                 broker=adapter.name,
             )
-            with pytest.raises(OrderNotFound) as caught:
+            with expect_error(OrderNotFound, f"{sc.id}: cancel_order of an unknown order") as caught:
                 await adapter.cancel_order(ghost)
             check_error(caught.value, adapter, sc)
 
@@ -74,7 +73,7 @@ class ErrorScenarios(ScenarioBase):
         sc = conformance_scenario
         async with self.session(sc) as session:
             await session.adapter.connect()
-            with pytest.raises(InvalidOrder) as caught:
+            with expect_error(InvalidOrder, f"{sc.id}: an order the broker refuses as invalid") as caught:
                 await session.adapter.submit_order(session.order())
             check_error(caught.value, session.adapter, sc, local_ok=True)
 
@@ -90,7 +89,7 @@ class ErrorScenarios(ScenarioBase):
                     "get_balances",
                     AuthenticationError("invalid API key", broker=adapter.name, code="401"),
                 )
-            with pytest.raises(AuthenticationError) as caught:
+            with expect_error(AuthenticationError, f"{sc.id}: bad credentials") as caught:
                 await _connect_and_read_balances(adapter)
             error = caught.value
             check_error(error, adapter, sc)
@@ -115,7 +114,7 @@ class ErrorScenarios(ScenarioBase):
                     BrokerProtocolError("reply is not JSON", payload="<html>502</html>", broker=adapter.name),
                     after_apply=True,
                 )
-            with pytest.raises(BrokerProtocolError) as caught:
+            with expect_error(BrokerProtocolError, f"{sc.id}: a malformed submit reply") as caught:
                 await adapter.submit_order(order)
             error = caught.value
             assert error.payload is not None, "BrokerProtocolError must carry the offending payload"

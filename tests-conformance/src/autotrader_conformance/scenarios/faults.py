@@ -42,7 +42,7 @@ from autotrader_conformance.faults import FaultPlan
 from autotrader_conformance.http_faults import HttpFaultInjector, typed_equivalent, wrap_for_faults
 from autotrader_conformance.scenario import Scenario, to_decimal
 from autotrader_conformance.scenarios._base import ScenarioBase, scenario
-from autotrader_conformance.scenarios._checks import assert_fill, events_of
+from autotrader_conformance.scenarios._checks import assert_fill, events_of, expect_error
 from autotrader_conformance.session import ScenarioSession, unique_fills
 from autotrader_conformance.summary import RunFigures, record_figures
 
@@ -205,7 +205,7 @@ async def order_lifecycle(
     if submit_fault is None:
         if query_fault is not None:
             run.inject("get_order", query_fault)
-            with pytest.raises(BrokerProtocolError) as caught:
+            with expect_error(BrokerProtocolError, f"{run.id}: a malformed get_order reply") as caught:
                 await adapter.get_order(symbol=order.symbol, client_order_id=order.client_order_id)
             assert caught.value.payload is not None, (
                 f"{run.id}: BrokerProtocolError must carry the offending payload"

@@ -5,14 +5,13 @@ from __future__ import annotations
 import time
 from decimal import Decimal
 
-import pytest
 from autotrader_core.errors import BrokerUnavailable, RateLimited, RequestTimeout
 from autotrader_core.events import OrderAccepted
 from autotrader_core.resiliency import retry, submit_with_lookup
 
 from autotrader_conformance.scenario import Scenario
 from autotrader_conformance.scenarios._base import ScenarioBase, scenario
-from autotrader_conformance.scenarios._checks import assert_report_matches, events_of
+from autotrader_conformance.scenarios._checks import assert_report_matches, events_of, expect_error
 from autotrader_conformance.session import ScenarioSession, apply_events
 
 __all__ = ["ResiliencyScenarios"]
@@ -119,7 +118,7 @@ class ResiliencyScenarios(ScenarioBase):
         sc = conformance_scenario
         async with self.session(sc) as session:
             await session.adapter.connect()
-            with pytest.raises(RateLimited) as caught:
+            with expect_error(RateLimited, f"{sc.id}: a ban reply") as caught:
                 await session.adapter.get_balances()
             error = caught.value
             assert error.banned, "a ban reply must raise RateLimited(banned=True)"

@@ -30,6 +30,7 @@ from autotrader_core.journal.codec import dumps, encode_fill, encode_order
 
 from autotrader_conformance.scenario import Scenario
 from autotrader_conformance.scenarios._base import ScenarioBase, scenario
+from autotrader_conformance.scenarios._checks import expect_error
 from autotrader_conformance.scenarios.errors import _connect_and_read_balances
 from autotrader_conformance.scenarios.faults import FaultRun, order_lifecycle
 
@@ -190,7 +191,7 @@ class SecretScenarios(ScenarioBase):
                         "get_balances",
                         AuthenticationError("invalid API key", broker=adapter.name, code="401"),
                     )
-                with pytest.raises(AuthenticationError) as caught:
+                with expect_error(AuthenticationError, "TC-SEC-02: bad credentials") as caught:
                     await _connect_and_read_balances(adapter)
                 shown = _shown_by(adapter)
         self._assert_nothing_leaked(
