@@ -3,6 +3,7 @@
 nox -f benchmarks/noxfile.py -s bench-binance    autotrader-binance (lean, aiohttp, httpx) vs CCXT
 nox -f benchmarks/noxfile.py -s bench-okx        autotrader-okx vs CCXT
 nox -f benchmarks/noxfile.py -s bench-coinbase   autotrader-coinbase vs CCXT
+nox -f benchmarks/noxfile.py -s bench-binance-md book ticker frame -> price cache vs CCXT pro
 
 (from the repository root; ``python3 dev.py -- -f benchmarks/noxfile.py -s bench-okx`` works
 on a fresh machine). Arguments after ``--`` go to the benchmark, e.g. ``-- --orders 500``.
@@ -23,11 +24,11 @@ nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.sessions = []  # on demand only
 
 
-def _bench(session: nox.Session, venue: str) -> None:
+def _bench(session: nox.Session, venue: str, script: str = "bench.py") -> None:
     # The core's aiohttp extra, so the optional aiohttp transport is measured too.
     session.install("-e", f"{ROOT / 'autotrader-core'}[aiohttp]", "-e", str(ROOT / f"autotrader-{venue}"))
     session.install(f"ccxt=={CCXT_VERSION}")  # benchmark-only: never a dependency of a package
-    session.run("python", str(HERE / venue / "bench.py"), *session.posargs)
+    session.run("python", str(HERE / venue / script), *session.posargs)
 
 
 @nox.session(name="bench-binance")
@@ -46,3 +47,9 @@ def bench_okx(session: nox.Session) -> None:
 def bench_coinbase(session: nox.Session) -> None:
     """autotrader-coinbase vs CCXT async coinbase (ES256 JWT per request on both sides)."""
     _bench(session, "coinbase")
+
+
+@nox.session(name="bench-binance-md")
+def bench_binance_md(session: nox.Session) -> None:
+    """Binance book ticker: raw frame -> Quote in the price cache vs CCXT pro's handle_message."""
+    _bench(session, "binance", "market_data_bench.py")

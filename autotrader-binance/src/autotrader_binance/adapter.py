@@ -39,6 +39,7 @@ from autotrader_core.events import (
     OrderModifyRejected,
     OrderRejected,
 )
+from autotrader_core.market_data import Quote
 from autotrader_core.models import Balance, Fill, Instrument, Order, OrderReport, Position
 from autotrader_core.transport_choice import make_transport
 from autotrader_core.transports import HttpTransport
@@ -46,6 +47,7 @@ from autotrader_core.transports import HttpTransport
 from autotrader_binance.auth import Signer, signer_from_credentials
 from autotrader_binance.errors import BROKER, CancelRejected, CancelReplaceFailed
 from autotrader_binance.http import BinanceHttp
+from autotrader_binance.market_data import MARKET_DATA_HOSTS, BinanceMarketData, parse_rest_book_ticker
 from autotrader_binance.orders import build_order_params, check_against_rules
 from autotrader_binance.parsing import (
     SymbolRules,
@@ -79,6 +81,8 @@ CAPABILITIES = Capabilities(
     streaming_fills=True,
     broker_positions=False,
     fill_history=True,
+    quotes=True,
+    trades=True,
     test_environments=tuple(name for name in ENVIRONMENTS if name != "live"),
     notes=(
         "spot has no positions: they come from the OMS and balances",
@@ -241,6 +245,38 @@ class BinanceAdapter(BrokerAdapter):
     def symbol_rules(self, symbol: str) -> SymbolRules | None:
         """The loaded ``exchangeInfo`` rules of ``symbol`` (``None`` before they are loaded)."""
         return self._rules.get(symbol)
+
+    # -- public market data -----------------------------------------------------------
+    async def get_quote(self, symbol: str) -> Quote:
+        """``GET /api/v3/ticker/bookTicker?symbol=`` (no key needed): the best bid/ask now.
+
+        Raises:
+            InvalidOrder: Binance lists no such symbol (``-1121``).
+        """
+        reply = await self._client().request(
+            "GET", "/api/v3/ticker/bookTicker", params={"symbol": symbol}, weight=2
+        )
+        return parse_rest_book_ticker(reply)
+
+    def open_market_data(self, *, trades: bool = False) -> BinanceMarketData:
+        """Book ticker (and, with ``trades``, public trades) on Binance's public stream.
+
+        No key is needed: symbols are checked against ``exchangeInfo`` (loaded on the first
+        subscribe when :meth:`connect` has not loaded it).
+        """
+        settings = self.settings
+
+        async def listed() -> list[str]:
+            rules = self._rules or {r.instrument.symbol: r for r in await self._load_exchange_info()}
+            return list(rules)
+
+        return BinanceMarketData(
+            settings.market_data_url or MARKET_DATA_HOSTS[settings.environment],
+            symbols=listed,
+            trades=trades,
+            telemetry=lambda: self.telemetry,
+            max_age=settings.stream_max_age,
+        )
 
     # -- orders -------------------------------------------------------------------------
 

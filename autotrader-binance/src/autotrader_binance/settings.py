@@ -78,6 +78,9 @@ class BinanceSettings(BrokerSettings):
     """Seconds between periodic resyncs of the server clock offset."""
     stream_max_age: float = Field(default=23.5 * 3600, gt=0)
     """Seconds after which the stream connection is renewed (Binance closes it at 24 h)."""
+    market_data_url: str | None = None
+    """Public market-data stream (raw ``/ws`` endpoint); default: the environment's documented host
+    (``autotrader_binance.market_data.MARKET_DATA_HOSTS``). Public data: no key is needed."""
     fill_symbols: str = ""
     """Comma-separated symbols whose fills are always fetched when fills are listed without a
     symbol (recovery after a restart). Binance lists trades per symbol only; name every symbol
