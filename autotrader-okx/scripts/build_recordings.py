@@ -132,8 +132,22 @@ def push(**changes):
     return body
 
 
+COMPOSED = (
+    "composed: assembled by scripts/build_recordings.py from OKX's documented example payloads "
+    "(tests/payloads, protocols.md §2); every change to a documented payload is named in source"
+)
+"""No OKX flow here was captured from the broker: each recording says so (the kit requires it)."""
+
+
 def write(rec):
+    provenance = rec.pop("provenance", COMPOSED)
     rec = {"id": rec["id"], **{k: v for k, v in rec.items() if k != "id"}}
+    ordered = {}
+    for key, value in rec.items():
+        ordered[key] = value
+        if key == "source":
+            ordered["provenance"] = provenance
+    rec = ordered
     (T / "recordings" / f"{rec['id']}.json").write_text(json.dumps(rec, indent=2, ensure_ascii=False) + "\n")
 
 
