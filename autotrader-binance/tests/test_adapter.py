@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl
@@ -455,4 +456,21 @@ async def test_one_bad_balance_row_costs_not_the_others(httpx_mock: HTTPXMock) -
     adapter = BinanceAdapter(settings())
     assert {b.asset for b in await adapter.get_balances()} == {"BTC", "LTC"}
     assert [b.what for b in adapter.bad_items] == ["balance"]
+    await adapter.disconnect()
+
+
+async def test_a_fill_of_an_order_that_cannot_be_resolved_is_reported_not_fatal(
+    httpx_mock: HTTPXMock,
+) -> None:
+    trades = raw_payload("my_trades.json")
+    other = dict(trades[0], id=28460, orderId=100999)  # composed: a trade of an order the lookup cannot read
+    order_row = dict(raw_payload("query_order.json"), symbol="BNBBTC", orderId=100234, clientOrderId="at9")
+    httpx_mock.add_response(method="GET", json=[*trades, other])
+    httpx_mock.add_response(method="GET", url=re.compile(r".*orderId=100234.*"), json=order_row)
+    httpx_mock.add_response(method="GET", url=re.compile(r".*orderId=100999.*"), json={"orderId": 100999})
+    adapter = BinanceAdapter(settings())
+    (fill,) = await adapter.get_fills(symbol="BNBBTC")
+    assert fill.client_order_id == "at9"
+    (bad,) = adapter.bad_items
+    assert bad.what == "fill" and bad.may_hold_fill and bad.raw["orderId"] == 100999
     await adapter.disconnect()

@@ -519,7 +519,11 @@ class BinanceAdapter(BrokerAdapter):
             and (symbol, str(r.get("orderId"))) not in self._client_ids
         }
         for _, order_id in sorted(missing):
-            await self.get_order(symbol=symbol, broker_order_id=order_id)  # learns its client order id
+            try:
+                await self.get_order(symbol=symbol, broker_order_id=order_id)  # learns its client order id
+            except (OrderNotFound, BrokerProtocolError) as exc:
+                # Its fills are reported as unattributable below; the others still count.
+                logger.warning("binance: cannot resolve order %s %s for its fills: %s", symbol, order_id, exc)
         return self.bad_items.parse_each(
             rows,
             lambda r: parse_my_trade(r, client_order_id_for=self._client_id_for),
