@@ -72,7 +72,7 @@ def test_simulated_adapter_runs_through_the_fault_wrapper(pytester: pytest.Pytes
     result.assert_outcomes(passed=20, skipped=12)
     output = result.stdout.str()
     for reason in (
-        "TC-BAD-01: a simulator sends no wire payloads",
+        "TC-BAD-01: the kit plays the bad item from a recording",
         "TC-BAD-02: adapter does not declare streaming_fills",
         "TC-POS-01: adapter does not declare broker_positions",
         "TC-STR-01: adapter does not declare streaming_fills",

@@ -338,7 +338,10 @@ _SPECS = (
         expect_optional=("reported",),
         recording_optional=True,
         simulated="skip",
-        simulated_skip_reason="a simulator sends no wire payloads, so none can be unparseable",
+        simulated_skip_reason=(
+            "the kit plays the bad item from a recording; an adapter without recordings has no wire the kit "
+            "can garble (a simulator has none; a fake server tests rule 11 in the adapter's own suite)"
+        ),
     ),
     ScenarioSpec(
         "TC-BAD-02",
@@ -351,7 +354,10 @@ _SPECS = (
         expect_optional=("reported",),
         recording_optional=True,
         simulated="skip",
-        simulated_skip_reason="a simulator sends no wire payloads, so none can be unparseable",
+        simulated_skip_reason=(
+            "the kit plays the bad item from a recording; an adapter without recordings has no wire the kit "
+            "can garble (a simulator has none; a fake server tests rule 11 in the adapter's own suite)"
+        ),
     ),
     # -- secrets: known secret values never leak --
     ScenarioSpec(
