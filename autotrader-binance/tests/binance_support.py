@@ -32,7 +32,7 @@ class FakeWsApi:
     Each script step is one of:
     ``{"expect": "<method>", "reply": {...}}`` — read one request, check its method,
     answer (the reply's ``id`` is set to the request's); ``{"push": {...}}`` — send
-    a frame; ``{"sleep": s}``; ``{"drop": True}`` — close the connection abruptly;
+    a frame; ``{"push_text": "..."}`` — send a text frame as is; ``{"sleep": s}``; ``{"drop": True}`` — close the connection abruptly;
     ``{"hold": True}`` — keep the connection open until the client closes it;
     ``{"ping": True}`` — send a ping frame and wait (2 s) for the client's pong.
     Requests received are kept in :attr:`requests` (one list per connection).
@@ -72,6 +72,8 @@ class FakeWsApi:
                 await ws.send(json.dumps(dict(step["reply"], id=request["id"])))
             elif "push" in step:
                 await ws.send(json.dumps(step["push"]))
+            elif "push_text" in step:  # a frame sent as is (garbage, for rule-11 tests)
+                await ws.send(step["push_text"])
             elif "ping" in step:  # a server ping: the client must answer with a pong
                 pong = await ws.ping(b"binance-ping")
                 with anyio.fail_after(2):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl
@@ -418,3 +419,58 @@ async def test_modify_refuses_float_input_before_sending(httpx_mock: HTTPXMock) 
     with pytest.raises(InvalidOrder, match="float"):
         await adapter.modify_order(limit_order(broker_order_id="4"), OrderChange(limit_price=0.1))  # type: ignore[arg-type]
     assert httpx_mock.get_requests() == []
+
+
+async def test_one_unknown_open_order_costs_not_the_others(httpx_mock: HTTPXMock) -> None:
+    """Rule 11: an order of a type the adapter does not know is reported and skipped, the rest come back."""
+    known = raw_payload("query_order.json")
+    unknown = dict(known, orderId=2, clientOrderId="other-tool", type="SOME_NEW_TYPE")  # composed
+    httpx_mock.add_response(method="GET", json=[known, unknown, dict(known, orderId=3, clientOrderId="at3")])
+    adapter = BinanceAdapter(settings())
+    reports = await adapter.get_open_orders("LTCBTC")
+    assert [r.client_order_id for r in reports] == ["myOrder1", "at3"]
+    (bad,) = adapter.bad_items
+    assert bad.what == "open order" and bad.raw["type"] == "SOME_NEW_TYPE" and not bad.may_hold_fill
+    assert "SOME_NEW_TYPE" in str(bad.error)
+    await adapter.disconnect()
+
+
+async def test_a_fill_row_that_cannot_be_parsed_is_skipped_with_a_fill_alert(httpx_mock: HTTPXMock) -> None:
+    trades = raw_payload("my_trades.json")
+    broken = dict(trades[0], id=28458, price=None)  # composed: a row off the documented shape
+    order_row = dict(raw_payload("query_order.json"), symbol="BNBBTC", orderId=100234, clientOrderId="at9")
+    httpx_mock.add_response(method="GET", json=[*trades, broken])
+    httpx_mock.add_response(method="GET", json=order_row)
+    adapter = BinanceAdapter(settings())
+    (fill,) = await adapter.get_fills(symbol="BNBBTC")
+    assert fill.trade_id == "28457"
+    (bad,) = adapter.bad_items
+    assert bad.what == "fill" and bad.may_hold_fill
+    await adapter.disconnect()
+
+
+async def test_one_bad_balance_row_costs_not_the_others(httpx_mock: HTTPXMock) -> None:
+    account = copy.deepcopy(raw_payload("account.json"))
+    account["balances"].append({"asset": "XYZ", "free": "NaN?", "locked": "0"})  # composed
+    httpx_mock.add_response(method="GET", json=account)
+    adapter = BinanceAdapter(settings())
+    assert {b.asset for b in await adapter.get_balances()} == {"BTC", "LTC"}
+    assert [b.what for b in adapter.bad_items] == ["balance"]
+    await adapter.disconnect()
+
+
+async def test_a_fill_of_an_order_that_cannot_be_resolved_is_reported_not_fatal(
+    httpx_mock: HTTPXMock,
+) -> None:
+    trades = raw_payload("my_trades.json")
+    other = dict(trades[0], id=28460, orderId=100999)  # composed: a trade of an order the lookup cannot read
+    order_row = dict(raw_payload("query_order.json"), symbol="BNBBTC", orderId=100234, clientOrderId="at9")
+    httpx_mock.add_response(method="GET", json=[*trades, other])
+    httpx_mock.add_response(method="GET", url=re.compile(r".*orderId=100234.*"), json=order_row)
+    httpx_mock.add_response(method="GET", url=re.compile(r".*orderId=100999.*"), json={"orderId": 100999})
+    adapter = BinanceAdapter(settings())
+    (fill,) = await adapter.get_fills(symbol="BNBBTC")
+    assert fill.client_order_id == "at9"
+    (bad,) = adapter.bad_items
+    assert bad.what == "fill" and bad.may_hold_fill and bad.raw["orderId"] == 100999
+    await adapter.disconnect()

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 from autotrader_binance.parsing import (
+    RefusedFill,
     parse_account_balances,
     parse_account_position,
     parse_amend_response,
@@ -90,9 +91,38 @@ def test_average_price_is_cumulative_quote_over_executed() -> None:
 
 
 def test_cancel_reply_to_report() -> None:
+    """The documented cancel reply names the cancel request "cancelMyOrder1" and the order "myOrder1"."""
     report = parse_order_report(load_payload("cancel.json"))
     assert report.status is OrderStatus.CANCELED
-    assert report.client_order_id == "cancelMyOrder1"
+    assert report.client_order_id == "myOrder1"  # origClientOrderId, not the cancel request's id
+    assert report.broker_order_id == "4"
+
+
+def test_order_without_orig_client_id_keeps_its_client_id() -> None:
+    payload = dict(load_payload("cancel.json"))
+    del payload["origClientOrderId"]
+    assert parse_order_report(payload).client_order_id == "cancelMyOrder1"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"L": "0.00000000"},  # last price 0 (nautilus_trader #3578, live Binance)
+        {"l": "0.00000000", "t": -1},  # no quantity, no trade id
+        {"l": "0.00000000"},
+        {"t": -1},
+    ],
+)
+def test_trade_report_without_a_real_trade_is_refused_as_a_fill_keeping_the_order_update(
+    change: dict[str, object],
+) -> None:
+    event = dict(load_payload("ws_execution_report_trade.json")["event"], **change)
+    with pytest.raises(RefusedFill, match="not a bookable fill") as caught:
+        parse_execution_report(event)
+    assert isinstance(caught.value, BrokerProtocolError)
+    (kept,) = caught.value.kept
+    assert isinstance(kept, OrderAccepted)
+    assert kept.client_order_id == event["c"] and kept.broker_order_id == str(event["i"])
 
 
 def test_missing_field_is_a_protocol_error_not_a_key_error() -> None:

@@ -13,7 +13,7 @@ from autotrader_binance import BinanceAdapter, BinanceSettings
 from autotrader_binance.auth import HmacSigner, ws_signature_payload
 from autotrader_binance.stream import StreamConfig
 from autotrader_core.adapter import AdapterTelemetry
-from autotrader_core.errors import AuthenticationError
+from autotrader_core.errors import AuthenticationError, BrokerProtocolError
 from autotrader_core.events import OrderAccepted, OrderEvent, OrderFilled
 from binance_support import DOC_API_KEY, DOC_SECRET, FakeWsApi, raw_payload
 from cryptography.hazmat.primitives import serialization
@@ -313,3 +313,55 @@ async def test_stream_logs_never_show_secrets(
         assert DOC_SECRET not in text
         assert DOC_API_KEY not in text
         assert not any(signature in text for signature in signatures)
+
+
+class _BadItems(AdapterTelemetry):
+    def __init__(self) -> None:
+        self.reported: list[tuple[str, bool]] = []
+
+    def bad_item(self, what: str, error: BrokerProtocolError, *, may_hold_fill: bool = False) -> None:
+        self.reported.append((what, may_hold_fill))
+
+
+async def test_a_garbage_frame_between_two_fills_is_reported_and_both_fills_arrive() -> None:
+    """Rule 11: one frame off the format costs neither the connection nor the next fill."""
+    script = [
+        {"expect": "userDataStream.subscribe.signature", "reply": SUBSCRIBED},
+        {"push": trade(101, "0.20000000", "0.20000000", "PARTIALLY_FILLED")},
+        {"push_text": "{not json"},
+        {"push": trade(102, "0.30000000", "0.50000000", "PARTIALLY_FILLED")},
+        {"hold": True},
+    ]
+    async with FakeWsApi([script]) as server:
+        adapter = adapter_for(server.url)
+        telemetry = _BadItems()
+        adapter.telemetry = telemetry
+        first, second = await collect(adapter, 2)
+        await adapter.disconnect()
+    assert isinstance(first, OrderFilled) and isinstance(second, OrderFilled)
+    assert [first.fill.trade_id, second.fill.trade_id] == ["101", "102"]
+    assert len(server.requests) == 1  # no reconnect: the connection went on
+    assert telemetry.reported == [("stream frame", True)]
+    (bad,) = adapter.bad_items
+    assert bad.raw == "{not json"
+
+
+async def test_zero_price_trade_report_is_no_fill_but_an_alert_and_the_order_update() -> None:
+    """nautilus_trader #3578: live Binance sent TRADE with L "0.00000000"; never book a price-0 fill."""
+    zero = trade(103, "0.20000000", "0.20000000", "PARTIALLY_FILLED")
+    zero["event"]["L"] = "0.00000000"
+    script = [
+        {"expect": "userDataStream.subscribe.signature", "reply": SUBSCRIBED},
+        {"push": zero},
+        {"push": trade(104, "0.30000000", "0.50000000", "PARTIALLY_FILLED")},
+        {"hold": True},
+    ]
+    async with FakeWsApi([script]) as server:
+        adapter = adapter_for(server.url)
+        telemetry = _BadItems()
+        adapter.telemetry = telemetry
+        update, fill = await collect(adapter, 2)
+        await adapter.disconnect()
+    assert isinstance(update, OrderAccepted)
+    assert isinstance(fill, OrderFilled) and fill.fill.trade_id == "104"
+    assert telemetry.reported == [("fill", True)]

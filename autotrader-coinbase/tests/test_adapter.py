@@ -478,3 +478,57 @@ async def test_server_time(httpx_mock: HTTPXMock, adapter: CoinbaseAdapter) -> N
 
     httpx_mock.add_response(url=f"{API}/time", json=load("time"))
     assert await adapter.server_time() == datetime(2026, 11, 24, 20, 0, 0, 123000, tzinfo=UTC)
+
+
+async def test_fills_of_a_perpetual_take_the_fee_currency_from_the_product(
+    httpx_mock: HTTPXMock, adapter: CoinbaseAdapter
+) -> None:
+    """Issue 15 point 10: the fee currency comes from the product, fetched once when the id is not BASE-QUOTE."""
+    fills = copy.deepcopy(load("fills_doc_item"))
+    fills["fills"][0].update(product_id="ADA-PERP-INTX", side="BUY")  # derived from the doc item
+    product = dict(load("product_btc_usd"))  # composed: the documented product as an INTX perpetual
+    product.update(
+        product_id="ADA-PERP-INTX",
+        product_type="FUTURE",
+        base_currency_id="ADA",
+        quote_currency_id="USDC",
+        base_increment="1",
+    )
+    httpx_mock.add_response(url=f"{API}/orders/historical/fills?limit=250", json=fills)
+    httpx_mock.add_response(
+        url=f"{API}/orders/historical/0000-000000-000000", json=load("get_order_limit_gtc")
+    )
+    httpx_mock.add_response(url=f"{API}/products/ADA-PERP-INTX", json=product)
+    [fill] = await adapter.get_fills()
+    assert fill.fee_currency == "USDC"
+
+
+async def test_one_unreadable_fill_costs_not_the_others(
+    httpx_mock: HTTPXMock, adapter: CoinbaseAdapter
+) -> None:
+    """Rule 11: a fill entry off the documented shape is reported as a possibly lost fill and skipped."""
+    fills = copy.deepcopy(load("fills_doc_item"))
+    broken = dict(fills["fills"][0], trade_id="t-broken", price="not a number")  # composed
+    fills["fills"] = [broken, *fills["fills"], "garbage"]
+    httpx_mock.add_response(url=f"{API}/orders/historical/fills?limit=250", json=fills)
+    httpx_mock.add_response(
+        url=f"{API}/orders/historical/0000-000000-000000", json=load("get_order_limit_gtc")
+    )
+    [fill] = await adapter.get_fills()
+    assert fill.trade_id == "1111-11111-111111"
+    assert [(bad.what, bad.may_hold_fill) for bad in adapter.bad_items] == [("fill", True), ("fill", True)]
+
+
+async def test_one_unknown_open_order_costs_not_the_others(
+    httpx_mock: HTTPXMock, adapter: CoinbaseAdapter
+) -> None:
+    page = {
+        "orders": [_order_payload(), _order_payload(order_id="o-other", status="SOME_NEW_STATUS")],
+        "has_next": False,
+        "cursor": "",
+    }  # the second order is composed: a status added later
+    httpx_mock.add_response(url=f"{API}/orders/historical/batch?order_status=OPEN&limit=250", json=page)
+    reports = await adapter.get_open_orders()
+    assert len(reports) == 1
+    [bad] = adapter.bad_items
+    assert bad.what == "order" and "SOME_NEW_STATUS" in str(bad.error)

@@ -17,13 +17,14 @@ from autotrader_coinbase.parsing import (
     parse_order_configuration,
     parse_order_status,
     parse_product,
+    parse_product_info,
     parse_server_time_ms,
     parse_time,
     parse_user_message,
 )
 from autotrader_core.enums import AssetClass, Liquidity, OrderSide, OrderStatus, OrderType, TimeInForce
 from autotrader_core.errors import BrokerProtocolError, InsufficientFunds
-from coinbase_payloads import load
+from coinbase_payloads import fill_item, load
 
 
 def test_create_order_success_returns_order_id() -> None:
@@ -319,3 +320,45 @@ def test_open_order_with_pending_cancel_is_pending_cancel() -> None:
     assert parse_order(order).status is OrderStatus.PENDING_CANCEL
     done = dict(order, status="CANCELLED")
     assert parse_order(done).status is OrderStatus.CANCELED
+
+
+def _perp_product() -> dict[str, object]:
+    """Composed from the documented product (§3.9): an INTX perpetual, ids and currencies changed."""
+    product = dict(load("product_btc_usd"))
+    product.update(
+        product_id="ADA-PERP-INTX",
+        product_type="FUTURE",
+        base_currency_id="ADA",
+        quote_currency_id="USDC",
+        base_increment="1",
+        display_name="ADA PERP",
+    )
+    return product
+
+
+def test_fee_currency_is_the_products_quote_currency_not_the_rest_of_the_id() -> None:
+    """Issue 15 point 10: ADA-PERP-INTX used to get fee currency "PERP-INTX"."""
+    item = fill_item(product_id="ADA-PERP-INTX", side="BUY")
+    fill = parse_fill(item, client_order_id="c1", product=parse_product_info(_perp_product()))
+    assert fill.fee_currency == "USDC"
+    # Without product data a multi-part id gets no fee currency, never a wrong one.
+    assert parse_fill(item, client_order_id="c1").fee_currency == ""
+    # A plain spot id names its quote currency.
+    assert parse_fill(fill_item(side="BUY"), client_order_id="c1").fee_currency == "USD"
+
+
+def test_quote_sized_fill_is_rounded_to_the_base_increment() -> None:
+    """size_in_quote: size is quote currency; size / price has 28 digits unless rounded to the lot."""
+    item = fill_item(size="100", price="68923.67", size_in_quote=True, side="BUY")  # derived
+    product = parse_product_info(load("product_btc_usd"))
+    fill = parse_fill(item, client_order_id="c1", product=product)
+    assert fill.quantity == Decimal("0.00145088")
+    assert fill.quantity.as_tuple().exponent == -8  # the base increment's places, not 28 digits
+    assert fill.fee_currency == "USD"
+
+
+def test_product_info_needs_a_quote_currency() -> None:
+    product = dict(load("product_btc_usd"))
+    del product["quote_currency_id"], product["quote_display_symbol"]
+    with pytest.raises(BrokerProtocolError, match="quote_currency_id"):
+        parse_product_info(product)

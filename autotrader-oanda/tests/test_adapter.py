@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -368,3 +369,18 @@ async def test_a_finished_order_unknown_by_client_id_is_found_in_the_transaction
     report = await adapter.get_order(symbol="EUR_USD", client_order_id="at0mkt7c1q2w3e1")
     assert (report.status, report.broker_order_id) == (OrderStatus.FILLED, "6368")
     assert (report.filled_quantity, report.average_fill_price) == (Decimal(100), Decimal("1.05412"))
+
+
+async def test_one_pending_order_of_an_unknown_type_costs_not_the_others(
+    adapter: OandaAdapter, httpx_mock: HTTPXMock
+) -> None:
+    """Rule 11: an order the adapter cannot read is reported and skipped; the others come back."""
+    reply = reply_of("edge/pending-orders", "open")
+    orders = reply["orders"]
+    unknown = dict(orders[0], id="2399", type="SOME_FUTURE_ORDER", units="not a number")  # composed
+    reply = dict(reply, orders=[orders[0], unknown, *orders[1:]])
+    httpx_mock.add_response(url=f"{REST}/pendingOrders", json=json.loads(json.dumps(reply, default=str)))
+    reports = await adapter.get_open_orders()
+    assert [r.broker_order_id for r in reports] == ["2304", "2309"]
+    [bad] = adapter.bad_items
+    assert bad.what == "open order" and bad.raw["id"] == "2399"

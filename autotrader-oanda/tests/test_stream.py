@@ -230,3 +230,43 @@ async def test_one_stream_per_adapter(httpx_mock: HTTPXMock) -> None:
                 await anext(adapter.stream_events())
         assert adapter.stream is not None
         assert adapter.stream.closed  # closed with its consumer: a new stream_events() may start
+
+
+async def test_a_garbage_line_is_reported_and_skipped_and_the_heartbeat_recovers_what_it_held(
+    httpx_mock: HTTPXMock,
+) -> None:
+    """Rule 11: one unreadable line costs neither the connection nor a fill (no reconnect)."""
+    recording = replay(httpx_mock, "edge/stream-heartbeat-gap")
+    connections = recording["stream"]["connections"]
+    # composed: a garbled line between the order's creation and the heartbeat that is ahead of us
+    connections[0].insert(2, {"line": '{"id":"6369","type":"ORDER_FILL","units":"1'})
+    async with LineServer(connections) as server:
+        adapter = OandaAdapter(make_settings(ws_url=server.url, heartbeat_timeout=2.0))
+        try:
+            events = await take(adapter, 2)
+            assert _fills(events) == [("6369", Decimal(100), Decimal("1.20000"))]
+            assert len(server.requests) == 1  # the connection went on
+            [bad] = adapter.bad_items
+            assert bad.what == "stream line" and bad.may_hold_fill
+        finally:
+            await adapter.disconnect()
+
+
+async def test_a_transaction_off_the_format_is_reported_and_the_stream_goes_on(httpx_mock: HTTPXMock) -> None:
+    recording = replay(httpx_mock, "edge/stream-heartbeat-gap")
+    connections = recording["stream"]["connections"]
+    # composed: the order's creation line replaced by an ORDER_FILL without units or price
+    created = connections[0][1]["line"]
+    broken = {k: created[k] for k in ("id", "accountID", "userID", "batchID", "time", "instrument")}
+    broken.update(type="ORDER_FILL", orderID="6368", clientOrderID="at0lim7c1q2w3e1")
+    connections[0][1] = {"line": broken}
+    async with LineServer(connections) as server:
+        adapter = OandaAdapter(make_settings(ws_url=server.url, heartbeat_timeout=2.0))
+        try:
+            events = await take(adapter, 1)
+            assert _fills(events) == [("6369", Decimal(100), Decimal("1.20000"))]
+            assert len(server.requests) == 1
+            [bad] = adapter.bad_items
+            assert bad.what == "ORDER_FILL transaction" and bad.may_hold_fill
+        finally:
+            await adapter.disconnect()

@@ -48,7 +48,8 @@ async def take(adapter: OandaAdapter, count: int) -> list[OrderEvent]:
 
 @pytest.mark.parametrize(
     ("torn_line", "expected"),
-    [(True, "unreadable stream line"), (False, "stream read failed (RemoteProtocolError)")],
+    # A torn line is reported as a bad item and skipped; the cut that tore it is the reconnect reason.
+    [(True, "stream read failed (RemoteProtocolError)"), (False, "stream read failed (RemoteProtocolError)")],
 )
 async def test_a_dropped_stream_reports_one_reconnect(
     httpx_mock: HTTPXMock, torn_line: bool, expected: str
@@ -62,6 +63,7 @@ async def test_a_dropped_stream_reports_one_reconnect(
         await take(adapter, 2)  # the accept from the first connection, the fill from the catch-up
         assert len(server.requests) == 2
     assert telemetry.reconnects == [expected]  # once, and not for the first connection
+    assert [bad.what for bad in adapter.bad_items] == (["stream line"] if torn_line else [])
 
 
 async def test_a_silent_stream_is_reported_as_such(httpx_mock: HTTPXMock) -> None:

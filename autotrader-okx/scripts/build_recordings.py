@@ -132,8 +132,22 @@ def push(**changes):
     return body
 
 
+COMPOSED = (
+    "composed: assembled by scripts/build_recordings.py from OKX's documented example payloads "
+    "(tests/payloads, protocols.md §2); every change to a documented payload is named in source"
+)
+"""No OKX flow here was captured from the broker: each recording says so (the kit requires it)."""
+
+
 def write(rec):
+    provenance = rec.pop("provenance", COMPOSED)
     rec = {"id": rec["id"], **{k: v for k, v in rec.items() if k != "id"}}
+    ordered = {}
+    for key, value in rec.items():
+        ordered[key] = value
+        if key == "source":
+            ordered["provenance"] = provenance
+    rec = ordered
     (T / "recordings" / f"{rec['id']}.json").write_text(json.dumps(rec, indent=2, ensure_ascii=False) + "\n")
 
 
@@ -902,6 +916,113 @@ write(
             "connections": [
                 [LOGIN, SUBSCRIBE, {"after_http": "submit"}, {"push": first}, {"sleep": 0.1}, {"drop": True}],
                 [LOGIN, SUBSCRIBE, {"after_http": "catch-up"}, {"push": last}],
+            ],
+        },
+    }
+)
+
+# ---------------------------------------------------------------- TC-BAD-01 one order of an unknown type
+orders = [
+    ("atmc8x2k1q7zr5", "1752588852617379842", "buy", "13013.5", "0.001"),
+    ("atmc8x2k1q7zr6", "1752588852617379843", "sell", "99999.9", "0.002"),
+]
+unknown = live_limit("", "1752588852617379844", "buy", "13000.1", "0.001")
+unknown["ordType"] = "some_future_type"
+listed = [live_limit(cl, oid, side, px, sz) for cl, oid, side, px, sz in reversed(orders)]
+write(
+    {
+        "id": "TC-BAD-01",
+        "description": "orders-pending lists our two resting orders and, between them, an order placed by another "
+        "tool with an ordType this adapter does not know: the two come back, the third is reported.",
+        "source": f"{SRC} §2.3 [DOC] order object (as in TC-ORD-04's orders-pending reply).",
+        "provenance": "composed: TC-ORD-04's orders-pending reply (documented order object, protocols.md §2.3) "
+        "plus one variation: an order without clOrdId (another tool's), ordId 1752588852617379844 and ordType "
+        "some_future_type (no such OKX type: it stands for one added after this adapter, as elp and rpi were)",
+        "input": {"symbol": "BTC-USDT"},
+        "expect": {"client_order_ids": [cl for cl, *_ in orders], "reported": 1},
+        "http": [
+            time_ex(),
+            {
+                "label": "open orders",
+                "request": {
+                    "method": "GET",
+                    "url": f"{REST}/api/v5/trade/orders-pending",
+                    "params": {"instType": "SPOT", "instId": "BTC-USDT", "limit": "100"},
+                    "headers": SIGNED,
+                },
+                "response": {
+                    "status": 200,
+                    "json": {"code": "0", "msg": "", "data": [listed[0], unknown, listed[1]]},
+                },
+            },
+        ],
+    }
+)
+
+# ---------------------------------------------------------------- TC-BAD-02 garbage frame between two fills
+cl = "atmc8x2k1q7zrg"
+ord_id = "452197707845865472"
+body = {
+    "instId": "BTC-USDT",
+    "tdMode": "cash",
+    "clOrdId": cl,
+    "side": "sell",
+    "ordType": "limit",
+    "px": "31527.1",
+    "sz": "0.002",
+}
+common = {"clOrdId": cl, "sz": "0.002"}
+first = push(
+    **common,
+    state="partially_filled",
+    accFillSz="0.001",
+    fee="-0.02522168",
+    tradeId="242589211",
+    fillTime="1654084353263",
+    uTime="1654084353264",
+)
+last = push(
+    **common,
+    state="filled",
+    accFillSz="0.002",
+    fee="-0.05044336",
+    tradeId="242589212",
+    fillTime="1654084354263",
+    uTime="1654084354264",
+)
+fill = {"quantity": "0.001", "price": "31527.1", "fee": "0.02522168", "fee_currency": "USDT"}
+write(
+    {
+        "id": "TC-BAD-02",
+        "description": "Sell 0.002 fills in two trades of 0.001 pushed on the orders channel; a torn, unparseable "
+        "frame arrives between them: both fills arrive, the frame is reported.",
+        "source": f"{SRC} §2.2 [DOC] login reply, §2.5 [DOC] orders push, §2.3 [DOC] place reply. Derived: "
+        "clOrdId, sz 0.002, state/accFillSz/fee (cumulative) and tradeId/fillTime per trade.",
+        "provenance": "composed: the documented orders push (protocols.md §2.5) split into two trades, plus one "
+        "variation: a truncated text frame between the two pushes",
+        "input": {
+            "symbol": "BTC-USDT",
+            "side": "sell",
+            "quantity": "0.002",
+            "limit_price": "31527.1",
+            "client_order_id": cl,
+        },
+        "expect": {
+            "fills": [{"trade_id": "242589211", **fill}, {"trade_id": "242589212", **fill}],
+            "reported": 1,
+        },
+        "http": [time_ex(), submit_ex(body, place_ok(cl, ord_id))],
+        "stream": {
+            "auto_reply": {"ping": "pong"},
+            "connections": [
+                [
+                    LOGIN,
+                    SUBSCRIBE,
+                    {"after_http": "submit"},
+                    {"push": first},
+                    {"push": '{"arg":{"channel":"orders","instType":"SPOT"},"data":[{"accFillSz":"0.0'},
+                    {"push": last},
+                ]
             ],
         },
     }

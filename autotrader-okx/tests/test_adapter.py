@@ -505,3 +505,51 @@ async def test_no_secret_in_debug_logs(
     logged = caplog.text + repr(adapter) + repr(adapter.settings)
     for secret in (API_KEY, API_SECRET, PASSPHRASE):
         assert secret not in logged
+
+
+@pytest.mark.parametrize(
+    "ord_type", ["elp", "rpi", "mmp", "mmp_and_post_only", "op_fok", "optimal_limit_ioc"]
+)
+async def test_every_documented_order_type_of_another_tool_is_listed(
+    adapter: OkxAdapter, httpx_mock: HTTPXMock, ord_type: str
+) -> None:
+    """An ELP/RPI order placed by another tool on the account is listed, not an error (issue 15)."""
+    item = dict(pending_item(1752588852617379840), ordType=ord_type)  # derived: the documented item
+    httpx_mock.add_response(
+        url=httpx.URL(f"{REST}/api/v5/trade/orders-pending", params={"instType": "SPOT", "limit": "100"}),
+        json={"code": "0", "msg": "", "data": [item]},
+    )
+    [report] = await adapter.get_open_orders()
+    assert report.broker_order_id == "1752588852617379840"
+    assert not list(adapter.bad_items)
+
+
+async def test_one_order_of_an_unknown_type_costs_not_the_others(
+    adapter: OkxAdapter, httpx_mock: HTTPXMock
+) -> None:
+    """Rule 11: an ordType OKX adds later is reported and skipped; the other orders come back."""
+    unknown = dict(pending_item(1752588852617379839), ordType="some_future_type")  # composed
+    data = [pending_item(1752588852617379840), unknown, pending_item(1752588852617379838)]
+    httpx_mock.add_response(
+        url=httpx.URL(f"{REST}/api/v5/trade/orders-pending", params={"instType": "SPOT", "limit": "100"}),
+        json={"code": "0", "msg": "", "data": data},
+    )
+    reports = await adapter.get_open_orders()
+    assert [r.broker_order_id for r in reports] == ["1752588852617379840", "1752588852617379838"]
+    [bad] = adapter.bad_items
+    assert bad.what == "open order" and bad.raw["ordType"] == "some_future_type"
+    assert "some_future_type" in str(bad.error)
+
+
+async def test_one_unreadable_fill_row_is_skipped_with_a_fill_alert(
+    adapter: OkxAdapter, httpx_mock: HTTPXMock
+) -> None:
+    broken = doc.FILL_ITEM.replace('"fillPx"', '"fillPxGone"')  # composed: fillPx missing
+    httpx_mock.add_response(
+        url=httpx.URL(f"{REST}/api/v5/trade/fills", params={"instType": "SPOT", "limit": "100"}),
+        text='{"code":"0","msg":"","data":[' + doc.FILL_ITEM + "," + broken + "]}",
+    )
+    [fill] = await adapter.get_fills()
+    assert fill.trade_id == "744876980"
+    [bad] = adapter.bad_items
+    assert bad.what == "fill" and bad.may_hold_fill

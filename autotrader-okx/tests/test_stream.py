@@ -418,3 +418,47 @@ async def test_invalid_url_is_a_configuration_error() -> None:
     with pytest.raises(ConfigurationError), anyio.fail_after(5):
         async for _ in stream.events():
             pass
+
+
+async def test_a_garbage_frame_between_two_fills_is_reported_and_both_fills_arrive() -> None:
+    """Rule 11: one frame off the format is reported; the connection and the next fill go on."""
+
+    async def script(session: Session) -> None:
+        await session.accept_login()
+        await session.accept_subscribe()
+        await session.send(fill_push("7001"))
+        await session.send("{garbage")  # composed: not JSON
+        await session.send(fill_push("7002"))
+        await session.hold()
+
+    async with okx_ws_server([script]) as (url, sessions):
+        stream = OkxPrivateStream(stream_settings(url))
+        first, second = await collect(stream.events(), 2)
+        await stream.close()
+        assert len(sessions) == 1
+    assert isinstance(first, OrderFilled) and isinstance(second, OrderFilled)
+    assert [first.fill.trade_id, second.fill.trade_id] == ["7001", "7002"]
+    [bad] = stream._bad_items
+    assert bad.what == "stream frame" and bad.raw == "{garbage" and bad.may_hold_fill
+
+
+async def test_one_unreadable_item_costs_not_the_other_items_of_its_push() -> None:
+    push = fill_push("7101")
+    second = copy.deepcopy(push["data"][0])
+    second.update(tradeId="", fillSz="0", state="some_future_state")  # composed
+    push["data"].append(second)
+
+    async def script(session: Session) -> None:
+        await session.accept_login()
+        await session.accept_subscribe()
+        await session.send(push)
+        await session.hold()
+
+    async with okx_ws_server([script]) as (url, sessions):
+        stream = OkxPrivateStream(stream_settings(url))
+        [event] = await collect(stream.events(), 1)
+        await stream.close()
+        assert len(sessions) == 1
+    assert isinstance(event, OrderFilled) and event.fill.trade_id == "7101"
+    [bad] = stream._bad_items
+    assert bad.what == "order update" and not bad.may_hold_fill  # no trade in it: no reconnect

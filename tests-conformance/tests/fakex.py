@@ -34,6 +34,7 @@ from autotrader_core.errors import (
 from autotrader_core.events import OrderAccepted, OrderCanceled, OrderEvent, OrderFilled, OrderModified
 from autotrader_core.models import Balance, Fill, Instrument, Order, OrderReport, Position
 from autotrader_core.rest import RestClient
+from autotrader_core.skipping import parse_each
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed
 
@@ -156,7 +157,13 @@ class FakexAdapter(BrokerAdapter):
 
     async def get_open_orders(self, symbol: str | None = None) -> list[OrderReport]:
         reply = await self.rest.request("GET", "/v1/openOrders", params={"symbol": symbol})
-        return [self._report(item) for item in reply]
+        # One order this adapter cannot read is reported and skipped (issue 15, rule 11).
+        return parse_each(
+            reply,
+            self._report,
+            what="open order",
+            on_bad=lambda raw, error: self.telemetry.bad_item("open order", error),
+        )
 
     async def get_fills(self, *, symbol: str | None = None, since: datetime | None = None) -> list[Fill]:
         reply = await self.rest.request("GET", "/v1/fills", params={"symbol": symbol})

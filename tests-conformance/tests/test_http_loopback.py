@@ -16,7 +16,15 @@ URL = "https://api.x.test/v1/order"
 
 
 def _server(exchanges: list[dict[str, Any]]) -> tuple[HttpLoopbackServer, ReplayMonitor]:
-    recording = parse_recording({"id": "TC-CON-01", "description": "d", "source": "s", "http": exchanges})
+    recording = parse_recording(
+        {
+            "id": "TC-CON-01",
+            "description": "d",
+            "source": "s",
+            "provenance": "composed: test",
+            "http": exchanges,
+        }
+    )
     monitor = ReplayMonitor()
     return HttpLoopbackServer(recording.http, monitor), monitor
 

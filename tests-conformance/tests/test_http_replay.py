@@ -16,7 +16,15 @@ URL = "https://api.x.test/v1/order"
 
 
 def _replay(httpx_mock: HTTPXMock, exchanges: list[dict[str, Any]]) -> tuple[HttpReplay, ReplayMonitor]:
-    recording = parse_recording({"id": "TC-CON-01", "description": "d", "source": "s", "http": exchanges})
+    recording = parse_recording(
+        {
+            "id": "TC-CON-01",
+            "description": "d",
+            "source": "s",
+            "provenance": "composed: test",
+            "http": exchanges,
+        }
+    )
     monitor = ReplayMonitor()
     replay = HttpReplay(httpx_mock, recording.http, monitor)
     replay.install()

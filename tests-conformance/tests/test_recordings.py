@@ -9,7 +9,12 @@ from typing import Any
 
 import pytest
 from autotrader_conformance.catalogue import get_spec
-from autotrader_conformance.recordings import RecordingError, load_recording, parse_recording
+from autotrader_conformance.recordings import (
+    PROVENANCE_KINDS,
+    RecordingError,
+    load_recording,
+    parse_recording,
+)
 
 FAKEX = Path(__file__).parent / "recordings_fakex"
 
@@ -19,6 +24,7 @@ def _base(**overrides: Any) -> dict[str, Any]:
         "id": "TC-BAL-01",
         "description": "balances",
         "source": "protocols.md §1.4",
+        "provenance": "composed: protocols.md §1.4 documented example",
         "expect": {"balances": {"USD": {"total": "1", "available": "1"}}},
         "http": [
             {
@@ -47,6 +53,7 @@ def test_every_shipped_fakex_recording_is_valid(path: Path) -> None:
     recording = load_recording(path, get_spec(path.stem))
     assert recording.id == path.stem
     assert recording.source
+    assert recording.provenance.startswith(PROVENANCE_KINDS)
 
 
 def test_a_valid_recording_loads_with_decimals(tmp_path: Path) -> None:
@@ -155,3 +162,53 @@ def test_lines_stream_accepts_its_own_steps() -> None:
     recording = parse_recording(data)
     assert recording.stream is not None
     assert recording.stream.kind == "lines"
+
+
+def test_a_recording_without_provenance_is_refused(tmp_path: Path) -> None:
+    """Issue 15: every recording says whether it was captured from the broker or composed."""
+    data = _base()
+    del data["provenance"]
+    with pytest.raises(RecordingError, match=r"provenance: required.*captured.*composed"):
+        load_recording(_write(tmp_path, data), get_spec("TC-BAL-01"))
+
+
+@pytest.mark.parametrize("value", ["", "documented", "composed", "captured:", "invented: by us", 3])
+def test_provenance_must_say_captured_or_composed_and_from_what(tmp_path: Path, value: object) -> None:
+    with pytest.raises(RecordingError, match="provenance"):
+        load_recording(_write(tmp_path, _base(provenance=value)), get_spec("TC-BAL-01"))
+
+
+def test_provenance_is_exposed(tmp_path: Path) -> None:
+    recording = load_recording(_write(tmp_path, _base()), get_spec("TC-BAL-01"))
+    assert recording.provenance == "composed: protocols.md §1.4 documented example"
+    assert recording.is_composed
+    captured = load_recording(
+        _write(tmp_path, _base(provenance="captured: Binance testnet, 2026-11-24")), get_spec("TC-BAL-01")
+    )
+    assert not captured.is_composed
+
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+RECORDED_ADAPTERS = ("binance", "okx", "coinbase", "oanda")
+"""Adapters whose tests replay recordings (IBKR's fake TWS transcripts are checked by its own tests)."""
+
+
+def _recording_files() -> list[Path]:
+    files: list[Path] = []
+    for adapter in RECORDED_ADAPTERS:
+        folder = REPOSITORY / f"autotrader-{adapter}" / "tests" / "recordings"
+        files += sorted(folder.rglob("*.json"))
+    return files
+
+
+@pytest.mark.skipif(not _recording_files(), reason="the adapters are not beside the kit (installed alone)")
+@pytest.mark.parametrize(
+    "path", _recording_files(), ids=lambda p: str(p.relative_to(REPOSITORY)) if p.is_absolute() else str(p)
+)
+def test_every_adapter_recording_says_where_it_comes_from(path: Path) -> None:
+    """Scenario recordings, edge flows and payload files alike carry captured/composed provenance."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    provenance = data.get("provenance") if isinstance(data, dict) else None
+    assert isinstance(provenance, str), f"{path} has no provenance (captured: … or composed: …)"
+    kind, _, detail = provenance.partition(":")
+    assert kind in PROVENANCE_KINDS and detail.strip(), f"{path}: provenance {provenance!r}"

@@ -41,6 +41,7 @@ from autotrader_core.events import (
 )
 from autotrader_core.market_data import Quote
 from autotrader_core.models import Balance, Fill, Instrument, Order, OrderReport, Position
+from autotrader_core.skipping import PARSE_ERRORS, BadItemLog
 from autotrader_core.transport_choice import make_transport
 from autotrader_core.transports import HttpTransport
 
@@ -50,6 +51,7 @@ from autotrader_binance.http import BinanceHttp
 from autotrader_binance.market_data import MARKET_DATA_HOSTS, BinanceMarketData, parse_rest_book_ticker
 from autotrader_binance.orders import build_order_params, check_against_rules
 from autotrader_binance.parsing import (
+    RefusedFill,
     SymbolRules,
     parse_account_balances,
     parse_account_position,
@@ -136,6 +138,8 @@ class BinanceAdapter(BrokerAdapter):
         self._replaced: set[str] = set()
         """orderIds canceled by a cancelReplace modify: their CANCELED report is not a cancel."""
         self._stream: UserDataStream | None = None
+        self.bad_items = BadItemLog(BROKER, telemetry=lambda: self.telemetry)
+        """Payload items skipped because they could not be parsed (each also logged and alerted)."""
         self.balances: dict[str, Balance] = {}
         """Latest balances pushed by the stream (``outboundAccountPosition``)."""
 
@@ -233,7 +237,7 @@ class BinanceAdapter(BrokerAdapter):
         rate_limits = parse_rate_limits(info)
         if rate_limits:
             self._client().apply_rate_limits(rate_limits)
-        rules = [parse_symbol(raw) for raw in info.get("symbols") or ()]
+        rules = self.bad_items.parse_each(info.get("symbols") or (), parse_symbol, what="instrument")
         self._rules = {r.instrument.symbol: r for r in rules}
         return rules
 
@@ -492,7 +496,7 @@ class BinanceAdapter(BrokerAdapter):
         )
         if not isinstance(reply, list):
             raise BrokerProtocolError("openOrders must be a JSON array", payload=reply, broker=BROKER)
-        reports = [parse_order_report(raw) for raw in reply]
+        reports = self.bad_items.parse_each(reply, parse_order_report, what="open order")
         for r in reports:
             if r.client_order_id is not None:
                 self._remember(r.symbol, r.broker_order_id, r.client_order_id, open_=True)
@@ -563,11 +567,22 @@ class BinanceAdapter(BrokerAdapter):
         missing = {
             (symbol, str(r.get("orderId")))
             for r in rows
-            if isinstance(r, dict) and (symbol, str(r.get("orderId"))) not in self._client_ids
+            if isinstance(r, dict)
+            and isinstance(r.get("orderId"), int)
+            and (symbol, str(r.get("orderId"))) not in self._client_ids
         }
         for _, order_id in sorted(missing):
-            await self.get_order(symbol=symbol, broker_order_id=order_id)  # learns its client order id
-        return [parse_my_trade(r, client_order_id_for=self._client_id_for) for r in rows]
+            try:
+                await self.get_order(symbol=symbol, broker_order_id=order_id)  # learns its client order id
+            except (OrderNotFound, BrokerProtocolError) as exc:
+                # Its fills are reported as unattributable below; the others still count.
+                logger.warning("binance: cannot resolve order %s %s for its fills: %s", symbol, order_id, exc)
+        return self.bad_items.parse_each(
+            rows,
+            lambda r: parse_my_trade(r, client_order_id_for=self._client_id_for),
+            what="fill",
+            may_hold_fill=True,
+        )
 
     def _client_id_for(self, symbol: str, order_id: str) -> str:
         try:
@@ -588,7 +603,7 @@ class BinanceAdapter(BrokerAdapter):
         reply = await self._client().request(
             "GET", "/api/v3/account", params=[("omitZeroBalances", True)], signed=True, weight=20
         )
-        return parse_account_balances(reply)
+        return parse_account_balances(reply, bad_items=self.bad_items)
 
     # -- stream --------------------------------------------------------------------------
 
@@ -614,6 +629,9 @@ class BinanceAdapter(BrokerAdapter):
             clock=self._clock,
             resync_clock=client.remeasure_clock,  # -1021: the retry needs the fresh offset
             config=config,
+            on_bad_frame=lambda raw, error: self.bad_items.report(
+                "stream frame", raw, error, may_hold_fill=True
+            ),
         )
         self._stream = stream
         try:
@@ -639,7 +657,14 @@ class BinanceAdapter(BrokerAdapter):
             order_id = str(event.get("i"))
             if event.get("x") == "CANCELED" and order_id in self._replaced:
                 return []  # the old half of our own cancelReplace modify, not a cancel
-            events = parse_execution_report(event)
+            try:
+                events = parse_execution_report(event)
+            except RefusedFill as refused:
+                self.bad_items.report("fill", event, refused, may_hold_fill=True)
+                events = refused.kept
+            except PARSE_ERRORS as exc:  # one report off the documented shape never ends the stream
+                self.bad_items.report("execution report", event, exc, may_hold_fill=event.get("x") == "TRADE")
+                return []
             for e in events:
                 finished = isinstance(e, _TERMINAL) or (
                     isinstance(e, OrderFilled) and event.get("X") == "FILLED"
@@ -647,7 +672,12 @@ class BinanceAdapter(BrokerAdapter):
                 self._remember(symbol, order_id, e.client_order_id, open_=not finished)
             return events
         if kind == "outboundAccountPosition":
-            for balance in parse_account_position(event):
+            try:
+                balances = parse_account_position(event)
+            except PARSE_ERRORS as exc:
+                self.bad_items.report("account update", event, exc)
+                return []
+            for balance in balances:
                 self.balances[balance.asset] = balance
         return []  # balanceUpdate, listStatus, externalLockUpdate: nothing for the OMS
 

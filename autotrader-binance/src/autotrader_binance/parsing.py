@@ -26,16 +26,19 @@ from autotrader_core.events import (
     OrderRejected,
 )
 from autotrader_core.models import Balance, Fill, Instrument, OrderReport
+from autotrader_core.skipping import BadItemLog
 
 from autotrader_binance.errors import BROKER
 
 __all__ = [
     "RateLimitRule",
+    "RefusedFill",
     "SymbolRules",
     "ms_to_datetime",
     "parse_account_balances",
     "parse_account_position",
     "parse_amend_response",
+    "parse_balance_row",
     "parse_execution_report",
     "parse_my_trade",
     "parse_order_report",
@@ -131,14 +134,20 @@ def _require_mapping(payload: Any, what: str) -> Mapping[str, Any]:
 
 
 def parse_order_report(payload: Any) -> OrderReport:
-    """An order object (query, openOrders, cancel or placement reply) → :class:`OrderReport`."""
+    """An order object (query, openOrders, cancel or placement reply) → :class:`OrderReport`.
+
+    A cancel reply carries the cancel request's own id in ``clientOrderId`` and the
+    order's in ``origClientOrderId`` (protocols.md §1.5): the order's id is reported.
+    """
     p = _require_mapping(payload, "order")
+    original = p.get("origClientOrderId")
+    client_order_id = original if isinstance(original, str) and original else _str(p, "clientOrderId")
     executed = _dec(p, "executedQty")
     cumulative_quote = _opt_dec(p, "cummulativeQuoteQty")
     average = cumulative_quote / executed if executed and cumulative_quote is not None else None
     updated = p.get("updateTime", p.get("transactTime", p.get("workingTime")))
     return OrderReport(
-        client_order_id=_str(p, "clientOrderId"),
+        client_order_id=client_order_id,
         broker_order_id=str(_int(p, "orderId")),
         symbol=_str(p, "symbol"),
         side=_enum(_SIDE, p, "side"),
@@ -220,6 +229,18 @@ def parse_amend_response(payload: Any, *, client_order_id: str) -> list[OrderEve
 # -- user data stream ---------------------------------------------------------
 
 
+class RefusedFill(BrokerProtocolError):
+    """A TRADE report that cannot be booked as a fill (price or quantity 0, trade id -1).
+
+    ``kept`` holds the order update the report still proves (the order is at the
+    broker); the adapter yields it and raises the alert for the fill.
+    """
+
+    def __init__(self, message: str, *, payload: Any, broker: str, kept: list[OrderEvent]) -> None:
+        super().__init__(message, payload=payload, broker=broker)
+        self.kept = kept
+
+
 def parse_execution_report(event: Any) -> list[OrderEvent]:
     """One ``executionReport`` (the inner ``event`` object) → core events.
 
@@ -240,15 +261,25 @@ def parse_execution_report(event: Any) -> list[OrderEvent]:
     if execution_type == "TRADE":
         fee_currency = e.get("N")
         maker = e.get("m")
+        trade_id, quantity, price = _int(e, "t"), _dec(e, "l"), _dec(e, "L")
+        if trade_id < 0 or quantity <= 0 or price <= 0:
+            # Live Binance has sent TRADE reports with L "0.00000000", or l 0 and t -1
+            # (nautilus_trader #3578): not a fill we can book. The order update stands.
+            raise RefusedFill(
+                f"TRADE execution report is not a bookable fill (t={trade_id}, l={quantity}, L={price})",
+                payload=e,
+                broker=BROKER,
+                kept=[OrderAccepted(client_order_id, broker_order_id, timestamp=when)],
+            )
         return [
             OrderFilled(
                 Fill(
-                    trade_id=str(_int(e, "t")),
+                    trade_id=str(trade_id),
                     client_order_id=client_order_id,
                     symbol=_str(e, "s"),
                     side=_enum(_SIDE, e, "S"),
-                    quantity=_dec(e, "l"),
-                    price=_dec(e, "L"),
+                    quantity=quantity,
+                    price=price,
                     fee=_dec(e, "n"),
                     fee_currency=fee_currency if isinstance(fee_currency, str) else "",
                     liquidity=Liquidity.MAKER if maker is True else Liquidity.TAKER,
@@ -297,18 +328,26 @@ def parse_account_position(event: Any) -> list[Balance]:
 # -- account, fills ------------------------------------------------------------
 
 
-def parse_account_balances(payload: Any) -> list[Balance]:
-    """``GET /api/v3/account`` → one :class:`Balance` per asset (total = free + locked)."""
+def parse_account_balances(payload: Any, *, bad_items: BadItemLog | None = None) -> list[Balance]:
+    """``GET /api/v3/account`` → one :class:`Balance` per asset (total = free + locked).
+
+    With ``bad_items``, a row that cannot be parsed is reported there and skipped;
+    without, it raises.
+    """
     p = _require_mapping(payload, "account")
     rows = _field(p, "balances")
     if not isinstance(rows, Sequence):
         raise BrokerProtocolError("field 'balances' must be a list", payload=p, broker=BROKER)
-    balances = []
-    for raw in rows:
-        row = _require_mapping(raw, "balance")
-        free, locked = _dec(row, "free"), _dec(row, "locked")
-        balances.append(Balance(asset=_str(row, "asset"), total=free + locked, available=free))
-    return balances
+    if bad_items is not None:
+        return bad_items.parse_each(rows, parse_balance_row, what="balance")
+    return [parse_balance_row(raw) for raw in rows]
+
+
+def parse_balance_row(payload: Any) -> Balance:
+    """One ``balances[]`` row of ``GET /api/v3/account`` → :class:`Balance`."""
+    row = _require_mapping(payload, "balance")
+    free, locked = _dec(row, "free"), _dec(row, "locked")
+    return Balance(asset=_str(row, "asset"), total=free + locked, available=free)
 
 
 def parse_my_trade(payload: Any, *, client_order_id_for: Callable[[str, str], str]) -> Fill:

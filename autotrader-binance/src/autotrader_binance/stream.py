@@ -105,8 +105,10 @@ class UserDataStream:
         clock: ClockOffset,
         resync_clock: Callable[[], Awaitable[Any]] | None = None,
         config: StreamConfig | None = None,
+        on_bad_frame: Callable[[Any, BrokerProtocolError], object] | None = None,
     ) -> None:
         self._url = url
+        self._on_bad_frame = on_bad_frame
         self._api_key = api_key
         self._signer = signer
         self._clock = clock
@@ -198,7 +200,13 @@ class UserDataStream:
                 raw = await ws.recv()
             if time.monotonic() >= deadline:
                 return
-            message = _loads(raw)
+            try:
+                message = _loads(raw)
+            except BrokerProtocolError as exc:  # one garbage frame: report it, keep the connection
+                if self._on_bad_frame is None:
+                    raise
+                self._on_bad_frame(raw, exc)
+                continue
             event = message.get("event")
             if isinstance(event, dict):
                 kind = event.get("e")

@@ -9,6 +9,7 @@ fills from ``/orders/historical/fills``, each emitted once.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -23,6 +24,7 @@ from autotrader_core.capabilities import Capabilities
 from autotrader_core.decimals import wire_field
 from autotrader_core.enums import AssetClass, OrderStatus, OrderType, TimeInForce
 from autotrader_core.errors import (
+    AutotraderError,
     BrokerProtocolError,
     OrderNotFound,
     RateLimited,
@@ -38,6 +40,7 @@ from autotrader_core.events import (
     OrderModifyRejected,
 )
 from autotrader_core.models import Balance, Fill, Instrument, Order, OrderReport, Position
+from autotrader_core.skipping import BadItemLog
 
 from autotrader_coinbase.directory import OrderDirectory
 from autotrader_coinbase.errors import BROKER, GENERIC_CODES, error_for_code
@@ -45,6 +48,7 @@ from autotrader_coinbase.fills import FillCompleter, OrderRef
 from autotrader_coinbase.http import CoinbaseHttp
 from autotrader_coinbase.order_builder import build_create_order_body, build_edit_order_body
 from autotrader_coinbase.parsing import (
+    ProductInfo,
     UserOrderUpdate,
     parse_accounts_page,
     parse_cancel_results,
@@ -54,6 +58,8 @@ from autotrader_coinbase.parsing import (
     parse_order,
     parse_orders_page,
     parse_product,
+    parse_product_info,
+    spot_product_guess,
 )
 from autotrader_coinbase.settings import CoinbaseSettings
 from autotrader_coinbase.stream import StreamConnected, StreamGap, StreamHeartbeat, StreamOrders, UserStream
@@ -110,7 +116,16 @@ class CoinbaseAdapter(BrokerAdapter):
         self.settings = settings
         self._http = CoinbaseHttp(settings, transport=transport, on_wait=self._rate_limit_waited)
         self._directory = OrderDirectory()
-        self._completer = FillCompleter(self._fetch_order_fills, retry_interval=settings.fill_retry_interval)
+        self.bad_items = BadItemLog(BROKER, telemetry=lambda: self.telemetry)
+        """Payload items skipped because they could not be parsed (each also logged and alerted)."""
+        self._products: dict[str, ProductInfo] = {}
+        """Product data by id (quote currency, base increment), for fills."""
+        self._completer = FillCompleter(
+            self._fetch_order_fills,
+            retry_interval=settings.fill_retry_interval,
+            product_for=self._products.get,
+            bad_items=self.bad_items,
+        )
         self._connected = False
         self._stream: UserStream | None = None
         self._last_alive: datetime | None = None
@@ -353,7 +368,8 @@ class CoinbaseAdapter(BrokerAdapter):
             if cursor:
                 params.append(("cursor", cursor))
             page, cursor = parse_orders_page(
-                await self._http.private("GET", "/orders/historical/batch", params=params)
+                await self._http.private("GET", "/orders/historical/batch", params=params),
+                bad_items=self.bad_items,
             )
             reports.extend(page)
             if cursor is None:
@@ -372,7 +388,8 @@ class CoinbaseAdapter(BrokerAdapter):
             if cursor:
                 query.append(("cursor", cursor))
             page, cursor = parse_fills_page(
-                await self._http.private("GET", "/orders/historical/fills", params=query)
+                await self._http.private("GET", "/orders/historical/fills", params=query),
+                bad_items=self.bad_items,
             )
             fills.extend(page)
             if cursor is None or not page:
@@ -380,7 +397,35 @@ class CoinbaseAdapter(BrokerAdapter):
         return fills
 
     async def _fetch_order_fills(self, order_id: str) -> list[Mapping[str, Any]]:
-        return await self._fills_pages([("order_ids", order_id), ("limit", PAGE_LIMIT)])
+        raw_fills = await self._fills_pages([("order_ids", order_id), ("limit", PAGE_LIMIT)])
+        await self._learn_products(raw_fills)
+        return raw_fills
+
+    async def _learn_products(self, raw_fills: Sequence[Mapping[str, Any]]) -> None:
+        """Fetch the product data fills need and the adapter lacks.
+
+        A plain ``BASE-QUOTE`` spot id names its quote currency; any other id
+        (``ADA-PERP-INTX``), and every quote-sized fill (rounded to the base
+        increment), needs ``GET /products/{id}``. A failed fetch is logged: the
+        fill then carries no fee currency (never a wrong one).
+        """
+        wanted = {
+            product_id
+            for raw in raw_fills
+            if isinstance(product_id := raw.get("product_id"), str)
+            and product_id not in self._products
+            and (spot_product_guess(product_id) is None or str(raw.get("size_in_quote")).lower() == "true")
+        }
+        for product_id in sorted(wanted):
+            endpoint = f"/products/{product_id}"
+            try:
+                if self._http.signer is not None:
+                    reply = await self._http.private("GET", endpoint)
+                else:
+                    reply = await self._http.public("/market" + endpoint)
+                self._products[product_id] = parse_product_info(reply)
+            except AutotraderError as exc:
+                logger.warning("coinbase: product %s unavailable for its fills (%s)", product_id, exc)
 
     async def _refs_for(self, raw_fills: Sequence[Mapping[str, Any]]) -> dict[str, OrderRef]:
         refs: dict[str, OrderRef] = {}
@@ -399,10 +444,14 @@ class CoinbaseAdapter(BrokerAdapter):
             params.append(("start_sequence_timestamp", _rfc3339(since)))
         raw_fills = await self._fills_pages(params)
         refs = await self._refs_for(raw_fills)
-        fills: list[Fill] = []
-        for raw in raw_fills:
+        await self._learn_products(raw_fills)
+
+        def parse(raw: Mapping[str, Any]) -> Fill:
             ref = refs[str(wire_field(raw, "order_id", broker=BROKER))]
-            fills.append(parse_fill(raw, client_order_id=ref.client_order_id, side=ref.side))
+            product = self._products.get(str(raw.get("product_id")))
+            return parse_fill(raw, client_order_id=ref.client_order_id, side=ref.side, product=product)
+
+        fills = self.bad_items.parse_each(raw_fills, parse, what="fill", may_hold_fill=True)
         return sorted(fills, key=lambda fill: fill.timestamp)
 
     # -- account -----------------------------------------------------------------------------------
@@ -419,7 +468,9 @@ class CoinbaseAdapter(BrokerAdapter):
             params: list[tuple[str, object]] = [("limit", PAGE_LIMIT)]
             if cursor:
                 params.append(("cursor", cursor))
-            page, cursor = parse_accounts_page(await self._http.private("GET", "/accounts", params=params))
+            page, cursor = parse_accounts_page(
+                await self._http.private("GET", "/accounts", params=params), bad_items=self.bad_items
+            )
             balances.extend(page)
             if cursor is None:
                 break
@@ -439,7 +490,11 @@ class CoinbaseAdapter(BrokerAdapter):
             reply = await self._http.public("/market/products", params=params)
         if not isinstance(reply, Mapping) or not isinstance(reply.get("products"), list):
             raise BrokerProtocolError("products reply without a products list", payload=reply, broker=BROKER)
-        instruments = [parse_product(item) for item in reply["products"]]
+        instruments = self.bad_items.parse_each(reply["products"], parse_product, what="instrument")
+        for item in reply["products"]:
+            with contextlib.suppress(BrokerProtocolError):  # already reported just above
+                info = parse_product_info(item)
+                self._products[info.product_id] = info
         return [instrument for instrument in instruments if instrument is not None]
 
     async def server_time(self) -> datetime:
@@ -473,6 +528,7 @@ class CoinbaseAdapter(BrokerAdapter):
             heartbeat_timeout=self.settings.heartbeat_timeout,
             max_backoff=self.settings.reconnect_max_delay,
             initial_backoff=self.settings.reconnect_initial_delay,
+            bad_items=self.bad_items,
         )
         self._stream = stream
         pending_catch_up: tuple[datetime] | None = None
@@ -531,6 +587,7 @@ class CoinbaseAdapter(BrokerAdapter):
             + [("product_ids", pid) for pid in self.settings.product_ids]
         )
         fresh = [raw for raw in raw_fills if not self._completer.has_seen(str(raw.get("trade_id")))]
+        await self._learn_products(fresh)
         events = self._completer.emit_new_fills(fresh, await self._refs_for(fresh))
         followed = self._completer.open_order_ids()
         if followed:

@@ -31,8 +31,10 @@ from autotrader_core.events import (
     OrderRejected,
 )
 from autotrader_core.models import Fill
+from autotrader_core.skipping import PARSE_ERRORS, BadItemLog
 
-from autotrader_coinbase.parsing import UserOrderUpdate, parse_fill
+from autotrader_coinbase.errors import BROKER
+from autotrader_coinbase.parsing import ProductInfo, UserOrderUpdate, parse_fill
 
 __all__ = ["FillCompleter", "OrderRef", "OrderState"]
 
@@ -100,8 +102,12 @@ class FillCompleter:
         retry_interval: float = 1.0,
         max_tracked: int = 100_000,
         clock: Callable[[], float] = time.monotonic,
+        product_for: Callable[[str], ProductInfo | None] | None = None,
+        bad_items: BadItemLog | None = None,
     ) -> None:
         self._fetch_fills = fetch_fills
+        self._product_for = product_for or (lambda product_id: None)
+        self._bad_items = bad_items if bad_items is not None else BadItemLog(BROKER)
         self._retry_interval = retry_interval
         self._max_tracked = max_tracked
         self._clock = clock
@@ -142,6 +148,8 @@ class FillCompleter:
         """Fills not emitted before, oldest first; ``refs`` maps order id → order for each fill.
 
         Raw fills whose order is not in ``refs`` are skipped (the caller resolves them first).
+        A fill that cannot be parsed is reported (a possibly lost fill, see
+        :mod:`autotrader_core.skipping`) and skipped; the others are emitted.
         """
         fills: list[Fill] = []
         for raw in raw_fills:
@@ -156,7 +164,14 @@ class FillCompleter:
             ref = refs.get(order_id)
             if ref is None:
                 continue
-            fills.append(parse_fill(raw, client_order_id=ref.client_order_id, side=ref.side))
+            try:
+                product_id = raw.get("product_id")
+                product = self._product_for(product_id) if isinstance(product_id, str) else None
+                fills.append(
+                    parse_fill(raw, client_order_id=ref.client_order_id, side=ref.side, product=product)
+                )
+            except PARSE_ERRORS as exc:
+                self._bad_items.report("fill", raw, exc, may_hold_fill=True)
         fills.sort(key=lambda fill: fill.timestamp)
         events: list[OrderEvent] = []
         for fill in fills:
@@ -183,6 +198,7 @@ class FillCompleter:
             # Still missing: the next heartbeat fetches again.
             logger.warning("coinbase: fetching fills of order %s failed (%s); will retry", order_id, exc)
             return []
+        reported = self._bad_items.total
         try:
             events = self.emit_new_fills(raw, {order_id: state.ref})
         except BrokerProtocolError as exc:
@@ -190,6 +206,11 @@ class FillCompleter:
             logger.error("coinbase: unreadable fills for order %s, giving up on them: %s", order_id, exc)
             state.fetches_without_progress = MAX_FETCHES_WITHOUT_PROGRESS
             return []
+        if self._bad_items.total != reported:
+            # A fill of this order was unreadable (reported, with an alert); the readable ones are
+            # in ``events``. Fetching again would read the same fill: reconciliation settles it.
+            state.fetches_without_progress = MAX_FETCHES_WITHOUT_PROGRESS
+            return events
         state.fetches_without_progress = 0 if events else state.fetches_without_progress + 1
         if state.fetches_without_progress >= MAX_FETCHES_WITHOUT_PROGRESS:
             logger.warning(

@@ -14,15 +14,22 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from autotrader_core.decimals import decimal_from_wire, optional_decimal_from_wire, wire_field
+from autotrader_core.decimals import (
+    decimal_from_wire,
+    optional_decimal_from_wire,
+    round_to_step,
+    wire_field,
+)
 from autotrader_core.enums import AssetClass, Liquidity, OrderSide, OrderStatus, OrderType, TimeInForce
 from autotrader_core.errors import BrokerProtocolError
 from autotrader_core.models import Balance, Fill, Instrument, OrderReport
+from autotrader_core.skipping import BadItemLog
 
 from autotrader_coinbase.errors import BROKER, order_failure_error
 
 __all__ = [
     "OrderConfig",
+    "ProductInfo",
     "UserOrderUpdate",
     "parse_account",
     "parse_accounts_page",
@@ -35,11 +42,13 @@ __all__ = [
     "parse_order_status",
     "parse_orders_page",
     "parse_product",
+    "parse_product_info",
     "parse_server_time_ms",
     "parse_side",
     "parse_time",
     "parse_user_message",
     "parse_user_order",
+    "spot_product_guess",
 ]
 
 ZERO = Decimal(0)
@@ -250,10 +259,17 @@ def _cursor(body: Mapping[str, Any], has_next_key: str | None = "has_next") -> s
     return cursor if isinstance(cursor, str) and cursor else None
 
 
-def parse_orders_page(body: Any) -> tuple[list[OrderReport], str | None]:
-    """``GET /orders/historical/batch`` → (orders, next cursor or ``None``)."""
+def parse_orders_page(
+    body: Any, *, bad_items: BadItemLog | None = None
+) -> tuple[list[OrderReport], str | None]:
+    """``GET /orders/historical/batch`` → (orders, next cursor or ``None``).
+
+    With ``bad_items``, an order that cannot be parsed is reported there and skipped.
+    """
     page = _mapping(body, "orders page", body)
     orders = _list(wire_field(page, "orders", broker=BROKER), "orders", body)
+    if bad_items is not None:
+        return bad_items.parse_each(orders, parse_order, what="order"), _cursor(page)
     return [parse_order(item) for item in orders], _cursor(page)
 
 
@@ -297,15 +313,64 @@ def parse_cancel_results(body: Any) -> dict[str, tuple[bool, str]]:
 _LIQUIDITY = {"MAKER": Liquidity.MAKER, "TAKER": Liquidity.TAKER}
 
 
-def parse_fill(item: Any, *, client_order_id: str, side: OrderSide | None = None) -> Fill:
+@dataclass(frozen=True, slots=True)
+class ProductInfo:
+    """What a fill needs from its product (any product type, perpetuals included)."""
+
+    product_id: str
+    base: str
+    quote: str
+    """The quote currency: what the price and the commission are in."""
+    base_increment: Decimal | None
+    """The base size step; quote-sized fills are rounded to it."""
+
+
+def spot_product_guess(product_id: str) -> ProductInfo | None:
+    """A spot id ``BASE-QUOTE`` names its own currencies; anything else (``ADA-PERP-INTX``,
+    ``BIT-28JUL23-CDE``) needs the product's data. No base increment either way."""
+    parts = product_id.split("-")
+    if len(parts) != 2 or not all(parts):
+        return None
+    return ProductInfo(product_id, parts[0], parts[1], None)
+
+
+def parse_product_info(item: Any) -> ProductInfo:
+    """One product (``GET /products``, ``/products/{id}``, any type) → :class:`ProductInfo`.
+
+    Currencies come from ``quote_currency_id``/``base_currency_id`` (``quote_display_symbol``
+    as the fallback), never from splitting the id: a perpetual's id is ``ADA-PERP-INTX``.
+    """
+    payload = _mapping(item, "product", item)
+    product_id = _str(payload, "product_id")
+    quote = payload.get("quote_currency_id") or payload.get("quote_display_symbol")
+    base = payload.get("base_currency_id") or payload.get("base_display_symbol")
+    if not isinstance(quote, str) or not quote:
+        raise BrokerProtocolError("product without quote_currency_id", payload=payload, broker=BROKER)
+    increment = _opt_dec(payload, "base_increment")
+    return ProductInfo(
+        product_id, base if isinstance(base, str) else "", quote, increment if increment else None
+    )
+
+
+def parse_fill(
+    item: Any,
+    *,
+    client_order_id: str,
+    side: OrderSide | None = None,
+    product: ProductInfo | None = None,
+) -> Fill:
     """One ``/orders/historical/fills`` entry → :class:`Fill`.
 
     The fills endpoint carries no client order id (the caller supplies it from its
     id map) and the doc sample even leaves ``side`` empty, so ``side`` is the
-    fallback. ``commission`` is charged in the quote currency on spot.
+    fallback. ``commission`` is charged in the product's quote currency, taken from
+    ``product`` (a plain ``BASE-QUOTE`` spot id stands in when it is not given).
+    A quote-sized fill (``size_in_quote``) becomes a base quantity rounded to the
+    product's ``base_increment``.
     """
     payload = _mapping(item, "fill", item)
     product_id = _str(payload, "product_id")
+    info = product if product is not None else spot_product_guess(product_id)
     raw_side = payload.get("side")
     if raw_side:
         fill_side = parse_side(raw_side, payload=payload)
@@ -323,6 +388,8 @@ def parse_fill(item: Any, *, client_order_id: str, side: OrderSide | None = None
                 "quote-sized fill with a non-positive price", payload=payload, broker=BROKER
             )
         size = size / price  # size is in quote currency: convert to base quantity
+        if info is not None and info.base_increment is not None:
+            size = round_to_step(size, info.base_increment)  # not 28 digits of division
     timestamp = parse_time(wire_field(payload, "trade_time", broker=BROKER), payload=payload)
     return Fill(
         trade_id=_str(payload, "trade_id"),
@@ -332,7 +399,7 @@ def parse_fill(item: Any, *, client_order_id: str, side: OrderSide | None = None
         quantity=size,
         price=price,
         fee=_opt_dec(payload, "commission") or ZERO,
-        fee_currency=product_id.split("-", 1)[1] if "-" in product_id else "",
+        fee_currency=info.quote if info is not None else "",
         liquidity=_LIQUIDITY.get(str(payload.get("liquidity_indicator", "")).upper(), Liquidity.UNKNOWN),
         timestamp=timestamp or datetime.now(UTC),
         broker_order_id=_str(payload, "order_id"),
@@ -340,10 +407,21 @@ def parse_fill(item: Any, *, client_order_id: str, side: OrderSide | None = None
     )
 
 
-def parse_fills_page(body: Any) -> tuple[list[Mapping[str, Any]], str | None]:
-    """``GET /orders/historical/fills`` → (raw fill objects, next cursor or ``None``)."""
+def parse_fills_page(
+    body: Any, *, bad_items: BadItemLog | None = None
+) -> tuple[list[Mapping[str, Any]], str | None]:
+    """``GET /orders/historical/fills`` → (raw fill objects, next cursor or ``None``).
+
+    With ``bad_items``, an entry that is not even an object is reported there (as a
+    possibly lost fill) and skipped.
+    """
     page = _mapping(body, "fills page", body)
     fills = _list(wire_field(page, "fills", broker=BROKER), "fills", body)
+    if bad_items is not None:
+        objects = bad_items.parse_each(
+            fills, lambda item: _mapping(item, "fill", item), what="fill", may_hold_fill=True
+        )
+        return objects, _cursor(page, has_next_key=None)
     return [_mapping(item, "fill", body) for item in fills], _cursor(page, has_next_key=None)
 
 
@@ -393,10 +471,17 @@ def parse_account(item: Any) -> Balance:
     return Balance(asset=_str(payload, "currency"), total=free + hold, available=free)
 
 
-def parse_accounts_page(body: Any) -> tuple[list[Balance], str | None]:
-    """``GET /accounts`` → (balances, next cursor or ``None``)."""
+def parse_accounts_page(
+    body: Any, *, bad_items: BadItemLog | None = None
+) -> tuple[list[Balance], str | None]:
+    """``GET /accounts`` → (balances, next cursor or ``None``).
+
+    With ``bad_items``, a wallet that cannot be parsed is reported there and skipped.
+    """
     page = _mapping(body, "accounts page", body)
     accounts = _list(wire_field(page, "accounts", broker=BROKER), "accounts", body)
+    if bad_items is not None:
+        return bad_items.parse_each(accounts, parse_account, what="balance"), _cursor(page)
     return [parse_account(item) for item in accounts], _cursor(page)
 
 
@@ -469,13 +554,25 @@ def parse_user_order(item: Any, *, event_type: str) -> UserOrderUpdate:
     )
 
 
-def parse_user_message(message: Any) -> list[UserOrderUpdate]:
-    """A ``channel: "user"`` message → its order updates, in order (snapshot or update events)."""
+def parse_user_message(message: Any, *, bad_items: BadItemLog | None = None) -> list[UserOrderUpdate]:
+    """A ``channel: "user"`` message → its order updates, in order (snapshot or update events).
+
+    With ``bad_items``, an order entry that cannot be parsed is reported there and
+    skipped (the others of the message still count); without, it raises.
+    """
     payload = _mapping(message, "user message", message)
     updates: list[UserOrderUpdate] = []
     for event in _list(wire_field(payload, "events", broker=BROKER), "events", message):
         body = _mapping(event, "user event", message)
         event_type = str(body.get("type", "update")).lower()
-        for order in _list(body.get("orders") or [], "orders", message):
-            updates.append(parse_user_order(order, event_type=event_type))
+        orders = _list(body.get("orders") or [], "orders", message)
+
+        def parse(order: Any, event_type: str = event_type) -> UserOrderUpdate:
+            return parse_user_order(order, event_type=event_type)
+
+        if bad_items is not None:
+            # A user-channel order carries cumulative fills: a skipped one may hide a fill.
+            updates += bad_items.parse_each(orders, parse, what="order update", may_hold_fill=True)
+        else:
+            updates += [parse(order) for order in orders]
     return updates

@@ -25,6 +25,7 @@ from typing import Any
 import anyio
 import websockets
 from autotrader_core.errors import AuthenticationError, BrokerProtocolError
+from autotrader_core.skipping import BadItemLog
 
 from autotrader_coinbase.errors import BROKER
 from autotrader_coinbase.parsing import UserOrderUpdate, parse_user_message
@@ -113,8 +114,10 @@ class UserStream:
         heartbeat_timeout: float = 10.0,
         max_backoff: float = 30.0,
         initial_backoff: float = 0.5,
+        bad_items: BadItemLog | None = None,
     ) -> None:
         self.url = url
+        self._bad_items = bad_items if bad_items is not None else BadItemLog(BROKER)
         self._token = token
         self._product_ids = tuple(product_ids)
         self._heartbeat_timeout = heartbeat_timeout
@@ -173,10 +176,8 @@ class UserStream:
                         raw = await self._receive(ws)
                         try:
                             message = self._decode(raw)
-                        except BrokerProtocolError as exc:
-                            logger.error(
-                                "coinbase user stream: skipping unreadable frame: %s", str(exc)[:300]
-                            )
+                        except BrokerProtocolError as exc:  # reported and skipped; the stream goes on
+                            self._bad_items.report("stream frame", raw, exc, may_hold_fill=True)
                             continue
                         if message.get("type") == "error":
                             text = str(message.get("message", ""))
@@ -209,8 +210,9 @@ class UserStream:
                             )
                             lost_reason = ""
                         if kind == "user":
+                            skipped = self._bad_items.total
                             try:
-                                updates = parse_user_message(message)
+                                updates = parse_user_message(message, bad_items=self._bad_items)
                             except BrokerProtocolError as exc:
                                 # Skip it, but what it said is lost: ask for a REST catch-up.
                                 logger.error(
@@ -220,6 +222,9 @@ class UserStream:
                                 continue
                             if updates:
                                 yield StreamOrders(updates)
+                            if self._bad_items.total != skipped:
+                                # An order entry was unreadable (reported): a REST catch-up recovers it.
+                                yield StreamGap(last_sequence or 0, last_sequence or 0)
                         elif kind == "heartbeats":
                             yield StreamHeartbeat()
             except AuthenticationError:

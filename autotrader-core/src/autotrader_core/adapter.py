@@ -25,7 +25,7 @@ from decimal import Decimal
 from typing import ClassVar
 
 from autotrader_core.capabilities import Capabilities
-from autotrader_core.errors import UnsupportedFeature
+from autotrader_core.errors import BrokerProtocolError, UnsupportedFeature
 from autotrader_core.events import OrderEvent
 from autotrader_core.market_data import MarketDataFeed, Quote
 from autotrader_core.models import Balance, Fill, Instrument, Order, OrderReport, Position
@@ -46,6 +46,13 @@ class AdapterTelemetry:
 
     def reconnected(self, reason: str) -> None:
         """The private stream reconnected (``reason``: what broke the previous connection)."""
+
+    def bad_item(self, what: str, error: BrokerProtocolError, *, may_hold_fill: bool = False) -> None:
+        """One payload item (``what``: "open order", "fill", "stream frame"…) was skipped, unparseable.
+
+        ``may_hold_fill``: the item may have been a fill the OMS never got (reconcile).
+        See :mod:`autotrader_core.skipping`.
+        """
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import aclosing
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
@@ -36,6 +36,7 @@ from autotrader_core.events import (
     OrderModifyRejected,
 )
 from autotrader_core.models import Balance, Fill, Instrument, Order, OrderReport, Position
+from autotrader_core.skipping import BadItemLog
 
 from autotrader_oanda.errors import BROKER, CANCEL_OUTCOMES, error_for_reason
 from autotrader_oanda.http import OandaHttp
@@ -129,6 +130,8 @@ class OandaAdapter(BrokerAdapter):
         self._session_start_id: int | None = None
         self._stream: TransactionStream | None = None
         self._connected = False
+        self.bad_items = BadItemLog(BROKER, telemetry=lambda: self.telemetry)
+        """Payload items skipped because they could not be parsed (each also logged and alerted)."""
         self.home_currency: str | None = None
         """The account's currency (balances, P/L and fees are in it); known after :meth:`connect`."""
 
@@ -310,7 +313,7 @@ class OandaAdapter(BrokerAdapter):
         orders = reply.get("orders")
         if not isinstance(orders, list):
             raise BrokerProtocolError("pendingOrders reply has no orders list", payload=reply, broker=BROKER)
-        reports = [parse_order_report(raw) for raw in orders]
+        reports = self.bad_items.parse_each(orders, parse_order_report, what="open order")
         return [r for r in reports if r is not None and (symbol is None or r.symbol == symbol)]
 
     async def get_fills(self, *, symbol: str | None = None, since: datetime | None = None) -> list[Fill]:
@@ -341,22 +344,31 @@ class OandaAdapter(BrokerAdapter):
                 raise BrokerProtocolError(
                     "idrange reply has no transactions list", payload=reply, broker=BROKER
                 )
-            for tx in transactions:
-                if not isinstance(tx, dict) or tx.get("type") != "ORDER_FILL":
-                    continue
-                if symbol is not None and tx.get("instrument") != symbol:
-                    continue
-                client_id = tx.get("clientOrderID")
-                if not isinstance(client_id, str) or not client_id:
-                    client_id = self._translator.client_id_for(str(tx.get("orderID")))
-                if client_id is None:
-                    continue
-                fills.append(
-                    fill_from_transaction(
-                        tx, client_order_id=client_id, fee_currency=self.home_currency or ""
-                    )
+            wanted = [
+                tx
+                for tx in transactions
+                if not isinstance(tx, dict)  # not even an object: reported below
+                or (
+                    tx.get("type") == "ORDER_FILL"
+                    and (symbol is None or tx.get("instrument") == symbol)
+                    and self._fill_client_id(tx) is not None
                 )
+            ]
+            fills += self.bad_items.parse_each(wanted, self._fill_of, what="fill", may_hold_fill=True)
         return fills
+
+    def _fill_client_id(self, tx: Mapping[str, Any]) -> str | None:
+        client_id = tx.get("clientOrderID")
+        if isinstance(client_id, str) and client_id:
+            return client_id
+        return self._translator.client_id_for(str(tx.get("orderID")))
+
+    def _fill_of(self, tx: Any) -> Fill:
+        if not isinstance(tx, Mapping):
+            raise BrokerProtocolError("ORDER_FILL transaction is not an object", payload=tx, broker=BROKER)
+        client_id = self._fill_client_id(tx)
+        assert client_id is not None  # filtered by get_fills
+        return fill_from_transaction(tx, client_order_id=client_id, fee_currency=self.home_currency or "")
 
     # -- account ---------------------------------------------------------------
 
@@ -368,7 +380,7 @@ class OandaAdapter(BrokerAdapter):
             raise BrokerProtocolError(
                 "openPositions reply has no positions list", payload=reply, broker=BROKER
             )
-        return [parse_position(raw) for raw in positions]
+        return self.bad_items.parse_each(positions, parse_position, what="position")
 
     async def get_balances(self) -> list[Balance]:
         """``GET /summary``: one balance in the home currency (total = NAV, available = margin available)."""
@@ -385,7 +397,7 @@ class OandaAdapter(BrokerAdapter):
             raise BrokerProtocolError(
                 "instruments reply has no instruments list", payload=reply, broker=BROKER
             )
-        instruments = [parse_instrument(item) for item in raw]
+        instruments = self.bad_items.parse_each(raw, parse_instrument, what="instrument")
         self._instruments = {i.symbol: i for i in instruments}
         return instruments
 
@@ -417,6 +429,7 @@ class OandaAdapter(BrokerAdapter):
             on_reconnect=self._on_reconnect,
             on_reconnected=self._reconnected,
             on_wait=self._rate_limit_waited,
+            bad_items=self.bad_items,
         )
         self._stream = stream
         try:

@@ -43,6 +43,7 @@ from autotrader_core.errors import (
 from autotrader_core.events import OrderEvent
 from autotrader_core.resiliency.rate_limit import RateLimiter
 from autotrader_core.rest import parse_retry_after
+from autotrader_core.skipping import PARSE_ERRORS, BadItemLog
 from autotrader_core.transports import HttpReply
 
 from autotrader_oanda.auth import auth_headers
@@ -56,6 +57,12 @@ __all__ = ["StreamInterrupted", "TransactionStream"]
 logger = logging.getLogger(__name__)
 
 _MAX_CATCH_UP_PAGES = 100
+
+
+_NO_FILL_TYPES = frozenset(
+    {"ORDER_CANCEL", "HEARTBEAT", "CLIENT_CONFIGURE", "TRANSFER_FUNDS", "DAILY_FINANCING"}
+)
+"""Transaction types that never carry a fill: skipping one of them is no fill alert."""
 
 
 class StreamInterrupted(TransientError):
@@ -90,8 +97,10 @@ class TransactionStream:
         on_reconnect: Callable[[str], None] | None = None,
         on_reconnected: Callable[[str], None] | None = None,
         on_wait: Callable[[str, float], None] | None = None,
+        bad_items: BadItemLog | None = None,
     ) -> None:
         self._settings = settings
+        self._bad_items = bad_items if bad_items is not None else BadItemLog(BROKER)
         self._http = http
         self._translator = translator
         self.last_transaction_id = last_transaction_id
@@ -158,8 +167,10 @@ class TransactionStream:
         Raises:
             AuthenticationError, BrokerError: the token or account was refused
                 (reconnecting cannot help).
-            BrokerProtocolError: a transaction broke the documented format; the
-                stream stops at it rather than skip what may be a fill.
+        A line or transaction the adapter cannot read is reported (see
+        :mod:`autotrader_core.skipping`; a possible fill with an alert) and skipped:
+        the stream goes on, and a heartbeat announcing a transaction id beyond the
+        last one delivered fetches what a garbled line held (``sinceid``).
         """
         attempt = 0
         while not self._closed:
@@ -262,11 +273,14 @@ class TransactionStream:
             return []
         try:
             message = json.loads(line, parse_float=Decimal)
-        except ValueError:
-            # A torn line (connection cut mid-chunk): reconnect; the catch-up refetches it.
-            raise StreamInterrupted("unreadable stream line", broker=BROKER) from None
-        if not isinstance(message, dict):
-            raise BrokerProtocolError("stream line is not a JSON object", payload=line, broker=BROKER)
+            if not isinstance(message, dict):
+                raise BrokerProtocolError("stream line is not a JSON object", payload=line, broker=BROKER)
+        except ValueError as exc:
+            # Reported and skipped. A torn line ends its connection anyway (reconnect and catch
+            # up); a transaction garbled in a live stream comes back through the next heartbeat's
+            # lastTransactionID (catch-up below).
+            self._bad_items.report("stream line", line, exc, may_hold_fill=True)
+            return []
         if message.get("type") == "HEARTBEAT":
             latest = transaction_id(message.get("lastTransactionID"), payload=message)
             if latest > self.last_transaction_id:
@@ -278,7 +292,17 @@ class TransactionStream:
         tx_id = transaction_id(tx.get("id"), payload=tx)
         if tx_id <= self.last_transaction_id:
             return []  # already delivered by a catch-up
-        events = self._translator.events(tx, once=True)
+        try:
+            events = self._translator.events(tx, once=True)
+        except PARSE_ERRORS as exc:  # one transaction off the format never ends the stream
+            kind = tx.get("type")
+            self._bad_items.report(
+                f"{kind} transaction" if isinstance(kind, str) else "transaction",
+                tx,
+                exc,
+                may_hold_fill=kind not in _NO_FILL_TYPES,
+            )
+            events = []
         self.last_transaction_id = tx_id
         return events
 

@@ -29,6 +29,7 @@ from autotrader_core.enums import AssetClass, OrderType, TimeInForce
 from autotrader_core.errors import BrokerProtocolError, InvalidOrder, OrderNotFound, UnsupportedFeature
 from autotrader_core.events import OrderEvent
 from autotrader_core.models import Balance, Fill, Instrument, Order, OrderReport, Position
+from autotrader_core.skipping import BadItemLog
 
 from autotrader_okx.errors import BROKER
 from autotrader_okx.http import OkxHttp, Paths
@@ -90,6 +91,8 @@ class OkxAdapter(BrokerAdapter):
         self._http: OkxHttp | None = None
         self._stream: OkxPrivateStream | None = None
         self._connected = False
+        self.bad_items = BadItemLog(BROKER, telemetry=lambda: self.telemetry)
+        """Payload items skipped because they could not be parsed (each also logged and alerted)."""
 
     # -- connection -------------------------------------------------------------
     @property
@@ -278,7 +281,7 @@ class OkxAdapter(BrokerAdapter):
         if symbol:
             base.append(("instId", symbol))
         items = await self._paged(Paths.PENDING, base, cursor="ordId")
-        return [parse_order_report(item) for item in items]
+        return self.bad_items.parse_each(items, parse_order_report, what="open order")
 
     async def get_fills(self, *, symbol: str | None = None, since: datetime | None = None) -> list[Fill]:
         """Past fills, oldest first (``/trade/fills``: 3 days; ``/fills-history`` when ``since`` is older)."""
@@ -292,7 +295,7 @@ class OkxAdapter(BrokerAdapter):
         if since is not None:
             base.append(("begin", int(since.timestamp() * 1000)))
         items = await self._paged(path, base, cursor="billId")
-        fills = [parse_fill(item) for item in items]
+        fills = self.bad_items.parse_each(items, parse_fill, what="fill", may_hold_fill=True)
         fills.sort(key=lambda fill: fill.timestamp)
         return fills
 
@@ -321,16 +324,16 @@ class OkxAdapter(BrokerAdapter):
     # -- account ------------------------------------------------------------------
     async def get_positions(self) -> list[Position]:
         """Margin/derivative positions (spot holdings in cash mode are balances, so often empty)."""
-        return parse_positions(await self.http.get(Paths.POSITIONS))
+        return parse_positions(await self.http.get(Paths.POSITIONS), bad_items=self.bad_items)
 
     async def get_balances(self) -> list[Balance]:
         """Trading-account balances (OKX lists only non-zero currencies)."""
-        return parse_balances(await self.http.get(Paths.BALANCE))
+        return parse_balances(await self.http.get(Paths.BALANCE), bad_items=self.bad_items)
 
     async def get_instruments(self) -> list[Instrument]:
         """Tradable (``state: live``) instruments of ``settings.inst_type`` with tick/lot/min size."""
         reply = await self.http.get(Paths.INSTRUMENTS, [("instType", self.settings.inst_type)], signed=False)
-        return parse_instruments(reply)
+        return parse_instruments(reply, bad_items=self.bad_items)
 
     # -- stream -------------------------------------------------------------------
     def stream_events(self) -> AsyncIterator[OrderEvent]:
@@ -343,6 +346,7 @@ class OkxAdapter(BrokerAdapter):
                 catch_up=self._catch_up,
                 resync_clock=self.http.sync_time,
                 on_reconnect=self._reconnected,
+                bad_items=self.bad_items,
             )
         return self._stream.events()
 

@@ -11,10 +11,10 @@ so the sign is flipped here, once.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from autotrader_core.decimals import decimal_from_wire, optional_decimal_from_wire, wire_field
 from autotrader_core.enums import AssetClass, Liquidity, OrderSide, OrderStatus, OrderType, TimeInForce
@@ -28,6 +28,7 @@ from autotrader_core.events import (
     OrderModifyRejected,
 )
 from autotrader_core.models import Balance, Fill, Instrument, OrderReport, Position, utc_now
+from autotrader_core.skipping import BadItemLog
 
 from autotrader_okx.errors import BROKER
 
@@ -35,6 +36,7 @@ __all__ = [
     "ORDER_STATES",
     "ORDER_TYPES",
     "envelope_data",
+    "parse_balance_detail",
     "parse_balances",
     "parse_fill",
     "parse_instrument",
@@ -66,8 +68,20 @@ ORDER_TYPES: Mapping[str, tuple[OrderType, TimeInForce]] = {
     "mmp": (OrderType.LIMIT, TimeInForce.GTC),
     "mmp_and_post_only": (OrderType.LIMIT, TimeInForce.GTC),
     "op_fok": (OrderType.LIMIT, TimeInForce.FOK),
+    # Post-only maker orders of OKX's liquidity programmes, placed by other tools on the
+    # same account: ELP ("Enhanced Liquidity Program", okx.com/help/okx-enhanced-liquidity-program)
+    # and its successor RPI ("Retail Price Improvement", okx.com/help/okx-retail-price-improvement-program-rpi).
+    "elp": (OrderType.LIMIT, TimeInForce.GTC),
+    "rpi": (OrderType.LIMIT, TimeInForce.GTC),
 }
-"""OKX ``ordType`` (which also encodes time in force and post-only) → core type and TIF."""
+"""OKX ``ordType`` (which also encodes time in force and post-only) → core type and TIF.
+
+Every type OKX documents for regular orders; a type added later is refused per
+item (``BrokerProtocolError``), and list callers skip and report that one order
+(:mod:`autotrader_core.skipping`) instead of failing the whole list.
+"""
+
+T = TypeVar("T")
 
 _SIDES = {"buy": OrderSide.BUY, "sell": OrderSide.SELL}
 _LIQUIDITY = {"T": Liquidity.TAKER, "M": Liquidity.MAKER}
@@ -188,64 +202,82 @@ def parse_instrument(item: Mapping[str, Any]) -> Instrument:
     )
 
 
-def parse_instruments(body: Any, *, tradable_only: bool = True) -> list[Instrument]:
-    """The instruments of an envelope; by default only those in state ``live`` (tradable now)."""
-    return [
-        parse_instrument(item)
+def _each(items: list[Any], parse: Callable[[Any], T], what: str, bad_items: BadItemLog | None) -> list[T]:
+    """Parse every item; with ``bad_items`` an unparseable one is reported there and skipped."""
+    if bad_items is None:
+        return [parse(item) for item in items]
+    return bad_items.parse_each(items, parse, what=what)
+
+
+def parse_instruments(
+    body: Any, *, tradable_only: bool = True, bad_items: BadItemLog | None = None
+) -> list[Instrument]:
+    """The instruments of an envelope; by default only those in state ``live`` (tradable now).
+
+    With ``bad_items``, an instrument that cannot be parsed is reported there and skipped.
+    """
+    items = [
+        item
         for item in envelope_data(body)
-        if not tradable_only or _opt_text(item, "state") == "live"
+        if not tradable_only or not isinstance(item, Mapping) or _opt_text(item, "state") == "live"
     ]
+    return _each(items, parse_instrument, "instrument", bad_items)
 
 
 # -- account ------------------------------------------------------------------
-def parse_balances(body: Any) -> list[Balance]:
+def parse_balances(body: Any, *, bad_items: BadItemLog | None = None) -> list[Balance]:
     """``GET /api/v5/account/balance`` → one :class:`Balance` per currency.
 
     total = ``cashBal`` (falls back to ``eq``), available = ``availBal``
     (falls back to ``availEq``); locked = total - available (``frozenBal``).
+    With ``bad_items``, a currency row that cannot be parsed is reported there and skipped.
     """
     balances: list[Balance] = []
     for account in envelope_data(body):
         details = wire_field(account, "details", broker=BROKER)
         if not isinstance(details, list):
             raise BrokerProtocolError("'details' is not a list", payload=account, broker=BROKER)
-        for detail in details:
-            total = _opt_dec(detail, "cashBal")
-            if total is None:
-                total = _dec(detail, "eq")
-            available = _opt_dec(detail, "availBal")
-            if available is None:
-                available = _dec(detail, "availEq")
-            balances.append(Balance(asset=_text(detail, "ccy"), total=total, available=available))
+        balances += _each(details, parse_balance_detail, "balance", bad_items)
     return balances
 
 
-def parse_positions(body: Any) -> list[Position]:
+def parse_balance_detail(detail: Mapping[str, Any]) -> Balance:
+    """One ``details[]`` row of the balance reply (or ``account`` push) → :class:`Balance`."""
+    total = _opt_dec(detail, "cashBal")
+    if total is None:
+        total = _dec(detail, "eq")
+    available = _opt_dec(detail, "availBal")
+    if available is None:
+        available = _dec(detail, "availEq")
+    return Balance(asset=_text(detail, "ccy"), total=total, available=available)
+
+
+def parse_positions(body: Any, *, bad_items: BadItemLog | None = None) -> list[Position]:
     """``GET /api/v5/account/positions`` → signed :class:`Position` list (flat ones dropped).
 
     ``posSide`` ``net`` carries the sign in ``pos``; ``long``/``short`` (hedge mode)
-    carry it in the side.
+    carry it in the side. With ``bad_items``, an unparseable position is reported and skipped.
     """
-    positions: list[Position] = []
-    for item in envelope_data(body):
-        quantity = _dec(item, "pos")
-        pos_side = _opt_text(item, "posSide")
-        if pos_side == "short":
-            quantity = -abs(quantity)
-        elif pos_side == "long":
-            quantity = abs(quantity)
-        if quantity == 0:
-            continue
-        positions.append(
-            Position(
-                symbol=_text(item, "instId"),
-                quantity=quantity,
-                average_price=_opt_dec(item, "avgPx") or Decimal(0),
-                broker=BROKER,
-                unrealized_pnl=_opt_dec(item, "upl"),
-            )
-        )
-    return positions
+    parsed = _each(envelope_data(body), _position, "position", bad_items)
+    return [position for position in parsed if position is not None]
+
+
+def _position(item: Mapping[str, Any]) -> Position | None:
+    quantity = _dec(item, "pos")
+    pos_side = _opt_text(item, "posSide")
+    if pos_side == "short":
+        quantity = -abs(quantity)
+    elif pos_side == "long":
+        quantity = abs(quantity)
+    if quantity == 0:
+        return None
+    return Position(
+        symbol=_text(item, "instId"),
+        quantity=quantity,
+        average_price=_opt_dec(item, "avgPx") or Decimal(0),
+        broker=BROKER,
+        unrealized_pnl=_opt_dec(item, "upl"),
+    )
 
 
 # -- orders -------------------------------------------------------------------

@@ -40,12 +40,13 @@ from autotrader_core.errors import (
 )
 from autotrader_core.events import OrderEvent, OrderFilled
 from autotrader_core.models import Balance, Fill, Position
+from autotrader_core.skipping import PARSE_ERRORS, BadItemLog
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from autotrader_okx.auth import ws_login_message
 from autotrader_okx.errors import BROKER, CLOCK_SKEW_CODES, error_for_code
-from autotrader_okx.parsing import parse_balances, parse_order_push, parse_positions
+from autotrader_okx.parsing import parse_balance_detail, parse_order_push, parse_positions
 from autotrader_okx.settings import OkxSettings
 
 __all__ = ["CatchUp", "OkxPrivateStream"]
@@ -87,8 +88,10 @@ class OkxPrivateStream:
         catch_up: CatchUp | None = None,
         resync_clock: Callable[[], Awaitable[object]] | None = None,
         on_reconnect: Callable[[str], None] | None = None,
+        bad_items: BadItemLog | None = None,
     ) -> None:
         self._settings = settings
+        self._bad_items = bad_items if bad_items is not None else BadItemLog(BROKER)
         self._on_reconnect = on_reconnect
         self._logins = 0
         self._lost_reason: str | None = None
@@ -260,7 +263,11 @@ class OkxPrivateStream:
                 if raw is None:
                     raise _Reconnect("heartbeat timeout (no pong)")
             received_at = self._broker_now()
-            message = _decode(raw)
+            try:
+                message = _decode(raw)
+            except BrokerProtocolError as exc:  # one garbage frame: report it, the stream goes on
+                self._bad_items.report("stream frame", raw, exc, may_hold_fill=True)
+                continue
             if message is None:  # "pong"
                 self._seen(received_at)
                 continue
@@ -284,16 +291,14 @@ class OkxPrivateStream:
                     logger.warning("okx stream: maintenance notice (64008); reconnecting early")
                     raise _Reconnect("maintenance notice (64008)")
                 continue
-            try:
-                events = self._handle_push(message)
-            except BrokerProtocolError as exc:
-                # Never drop a push silently, never kill the stream for one: reconnect, and
-                # the catch-up query brings back any fill this frame carried.
-                logger.error("okx stream: unreadable push, reconnecting to catch up: %s", exc)
-                raise _Reconnect("unreadable push") from exc
+            events, lost_fill = self._handle_push(message)
             self._seen(received_at)
             for item in events:
                 yield item
+            if lost_fill:
+                # The good items went out; the unreadable one (reported) may have been a fill:
+                # reconnect, and the catch-up query brings it back.
+                raise _Reconnect("unreadable fill push")
 
     def _seen(self, received_at: datetime) -> None:
         if self._healthy:
@@ -321,35 +326,50 @@ class OkxPrivateStream:
         self._gap_start = None
         return fills
 
-    def _handle_push(self, message: Mapping[str, Any]) -> list[OrderEvent]:
+    def _handle_push(self, message: Mapping[str, Any]) -> tuple[list[OrderEvent], bool]:
+        """The events of one push, and whether an unreadable item in it may have been a fill.
+
+        Each item is parsed on its own: one the adapter cannot read is reported
+        (:mod:`autotrader_core.skipping`) and skipped, the others still count.
+        """
         arg = message.get("arg")
         data = message.get("data")
         if not isinstance(arg, Mapping) or not isinstance(data, list):
             logger.debug("okx stream: ignoring frame without arg/data")
-            return []
+            return [], False
         channel = arg.get("channel")
         if channel == "orders":
             events: list[OrderEvent] = []
+            lost_fill = False
             for item in data:
-                if not isinstance(item, Mapping):
-                    raise BrokerProtocolError(
-                        "orders push item is not an object", payload=message, broker=BROKER
-                    )
-                events.extend(parse_order_push(item))
-            return events
+                try:
+                    if not isinstance(item, Mapping):
+                        raise BrokerProtocolError("orders push item is not an object", broker=BROKER)
+                    events.extend(parse_order_push(item))
+                except PARSE_ERRORS as exc:
+                    fill = not isinstance(item, Mapping) or bool(item.get("tradeId"))
+                    self._bad_items.report("order update", item, exc, may_hold_fill=fill)
+                    lost_fill = lost_fill or fill
+            return events, lost_fill
         if channel == "account":
-            for balance in parse_balances({"data": data}):
+            details = [
+                detail
+                for account in data
+                if isinstance(account, Mapping) and isinstance(account.get("details"), list)
+                for detail in account["details"]
+            ]
+            for balance in self._bad_items.parse_each(details, parse_balance_detail, what="balance"):
                 self.balances[balance.asset] = balance
         elif channel == "positions":
             for item in data:
                 if not isinstance(item, Mapping) or "instId" not in item:
                     continue
-                parsed = parse_positions({"data": [item]})
+                parsed = parse_positions({"data": [item]}, bad_items=self._bad_items)
                 if parsed:
                     self.positions[parsed[0].symbol] = parsed[0]
                 else:
                     self.positions.pop(str(item["instId"]), None)
-        return []
+        return [], False
 
 
 def _decode(raw: str | bytes) -> dict[str, Any] | None:

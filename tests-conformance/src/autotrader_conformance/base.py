@@ -15,6 +15,7 @@ from autotrader_conformance.scenarios import (
     StreamScenarios,
 )
 from autotrader_conformance.scenarios._base import SCENARIO_TESTS
+from autotrader_conformance.scenarios.bad_items import BadItemScenarios
 from autotrader_conformance.scenarios.faults import FaultScenarios
 from autotrader_conformance.scenarios.secrets import SecretScenarios
 
@@ -31,6 +32,7 @@ class AdapterConformance(
     StreamScenarios,
     FaultScenarios,
     SecretScenarios,
+    BadItemScenarios,
 ):
     """Every conformance scenario, run against one adapter.
 

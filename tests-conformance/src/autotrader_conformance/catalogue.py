@@ -48,7 +48,7 @@ class ScenarioSpec:
         id: Stable id ``TC-<GROUP>-<nn>``; also the recording's file name (``<id>.json``).
         title: One line saying what the scenario proves.
         group: ``connection``, ``instruments``, ``account``, ``orders``, ``errors``,
-            ``resiliency``, ``stream``, ``faults`` or ``secrets``.
+            ``resiliency``, ``stream``, ``faults``, ``bad items`` or ``secrets``.
         mandatory: Cannot be skipped by any means.
         requires: Feature without which the scenario is skipped (capability-gated scenarios).
         needs: Features a mandatory scenario needs; missing ones make it fail.
@@ -328,6 +328,37 @@ _SPECS = (
         "faults",
         requires=Feature.STREAMING_FILLS,
         replays="TC-STR-02",
+    ),
+    # -- one bad payload item never costs the others (issue 15, rule 11) --
+    ScenarioSpec(
+        "TC-BAD-01",
+        "a list reply with one unparseable item: the valid items come back, the bad one is reported",
+        "bad items",
+        input_optional=("symbol",),
+        expect_required=("client_order_ids",),
+        expect_optional=("reported",),
+        recording_optional=True,
+        simulated="skip",
+        simulated_skip_reason=(
+            "the kit plays the bad item from a recording; an adapter without recordings has no wire the kit "
+            "can garble (a simulator has none; a fake server tests rule 11 in the adapter's own suite)"
+        ),
+    ),
+    ScenarioSpec(
+        "TC-BAD-02",
+        "a garbage stream frame between two fills: both fills arrive, the frame is reported",
+        "bad items",
+        requires=Feature.STREAMING_FILLS,
+        input_required=_ORDER,
+        input_optional=_ORDER_OPT,
+        expect_required=("fills",),
+        expect_optional=("reported",),
+        recording_optional=True,
+        simulated="skip",
+        simulated_skip_reason=(
+            "the kit plays the bad item from a recording; an adapter without recordings has no wire the kit "
+            "can garble (a simulator has none; a fake server tests rule 11 in the adapter's own suite)"
+        ),
     ),
     # -- secrets: known secret values never leak --
     ScenarioSpec(

@@ -6,7 +6,8 @@ Schema (version 1), one file ``<scenario id>.json`` in the adapter's
     {
       "id": "TC-ORD-01",                      # must equal the file name
       "description": "what happened",          # free text
-      "source": "protocols.md §1.3; https://…", # provenance: required, non-empty
+      "source": "protocols.md §1.3; https://…", # what the payloads come from: required, non-empty
+      "provenance": "composed: …" | "captured: …",  # required: see PROVENANCE_KINDS
       "input":  {…},                            # scenario parameters (see the catalogue)
       "expect": {…},                            # expected values (decimal strings for money)
       "http": [ exchange, … ],                  # optional
@@ -49,6 +50,7 @@ from autotrader_conformance.catalogue import ScenarioSpec
 
 __all__ = [
     "EXCEPTION_KINDS",
+    "PROVENANCE_KINDS",
     "HttpExchange",
     "HttpRequestSpec",
     "HttpResponseSpec",
@@ -64,7 +66,15 @@ __all__ = [
 EXCEPTION_KINDS = ("timeout", "connect_error", "read_error")
 """Transport failures an exchange can replay instead of a response."""
 
-_TOP_KEYS = {"id", "description", "source", "input", "expect", "http", "stream", "version"}
+PROVENANCE_KINDS = ("captured", "composed")
+"""How a recording came to be, the first word of its ``provenance``.
+
+``captured``: the broker's own bytes, recorded from its live or test environment
+(say where and when). ``composed``: assembled by hand from documented payloads
+(say from which documentation sections, and which parts are variations).
+"""
+
+_TOP_KEYS = {"id", "description", "source", "provenance", "input", "expect", "http", "stream", "version"}
 _REQUEST_KEYS = {"method", "url", "params", "headers", "json", "form", "content"}
 _RESPONSE_KEYS = {"status", "headers", "json", "text", "exception"}
 _EXCHANGE_KEYS = {"label", "request", "response", "optional", "reusable", "note"}
@@ -148,6 +158,13 @@ class Recording:
     expect: Mapping[str, Any]
     http: tuple[HttpExchange, ...] = ()
     stream: StreamScript | None = None
+    provenance: str = ""
+    """``captured: …`` or ``composed: …`` (see :data:`PROVENANCE_KINDS`)."""
+
+    @property
+    def is_composed(self) -> bool:
+        """True when the flow was assembled from documentation, not captured from the broker."""
+        return self.provenance.startswith("composed")
 
 
 class _Checker:
@@ -202,6 +219,7 @@ def parse_recording(data: Any, *, path: Path | None = None, spec: ScenarioSpec |
     scenario_id = _required_text(check, data, "id")
     description = _required_text(check, data, "description")
     source = _required_text(check, data, "source")
+    provenance = _provenance(check, data)
     inputs = _object(check, data, "input")
     expect = _object(check, data, "expect")
     if spec is not None and scenario_id and scenario_id != spec.id:
@@ -224,7 +242,24 @@ def parse_recording(data: Any, *, path: Path | None = None, spec: ScenarioSpec |
         expect=expect,
         http=tuple(exchanges),
         stream=stream,
+        provenance=provenance,
     )
+
+
+def _provenance(check: _Checker, data: Mapping[str, Any]) -> str:
+    value = data.get("provenance")
+    kinds = " or ".join(f'"{kind}: …"' for kind in PROVENANCE_KINDS)
+    if not isinstance(value, str) or not value.strip():
+        check.error(
+            "provenance",
+            f"required: {kinds} — was this flow captured from the broker, or composed from its "
+            "documentation (and from which sections)?",
+        )
+        return ""
+    kind, _, detail = value.partition(":")
+    if kind.strip() not in PROVENANCE_KINDS or not detail.strip():
+        check.error("provenance", f"must read {kinds} (saying from what), got {value!r}")
+    return value
 
 
 def validate_values(spec: ScenarioSpec, inputs: Mapping[str, Any], expect: Mapping[str, Any]) -> list[str]:

@@ -34,6 +34,7 @@ class Scenario:
         title: What the scenario proves (from the catalogue).
         description: The recording's description (or the title when simulated).
         source: Provenance of the recorded payloads (protocols.md section, docs URL).
+        provenance: ``captured: …`` or ``composed: …`` (recorded mode; ``simulated`` otherwise).
         input: Scenario parameters (symbol, side, quantity, client order id...).
         expect: Expected values (exact decimal strings for money).
         mode: ``"recorded"`` (replayed broker traffic), ``"simulated"`` (no recording:
@@ -58,6 +59,7 @@ class Scenario:
     mode: str = "recorded"
     description: str = ""
     source: str = ""
+    provenance: str = ""
     ws_url: str | None = None
     stream_url: str | None = None
     base_url: str | None = None

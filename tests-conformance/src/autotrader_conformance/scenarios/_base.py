@@ -159,6 +159,7 @@ class ScenarioBase:
                 mode="simulated",
                 description=spec.title,
                 source="simulated",
+                provenance="simulated",
                 setup_error=error,
             )
         path = recordings / spec.file_name
@@ -173,6 +174,7 @@ class ScenarioBase:
             mode="recorded",
             description=recording.description,
             source=recording.source,
+            provenance=recording.provenance,
             http=recording.http,
             stream=recording.stream,
             recording=path,
