@@ -139,3 +139,16 @@ def test_kill_pid_stops_only_that_session_and_refuses_an_unregistered_pid(
         for child in children:
             child.kill()
             child.wait()
+
+
+def test_a_file_being_written_is_not_taken_for_a_stale_one(tmp_path: Path) -> None:
+    # `autotrader kill` listing sessions while one registers used to read its empty,
+    # half-written file, call it unreadable and delete it: the session was then unkillable.
+    path = tmp_path / f"session-{os.getpid()}.pid"
+    path.write_text("")
+    assert running_sessions(tmp_path) == []
+    assert path.exists()
+    with registered_session(tmp_path) as registered:
+        assert [s.pid for s in running_sessions(tmp_path)] == [os.getpid()]
+        assert not list(tmp_path.glob(".session-*"))  # no partial file left behind
+    assert not registered.exists()

@@ -20,6 +20,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -80,7 +81,11 @@ def registered_session(data_dir: Path, *, broker: str | None = None) -> Iterator
         "broker": broker,
         "command": " ".join([os.path.basename(sys.argv[0]), *sys.argv[1:]]) if sys.argv else None,
     }
-    path.write_text(json.dumps(record))
+    # Written whole, then renamed: a reader never sees a half-written file (and never
+    # removes a live session's registration as unreadable).
+    partial = data_dir / f".session-{pid}.pid.partial"
+    partial.write_text(json.dumps(record))
+    os.replace(partial, path)
     try:
         yield path
     finally:
@@ -101,6 +106,15 @@ def _read(path: Path) -> tuple[int, str | None, dict[str, str | None]] | None:
         return int(data["pid"]), data.get("started"), details
     except (ValueError, KeyError, TypeError, AttributeError):
         return None
+
+
+def _being_written(path: Path, seconds: float = 5.0) -> bool:
+    """An empty file changed in the last ``seconds``: created, its one write not landed yet."""
+    try:
+        info = path.stat()
+    except OSError:
+        return False
+    return info.st_size == 0 and time.time() - info.st_mtime < seconds
 
 
 def _text(value: object) -> str | None:
@@ -124,6 +138,8 @@ def running_sessions(data_dir: Path) -> list[Session]:
     sessions = []
     for path in sorted(data_dir.glob(_PATTERN)):
         entry = _read(path)
+        if entry is None and _being_written(path):
+            continue  # an older version's registration, mid-write: look again later
         if entry is None or not _alive(entry[0], entry[1]):
             logger.info("removing stale session file %s", path.name)
             with suppress(OSError):
