@@ -7,6 +7,7 @@ nox -s "conformance(paper)" one adapter: its tests + the conformance suite, in a
 nox -s lint types           ruff and mypy --strict over every package
 nox -s demo                 `autotrader plugins` + a short paper session
 nox -s prometheus            the metrics exporter plugin
+nox -s web                  the operator control plane (API tests + headless Chromium tests)
 nox -s docs                 API reference (mkdocs --strict) + docstring gate
 nox -s crash                kill -9 crash scenarios, fast set; crash-many for hundreds (not CI)
 nox -s bench soak           engine benchmark; 1,000,000-order soak (figures, not pass/fail tests)
@@ -27,12 +28,24 @@ ALL_ADAPTERS = ("paper", "binance", "okx", "coinbase", "oanda", "ibkr")
 ADAPTERS = [name for name in ALL_ADAPTERS if (ROOT / f"autotrader-{name}" / "tests").is_dir()]
 
 nox.options.default_venv_backend = "uv|virtualenv"
-nox.options.sessions = ["lint", "types", "docs", "core", "kit", "conformance", "prometheus", "crash", "demo"]
+nox.options.sessions = [
+    "lint",
+    "types",
+    "docs",
+    "core",
+    "kit",
+    "conformance",
+    "prometheus",
+    "web",
+    "crash",
+    "demo",
+]
 SOURCES = {
     "core": "autotrader-core/src/autotrader_core",
     "paper": "autotrader-paper/src/autotrader_paper",
     "conformance": "tests-conformance/src/autotrader_conformance",
     "prometheus": "autotrader-prometheus/src/autotrader_prometheus",
+    "web": "autotrader-web/src/autotrader_web",
     **{name: f"autotrader-{name}/src/autotrader_{name}" for name in ALL_ADAPTERS if name != "paper"},
 }
 
@@ -82,6 +95,13 @@ def prometheus(session: nox.Session) -> None:
 
 
 @nox.session
+def web(session: nox.Session) -> None:
+    """The operator control plane: API tests in process, browser tests in the system's Chromium."""
+    session.install("-e", CORE, "-e", "./autotrader-paper", "-e", "./autotrader-web[test]")
+    _pytest(session, "web", "autotrader-web/tests")
+
+
+@nox.session
 def crash(session: nox.Session) -> None:
     """kill -9 crash scenarios against a loopback paper broker: the fast set (CI)."""
     session.install("-e", f"{CORE}[test]", "-e", "./autotrader-paper")
@@ -118,11 +138,18 @@ def types(session: nox.Session) -> None:
         KIT,
         "./autotrader-prometheus[test]",
         *(f"./autotrader-{name}[test]" for name in ADAPTERS),
+        "./autotrader-web[test]",
     ]
     for package in packages:
         session.install("-e", package)
     session.install("mypy>=1.11")
-    for source in [CORE, KIT, "./autotrader-prometheus", *(f"./autotrader-{name}" for name in ADAPTERS)]:
+    for source in [
+        CORE,
+        KIT,
+        "./autotrader-prometheus",
+        *(f"./autotrader-{name}" for name in ADAPTERS),
+        "./autotrader-web",
+    ]:
         session.run("mypy", f"{source}/src")
 
 

@@ -1,0 +1,95 @@
+"""The live stream over a real uvicorn server on 127.0.0.1, on the engine's own event loop."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from decimal import Decimal as D
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+from autotrader_core.engine import ExecutionEngine
+from autotrader_core.plugins import PluginManager
+from autotrader_core.settings import EngineSettings
+from autotrader_web import ControlPlane
+from conftest import CONTROL_TOKEN, READ_TOKEN, paper_adapter, web_settings
+
+pytestmark = pytest.mark.anyio
+
+
+async def states(response: httpx.Response) -> AsyncIterator[dict[str, Any]]:
+    """Parse ``event: state`` messages from a server-sent event stream."""
+    event, data = "", []
+    async for line in response.aiter_lines():
+        if line.startswith("event:"):
+            event = line[6:].strip()
+        elif line.startswith("data:"):
+            data.append(line[5:].strip())
+        elif line == "":
+            if event == "state" and data:
+                yield json.loads("\n".join(data))
+            event, data = "", []
+
+
+async def test_a_fill_is_pushed_to_the_stream_at_once() -> None:
+    adapter = paper_adapter()
+    plugins = PluginManager(disabled=set())
+    engine = ExecutionEngine(adapter, plugins=plugins, settings=EngineSettings(order_timeout=5))
+    plane = ControlPlane(engine.control, web_settings(), plugins=plugins)
+    async with engine, anyio.create_task_group() as tg:
+        url = await tg.start(plane.serve)
+        assert url.startswith("http://127.0.0.1:")
+        headers = {"Authorization": f"Bearer {READ_TOKEN}"}
+        async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+            refused = await client.get("/api/events")
+            assert refused.status_code == 401
+            async with client.stream("GET", "/api/events", headers=headers) as response:
+                assert response.headers["content-type"].startswith("text/event-stream")
+                stream = states(response)
+                first = await anext(stream)
+                assert first["fills"] == [] and first["you"]["role"] == "read"
+                sent = time.monotonic()
+                order = await engine.submit_order("BTCUSDT", "buy", D("0.01"))
+                with anyio.fail_after(5):
+                    async for state in stream:
+                        if state["fills"]:
+                            break
+                delay = time.monotonic() - sent
+                print(f"fill to stream: {delay * 1000:.1f} ms")
+                assert state["fills"][0]["client_order_id"] == order.client_order_id
+                assert state["fills"][0]["quantity"] == "0.01"
+            # A control action through the real server, on the same loop as the engine.
+            halted = await client.post(
+                "/api/actions/halt",
+                json={"reason": "x"},
+                headers={"Authorization": f"Bearer {CONTROL_TOKEN}"},
+            )
+            assert halted.json()["trading_state"] == "halted"
+        plane.stop()
+        with anyio.fail_after(5):
+            await plane.stopped.wait()
+
+
+async def test_an_open_stream_ends_when_the_server_stops() -> None:
+    plugins = PluginManager(disabled=set())
+    engine = ExecutionEngine(paper_adapter(), plugins=plugins)
+    plane = ControlPlane(engine.control, web_settings(), plugins=plugins)
+    async with engine, anyio.create_task_group() as tg:
+        url = await tg.start(plane.serve)
+        async with (
+            httpx.AsyncClient(base_url=url, timeout=10) as client,
+            client.stream(
+                "GET", "/api/events", headers={"Authorization": f"Bearer {READ_TOKEN}"}
+            ) as response,
+        ):
+            stream = states(response)
+            await anext(stream)
+            plane.stop()
+            with anyio.fail_after(5):
+                async for _ in stream:
+                    pass
+        with anyio.fail_after(5):
+            await plane.stopped.wait()
