@@ -69,3 +69,9 @@ async def session() -> AsyncIterator[Session]:
     transport = httpx.ASGITransport(app=plane.app, raise_app_exceptions=False)
     async with engine, httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         yield Session(engine, adapter, plane, client)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests last: Playwright's sync API keeps an event loop running on the main
+    thread for the rest of the session, where anyio's tests could no longer start theirs."""
+    items.sort(key=lambda item: item.path.name == "test_browser.py")

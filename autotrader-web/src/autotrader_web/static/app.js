@@ -116,7 +116,7 @@ function row(cells, attrs) {
 function fillTable(id, rows) {
   const body = $(id).querySelector("tbody");
   body.replaceChildren(...rows);
-  $(id).hidden = rows.length === 0;
+  $(id).parentElement.hidden = rows.length === 0;
   const empty = $(id + "-empty");
   if (empty) empty.hidden = rows.length !== 0;
 }
