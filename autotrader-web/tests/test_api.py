@@ -29,6 +29,7 @@ READS = [
     "/api/breakers",
     "/api/dead-letters",
     "/api/failure-rates",
+    "/api/rate-limits",
     "/api/alerts",
     "/api/state",
 ]
@@ -196,6 +197,20 @@ async def test_breaker_changes_and_dead_letters_show_up(session: Session) -> Non
     assert alerts[0]["level"] == "critical" and "paper-requests opened" in alerts[0]["message"]
 
 
+async def test_rate_limit_usage_and_reconnects_come_from_the_engine_hooks(session: Session) -> None:
+    hook = session.engine.plugins.hooks.hook  # type: ignore[union-attr]
+    h = session.headers(READ_TOKEN)
+    assert (await session.client.get("/api/rate-limits", headers=h)).json() == {"rate_limits": {}}
+    hook.autotrader_on_rate_limit_wait(name="paper-orders", seconds=0.25)
+    hook.autotrader_on_rate_limit_wait(name="paper-orders", seconds=1.5)
+    hook.autotrader_on_reconnect(broker="paper", reason="server_notice")
+    usage = (await session.client.get("/api/rate-limits", headers=h)).json()["rate_limits"]["paper-orders"]
+    assert usage["waits"] == 2 and usage["waited_seconds"] == 1.75 and usage["longest_wait"] == 1.5
+    assert usage["last_wait_at"].endswith("+00:00")
+    alerts = (await session.client.get("/api/alerts", headers=h)).json()["alerts"]
+    assert alerts[0]["message"] == "paper stream reconnected: server_notice"
+
+
 async def test_state_is_everything_the_page_shows(session: Session) -> None:
     order = await resting(session)
     await session.engine.submit_order("BTCUSDT", "buy", D("0.01"))
@@ -204,7 +219,7 @@ async def test_state_is_everything_the_page_shows(session: Session) -> None:
     assert [o["client_order_id"] for o in body["open_orders"]] == [order.client_order_id]
     assert len(body["fills"]) == 1 and body["positions"][0]["quantity"] == "0.01"
     assert body["status"]["trading_state"] == "active"
-    assert {"balances", "breakers", "dead_letters", "alerts", "realized_pnl"} <= set(body)
+    assert {"balances", "breakers", "dead_letters", "rate_limits", "alerts", "realized_pnl"} <= set(body)
 
 
 # -- actions -------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ status — 401, 403, 404, 405, 409, 413, 422, 502 — never a stack trace.
 ``GET /api/breakers``                      circuit-breaker states
 ``GET /api/dead-letters``                  the dead-letter queue
 ``GET /api/failure-rates``                 request failure rates
+``GET /api/rate-limits``                   rate-limit waits by limiter
 ``GET /api/alerts``                        recent alerts and operator actions
 ``GET /api/state``                         all of the above in one (what the page shows)
 ``GET /api/events``                        the same, pushed as server-sent events
@@ -252,6 +253,10 @@ class _Api:
         self.principal(request)
         return _json({"failure_rates": views.failure_rates_view(self.control)})
 
+    async def rate_limits(self, request: Request) -> Response:
+        self.principal(request)
+        return _json({"rate_limits": views.rate_limits_view(self.hub)})
+
     async def alerts(self, request: Request) -> Response:
         self.principal(request)
         return _json({"alerts": views.alerts_view(self.hub, self.query_limit(request, 50))})
@@ -401,6 +406,7 @@ def create_app(
         Route("/api/breakers", api.breakers, methods=["GET"]),
         Route("/api/dead-letters", api.dead_letters, methods=["GET"]),
         Route("/api/failure-rates", api.failure_rates, methods=["GET"]),
+        Route("/api/rate-limits", api.rate_limits, methods=["GET"]),
         Route("/api/alerts", api.alerts, methods=["GET"]),
         Route("/api/state", api.state, methods=["GET"]),
         Route("/api/events", api.events, methods=["GET"]),

@@ -39,6 +39,8 @@ class LiveHub:
         """Recent alerts, control actions and breaker changes, newest first."""
         self.breakers: dict[str, str] = {}
         """Latest state of every circuit breaker that reported a change."""
+        self.rate_limits: dict[str, dict[str, Any]] = {}
+        """Per limiter: waits so far, seconds waited, the longest wait and when the last one was."""
         self.closed = False
         """Set by :meth:`close`: streams end."""
         self._event: anyio.Event | None = None
@@ -99,6 +101,22 @@ class LiveHub:
         self.breakers[name] = state
         if state == "open":
             self._note("critical", "breaker", f"circuit breaker {name} opened")
+        self.touch()
+
+    @hookimpl
+    def autotrader_on_rate_limit_wait(self, name: str, seconds: float) -> None:
+        """Count a request that waited for a rate limiter or a Retry-After."""
+        usage = self.rate_limits.setdefault(name, {"waits": 0, "waited_seconds": 0.0, "longest_wait": 0.0})
+        usage["waits"] += 1
+        usage["waited_seconds"] += seconds
+        usage["longest_wait"] = max(usage["longest_wait"], seconds)
+        usage["last_wait_at"] = utc_now()
+        self.touch()
+
+    @hookimpl
+    def autotrader_on_reconnect(self, broker: str, reason: str) -> None:
+        """Show a stream reconnection among the alerts."""
+        self._note("warning", "stream", f"{broker} stream reconnected: {reason}")
         self.touch()
 
     @hookimpl

@@ -27,6 +27,7 @@ __all__ = [
     "order_view",
     "orders_view",
     "positions_view",
+    "rate_limits_view",
     "state_view",
     "status_view",
 ]
@@ -104,6 +105,11 @@ def failure_rates_view(control: EngineControl) -> dict[str, float]:
     return dict(control.status().failure_rates)
 
 
+def rate_limits_view(hub: LiveHub) -> dict[str, Any]:
+    """Rate-limit usage by limiter: waits, seconds waited, longest wait, last wait time."""
+    return {name: to_jsonable(usage) for name, usage in sorted(hub.rate_limits.items())}
+
+
 def alerts_view(hub: LiveHub, limit: int = 50) -> list[dict[str, Any]]:
     """Recent alerts and operator actions, newest first."""
     return [to_jsonable(a) for a in list(hub.alerts)[:limit]]
@@ -133,6 +139,7 @@ def state_view(control: EngineControl, hub: LiveHub, principal: Principal) -> di
         "balances": balances_view(control),
         "breakers": breakers_view(control, hub),
         "dead_letters": dead_letters_view(control),
+        "rate_limits": rate_limits_view(hub),
         "alerts": alerts_view(hub, 30),
         "version": hub.version,
     }

@@ -205,6 +205,9 @@ function render(state) {
     ...breakers.flatMap(([k, v]) => [el("dt", k), el("dd", v)]),
     el("dt", "Failure rates"),
     el("dd", rates.length ? rates.map(([k, v]) => `${k} ${(v * 100).toFixed(1)}%`).join(", ") : "none"),
+    el("dt", "Rate-limit waits"),
+    el("dd", Object.entries(state.rate_limits || {}).map(([k, v]) =>
+      `${k} ${v.waits}× (${Number(v.waited_seconds).toFixed(2)} s, longest ${Number(v.longest_wait).toFixed(2)} s)`).join(", ") || "none"),
     el("dt", "Dead letters"), el("dd", state.dead_letters.length),
   );
   const letters = state.dead_letters.map((d) => el("li", `${d.operation} ${d.client_order_id} ${d.symbol}: ${d.error_type} ${d.error_message}`));
