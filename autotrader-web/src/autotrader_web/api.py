@@ -340,7 +340,7 @@ class _Api:
         return self.acted(principal, "kill", kill_report=report)
 
 
-def _page(settings: WebSettings) -> Callable[[Request], Awaitable[Response]]:
+def _page() -> Callable[[Request], Awaitable[Response]]:
     html = (files("autotrader_web") / "static" / "index.html").read_text(encoding="utf-8")
 
     async def page(request: Request) -> Response:
@@ -395,7 +395,7 @@ def create_app(
         control, hub if hub is not None else LiveHub(), tokens or TokenStore.from_settings(settings), settings
     )
     routes = [
-        Route("/", _page(settings), methods=["GET"]),
+        Route("/", _page(), methods=["GET"]),
         Route("/api/status", api.status, methods=["GET"]),
         Route("/api/orders", api.orders, methods=["GET"]),
         Route("/api/orders/{order_id:str}", api.order, methods=["GET"]),
