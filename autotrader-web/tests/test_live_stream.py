@@ -73,6 +73,43 @@ async def test_a_fill_is_pushed_to_the_stream_at_once() -> None:
             await plane.stopped.wait()
 
 
+async def test_a_burst_of_fills_is_coalesced_not_a_snapshot_storm() -> None:
+    plugins = PluginManager(disabled=set())
+    engine = ExecutionEngine(paper_adapter(), plugins=plugins, settings=EngineSettings(order_timeout=5))
+    plane = ControlPlane(engine.control, web_settings(), plugins=plugins)
+    async with engine, anyio.create_task_group() as tg:
+        url = await tg.start(plane.serve)
+        received: list[dict[str, Any]] = []
+
+        async def read() -> None:
+            async with (
+                httpx.AsyncClient(base_url=url, timeout=10) as client,
+                client.stream(
+                    "GET", "/api/events", headers={"Authorization": f"Bearer {READ_TOKEN}"}
+                ) as response,
+            ):
+                async for state in states(response):
+                    received.append(state)
+
+        tg.start_soon(read)
+        with anyio.fail_after(5):
+            while not received:
+                await anyio.sleep(0.01)
+        started = time.monotonic()
+        for _ in range(60):
+            await engine.submit_order("BTCUSDT", "buy", D("0.001"))
+        burst = time.monotonic() - started
+        with anyio.fail_after(5):
+            while received[-1]["status"]["fills_total"] < 60:
+                await anyio.sleep(0.01)
+        pushed = len(received) - 1
+        print(f"60 fills in {burst * 1000:.0f} ms -> {pushed} snapshots pushed")
+        # Each fill fires several hooks; the stream sends at most one snapshot per 50 ms window.
+        assert pushed <= burst / 0.05 + 3
+        assert received[-1]["status"]["fills_total"] == 60
+        plane.stop()
+
+
 async def test_an_open_stream_ends_when_the_server_stops() -> None:
     plugins = PluginManager(disabled=set())
     engine = ExecutionEngine(paper_adapter(), plugins=plugins)
