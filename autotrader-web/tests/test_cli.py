@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -59,3 +60,27 @@ def test_paper_demo_serves_the_page_and_prints_url_and_token(tmp_path: Path) -> 
         proc.kill()
     assert proc.returncode == 0, err
     assert "session over" in rest and "Traceback" not in err
+
+
+def test_ctrl_c_engages_the_kill_switch_and_ends_the_session(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AUTOTRADER_WEB_")}
+    env["AUTOTRADER_DATA_DIR"] = str(tmp_path)
+    proc = subprocess.Popen(
+        [AUTOTRADER, "web", "--paper", "--port", "0"],  # no --seconds: runs until a signal
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    try:
+        assert proc.stdout is not None
+        assert "operator page" in proc.stdout.readline()
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert "KILL SWITCH engaged: signal SIGINT" in err
+    assert "trading state halted" in out
