@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from autotrader_core.enums import OrderStatus, TradingState
-from autotrader_core.errors import RiskRejected
+from autotrader_core.errors import AuthenticationError, RequestTimeout, RiskRejected
 from autotrader_core.models import Order
 from conftest import CONTROL_TOKEN, READ_TOKEN, Session
 
@@ -262,6 +262,27 @@ async def test_cancel_one_order_cancels_it_at_the_paper_broker(session: Session)
     refusal(again, 409, "order_not_open")
     unknown = await session.client.post("/api/orders/nope-123/cancel", headers=session.headers())
     refusal(unknown, 404, "unknown_order")
+
+
+async def test_a_broker_failure_is_a_502_and_lands_in_the_dead_letter_queue(session: Session) -> None:
+    order = await resting(session)
+    session.adapter.faults.fail_next(
+        "cancel", AuthenticationError("api key revoked", broker="paper"), times=5
+    )
+    response = await session.client.post(
+        f"/api/orders/{order.client_order_id}/cancel", headers=session.headers()
+    )
+    body = refusal(response, 502, "broker_error")
+    assert "AuthenticationError" in body["message"] and "api key revoked" in body["message"]
+    assert order.client_order_id in await broker_open_ids(session)  # nothing pretended
+    # A submit whose outcome is unknown waits in the dead-letter queue for a human.
+    session.adapter.faults.fail_next("submit", RequestTimeout("no reply", broker="paper"), times=20)
+    with pytest.raises(RequestTimeout):
+        await session.engine.submit_order("BTCUSDT", "buy", D("0.01"))
+    letters = (await session.client.get("/api/dead-letters", headers=session.headers(READ_TOKEN))).json()
+    (letter,) = letters["dead_letters"]
+    assert letter["operation"] == "submit" and letter["error_type"] == "RequestTimeout"
+    assert letter["payload"]["quantity"] == "0.01"
 
 
 async def test_cancel_all_and_per_symbol(session: Session) -> None:
