@@ -130,3 +130,16 @@ async def test_an_open_stream_ends_when_the_server_stops() -> None:
                     pass
         with anyio.fail_after(5):
             await plane.stopped.wait()
+
+
+async def test_serving_without_tokens_warns_that_everything_is_refused(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    engine = ExecutionEngine(paper_adapter(), plugins=PluginManager(disabled=set()))
+    plane = ControlPlane(engine.control, web_settings(read_tokens={}, control_tokens={}))
+    async with engine, anyio.create_task_group() as tg:
+        url = await tg.start(plane.serve)
+        async with httpx.AsyncClient(base_url=url) as client:
+            assert (await client.get("/api/status")).status_code == 401
+        plane.stop()
+    assert "every API request will be refused" in caplog.text

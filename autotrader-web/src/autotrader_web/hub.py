@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from datetime import datetime
 from typing import Any
 
 import anyio
@@ -68,8 +69,10 @@ class LiveHub:
                 await event.wait()
         return self.version
 
-    def _note(self, level: str, source: str, message: str) -> None:
-        self.alerts.appendleft({"level": level, "source": source, "message": message, "timestamp": utc_now()})
+    def _note(self, level: str, source: str, message: str, at: datetime | None = None) -> None:
+        self.alerts.appendleft(
+            {"level": level, "source": source, "message": message, "timestamp": at or utc_now()}
+        )
 
     # -- hooks --------------------------------------------------------------------------
     @hookimpl
@@ -123,9 +126,8 @@ class LiveHub:
     def autotrader_on_control_action(self, action: ControlAction) -> None:
         """Show operator actions (who did what) among the alerts."""
         detail = ", ".join(f"{k}={v}" for k, v in action.detail.items() if v)
-        self._note(
-            "info", "control", f"{action.action} by {action.actor}" + (f" ({detail})" if detail else "")
-        )
+        text = f"{action.action} by {action.actor}" + (f" ({detail})" if detail else "")
+        self._note("info", "control", text, action.at)
         self.touch()
 
     @hookimpl

@@ -28,6 +28,8 @@ __all__ = ["ControlPlane"]
 
 logger = logging.getLogger(__name__)
 
+_LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
+
 _IDLE_REFRESH_SECONDS = 1.0
 """Without observer hooks (an engine with no plugin manager), the page refreshes this often."""
 
@@ -85,6 +87,17 @@ class ControlPlane:
     async def serve(self, *, task_status: TaskStatus[str] = anyio.TASK_STATUS_IGNORED) -> None:
         """Bind, report the URL through ``task_status``, serve until :meth:`stop`."""
         host, port = self.settings.host, self.settings.port
+        if host not in _LOOPBACK:
+            logger.warning(
+                "operator page bound to %s: reachable from that network; put it behind TLS "
+                "(a reverse proxy) so bearer tokens never cross a network in clear text",
+                host,
+            )
+        if not self.settings.read_tokens and not self.settings.control_tokens:
+            logger.warning(
+                "no AUTOTRADER_WEB_READ_TOKENS or AUTOTRADER_WEB_CONTROL_TOKENS configured: "
+                "every API request will be refused"
+            )
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         sock = socket.create_server((host, port), family=family)
         sock.setblocking(False)
