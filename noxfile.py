@@ -9,6 +9,7 @@ nox -s demo                 `autotrader plugins` + a short paper session
 nox -s wheels               build wheels, install them (not editable) in a fresh venv, run the kit's
                             end-to-end test and the paper adapter's conformance against them
 nox -s prometheus            the metrics exporter plugin
+nox -s web                  the operator control plane (API tests + headless Chromium tests)
 nox -s docs                 API reference (mkdocs --strict) + docstring gate
 nox -s crash                kill -9 crash scenarios, fast set; crash-many for hundreds (not CI)
 nox -s bench soak           engine benchmark; 1,000,000-order soak (figures, not pass/fail tests)
@@ -38,6 +39,7 @@ nox.options.sessions = [
     "kit",
     "conformance",
     "prometheus",
+    "web",
     "crash",
     "demo",
     "wheels",
@@ -47,6 +49,7 @@ SOURCES = {
     "paper": "autotrader-paper/src/autotrader_paper",
     "conformance": "tests-conformance/src/autotrader_conformance",
     "prometheus": "autotrader-prometheus/src/autotrader_prometheus",
+    "web": "autotrader-web/src/autotrader_web",
     **{name: f"autotrader-{name}/src/autotrader_{name}" for name in ALL_ADAPTERS if name != "paper"},
 }
 
@@ -97,6 +100,13 @@ def prometheus(session: nox.Session) -> None:
 
 
 @nox.session
+def web(session: nox.Session) -> None:
+    """The operator control plane: API tests in process, browser tests in the system's Chromium."""
+    session.install("-e", CORE, "-e", "./autotrader-paper", "-e", "./autotrader-web[test]")
+    _pytest(session, "web", "autotrader-web/tests")
+
+
+@nox.session
 def crash(session: nox.Session) -> None:
     """kill -9 crash scenarios against a loopback paper broker: the fast set (CI)."""
     session.install("-e", f"{CORE}[test]", "-e", "./autotrader-paper")
@@ -133,11 +143,18 @@ def types(session: nox.Session) -> None:
         KIT,
         "./autotrader-prometheus[test]",
         *(f"./autotrader-{name}[test]" for name in ADAPTERS),
+        "./autotrader-web[test]",
     ]
     for package in packages:
         session.install("-e", package)
     session.install("mypy>=1.11")
-    for source in [CORE, KIT, "./autotrader-prometheus", *(f"./autotrader-{name}" for name in ADAPTERS)]:
+    for source in [
+        CORE,
+        KIT,
+        "./autotrader-prometheus",
+        *(f"./autotrader-{name}" for name in ADAPTERS),
+        "./autotrader-web",
+    ]:
         session.run("mypy", f"{source}/src")
 
 
