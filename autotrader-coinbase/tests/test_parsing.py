@@ -24,7 +24,8 @@ from autotrader_coinbase.parsing import (
 )
 from autotrader_core.enums import AssetClass, Liquidity, OrderSide, OrderStatus, OrderType, TimeInForce
 from autotrader_core.errors import BrokerProtocolError, InsufficientFunds
-from coinbase_payloads import fill_item, load
+from autotrader_core.skipping import BadItemLog
+from coinbase_payloads import fill_item, load, user_message, user_order
 
 
 def test_create_order_success_returns_order_id() -> None:
@@ -362,3 +363,16 @@ def test_product_info_needs_a_quote_currency() -> None:
     del product["quote_currency_id"], product["quote_display_symbol"]
     with pytest.raises(BrokerProtocolError, match="quote_currency_id"):
         parse_product_info(product)
+
+
+def test_one_unreadable_order_of_a_user_message_costs_not_the_others() -> None:
+    """Rule 11: with a BadItemLog, the readable orders of a user message still count; the other is reported."""
+    good = user_order(order_id="o-good", client_order_id="c-good")
+    bad = user_order(order_id="o-bad", status="SOME_FUTURE_STATUS")  # composed: a status added later
+    log = BadItemLog("coinbase")
+    [update] = parse_user_message(user_message(7, "update", good, bad), bad_items=log)
+    assert update.order_id == "o-good"
+    [item] = log
+    assert item.what == "order update" and item.may_hold_fill and item.raw["order_id"] == "o-bad"
+    with pytest.raises(BrokerProtocolError, match="SOME_FUTURE_STATUS"):
+        parse_user_message(user_message(7, "update", good, bad))  # without a log it still raises
