@@ -143,6 +143,12 @@ class Transcript:
     answers: dict[str, list[dict[str, Any]]]
     """Standing answers per request type: ``[{"when": {field: value}, "reply": [...]}]``."""
     script: list[dict[str, Any]]
+    provenance: dict[str, Any] = field(default_factory=dict)
+    """``{"kind": "captured" | "composed", "from": [...]}``: where the messages come from."""
+    connections: dict[int, dict[str, Any]] = field(default_factory=dict)
+    """Per connection number (1 = first): ``{"on_connect": [...], "close": true}`` replaces
+    ``on_connect`` for that connection; ``close`` closes the socket after sending it (as TWS
+    does after error 326)."""
 
     @classmethod
     def load(cls, name: str) -> Transcript:
@@ -160,6 +166,8 @@ class Transcript:
             on_connect=data["on_connect"],
             answers=data.get("answers", {}),
             script=data.get("script", []),
+            provenance=data.get("provenance", {}),
+            connections={int(k): v for k, v in data.get("connections", {}).items()},
         )
 
 
@@ -270,8 +278,11 @@ class FakeTws:
         request = Received(name, fields, connection)
         self.received.append(request)
         if name == "startApi":
-            for message in self.transcript.on_connect:
+            special = self.transcript.connections.get(connection, {})
+            for message in special.get("on_connect", self.transcript.on_connect):
                 self.send(message)
+            if special.get("close"):
+                self.drop()
             return
         step = self._current_step()
         if step is not None and "expect" in step and self._matches(step["expect"], request):

@@ -167,13 +167,13 @@ class TestIbkrConformance(AdapterConformance):
                 "fee_currency": "USD",
                 "fills": [
                     {
-                        "trade_id": "0000e0d5.6734a1b2.01.01",
+                        "trade_id": "0000e0d5.6734a1b2.01",
                         "quantity": "60",
                         "price": "150.25",
                         "fee": "1.0",
                     },
                     {
-                        "trade_id": "0000e0d5.6734a1b3.01.01",
+                        "trade_id": "0000e0d5.6734a1b3.01",
                         "quantity": "40",
                         "price": "150.26",
                         "fee": "0.4",
@@ -189,13 +189,13 @@ class TestIbkrConformance(AdapterConformance):
             "TC-STR-02": {
                 "fills": [
                     {
-                        "trade_id": "0000e0d5.6734a1b2.01.01",
+                        "trade_id": "0000e0d5.6734a1b2.01",
                         "quantity": "60",
                         "price": "150.25",
                         "fee": "1.0",
                     },
                     {
-                        "trade_id": "0000e0d5.6734a1b3.01.01",
+                        "trade_id": "0000e0d5.6734a1b3.01",
                         "quantity": "40",
                         "price": "150.27",
                         "fee": "0.4",

@@ -233,8 +233,9 @@ def order_status(
     perm_id: str,
     last_fill_price: str,
     client_id: str,
+    why_held: str = "",
 ) -> list[str]:
-    """ORDER_STATUS (3): server >= 136 sends no version field."""
+    """ORDER_STATUS (3): server >= 136 sends no version field (``whyHeld`` e.g. ``locate``)."""
     return [
         "3",
         order_id,
@@ -246,7 +247,7 @@ def order_status(
         "0",  # parentId
         last_fill_price,
         client_id,
-        "",  # whyHeld
+        why_held,
         UNSET_DOUBLE,  # mktCapPrice
     ]
 

@@ -6,11 +6,12 @@ methods; it never calls ib_async's blocking helpers (``IB.connect``, ``util.run`
 and never applies ``nest_asyncio`` / ``util.patchAsyncio``.  Under the trio
 backend ``connect`` raises :class:`ConfigurationError`.
 
-Data path: ib_async parses every TWS message (and keeps its own order book);
-the adapter reads the raw fields of the messages that carry money
-(:mod:`autotrader_ibkr.wire`) and turns them into core events.  Our client order
-id travels in ``orderRef``, so executions and open orders name their order even
-after a restart.
+Roles: :mod:`.session` keeps the ib_async client connected (server version, account,
+client id, reconnects); :mod:`.taps` reads the raw fields of the messages that carry
+money and hands typed records to this class (the ``on_*`` methods); :mod:`.answers`
+collects TWS's answers for the call waiting on them; :mod:`.fills` joins executions
+and commissions.  Our client order id travels in ``orderRef``, so executions and open
+orders name their order even after a restart.
 """
 
 from __future__ import annotations
@@ -18,9 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import ClassVar, TypeVar
@@ -52,8 +51,9 @@ from autotrader_core.events import (
 )
 from autotrader_core.models import Balance, Fill, Instrument, Order, OrderReport, Position
 
+from autotrader_ibkr.answers import OrderAnswers, Outcome, Waiter
 from autotrader_ibkr.contracts import ContractSpec, parse_symbol, symbol_from_fields
-from autotrader_ibkr.errors import ErrorKind, classify, to_exception
+from autotrader_ibkr.errors import ErrorKind, classify, ends_order_request, to_exception
 from autotrader_ibkr.fills import FillJoiner, fill_from
 from autotrader_ibkr.orders import (
     build_ib_order,
@@ -71,26 +71,19 @@ from autotrader_ibkr.parsing import (
     OpenOrderRecord,
     PositionRecord,
     StatusRecord,
-    parse_commission,
-    parse_contract_rules,
-    parse_error,
-    parse_execution,
-    parse_open_order,
-    parse_order_status,
-    parse_position,
+    exec_base,
 )
+from autotrader_ibkr.session import TwsSession
 from autotrader_ibkr.settings import IbkrSettings
-from autotrader_ibkr.wire import install_taps
+from autotrader_ibkr.taps import tap_messages
 
 __all__ = ["IbkrAdapter"]
 
 _log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
-_ACK_STATUSES = frozenset({"PreSubmitted", "Submitted", "Filled", "Cancelled", "ApiCancelled"})
 _CANCELED_STATUSES = frozenset({"Cancelled", "ApiCancelled"})
-_THROTTLE = "ibkr-tws-messages"
-"""Telemetry name of ib_async's client-side throttle (45 messages/s; TWS allows 50)."""
+_WORKING_STATUSES = frozenset({"PreSubmitted", "Submitted"})
 
 
 class _Wake:
@@ -100,52 +93,25 @@ class _Wake:
 _WAKE = _Wake()
 
 
-def _is_ack(outcome: _Outcome) -> bool:
-    """TWS took the order (or its new terms): an openOrder, or a status past PendingSubmit."""
-    if outcome.open_order is not None:
-        return True
-    return outcome.status is not None and outcome.status.status in _ACK_STATUSES
+def _is_rejection(outcome: Outcome) -> bool:
+    """An Inactive orderStatus is a rejection unless TWS is locating shares to borrow (a hold).
+
+    An Inactive openOrder decides nothing alone: the orderStatus after it carries ``whyHeld``.
+    """
+    return (
+        outcome.status is not None
+        and core_status(outcome.status.status, outcome.why_held) is OrderStatus.REJECTED
+    )
 
 
-def _is_cancel_answer(outcome: _Outcome) -> bool:
+def _is_cancel_answer(outcome: Outcome) -> bool:
     """The cancel is settled: canceled, or finished some other way (filled)."""
     return outcome.status is not None and outcome.status.status in (*_CANCELED_STATUSES, "Filled")
 
 
-@dataclass(slots=True)
-class _Outcome:
-    """What TWS answered to a place, modify or cancel."""
-
-    status: StatusRecord | None = None
-    open_order: OpenOrderRecord | None = None
-    error: ErrorRecord | None = None
-
-
-class _Waiter:
-    """Collects TWS's answers about one order for one pending call."""
-
-    def __init__(self) -> None:
-        self._outcomes: list[_Outcome] = []
-        self._error: AutotraderError | None = None
-        self._event = asyncio.Event()
-
-    def put(self, outcome: _Outcome) -> None:
-        self._outcomes.append(outcome)
-        self._event.set()
-
-    def fail(self, error: AutotraderError) -> None:
-        self._error = error
-        self._event.set()
-
-    def take(self) -> list[_Outcome]:
-        if self._error is not None:
-            raise self._error
-        taken, self._outcomes = self._outcomes, []
-        self._event.clear()
-        return taken
-
-    async def changed(self) -> None:
-        await self._event.wait()
+def _is_modify_answer(outcome: Outcome) -> bool:
+    """TWS took the new terms: the order reports a status past PendingSubmit."""
+    return outcome.order_status in ("PreSubmitted", "Submitted", "Filled", *_CANCELED_STATUSES)
 
 
 class IbkrAdapter(BrokerAdapter):
@@ -177,11 +143,15 @@ class IbkrAdapter(BrokerAdapter):
     def __init__(
         self, settings: IbkrSettings | None = None, *, ib_factory: Callable[[], ib_async.IB] = ib_async.IB
     ) -> None:
-        self.settings = settings if settings is not None else IbkrSettings()
-        self._ib_factory = ib_factory
-        self._ib: ib_async.IB | None = None
-        self._closed = True
-        self._account = self.settings.account
+        self._settings = settings if settings is not None else IbkrSettings()
+        self._session = TwsSession(
+            self._settings,
+            ib_factory,
+            attach=lambda ib: tap_messages(ib, self, tws_timezone=self.settings.tws_timezone),
+            on_open=lambda _ib: self._check_untracked_orders(),
+            on_lost=self._on_lost,
+            telemetry=lambda: self.telemetry,
+        )
         send, receive = anyio.create_memory_object_stream[OrderEvent | _Wake](math.inf)
         self._send_event = send
         self._receive_event = receive
@@ -192,12 +162,6 @@ class IbkrAdapter(BrokerAdapter):
         self._rules: dict[int, ContractRules] = {}
         self._symbol_by_con_id: dict[int, str] = {}
         self._qualify_lock = anyio.Lock()
-        self._connect_lock = anyio.Lock()
-        self._connect_error: ErrorRecord | None = None
-        self._sessions = 0
-        self._lost_reason: str | None = None
-        """Why the last established session ended; reported once the next one is up."""
-        self._throttled_since: float | None = None
         # orders (id maps only: the OMS owns order state)
         self._coid_by_order_id: dict[int, str] = {}
         self._order_id_by_coid: dict[str, int] = {}
@@ -208,18 +172,36 @@ class IbkrAdapter(BrokerAdapter):
         self._statuses: dict[int, StatusRecord] = {}
         self._emitted: dict[int, str] = {}
         self._pending_modify: dict[int, OrderChange] = {}
-        self._waiters: dict[int, list[_Waiter]] = {}
+        self._submitting: set[int] = set()
+        """orderIds whose submit_order is still waiting: it returns their acceptance itself."""
+        self._answers = OrderAnswers()
         # fills
         self._joiner = FillJoiner(self._resolve_execution)
         self._executions: dict[str, ExecutionRecord] = {}
+        """Latest revision of each execution, by base id (a correction replaces it)."""
         self._commissions: dict[str, CommissionRecord] = {}
         self._positions: dict[tuple[str, int], PositionRecord] = {}
+
+    @property
+    def settings(self) -> IbkrSettings:
+        """The adapter's settings (may be replaced before ``connect``)."""
+        return self._settings
+
+    @settings.setter
+    def settings(self, value: IbkrSettings) -> None:
+        self._settings = value
+        self._session.settings = value
+        self._session.account = value.account
 
     # ------------------------------------------------------------------ connection
     @property
     def is_connected(self) -> bool:
-        """Whether the TWS API session is up."""
-        return self._ib is not None and self._ib.isConnected() and not self._closed
+        """Whether the TWS API session is up and TWS is linked to IBKR (no 1100 pending)."""
+        return self._session.is_up
+
+    @property
+    def _account(self) -> str:
+        return self._session.account
 
     async def connect(self) -> None:
         """Connect to TWS / IB Gateway, synchronise, and qualify ``settings.symbols``."""
@@ -229,109 +211,37 @@ class IbkrAdapter(BrokerAdapter):
             raise ConfigurationError(
                 "the IBKR adapter needs anyio's asyncio backend (ib_async is asyncio-only)", broker=BROKER
             ) from None
-        self._closed = False
-        await self._open_session()
+        await self._session.start()
         for symbol in self.settings.symbols:
             await self._qualified(symbol)
 
     async def disconnect(self) -> None:
         """Close the session; safe to call twice. Ends ``stream_events``."""
-        self._closed = True
-        self._lost_reason = None  # a later connect() is a new start, not a reconnect
-        if self._ib is not None:
-            self._ib.disconnectedEvent -= self._on_disconnected
-            self._ib.disconnect()
-            self._ib = None
-        self._fail_waiters(BrokerUnavailable("adapter disconnected", broker=BROKER))
+        self._session.close()
+        self._answers.fail_all(BrokerUnavailable("adapter disconnected", broker=BROKER))
         self._send_event.send_nowait(_WAKE)
 
-    async def _open_session(self) -> None:
-        """Connect (or reconnect) the ib_async client; one attempt at a time."""
-        async with self._connect_lock:
-            if self._ib is not None and self._ib.isConnected():
-                return  # another task reconnected meanwhile
-            await self._open_session_locked()
-
-    async def _open_session_locked(self) -> None:
-        ib = self._ib if self._ib is not None else self._ib_factory()
-        install_taps(
-            ib,
-            {
-                3: self._tap_status,
-                4: self._tap_error,
-                5: self._tap_open_order,
-                10: self._tap_contract_details,
-                11: self._tap_execution,
-                59: self._tap_commission,
-                61: self._tap_position,
-            },
-        )
-        if self._ib is None:
-            ib.disconnectedEvent += self._on_disconnected
-            ib.client.throttleStart += self._on_throttle_start
-            ib.client.throttleEnd += self._on_throttle_end
-        self._ib = ib
-        self._connect_error = None
-        try:
-            await ib.connectAsync(
-                self.settings.host,
-                self.settings.resolved_port,
-                clientId=self.settings.client_id,
-                timeout=self.settings.connect_timeout,
-                account=self.settings.account,
-            )
-        except (TimeoutError, OSError, ConnectionError) as exc:
-            if self._connect_error is not None:  # e.g. 326: client id already in use
-                raise to_exception(self._connect_error, context="connect") from exc
-            raise BrokerUnavailable(
-                f"cannot connect to TWS at {self.settings.host}:{self.settings.resolved_port}: {exc!r}",
-                broker=BROKER,
-            ) from exc
-        if not self._account:
-            accounts = ib.managedAccounts()
-            if len(accounts) == 1:
-                self._account = accounts[0]
-        elif self._account not in ib.managedAccounts():
-            ib.disconnect()
-            raise ConfigurationError(
-                f"account {self._account!r} is not managed by this login ({ib.managedAccounts()})",
-                broker=BROKER,
-            )
-        self._check_untracked_orders()
-        self._sessions += 1
-        reason, self._lost_reason = self._lost_reason, None
-        if reason is not None:
-            self.telemetry.reconnected(reason)
-
-    def _on_disconnected(self) -> None:
-        if not self._closed:
-            _log.warning("TWS connection lost; stream_events will reconnect")
-            if self._sessions and self._lost_reason is None:
-                self._lost_reason = "connection lost: TWS socket closed"
-            self._fail_waiters(BrokerUnavailable("TWS connection lost", broker=BROKER))
-            self._send_event.send_nowait(_WAKE)
+    def _on_lost(self) -> None:
+        self._answers.fail_all(BrokerUnavailable("TWS connection lost", broker=BROKER))
+        self._send_event.send_nowait(_WAKE)
 
     async def _connection(self) -> ib_async.IB:
         """The live client, reconnecting once if the session dropped."""
-        if self._closed:
-            raise BrokerUnavailable("adapter is not connected: call connect() first", broker=BROKER)
-        if self._ib is None or not self._ib.isConnected():
-            await self._open_session()
+        reopened = self._session.ib is None or not self._session.ib.isConnected()
+        ib = await self._session.client()
+        if reopened:
             self._resync_needed = True
-        assert self._ib is not None
-        return self._ib
+        return ib
 
-    async def _reconnect(self) -> None:
-        delay = self.settings.reconnect_delay
-        while not self._closed:
+    def _alert(self, message: str) -> None:
+        """Something a person must look at: logged at ERROR (and to the telemetry's alert, if any)."""
+        _log.error("ALERT ibkr: %s", message)
+        alert = getattr(self.telemetry, "alert", None)
+        if callable(alert):
             try:
-                await self._open_session()
-                _log.info("reconnected to TWS")
-                return
-            except BrokerUnavailable as exc:
-                _log.warning("reconnect failed (%s); next try in %.1fs", exc, delay)
-                await anyio.sleep(delay)
-                delay = min(delay * 2, self.settings.reconnect_max_delay)
+                alert("error", message)
+            except Exception:
+                _log.exception("telemetry alert failed")
 
     async def _resync(self) -> None:
         """After 1101/1102 or a reconnect: refresh open orders and executions, settle vanished orders.
@@ -362,7 +272,7 @@ class IbkrAdapter(BrokerAdapter):
 
     def _is_working(self, order_id: int) -> bool:
         status = self._statuses.get(order_id)
-        return status is None or core_status(status.status) not in (
+        return status is None or core_status(status.status, status.why_held) not in (
             OrderStatus.CANCELED,
             OrderStatus.FILLED,
             OrderStatus.REJECTED,
@@ -432,10 +342,12 @@ class IbkrAdapter(BrokerAdapter):
     async def submit_order(self, order: Order) -> list[OrderEvent]:
         """Place ``order``; its client order id travels in ``orderRef``.
 
-        Returns ``[OrderAccepted]`` once TWS acknowledges it (openOrder / orderStatus).
+        Returns ``[OrderAccepted]`` once TWS acknowledges it (Submitted, or PreSubmitted
+        with no rejection within ``reject_window``: TWS rejects for margin *after*
+        PreSubmitted). Warnings about the order (10349…) are logged, not rejections.
 
         Raises:
-            InvalidOrder, InsufficientFunds: TWS rejected it (201, 110, …).
+            InvalidOrder, InsufficientFunds: TWS rejected it (201, 110, Inactive…).
             DuplicateClientOrderId: this client order id is already working here.
             RequestTimeout: no answer in ``order_ack_timeout``; look it up before re-sending.
         """
@@ -450,27 +362,78 @@ class IbkrAdapter(BrokerAdapter):
         # A re-send after a timeout reuses the orderId: TWS answers 103 (duplicate) if it got the first.
         order_id = existing if existing is not None else ib.client.getReqId()
         self._remember(order_id, order.client_order_id)
-        waiter = self._waiter(order_id)
-        ib.placeOrder(contract, build_ib_order(order, order_id=order_id, account=self._account))
-        outcome = await self._await_outcome(order_id, waiter, "placeOrder", _is_ack)
-        if outcome.error is not None:
-            raise to_exception(outcome.error, context=f"placing {order.client_order_id}")
+        waiter = self._answers.waiter(order_id)
+        self._submitting.add(order_id)
+        try:
+            ib.placeOrder(contract, build_ib_order(order, order_id=order_id, account=self._account))
+            status = await self._await_placement(order_id, waiter)
+        finally:
+            self._submitting.discard(order_id)
+            self._answers.done(order_id, waiter)
+        if isinstance(status, ErrorRecord):
+            raise to_exception(status, context=f"placing {order.client_order_id}")
+        self._accept_on_stream(order_id)
         events: list[OrderEvent] = [OrderAccepted(order.client_order_id, str(order_id))]
-        if outcome.status is not None and outcome.status.status in _CANCELED_STATUSES:
+        if status in _CANCELED_STATUSES:
             events.append(OrderCanceled(order.client_order_id))  # e.g. IOC with nothing to fill
+            self._emitted[order_id] = "canceled"
         return events
+
+    async def _await_placement(self, order_id: int, waiter: Waiter) -> str | ErrorRecord:
+        """TWS's verdict on a new order: its status once settled, or the refusing error."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.order_ack_timeout
+        watch_until: float | None = None  # PreSubmitted or Inactive seen: watch a short window more
+        status, rejected = "", False
+        while True:
+            until = deadline if watch_until is None else min(deadline, watch_until)
+            batch = await waiter.next_batch(max(0.0, until - loop.time()))
+            if batch is None:
+                if rejected:  # Inactive and no error saying why
+                    raise InvalidOrder(f"TWS set orderId {order_id} Inactive (rejected)", broker=BROKER)
+                if status:
+                    return status  # PreSubmitted (or a locate hold) and no rejection in the window
+                raise RequestTimeout(
+                    f"no answer from TWS to placeOrder for orderId {order_id} in "
+                    f"{self.settings.order_ack_timeout}s; outcome unknown",
+                    broker=BROKER,
+                )
+            for outcome in batch:
+                if outcome.error is not None:
+                    return outcome.error  # only errors that end the request reach the waiter
+                if _is_rejection(outcome):
+                    rejected = True  # wait briefly for the error that says why
+                elif outcome.order_status in ("Submitted", "Filled", *_CANCELED_STATUSES) and not rejected:
+                    return outcome.order_status
+                elif outcome.order_status == "Inactive" and outcome.status is None:
+                    continue  # an Inactive openOrder: its orderStatus (with whyHeld) decides
+                elif outcome.order_status:
+                    status = outcome.order_status
+                else:
+                    continue
+                if watch_until is None:
+                    watch_until = loop.time() + self.settings.reject_window
 
     async def cancel_order(self, order: Order) -> list[OrderEvent]:
         """Cancel ``order``; returns ``[OrderCanceled]`` or ``[OrderCancelRejected]``.
 
+        TWS may not answer the cancel of an ``Inactive`` order at all (ib_insync #363): with
+        no answer in ``order_ack_timeout`` the order is looked up (open, then completed today).
+
         Raises:
             OrderNotFound: TWS does not know the order (10147/135), or we never placed it.
+            RequestTimeout: no answer and the lookup proves nothing either way.
         """
         order_id = self._order_id_for(order)
         ib = await self._connection()
-        waiter = self._waiter(order_id)
-        ib.cancelOrder(ib_async.Order(orderId=order_id, clientId=self.settings.client_id))
-        outcome = await self._await_outcome(order_id, waiter, "cancelOrder", _is_cancel_answer)
+        waiter = self._answers.waiter(order_id)
+        try:
+            ib.cancelOrder(ib_async.Order(orderId=order_id, clientId=self.settings.client_id))
+            outcome = await self._await_outcome(order_id, waiter, "cancelOrder", _is_cancel_answer)
+        except RequestTimeout:
+            return await self._cancel_looked_up(order, order_id)
+        finally:
+            self._answers.done(order_id, waiter)
         if outcome.error is not None:
             kind = classify(outcome.error.code)
             if kind is ErrorKind.ORDER_CANCELED:
@@ -484,6 +447,26 @@ class IbkrAdapter(BrokerAdapter):
         if status == "Filled":
             return [OrderCancelRejected(order.client_order_id, reason="order already filled")]
         return []
+
+    async def _cancel_looked_up(self, order: Order, order_id: int) -> list[OrderEvent]:
+        """The cancel got no answer: settle it from what TWS lists, or say it is unknown."""
+        ib = await self._connection()
+        listed = await self._refresh_open_orders(ib)
+        if order_id not in listed:
+            trades = await self._with_timeout(ib.reqCompletedOrdersAsync(apiOnly=True), "reqCompletedOrders")
+            done = {t.order.orderRef: t.orderStatus.status for t in trades}
+            status = done.get(order.client_order_id, "")
+            if status in _CANCELED_STATUSES:
+                self._emit_once(order_id, "canceled", OrderCanceled(order.client_order_id))
+                return [OrderCanceled(order.client_order_id)]
+            if status == "Filled":
+                return [OrderCancelRejected(order.client_order_id, reason="order already filled")]
+        raise RequestTimeout(
+            f"TWS did not answer the cancel of orderId {order_id} in {self.settings.order_ack_timeout}s and "
+            f"the lookup proves nothing ({'still listed open' if order_id in listed else 'not listed'}); "
+            "outcome unknown",
+            broker=BROKER,
+        )
 
     async def modify_order(self, order: Order, change: OrderChange) -> list[OrderEvent]:
         """Native modify: re-place with the same ``orderId`` and new terms.
@@ -525,8 +508,11 @@ class IbkrAdapter(BrokerAdapter):
                 # ib_async refuses to modify an order it already considers done.
                 return [OrderModifyRejected(order.client_order_id, reason="order is no longer working")]
             # TWS's answer is read on a later loop turn, so registering after the send is safe.
-            waiter = self._waiter(order_id)
-            outcome = await self._await_outcome(order_id, waiter, "modify", _is_ack)
+            waiter = self._answers.waiter(order_id)
+            try:
+                outcome = await self._await_outcome(order_id, waiter, "modify", _is_modify_answer)
+            finally:
+                self._answers.done(order_id, waiter)
         finally:
             self._pending_modify.pop(order_id, None)
         if outcome.error is not None:
@@ -552,49 +538,25 @@ class IbkrAdapter(BrokerAdapter):
         self._coid_by_order_id[order_id] = client_order_id
         self._order_id_by_coid[client_order_id] = order_id
 
-    def _waiter(self, order_id: int) -> _Waiter:
-        waiter = _Waiter()
-        self._waiters.setdefault(order_id, []).append(waiter)
-        return waiter
-
     async def _await_outcome(
-        self,
-        order_id: int,
-        waiter: _Waiter,
-        what: str,
-        decisive: Callable[[_Outcome], bool] = lambda outcome: True,
-    ) -> _Outcome:
+        self, order_id: int, waiter: Waiter, what: str, decisive: Callable[[Outcome], bool]
+    ) -> Outcome:
         """Wait for TWS's first decisive answer about ``order_id`` (status, openOrder or error).
 
         Several answers can arrive in one socket read (PendingCancel, Cancelled, 202),
         so the waiter keeps every outcome rather than only the first.
         """
-        try:
-            with anyio.fail_after(self.settings.order_ack_timeout):
-                while True:
-                    for outcome in waiter.take():
-                        if outcome.error is not None or decisive(outcome):
-                            return outcome
-                    await waiter.changed()
-        except TimeoutError:
-            raise RequestTimeout(
-                f"no answer from TWS to {what} for orderId {order_id} in {self.settings.order_ack_timeout}s; "
-                "outcome unknown",
-                broker=BROKER,
-            ) from None
-        finally:
-            pending = self._waiters.get(order_id, [])
-            if waiter in pending:
-                pending.remove(waiter)
-
-    def _resolve_waiters(self, order_id: int, outcome: _Outcome) -> None:
-        for waiter in self._waiters.get(order_id, []):
-            waiter.put(outcome)
-
-    def _fail_waiters(self, error: AutotraderError) -> None:
-        for waiters in self._waiters.values():
-            for waiter in waiters:
-                waiter.fail(error)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.order_ack_timeout
+        while (batch := await waiter.next_batch(max(0.0, deadline - loop.time()))) is not None:
+            for outcome in batch:
+                if outcome.error is not None or decisive(outcome):
+                    return outcome
+        raise RequestTimeout(
+            f"no answer from TWS to {what} for orderId {order_id} in {self.settings.order_ack_timeout}s; "
+            "outcome unknown",
+            broker=BROKER,
+        )
 
     # ------------------------------------------------------------------ queries
     async def get_order(
@@ -635,7 +597,7 @@ class IbkrAdapter(BrokerAdapter):
 
     def _report(self, order_id: int, record: OpenOrderRecord) -> OrderReport:
         status = self._statuses.get(order_id)
-        core = core_status(status.status) if status else OrderStatus.ACCEPTED
+        core = core_status(status.status, status.why_held) if status else OrderStatus.ACCEPTED
         if core is OrderStatus.ACCEPTED and status is not None and status.filled > 0:
             core = OrderStatus.PARTIALLY_FILLED
         order_type = core_order_type(record.order_type)
@@ -693,7 +655,7 @@ class IbkrAdapter(BrokerAdapter):
         # zone, and a zone mistake there would hide fills. Today's executions are few.
         results = await self._with_timeout(ib.reqExecutionsAsync(filter_), "reqExecutions")
         fills: list[Fill] = []
-        for exec_id in dict.fromkeys(f.execution.execId for f in results):
+        for exec_id in dict.fromkeys(exec_base(f.execution.execId) for f in results):
             record = self._executions.get(exec_id)
             if record is None or not self._is_ours(record):
                 continue
@@ -768,9 +730,10 @@ class IbkrAdapter(BrokerAdapter):
     # ------------------------------------------------------------------ stream
     async def stream_events(self) -> AsyncIterator[OrderEvent]:
         """Order events and fills until ``disconnect``; reconnects and re-syncs by itself."""
-        while not self._closed:
-            if self._ib is None or not self._ib.isConnected():
-                await self._reconnect()
+        while not self._session.closed:
+            ib = self._session.ib
+            if ib is None or not ib.isConnected():
+                await self._session.reconnect()
                 self._resync_needed = True
                 continue
             if self._resync_needed:
@@ -785,16 +748,6 @@ class IbkrAdapter(BrokerAdapter):
                 continue
             yield item
 
-    # ------------------------------------------------------------------ telemetry
-    def _on_throttle_start(self) -> None:
-        self._throttled_since = time.monotonic()
-
-    def _on_throttle_end(self) -> None:
-        # ib_async queued messages over its 45/s budget: report how long the queue waited.
-        started, self._throttled_since = self._throttled_since, None
-        if started is not None:
-            self.telemetry.rate_limit_wait(_THROTTLE, time.monotonic() - started)
-
     def _emit(self, event: OrderEvent) -> None:
         self._send_event.send_nowait(event)
 
@@ -804,44 +757,71 @@ class IbkrAdapter(BrokerAdapter):
         self._emitted[order_id] = state
         self._emit(event)
 
-    # ------------------------------------------------------------------ taps (raw TWS fields)
-    def _tap_status(self, fields: list[str]) -> None:
-        record = parse_order_status(fields)
+    # ------------------------------------------------------------------ tapped messages (taps.py)
+    def on_status(self, record: StatusRecord) -> None:
+        """orderStatus: the stream hears acceptance, cancel, rejection (Inactive) of our orders."""
         self._statuses[record.order_id] = record
         coid = self._coid_by_order_id.get(record.order_id)
-        self._resolve_waiters(record.order_id, _Outcome(status=record))
+        self._answers.resolve(record.order_id, Outcome(status=record))
         if coid is None:
             return
-        if record.status in ("PreSubmitted", "Submitted"):
-            if record.order_id in self._pending_modify:
+        order_id = record.order_id
+        if (
+            record.status in _WORKING_STATUSES
+            or core_status(record.status, record.why_held) is OrderStatus.ACCEPTED
+        ):
+            if order_id in self._pending_modify:
                 return  # modify_order returns OrderModified itself
-            if self._emitted.get(record.order_id) is None:
-                self._emit_once(record.order_id, "accepted", OrderAccepted(coid, str(record.order_id)))
+            if order_id in self._submitting and record.status != "Submitted":
+                return  # PreSubmitted: a rejection may still follow; submit_order decides
+            self._accept_on_stream(order_id)
         elif record.status in _CANCELED_STATUSES:
-            self._emit_once(record.order_id, "canceled", OrderCanceled(coid))
+            self._emit_once(order_id, "canceled", OrderCanceled(coid))
         elif record.status == "Filled":
-            self._emitted[record.order_id] = "filled"
+            self._accept_on_stream(order_id)
+            self._emitted[order_id] = "filled"
+        elif record.status == "Inactive":
+            # Rejected: the error that says why (201…) may follow; give it the window, then report.
+            asyncio.get_running_loop().call_later(self.settings.reject_window, self._inactive, order_id, coid)
 
-    def _tap_open_order(self, fields: list[str]) -> None:
-        record = parse_open_order(fields)
+    def _accept_on_stream(self, order_id: int) -> None:
+        """Stream OrderAccepted once, before anything else about the order."""
+        coid = self._coid_by_order_id.get(order_id)
+        if coid is not None and self._emitted.get(order_id) is None:
+            self._emit_once(order_id, "accepted", OrderAccepted(coid, str(order_id)))
+
+    def _inactive(self, order_id: int, coid: str) -> None:
+        if self._emitted.get(order_id) in ("rejected", "canceled", "filled"):
+            return
+        status = self._statuses.get(order_id)
+        if status is not None and status.status == "Inactive":
+            self._emit_once(order_id, "rejected", OrderRejected(coid, reason="TWS set the order Inactive"))
+
+    def on_open_order(self, record: OpenOrderRecord) -> None:
+        """openOrder: terms of one of our orders (re-attached by orderRef after a restart)."""
         self._heads[record.order_id] = record
         self._listed.add(record.order_id)
         if record.order_ref and record.order_id not in self._coid_by_order_id:
             self._remember(record.order_id, record.order_ref)
-        self._resolve_waiters(record.order_id, _Outcome(open_order=record))
+        self._answers.resolve(record.order_id, Outcome(open_order=record))
 
-    def _tap_error(self, fields: list[str]) -> None:
-        record = parse_error(fields)
+    def on_error(self, record: ErrorRecord) -> None:
+        """error: notices and warnings are logged; errors settle the request or order they name."""
         kind = classify(record.code)
         if kind is ErrorKind.INFO:
             _log.info("TWS notice %s: %s", record.code, record.message)
             return
-        if kind is ErrorKind.CONFIGURATION:
-            self._connect_error = record
+        if kind is ErrorKind.WARNING:
+            _log.warning("TWS warning %s for id %s: %s", record.code, record.req_id, record.message)
+            return
+        if kind in (ErrorKind.CONFIGURATION, ErrorKind.CLIENT_ID_IN_USE):
+            self._session.connect_error = record
         if kind is ErrorKind.CONNECTIVITY_LOST:
-            _log.warning("TWS lost connectivity to IBKR (1100): orders in unknown state until restored")
+            self._session.link_lost = True
+            self._alert("TWS lost connectivity to IBKR (1100): orders in unknown state until restored")
             return
         if kind in (ErrorKind.RESTORED_DATA_LOST, ErrorKind.RESTORED_DATA_KEPT):
+            self._session.link_lost = False
             _log.warning("TWS connectivity restored (%s): re-syncing orders and executions", record.code)
             self.telemetry.reconnected(f"TWS connectivity to IBKR restored ({record.code})")
             self._resync_needed = True
@@ -849,6 +829,8 @@ class IbkrAdapter(BrokerAdapter):
             return
         _log.warning("TWS error %s for id %s: %s", record.code, record.req_id, record.message)
         order_id = record.req_id
+        if not ends_order_request(record.code):
+            return  # unknown code: the order's own messages (or a timeout and lookup) decide
         coid = self._coid_by_order_id.get(order_id)
         if coid is not None:
             if kind is ErrorKind.ORDER_REJECTED and order_id not in self._pending_modify:
@@ -857,15 +839,31 @@ class IbkrAdapter(BrokerAdapter):
                 )
             elif kind is ErrorKind.ORDER_CANCELED:
                 self._emit_once(order_id, "canceled", OrderCanceled(coid, reason=record.message))
-        self._resolve_waiters(order_id, _Outcome(error=record))
+        self._answers.resolve(order_id, Outcome(error=record))
 
-    def _tap_execution(self, fields: list[str]) -> None:
-        record = parse_execution(fields, self.settings.tws_timezone)
-        self._executions[record.exec_id] = record
+    def on_execution(self, record: ExecutionRecord) -> None:
+        """execDetails: one trade (a correction replaces the execution it corrects)."""
+        if record.time_unreadable:
+            self._alert(
+                f"execution {record.exec_id}: unreadable time {record.time_text!r}; "
+                "the fill is stamped with the time it was received"
+            )
+        previous = self._executions.get(record.base_id)
+        self._executions[record.base_id] = record
         if record.order_ref and record.order_id not in self._coid_by_order_id and record.order_id > 0:
             self._remember(record.order_id, record.order_ref)
         if not self._is_ours(record):
             return  # manual order, another application or another client id
+        if record.order_id in self._submitting:
+            self._accept_on_stream(record.order_id)  # an execution proves the order was accepted
+        if self._joiner.is_released(record.exec_id):
+            if previous is not None and (previous.shares, previous.price) != (record.shares, record.price):
+                self._alert(
+                    f"execution {record.base_id} corrected after its fill was released "
+                    f"({previous.shares} @ {previous.price} -> {record.shares} @ {record.price}); "
+                    "get_fills reports the correction, the OMS keeps the first"
+                )
+            return
         self._deliver(self._joiner.on_execution(record))
         if self._joiner.known_fill(record.exec_id) is not None:
             asyncio.get_running_loop().call_later(
@@ -878,9 +876,9 @@ class IbkrAdapter(BrokerAdapter):
             return True
         return bool(record.order_ref) and record.client_id == self.settings.client_id
 
-    def _tap_commission(self, fields: list[str]) -> None:
-        record = parse_commission(fields)
-        self._commissions[record.exec_id] = record
+    def on_commission(self, record: CommissionRecord) -> None:
+        """commissionReport: the fee of one execution."""
+        self._commissions[exec_base(record.exec_id)] = record
         self._deliver(self._joiner.on_commission(record))
 
     def _flush_fill(self, exec_id: str) -> None:
@@ -901,10 +899,15 @@ class IbkrAdapter(BrokerAdapter):
         coid = record.order_ref or self._coid_by_order_id.get(record.order_id, "")
         return self._symbol_for(record.contract.con_id, symbol_from_fields(record.contract)), coid
 
-    def _tap_position(self, fields: list[str]) -> None:
-        record = parse_position(fields)
+    def on_position(self, record: PositionRecord) -> None:
+        """position: one position of one account."""
         self._positions[(record.account, record.contract.con_id)] = record
 
-    def _tap_contract_details(self, fields: list[str]) -> None:
-        rules = parse_contract_rules(fields)
-        self._rules[rules.con_id] = rules
+    def on_contract_rules(self, record: ContractRules) -> None:
+        """contractDetails: the trading rules of one contract."""
+        self._rules[record.con_id] = record
+
+    def on_bad_message(self, msg_id: int, fields: list[str], error: BrokerProtocolError) -> None:
+        """A tapped message broke the expected layout: skipped, and an alert (an execution may be lost)."""
+        what = "an EXECUTION (a fill may be missing)" if msg_id == 11 else f"message {msg_id}"
+        self._alert(f"TWS sent {what} in a layout the adapter cannot read: {error}; raw fields {fields!r}")

@@ -115,8 +115,14 @@ def build_ib_order(
     return ib_async.Order(**fields)
 
 
-def core_status(ib_status: str) -> OrderStatus | None:
-    """Core status for a TWS order status string (``None`` when unknown)."""
+def core_status(ib_status: str, why_held: str = "") -> OrderStatus | None:
+    """Core status for a TWS order status string (``None`` when unknown).
+
+    ``Inactive`` is a rejection, except while TWS locates shares to borrow
+    (``whyHeld`` = ``locate``): then the order is held and still working.
+    """
+    if ib_status == "Inactive" and "locate" in why_held.lower():
+        return OrderStatus.ACCEPTED
     return _STATUS.get(ib_status)
 
 
