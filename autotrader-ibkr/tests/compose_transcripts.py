@@ -583,7 +583,7 @@ def locate_hold_cancel_no_reply() -> dict[str, Any]:
         "LMT sell 100 AAPL short: PreSubmitted, then 404 'Order held while securities are located' and "
         "Inactive with whyHeld=locate (a hold, not a rejection: ib_insync #328, nautilus_trader #3603); "
         "the cancel of the Inactive order gets no reply at all (ib_insync #363), so the adapter must look "
-        "it up (open orders, then completed orders) instead of hanging.",
+        "it up instead of hanging: not in open orders, Cancelled in today's completed orders.",
         [
             {
                 **place(ref, "LMT", action="SELL", totalQuantity="100"),
@@ -597,9 +597,45 @@ def locate_hold_cancel_no_reply() -> dict[str, Any]:
             },
             {"expect": {"request": "cancelOrder"}, "reply": []},
             {"expect": {"request": "reqOpenOrders"}, "reply": [m.open_order_end()]},
-            {"expect": {"request": "reqCompletedOrders"}, "reply": [m.completed_orders_end()]},
+            {
+                "expect": {"request": "reqCompletedOrders"},
+                "reply": [
+                    m.completed_order(
+                        m.AAPL,
+                        action="SELL",
+                        quantity="100",
+                        order_type="LMT",
+                        lmt_price="150.25",
+                        tif="DAY",
+                        account=ACCOUNT,
+                        order_ref=ref,
+                        perm_id=PERM,
+                        status="Cancelled",
+                        filled="0",
+                        completed_time="20251124 09:31:40 US/Eastern",
+                        completed_status="Cancelled by Trader",
+                    ),
+                    m.completed_orders_end(),
+                ],
+            },
         ],
         cites=(IB_INSYNC_328, NAUTILUS_3603, IB_INSYNC_363),
+    )
+
+
+@flow("cancel_no_reply_still_listed")
+def cancel_no_reply_still_listed() -> dict[str, Any]:
+    ref = "at0silent1"
+    return transcript(
+        "LMT buy 10 AAPL acknowledged; its cancel gets no reply (as ib_insync #363 reports for Inactive "
+        "orders; composed here for a working one) and reqOpenOrders still lists it working: the lookup "
+        "proves nothing, so the outcome stays unknown.",
+        [
+            {**place(ref, "LMT"), "reply": _ack(ref)},
+            {"expect": {"request": "cancelOrder"}, "reply": []},
+            _listed(_working(ref)),
+        ],
+        cites=(IB_INSYNC_363,),
     )
 
 

@@ -14,7 +14,7 @@ import anyio
 import pytest
 from autotrader_core.enums import OrderSide, OrderStatus, OrderType, TimeInForce
 from autotrader_core.errors import ConfigurationError, InsufficientFunds, InvalidOrder, RequestTimeout
-from autotrader_core.events import OrderAccepted, OrderEvent, OrderFilled, OrderRejected
+from autotrader_core.events import OrderAccepted, OrderCanceled, OrderEvent, OrderFilled, OrderRejected
 from autotrader_core.models import utc_now
 from autotrader_ibkr import IbkrAdapter
 from autotrader_ibkr.orders import core_status
@@ -147,9 +147,18 @@ async def test_locate_hold_is_not_a_rejection_and_an_unanswered_cancel_is_looked
         assert [type(e) for e in events] == [OrderAccepted]
         assert not any(isinstance(e, OrderRejected) for e in await drain(adapter, 0.2))
         with anyio.fail_after(3):
-            with pytest.raises(RequestTimeout):  # nothing proves the cancel either way
-                await adapter.cancel_order(order)
-        assert tws.requests("reqCompletedOrders")  # looked it up instead of only timing out
+            canceled = await adapter.cancel_order(order)
+        assert [type(e) for e in canceled] == [OrderCanceled]  # found Cancelled in completed orders
+        assert tws.script_finished
+
+
+async def test_an_unanswered_cancel_the_lookup_cannot_settle_stays_unknown(session: Session) -> None:
+    async with session("cancel_no_reply_still_listed", order_ack_timeout=0.3) as (tws, adapter):
+        order = make_order("at0silent1")
+        await adapter.submit_order(order)
+        with anyio.fail_after(3), pytest.raises(RequestTimeout) as info:
+            await adapter.cancel_order(order)
+        assert "still listed open" in str(info.value)
         assert tws.script_finished
 
 
