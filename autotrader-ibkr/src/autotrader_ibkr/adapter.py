@@ -8,17 +8,17 @@ backend ``connect`` raises :class:`ConfigurationError`.
 
 Roles: :mod:`.session` keeps the ib_async client connected (server version, account,
 client id, reconnects); :mod:`.taps` reads the raw fields of the messages that carry
-money and hands typed records to this class (the ``on_*`` methods); :mod:`.answers`
-collects TWS's answers for the call waiting on them; :mod:`.fills` joins executions
-and commissions.  Our client order id travels in ``orderRef``, so executions and open
-orders name their order even after a restart.
+money; :mod:`.stream` turns those records into core events, once each, and keeps the
+order ids; :mod:`.answers` collects TWS's answers for the call waiting on them and
+decides what they mean; :mod:`.fills` joins executions and commissions.  This module
+wires them and holds the public API.  Our client order id travels in ``orderRef``, so
+executions and open orders name their order even after a restart.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import math
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -44,18 +44,23 @@ from autotrader_core.events import (
     OrderCanceled,
     OrderCancelRejected,
     OrderEvent,
-    OrderFilled,
     OrderModified,
     OrderModifyRejected,
-    OrderRejected,
 )
 from autotrader_core.models import Balance, Fill, Instrument, Order, OrderReport, Position
 
-from autotrader_ibkr.answers import OrderAnswers, Outcome, Waiter
+from autotrader_ibkr.answers import (
+    OrderAnswers,
+    first_decisive,
+    is_cancel_answer,
+    is_modify_answer,
+    placement_verdict,
+)
 from autotrader_ibkr.contracts import ContractSpec, parse_symbol, symbol_from_fields
-from autotrader_ibkr.errors import ErrorKind, classify, ends_order_request, to_exception
-from autotrader_ibkr.fills import FillJoiner, fill_from
+from autotrader_ibkr.errors import ErrorKind, classify, to_exception
+from autotrader_ibkr.fills import fill_from
 from autotrader_ibkr.orders import (
+    CANCELED_STATUSES,
     build_ib_order,
     core_order_type,
     core_status,
@@ -64,54 +69,19 @@ from autotrader_ibkr.orders import (
 )
 from autotrader_ibkr.parsing import (
     BROKER,
-    CommissionRecord,
-    ContractRules,
     ErrorRecord,
-    ExecutionRecord,
     OpenOrderRecord,
-    PositionRecord,
-    StatusRecord,
     exec_base,
 )
 from autotrader_ibkr.session import TwsSession
 from autotrader_ibkr.settings import IbkrSettings
+from autotrader_ibkr.stream import OrderStream
 from autotrader_ibkr.taps import tap_messages
 
 __all__ = ["IbkrAdapter"]
 
 _log = logging.getLogger(__name__)
 _T = TypeVar("_T")
-
-_CANCELED_STATUSES = frozenset({"Cancelled", "ApiCancelled"})
-_WORKING_STATUSES = frozenset({"PreSubmitted", "Submitted"})
-
-
-class _Wake:
-    """Queue marker: wakes ``stream_events`` to reconnect, re-sync or stop."""
-
-
-_WAKE = _Wake()
-
-
-def _is_rejection(outcome: Outcome) -> bool:
-    """An Inactive orderStatus is a rejection unless TWS is locating shares to borrow (a hold).
-
-    An Inactive openOrder decides nothing alone: the orderStatus after it carries ``whyHeld``.
-    """
-    return (
-        outcome.status is not None
-        and core_status(outcome.status.status, outcome.why_held) is OrderStatus.REJECTED
-    )
-
-
-def _is_cancel_answer(outcome: Outcome) -> bool:
-    """The cancel is settled: canceled, or finished some other way (filled)."""
-    return outcome.status is not None and outcome.status.status in (*_CANCELED_STATUSES, "Filled")
-
-
-def _is_modify_answer(outcome: Outcome) -> bool:
-    """TWS took the new terms: the order reports a status past PendingSubmit."""
-    return outcome.order_status in ("PreSubmitted", "Submitted", "Filled", *_CANCELED_STATUSES)
 
 
 class IbkrAdapter(BrokerAdapter):
@@ -147,40 +117,20 @@ class IbkrAdapter(BrokerAdapter):
         self._session = TwsSession(
             self._settings,
             ib_factory,
-            attach=lambda ib: tap_messages(ib, self, tws_timezone=self.settings.tws_timezone),
+            attach=lambda ib: tap_messages(ib, self._stream, tws_timezone=self.settings.tws_timezone),
             on_open=lambda _ib: self._check_untracked_orders(),
             on_lost=self._on_lost,
             telemetry=lambda: self.telemetry,
         )
-        send, receive = anyio.create_memory_object_stream[OrderEvent | _Wake](math.inf)
-        self._send_event = send
-        self._receive_event = receive
-        self._resync_needed = False
         # contracts
         self._specs: dict[str, ContractSpec] = {}
         self._contracts: dict[str, ib_async.Contract] = {}
-        self._rules: dict[int, ContractRules] = {}
         self._symbol_by_con_id: dict[int, str] = {}
         self._qualify_lock = anyio.Lock()
-        # orders (id maps only: the OMS owns order state)
-        self._coid_by_order_id: dict[int, str] = {}
-        self._order_id_by_coid: dict[str, int] = {}
-        self._heads: dict[int, OpenOrderRecord] = {}
-        """Latest openOrder head per orderId (kept after the order ends)."""
-        self._listed: set[int] = set()
-        """orderIds TWS listed as open since the last refresh."""
-        self._statuses: dict[int, StatusRecord] = {}
-        self._emitted: dict[int, str] = {}
-        self._pending_modify: dict[int, OrderChange] = {}
-        self._submitting: set[int] = set()
-        """orderIds whose submit_order is still waiting: it returns their acceptance itself."""
         self._answers = OrderAnswers()
-        # fills
-        self._joiner = FillJoiner(self._resolve_execution)
-        self._executions: dict[str, ExecutionRecord] = {}
-        """Latest revision of each execution, by base id (a correction replaces it)."""
-        self._commissions: dict[str, CommissionRecord] = {}
-        self._positions: dict[tuple[str, int], PositionRecord] = {}
+        self._stream = OrderStream(
+            self._session, self._answers, telemetry=lambda: self.telemetry, symbol_for=self._symbol_for
+        )
 
     @property
     def settings(self) -> IbkrSettings:
@@ -219,29 +169,19 @@ class IbkrAdapter(BrokerAdapter):
         """Close the session; safe to call twice. Ends ``stream_events``."""
         self._session.close()
         self._answers.fail_all(BrokerUnavailable("adapter disconnected", broker=BROKER))
-        self._send_event.send_nowait(_WAKE)
+        self._stream.wake()
 
     def _on_lost(self) -> None:
         self._answers.fail_all(BrokerUnavailable("TWS connection lost", broker=BROKER))
-        self._send_event.send_nowait(_WAKE)
+        self._stream.wake()
 
     async def _connection(self) -> ib_async.IB:
         """The live client, reconnecting once if the session dropped."""
         reopened = self._session.ib is None or not self._session.ib.isConnected()
         ib = await self._session.client()
         if reopened:
-            self._resync_needed = True
+            self._stream.resync_needed = True
         return ib
-
-    def _alert(self, message: str) -> None:
-        """Something a person must look at: logged at ERROR (and to the telemetry's alert, if any)."""
-        _log.error("ALERT ibkr: %s", message)
-        alert = getattr(self.telemetry, "alert", None)
-        if callable(alert):
-            try:
-                alert("error", message)
-            except Exception:
-                _log.exception("telemetry alert failed")
 
     async def _resync(self) -> None:
         """After 1101/1102 or a reconnect: refresh open orders and executions, settle vanished orders.
@@ -252,8 +192,8 @@ class IbkrAdapter(BrokerAdapter):
         ib = await self._connection()
         believed_open = {
             order_id
-            for order_id, status in self._emitted.items()
-            if status not in ("canceled", "rejected", "filled") and order_id in self._coid_by_order_id
+            for order_id, status in self._stream.emitted.items()
+            if status not in ("canceled", "rejected", "filled") and order_id in self._stream.coid_by_order_id
         }
         listed = await self._refresh_open_orders(ib)
         await self._with_timeout(ib.reqExecutionsAsync(), "reqExecutions")
@@ -264,14 +204,14 @@ class IbkrAdapter(BrokerAdapter):
         trades = await self._with_timeout(ib.reqCompletedOrdersAsync(apiOnly=True), "reqCompletedOrders")
         done = {t.order.orderRef: t.orderStatus.status for t in trades}
         for order_id in vanished:
-            coid = self._coid_by_order_id[order_id]
-            if done.get(coid) in _CANCELED_STATUSES:
-                self._emit_once(
+            coid = self._stream.coid_by_order_id[order_id]
+            if done.get(coid) in CANCELED_STATUSES:
+                self._stream.emit_once(
                     order_id, "canceled", OrderCanceled(coid, reason="canceled while disconnected")
                 )
 
     def _is_working(self, order_id: int) -> bool:
-        status = self._statuses.get(order_id)
+        status = self._stream.statuses.get(order_id)
         return status is None or core_status(status.status, status.why_held) not in (
             OrderStatus.CANCELED,
             OrderStatus.FILLED,
@@ -280,9 +220,9 @@ class IbkrAdapter(BrokerAdapter):
 
     def _check_untracked_orders(self) -> None:
         """Re-attach our orders found at connect (restart): orderRef carries the client order id."""
-        for order_id, record in self._heads.items():
-            if record.order_ref and order_id not in self._coid_by_order_id:
-                self._remember(order_id, record.order_ref)
+        for order_id, record in self._stream.heads.items():
+            if record.order_ref and order_id not in self._stream.coid_by_order_id:
+                self._stream.remember(order_id, record.order_ref)
 
     # ------------------------------------------------------------------ contracts
     async def _qualified(self, symbol: str) -> ib_async.Contract:
@@ -309,7 +249,7 @@ class IbkrAdapter(BrokerAdapter):
     def _instrument(self, symbol: str) -> Instrument:
         spec = self._specs[symbol]
         con_id = self._contracts[symbol].conId
-        rules = self._rules.get(con_id)
+        rules = self._stream.rules.get(con_id)
         if rules is None:  # never guess money rules: they come with the contract details
             raise BrokerProtocolError(
                 f"no contract details seen for {symbol} (conId {con_id})", broker=BROKER
@@ -354,65 +294,35 @@ class IbkrAdapter(BrokerAdapter):
         validate_order(order)
         contract = await self._qualified(order.symbol)
         ib = await self._connection()
-        existing = self._order_id_by_coid.get(order.client_order_id)
-        if existing is not None and existing in self._emitted:
+        existing = self._stream.order_id_by_coid.get(order.client_order_id)
+        if existing is not None and existing in self._stream.emitted:
             raise DuplicateClientOrderId(
                 f"order {order.client_order_id} is already at TWS as orderId {existing}", broker=BROKER
             )
         # A re-send after a timeout reuses the orderId: TWS answers 103 (duplicate) if it got the first.
         order_id = existing if existing is not None else ib.client.getReqId()
-        self._remember(order_id, order.client_order_id)
+        self._stream.remember(order_id, order.client_order_id)
         waiter = self._answers.waiter(order_id)
-        self._submitting.add(order_id)
+        self._stream.submitting.add(order_id)
         try:
             ib.placeOrder(contract, build_ib_order(order, order_id=order_id, account=self._account))
-            status = await self._await_placement(order_id, waiter)
+            status = await placement_verdict(
+                waiter,
+                order_id,
+                ack_timeout=self.settings.order_ack_timeout,
+                reject_window=self.settings.reject_window,
+            )
         finally:
-            self._submitting.discard(order_id)
+            self._stream.submitting.discard(order_id)
             self._answers.done(order_id, waiter)
         if isinstance(status, ErrorRecord):
             raise to_exception(status, context=f"placing {order.client_order_id}")
-        self._accept_on_stream(order_id)
+        self._stream.accept(order_id)
         events: list[OrderEvent] = [OrderAccepted(order.client_order_id, str(order_id))]
-        if status in _CANCELED_STATUSES:
+        if status in CANCELED_STATUSES:
             events.append(OrderCanceled(order.client_order_id))  # e.g. IOC with nothing to fill
-            self._emitted[order_id] = "canceled"
+            self._stream.emitted[order_id] = "canceled"
         return events
-
-    async def _await_placement(self, order_id: int, waiter: Waiter) -> str | ErrorRecord:
-        """TWS's verdict on a new order: its status once settled, or the refusing error."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.settings.order_ack_timeout
-        watch_until: float | None = None  # PreSubmitted or Inactive seen: watch a short window more
-        status, rejected = "", False
-        while True:
-            until = deadline if watch_until is None else min(deadline, watch_until)
-            batch = await waiter.next_batch(max(0.0, until - loop.time()))
-            if batch is None:
-                if rejected:  # Inactive and no error saying why
-                    raise InvalidOrder(f"TWS set orderId {order_id} Inactive (rejected)", broker=BROKER)
-                if status:
-                    return status  # PreSubmitted (or a locate hold) and no rejection in the window
-                raise RequestTimeout(
-                    f"no answer from TWS to placeOrder for orderId {order_id} in "
-                    f"{self.settings.order_ack_timeout}s; outcome unknown",
-                    broker=BROKER,
-                )
-            for outcome in batch:
-                if outcome.error is not None:
-                    return outcome.error  # only errors that end the request reach the waiter
-                if _is_rejection(outcome):
-                    rejected = True  # wait briefly for the error that says why
-                elif outcome.order_status in ("Submitted", "Filled", *_CANCELED_STATUSES) and not rejected:
-                    return outcome.order_status
-                elif outcome.order_status == "Inactive" and outcome.status is None:
-                    continue  # an Inactive openOrder: its orderStatus (with whyHeld) decides
-                elif outcome.order_status:
-                    status = outcome.order_status
-                else:
-                    continue
-                if watch_until is None:
-                    watch_until = loop.time() + self.settings.reject_window
 
     async def cancel_order(self, order: Order) -> list[OrderEvent]:
         """Cancel ``order``; returns ``[OrderCanceled]`` or ``[OrderCancelRejected]``.
@@ -429,7 +339,9 @@ class IbkrAdapter(BrokerAdapter):
         waiter = self._answers.waiter(order_id)
         try:
             ib.cancelOrder(ib_async.Order(orderId=order_id, clientId=self.settings.client_id))
-            outcome = await self._await_outcome(order_id, waiter, "cancelOrder", _is_cancel_answer)
+            outcome = await first_decisive(
+                waiter, order_id, "cancelOrder", is_cancel_answer, seconds=self.settings.order_ack_timeout
+            )
         except RequestTimeout:
             return await self._cancel_looked_up(order, order_id)
         finally:
@@ -442,7 +354,7 @@ class IbkrAdapter(BrokerAdapter):
                 return [OrderCancelRejected(order.client_order_id, reason=outcome.error.message)]
             raise to_exception(outcome.error, context=f"canceling {order.client_order_id}")
         status = outcome.status.status if outcome.status else ""
-        if status in _CANCELED_STATUSES:
+        if status in CANCELED_STATUSES:
             return [OrderCanceled(order.client_order_id)]
         if status == "Filled":
             return [OrderCancelRejected(order.client_order_id, reason="order already filled")]
@@ -456,8 +368,8 @@ class IbkrAdapter(BrokerAdapter):
             trades = await self._with_timeout(ib.reqCompletedOrdersAsync(apiOnly=True), "reqCompletedOrders")
             done = {t.order.orderRef: t.orderStatus.status for t in trades}
             status = done.get(order.client_order_id, "")
-            if status in _CANCELED_STATUSES:
-                self._emit_once(order_id, "canceled", OrderCanceled(order.client_order_id))
+            if status in CANCELED_STATUSES:
+                self._stream.emit_once(order_id, "canceled", OrderCanceled(order.client_order_id))
                 return [OrderCanceled(order.client_order_id)]
             if status == "Filled":
                 return [OrderCancelRejected(order.client_order_id, reason="order already filled")]
@@ -485,12 +397,12 @@ class IbkrAdapter(BrokerAdapter):
             raise InvalidOrder(f"{order.order_type} orders have no limit price", broker=BROKER)
         if change.stop_price is not None and order.order_type not in (OrderType.STOP, OrderType.STOP_LIMIT):
             raise InvalidOrder(f"{order.order_type} orders have no stop price", broker=BROKER)
-        status = self._statuses.get(order_id)
+        status = self._stream.statuses.get(order_id)
         if status is not None and core_status(status.status) in (OrderStatus.FILLED, OrderStatus.CANCELED):
             return [OrderModifyRejected(order.client_order_id, reason=f"order is {status.status}")]
         contract = await self._qualified(order.symbol)
         ib = await self._connection()
-        self._pending_modify[order_id] = change
+        self._stream.pending_modify[order_id] = change
         try:
             try:
                 ib.placeOrder(
@@ -510,11 +422,13 @@ class IbkrAdapter(BrokerAdapter):
             # TWS's answer is read on a later loop turn, so registering after the send is safe.
             waiter = self._answers.waiter(order_id)
             try:
-                outcome = await self._await_outcome(order_id, waiter, "modify", _is_modify_answer)
+                outcome = await first_decisive(
+                    waiter, order_id, "modify", is_modify_answer, seconds=self.settings.order_ack_timeout
+                )
             finally:
                 self._answers.done(order_id, waiter)
         finally:
-            self._pending_modify.pop(order_id, None)
+            self._stream.pending_modify.pop(order_id, None)
         if outcome.error is not None:
             return [OrderModifyRejected(order.client_order_id, reason=outcome.error.message)]
         return [
@@ -528,35 +442,11 @@ class IbkrAdapter(BrokerAdapter):
         ]
 
     def _order_id_for(self, order: Order) -> int:
-        if order.client_order_id in self._order_id_by_coid:
-            return self._order_id_by_coid[order.client_order_id]
+        if order.client_order_id in self._stream.order_id_by_coid:
+            return self._stream.order_id_by_coid[order.client_order_id]
         if order.broker_order_id and order.broker_order_id.isdigit():
             return int(order.broker_order_id)
         raise OrderNotFound(f"no TWS orderId known for {order.client_order_id}", broker=BROKER)
-
-    def _remember(self, order_id: int, client_order_id: str) -> None:
-        self._coid_by_order_id[order_id] = client_order_id
-        self._order_id_by_coid[client_order_id] = order_id
-
-    async def _await_outcome(
-        self, order_id: int, waiter: Waiter, what: str, decisive: Callable[[Outcome], bool]
-    ) -> Outcome:
-        """Wait for TWS's first decisive answer about ``order_id`` (status, openOrder or error).
-
-        Several answers can arrive in one socket read (PendingCancel, Cancelled, 202),
-        so the waiter keeps every outcome rather than only the first.
-        """
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.settings.order_ack_timeout
-        while (batch := await waiter.next_batch(max(0.0, deadline - loop.time()))) is not None:
-            for outcome in batch:
-                if outcome.error is not None or decisive(outcome):
-                    return outcome
-        raise RequestTimeout(
-            f"no answer from TWS to {what} for orderId {order_id} in {self.settings.order_ack_timeout}s; "
-            "outcome unknown",
-            broker=BROKER,
-        )
 
     # ------------------------------------------------------------------ queries
     async def get_order(
@@ -571,7 +461,7 @@ class IbkrAdapter(BrokerAdapter):
             raise InvalidOrder("give client_order_id or broker_order_id", broker=BROKER)
         ib = await self._connection()
         await self._refresh_open_orders(ib)
-        for order_id, record in self._heads.items():
+        for order_id, record in self._stream.heads.items():
             if record.order_ref == client_order_id or str(order_id) == broker_order_id:
                 return self._report(order_id, record)
         trades = await self._with_timeout(ib.reqCompletedOrdersAsync(apiOnly=True), "reqCompletedOrders")
@@ -589,14 +479,14 @@ class IbkrAdapter(BrokerAdapter):
         ib = await self._connection()
         listed = await self._refresh_open_orders(ib)
         reports = [
-            self._report(order_id, self._heads[order_id])
+            self._report(order_id, self._stream.heads[order_id])
             for order_id in sorted(listed)
             if self._is_working(order_id)
         ]
         return [r for r in reports if symbol is None or r.symbol == symbol]
 
     def _report(self, order_id: int, record: OpenOrderRecord) -> OrderReport:
-        status = self._statuses.get(order_id)
+        status = self._stream.statuses.get(order_id)
         core = core_status(status.status, status.why_held) if status else OrderStatus.ACCEPTED
         if core is OrderStatus.ACCEPTED and status is not None and status.filled > 0:
             core = OrderStatus.PARTIALLY_FILLED
@@ -621,14 +511,14 @@ class IbkrAdapter(BrokerAdapter):
 
     def _completed_report(self, symbol: str, client_order_id: str, trade: ib_async.Trade) -> OrderReport:
         # Quantities from our own execution records (Decimal from the wire), not ib_async's floats.
-        fills = [e for e in self._executions.values() if e.order_ref == client_order_id]
+        fills = [e for e in self._stream.executions.values() if e.order_ref == client_order_id]
         filled = sum((e.shares for e in fills), Decimal(0))
         average = sum((e.shares * e.price for e in fills), Decimal(0)) / filled if filled else None
         status = core_status(trade.orderStatus.status) or OrderStatus.CANCELED
         order_type = core_order_type(trade.order.orderType) or OrderType.MARKET
         quantity = filled
-        order_id = self._order_id_by_coid.get(client_order_id)
-        head = self._heads.get(order_id) if order_id is not None else None
+        order_id = self._stream.order_id_by_coid.get(client_order_id)
+        head = self._stream.heads.get(order_id) if order_id is not None else None
         if head is not None:
             quantity = head.quantity
         return OrderReport(
@@ -656,26 +546,28 @@ class IbkrAdapter(BrokerAdapter):
         results = await self._with_timeout(ib.reqExecutionsAsync(filter_), "reqExecutions")
         fills: list[Fill] = []
         for exec_id in dict.fromkeys(exec_base(f.execution.execId) for f in results):
-            record = self._executions.get(exec_id)
-            if record is None or not self._is_ours(record):
+            record = self._stream.executions.get(exec_id)
+            if record is None or not self._stream.is_ours(record):
                 continue
-            fill_symbol, coid = self._resolve_execution(record)
+            fill_symbol, coid = self._stream.resolve_execution(record)
             if symbol is not None and fill_symbol != symbol:
                 continue
             if since is not None and record.time < since:
                 continue
             fills.append(
-                fill_from(record, self._commissions.get(exec_id), symbol=fill_symbol, client_order_id=coid)
+                fill_from(
+                    record, self._stream.commissions.get(exec_id), symbol=fill_symbol, client_order_id=coid
+                )
             )
         return fills
 
     async def get_positions(self) -> list[Position]:
         """Positions of the account (``reqPositions``); quantities and costs as Decimal."""
         ib = await self._connection()
-        self._positions.clear()
+        self._stream.positions.clear()
         await self._with_timeout(ib.reqPositionsAsync(), "reqPositions")
         positions = []
-        for record in self._positions.values():
+        for record in self._stream.positions.values():
             if self._account and record.account != self._account:
                 continue
             if record.quantity == 0:
@@ -723,9 +615,9 @@ class IbkrAdapter(BrokerAdapter):
 
     async def _refresh_open_orders(self, ib: ib_async.IB) -> set[int]:
         """Ask TWS for this client's open orders; returns their orderIds."""
-        self._listed.clear()
+        self._stream.listed.clear()
         await self._with_timeout(ib.reqOpenOrdersAsync(), "reqOpenOrders")
-        return set(self._listed)
+        return set(self._stream.listed)
 
     # ------------------------------------------------------------------ stream
     async def stream_events(self) -> AsyncIterator[OrderEvent]:
@@ -734,180 +626,15 @@ class IbkrAdapter(BrokerAdapter):
             ib = self._session.ib
             if ib is None or not ib.isConnected():
                 await self._session.reconnect()
-                self._resync_needed = True
+                self._stream.resync_needed = True
                 continue
-            if self._resync_needed:
-                self._resync_needed = False
+            if self._stream.resync_needed:
+                self._stream.resync_needed = False
                 try:
                     await self._resync()
                 except AutotraderError as exc:
                     _log.warning("re-sync after reconnect failed: %s", exc)
-                    self._resync_needed = True
-            item = await self._receive_event.receive()
-            if isinstance(item, _Wake):
-                continue
-            yield item
-
-    def _emit(self, event: OrderEvent) -> None:
-        self._send_event.send_nowait(event)
-
-    def _emit_once(self, order_id: int, state: str, event: OrderEvent) -> None:
-        if self._emitted.get(order_id) == state:
-            return
-        self._emitted[order_id] = state
-        self._emit(event)
-
-    # ------------------------------------------------------------------ tapped messages (taps.py)
-    def on_status(self, record: StatusRecord) -> None:
-        """orderStatus: the stream hears acceptance, cancel, rejection (Inactive) of our orders."""
-        self._statuses[record.order_id] = record
-        coid = self._coid_by_order_id.get(record.order_id)
-        self._answers.resolve(record.order_id, Outcome(status=record))
-        if coid is None:
-            return
-        order_id = record.order_id
-        if (
-            record.status in _WORKING_STATUSES
-            or core_status(record.status, record.why_held) is OrderStatus.ACCEPTED
-        ):
-            if order_id in self._pending_modify:
-                return  # modify_order returns OrderModified itself
-            if order_id in self._submitting and record.status != "Submitted":
-                return  # PreSubmitted: a rejection may still follow; submit_order decides
-            self._accept_on_stream(order_id)
-        elif record.status in _CANCELED_STATUSES:
-            self._emit_once(order_id, "canceled", OrderCanceled(coid))
-        elif record.status == "Filled":
-            self._accept_on_stream(order_id)
-            self._emitted[order_id] = "filled"
-        elif record.status == "Inactive":
-            # Rejected: the error that says why (201…) may follow; give it the window, then report.
-            asyncio.get_running_loop().call_later(self.settings.reject_window, self._inactive, order_id, coid)
-
-    def _accept_on_stream(self, order_id: int) -> None:
-        """Stream OrderAccepted once, before anything else about the order."""
-        coid = self._coid_by_order_id.get(order_id)
-        if coid is not None and self._emitted.get(order_id) is None:
-            self._emit_once(order_id, "accepted", OrderAccepted(coid, str(order_id)))
-
-    def _inactive(self, order_id: int, coid: str) -> None:
-        if self._emitted.get(order_id) in ("rejected", "canceled", "filled"):
-            return
-        status = self._statuses.get(order_id)
-        if status is not None and status.status == "Inactive":
-            self._emit_once(order_id, "rejected", OrderRejected(coid, reason="TWS set the order Inactive"))
-
-    def on_open_order(self, record: OpenOrderRecord) -> None:
-        """openOrder: terms of one of our orders (re-attached by orderRef after a restart)."""
-        self._heads[record.order_id] = record
-        self._listed.add(record.order_id)
-        if record.order_ref and record.order_id not in self._coid_by_order_id:
-            self._remember(record.order_id, record.order_ref)
-        self._answers.resolve(record.order_id, Outcome(open_order=record))
-
-    def on_error(self, record: ErrorRecord) -> None:
-        """error: notices and warnings are logged; errors settle the request or order they name."""
-        kind = classify(record.code)
-        if kind is ErrorKind.INFO:
-            _log.info("TWS notice %s: %s", record.code, record.message)
-            return
-        if kind is ErrorKind.WARNING:
-            _log.warning("TWS warning %s for id %s: %s", record.code, record.req_id, record.message)
-            return
-        if kind in (ErrorKind.CONFIGURATION, ErrorKind.CLIENT_ID_IN_USE):
-            self._session.connect_error = record
-        if kind is ErrorKind.CONNECTIVITY_LOST:
-            self._session.link_lost = True
-            self._alert("TWS lost connectivity to IBKR (1100): orders in unknown state until restored")
-            return
-        if kind in (ErrorKind.RESTORED_DATA_LOST, ErrorKind.RESTORED_DATA_KEPT):
-            self._session.link_lost = False
-            _log.warning("TWS connectivity restored (%s): re-syncing orders and executions", record.code)
-            self.telemetry.reconnected(f"TWS connectivity to IBKR restored ({record.code})")
-            self._resync_needed = True
-            self._send_event.send_nowait(_WAKE)
-            return
-        _log.warning("TWS error %s for id %s: %s", record.code, record.req_id, record.message)
-        order_id = record.req_id
-        if not ends_order_request(record.code):
-            return  # unknown code: the order's own messages (or a timeout and lookup) decide
-        coid = self._coid_by_order_id.get(order_id)
-        if coid is not None:
-            if kind is ErrorKind.ORDER_REJECTED and order_id not in self._pending_modify:
-                self._emit_once(
-                    order_id, "rejected", OrderRejected(coid, reason=record.message, code=str(record.code))
-                )
-            elif kind is ErrorKind.ORDER_CANCELED:
-                self._emit_once(order_id, "canceled", OrderCanceled(coid, reason=record.message))
-        self._answers.resolve(order_id, Outcome(error=record))
-
-    def on_execution(self, record: ExecutionRecord) -> None:
-        """execDetails: one trade (a correction replaces the execution it corrects)."""
-        if record.time_unreadable:
-            self._alert(
-                f"execution {record.exec_id}: unreadable time {record.time_text!r}; "
-                "the fill is stamped with the time it was received"
-            )
-        previous = self._executions.get(record.base_id)
-        self._executions[record.base_id] = record
-        if record.order_ref and record.order_id not in self._coid_by_order_id and record.order_id > 0:
-            self._remember(record.order_id, record.order_ref)
-        if not self._is_ours(record):
-            return  # manual order, another application or another client id
-        if record.order_id in self._submitting:
-            self._accept_on_stream(record.order_id)  # an execution proves the order was accepted
-        if self._joiner.is_released(record.exec_id):
-            if previous is not None and (previous.shares, previous.price) != (record.shares, record.price):
-                self._alert(
-                    f"execution {record.base_id} corrected after its fill was released "
-                    f"({previous.shares} @ {previous.price} -> {record.shares} @ {record.price}); "
-                    "get_fills reports the correction, the OMS keeps the first"
-                )
-            return
-        self._deliver(self._joiner.on_execution(record))
-        if self._joiner.known_fill(record.exec_id) is not None:
-            asyncio.get_running_loop().call_later(
-                self.settings.commission_timeout, self._flush_fill, record.exec_id
-            )
-
-    def _is_ours(self, record: ExecutionRecord) -> bool:
-        """Placed through this client id with an orderRef, or an order we placed/re-attached."""
-        if record.order_id in self._coid_by_order_id and record.client_id == self.settings.client_id:
-            return True
-        return bool(record.order_ref) and record.client_id == self.settings.client_id
-
-    def on_commission(self, record: CommissionRecord) -> None:
-        """commissionReport: the fee of one execution."""
-        self._commissions[exec_base(record.exec_id)] = record
-        self._deliver(self._joiner.on_commission(record))
-
-    def _flush_fill(self, exec_id: str) -> None:
-        fill = self._joiner.flush(exec_id)
-        if fill is not None:
-            _log.warning(
-                "no commission for execution %s after %ss: fill released without fee",
-                exec_id,
-                self.settings.commission_timeout,
-            )
-            self._deliver(fill)
-
-    def _deliver(self, fill: Fill | None) -> None:
-        if fill is not None:
-            self._emit(OrderFilled(fill))
-
-    def _resolve_execution(self, record: ExecutionRecord) -> tuple[str, str]:
-        coid = record.order_ref or self._coid_by_order_id.get(record.order_id, "")
-        return self._symbol_for(record.contract.con_id, symbol_from_fields(record.contract)), coid
-
-    def on_position(self, record: PositionRecord) -> None:
-        """position: one position of one account."""
-        self._positions[(record.account, record.contract.con_id)] = record
-
-    def on_contract_rules(self, record: ContractRules) -> None:
-        """contractDetails: the trading rules of one contract."""
-        self._rules[record.con_id] = record
-
-    def on_bad_message(self, msg_id: int, fields: list[str], error: BrokerProtocolError) -> None:
-        """A tapped message broke the expected layout: skipped, and an alert (an execution may be lost)."""
-        what = "an EXECUTION (a fill may be missing)" if msg_id == 11 else f"message {msg_id}"
-        self._alert(f"TWS sent {what} in a layout the adapter cannot read: {error}; raw fields {fields!r}")
+                    self._stream.resync_needed = True
+            item = await self._stream.receive()
+            if item is not None:
+                yield item

@@ -19,6 +19,7 @@ from autotrader_core.models import Order
 from autotrader_ibkr.parsing import BROKER
 
 __all__ = [
+    "CANCELED_STATUSES",
     "IB_ORDER_TYPES",
     "IB_TIF",
     "build_ib_order",
@@ -38,6 +39,9 @@ IB_ORDER_TYPES = {
 IB_TIF = {TimeInForce.GTC: "GTC", TimeInForce.DAY: "DAY", TimeInForce.IOC: "IOC", TimeInForce.FOK: "FOK"}
 _CORE_TYPES = {v: k for k, v in IB_ORDER_TYPES.items()}
 _CORE_TIF = {v: k for k, v in IB_TIF.items()}
+
+CANCELED_STATUSES = frozenset({"Cancelled", "ApiCancelled"})
+"""TWS statuses of a canceled order."""
 
 _STATUS = {
     "ApiPending": OrderStatus.PENDING_SUBMIT,
