@@ -28,7 +28,7 @@ import anyio
 import ib_async
 from autotrader_core.adapter import BrokerAdapter, OrderChange
 from autotrader_core.capabilities import Capabilities
-from autotrader_core.enums import AssetClass, OrderSide, OrderStatus, OrderType, TimeInForce
+from autotrader_core.enums import OrderSide, OrderStatus, OrderType
 from autotrader_core.errors import (
     AutotraderError,
     BrokerProtocolError,
@@ -73,6 +73,7 @@ from autotrader_ibkr.parsing import (
     OpenOrderRecord,
     exec_base,
 )
+from autotrader_ibkr.plugin import CAPABILITIES
 from autotrader_ibkr.session import TwsSession
 from autotrader_ibkr.settings import IbkrSettings
 from autotrader_ibkr.stream import OrderStream
@@ -94,21 +95,7 @@ class IbkrAdapter(BrokerAdapter):
     """
 
     name: ClassVar[str] = BROKER
-    capabilities: ClassVar[Capabilities] = Capabilities(
-        order_types=frozenset(OrderType),
-        time_in_force=frozenset({TimeInForce.GTC, TimeInForce.DAY, TimeInForce.IOC, TimeInForce.FOK}),
-        asset_classes=frozenset({AssetClass.EQUITY, AssetClass.FX, AssetClass.FUTURE, AssetClass.OPTION}),
-        native_modify=True,
-        streaming_fills=True,
-        broker_positions=True,
-        fill_history=True,
-        test_environments=("paper",),
-        notes=(
-            "needs a running TWS or IB Gateway with the API socket enabled",
-            "executions history covers the current day (TWS limit)",
-            "instruments are the symbols qualified so far (settings.symbols preloads them)",
-        ),
-    )
+    capabilities: ClassVar[Capabilities] = CAPABILITIES
 
     def __init__(
         self, settings: IbkrSettings | None = None, *, ib_factory: Callable[[], ib_async.IB] = ib_async.IB
