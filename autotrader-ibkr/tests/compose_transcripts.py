@@ -1,4 +1,4 @@
-"""Compose the shipped transcripts in ``tests/transcripts/``: ``python tests/compose_transcripts.py [name…]``.
+"""Compose the shipped transcripts in ``tests/recordings/``: ``python tests/compose_transcripts.py [name…]``.
 
 One shape: every transcript is built by one small function registered with
 ``@flow("<file name>")`` (conformance scenarios under ``conformance/<id>``); the
@@ -24,7 +24,7 @@ from typing import Any
 
 import tws_messages as m
 
-OUT = Path(__file__).parent / "transcripts"
+OUT = Path(__file__).parent / "recordings"
 ACCOUNT = "DU1234567"  # fake paper account (paper accounts start with DU)
 CLIENT_ID = "1"
 SOURCE = (
@@ -67,7 +67,7 @@ FLOWS: dict[str, Flow] = {}
 
 
 def flow(name: str) -> Callable[[Flow], Flow]:
-    """Register a function as the builder of ``tests/transcripts/<name>.json``."""
+    """Register a function as the builder of ``tests/recordings/<name>.json``."""
 
     def register(build: Flow) -> Flow:
         FLOWS[name] = build

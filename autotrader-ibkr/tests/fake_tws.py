@@ -19,7 +19,7 @@ placeholders, filled from the request that triggered them (or, failing that, fro
 the last script-matched request that had the field), so a transcript does not
 depend on the ids a test happens to use.
 
-Transcript files live in ``tests/transcripts/``; see ``README.md`` for the schema
+Transcript files live in ``tests/recordings/``; see ``README.md`` for the schema
 and for how to record a new one against a paper account (``record_tws.py``).
 """
 
@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-TRANSCRIPTS = Path(__file__).parent / "transcripts"
+TRANSCRIPTS = Path(__file__).parent / "recordings"
 
 # Client -> server message ids (ibapi ``message.OUT``) the fake understands by name.
 REQUEST_NAMES = {
@@ -152,7 +152,7 @@ class Transcript:
 
     @classmethod
     def load(cls, name: str) -> Transcript:
-        """Read ``tests/transcripts/<name>.json``."""
+        """Read ``tests/recordings/<name>.json``."""
         return cls.from_dict(name, json.loads((TRANSCRIPTS / f"{name}.json").read_text()))
 
     @classmethod
@@ -357,6 +357,6 @@ def _fill(field_value: str, values: dict[str, str]) -> str:
 
 @contextlib.asynccontextmanager
 async def fake_tws(name: str) -> AsyncIterator[FakeTws]:
-    """Start a fake TWS replaying ``tests/transcripts/<name>.json``."""
+    """Start a fake TWS replaying ``tests/recordings/<name>.json``."""
     async with FakeTws(Transcript.load(name)) as server:
         yield server

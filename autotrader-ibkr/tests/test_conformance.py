@@ -5,7 +5,7 @@ plus WebSocket / line-stream replay) does not apply to a TWS socket. The suite r
 the kit's *simulated* mode instead (``recordings = None``), where
 
 * every scenario connects the real :class:`IbkrAdapter` (real ib_async client) to a
-  fake TWS replaying ``tests/transcripts/conformance/<scenario id>.json``;
+  fake TWS replaying ``tests/recordings/conformance/<scenario id>.json``;
 * input and expected values below match those transcripts (fixed client order ids);
 * the kit's transport-agnostic fault plan injects the faults a socket cannot carry
   (HTTP 429, lost submit replies, bad credentials), and ``drop_stream`` drops the real
