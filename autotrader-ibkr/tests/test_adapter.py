@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import anyio
@@ -13,50 +12,15 @@ from autotrader_core.errors import InsufficientFunds, OrderNotFound
 from autotrader_core.events import (
     OrderAccepted,
     OrderCanceled,
-    OrderEvent,
     OrderFilled,
     OrderModified,
     OrderModifyRejected,
     OrderRejected,
 )
-from autotrader_core.models import Fill, Order
 from autotrader_ibkr import IbkrAdapter, IbkrSettings
-from ibkr_support import Session
+from ibkr_support import Session, collect, fills, make_order
 
 pytestmark = pytest.mark.anyio
-
-
-def make_order(coid: str, **kw: object) -> Order:
-    values: dict[str, object] = {
-        "client_order_id": coid,
-        "symbol": "AAPL",
-        "side": OrderSide.BUY,
-        "order_type": OrderType.LIMIT,
-        "quantity": Decimal(10),
-        "limit_price": Decimal("150.25"),
-        "time_in_force": TimeInForce.DAY,
-        "broker": "ibkr",
-    }
-    values.update(kw)
-    return Order(**values)  # type: ignore[arg-type]
-
-
-async def collect(
-    adapter: IbkrAdapter, count: int, kind: type = object, seconds: float = 3.0
-) -> list[OrderEvent]:
-    """Read stream events until ``count`` of type ``kind`` have arrived (fail after ``seconds``)."""
-    events: list[OrderEvent] = []
-    stream: AsyncIterator[OrderEvent] = adapter.stream_events()
-    with anyio.fail_after(seconds):
-        async for event in stream:
-            events.append(event)
-            if sum(isinstance(e, kind) for e in events) >= count:
-                break
-    return events
-
-
-def fills(events: list[OrderEvent]) -> list[Fill]:
-    return [e.fill for e in events if isinstance(e, OrderFilled)]
 
 
 async def test_connect_reads_account_positions_and_balances(session: Session) -> None:

@@ -19,8 +19,7 @@ from autotrader_core.models import utc_now
 from autotrader_ibkr import IbkrAdapter
 from autotrader_ibkr.orders import core_status
 from fake_tws import fake_tws
-from ibkr_support import Session, settings_for
-from test_adapter import collect, fills, make_order
+from ibkr_support import Session, collect, fills, make_order, settings_for
 
 pytestmark = pytest.mark.anyio
 
