@@ -33,10 +33,10 @@ from autotrader_ibkr.parsing import (
     parse_position,
 )
 from fake_tws import TRANSCRIPTS
-from ibapi.const import UNSET_DECIMAL, UNSET_DOUBLE, UNSET_INTEGER
-from ibapi.decoder import Decoder
-from ibapi.utils import BadMessage
-from ibapi.wrapper import EWrapper
+from ibapi.const import UNSET_DECIMAL, UNSET_DOUBLE, UNSET_INTEGER  # type: ignore[import-untyped]
+from ibapi.decoder import Decoder  # type: ignore[import-untyped]
+from ibapi.utils import BadMessage  # type: ignore[import-untyped]
+from ibapi.wrapper import EWrapper  # type: ignore[import-untyped]
 
 FILES = sorted(TRANSCRIPTS.rglob("*.json"))
 _PLACEHOLDER = re.compile(r"\$\{[^}]*\}")

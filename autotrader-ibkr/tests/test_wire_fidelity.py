@@ -7,6 +7,7 @@ named in its ``provenance``; each test failed before the fix it guards.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -31,6 +32,13 @@ async def drain(adapter: IbkrAdapter, seconds: float) -> list[OrderEvent]:
         async for event in adapter.stream_events():
             events.append(event)
     return events
+
+
+async def until(condition: Callable[[], bool], seconds: float = 2.0) -> None:
+    """Wait until ``condition()`` holds (fail after ``seconds``)."""
+    with anyio.fail_after(seconds):
+        while not condition():
+            await anyio.sleep(0.01)
 
 
 # 1 ------------------------------------------------------------------------------ execution times
@@ -178,11 +186,7 @@ async def test_connectivity_lost_1100_marks_the_session_disconnected(
 
         async with anyio.create_task_group() as tg:
             tg.start_soon(consume)
-            with anyio.fail_after(2):
-                while adapter.is_connected:
-                    await anyio.sleep(0.01)
+            await until(lambda: not adapter.is_connected)  # 1100: TWS has no link to IBKR
             assert any("1100" in r.getMessage() and r.levelno >= logging.ERROR for r in caplog.records)
-            with anyio.fail_after(2):
-                while not adapter.is_connected:
-                    await anyio.sleep(0.01)
+            await until(lambda: adapter.is_connected)  # 1102: restored
             tg.cancel_scope.cancel()
