@@ -8,10 +8,10 @@ function returns the file's content, built from the helpers above the flows;
 These transcripts were **composed** message by message in the server-version-178
 layouts (see ``tws_messages.py`` for the layout sources), not captured from a live
 TWS: no paper account was reachable when they were written. Every file carries
-``provenance`` = ``{"kind": "composed", "from": [...]}`` naming what it was composed
-from; flows that reproduce a sequence reported from live TWS cite the public report.
-A transcript recorded with ``record_tws.py`` against a paper account has the same
-schema with ``"kind": "captured"`` and replaces a composed one as-is.
+``provenance`` = ``"composed: <from what>"`` (the project's convention, as in the kit's
+recordings); flows that reproduce a sequence reported from live TWS cite the public
+report there. A transcript recorded with ``record_tws.py`` against a paper account has
+the same schema with ``"captured: <where, when>"`` and replaces a composed one as-is.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ COMPOSED_FROM = (
     "values: IB Gateway captures published in wboayue/rust-ibapi src/orders/common/test_data.rs",
     "flow: TWS API docs (ibkrcampus.com/campus/ibkr-api-page/twsapi-doc)",
 )
-"""What every composed transcript was composed from (its ``provenance.from``)."""
+"""What every composed transcript was composed from (its ``provenance``)."""
 
 # Public reports of sequences seen from live TWS, cited by the flows that reproduce them.
 NAUTILUS_2359 = "nautechsystems/nautilus_trader#2359 (execution time YYYYMMDD-HH:MM:SS on UTC accounts)"
@@ -208,7 +208,7 @@ def transcript(
     """One transcript file's content; ``cites`` names the public reports the flow reproduces."""
     return {
         "description": description,
-        "provenance": {"kind": "composed", "from": [*COMPOSED_FROM, *cites]},
+        "provenance": "composed: " + "; ".join([*COMPOSED_FROM, *cites]),
         "source": SOURCE,
         "server_version": m.SERVER_VERSION,
         "connection_time": "20251124 14:42:39 EST",

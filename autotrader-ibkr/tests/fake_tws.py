@@ -143,8 +143,8 @@ class Transcript:
     answers: dict[str, list[dict[str, Any]]]
     """Standing answers per request type: ``[{"when": {field: value}, "reply": [...]}]``."""
     script: list[dict[str, Any]]
-    provenance: dict[str, Any] = field(default_factory=dict)
-    """``{"kind": "captured" | "composed", "from": [...]}``: where the messages come from."""
+    provenance: str = ""
+    """``captured: <where, when>`` or ``composed: <from what>``: where the messages come from."""
     connections: dict[int, dict[str, Any]] = field(default_factory=dict)
     """Per connection number (1 = first): ``{"on_connect": [...], "close": true}`` replaces
     ``on_connect`` for that connection; ``close`` closes the socket after sending it (as TWS
@@ -166,7 +166,7 @@ class Transcript:
             on_connect=data["on_connect"],
             answers=data.get("answers", {}),
             script=data.get("script", []),
-            provenance=data.get("provenance", {}),
+            provenance=data.get("provenance", ""),
             connections={int(k): v for k, v in data.get("connections", {}).items()},
         )
 

@@ -99,7 +99,7 @@ class Recorder:
         """The transcript in the schema ``fake_tws.Transcript`` reads."""
         return {
             "description": description,
-            "provenance": {"kind": "captured", "from": [source]},
+            "provenance": f"captured: {source}",
             "source": source,
             "server_version": self.server_version,
             "connection_time": self.connection_time,
