@@ -545,6 +545,32 @@ def execution_correction() -> dict[str, Any]:
     )
 
 
+@flow("bad_execution_between_fills")
+def bad_execution_between_fills() -> dict[str, Any]:
+    ref = "at0bad01"
+    good1, bad, good2 = "0000e0d5.6734a301.01.01", "0000e0d5.6734a302.01.01", "0000e0d5.6734a303.01.01"
+    return transcript(
+        "MKT buy 30 AAPL filled in three executions; the second carries a side the adapter cannot read "
+        "('B0T', a composed corruption, not a reported one): the other two fills must still arrive, and "
+        "the unreadable one must raise an alert (it may hold a fill).",
+        [
+            {
+                **place(ref, "MKT", totalQuantity="30"),
+                "reply": [
+                    *_mkt(ref, "30"),
+                    _exec("-1", good1, "10", "150.25", "10", "150.25", ref),
+                    m.commission_report(good1, "0.35", "USD"),
+                    _exec("-1", bad, "10", "150.25", "20", "150.25", ref, side="B0T"),
+                    m.commission_report(bad, "0.35", "USD"),
+                    _exec("-1", good2, "10", "150.25", "30", "150.25", ref),
+                    m.commission_report(good2, "0.35", "USD"),
+                    _status("Filled", "30", "0", "150.25", "150.25"),
+                ],
+            },
+        ],
+    )
+
+
 @flow("modify_then_cancel")
 def modify_then_cancel() -> dict[str, Any]:
     return transcript(

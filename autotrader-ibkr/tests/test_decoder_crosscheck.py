@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from autotrader_core.errors import BrokerProtocolError
 from autotrader_ibkr.parsing import (
     ContractFields,
     parse_commission,
@@ -274,6 +275,8 @@ def compare(fields: list[str], args: tuple[Any, ...]) -> list[str]:
 
 
 _COMPARED = frozenset({"3", "4", "5", "10", "11", "59", "61"})
+_CORRUPT_VALUES = frozenset({"bad_execution_between_fills.json"})
+"""Transcripts with a deliberately unreadable value (right layout): our parser refuses that item."""
 
 
 @pytest.mark.parametrize("path", FILES, ids=[str(p.relative_to(TRANSCRIPTS)) for p in FILES])
@@ -286,7 +289,11 @@ def test_our_parsers_read_what_ibapi_reads(path: Path) -> None:
             continue
         concrete = [_PLACEHOLDER.sub("1", field) for field in message]
         assert decode(decoder, concrete) is None
-        diffs += [f"{where}: {d}" for d in compare(concrete, decoder.wrapper.args[0])]
+        try:
+            diffs += [f"{where}: {d}" for d in compare(concrete, decoder.wrapper.args[0])]
+        except BrokerProtocolError as exc:
+            if path.name not in _CORRUPT_VALUES:
+                diffs.append(f"{where}: our parser refuses it: {exc}")
     assert diffs == []
 
 

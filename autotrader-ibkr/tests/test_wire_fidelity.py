@@ -13,8 +13,15 @@ from decimal import Decimal
 
 import anyio
 import pytest
+from autotrader_core.adapter import AdapterTelemetry
 from autotrader_core.enums import OrderSide, OrderStatus, OrderType, TimeInForce
-from autotrader_core.errors import ConfigurationError, InsufficientFunds, InvalidOrder, RequestTimeout
+from autotrader_core.errors import (
+    BrokerProtocolError,
+    ConfigurationError,
+    InsufficientFunds,
+    InvalidOrder,
+    RequestTimeout,
+)
 from autotrader_core.events import OrderAccepted, OrderCanceled, OrderEvent, OrderFilled, OrderRejected
 from autotrader_core.models import utc_now
 from autotrader_ibkr import IbkrAdapter
@@ -61,6 +68,26 @@ async def test_fills_with_utc_dash_and_unreadable_times_all_reach_the_stream(
         assert any(
             "24.11.2025 14:31:07" in r.getMessage() and r.levelno >= logging.ERROR for r in caplog.records
         )
+
+
+async def test_an_unreadable_execution_costs_only_itself_and_raises_an_alert(
+    session: Session, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Rule 11: one bad item never costs the others; a fill is never dropped without an alert."""
+    reported: list[tuple[str, bool]] = []
+
+    class Telemetry(AdapterTelemetry):
+        def bad_item(self, what: str, error: BrokerProtocolError, *, may_hold_fill: bool = False) -> None:
+            reported.append((what, may_hold_fill))
+
+    async with session("bad_execution_between_fills") as (_tws, adapter):
+        adapter.telemetry = Telemetry()
+        market = make_order("at0bad01", order_type=OrderType.MARKET, limit_price=None, quantity=Decimal(30))
+        await adapter.submit_order(market)
+        got = fills(await drain(adapter, 0.4))
+        assert [f.trade_id for f in got] == ["0000e0d5.6734a301.01", "0000e0d5.6734a303.01"]
+        assert any("EXECUTION" in r.getMessage() and r.levelno >= logging.ERROR for r in caplog.records)
+        assert reported == [("execution", True)]
 
 
 # 2 ------------------------------------------------------------------------------ warnings

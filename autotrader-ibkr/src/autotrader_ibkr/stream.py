@@ -290,6 +290,17 @@ class OrderStream:
         self.rules[record.con_id] = record
 
     def on_bad_message(self, msg_id: int, fields: list[str], error: BrokerProtocolError) -> None:
-        """A tapped message broke the expected layout: skipped, and an alert (an execution may be lost)."""
-        what = "an EXECUTION (a fill may be missing)" if msg_id == 11 else f"message {msg_id}"
-        self.alert(f"TWS sent {what} in a layout the adapter cannot read: {error}; raw fields {fields!r}")
+        """A tapped message could not be read: skipped, with an alert (an execution may be lost)."""
+        is_execution = msg_id == 11
+        what = "an EXECUTION (a fill may be missing)" if is_execution else f"message {msg_id}"
+        self.alert(f"TWS sent {what} the adapter cannot read: {error}; raw fields {fields!r}")
+        report = getattr(self._telemetry(), "bad_item", None)  # the core's skipped-item report, if any
+        if callable(report):
+            try:
+                report(
+                    "execution" if is_execution else f"TWS message {msg_id}",
+                    error,
+                    may_hold_fill=is_execution,
+                )
+            except Exception:
+                _log.exception("telemetry bad_item failed")

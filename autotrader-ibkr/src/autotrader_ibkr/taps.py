@@ -158,10 +158,19 @@ def _wrap(
         finally:
             try:
                 tap(raw)
-            except BrokerProtocolError as exc:
-                _log.exception("TWS message %s breaks the expected layout", msg_id)
+            except Exception as exc:
+                error = exc if isinstance(exc, BrokerProtocolError) else _protocol_error(msg_id, raw, exc)
+                _log.exception("TWS message %s could not be handled", msg_id)
                 if on_bad_message is not None:
-                    on_bad_message(msg_id, raw, exc)
+                    on_bad_message(msg_id, raw, error)
 
     handler.__autotrader_tap__ = True  # type: ignore[attr-defined]
     return handler
+
+
+def _protocol_error(msg_id: int, fields: list[str], exc: Exception) -> BrokerProtocolError:
+    error = BrokerProtocolError(
+        f"TWS message {msg_id} could not be handled: {exc!r}", payload=fields, broker="ibkr"
+    )
+    error.__cause__ = exc
+    return error
