@@ -155,6 +155,8 @@ class OrderStream:
                 return  # PreSubmitted: a rejection may still follow; submit_order decides
             self.accept(order_id)
         elif record.status in CANCELED_STATUSES:
+            if order_id in self.submitting:
+                self.accept(order_id)  # TWS took it, then canceled it (an IOC with nothing to fill)
             self.emit_once(order_id, "canceled", OrderCanceled(coid))
         elif record.status == "Filled":
             self.accept(order_id)
