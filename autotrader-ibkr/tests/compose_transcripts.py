@@ -1,21 +1,30 @@
-"""Write the shipped transcripts in ``tests/transcripts/`` (run: ``python tests/compose_transcripts.py``).
+"""Compose the shipped transcripts in ``tests/recordings/``: ``python tests/compose_transcripts.py [name…]``.
 
-These transcripts were composed message by message in the server-version-178
+One shape: every transcript is built by one small function registered with
+``@flow("<file name>")`` (conformance scenarios under ``conformance/<id>``); the
+function returns the file's content, built from the helpers above the flows;
+:func:`main` writes every registered flow (or the ones named on the command line).
+
+These transcripts were **composed** message by message in the server-version-178
 layouts (see ``tws_messages.py`` for the layout sources), not captured from a live
-TWS: no paper account was reachable when they were written. Each file says so in
-its ``source``. A transcript recorded with ``record_tws.py`` against a paper
-account has the same schema and replaces a composed one as-is.
+TWS: no paper account was reachable when they were written. Every file carries
+``provenance`` = ``"composed: <from what>"`` (the project's convention, as in the kit's
+recordings); flows that reproduce a sequence reported from live TWS cite the public
+report there. A transcript recorded with ``record_tws.py`` against a paper account has
+the same schema with ``"captured: <where, when>"`` and replaces a composed one as-is.
 """
 
 from __future__ import annotations
 
 import json
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import tws_messages as m
 
-OUT = Path(__file__).parent / "transcripts"
+OUT = Path(__file__).parent / "recordings"
 ACCOUNT = "DU1234567"  # fake paper account (paper accounts start with DU)
 CLIENT_ID = "1"
 SOURCE = (
@@ -25,6 +34,47 @@ SOURCE = (
     "(ibkrcampus.com/campus/ibkr-api-page/twsapi-doc: placeOrder -> openOrder/orderStatus, "
     "execDetails then commissionReport per execId, error codes 201/202/1100/1101/1102/2104/2106/2158)."
 )
+
+COMPOSED_FROM = (
+    "layouts: server version 178 as read by ib_async 2.1.0 decoder.py and IBKR's ibapi EDecoder "
+    "(checked field for field by test_decoder_crosscheck.py with ibapi-stable)",
+    "values: IB Gateway captures published in wboayue/rust-ibapi src/orders/common/test_data.rs",
+    "flow: TWS API docs (ibkrcampus.com/campus/ibkr-api-page/twsapi-doc)",
+)
+"""What every composed transcript was composed from (its ``provenance``)."""
+
+# Public reports of sequences seen from live TWS, cited by the flows that reproduce them.
+NAUTILUS_2359 = "nautechsystems/nautilus_trader#2359 (execution time YYYYMMDD-HH:MM:SS on UTC accounts)"
+IB_ASYNC_230 = "ib-api-reloaded/ib_async#230 (execution time YYYYMMDD-HH:MM:SS)"
+IB_ASYNC_191 = "ib-api-reloaded/ib_async#191 (warning 10349 'Order TIF was set to DAY', order fills)"
+IB_ASYNC_217 = "ib-api-reloaded/ib_async#217 (order warnings reported as errors)"
+IB_INSYNC_554 = "erdewit/ib_insync#554 (PreSubmitted openOrder/orderStatus, error 201, Inactive)"
+IB_INSYNC_80 = "erdewit/ib_insync#80 (margin rejection 201 after PreSubmitted)"
+IB_INSYNC_313 = "erdewit/ib_insync#313 (Inactive, then error 201 'Account is closed')"
+IB_INSYNC_376 = "erdewit/ib_insync#376 (error 326 on reconnect: TWS has not noticed the old socket died)"
+IB_ASYNC_152 = "ib-api-reloaded/ib_async#152 (error 326 on reconnect)"
+IB_INSYNC_363 = "erdewit/ib_insync#363 (cancel of an Inactive order gets no status back)"
+IB_INSYNC_328 = "erdewit/ib_insync#328 (404 'Order held while securities are located')"
+NAUTILUS_3603 = "nautechsystems/nautilus_trader#3603 (Inactive with whyHeld=locate is a hold, not a reject)"
+IBKR_CORRECTIONS = (
+    "TWS API docs, Executions: a correction repeats the execution with only the part of execId "
+    "after its last '.' changed"
+)
+
+Flow = Callable[[], dict[str, Any]]
+FLOWS: dict[str, Flow] = {}
+"""Every transcript this module writes: file name (without ``.json``) -> builder."""
+
+
+def flow(name: str) -> Callable[[Flow], Flow]:
+    """Register a function as the builder of ``tests/recordings/<name>.json``."""
+
+    def register(build: Flow) -> Flow:
+        FLOWS[name] = build
+        return build
+
+    return register
+
 
 ON_CONNECT = [
     m.managed_accounts(ACCOUNT),
@@ -152,10 +202,13 @@ def contract_answers() -> list[dict[str, Any]]:
     ]
 
 
-def transcript(description: str, script: list[dict[str, Any]], **answers: Any) -> dict[str, Any]:
-    """One transcript file's content."""
+def transcript(
+    description: str, script: list[dict[str, Any]], *, cites: tuple[str, ...] = (), **answers: Any
+) -> dict[str, Any]:
+    """One transcript file's content; ``cites`` names the public reports the flow reproduces."""
     return {
         "description": description,
+        "provenance": "composed: " + "; ".join([*COMPOSED_FROM, *cites]),
         "source": SOURCE,
         "server_version": m.SERVER_VERSION,
         "connection_time": "20251124 14:42:39 EST",
@@ -163,13 +216,6 @@ def transcript(description: str, script: list[dict[str, Any]], **answers: Any) -
         "answers": standing_answers(**answers),
         "script": script,
     }
-
-
-def write(name: str, content: dict[str, Any]) -> None:
-    """Write one transcript with one message per line (readable diffs)."""
-    path = OUT / f"{name}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(content, indent=1) + "\n")
 
 
 PERM = "1376327563"
@@ -252,185 +298,382 @@ EXEC2 = "0000e0d5.6734a1b3.01.01"
 EXEC3 = "0000e0d5.6734a1c9.01.01"
 
 
-def main() -> None:
-    """Write every transcript."""
-    write(
-        "connect",
-        transcript(
-            "Connect handshake and the connect-time requests ib_async sends; a long AAPL position and a "
-            "short ES future position (avgCost per contract, i.e. price x multiplier 50).",
-            [],
-            positions=[
-                m.position(ACCOUNT, m.AAPL, "100", "150.2512"),
-                m.position(ACCOUNT, m.ES, "-2", "296312.5"),
-            ],
-        ),
+def _listed(*orders: list[list[str]]) -> dict[str, object]:
+    """A script step: reqOpenOrders answered with the given openOrder/orderStatus pairs."""
+    reply = [message for pair in orders for message in pair]
+    return {"expect": {"request": "reqOpenOrders"}, "reply": [*reply, m.open_order_end()]}
+
+
+def _working(ref: str, **terms: Any) -> list[list[str]]:
+    qty = terms.get("quantity", "10")
+    return [
+        _open("Submitted", ref, **terms),
+        _status("Submitted", "0", qty, order_id=terms.get("order_id", "${orderId}")),
+    ]
+
+
+def _cancel(*reply: list[str]) -> dict[str, object]:
+    """A script step: cancelOrder answered with ``reply``."""
+    return {"expect": {"request": "cancelOrder"}, "reply": list(reply)}
+
+
+def _canceled(qty: str = "10", order_id: str = "${orderId}") -> list[list[str]]:
+    return [
+        _status("Cancelled", "0", qty, order_id=order_id),
+        m.error(order_id, "202", "Order Canceled - reason:"),
+    ]
+
+
+def _mkt(ref: str, qty: str, status: str = "PreSubmitted") -> list[list[str]]:
+    """openOrder + orderStatus of a market buy of ``qty`` AAPL."""
+    return [_open(status, ref, quantity=qty, order_type="MKT", lmt_price="0.0"), _status(status, "0", qty)]
+
+
+def _margin_reject(ref: str) -> list[list[str]]:
+    """A margin rejection as TWS sends it: PreSubmitted, then 201, then Inactive (ib_insync #554)."""
+    return [
+        _open("PreSubmitted", ref, quantity="1000"),
+        _status("PreSubmitted", "0", "1000"),
+        m.error("${orderId}", "201", REJECT_201_TEXT),
+        _open("Inactive", ref, quantity="1000"),
+        _status("Inactive", "0", "1000"),
+    ]
+
+
+# ---------------------------------------------------------------------------- adapter flows
+@flow("connect")
+def connect() -> dict[str, Any]:
+    return transcript(
+        "Connect handshake and the connect-time requests ib_async sends; a long AAPL position and a "
+        "short ES future position (avgCost per contract, i.e. price x multiplier 50).",
+        [],
+        positions=[
+            m.position(ACCOUNT, m.AAPL, "100", "150.2512"),
+            m.position(ACCOUNT, m.ES, "-2", "296312.5"),
+        ],
     )
-    write(
-        "limit_place_cancel",
-        transcript(
-            "LMT DAY buy 10 AAPL @ 150.25 acknowledged (PreSubmitted, Submitted), listed by reqOpenOrders, "
-            "then canceled (PendingCancel, Cancelled + 202).",
-            [
-                {
-                    **place(
-                        "at0limit01", "LMT", lmtPrice="150.25", totalQuantity="10", tif="DAY", action="BUY"
-                    ),
-                    "reply": _ack("at0limit01"),
-                },
-                {
-                    "expect": {"request": "reqOpenOrders"},
-                    "reply": [
-                        _open("Submitted", "at0limit01"),
-                        _status("Submitted", "0", "10"),
-                        m.open_order_end(),
-                    ],
-                },
-                {
-                    "expect": {"request": "cancelOrder"},
-                    "reply": [
-                        _status("PendingCancel", "0", "10"),
-                        _status("Cancelled", "0", "10"),
-                        m.error("${orderId}", "202", "Order Canceled - reason:"),
-                    ],
-                },
-            ],
-        ),
+
+
+@flow("limit_place_cancel")
+def limit_place_cancel() -> dict[str, Any]:
+    return transcript(
+        "LMT DAY buy 10 AAPL @ 150.25 acknowledged (PreSubmitted, Submitted), listed by reqOpenOrders, "
+        "then canceled (PendingCancel, Cancelled + 202).",
+        [
+            {
+                **place("at0limit01", "LMT", lmtPrice="150.25", totalQuantity="10", tif="DAY", action="BUY"),
+                "reply": _ack("at0limit01"),
+            },
+            {
+                "expect": {"request": "reqOpenOrders"},
+                "reply": [
+                    _open("Submitted", "at0limit01"),
+                    _status("Submitted", "0", "10"),
+                    m.open_order_end(),
+                ],
+            },
+            _cancel(_status("PendingCancel", "0", "10"), *_canceled()),
+        ],
     )
-    write(
-        "market_partial_fills",
-        transcript(
-            "MKT buy 100 AAPL filled in two executions (60 @ 150.25, 40 @ 150.26), each followed by its "
-            "commissionReport with other messages in between.",
-            [
-                {
-                    **place("at0mkt01", "MKT", totalQuantity="100"),
-                    "reply": [
-                        _open("PreSubmitted", "at0mkt01", quantity="100", order_type="MKT", lmt_price="0.0"),
-                        _status("PreSubmitted", "0", "100"),
-                        _exec("-1", EXEC1, "60", "150.25", "60", "150.25", "at0mkt01"),
-                        _status("Submitted", "60", "40", "150.25", "150.25"),
-                        m.commission_report(EXEC1, "1.0", "USD"),
-                        _exec("-1", EXEC2, "40", "150.26", "100", "150.254", "at0mkt01"),
-                        _open("Filled", "at0mkt01", quantity="100", order_type="MKT", lmt_price="0.0"),
-                        _status("Filled", "100", "0", "150.254", "150.26"),
-                        m.commission_report(EXEC2, "0.4", "USD"),
-                    ],
-                },
-            ],
-        ),
+
+
+@flow("market_partial_fills")
+def market_partial_fills() -> dict[str, Any]:
+    return transcript(
+        "MKT buy 100 AAPL filled in two executions (60 @ 150.25, 40 @ 150.26), each followed by its "
+        "commissionReport with other messages in between.",
+        [
+            {
+                **place("at0mkt01", "MKT", totalQuantity="100"),
+                "reply": [
+                    *_mkt("at0mkt01", "100"),
+                    _exec("-1", EXEC1, "60", "150.25", "60", "150.25", "at0mkt01"),
+                    _status("Submitted", "60", "40", "150.25", "150.25"),
+                    m.commission_report(EXEC1, "1.0", "USD"),
+                    _exec("-1", EXEC2, "40", "150.26", "100", "150.254", "at0mkt01"),
+                    _open("Filled", "at0mkt01", quantity="100", order_type="MKT", lmt_price="0.0"),
+                    _status("Filled", "100", "0", "150.254", "150.26"),
+                    m.commission_report(EXEC2, "0.4", "USD"),
+                ],
+            },
+        ],
     )
+
+
+@flow("fx_commission_first")
+def fx_commission_first() -> dict[str, Any]:
     fx_exec = "0001f4e8.6734b5e0.01.01"
-    write(
-        "fx_commission_first",
-        transcript(
-            "MKT sell 20000 EUR.USD (IDEALPRO); the commissionReport arrives before its execDetails "
-            "(order not guaranteed by the protocol): the fill must still be emitted once, with its fee.",
-            [
-                {
-                    **place(
-                        "at0fx01", "MKT", symbol="EUR", secType="CASH", action="SELL", totalQuantity="20000"
+    fx = {
+        "contract": m.EURUSD,
+        "action": "SELL",
+        "quantity": "20000",
+        "order_type": "MKT",
+        "lmt_price": "0.0",
+    }
+    return transcript(
+        "MKT sell 20000 EUR.USD (IDEALPRO); the commissionReport arrives before its execDetails "
+        "(order not guaranteed by the protocol): the fill must still be emitted once, with its fee.",
+        [
+            {
+                **place("at0fx01", "MKT", symbol="EUR", secType="CASH", action="SELL", totalQuantity="20000"),
+                "reply": [
+                    _open("PreSubmitted", "at0fx01", **fx),
+                    _status("PreSubmitted", "0", "20000"),
+                    m.commission_report(fx_exec, "2.0", "USD"),
+                    _exec(
+                        "-1",
+                        fx_exec,
+                        "20000",
+                        "1.08465",
+                        "20000",
+                        "1.08465",
+                        "at0fx01",
+                        contract=m.EURUSD,
+                        side="SLD",
+                        exchange="IDEALPRO",
+                        liquidity="2",
                     ),
-                    "reply": [
-                        _open(
-                            "PreSubmitted",
-                            "at0fx01",
-                            contract=m.EURUSD,
-                            action="SELL",
-                            quantity="20000",
-                            order_type="MKT",
-                            lmt_price="0.0",
-                        ),
-                        _status("PreSubmitted", "0", "20000"),
-                        m.commission_report(fx_exec, "2.0", "USD"),
-                        _exec(
-                            "-1",
-                            fx_exec,
-                            "20000",
-                            "1.08465",
-                            "20000",
-                            "1.08465",
-                            "at0fx01",
-                            contract=m.EURUSD,
-                            side="SLD",
-                            exchange="IDEALPRO",
-                            liquidity="2",
-                        ),
-                        _status("Filled", "20000", "0", "1.08465", "1.08465"),
-                    ],
-                },
-            ],
-        ),
+                    _status("Filled", "20000", "0", "1.08465", "1.08465"),
+                ],
+            },
+        ],
     )
-    write(
-        "reject_201",
-        transcript(
-            "LMT buy 1000 AAPL refused by TWS with error 201 (margin).",
-            [
-                {
-                    **place("at0rej01", "LMT"),
-                    "reply": [
-                        m.error(
-                            "${orderId}",
-                            "201",
-                            REJECT_201_TEXT,
-                        ),
-                    ],
-                },
-            ],
-        ),
+
+
+@flow("reject_201")
+def reject_201() -> dict[str, Any]:
+    return transcript(
+        "LMT buy 1000 AAPL refused for margin the way TWS does it: PreSubmitted openOrder and orderStatus, "
+        "then error 201, then Inactive openOrder and orderStatus (sequence and timing reported in "
+        "ib_insync #554 and #80; values composed).",
+        [{**place("at0rej01", "LMT"), "reply": _margin_reject("at0rej01")}],
+        cites=(IB_INSYNC_554, IB_INSYNC_80),
     )
-    write(
-        "modify_then_cancel",
-        transcript(
-            "LMT buy 10 AAPL @ 150.25, modified natively (same orderId) to 150.5 and 12 shares, "
-            "then canceled.",
-            [
-                {**place("at0mod01", "LMT", lmtPrice="150.25"), "reply": _ack("at0mod01")},
-                {
-                    **place("at0mod01", "LMT", lmtPrice="150.5", totalQuantity="12"),
-                    "reply": [
-                        _open("Submitted", "at0mod01", lmt_price="150.5", quantity="12"),
-                        _status("Submitted", "0", "12"),
-                    ],
-                },
-                {
-                    "expect": {"request": "cancelOrder"},
-                    "reply": [
-                        _status("Cancelled", "0", "12"),
-                        m.error("${orderId}", "202", "Order Canceled - reason:"),
-                    ],
-                },
-            ],
-        ),
+
+
+@flow("reject_inactive_first")
+def reject_inactive_first() -> dict[str, Any]:
+    return transcript(
+        "LMT buy 10 AAPL: TWS answers Inactive (openOrder and orderStatus) and only later error 201 "
+        "'Account is closed' (order of events as logged in ib_insync #313).",
+        [
+            {
+                **place("at0inact1", "LMT"),
+                "reply": [_open("Inactive", "at0inact1"), _status("Inactive", "0", "10")],
+            },
+            {"sleep": 0.05},
+            {"push": [m.error("${orderId}", "201", "Order rejected - reason:Account is closed")]},
+        ],
+        cites=(IB_INSYNC_313,),
     )
-    write(
-        "cancel_unknown",
-        transcript(
-            "cancelOrder for an orderId TWS does not know: error 10147.",
-            [
-                {
-                    "expect": {"request": "cancelOrder"},
-                    "reply": [
-                        m.error(
-                            "${orderId}",
-                            "10147",
-                            "OrderId ${orderId} that needs to be cancelled is not found.",
-                        )
-                    ],
-                },
-            ],
-        ),
+
+
+@flow("order_warning_10349")
+def order_warning_10349() -> dict[str, Any]:
+    ref, fill = "at0warn01", "0000e0d5.6734a1e0.01.01"
+    return transcript(
+        "LMT GTC buy 10 AAPL: TWS first sends warning 10349 'Order TIF was set to DAY based on order "
+        "preset' about the order, then accepts it (TIF DAY) and fills it (ib_async #191, #217): a warning "
+        "is not a rejection.",
+        [
+            {
+                **place(ref, "LMT", tif="GTC"),
+                "reply": [
+                    m.error("${orderId}", "10349", "Order TIF was set to DAY based on order preset."),
+                    *_ack(ref),
+                    _exec("-1", fill, "10", "150.25", "10", "150.25", ref),
+                    _status("Filled", "10", "0", "150.25", "150.25"),
+                    m.commission_report(fill, "1.0", "USD"),
+                ],
+            },
+        ],
+        cites=(IB_ASYNC_191, IB_ASYNC_217),
     )
+
+
+@flow("fill_time_formats")
+def fill_time_formats() -> dict[str, Any]:
+    ref = "at0time01"
+    stamps = (
+        ("0000e0d5.6734a1f1.01.01", "20251124-14:31:05"),  # UTC account (nautilus #2359, ib_async #230)
+        ("0000e0d5.6734a1f2.01.01", "20251124  09:31:06 US/Eastern"),  # two spaces, then the zone
+        ("0000e0d5.6734a1f3.01.01", "24.11.2025 14:31:07"),  # a form nobody reported: must still fill
+    )
+    reply = [*_mkt(ref, "30")]
+    cum = 0
+    for exec_id, stamp in stamps:
+        cum += 10
+        reply.append(_exec("-1", exec_id, "10", "150.25", str(cum), "150.25", ref, time=stamp))
+        reply.append(m.commission_report(exec_id, "0.35", "USD"))
+    reply.append(_status("Filled", "30", "0", "150.25", "150.25"))
+    return transcript(
+        "MKT buy 30 AAPL filled in three executions whose times come as 'YYYYMMDD-HH:MM:SS' (UTC, as "
+        "TWS sends on accounts set to UTC: nautilus_trader #2359, ib_async #230), as 'YYYYMMDD  HH:MM:SS "
+        "zone', and in a form the adapter cannot read (composed): every fill must reach the stream.",
+        [{**place(ref, "MKT", totalQuantity="30"), "reply": reply}],
+        cites=(NAUTILUS_2359, IB_ASYNC_230),
+    )
+
+
+@flow("execution_correction")
+def execution_correction() -> dict[str, Any]:
+    ref = "at0corr01"
+    first, corrected = "0000e0d5.6734a201.01.01", "0000e0d5.6734a201.01.02"
+    return transcript(
+        "MKT buy 100 AAPL filled by one execution of 100 @ 150.25; TWS then corrects it: the same "
+        "execution again with only the part of execId after the last '.' changed (01 -> 02) and the price "
+        "corrected to 150.24 (IBKR's documented correction form; values composed): 100 shares, not 200.",
+        [
+            {
+                **place(ref, "MKT", totalQuantity="100"),
+                "reply": [
+                    *_mkt(ref, "100"),
+                    _exec("-1", first, "100", "150.25", "100", "150.25", ref),
+                    m.commission_report(first, "1.0", "USD"),
+                    _status("Filled", "100", "0", "150.25", "150.25"),
+                ],
+            },
+            {"sleep": 0.05},
+            {
+                "push": [
+                    _exec("-1", corrected, "100", "150.24", "100", "150.24", ref),
+                    m.commission_report(corrected, "1.0", "USD"),
+                ]
+            },
+        ],
+        cites=(IBKR_CORRECTIONS,),
+    )
+
+
+@flow("bad_execution_between_fills")
+def bad_execution_between_fills() -> dict[str, Any]:
+    ref = "at0bad01"
+    good1, bad, good2 = "0000e0d5.6734a301.01.01", "0000e0d5.6734a302.01.01", "0000e0d5.6734a303.01.01"
+    return transcript(
+        "MKT buy 30 AAPL filled in three executions; the second carries a side the adapter cannot read "
+        "('B0T', a composed corruption, not a reported one): the other two fills must still arrive, and "
+        "the unreadable one must raise an alert (it may hold a fill).",
+        [
+            {
+                **place(ref, "MKT", totalQuantity="30"),
+                "reply": [
+                    *_mkt(ref, "30"),
+                    _exec("-1", good1, "10", "150.25", "10", "150.25", ref),
+                    m.commission_report(good1, "0.35", "USD"),
+                    _exec("-1", bad, "10", "150.25", "20", "150.25", ref, side="B0T"),
+                    m.commission_report(bad, "0.35", "USD"),
+                    _exec("-1", good2, "10", "150.25", "30", "150.25", ref),
+                    m.commission_report(good2, "0.35", "USD"),
+                    _status("Filled", "30", "0", "150.25", "150.25"),
+                ],
+            },
+        ],
+    )
+
+
+@flow("modify_then_cancel")
+def modify_then_cancel() -> dict[str, Any]:
+    return transcript(
+        "LMT buy 10 AAPL @ 150.25, modified natively (same orderId) to 150.5 and 12 shares, then canceled.",
+        [
+            {**place("at0mod01", "LMT", lmtPrice="150.25"), "reply": _ack("at0mod01")},
+            {
+                **place("at0mod01", "LMT", lmtPrice="150.5", totalQuantity="12"),
+                "reply": [
+                    _open("Submitted", "at0mod01", lmt_price="150.5", quantity="12"),
+                    _status("Submitted", "0", "12"),
+                ],
+            },
+            _cancel(*_canceled("12")),
+        ],
+    )
+
+
+@flow("cancel_unknown")
+def cancel_unknown() -> dict[str, Any]:
+    return transcript(
+        "cancelOrder for an orderId TWS does not know: error 10147.",
+        [
+            _cancel(
+                m.error("${orderId}", "10147", "OrderId ${orderId} that needs to be cancelled is not found.")
+            )
+        ],
+    )
+
+
+@flow("locate_hold_cancel_no_reply")
+def locate_hold_cancel_no_reply() -> dict[str, Any]:
+    ref = "at0short1"
+    short = {"action": "SELL", "quantity": "100"}
+    return transcript(
+        "LMT sell 100 AAPL short: PreSubmitted, then 404 'Order held while securities are located' and "
+        "Inactive with whyHeld=locate (a hold, not a rejection: ib_insync #328, nautilus_trader #3603); "
+        "the cancel of the Inactive order gets no reply at all (ib_insync #363), so the adapter must look "
+        "it up instead of hanging: not in open orders, Cancelled in today's completed orders.",
+        [
+            {
+                **place(ref, "LMT", action="SELL", totalQuantity="100"),
+                "reply": [
+                    _open("PreSubmitted", ref, **short),
+                    _status("PreSubmitted", "0", "100"),
+                    m.error("${orderId}", "404", "Order held while securities are located."),
+                    _open("Inactive", ref, **short),
+                    m.order_status("${orderId}", "Inactive", "0", "100", "0", PERM, "0", CLIENT_ID, "locate"),
+                ],
+            },
+            {"expect": {"request": "cancelOrder"}, "reply": []},
+            {"expect": {"request": "reqOpenOrders"}, "reply": [m.open_order_end()]},
+            {
+                "expect": {"request": "reqCompletedOrders"},
+                "reply": [
+                    m.completed_order(
+                        m.AAPL,
+                        action="SELL",
+                        quantity="100",
+                        order_type="LMT",
+                        lmt_price="150.25",
+                        tif="DAY",
+                        account=ACCOUNT,
+                        order_ref=ref,
+                        perm_id=PERM,
+                        status="Cancelled",
+                        filled="0",
+                        completed_time="20251124 09:31:40 US/Eastern",
+                        completed_status="Cancelled by Trader",
+                    ),
+                    m.completed_orders_end(),
+                ],
+            },
+        ],
+        cites=(IB_INSYNC_328, NAUTILUS_3603, IB_INSYNC_363),
+    )
+
+
+@flow("cancel_no_reply_still_listed")
+def cancel_no_reply_still_listed() -> dict[str, Any]:
+    ref = "at0silent1"
+    return transcript(
+        "LMT buy 10 AAPL acknowledged; its cancel gets no reply (as ib_insync #363 reports for Inactive "
+        "orders; composed here for a working one) and reqOpenOrders still lists it working: the lookup "
+        "proves nothing, so the outcome stays unknown.",
+        [
+            {**place(ref, "LMT"), "reply": _ack(ref)},
+            {"expect": {"request": "cancelOrder"}, "reply": []},
+            _listed(_working(ref)),
+        ],
+        cites=(IB_INSYNC_363,),
+    )
+
+
+@flow("reconnect_mid_fill")
+def reconnect_mid_fill() -> dict[str, Any]:
     # A fill in three executions with the socket dropped after the first: the second happens
     # while we are away, the third after the reconnect.
     ref = "at0drop01"
-    exec1 = _exec("${reqId}", EXEC1, "60", "150.25", "60", "150.25", ref)
-    exec2 = _exec("${reqId}", EXEC2, "30", "150.27", "90", "150.256", ref)
     catch_up = [
-        exec1,
+        _exec("${reqId}", EXEC1, "60", "150.25", "60", "150.25", ref),
         m.commission_report(EXEC1, "1.0", "USD"),
-        exec2,
+        _exec("${reqId}", EXEC2, "30", "150.27", "90", "150.256", ref),
         m.commission_report(EXEC2, "0.3", "USD"),
         m.exec_details_end("${reqId}"),
     ]
@@ -439,140 +682,189 @@ def main() -> None:
         _status("Submitted", "90", "10", "150.256", "150.27"),
         m.open_order_end(),
     ]
-    write(
-        "reconnect_mid_fill",
-        transcript(
-            "MKT buy 100 AAPL: execution 1 (60) live, then TWS drops the socket; execution 2 (30) happens "
-            "while disconnected; after the reconnect reqOpenOrders/reqExecutions (sent twice: by ib_async's "
-            "startup sync and by the adapter's re-sync) repeat execution 1 and deliver execution 2; "
-            "execution 3 (10) arrives live. Each fill must reach the OMS exactly once, with its fee.",
-            [
-                {
-                    **place(ref, "MKT", totalQuantity="100"),
-                    "reply": [
-                        _open("PreSubmitted", ref, quantity="100", order_type="MKT", lmt_price="0.0"),
-                        _status("PreSubmitted", "0", "100"),
-                        _exec("-1", EXEC1, "60", "150.25", "60", "150.25", ref),
-                        _status("Submitted", "60", "40", "150.25", "150.25"),
-                        m.commission_report(EXEC1, "1.0", "USD"),
-                    ],
-                },
-                {"sleep": 0.05},
-                {"drop": True},
-                {"expect": {"request": "reqOpenOrders"}, "reply": still_open},
-                {"expect": {"request": "reqExecutions"}, "reply": catch_up},
-                {"expect": {"request": "reqOpenOrders"}, "reply": still_open},
-                {"expect": {"request": "reqExecutions"}, "reply": catch_up},
-                {"sleep": 0.02},
-                {
-                    "push": [
-                        _exec("-1", EXEC3, "10", "150.3", "100", "150.2614", ref),
-                        m.commission_report(EXEC3, "0.1", "USD"),
-                        _status("Filled", "100", "0", "150.2614", "150.3"),
-                    ]
-                },
-            ],
-        ),
+    return transcript(
+        "MKT buy 100 AAPL: execution 1 (60) live, then TWS drops the socket; execution 2 (30) happens "
+        "while disconnected; after the reconnect reqOpenOrders/reqExecutions (sent twice: by ib_async's "
+        "startup sync and by the adapter's re-sync) repeat execution 1 and deliver execution 2; "
+        "execution 3 (10) arrives live. Each fill must reach the OMS exactly once, with its fee.",
+        [
+            {
+                **place(ref, "MKT", totalQuantity="100"),
+                "reply": [
+                    *_mkt(ref, "100"),
+                    _exec("-1", EXEC1, "60", "150.25", "60", "150.25", ref),
+                    _status("Submitted", "60", "40", "150.25", "150.25"),
+                    m.commission_report(EXEC1, "1.0", "USD"),
+                ],
+            },
+            {"sleep": 0.05},
+            {"drop": True},
+            {"expect": {"request": "reqOpenOrders"}, "reply": still_open},
+            {"expect": {"request": "reqExecutions"}, "reply": catch_up},
+            {"expect": {"request": "reqOpenOrders"}, "reply": still_open},
+            {"expect": {"request": "reqExecutions"}, "reply": catch_up},
+            {"sleep": 0.02},
+            {
+                "push": [
+                    _exec("-1", EXEC3, "10", "150.3", "100", "150.2614", ref),
+                    m.commission_report(EXEC3, "0.1", "USD"),
+                    _status("Filled", "100", "0", "150.2614", "150.3"),
+                ]
+            },
+        ],
     )
-    write(
-        "connectivity_restored",
-        transcript(
-            "After connecting, TWS loses its link to IBKR (1100) and gets it back with data kept (1102): "
-            "the adapter must re-sync open orders and executions.",
-            [
-                {"wait_connection": 1},
-                {"sleep": 0.05},
-                {
-                    "push": [
-                        m.error(
-                            "-1", "1100", "Connectivity between IB and Trader Workstation has been lost."
-                        ),
-                        m.error(
-                            "-1",
-                            "1102",
-                            "Connectivity between IB and Trader Workstation has been restored - "
-                            "data maintained. All data farms are connected: usfarm; ushmds; secdefnj.",
-                        ),
-                    ]
-                },
-            ],
-        ),
+
+
+CLIENT_ID_IN_USE = m.error(
+    "-1", "326", "Unable to connect as the client id is already in use. Retry with a unique client id."
+)
+
+
+@flow("reconnect_client_id_in_use")
+def reconnect_client_id_in_use() -> dict[str, Any]:
+    ref = "at0cid01"
+    late = "0000e0d5.6734a2b1.01.01"
+    content = transcript(
+        "Connected; TWS drops the socket; the first reconnect (same client id 1) is refused with 326 "
+        "because TWS has not yet noticed the old socket died (ib_insync #376, ib_async #152), the second "
+        "is accepted; an execution of our order placed before the drop then arrives live.",
+        [
+            {**place(ref, "LMT"), "reply": _ack(ref)},
+            {"sleep": 0.05},
+            {"drop": True},
+            {"wait_connection": 3},
+            {"sleep": 0.1},
+            {
+                "push": [
+                    _exec("-1", late, "10", "150.25", "10", "150.25", ref),
+                    m.commission_report(late, "1.0", "USD"),
+                    _status("Filled", "10", "0", "150.25", "150.25"),
+                ]
+            },
+        ],
+        cites=(IB_INSYNC_376, IB_ASYNC_152),
     )
+    content["connections"] = {"2": {"on_connect": [CLIENT_ID_IN_USE], "close": True}}
+    return content
+
+
+@flow("connectivity_restored")
+def connectivity_restored() -> dict[str, Any]:
+    return transcript(
+        "After connecting, TWS loses its link to IBKR (1100) and gets it back with data kept (1102): "
+        "the adapter must re-sync open orders and executions.",
+        [
+            {"wait_connection": 1},
+            {"sleep": 0.05},
+            {"push": [CONNECTIVITY_LOST, CONNECTIVITY_RESTORED]},
+        ],
+    )
+
+
+CONNECTIVITY_LOST = m.error("-1", "1100", "Connectivity between IB and Trader Workstation has been lost.")
+CONNECTIVITY_RESTORED = m.error(
+    "-1",
+    "1102",
+    "Connectivity between IB and Trader Workstation has been restored - "
+    "data maintained. All data farms are connected: usfarm; ushmds; secdefnj.",
+)
+
+
+@flow("connectivity_lost")
+def connectivity_lost() -> dict[str, Any]:
+    return transcript(
+        "After connecting, TWS loses its link to IBKR (1100) for half a second, then gets it back (1102): "
+        "meanwhile the session must count as disconnected.",
+        [
+            {"wait_connection": 1},
+            {"sleep": 0.05},
+            {"push": [CONNECTIVITY_LOST]},
+            {"sleep": 0.5},
+            {"push": [CONNECTIVITY_RESTORED]},
+        ],
+    )
+
+
+@flow("commission_missing")
+def commission_missing() -> dict[str, Any]:
     lonely = "0000e0d5.6734a1d4.01.01"
-    write(
-        "commission_missing",
-        transcript(
-            "MKT buy 5 AAPL filled by one execution whose commissionReport never arrives: the fill must "
-            "still reach the OMS (without fee) once the adapter's commission_timeout has passed.",
-            [
-                {
-                    **place("at0nofee1", "MKT", totalQuantity="5"),
-                    "reply": [
-                        _open("PreSubmitted", "at0nofee1", quantity="5", order_type="MKT", lmt_price="0.0"),
-                        _status("PreSubmitted", "0", "5"),
-                        _exec("-1", lonely, "5", "150.4", "5", "150.4", "at0nofee1"),
-                        _status("Filled", "5", "0", "150.4", "150.4"),
-                    ],
-                },
-            ],
-        ),
+    return transcript(
+        "MKT buy 5 AAPL filled by one execution whose commissionReport never arrives: the fill must "
+        "still reach the OMS (without fee) once the adapter's commission_timeout has passed.",
+        [
+            {
+                **place("at0nofee1", "MKT", totalQuantity="5"),
+                "reply": [
+                    *_mkt("at0nofee1", "5"),
+                    _exec("-1", lonely, "5", "150.4", "5", "150.4", "at0nofee1"),
+                    _status("Filled", "5", "0", "150.4", "150.4"),
+                ],
+            },
+        ],
     )
-    write(
-        "modify_rejected",
-        transcript(
-            "LMT buy 10 AAPL @ 150.25 acknowledged; a modify to 150.257 is refused with error 110 (price "
-            "does not conform to the minimum tick); the order keeps working.",
-            [
-                {**place("at0modrej", "LMT", lmtPrice="150.25"), "reply": _ack("at0modrej")},
-                {
-                    **place("at0modrej", "LMT", lmtPrice="150.257"),
-                    "reply": [
-                        m.error(
-                            "${orderId}",
-                            "110",
-                            "The price does not conform to the minimum price variation for this contract.",
-                        )
-                    ],
-                },
-            ],
-        ),
+
+
+TICK_110 = "The price does not conform to the minimum price variation for this contract."
+
+
+@flow("modify_rejected")
+def modify_rejected() -> dict[str, Any]:
+    return transcript(
+        "LMT buy 10 AAPL @ 150.25 acknowledged; a modify to 150.257 is refused with error 110 (price "
+        "does not conform to the minimum tick); the order keeps working.",
+        [
+            {**place("at0modrej", "LMT", lmtPrice="150.25"), "reply": _ack("at0modrej")},
+            {
+                **place("at0modrej", "LMT", lmtPrice="150.257"),
+                "reply": [m.error("${orderId}", "110", TICK_110)],
+            },
+        ],
     )
-    stp = {"action": "SELL", "order_type": "STP LMT", "lmt_price": "147.5", "aux_price": "148", "tif": "GTC"}
-    write(
-        "stop_limit",
-        transcript(
-            "STP LMT GTC sell 10 AAPL, stop 148, limit 147.5: acknowledged with the exact prices.",
-            [
-                {
-                    **place(
-                        "at0stp01", "STP LMT", action="SELL", lmtPrice="147.5", auxPrice="148", tif="GTC"
-                    ),
-                    "reply": _ack("at0stp01", **stp),
-                },
-                {
-                    "expect": {"request": "reqOpenOrders"},
-                    "reply": [
-                        _open("Submitted", "at0stp01", **stp),
-                        _status("Submitted", "0", "10"),
-                        m.open_order_end(),
-                    ],
-                },
-            ],
-        ),
+
+
+STOP_LIMIT = {
+    "action": "SELL",
+    "order_type": "STP LMT",
+    "lmt_price": "147.5",
+    "aux_price": "148",
+    "tif": "GTC",
+}
+
+
+@flow("stop_limit")
+def stop_limit() -> dict[str, Any]:
+    return transcript(
+        "STP LMT GTC sell 10 AAPL, stop 148, limit 147.5: acknowledged with the exact prices.",
+        [
+            {
+                **place("at0stp01", "STP LMT", action="SELL", lmtPrice="147.5", auxPrice="148", tif="GTC"),
+                "reply": _ack("at0stp01", **STOP_LIMIT),
+            },
+            {
+                "expect": {"request": "reqOpenOrders"},
+                "reply": [
+                    _open("Submitted", "at0stp01", **STOP_LIMIT),
+                    _status("Submitted", "0", "10"),
+                    m.open_order_end(),
+                ],
+            },
+        ],
     )
-    write(
-        "submit_no_ack",
-        transcript(
-            "LMT buy 10 AAPL: TWS takes the order but its acknowledgement is lost (no reply before the "
-            "adapter's timeout); the lookup by client order id then finds it in reqOpenOrders; a second "
-            "placeOrder would be a duplicate.",
-            [
-                {**place("at0lost01", "LMT", lmtPrice="150.25"), "reply": []},
-                _listed(_working("at0lost01")),
-            ],
-        ),
+
+
+@flow("submit_no_ack")
+def submit_no_ack() -> dict[str, Any]:
+    return transcript(
+        "LMT buy 10 AAPL: TWS takes the order but its acknowledgement is lost (no reply before the "
+        "adapter's timeout); the lookup by client order id then finds it in reqOpenOrders; a second "
+        "placeOrder would be a duplicate.",
+        [{**place("at0lost01", "LMT", lmtPrice="150.25"), "reply": []}, _listed(_working("at0lost01"))],
     )
-    readme_ack = [
+
+
+@flow("readme_example")
+def readme_example() -> dict[str, Any]:
+    ack = [
         m.open_order(
             "${orderId}",
             m.AAPL,
@@ -590,42 +882,54 @@ def main() -> None:
         ),
         m.order_status("${orderId}", "Submitted", "0", "1", "0", PERM, "0", CLIENT_ID),
     ]
-    write(
-        "readme_example",
-        transcript(
-            "The README example: LMT GTC buy 1 AAPL @ 100 (any client order id), listed, canceled.",
-            [
-                {
-                    "expect": {
-                        "request": "placeOrder",
-                        "fields": {"orderType": "LMT", "lmtPrice": "100", "tif": "GTC"},
-                    },
-                    "reply": readme_ack,
+    return transcript(
+        "The README example: LMT GTC buy 1 AAPL @ 100 (any client order id), listed, canceled.",
+        [
+            {
+                "expect": {
+                    "request": "placeOrder",
+                    "fields": {"orderType": "LMT", "lmtPrice": "100", "tif": "GTC"},
                 },
-                {"expect": {"request": "reqOpenOrders"}, "reply": [*readme_ack, m.open_order_end()]},
-                {
-                    "expect": {"request": "cancelOrder"},
-                    "reply": [
-                        m.order_status("${orderId}", "Cancelled", "0", "1", "0", PERM, "0", CLIENT_ID),
-                        m.error("${orderId}", "202", "Order Canceled - reason:"),
-                    ],
-                },
-            ],
-        ),
+                "reply": ack,
+            },
+            {"expect": {"request": "reqOpenOrders"}, "reply": [*ack, m.open_order_end()]},
+            _cancel(
+                m.order_status("${orderId}", "Cancelled", "0", "1", "0", PERM, "0", CLIENT_ID),
+                m.error("${orderId}", "202", "Order Canceled - reason:"),
+            ),
+        ],
     )
-    in_use = transcript(
-        "TWS refuses the connection: another client already uses client id 1 (error 326), then closes "
+
+
+@flow("client_id_in_use")
+def client_id_in_use() -> dict[str, Any]:
+    content = transcript(
+        "TWS refuses every connection: another client already uses client id 1 (error 326), then closes "
         "the socket without nextValidId.",
-        [{"wait_connection": 1}, {"sleep": 0.02}, {"drop": True}],
+        [],
+        cites=(IB_INSYNC_376,),
     )
-    in_use["on_connect"] = [
-        m.error(
-            "-1",
-            "326",
-            "Unable to connect as the client id is already in use. Retry with a unique client id.",
-        )
-    ]
-    write("client_id_in_use", in_use)
+    content["on_connect"] = [CLIENT_ID_IN_USE]
+    content["connections"] = {str(n): {"on_connect": [CLIENT_ID_IN_USE], "close": True} for n in range(1, 9)}
+    return content
+
+
+@flow("server_version_163")
+def server_version_163() -> dict[str, Any]:
+    content = transcript(
+        "TWS negotiates server version 163, below the range the adapter is proven for (157-163 lay out "
+        "contractDetails differently): the adapter must refuse at connect. Only the handshake messages, "
+        "whose layout is the same at 163 and 178.",
+        [],
+    )
+    content["server_version"] = 163
+    content["on_connect"] = [m.managed_accounts(ACCOUNT), m.next_valid_id("1")]
+    content["answers"] = {}
+    return content
+
+
+@flow("restart_open_order")
+def restart_open_order() -> dict[str, Any]:
     restart_ref = "at0gtc01"
     earlier = "0000e0d5.6734a0f1.01.01"
     restart_open = m.open_order(
@@ -656,7 +960,7 @@ def main() -> None:
                     m.order_status("7", "Cancelled", "0", "10", "0", "1376327501", "0", CLIENT_ID),
                     m.error("7", "202", "Order Canceled - reason:"),
                 ],
-            },
+            }
         ],
         executions=[
             m.exec_details(
@@ -701,184 +1005,135 @@ def main() -> None:
     )
     content["answers"]["reqOpenOrders"] = [{"reply": [restart_open, restart_status, m.open_order_end()]}]
     content["answers"]["reqAllOpenOrders"] = content["answers"]["reqOpenOrders"]
-    write("restart_open_order", content)
+    return content
 
 
-def _listed(*orders: list[list[str]]) -> dict[str, object]:
-    """A script step: reqOpenOrders answered with the given openOrder/orderStatus pairs."""
-    reply = [message for pair in orders for message in pair]
-    return {"expect": {"request": "reqOpenOrders"}, "reply": [*reply, m.open_order_end()]}
+# ---------------------------------------------------------------------------- conformance flows
+# One transcript per kit scenario (``conformance/<id>``); client order ids are the fixed ones
+# ``test_conformance.py`` puts in each scenario's input.
+def _conformance(sid: str, description: str, script: list[dict[str, Any]], **kw: Any) -> None:
+    FLOWS[f"conformance/{sid}"] = lambda: transcript(description, script, **kw)
 
 
-def _working(ref: str, **terms: Any) -> list[list[str]]:
-    qty = terms.get("quantity", "10")
-    return [
-        _open("Submitted", ref, **terms),
-        _status("Submitted", "0", qty, order_id=terms.get("order_id", "${orderId}")),
-    ]
+_conformance("TC-CON-01", "Connect and disconnect.", [])
+_conformance("TC-INS-01", "Connect with settings.symbols=[AAPL]: AAPL is qualified.", [])
+_conformance("TC-BAL-01", "Account values streamed by reqAccountUpdates at connect.", [])
+_conformance(
+    "TC-POS-01", "One AAPL position.", [], positions=[m.position(ACCOUNT, m.AAPL, "100", "150.2512")]
+)
+_conformance(
+    "TC-ORD-01",
+    "MKT buy 100 AAPL filled in two executions, each with its commission.",
+    [
+        {
+            **place("cford01", "MKT", totalQuantity="100"),
+            "reply": [
+                *_mkt("cford01", "100"),
+                _exec("-1", EXEC1, "60", "150.25", "60", "150.25", "cford01"),
+                _status("Submitted", "60", "40", "150.25", "150.25"),
+                m.commission_report(EXEC1, "1.0", "USD"),
+                _exec("-1", EXEC2, "40", "150.26", "100", "150.254", "cford01"),
+                _status("Filled", "100", "0", "150.254", "150.26"),
+                m.commission_report(EXEC2, "0.4", "USD"),
+            ],
+        },
+    ],
+)
+_conformance(
+    "TC-ORD-02",
+    "LMT buy 10 AAPL @ 150.25: acknowledged, found by reqOpenOrders, canceled.",
+    [
+        {**place("cford02", "LMT", lmtPrice="150.25"), "reply": _ack("cford02")},
+        _listed(_working("cford02")),
+        _cancel(*_canceled()),
+    ],
+)
+_conformance(
+    "TC-ORD-03",
+    "LMT buy 10 AAPL @ 150.25: found by client order id (orderRef) and by orderId.",
+    [
+        {**place("cford03", "LMT", lmtPrice="150.25"), "reply": _ack("cford03")},
+        _listed(_working("cford03")),
+        _listed(_working("cford03")),
+    ],
+)
+_FIRST = {"order_id": "${orderId@cford04a}"}
+_SECOND = {"order_id": "${orderId@cford04b}", "action": "SELL", "quantity": "20", "lmt_price": "300.5"}
+_conformance(
+    "TC-ORD-04",
+    "Two resting AAPL orders (buy 10 @ 150.25, sell 20 @ 300.5) listed by reqOpenOrders.",
+    [
+        {**place("cford04a", "LMT", lmtPrice="150.25"), "reply": _ack("cford04a", **_FIRST)},
+        {**place("cford04b", "LMT", lmtPrice="300.5"), "reply": _ack("cford04b", **_SECOND)},
+        _listed(_working("cford04a", **_FIRST), _working("cford04b", **_SECOND)),
+    ],
+)
+_conformance(
+    "TC-ORD-05",
+    "LMT buy 10 AAPL @ 150.25 modified natively to 12 @ 150.5.",
+    [
+        {**place("cford05", "LMT", lmtPrice="150.25"), "reply": _ack("cford05")},
+        {
+            **place("cford05", "LMT", lmtPrice="150.5", totalQuantity="12"),
+            "reply": [
+                _open("Submitted", "cford05", lmt_price="150.5", quantity="12"),
+                _status("Submitted", "0", "12"),
+            ],
+        },
+    ],
+)
+_conformance(
+    "TC-ORD-06",
+    "STP LMT GTC sell 10 AAPL, stop 148, limit 147.5.",
+    [
+        {
+            **place("cford06", "STP LMT", lmtPrice="147.5", auxPrice="148"),
+            "reply": _ack("cford06", **STOP_LIMIT),
+        },
+        _listed(_working("cford06", **STOP_LIMIT)),
+    ],
+)
+_conformance(
+    "TC-ERR-01",
+    "LMT buy 1000 AAPL refused for margin: PreSubmitted, error 201, Inactive (ib_insync #554, #80).",
+    [{**place("cferr01", "LMT"), "reply": _margin_reject("cferr01")}],
+    cites=(IB_INSYNC_554, IB_INSYNC_80),
+)
+_conformance("TC-ERR-02", "No such order: reqOpenOrders and reqCompletedOrders list nothing.", [])
+_conformance(
+    "TC-ERR-03",
+    "LMT buy 10 AAPL @ 150.257 refused with 110 (price does not conform to the minimum tick).",
+    [{**place("cferr03", "LMT", lmtPrice="150.257"), "reply": [m.error("${orderId}", "110", TICK_110)]}],
+)
+_conformance("TC-ERR-04", "Connect; the kit injects the authentication fault.", [])
+for _sid, _ref in (("TC-ERR-05", "cferr05"), ("TC-RES-02", "cfres02"), ("TC-RES-03", "cfres03")):
+    _conformance(
+        _sid,
+        "LMT buy 10 AAPL @ 150.25 reaches TWS (the kit then loses the reply); the lookup by client "
+        "order id finds it in reqOpenOrders.",
+        [{**place(_ref, "LMT", lmtPrice="150.25"), "reply": _ack(_ref)}, _listed(_working(_ref))],
+    )
+_conformance("TC-RES-01", "Connect; the kit injects RateLimited on get_balances.", [])
+_LONE = "0000e0d5.6734a2a0.01.01"
+_conformance(
+    "TC-STR-01",
+    "MKT buy 10 AAPL filled by one execution delivered on the stream.",
+    [
+        {
+            **place("cfstr01", "MKT", totalQuantity="10"),
+            "reply": [
+                *_mkt("cfstr01", "10"),
+                _exec("-1", _LONE, "10", "150.3", "10", "150.3", "cfstr01"),
+                _status("Filled", "10", "0", "150.3", "150.3"),
+                m.commission_report(_LONE, "1.0", "USD"),
+            ],
+        }
+    ],
+)
 
 
-def conformance() -> None:
-    """One transcript per conformance scenario (``tests/transcripts/conformance/<id>.json``).
-
-    Client order ids are the fixed ones ``test_conformance.py`` puts in each scenario's input.
-    """
-    out = "conformance/"
-    positions = [m.position(ACCOUNT, m.AAPL, "100", "150.2512")]
-    write(out + "TC-CON-01", transcript("Connect and disconnect.", []))
-    write(out + "TC-INS-01", transcript("Connect with settings.symbols=[AAPL]: AAPL is qualified.", []))
-    write(out + "TC-BAL-01", transcript("Account values streamed by reqAccountUpdates at connect.", []))
-    write(out + "TC-POS-01", transcript("One AAPL position.", [], positions=positions))
-    write(
-        out + "TC-ORD-01",
-        transcript(
-            "MKT buy 100 AAPL filled in two executions, each with its commission.",
-            [
-                {
-                    **place("cford01", "MKT", totalQuantity="100"),
-                    "reply": [
-                        _open("PreSubmitted", "cford01", quantity="100", order_type="MKT", lmt_price="0.0"),
-                        _status("PreSubmitted", "0", "100"),
-                        _exec("-1", EXEC1, "60", "150.25", "60", "150.25", "cford01"),
-                        _status("Submitted", "60", "40", "150.25", "150.25"),
-                        m.commission_report(EXEC1, "1.0", "USD"),
-                        _exec("-1", EXEC2, "40", "150.26", "100", "150.254", "cford01"),
-                        _status("Filled", "100", "0", "150.254", "150.26"),
-                        m.commission_report(EXEC2, "0.4", "USD"),
-                    ],
-                },
-            ],
-        ),
-    )
-    write(
-        out + "TC-ORD-02",
-        transcript(
-            "LMT buy 10 AAPL @ 150.25: acknowledged, found by reqOpenOrders, canceled.",
-            [
-                {**place("cford02", "LMT", lmtPrice="150.25"), "reply": _ack("cford02")},
-                _listed(_working("cford02")),
-                {
-                    "expect": {"request": "cancelOrder"},
-                    "reply": [
-                        _status("Cancelled", "0", "10"),
-                        m.error("${orderId}", "202", "Order Canceled - reason:"),
-                    ],
-                },
-            ],
-        ),
-    )
-    write(
-        out + "TC-ORD-03",
-        transcript(
-            "LMT buy 10 AAPL @ 150.25: found by client order id (orderRef) and by orderId.",
-            [
-                {**place("cford03", "LMT", lmtPrice="150.25"), "reply": _ack("cford03")},
-                _listed(_working("cford03")),
-                _listed(_working("cford03")),
-            ],
-        ),
-    )
-    first = {"order_id": "${orderId@cford04a}"}
-    second = {"order_id": "${orderId@cford04b}", "action": "SELL", "quantity": "20", "lmt_price": "300.5"}
-    write(
-        out + "TC-ORD-04",
-        transcript(
-            "Two resting AAPL orders (buy 10 @ 150.25, sell 20 @ 300.5) listed by reqOpenOrders.",
-            [
-                {**place("cford04a", "LMT", lmtPrice="150.25"), "reply": _ack("cford04a", **first)},
-                {**place("cford04b", "LMT", lmtPrice="300.5"), "reply": _ack("cford04b", **second)},
-                _listed(_working("cford04a", **first), _working("cford04b", **second)),
-            ],
-        ),
-    )
-    write(
-        out + "TC-ORD-05",
-        transcript(
-            "LMT buy 10 AAPL @ 150.25 modified natively to 12 @ 150.5.",
-            [
-                {**place("cford05", "LMT", lmtPrice="150.25"), "reply": _ack("cford05")},
-                {
-                    **place("cford05", "LMT", lmtPrice="150.5", totalQuantity="12"),
-                    "reply": [
-                        _open("Submitted", "cford05", lmt_price="150.5", quantity="12"),
-                        _status("Submitted", "0", "12"),
-                    ],
-                },
-            ],
-        ),
-    )
-    stp = {"action": "SELL", "order_type": "STP LMT", "lmt_price": "147.5", "aux_price": "148", "tif": "GTC"}
-    write(
-        out + "TC-ORD-06",
-        transcript(
-            "STP LMT GTC sell 10 AAPL, stop 148, limit 147.5.",
-            [
-                {
-                    **place("cford06", "STP LMT", lmtPrice="147.5", auxPrice="148"),
-                    "reply": _ack("cford06", **stp),
-                },
-                _listed(_working("cford06", **stp)),
-            ],
-        ),
-    )
-    write(
-        out + "TC-ERR-01",
-        transcript(
-            "LMT buy 1000 AAPL refused with 201 (margin).",
-            [{**place("cferr01", "LMT"), "reply": [m.error("${orderId}", "201", REJECT_201_TEXT)]}],
-        ),
-    )
-    write(
-        out + "TC-ERR-02", transcript("No such order: reqOpenOrders and reqCompletedOrders list nothing.", [])
-    )
-    write(
-        out + "TC-ERR-03",
-        transcript(
-            "LMT buy 10 AAPL @ 150.257 refused with 110 (price does not conform to the minimum tick).",
-            [
-                {
-                    **place("cferr03", "LMT", lmtPrice="150.257"),
-                    "reply": [
-                        m.error(
-                            "${orderId}",
-                            "110",
-                            "The price does not conform to the minimum price variation for this contract.",
-                        )
-                    ],
-                }
-            ],
-        ),
-    )
-    write(out + "TC-ERR-04", transcript("Connect; the kit injects the authentication fault.", []))
-    for sid, ref in (("TC-ERR-05", "cferr05"), ("TC-RES-02", "cfres02"), ("TC-RES-03", "cfres03")):
-        write(
-            out + sid,
-            transcript(
-                "LMT buy 10 AAPL @ 150.25 reaches TWS (the kit then loses the reply); the lookup by client "
-                "order id finds it in reqOpenOrders.",
-                [{**place(ref, "LMT", lmtPrice="150.25"), "reply": _ack(ref)}, _listed(_working(ref))],
-            ),
-        )
-    write(out + "TC-RES-01", transcript("Connect; the kit injects RateLimited on get_balances.", []))
-    lone = "0000e0d5.6734a2a0.01.01"
-    write(
-        out + "TC-STR-01",
-        transcript(
-            "MKT buy 10 AAPL filled by one execution delivered on the stream.",
-            [
-                {
-                    **place("cfstr01", "MKT", totalQuantity="10"),
-                    "reply": [
-                        _open("PreSubmitted", "cfstr01", order_type="MKT", lmt_price="0.0"),
-                        _status("PreSubmitted", "0", "10"),
-                        _exec("-1", lone, "10", "150.3", "10", "150.3", "cfstr01"),
-                        _status("Filled", "10", "0", "150.3", "150.3"),
-                        m.commission_report(lone, "1.0", "USD"),
-                    ],
-                }
-            ],
-        ),
-    )
+@flow("conformance/TC-STR-02")
+def stream_reconnect_catch_up() -> dict[str, Any]:
     ref = "cfstr02"
     catch_up = [
         _exec("${reqId}", EXEC1, "60", "150.25", "60", "150.25", ref),
@@ -892,32 +1147,42 @@ def conformance() -> None:
         _status("Filled", "100", "0", "150.258", "150.27"),
         m.open_order_end(),
     ]
-    write(
-        out + "TC-STR-02",
-        transcript(
-            "MKT buy 100 AAPL: execution 1 (60) arrives live, then the kit drops the socket; execution 2 "
-            "(40) happens in the gap and comes back, with execution 1 again, from reqExecutions after the "
-            "reconnect (ib_async's startup sync, then the adapter's re-sync).",
-            [
-                {
-                    **place(ref, "MKT", totalQuantity="100"),
-                    "reply": [
-                        _open("PreSubmitted", ref, quantity="100", order_type="MKT", lmt_price="0.0"),
-                        _status("PreSubmitted", "0", "100"),
-                        _exec("-1", EXEC1, "60", "150.25", "60", "150.25", ref),
-                        _status("Submitted", "60", "40", "150.25", "150.25"),
-                        m.commission_report(EXEC1, "1.0", "USD"),
-                    ],
-                },
-                {"expect": {"request": "reqOpenOrders"}, "reply": filled},
-                {"expect": {"request": "reqExecutions"}, "reply": catch_up},
-                {"expect": {"request": "reqOpenOrders"}, "reply": filled},
-                {"expect": {"request": "reqExecutions"}, "reply": catch_up},
-            ],
-        ),
+    return transcript(
+        "MKT buy 100 AAPL: execution 1 (60) arrives live, then the kit drops the socket; execution 2 "
+        "(40) happens in the gap and comes back, with execution 1 again, from reqExecutions after the "
+        "reconnect (ib_async's startup sync, then the adapter's re-sync).",
+        [
+            {
+                **place(ref, "MKT", totalQuantity="100"),
+                "reply": [
+                    *_mkt(ref, "100"),
+                    _exec("-1", EXEC1, "60", "150.25", "60", "150.25", ref),
+                    _status("Submitted", "60", "40", "150.25", "150.25"),
+                    m.commission_report(EXEC1, "1.0", "USD"),
+                ],
+            },
+            {"expect": {"request": "reqOpenOrders"}, "reply": filled},
+            {"expect": {"request": "reqExecutions"}, "reply": catch_up},
+            {"expect": {"request": "reqOpenOrders"}, "reply": filled},
+            {"expect": {"request": "reqExecutions"}, "reply": catch_up},
+        ],
     )
 
 
+# ---------------------------------------------------------------------------- writing
+def write(name: str, content: dict[str, Any]) -> None:
+    """Write one transcript with one message per line (readable diffs)."""
+    path = OUT / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(content, indent=1) + "\n")
+
+
+def main(names: list[str] | None = None) -> None:
+    """Write every registered flow, or only those named."""
+    for name, build in FLOWS.items():
+        if not names or name in names:
+            write(name, build())
+
+
 if __name__ == "__main__":
-    main()
-    conformance()
+    main(sys.argv[1:])

@@ -19,7 +19,7 @@ placeholders, filled from the request that triggered them (or, failing that, fro
 the last script-matched request that had the field), so a transcript does not
 depend on the ids a test happens to use.
 
-Transcript files live in ``tests/transcripts/``; see ``README.md`` for the schema
+Transcript files live in ``tests/recordings/``; see ``README.md`` for the schema
 and for how to record a new one against a paper account (``record_tws.py``).
 """
 
@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-TRANSCRIPTS = Path(__file__).parent / "transcripts"
+TRANSCRIPTS = Path(__file__).parent / "recordings"
 
 # Client -> server message ids (ibapi ``message.OUT``) the fake understands by name.
 REQUEST_NAMES = {
@@ -143,10 +143,16 @@ class Transcript:
     answers: dict[str, list[dict[str, Any]]]
     """Standing answers per request type: ``[{"when": {field: value}, "reply": [...]}]``."""
     script: list[dict[str, Any]]
+    provenance: str = ""
+    """``captured: <where, when>`` or ``composed: <from what>``: where the messages come from."""
+    connections: dict[int, dict[str, Any]] = field(default_factory=dict)
+    """Per connection number (1 = first): ``{"on_connect": [...], "close": true}`` replaces
+    ``on_connect`` for that connection; ``close`` closes the socket after sending it (as TWS
+    does after error 326)."""
 
     @classmethod
     def load(cls, name: str) -> Transcript:
-        """Read ``tests/transcripts/<name>.json``."""
+        """Read ``tests/recordings/<name>.json``."""
         return cls.from_dict(name, json.loads((TRANSCRIPTS / f"{name}.json").read_text()))
 
     @classmethod
@@ -160,6 +166,8 @@ class Transcript:
             on_connect=data["on_connect"],
             answers=data.get("answers", {}),
             script=data.get("script", []),
+            provenance=data.get("provenance", ""),
+            connections={int(k): v for k, v in data.get("connections", {}).items()},
         )
 
 
@@ -270,8 +278,11 @@ class FakeTws:
         request = Received(name, fields, connection)
         self.received.append(request)
         if name == "startApi":
-            for message in self.transcript.on_connect:
+            special = self.transcript.connections.get(connection, {})
+            for message in special.get("on_connect", self.transcript.on_connect):
                 self.send(message)
+            if special.get("close"):
+                self.drop()
             return
         step = self._current_step()
         if step is not None and "expect" in step and self._matches(step["expect"], request):
@@ -346,6 +357,6 @@ def _fill(field_value: str, values: dict[str, str]) -> str:
 
 @contextlib.asynccontextmanager
 async def fake_tws(name: str) -> AsyncIterator[FakeTws]:
-    """Start a fake TWS replaying ``tests/transcripts/<name>.json``."""
+    """Start a fake TWS replaying ``tests/recordings/<name>.json``."""
     async with FakeTws(Transcript.load(name)) as server:
         yield server

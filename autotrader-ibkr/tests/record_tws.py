@@ -16,7 +16,7 @@ Account codes (those ``managedAccounts`` names, plus any ``--account``) are repl
 
 Usage (paper account only; see the package README):
 
-    python tests/record_tws.py --tws-port 4002 --listen 14002 --out tests/transcripts/my_case.json \\
+    python tests/record_tws.py --tws-port 4002 --listen 14002 --out tests/recordings/my_case.json \\
         --description "what the session does"
     # in another shell: run your scenario with AUTOTRADER_IBKR_PORT=14002, then Ctrl-C the recorder
 """
@@ -99,6 +99,7 @@ class Recorder:
         """The transcript in the schema ``fake_tws.Transcript`` reads."""
         return {
             "description": description,
+            "provenance": f"captured: {source}",
             "source": source,
             "server_version": self.server_version,
             "connection_time": self.connection_time,

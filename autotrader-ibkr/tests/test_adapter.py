@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import anyio
@@ -13,50 +12,15 @@ from autotrader_core.errors import InsufficientFunds, OrderNotFound
 from autotrader_core.events import (
     OrderAccepted,
     OrderCanceled,
-    OrderEvent,
     OrderFilled,
     OrderModified,
     OrderModifyRejected,
     OrderRejected,
 )
-from autotrader_core.models import Fill, Order
 from autotrader_ibkr import IbkrAdapter, IbkrSettings
-from ibkr_support import Session
+from ibkr_support import Session, collect, fills, make_order
 
 pytestmark = pytest.mark.anyio
-
-
-def make_order(coid: str, **kw: object) -> Order:
-    values: dict[str, object] = {
-        "client_order_id": coid,
-        "symbol": "AAPL",
-        "side": OrderSide.BUY,
-        "order_type": OrderType.LIMIT,
-        "quantity": Decimal(10),
-        "limit_price": Decimal("150.25"),
-        "time_in_force": TimeInForce.DAY,
-        "broker": "ibkr",
-    }
-    values.update(kw)
-    return Order(**values)  # type: ignore[arg-type]
-
-
-async def collect(
-    adapter: IbkrAdapter, count: int, kind: type = object, seconds: float = 3.0
-) -> list[OrderEvent]:
-    """Read stream events until ``count`` of type ``kind`` have arrived (fail after ``seconds``)."""
-    events: list[OrderEvent] = []
-    stream: AsyncIterator[OrderEvent] = adapter.stream_events()
-    with anyio.fail_after(seconds):
-        async for event in stream:
-            events.append(event)
-            if sum(isinstance(e, kind) for e in events) >= count:
-                break
-    return events
-
-
-def fills(events: list[OrderEvent]) -> list[Fill]:
-    return [e.fill for e in events if isinstance(e, OrderFilled)]
 
 
 async def test_connect_reads_account_positions_and_balances(session: Session) -> None:
@@ -151,8 +115,8 @@ async def test_market_order_partial_fills_arrive_once_each_with_commission(sessi
         events = await collect(adapter, 2, OrderFilled)
         got = fills(events)
         assert [(f.trade_id, f.quantity, f.price, f.fee, f.fee_currency) for f in got] == [
-            ("0000e0d5.6734a1b2.01.01", Decimal(60), Decimal("150.25"), Decimal("1.0"), "USD"),
-            ("0000e0d5.6734a1b3.01.01", Decimal(40), Decimal("150.26"), Decimal("0.4"), "USD"),
+            ("0000e0d5.6734a1b2.01", Decimal(60), Decimal("150.25"), Decimal("1.0"), "USD"),
+            ("0000e0d5.6734a1b3.01", Decimal(40), Decimal("150.26"), Decimal("0.4"), "USD"),
         ]
         assert all(f.client_order_id == "at0mkt01" and f.symbol == "AAPL" for f in got)
         assert all(f.side is OrderSide.BUY and f.liquidity is Liquidity.TAKER for f in got)
@@ -231,9 +195,9 @@ async def test_fills_across_a_dropped_connection_reach_the_stream_exactly_once(s
                 events.append(event)
         got = fills(events)
         assert [f.trade_id for f in got] == [
-            "0000e0d5.6734a1b2.01.01",
-            "0000e0d5.6734a1b3.01.01",
-            "0000e0d5.6734a1c9.01.01",
+            "0000e0d5.6734a1b2.01",
+            "0000e0d5.6734a1b3.01",
+            "0000e0d5.6734a1c9.01",
         ]
         assert sum(f.quantity for f in got) == Decimal(100)
         assert [f.fee for f in got] == [Decimal("1.0"), Decimal("0.3"), Decimal("0.1")]
@@ -291,7 +255,7 @@ async def test_fill_without_commission_is_released_after_the_timeout(session: Se
         await adapter.submit_order(order)
         [fill] = fills(await collect(adapter, 1, OrderFilled))
         assert (fill.trade_id, fill.quantity, fill.price, fill.fee) == (
-            "0000e0d5.6734a1d4.01.01",
+            "0000e0d5.6734a1d4.01",
             Decimal(5),
             Decimal("150.4"),
             Decimal(0),
@@ -419,7 +383,7 @@ async def test_get_fills_filters_by_symbol_and_time(session: Session) -> None:
     from datetime import UTC, datetime
 
     async with session("restart_open_order") as (tws, adapter):
-        assert [f.trade_id for f in await adapter.get_fills(symbol="AAPL")] == ["0000e0d5.6734a0f1.01.01"]
+        assert [f.trade_id for f in await adapter.get_fills(symbol="AAPL")] == ["0000e0d5.6734a0f1.01"]
         assert await adapter.get_fills(symbol="EUR.USD") == []
         # the fill was at 09:30:12 New York = 14:30:12 UTC
         assert len(await adapter.get_fills(since=datetime(2025, 11, 24, 14, 30, tzinfo=UTC))) == 1

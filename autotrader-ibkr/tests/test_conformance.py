@@ -5,7 +5,7 @@ plus WebSocket / line-stream replay) does not apply to a TWS socket. The suite r
 the kit's *simulated* mode instead (``recordings = None``), where
 
 * every scenario connects the real :class:`IbkrAdapter` (real ib_async client) to a
-  fake TWS replaying ``tests/transcripts/conformance/<scenario id>.json``;
+  fake TWS replaying ``tests/recordings/conformance/<scenario id>.json``;
 * input and expected values below match those transcripts (fixed client order ids);
 * the kit's transport-agnostic fault plan injects the faults a socket cannot carry
   (HTTP 429, lost submit replies, bad credentials), and ``drop_stream`` drops the real
@@ -167,13 +167,13 @@ class TestIbkrConformance(AdapterConformance):
                 "fee_currency": "USD",
                 "fills": [
                     {
-                        "trade_id": "0000e0d5.6734a1b2.01.01",
+                        "trade_id": "0000e0d5.6734a1b2.01",
                         "quantity": "60",
                         "price": "150.25",
                         "fee": "1.0",
                     },
                     {
-                        "trade_id": "0000e0d5.6734a1b3.01.01",
+                        "trade_id": "0000e0d5.6734a1b3.01",
                         "quantity": "40",
                         "price": "150.26",
                         "fee": "0.4",
@@ -189,13 +189,13 @@ class TestIbkrConformance(AdapterConformance):
             "TC-STR-02": {
                 "fills": [
                     {
-                        "trade_id": "0000e0d5.6734a1b2.01.01",
+                        "trade_id": "0000e0d5.6734a1b2.01",
                         "quantity": "60",
                         "price": "150.25",
                         "fee": "1.0",
                     },
                     {
-                        "trade_id": "0000e0d5.6734a1b3.01.01",
+                        "trade_id": "0000e0d5.6734a1b3.01",
                         "quantity": "40",
                         "price": "150.27",
                         "fee": "0.4",

@@ -100,3 +100,15 @@ def test_fill_fields() -> None:
         "3",
         "ibkr",
     )
+
+
+def test_a_correction_replaces_the_held_execution_and_is_never_a_second_fill() -> None:
+    """IBKR: a correction repeats the execution with only the part after the last '.' changed."""
+    joiner = _joiner()
+    assert joiner.on_execution(_exec("0000e0d5.6734a1b2.01.01", shares="100")) is None
+    assert joiner.on_execution(_exec("0000e0d5.6734a1b2.01.02", shares="90")) is None  # corrected, held
+    fill = joiner.on_commission(parse_commission(m.commission_report("0000e0d5.6734a1b2.01.02", "1", "USD")))
+    assert fill is not None
+    assert (fill.trade_id, fill.quantity) == ("0000e0d5.6734a1b2.01", Decimal(90))
+    assert joiner.on_execution(_exec("0000e0d5.6734a1b2.01.03", shares="90")) is None  # after release
+    assert joiner.is_released("0000e0d5.6734a1b2.01.03")

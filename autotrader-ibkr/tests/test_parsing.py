@@ -9,6 +9,7 @@ import pytest
 import tws_messages as m
 from autotrader_core.errors import BrokerProtocolError
 from autotrader_ibkr.parsing import (
+    exec_base,
     parse_commission,
     parse_contract_rules,
     parse_error,
@@ -160,6 +161,9 @@ def test_error_record() -> None:
         ("20251124 09:31:05 US/Eastern", datetime(2025, 11, 24, 14, 31, 5, tzinfo=UTC)),
         ("20251124  09:31:05", datetime(2025, 11, 24, 14, 31, 5, tzinfo=UTC)),  # zone from settings
         ("1764000000", datetime(2025, 11, 24, 16, 0, tzinfo=UTC)),
+        # UTC accounts (nautilus_trader #2359, ib_async #230): used to raise and drop the fill
+        ("20251124-14:31:05", datetime(2025, 11, 24, 14, 31, 5, tzinfo=UTC)),
+        ("20251124  09:31:05 US/Eastern", datetime(2025, 11, 24, 14, 31, 5, tzinfo=UTC)),
     ],
 )
 def test_tws_time_formats(text: str, expected: datetime) -> None:
@@ -169,3 +173,15 @@ def test_tws_time_formats(text: str, expected: datetime) -> None:
 def test_bad_time_is_a_protocol_error() -> None:
     with pytest.raises(BrokerProtocolError):
         parse_ib_time("yesterday noon")
+
+
+def test_unreadable_execution_time_keeps_the_execution_with_the_receive_time() -> None:
+    received = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    record = parse_execution(_exec(time="24.11.2025 14:31:07"), received_at=received)
+    assert (record.time, record.time_unreadable, record.time_text) == (received, True, "24.11.2025 14:31:07")
+    assert record.shares == Decimal("60")
+
+
+def test_exec_base_drops_the_correction_revision() -> None:
+    assert exec_base("0000e0d5.6734a1b2.01.02") == "0000e0d5.6734a1b2.01"
+    assert exec_base("plain") == "plain"

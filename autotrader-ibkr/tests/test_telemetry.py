@@ -60,7 +60,7 @@ async def test_connectivity_restored_is_reported_as_a_reconnect() -> None:
 
 async def test_throttled_messages_report_their_wait() -> None:
     async with observed("connect") as (_tws, adapter, telemetry):
-        client = adapter._ib.client  # type: ignore[union-attr]
+        client = adapter._session.ib.client  # type: ignore[union-attr]
         client.MaxRequests, client.RequestsInterval = 2, 0.2  # a tiny budget instead of 45/s
         await anyio.sleep(0.25)  # the startup sync's messages leave the window
         for _ in range(3):

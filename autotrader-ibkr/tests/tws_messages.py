@@ -233,8 +233,9 @@ def order_status(
     perm_id: str,
     last_fill_price: str,
     client_id: str,
+    why_held: str = "",
 ) -> list[str]:
-    """ORDER_STATUS (3): server >= 136 sends no version field."""
+    """ORDER_STATUS (3): server >= 136 sends no version field (``whyHeld`` e.g. ``locate``)."""
     return [
         "3",
         order_id,
@@ -246,7 +247,7 @@ def order_status(
         "0",  # parentId
         last_fill_price,
         client_id,
-        "",  # whyHeld
+        why_held,
         UNSET_DOUBLE,  # mktCapPrice
     ]
 
@@ -455,3 +456,124 @@ def open_order(
     fields = head + middle + state + tail
     assert len(fields) == 135, len(fields)
     return fields
+
+
+def completed_order(
+    c: Contract,
+    *,
+    action: str,
+    quantity: str,
+    order_type: str,
+    lmt_price: str,
+    tif: str,
+    account: str,
+    order_ref: str,
+    perm_id: str,
+    status: str,
+    filled: str,
+    completed_time: str,
+    completed_status: str,
+) -> list[str]:
+    """COMPLETED_ORDER (101) for a plain single-leg order, server version 178 (no version field).
+
+    Layout: ib_async 2.1.0 ``decoder.completedOrder`` (>= 177: no faProfile; >= 170: the
+    peg-best/mid fields), checked against ibapi's ``processCompletedOrderMsg`` by
+    ``test_decoder_crosscheck.py``.
+    """
+    head = [
+        "101",
+        *c.short(),
+        action,
+        quantity,
+        order_type,
+        lmt_price,
+        "0.0",  # auxPrice
+        tif,
+        "",  # ocaGroup
+        account,
+        "",  # openClose
+        "0",  # origin
+        order_ref,
+        perm_id,
+        "0",  # outsideRth
+        "0",  # hidden
+        "0",  # discretionaryAmt
+        "",  # goodAfterTime
+        "",  # faGroup
+        "",  # faMethod
+        "",  # faPercentage
+    ]
+    middle = [
+        "",  # modelCode
+        "",  # goodTillDate
+        "",  # rule80A
+        "",  # percentOffset
+        "",  # settlingFirm
+        "0",  # shortSaleSlot
+        "",  # designatedLocation
+        "-1",  # exemptCode
+        "",  # startingPrice
+        "",  # stockRefPrice
+        "",  # delta
+        "",  # stockRangeLower
+        "",  # stockRangeUpper
+        UNSET_INT,  # displaySize
+        "0",  # sweepToFill
+        "0",  # allOrNone
+        "",  # minQty
+        "3",  # ocaType
+        "0",  # triggerMethod
+        "",  # volatility
+        "0",  # volatilityType
+        "None",  # deltaNeutralOrderType ("None" is truthy: the 4 completed-order DN fields follow)
+        "",  # deltaNeutralAuxPrice
+        "0",  # deltaNeutralConId
+        "0",  # deltaNeutralShortSale
+        "0",  # deltaNeutralShortSaleSlot
+        "",  # deltaNeutralDesignatedLocation
+        "0",  # continuousUpdate
+        "0",  # referencePriceType
+        "",  # trailStopPrice
+        "",  # trailingPercent
+        "",  # comboLegsDescrip
+        "0",  # numLegs
+        "0",  # numOrderLegs
+        "0",  # numSmartComboRoutingParams
+        UNSET_INT,  # scaleInitLevelSize
+        UNSET_INT,  # scaleSubsLevelSize
+        "",  # scalePriceIncrement
+        "",  # hedgeType
+        "",  # clearingAccount
+        "IB",  # clearingIntent
+        "0",  # notHeld
+        "0",  # deltaNeutralContract present
+        "",  # algoStrategy
+        "0",  # solicited
+        status,
+        "0",  # randomizeSize
+        "0",  # randomizePrice
+        "0",  # numConditions
+    ]
+    tail = [
+        UNSET_DOUBLE,  # trailStopPrice
+        UNSET_DOUBLE,  # lmtPriceOffset
+        UNSET_DOUBLE,  # cashQty
+        "1",  # dontUseAutoPriceForHedge
+        "0",  # isOmsContainer
+        "",  # autoCancelDate
+        filled,  # filledQuantity
+        "0",  # refFuturesConId
+        "0",  # autoCancelParent
+        "Not an insider or substantial shareholder",  # shareholder
+        "0",  # imbalanceOnly
+        "0",  # routeMarketableToBbo
+        UNSET_INT,  # parentPermId
+        completed_time,
+        completed_status,
+        "",  # minTradeQty (>= 170)
+        "",  # minCompeteSize
+        UNSET_DOUBLE,  # competeAgainstBestOffset
+        UNSET_DOUBLE,  # midOffsetAtWhole
+        UNSET_DOUBLE,  # midOffsetAtHalf
+    ]
+    return head + middle + tail

@@ -24,14 +24,17 @@ from autotrader_core.errors import (
 
 from autotrader_ibkr.parsing import BROKER, ErrorRecord
 
-__all__ = ["ErrorKind", "classify", "to_exception"]
+__all__ = ["ErrorKind", "classify", "ends_order_request", "to_exception"]
 
 
 class ErrorKind(Enum):
     """What one TWS code means for the adapter."""
 
     INFO = "info"
-    """Notice, not an error (farm connection OK, order warnings): logged only."""
+    """Notice, not an error (farm connection OK): logged only."""
+    WARNING = "warning"
+    """A warning about a request or an order that goes on (10349 TIF set to DAY, 404 held
+    while shares are located, 399): logged, never a rejection."""
     ORDER_REJECTED = "order_rejected"
     """The order was refused: becomes ``OrderRejected`` (or the modify is refused)."""
     ORDER_CANCELED = "order_canceled"
@@ -48,6 +51,9 @@ class ErrorKind(Enum):
     NOT_CONNECTED = "not_connected"
     RATE_LIMITED = "rate_limited"
     CONFIGURATION = "configuration"
+    CLIENT_ID_IN_USE = "client_id_in_use"
+    """326: another client holds the id, or TWS has not yet noticed our old socket died
+    (ib_insync #376): retried with the same id, since orders and executions belong to it."""
     REQUEST_FAILED = "request_failed"
     """Any other error about a request (contract not found…)."""
 
@@ -65,9 +71,10 @@ _TABLE: dict[int, ErrorKind] = {
     202: ErrorKind.ORDER_CANCELED,  # Order cancelled - reason: …
     203: ErrorKind.ORDER_REJECTED,  # The security is not available or allowed for this account
     321: ErrorKind.REQUEST_FAILED,  # Error validating request
-    326: ErrorKind.CONFIGURATION,  # Unable to connect as the client id is already in use
-    399: ErrorKind.INFO,  # Order message warning (e.g. held until market open)
-    404: ErrorKind.INFO,  # Shares for this order are not immediately available for short sale (held)
+    326: ErrorKind.CLIENT_ID_IN_USE,  # Unable to connect as the client id is already in use
+    399: ErrorKind.WARNING,  # Order message warning (e.g. held until market open)
+    404: ErrorKind.WARNING,  # Order held while securities are located (ib_insync #328)
+    460: ErrorKind.ORDER_REJECTED,  # No trading permissions
     434: ErrorKind.ORDER_REJECTED,  # The order size cannot be zero
     502: ErrorKind.NOT_CONNECTED,  # Couldn't connect to TWS
     504: ErrorKind.NOT_CONNECTED,  # Not connected
@@ -78,7 +85,24 @@ _TABLE: dict[int, ErrorKind] = {
     10147: ErrorKind.ORDER_NOT_FOUND,  # OrderId that needs to be cancelled is not found
     10148: ErrorKind.CANCEL_REJECTED,  # OrderId that needs to be cancelled cannot be cancelled
     10149: ErrorKind.ORDER_NOT_FOUND,  # Invalid order id
+    10349: ErrorKind.WARNING,  # Order TIF was set to DAY based on order preset (ib_async #191)
 }
+
+_ORDER_WARNINGS = frozenset({2109, 10167, 10197, 10311, 10331, 10335, 10349})
+"""Warnings TWS sends about an order that stays live (outside-RTH ignored, delayed data, direct
+routing notices, TIF preset): never a rejection."""
+
+_ENDS_ORDER_REQUEST = frozenset(
+    {
+        ErrorKind.ORDER_REJECTED,
+        ErrorKind.ORDER_CANCELED,
+        ErrorKind.ORDER_NOT_FOUND,
+        ErrorKind.CANCEL_REJECTED,
+        ErrorKind.MODIFY_REJECTED,
+        ErrorKind.RATE_LIMITED,
+        ErrorKind.NOT_CONNECTED,
+    }
+)
 
 _FUNDS_MARKERS = ("EQUITY WITH LOAN", "INSUFFICIENT", "MARGIN", "BUYING POWER")
 
@@ -87,9 +111,22 @@ def classify(code: int) -> ErrorKind:
     """The meaning of one TWS code; 2100-2199 are notices (2104/2106/2158 farm status)."""
     if code in _TABLE:
         return _TABLE[code]
-    if 2100 <= code < 2200 or code in (10167, 10197):  # notices; delayed-data notices
+    if code in _ORDER_WARNINGS:
+        return ErrorKind.WARNING
+    if 2100 <= code < 2200:  # farm status and other notices
         return ErrorKind.INFO
     return ErrorKind.REQUEST_FAILED
+
+
+def ends_order_request(code: int) -> bool:
+    """Whether an error about an order settles a pending place/modify/cancel.
+
+    Only codes known to refuse or end the request do; a code we do not know is logged and the
+    request keeps waiting for TWS's openOrder/orderStatus (a warning is not a rejection), and
+    falls back to a timeout and a lookup if nothing else comes.
+    """
+    kind = classify(code)
+    return kind in _ENDS_ORDER_REQUEST or code in (200, 321)
 
 
 def is_insufficient_funds(record: ErrorRecord) -> bool:
@@ -115,7 +152,7 @@ def to_exception(record: ErrorRecord, *, context: str = "") -> AutotraderError:
         return RateLimited(message, retry_after=1.0, broker=BROKER, code=code, broker_message=text)
     if kind in (ErrorKind.NOT_CONNECTED, ErrorKind.CONNECTIVITY_LOST):
         return BrokerUnavailable(message, broker=BROKER, code=code, broker_message=text)
-    if kind is ErrorKind.CONFIGURATION:
+    if kind in (ErrorKind.CONFIGURATION, ErrorKind.CLIENT_ID_IN_USE):
         return ConfigurationError(message, broker=BROKER, code=code, broker_message=text)
     if kind is ErrorKind.REQUEST_FAILED and record.code in (200, 321):
         return InvalidOrder(message, broker=BROKER, code=code, broker_message=text)

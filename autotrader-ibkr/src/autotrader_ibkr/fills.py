@@ -1,4 +1,10 @@
-"""Join execDetails and commissionReport per execId into one core ``Fill``, once.
+"""Join execDetails and commissionReport per execution into one core ``Fill``, once.
+
+An execution is identified by its execId without the part after the last ``.``
+(:func:`~autotrader_ibkr.parsing.exec_base`): IBKR documents that a correction repeats
+the execution with only that part changed, so a correction *replaces* the execution it
+corrects (held, or already released) instead of adding a second fill. The fill's
+``trade_id`` is that base id, stable across corrections and restarts.
 
 TWS reports a trade in two messages: ``execDetails`` (price, size, order) and
 ``commissionReport`` (fee), keyed by ``execId``. They normally come in that order
@@ -21,7 +27,7 @@ from dataclasses import dataclass, field
 from autotrader_core.enums import Liquidity, OrderSide
 from autotrader_core.models import ZERO, Fill
 
-from autotrader_ibkr.parsing import BROKER, CommissionRecord, ExecutionRecord
+from autotrader_ibkr.parsing import BROKER, CommissionRecord, ExecutionRecord, exec_base
 
 __all__ = ["FillJoiner", "fill_from"]
 
@@ -33,7 +39,7 @@ def fill_from(
 ) -> Fill:
     """Build a core fill from the two TWS halves (commission optional)."""
     return Fill(
-        trade_id=execution.exec_id,
+        trade_id=execution.base_id,
         client_order_id=client_order_id,
         symbol=symbol,
         side=OrderSide.BUY if execution.side == "BOT" else OrderSide.SELL,
@@ -63,32 +69,35 @@ class FillJoiner:
     _released: set[str] = field(default_factory=set)
 
     def is_released(self, exec_id: str) -> bool:
-        """Whether this execId's fill has already been handed out."""
-        return exec_id in self._released
+        """Whether this execution's fill (any revision of it) has already been handed out."""
+        return exec_base(exec_id) in self._released
 
     def pending(self) -> list[str]:
-        """ExecIds whose execution arrived but whose commission has not."""
+        """Executions (base ids) whose execution arrived but whose commission has not."""
         return [e for e in self._executions if e not in self._commissions and e not in self._released]
 
     def on_execution(self, record: ExecutionRecord) -> Fill | None:
-        """Feed an execDetails; returns the fill when its commission is already known."""
-        if record.exec_id in self._released:
+        """Feed an execDetails (a correction replaces the held one); returns the fill when complete."""
+        base = record.base_id
+        if base in self._released:
             return None
-        self._executions[record.exec_id] = record
-        return self._release(record.exec_id)
+        self._executions[base] = record
+        return self._release(base)
 
     def on_commission(self, record: CommissionRecord) -> Fill | None:
         """Feed a commissionReport; returns the fill when its execution is already known."""
-        if record.exec_id in self._released:
+        base = exec_base(record.exec_id)
+        if base in self._released:
             return None
-        self._commissions[record.exec_id] = record
-        return self._release(record.exec_id)
+        self._commissions[base] = record
+        return self._release(base)
 
     def flush(self, exec_id: str) -> Fill | None:
         """Release a held execution without its commission (the commission timed out)."""
-        if exec_id in self._released or exec_id not in self._executions:
+        base = exec_base(exec_id)
+        if base in self._released or base not in self._executions:
             return None
-        return self._build(exec_id, None)
+        return self._build(base, None)
 
     def _release(self, exec_id: str) -> Fill | None:
         if exec_id in self._executions and exec_id in self._commissions:
@@ -102,5 +111,5 @@ class FillJoiner:
         return fill_from(execution, commission, symbol=symbol, client_order_id=client_order_id)
 
     def known_fill(self, exec_id: str) -> ExecutionRecord | None:
-        """The held (unreleased) execution for ``exec_id``, if any."""
-        return self._executions.get(exec_id)
+        """The held (unreleased) execution for ``exec_id`` (any revision), if any."""
+        return self._executions.get(exec_base(exec_id))

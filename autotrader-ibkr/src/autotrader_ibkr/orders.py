@@ -19,6 +19,7 @@ from autotrader_core.models import Order
 from autotrader_ibkr.parsing import BROKER
 
 __all__ = [
+    "CANCELED_STATUSES",
     "IB_ORDER_TYPES",
     "IB_TIF",
     "build_ib_order",
@@ -38,6 +39,9 @@ IB_ORDER_TYPES = {
 IB_TIF = {TimeInForce.GTC: "GTC", TimeInForce.DAY: "DAY", TimeInForce.IOC: "IOC", TimeInForce.FOK: "FOK"}
 _CORE_TYPES = {v: k for k, v in IB_ORDER_TYPES.items()}
 _CORE_TIF = {v: k for k, v in IB_TIF.items()}
+
+CANCELED_STATUSES = frozenset({"Cancelled", "ApiCancelled"})
+"""TWS statuses of a canceled order."""
 
 _STATUS = {
     "ApiPending": OrderStatus.PENDING_SUBMIT,
@@ -115,8 +119,14 @@ def build_ib_order(
     return ib_async.Order(**fields)
 
 
-def core_status(ib_status: str) -> OrderStatus | None:
-    """Core status for a TWS order status string (``None`` when unknown)."""
+def core_status(ib_status: str, why_held: str = "") -> OrderStatus | None:
+    """Core status for a TWS order status string (``None`` when unknown).
+
+    ``Inactive`` is a rejection, except while TWS locates shares to borrow
+    (``whyHeld`` = ``locate``): then the order is held and still working.
+    """
+    if ib_status == "Inactive" and "locate" in why_held.lower():
+        return OrderStatus.ACCEPTED
     return _STATUS.get(ib_status)
 
 

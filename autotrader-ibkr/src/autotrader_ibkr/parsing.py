@@ -1,7 +1,7 @@
 """Raw TWS message fields -> typed records with ``Decimal`` amounts.
 
 ib_async's decoder turns every price and quantity into a ``float``.  We read the
-same messages' raw string fields instead (see :mod:`autotrader_ibkr.wire`), so a
+same messages' raw string fields instead (see :mod:`autotrader_ibkr.taps`), so a
 price goes from the wire's decimal text straight to ``Decimal``.  Field positions
 are those of the server version ib_async negotiates (at most 178; the fixed-position
 fields read here are the same for every version from 163 up).
@@ -31,6 +31,7 @@ __all__ = [
     "OpenOrderRecord",
     "PositionRecord",
     "StatusRecord",
+    "exec_base",
     "parse_commission",
     "parse_contract_rules",
     "parse_error",
@@ -134,20 +135,46 @@ class ExecutionRecord:
     avg_price: Decimal
     order_ref: str
     last_liquidity: int
+    time_text: str = ""
+    """The time stamp as TWS sent it."""
+    time_unreadable: bool = False
+    """The stamp could not be read: ``time`` is the receive time (the adapter alerts)."""
+
+    @property
+    def base_id(self) -> str:
+        """The execution's identity: a correction repeats it with only the last part changed."""
+        return exec_base(self.exec_id)
 
 
-def parse_execution(fields: list[str], default_tz: str = "UTC") -> ExecutionRecord:
-    """Parse an execDetails message (msg id 11, server >= 136: no version field)."""
+def exec_base(exec_id: str) -> str:
+    """``execId`` without the part after its last ``.``, which TWS changes in a correction."""
+    head, dot, _revision = exec_id.rpartition(".")
+    return head if dot else exec_id
+
+
+def parse_execution(
+    fields: list[str], default_tz: str = "UTC", *, received_at: datetime | None = None
+) -> ExecutionRecord:
+    """Parse an execDetails message (msg id 11, server >= 136: no version field).
+
+    A time stamp in a form we cannot read never costs the fill: the record gets the
+    receive time and ``time_unreadable`` (the caller alerts).
+    """
     side = _get(fields, 18)
     if side not in ("BOT", "SLD"):
         raise BrokerProtocolError(f"unknown execution side {side!r}", payload=fields, broker=BROKER)
     liquidity = _get(fields, 30) if len(fields) > 30 else ""
+    stamp = _get(fields, 15)
+    try:
+        time, unreadable = parse_ib_time(stamp, default_tz), False
+    except BrokerProtocolError:
+        time, unreadable = received_at or utc_now(), True
     return ExecutionRecord(
         req_id=_int(fields, 1, "reqId"),
         order_id=_int(fields, 2, "orderId"),
         contract=_contract(fields, 3),
         exec_id=_get(fields, 14),
-        time=parse_ib_time(_get(fields, 15), default_tz),
+        time=time,
         account=_get(fields, 16),
         side=side,
         shares=_dec(fields, 19, "shares"),
@@ -158,6 +185,8 @@ def parse_execution(fields: list[str], default_tz: str = "UTC") -> ExecutionReco
         avg_price=_dec(fields, 25, "avgPrice"),
         order_ref=_get(fields, 26),
         last_liquidity=int(liquidity) if liquidity.isdigit() else 0,
+        time_text=stamp,
+        time_unreadable=unreadable,
     )
 
 
@@ -226,6 +255,9 @@ class OpenOrderRecord:
     order_ref: str
     client_id: int
     perm_id: int
+    status: str = ""
+    """The order state's status (``Submitted``, ``Inactive``…); after variable-length parts of
+    the message, so it is taken from ib_async's decoded ``OrderState`` (see :mod:`.taps`)."""
 
 
 def parse_open_order(fields: list[str]) -> OpenOrderRecord:
@@ -314,18 +346,27 @@ def parse_error(fields: list[str]) -> ErrorRecord:
 
 
 def parse_ib_time(text: str, default_tz: str = "UTC") -> datetime:
-    """Parse TWS time stamps: ``20251124 14:42:39 US/Eastern``, ``20251124  14:42:39`` or epoch seconds.
+    """Parse the TWS time stamps seen in executions, as UTC.
 
-    A stamp without a zone is in the TWS login's zone, which the message does not
-    carry: ``default_tz`` says which (settings ``tws_timezone``).
+    Forms: ``20251124 14:42:39 US/Eastern`` (zone named), ``20251124  14:42:39`` (two
+    spaces, no zone: the TWS login's zone, ``default_tz``), ``20251124  14:42:39 US/Eastern``,
+    ``20251124-14:42:39`` (UTC: what TWS sends on accounts set to UTC, nautilus_trader #2359,
+    ib_async #230) and epoch seconds.
+
+    Raises:
+        BrokerProtocolError: Any other form.
     """
     parts = text.split()
     try:
         if len(parts) == 1 and parts[0].isdigit() and len(parts[0]) > 8:
             return datetime.fromtimestamp(int(parts[0]), UTC)
+        if len(parts) == 1 and len(parts[0]) == 17 and parts[0][8] == "-":
+            return datetime.strptime(parts[0], "%Y%m%d-%H:%M:%S").replace(tzinfo=UTC)
+        if len(parts) not in (2, 3):
+            raise ValueError(text)
         stamp = datetime.strptime(f"{parts[0]} {parts[1]}", "%Y%m%d %H:%M:%S")
         zone = ZoneInfo(parts[2] if len(parts) > 2 else default_tz)
-    except (IndexError, ValueError, ZoneInfoNotFoundError):
+    except (ValueError, ZoneInfoNotFoundError):
         if not text:
             return utc_now()
         raise BrokerProtocolError(f"unparseable TWS time {text!r}", payload=text, broker=BROKER) from None

@@ -1,32 +1,53 @@
-"""pluggy registration: the ``ibkr`` adapter (entry point ``autotrader.adapters``)."""
+"""pluggy registration: the ``ibkr`` adapter (entry point ``autotrader.adapters``).
+
+Discovery imports this module: it names the adapter, its settings and capabilities
+without importing ib_async or the adapter (``make_adapter`` does, when called).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from importlib.metadata import PackageNotFoundError, version
 
 from autotrader_core.adapter import BrokerAdapter
+from autotrader_core.capabilities import Capabilities
+from autotrader_core.enums import AssetClass, OrderType, TimeInForce
 from autotrader_core.errors import ConfigurationError
 from autotrader_core.hookspecs import AdapterInfo, hookimpl
 from autotrader_core.settings import BrokerSettings
 
-from autotrader_ibkr.adapter import IbkrAdapter
+from autotrader_ibkr import __version__
+from autotrader_ibkr.parsing import BROKER
 from autotrader_ibkr.settings import IbkrSettings
 
-__all__ = ["autotrader_adapters"]
+__all__ = ["CAPABILITIES", "autotrader_adapters", "make_adapter"]
+
+CAPABILITIES = Capabilities(
+    order_types=frozenset(OrderType),
+    time_in_force=frozenset({TimeInForce.GTC, TimeInForce.DAY, TimeInForce.IOC, TimeInForce.FOK}),
+    asset_classes=frozenset({AssetClass.EQUITY, AssetClass.FX, AssetClass.FUTURE, AssetClass.OPTION}),
+    native_modify=True,
+    streaming_fills=True,
+    broker_positions=True,
+    fill_history=True,
+    test_environments=("paper",),
+    notes=(
+        "needs a running TWS or IB Gateway with the API socket enabled",
+        "executions history covers the current day (TWS limit)",
+        "instruments are the symbols qualified so far (settings.symbols preloads them)",
+    ),
+)
+"""What the IBKR adapter supports (``IbkrAdapter.capabilities``)."""
 
 
-def _factory(settings: BrokerSettings) -> BrokerAdapter:
+def make_adapter(settings: BrokerSettings) -> BrokerAdapter:
+    """Build an :class:`~autotrader_ibkr.adapter.IbkrAdapter` from :class:`IbkrSettings`."""
     if not isinstance(settings, IbkrSettings):
-        raise ConfigurationError("the ibkr adapter needs IbkrSettings", broker="ibkr")
+        raise ConfigurationError(
+            f"the ibkr adapter needs IbkrSettings, got {type(settings).__name__}", broker=BROKER
+        )
+    from autotrader_ibkr.adapter import IbkrAdapter
+
     return IbkrAdapter(settings)
-
-
-def _version() -> str:
-    try:
-        return version("autotrader-ibkr")
-    except PackageNotFoundError:
-        return "0"
 
 
 @hookimpl
@@ -34,11 +55,11 @@ def autotrader_adapters() -> Iterable[AdapterInfo]:
     """Register the IBKR adapter."""
     return [
         AdapterInfo(
-            name=IbkrAdapter.name,
-            factory=_factory,
+            name=BROKER,
+            factory=make_adapter,
             settings_cls=IbkrSettings,
-            capabilities=IbkrAdapter.capabilities,
-            version=_version(),
+            capabilities=CAPABILITIES,
+            version=__version__,
             description="Interactive Brokers via TWS / IB Gateway (ib_async), paper by default",
         )
     ]

@@ -65,6 +65,13 @@ class IbkrSettings(BrokerSettings):
     reconnect_delay: float = Field(default=1.0, gt=0)
     """First delay between reconnect attempts (doubles up to ``reconnect_max_delay``)."""
     reconnect_max_delay: float = Field(default=30.0, gt=0)
+    client_id_retries: int = Field(default=3, ge=0)
+    """At the first connect, how often error 326 (client id in use) is retried with the same id
+    before it becomes a ConfigurationError. Reconnects retry it until ``disconnect``."""
+    reject_window: float = Field(default=0.5, gt=0)
+    """Seconds a new order answered only ``PreSubmitted`` is watched for a rejection before
+    ``submit_order`` returns ``OrderAccepted``: TWS rejects for margin *after* PreSubmitted
+    (PreSubmitted, error 201, Inactive; ib_insync #554 shows ~130 ms)."""
 
     symbols: list[str] = Field(default_factory=list)
     """Symbols to qualify at connect (``get_instruments`` lists what has been qualified)."""
