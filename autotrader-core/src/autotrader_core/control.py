@@ -21,13 +21,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import anyio
 
 from autotrader_core.account import AccountId
 from autotrader_core.adapter import BrokerAdapter
+from autotrader_core.audit import ControlAction
 from autotrader_core.enums import TradingState
 from autotrader_core.errors import AutotraderError, InvalidOrder
 from autotrader_core.kill_switch import KillReport, KillSwitch
@@ -41,17 +41,6 @@ __all__ = ["AccountId", "CancelAllResult", "ControlAction", "ControlledEngine", 
 
 audit_logger = logging.getLogger("autotrader.audit")
 """One record per operator action (who, what, when, outcome)."""
-
-
-@dataclass(frozen=True, slots=True)
-class ControlAction:
-    """An audited operator action, as handed to the ``autotrader_on_control_action`` hook."""
-
-    action: str
-    actor: str
-    account: AccountId
-    detail: dict[str, str] = field(default_factory=dict)
-    at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
 @dataclass(slots=True)

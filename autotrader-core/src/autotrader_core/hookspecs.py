@@ -29,7 +29,7 @@ from autotrader_core.capabilities import Capabilities
 if TYPE_CHECKING:
     from autotrader_core.account import AccountId
     from autotrader_core.adapter import BrokerAdapter
-    from autotrader_core.control import ControlAction
+    from autotrader_core.audit import ControlAction
     from autotrader_core.events import OrderEvent
     from autotrader_core.models import Alert, Fill, Order, Position
     from autotrader_core.settings import BrokerSettings

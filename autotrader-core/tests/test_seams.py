@@ -1,0 +1,123 @@
+"""The engine's seams: account identity on hooks and records, one trading gate, risk owns every rule."""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal as D
+from typing import Any
+
+import pytest
+from autotrader_core.account import AccountId
+from autotrader_core.adapter import OrderChange
+from autotrader_core.engine import ExecutionEngine
+from autotrader_core.enums import OrderSide, OrderType, TradingState
+from autotrader_core.errors import InvalidOrder, RiskRejected
+from autotrader_core.hookspecs import hookimpl
+from autotrader_core.models import Alert, Order
+from autotrader_core.plugins import PluginManager
+from autotrader_core.risk import RiskChecks
+from autotrader_core.settings import EngineSettings
+from autotrader_core.trading_gate import TradingGate
+
+from .fakes import BTC, FakeBroker
+
+pytestmark = pytest.mark.anyio
+
+
+class WithAccount:
+    """A new-style observer: names ``account``."""
+
+    def __init__(self) -> None:
+        self.fills: list[AccountId] = []
+        self.alerts: list[tuple[str, AccountId]] = []
+
+    @hookimpl
+    def autotrader_on_fill(self, order: Order, fill: Any, position: Any, account: AccountId) -> None:
+        self.fills.append(account)
+
+    @hookimpl
+    def autotrader_on_alert(self, alert: Alert, account: AccountId) -> None:
+        self.alerts.append((alert.source, account))
+
+
+class WithoutAccount:
+    """An observer written before ``account`` existed keeps working."""
+
+    def __init__(self) -> None:
+        self.fills = 0
+
+    @hookimpl
+    def autotrader_on_fill(self, order: Order, fill: Any, position: Any) -> None:
+        self.fills += 1
+
+
+def engine_with(label: str, *observers: object) -> ExecutionEngine:
+    plugins = PluginManager(disabled=set())
+    for i, observer in enumerate(observers):
+        plugins.register(observer, name=f"observer-{label}-{i}")
+    return ExecutionEngine(FakeBroker(), plugins=plugins, settings=EngineSettings(account=label))
+
+
+async def test_two_engines_in_one_process_tag_every_hook_call_with_their_account() -> None:
+    main, hedge, legacy = WithAccount(), WithAccount(), WithoutAccount()
+    async with engine_with("main", main, legacy) as a, engine_with("hedge", hedge) as b:
+        await a.submit_order("BTCUSDT", "buy", D("0.1"))
+        await b.submit_order("BTCUSDT", "buy", D("0.1"))
+        await b.submit_order("BTCUSDT", "buy", D("0.1"))
+        await b.kill("test")
+    assert a.account == AccountId("fake", "unknown", "main") and str(b.account) == "fake/unknown/hedge"
+    assert main.fills == [a.account]
+    assert hedge.fills == [b.account] * 3  # two buys and the kill switch's flatten
+    assert ("kill_switch", b.account) in hedge.alerts and main.alerts == []
+    assert legacy.fills == 1
+
+
+async def test_order_event_records_name_the_account(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="autotrader.orders")
+    async with engine_with("desk-7") as engine:
+        await engine.submit_order("BTCUSDT", "buy", D("0.1"))
+        with pytest.raises(RiskRejected):
+            await engine.submit_order("BTCUSDT", "buy", D("0.1005"))
+    accounts = {getattr(r, "account", None) for r in caplog.records if r.name == "autotrader.orders"}
+    assert accounts == {"fake/unknown/desk-7"}
+    assert any(getattr(r, "event", None) == "refused" for r in caplog.records)
+
+
+async def test_the_trading_gate_is_the_one_owner_of_the_trading_state() -> None:
+    gate = TradingGate()
+    risk = RiskChecks(gate=gate)
+    engine = ExecutionEngine(FakeBroker(), risk=risk)
+    assert engine.gate is gate is risk.gate
+    async with engine:
+        await engine.control.halt(actor="ops", reason="maintenance")
+        assert gate.state is TradingState.HALTED and "ops" in gate.reason
+        with pytest.raises(RiskRejected) as refused:
+            await engine.submit_order("BTCUSDT", "buy", D("0.1"))
+        assert refused.value.reason == RiskChecks.TRADING_HALTED
+        engine.resume_trading()
+        assert risk.trading_state is TradingState.ACTIVE
+        await engine.submit_order("BTCUSDT", "buy", D("0.1"))
+        await engine.kill("test")
+    assert gate.state is TradingState.HALTED and gate.reason == "kill switch: test"
+
+
+def test_risk_checks_a_modify_s_new_terms() -> None:
+    risk = RiskChecks()
+    risk.set_instruments([BTC])
+    order = Order("c1", "BTCUSDT", OrderSide.BUY, OrderType.LIMIT, D("0.01"), limit_price=D("100"))
+    risk.check_change(order, OrderChange(quantity=D("0.02"), limit_price=D("100.01")))  # fine
+    with pytest.raises(RiskRejected) as tick:
+        risk.check_change(order, OrderChange(limit_price=D("100.005")))
+    assert tick.value.reason == RiskChecks.PRICE_TICK
+    with pytest.raises(RiskRejected) as lot:
+        risk.check_change(order, OrderChange(quantity=D("0.0105")))
+    assert lot.value.reason == RiskChecks.QUANTITY_STEP
+    with pytest.raises(RiskRejected) as small:
+        risk.check_change(order, OrderChange(quantity=D("0")))
+    assert small.value.reason == RiskChecks.MIN_QUANTITY
+    with pytest.raises(InvalidOrder, match="out of range"):
+        risk.check_change(order, OrderChange(quantity=D("1E+30")))
+    risk.check_change(
+        Order("c2", "ETHUSDT", OrderSide.BUY, OrderType.LIMIT, D("1"), limit_price=D("1")),
+        OrderChange(limit_price=D("1.0000001")),
+    )  # no rules known for the symbol: nothing to check here (the broker decides)

@@ -1,0 +1,103 @@
+"""A/B of the engine benchmark: a base commit against this work tree, in one run.
+
+Each round runs both sides once, in alternating order (A B, B A, ...), each in a fresh
+subprocess whose ``PYTHONPATH`` puts that side's ``autotrader-core/src`` and
+``autotrader-paper/src`` first; the figures are the medians over the rounds. Both sides
+run the same measuring code (this tree's ``engine_benchmark.py``, which only uses the
+public API both sides have), so only the engine differs.
+
+Run it with the bench venv (``python3 dev.py -- -s bench`` once)::
+
+    .nox/bench/bin/python benchmarks/ab_engine.py --base-commit a6e134f --rounds 3
+
+The base side is a ``git worktree`` of ``--base-commit`` (made under ``--base`` if absent).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+
+CHILD = """
+import anyio, importlib.util, json, sys
+import autotrader_core
+spec = importlib.util.spec_from_file_location("engine_benchmark", sys.argv[1])
+bench = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(bench)
+orders = int(sys.argv[2])
+out = {"core": autotrader_core.__file__}
+out["orders/s"] = anyio.run(bench.end_to_end, orders)["orders/s"]
+out["fills/s"] = bench.fill_ingestion(1000, 100)["fills/s"]
+out["kill ms"] = anyio.run(bench.kill_switch, 1000)["milliseconds"]
+print(json.dumps(out))
+"""
+
+METRICS = (
+    ("orders/s", "engine orders/s", True),
+    ("fills/s", "OMS fills/s", True),
+    ("kill ms", "kill switch, 1,000 orders (ms)", False),
+)
+
+
+def ensure_base(path: Path, commit: str) -> None:
+    """Make ``path`` a detached work tree of ``commit`` unless it exists."""
+    if (path / "autotrader-core" / "src" / "autotrader_core").is_dir():
+        return
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(path), commit], check=True)
+
+
+def run_side(tree: Path, orders: int) -> dict[str, float]:
+    """One measurement of the engine in ``tree`` (a fresh interpreter)."""
+    paths = [str(tree / "autotrader-core" / "src"), str(tree / "autotrader-paper" / "src")]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(paths))
+    result = subprocess.run(
+        [sys.executable, "-c", CHILD, str(HERE / "engine_benchmark.py"), str(orders)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    core = Path(figures.pop("core")).resolve()
+    if not core.is_relative_to(tree.resolve()):
+        raise SystemExit(f"the {tree} side imported autotrader_core from {core}")
+    return {k: float(v) for k, v in figures.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--base", type=Path, default=Path("/tmp/ab-base-engine"))
+    parser.add_argument("--base-commit", default="a6e134f")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--orders", type=int, default=10_000)
+    args = parser.parse_args()
+    ensure_base(args.base, args.base_commit)
+    sides = {"base": args.base, "this": ROOT}
+    samples: dict[str, list[dict[str, float]]] = {"base": [], "this": []}
+    for round_no in range(args.rounds):
+        order = ["base", "this"] if round_no % 2 == 0 else ["this", "base"]
+        for side in order:
+            figures = run_side(sides[side], args.orders)
+            samples[side].append(figures)
+            cells = "  ".join(f"{k} {v:,.1f}" for k, v in figures.items())
+            print(f"round {round_no + 1} {side:<4} {cells}", flush=True)
+    print(f"\nmedians over {args.rounds} rounds ({args.base_commit} vs this tree):")
+    for key, label, higher_is_better in METRICS:
+        base = statistics.median(s[key] for s in samples["base"])
+        this = statistics.median(s[key] for s in samples["this"])
+        change = (this - base) / base * 100
+        worse = -change if higher_is_better else change
+        verdict = "worse" if worse > 0 else "better"
+        print(f"  {label:<32} base {base:>12,.1f}   this {this:>12,.1f}   {abs(change):5.1f}% {verdict}")
+
+
+if __name__ == "__main__":
+    main()
