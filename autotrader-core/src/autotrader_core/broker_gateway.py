@@ -41,7 +41,6 @@ from autotrader_core.resiliency import (
     DeadLetterQueue,
     FailureTracker,
     RetryPolicy,
-    SubmitOutcome,
     retry,
     submit_with_lookup,
 )
@@ -135,20 +134,8 @@ class BrokerGateway:
         """Keep an operation that failed for good for a human (and the journal)."""
         self.dead_letters.put(DeadLetter.from_error(operation, order, error))
 
-    async def submit(self, order: Order) -> SubmitOutcome:
-        """Submit ``order`` (breaker, tracked, retried with a lookup before any resend)."""
-        adapter = self.adapter
-        return await self.track(
-            "submit",
-            lambda: self.breaker.call(
-                lambda: submit_with_lookup(
-                    adapter, order, self.retry_policy, settle_delay=adapter.unknown_outcome_settle_delay
-                )
-            ),
-        )
-
     async def send(self, order: Order) -> Order:
-        """Send a recorded order and apply what the broker answered.
+        """Send a recorded order (breaker, retry with a lookup before any resend) and apply the answer.
 
         Raises:
             CircuitOpen: not sent; the order is closed as rejected.
@@ -158,8 +145,17 @@ class BrokerGateway:
                 alerted) until a query or the stream settles it.
         """
         flow = self.flow
+        adapter = self.adapter
         try:
-            outcome = await self.submit(order)
+            # Breaker, tracked as "submit", retried with a lookup before any resend.
+            outcome = await self.track(
+                "submit",
+                lambda: self.breaker.call(
+                    lambda: submit_with_lookup(
+                        adapter, order, self.retry_policy, settle_delay=adapter.unknown_outcome_settle_delay
+                    )
+                ),
+            )
         except CircuitOpen as exc:
             # Never sent: refusing locally is safe.
             await flow.apply(OrderRejected(order.client_order_id, reason=f"circuit open: {exc}"))

@@ -393,28 +393,25 @@ class ExecutionEngine:
         return await self._send_new(order, protective=True)
 
     async def _send_new(self, order: Order, *, protective: bool = False) -> Order:
+        # The hot path of every order: the risk checks are inlined here on purpose.
         if not protective:
-            self._check(order)
+            try:
+                self.risk.check(
+                    order,
+                    position=self.oms.position(order.symbol).quantity,
+                    open_orders=self.oms.open_order_count(),
+                    capabilities=self.adapter.capabilities,
+                    reference_price=self.adapter.last_price(order.symbol),
+                )
+            except InvalidOrder as exc:
+                self.flow.refuse(order, str(exc), getattr(exc, "reason", None))
+                raise
+            except ArithmeticError:  # e.g. 1E+30 % 0.001 exceeds the decimal context
+                error = InvalidOrder(f"quantity {order.quantity} or a price of this order is out of range")
+                self.flow.refuse(order, str(error))
+                raise error from None
         await self.flow.record_intent(order)
         return await self.gateway.send(order)
-
-    def _check(self, order: Order) -> None:
-        """The risk checks of a new order; a refusal is logged and reported before it is raised."""
-        try:
-            self.risk.check(
-                order,
-                position=self.oms.position(order.symbol).quantity,
-                open_orders=self.oms.open_order_count(),
-                capabilities=self.adapter.capabilities,
-                reference_price=self.adapter.last_price(order.symbol),
-            )
-        except InvalidOrder as exc:
-            self.flow.refuse(order, str(exc), getattr(exc, "reason", None))
-            raise
-        except ArithmeticError:  # e.g. 1E+30 % 0.001 exceeds the decimal context
-            error = InvalidOrder(f"quantity {order.quantity} or a price of this order is out of range")
-            self.flow.refuse(order, str(error))
-            raise error from None
 
     async def cancel_order(self, order: Order | str) -> Order:
         """Ask the broker to cancel an order; returns it (``pending_cancel`` until confirmed).

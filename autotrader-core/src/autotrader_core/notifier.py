@@ -32,16 +32,14 @@ class Notifier:
         account: The engine's account identity, passed as ``account=`` to every hook.
     """
 
-    __slots__ = ("_hooks", "account")
+    __slots__ = ("_hooks", "account", "enabled")
 
     def __init__(self, plugins: PluginManager | None, account: AccountId) -> None:
         self._hooks = plugins.hooks.hook if plugins is not None else None
         self.account = account
-
-    @property
-    def enabled(self) -> bool:
-        """Whether any plugin manager is attached (skip building hook arguments when not)."""
-        return self._hooks is not None
+        self.enabled = self._hooks is not None
+        """Whether any plugin manager is attached (skip building hook arguments when not);
+        a plain attribute, not a property: it is read for every order event."""
 
     def hook(self, hook_name: str, /, **kwargs: Any) -> None:
         """Call observer hook ``hook_name``; an observer's exception is logged, never propagated."""
