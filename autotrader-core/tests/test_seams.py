@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import logging
 from decimal import Decimal as D
+from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from autotrader_core.account import AccountId
 from autotrader_core.adapter import OrderChange
+from autotrader_core.broker_gateway import NEVER_ARRIVED_CODE
 from autotrader_core.engine import ExecutionEngine
-from autotrader_core.enums import OrderSide, OrderType, TradingState
-from autotrader_core.errors import InvalidOrder, RiskRejected
+from autotrader_core.enums import OrderSide, OrderStatus, OrderType, TradingState
+from autotrader_core.errors import InvalidOrder, RequestTimeout, RiskRejected
 from autotrader_core.hookspecs import hookimpl
+from autotrader_core.journal import SqliteJournal
 from autotrader_core.models import Alert, Order
 from autotrader_core.plugins import PluginManager
+from autotrader_core.recovery import NEVER_SENT_CODE
+from autotrader_core.resiliency import RetryPolicy
 from autotrader_core.risk import RiskChecks
 from autotrader_core.settings import EngineSettings
 from autotrader_core.trading_gate import TradingGate
@@ -121,3 +127,55 @@ def test_risk_checks_a_modify_s_new_terms() -> None:
         Order("c2", "ETHUSDT", OrderSide.BUY, OrderType.LIMIT, D("1"), limit_price=D("1")),
         OrderChange(limit_price=D("1.0000001")),
     )  # no rules known for the symbol: nothing to check here (the broker decides)
+
+
+class Rejects:
+    """Records the code of every reject hook call."""
+
+    def __init__(self) -> None:
+        self.codes: list[str | None] = []
+
+    @hookimpl
+    def autotrader_on_reject(self, order: Order, reason: str, code: str | None) -> None:
+        self.codes.append(code)
+
+
+async def test_one_look_up_then_settle_keeps_both_reject_codes(tmp_path: Path) -> None:
+    # After order_timeout the engine closes an unknown submit as NEVER_ARRIVED; after a
+    # restart recovery closes a journaled intent the broker never got as NEVER_SENT.
+    broker = FakeBroker()
+    broker.fail_submit = [RequestTimeout("t")] * 10  # never reaches the book
+    rejects = Rejects()
+    plugins = PluginManager(disabled=set())
+    plugins.register(rejects, name="rejects")
+    no_retry = RetryPolicy(max_attempts=1, base_delay=0.0, max_delay=0.0, jitter=0.0)
+    settings = EngineSettings(order_timeout=0.05, data_dir=tmp_path)
+    async with ExecutionEngine(broker, plugins=plugins, settings=settings, retry_policy=no_retry) as engine:
+        with pytest.raises(RequestTimeout):
+            await engine.submit_order("BTCUSDT", "buy", D("0.2"), order_type="limit", limit_price="99")
+        [timed_out] = engine.oms.open_orders()
+        with anyio.fail_after(2):
+            while timed_out.status is OrderStatus.PENDING_SUBMIT:
+                await anyio.sleep(0.01)
+    assert rejects.codes == [NEVER_ARRIVED_CODE]
+
+    journal = tmp_path / "j.sqlite3"
+    settings = EngineSettings(order_timeout=3600, data_dir=tmp_path)
+    engine = ExecutionEngine(
+        broker, settings=settings, retry_policy=no_retry, journal=SqliteJournal(journal, fsync=False)
+    )
+    async with engine:
+        with pytest.raises(RequestTimeout):
+            await engine.submit_order("BTCUSDT", "buy", D("0.2"), order_type="limit", limit_price="99")
+        [unsent] = engine.oms.open_orders()
+    plugins = PluginManager(disabled=set())
+    plugins.register(rejects, name="rejects")
+    restarted = ExecutionEngine(broker, plugins=plugins, journal=SqliteJournal(journal, fsync=False))
+    async with restarted:
+        assert restarted.reconciliation is not None and restarted.reconciliation.never_sent == [
+            unsent.client_order_id
+        ]
+        order = restarted.oms.get(unsent.client_order_id)
+        assert order is not None and order.status is OrderStatus.REJECTED
+    assert rejects.codes == [NEVER_ARRIVED_CODE, NEVER_SENT_CODE]
+    assert (NEVER_ARRIVED_CODE, NEVER_SENT_CODE) == ("NEVER_ARRIVED", "NEVER_SENT")
