@@ -129,10 +129,12 @@ def soak(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff: lint and formatting."""
-    session.install("ruff>=0.6")
+    """ruff: lint and formatting; import-linter: the core's architecture contracts."""
+    session.install("ruff>=0.6", "import-linter>=2.10")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    # The core's architecture contracts (.importlinter); grimp reads the sources, imports nothing.
+    session.run("lint-imports", "--no-cache", env={"PYTHONPATH": str(ROOT / "autotrader-core" / "src")})
 
 
 @nox.session

@@ -11,6 +11,7 @@ import pytest
 from autotrader_core.engine import ExecutionEngine
 from autotrader_core.enums import OrderSide, OrderStatus, OrderType, TradingState
 from autotrader_core.errors import BrokerUnavailable, RiskRejected, TransientError
+from autotrader_core.ids import ClientOrderIdGenerator
 from autotrader_core.journal import SqliteJournal
 from autotrader_core.models import Order, OrderReport
 from autotrader_core.recovery import NEVER_SENT_REASON
@@ -252,3 +253,28 @@ async def test_cancel_request_lost_in_the_crash_restores_the_working_order(tmp_p
         assert engine.reconciliation is not None and engine.reconciliation.clean
         await engine.cancel_order(order)  # and it can be canceled again
         assert order.status is OrderStatus.CANCELED
+
+
+async def test_orders_placed_under_a_custom_id_prefix_are_adopted_after_a_restart(tmp_path: Path) -> None:
+    # Recovery used to recognise only the default "at" prefix: with the engine's own
+    # ClientOrderIdGenerator(prefix="zq"), its orders came back as "foreign" after a restart.
+    broker = FakeBroker()
+    async with engine_for(
+        broker, tmp_path / "first.sqlite3", ids=ClientOrderIdGenerator(prefix="zq")
+    ) as engine:
+        resting = await engine.submit_order(
+            "BTCUSDT", "sell", D("0.1"), order_type="limit", limit_price="120"
+        )
+    broker.make_fill(resting, D("0.04"), D("120"))
+    broker.book[resting.client_order_id] = report_for(resting, OrderStatus.PARTIALLY_FILLED, "0.04")
+    # The first journal is gone (a new disk, a wiped data dir): only the broker knows the order.
+    async with engine_for(
+        broker, tmp_path / "second.sqlite3", ids=ClientOrderIdGenerator(prefix="zq")
+    ) as engine:
+        report = engine.reconciliation
+        assert report is not None
+        assert report.foreign_orders == []
+        assert report.adopted == [resting.client_order_id]
+        adopted = engine.oms.get(resting.client_order_id)
+        assert adopted is not None and adopted.filled_quantity == D("0.04")
+        assert engine.oms.position("BTCUSDT").quantity == D("-0.04")

@@ -22,7 +22,12 @@ def parse_samples(text: str) -> dict[tuple[str, Labels], float]:
 
 
 def value(samples: dict[tuple[str, Labels], float], name: str, **labels: str) -> float | None:
-    """The value of one sample, or ``None`` when it is not exposed."""
+    """The value of one sample, or ``None`` when it is not exposed.
+
+    A metric labelled by ``broker`` is also labelled by ``account``: ``default`` unless given.
+    """
+    if "broker" in labels:
+        labels.setdefault("account", "default")
     return samples.get((name, tuple(sorted(labels.items()))))
 
 

@@ -84,7 +84,10 @@ async def test_market_order_fill_shows_up_in_the_scrape(serving: PrometheusObser
     assert order.status is OrderStatus.FILLED
 
     text = await ascrape(serving.server.url)
-    assert 'autotrader_fills_total{broker="fake",liquidity="unknown",side="buy",symbol="BTCUSDT"} 1.0' in text
+    assert (
+        'autotrader_fills_total{account="default",broker="fake",liquidity="unknown",side="buy",symbol="BTCUSDT"} 1.0'
+        in text
+    )
     samples = parse_samples(text)
     events = "autotrader_order_events_total"
     assert value(samples, events, **FAKE_BTC, event="accepted", status="accepted") == 1
@@ -245,3 +248,22 @@ async def test_entry_point_plugin_can_be_disabled_by_name(entry_point_observer: 
         )
         is None
     )
+
+
+async def test_two_engines_in_one_process_stay_apart_by_account(serving: PrometheusObserver) -> None:
+    main = make_engine(FakeBroker(), serving, settings=EngineSettings(order_timeout=30, account="main"))
+    hedge = make_engine(FakeBroker(), serving, settings=EngineSettings(order_timeout=30, account="hedge"))
+    async with main, hedge:
+        await main.submit_order("BTCUSDT", "buy", D("0.5"))
+        await hedge.submit_order("BTCUSDT", "sell", D("0.2"))
+        await hedge.submit_order("BTCUSDT", "sell", D("0.1"))
+    samples = parse_samples(await ascrape(serving.server.url))
+    fills = {"side": "buy", "liquidity": "unknown"}
+    assert value(samples, "autotrader_fills_total", **FAKE_BTC, **fills, account="main") == 1
+    assert (
+        value(samples, "autotrader_fills_total", **FAKE_BTC, **{**fills, "side": "sell"}, account="hedge")
+        == 2
+    )
+    assert value(samples, "autotrader_position", **FAKE_BTC, account="main") == 0.5
+    assert value(samples, "autotrader_position", **FAKE_BTC, account="hedge") == -0.3
+    assert value(samples, "autotrader_position", **FAKE_BTC) is None  # no "default" account traded

@@ -59,6 +59,8 @@ def apply_fill(observer: PrometheusObserver, order: Order, fill: Fill, position:
 
 
 def get(observer: PrometheusObserver, name: str, **labels: str) -> float | None:
+    if "broker" in labels:  # per-engine metrics carry the account label too
+        labels.setdefault("account", "default")
     return observer.metrics.registry.get_sample_value(name, labels)
 
 
@@ -253,10 +255,11 @@ def test_disabled_observer_records_nothing() -> None:
 def test_observers_have_separate_registries_and_leave_the_global_one_alone() -> None:
     first, second = ExporterMetrics(), ExporterMetrics()  # same names, no "Duplicated timeseries" error
     assert first.registry is not second.registry
-    first.fills.labels("b", "S", "buy", "taker").inc()
+    first.fills.labels("b", "default", "S", "buy", "taker").inc()
     assert (
         second.registry.get_sample_value(
-            "autotrader_fills_total", {"broker": "b", "symbol": "S", "side": "buy", "liquidity": "taker"}
+            "autotrader_fills_total",
+            {"broker": "b", "account": "default", "symbol": "S", "side": "buy", "liquidity": "taker"},
         )
         is None
     )

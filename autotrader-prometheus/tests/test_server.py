@@ -111,7 +111,7 @@ def test_autostart_on_a_busy_port_logs_and_keeps_recording(
     assert not observer.server.running
     assert (
         observer.metrics.registry.get_sample_value(
-            "autotrader_reconnects_total", {"broker": "okx", "reason": "closed"}
+            "autotrader_reconnects_total", {"broker": "okx", "account": "default", "reason": "closed"}
         )
         == 1
     )

@@ -21,52 +21,26 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import anyio
 
+from autotrader_core.account import AccountId
+from autotrader_core.adapter import BrokerAdapter
+from autotrader_core.audit import ControlAction
 from autotrader_core.enums import TradingState
 from autotrader_core.errors import AutotraderError, InvalidOrder
+from autotrader_core.kill_switch import KillReport, KillSwitch
 from autotrader_core.models import Balance, Fill, Order, Position
+from autotrader_core.oms import OrderManager
+from autotrader_core.resiliency import DeadLetter, DeadLetterQueue
+from autotrader_core.status import EngineStatus
+from autotrader_core.trading_gate import TradingGate
 
-if TYPE_CHECKING:
-    from autotrader_core.engine import EngineStatus, ExecutionEngine
-    from autotrader_core.kill_switch import KillReport
-    from autotrader_core.resiliency import DeadLetter
-
-__all__ = ["AccountId", "CancelAllResult", "ControlAction", "EngineControl"]
+__all__ = ["AccountId", "CancelAllResult", "ControlAction", "ControlledEngine", "EngineControl"]
 
 audit_logger = logging.getLogger("autotrader.audit")
 """One record per operator action (who, what, when, outcome)."""
-
-
-@dataclass(frozen=True, slots=True)
-class AccountId:
-    """Which account an engine trades: broker (adapter name), environment and account label.
-
-    ``account`` is the user's label for the account (``"default"`` unless set), so two
-    engines on one broker and environment — or behind one gateway — stay apart in hooks,
-    event records and metrics.
-    """
-
-    broker: str
-    environment: str
-    account: str = "default"
-
-    def __str__(self) -> str:
-        return f"{self.broker}/{self.environment}/{self.account}"
-
-
-@dataclass(frozen=True, slots=True)
-class ControlAction:
-    """An audited operator action, as handed to the ``autotrader_on_control_action`` hook."""
-
-    action: str
-    actor: str
-    account: AccountId
-    detail: dict[str, str] = field(default_factory=dict)
-    at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
 @dataclass(slots=True)
@@ -75,6 +49,65 @@ class CancelAllResult:
 
     requested: list[str] = field(default_factory=list)
     failures: dict[str, str] = field(default_factory=dict)
+
+
+class ControlledEngine(Protocol):
+    """The public engine API the control seam works on (``ExecutionEngine`` provides it)."""
+
+    @property
+    def adapter(self) -> BrokerAdapter:
+        """The broker adapter."""
+        ...
+
+    @property
+    def account(self) -> AccountId:
+        """The account the engine trades."""
+        ...
+
+    @property
+    def gate(self) -> TradingGate:
+        """The trading gate."""
+        ...
+
+    @property
+    def oms(self) -> OrderManager:
+        """Orders, fills and positions."""
+        ...
+
+    @property
+    def kill_switch(self) -> KillSwitch:
+        """The kill switch."""
+        ...
+
+    @property
+    def balances(self) -> list[Balance]:
+        """Balances as last fetched."""
+        ...
+
+    @property
+    def dead_letters(self) -> DeadLetterQueue:
+        """Operations that failed for good."""
+        ...
+
+    def status(self) -> EngineStatus:
+        """The status snapshot."""
+        ...
+
+    def resume_trading(self) -> None:
+        """Set trading back to active."""
+        ...
+
+    async def cancel_order(self, order: Order | str) -> Order:
+        """Cancel one order."""
+        ...
+
+    async def flatten(self, symbol: str, *, tag: str = "flatten") -> Order | None:
+        """Close one position."""
+        ...
+
+    def notify_control_action(self, action: ControlAction) -> None:
+        """Tell observers about an operator action."""
+        ...
 
 
 class EngineControl:
@@ -89,14 +122,10 @@ class EngineControl:
         account: The account label (see :class:`AccountId`).
     """
 
-    def __init__(self, engine: ExecutionEngine, *, account: str | None = None) -> None:
+    def __init__(self, engine: ControlledEngine, *, account: str | None = None) -> None:
         self._engine = engine
-        environment = getattr(getattr(engine.adapter, "settings", None), "environment", None)
-        self._account = AccountId(
-            broker=str(engine.adapter.name),
-            environment=environment if isinstance(environment, str) and environment else "unknown",
-            account=account or getattr(engine.settings, "account", None) or "default",
-        )
+        own = engine.account
+        self._account = AccountId(own.broker, own.environment, account) if account else own
 
     # -- reads ----------------------------------------------------------------------------
     @property
@@ -111,7 +140,7 @@ class EngineControl:
     @property
     def trading_state(self) -> TradingState:
         """``active``, ``reducing`` (only orders that shrink a position) or ``halted``."""
-        return self._engine.risk.trading_state
+        return self._engine.gate.state
 
     @property
     def kill_report(self) -> KillReport | None:
@@ -157,12 +186,12 @@ class EngineControl:
     async def halt(self, *, actor: str, reason: str = "") -> None:
         """Stop every new order (protective flattens excepted) until :meth:`resume`."""
         self._audit("halt", actor, reason=reason)
-        self._engine.risk.trading_state = TradingState.HALTED
+        self._engine.gate.halt(f"{reason} (by {actor})" if reason else f"by {actor}")
 
     async def reducing_only(self, *, actor: str, reason: str = "") -> None:
         """Accept only orders that shrink a position."""
         self._audit("reducing_only", actor, reason=reason)
-        self._engine.risk.trading_state = TradingState.REDUCING
+        self._engine.gate.reduce(f"{reason} (by {actor})" if reason else f"by {actor}")
 
     async def resume(self, *, actor: str) -> None:
         """Set trading back to active (a human reviewed what halted it).
@@ -224,8 +253,7 @@ class EngineControl:
     async def kill(self, *, actor: str, reason: str = "operator") -> KillReport:
         """Engage the kill switch: cancel all, flatten, halt, disconnect, alert (idempotent)."""
         self._audit("kill", actor, reason=reason)
-        report: KillReport = await self._engine.kill_switch.engage(f"{reason} (by {actor})")
-        return report
+        return await self._engine.kill_switch.engage(f"{reason} (by {actor})")
 
     # -- audit ----------------------------------------------------------------------------
     def _audit(self, action: str, actor: str, **detail: str) -> None:

@@ -42,7 +42,9 @@ class ClientOrderIdGenerator:
         if not prefix.isalnum() or not prefix.isascii() or len(prefix) > 4:
             raise ValueError("prefix must be 1-4 ASCII alphanumerics")
         salt = "".join(secrets.choice(_ALPHABET) for _ in range(4))
-        self._stem = f"{prefix.lower()}{_base36(time.time_ns() // 1_000_000)}{salt}"
+        self.prefix = prefix.lower()
+        """The prefix every id starts with (lowercased): how recovery recognises our orders."""
+        self._stem = f"{self.prefix}{_base36(time.time_ns() // 1_000_000)}{salt}"
         self._counter = itertools.count(1)
 
     def next_id(self) -> str:

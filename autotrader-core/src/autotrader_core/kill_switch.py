@@ -4,6 +4,10 @@
 flattens positions with reduce-only market orders, halts trading, disconnects
 and fires the alert hook. It is idempotent: a second call (from code, the CLI
 or a signal) waits for the first and returns the same report.
+
+It drives the engine only through its public order API (:class:`KillTarget`), changes
+the trading state through the :class:`~autotrader_core.trading_gate.TradingGate` and
+alerts through the :class:`~autotrader_core.notifier.Notifier`; it imports no engine.
 """
 
 from __future__ import annotations
@@ -15,19 +19,19 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import anyio
 
-from autotrader_core.enums import TradingState
+from autotrader_core.adapter import BrokerAdapter
 from autotrader_core.errors import AutotraderError
-from autotrader_core.models import Alert, Order
+from autotrader_core.models import Order
+from autotrader_core.notifier import Notifier
+from autotrader_core.oms import OrderManager
 from autotrader_core.sessions import registered_session
+from autotrader_core.trading_gate import TradingGate
 
-if TYPE_CHECKING:
-    from autotrader_core.engine import ExecutionEngine
-
-__all__ = ["KillReport", "KillSwitch", "kill_on_signals"]
+__all__ = ["KillReport", "KillSwitch", "KillTarget", "kill_on_signals"]
 
 logger = logging.getLogger(__name__)
 
@@ -50,18 +54,56 @@ class KillReport:
         return not (self.cancel_failures or self.flatten_failures or self.remaining_positions)
 
 
+class KillTarget(Protocol):
+    """The public engine API the kill switch drives (``ExecutionEngine`` provides it)."""
+
+    @property
+    def adapter(self) -> BrokerAdapter:
+        """The broker adapter (is it connected?)."""
+        ...
+
+    @property
+    def oms(self) -> OrderManager:
+        """Open orders and positions."""
+        ...
+
+    async def cancel_order(self, order: Order | str) -> Order:
+        """Cancel one order."""
+        ...
+
+    async def flatten(self, symbol: str, *, tag: str = "flatten") -> Order | None:
+        """Close one position (the protective path, exempt from risk limits)."""
+        ...
+
+    async def stop(self) -> None:
+        """Stop and disconnect."""
+        ...
+
+
 class KillSwitch:
     """Cancel-all, flatten, halt, disconnect, alert. See the module docstring.
 
     Args:
-        engine: The engine to stop.
+        engine: The engine to stop (its public order API).
+        gate: The trading gate (set to reducing, then halted).
+        notifier: Where the critical alert goes.
         max_concurrency: Cancels in flight at once (brokers rate-limit; 1,000 sequential
             cancels would be too slow).
         flatten: Whether to flatten positions after canceling.
     """
 
-    def __init__(self, engine: ExecutionEngine, *, max_concurrency: int = 64, flatten: bool = True) -> None:
+    def __init__(
+        self,
+        engine: KillTarget,
+        *,
+        gate: TradingGate,
+        notifier: Notifier,
+        max_concurrency: int = 64,
+        flatten: bool = True,
+    ) -> None:
         self._engine = engine
+        self._gate = gate
+        self._notifier = notifier
         self._limit = anyio.CapacityLimiter(max_concurrency)
         self._flatten = flatten
         self._lock = anyio.Lock()
@@ -92,7 +134,7 @@ class KillSwitch:
         started = time.perf_counter()
         report = KillReport(reason=reason)
         logger.critical("KILL SWITCH engaged: %s", reason)
-        engine.risk.trading_state = TradingState.REDUCING  # nothing new may add exposure
+        self._gate.reduce(f"kill switch: {reason}")  # nothing new may add exposure
 
         if engine.adapter.is_connected:
             async with anyio.create_task_group() as tg:
@@ -101,7 +143,7 @@ class KillSwitch:
             if self._flatten:
                 await self._flatten_positions(report)
 
-        engine.risk.trading_state = TradingState.HALTED
+        self._gate.halt(f"kill switch: {reason}")
         report.remaining_positions = {
             s: p.quantity for s, p in engine.oms.positions().items() if not p.is_flat
         }
@@ -138,10 +180,7 @@ class KillSwitch:
             f"{len(report.flatten_orders)} flatten orders, {report.elapsed:.3f}s"
         )
         details = {"canceled": str(report.canceled), "elapsed": f"{report.elapsed:.3f}"}
-        self._engine._hook(
-            "autotrader_on_alert",
-            alert=Alert(level="critical", message=message, source="kill_switch", details=details),
-        )
+        self._notifier.alert("critical", message, source="kill_switch", details=details)
         logger.critical("%s", message)
 
 

@@ -22,7 +22,11 @@
      into :attr:`ReconciliationReport.unresolved`; trading then stays **HALTED**
      until the user calls :meth:`~autotrader_core.engine.ExecutionEngine.resume_trading`.
 
-Every change reconciliation makes goes through the engine, so it is journaled too.
+Recovery works on the engine's seams, not the engine: every broker request goes through
+the :class:`~autotrader_core.broker_gateway.BrokerGateway` (breaker, retry, tracking),
+every change through the :class:`~autotrader_core.order_flow.OrderFlow` (so it is
+journaled and fanned out too), and a halt through the
+:class:`~autotrader_core.trading_gate.TradingGate`.
 """
 
 from __future__ import annotations
@@ -31,24 +35,24 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from functools import partial
 
-from autotrader_core.enums import OrderStatus, TradingState
-from autotrader_core.errors import AutotraderError, IllegalTransition, InvalidOrder, OrderNotFound
+from autotrader_core.broker_gateway import BrokerGateway, LookupResult, UnsentRule
+from autotrader_core.enums import OrderStatus
+from autotrader_core.errors import AutotraderError, IllegalTransition, InvalidOrder
 from autotrader_core.events import (
     OrderCancelRejected,
     OrderEvent,
     OrderFilled,
     OrderModified,
     OrderModifyRejected,
-    OrderRejected,
 )
 from autotrader_core.journal.base import Journal, JournalEntry
 from autotrader_core.models import Fill, Order, OrderReport, utc_now
+from autotrader_core.notifier import Notifier
 from autotrader_core.oms import OrderManager
-
-if TYPE_CHECKING:
-    from autotrader_core.engine import ExecutionEngine
+from autotrader_core.order_flow import OrderFlow
+from autotrader_core.trading_gate import TradingGate
 
 __all__ = [
     "LOST_REQUEST_REASON",
@@ -69,6 +73,7 @@ NEVER_SENT_REASON = "not known to the broker after a restart: the request never 
 """Reject reason of an intent that was journaled but never reached the broker."""
 NEVER_SENT_CODE = "NEVER_SENT"
 """Reject code that goes with :data:`NEVER_SENT_REASON`."""
+_NEVER_SENT = UnsentRule(NEVER_SENT_REASON, NEVER_SENT_CODE)
 
 _ZERO = Decimal(0)
 
@@ -201,7 +206,9 @@ def _find(oms: OrderManager, client_order_id: str | None, broker_order_id: str |
     return order
 
 
-async def _adopt(engine: ExecutionEngine, report: OrderReport, report_out: ReconciliationReport) -> Order:
+async def _adopt(
+    flow: OrderFlow, broker: str, report: OrderReport, report_out: ReconciliationReport
+) -> Order:
     """Track a broker order placed under our id that the journal does not hold."""
     assert report.client_order_id is not None
     order = Order(
@@ -213,12 +220,12 @@ async def _adopt(engine: ExecutionEngine, report: OrderReport, report_out: Recon
         time_in_force=report.time_in_force,
         limit_price=report.limit_price,
         stop_price=report.stop_price,
-        broker=engine.adapter.name,
+        broker=broker,
         tag="adopted",
     )
-    engine.oms.add(order)
-    if engine.journal is not None:
-        await engine.journal.record_intent(order)
+    flow.oms.add(order)
+    if flow.journal is not None:
+        await flow.journal.record_intent(order)
     report_out.adopted.append(order.client_order_id)
     logger.warning(
         "adopted broker order %s (%s) missing from the journal", order.client_order_id, order.symbol
@@ -227,7 +234,8 @@ async def _adopt(engine: ExecutionEngine, report: OrderReport, report_out: Recon
 
 
 async def reconcile(
-    engine: ExecutionEngine,
+    gateway: BrokerGateway,
+    flow: OrderFlow,
     *,
     replay: ReplaySummary | None = None,
     lookback: timedelta = timedelta(minutes=10),
@@ -239,10 +247,11 @@ async def reconcile(
         replay: The summary of the replay that preceded (its fills are never re-applied).
         lookback: How far before the last journal record (or the oldest open order) to
             fetch fills from; covers broker timestamps that lag our clock.
-        our_prefix: Client order ids starting with it are ours (adopted when unknown).
+        our_prefix: Client order ids starting with it are ours (adopted when unknown):
+            the engine passes its :class:`~autotrader_core.ids.ClientOrderIdGenerator`'s prefix.
     """
-    adapter = engine.adapter
-    oms = engine.oms
+    adapter = gateway.adapter
+    oms = flow.oms
     report = ReconciliationReport(replay=replay or ReplaySummary())
     known_fills = report.replay.fill_keys
     report.open_after_replay = oms.open_order_count()
@@ -254,17 +263,17 @@ async def reconcile(
             anchors.append(report.replay.last_recorded_at)
         since = min(anchors, default=utc_now()) - lookback
         try:
-            fills = await engine._call_broker("get_fills", lambda: adapter.get_fills(since=since))
+            fills = await gateway.call("get_fills", lambda: adapter.get_fills(since=since))
         except AutotraderError as exc:
             report.unresolved.append(UnresolvedOrder("*", "*", f"cannot list recent fills: {exc}"))
             fills = []
         for fill in fills:
-            await _apply_missed_fill(engine, fill, known_fills, report, our_prefix)
+            await _apply_missed_fill(gateway, flow, fill, known_fills, report, our_prefix)
 
     # 2. Open orders at the broker: settle ours, adopt ours we lost, list foreign ones.
     broker_open: set[str] = set()
     try:
-        open_reports = await engine._call_broker("get_open_orders", lambda: adapter.get_open_orders())
+        open_reports = await gateway.call("get_open_orders", lambda: adapter.get_open_orders())
     except AutotraderError as exc:
         report.unresolved.append(UnresolvedOrder("*", "*", f"cannot list open orders: {exc}"))
         open_reports = []
@@ -273,43 +282,36 @@ async def reconcile(
         if order is None:
             cid = broker_report.client_order_id
             if cid and cid.startswith(our_prefix):
-                order = await _adopt(engine, broker_report, report)
+                order = await _adopt(flow, adapter.name, broker_report, report)
             else:
                 report.foreign_orders.append(cid or broker_report.broker_order_id or "?")
                 continue
         broker_open.add(order.client_order_id)
-        await _settle(engine, order, broker_report, report)
+        await _settle(gateway, flow, order, broker_report, report=report)
 
     # 3. Orders we think open that the broker does not list: ask about each one.
     for order in list(oms.open_orders()):
         if order.client_order_id in broker_open:
             continue
         try:
-            broker_report = await engine._call_broker(
-                "get_order",
-                lambda o=order: adapter.get_order(  # type: ignore[misc]
-                    symbol=o.symbol, client_order_id=o.client_order_id, broker_order_id=o.broker_order_id
-                ),
+            result = await gateway.look_up_and_settle(
+                order, unsent=_NEVER_SENT, settle=partial(_settle, gateway, flow, report=report)
             )
-        except OrderNotFound:
-            if order.status is OrderStatus.PENDING_SUBMIT:
-                await engine._apply(OrderRejected(order.client_order_id, NEVER_SENT_REASON, NEVER_SENT_CODE))
-                report.never_sent.append(order.client_order_id)
-            else:
-                report.unresolved.append(
-                    UnresolvedOrder(
-                        order.client_order_id,
-                        order.symbol,
-                        f"the broker acknowledged this order ({order.status.value}) but no longer knows it",
-                    )
-                )
-            continue
         except AutotraderError as exc:
             report.unresolved.append(
                 UnresolvedOrder(order.client_order_id, order.symbol, f"broker query failed: {exc}")
             )
             continue
-        await _settle(engine, order, broker_report, report)
+        if result is LookupResult.CLOSED_UNSENT:
+            report.never_sent.append(order.client_order_id)
+        elif result is LookupResult.UNKNOWN:
+            report.unresolved.append(
+                UnresolvedOrder(
+                    order.client_order_id,
+                    order.symbol,
+                    f"the broker acknowledged this order ({order.status.value}) but no longer knows it",
+                )
+            )
 
     # 4. Positions, where the broker reports them (informational).
     if adapter.capabilities.broker_positions:
@@ -327,13 +329,14 @@ async def reconcile(
 
 
 async def _apply_missed_fill(
-    engine: ExecutionEngine,
+    gateway: BrokerGateway,
+    flow: OrderFlow,
     fill: Fill,
     known: set[tuple[str, str, str]],
     report: ReconciliationReport,
     our_prefix: str,
 ) -> None:
-    oms = engine.oms
+    oms = flow.oms
     if fill.key in known or oms.has_seen_fill(fill):
         return
     order = _find(oms, fill.client_order_id, fill.broker_order_id)
@@ -341,9 +344,9 @@ async def _apply_missed_fill(
         if not fill.client_order_id.startswith(our_prefix):
             return  # someone else's trade on this account
         try:
-            broker_report = await engine._call_broker(
+            broker_report = await gateway.call(
                 "get_order",
-                lambda: engine.adapter.get_order(
+                lambda: gateway.adapter.get_order(
                     symbol=fill.symbol,
                     client_order_id=fill.client_order_id,
                     broker_order_id=fill.broker_order_id,
@@ -358,18 +361,23 @@ async def _apply_missed_fill(
                 )
             )
             return
-        await _adopt(engine, broker_report, report)
-    await engine._apply(OrderFilled(fill))
+        await _adopt(flow, gateway.adapter.name, broker_report, report)
+    await flow.apply(OrderFilled(fill))
     known.add(fill.key)
     report.fills_applied.append(fill.trade_id)
 
 
 async def _settle(
-    engine: ExecutionEngine, order: Order, broker_report: OrderReport, report: ReconciliationReport
+    gateway: BrokerGateway,
+    flow: OrderFlow,
+    order: Order,
+    broker_report: OrderReport,
+    *,
+    report: ReconciliationReport,
 ) -> None:
     before = (order.status, order.filled_quantity)
     try:
-        await engine._settle_from_report(order, broker_report)
+        await gateway.settle_from_report(order, broker_report)
     except AutotraderError as exc:
         report.unresolved.append(
             UnresolvedOrder(order.client_order_id, order.symbol, f"cannot fetch its fills: {exc}")
@@ -378,7 +386,7 @@ async def _settle(
     if order.status in _PENDING_REQUEST and broker_report.status in _WORKING:
         # After a restart no request of ours is still on its way: the broker's report that
         # the order still works proves the cancel/modify never took effect.
-        await engine._apply(_lost_request_event(order, broker_report))
+        await flow.apply(_lost_request_event(order, broker_report))
     if (order.status, order.filled_quantity) != before:
         report.settled.append(order.client_order_id)
     missing = broker_report.filled_quantity - order.filled_quantity
@@ -426,21 +434,28 @@ def _lost_request_event(order: Order, broker_report: OrderReport) -> OrderEvent:
 
 
 async def recover(
-    engine: ExecutionEngine,
+    journal: Journal | None,
     *,
+    gateway: BrokerGateway,
+    flow: OrderFlow,
+    gate: TradingGate,
+    notifier: Notifier,
     lookback: timedelta = timedelta(minutes=10),
     our_prefix: str = "at",
 ) -> ReconciliationReport:
-    """Replay the engine's journal into its OMS, reconcile with the broker, halt if unresolved."""
-    journal = engine.journal
+    """Replay ``journal`` into the flow's OMS, reconcile with the broker, halt ``gate`` if unresolved.
+
+    Args:
+        our_prefix: The client order id prefix of this engine (see :func:`reconcile`).
+    """
     replay = ReplaySummary()
     if journal is not None and journal.has_history:
-        replay = await replay_journal(journal, engine.oms)
-    report = await reconcile(engine, replay=replay, lookback=lookback, our_prefix=our_prefix)
+        replay = await replay_journal(journal, flow.oms)
+    report = await reconcile(gateway, flow, replay=replay, lookback=lookback, our_prefix=our_prefix)
     if report.unresolved:
-        engine.risk.trading_state = TradingState.HALTED
+        gate.halt("reconciliation left items unresolved")
         details = "; ".join(f"{u.client_order_id}: {u.reason}" for u in report.unresolved[:10])
-        engine._alert(
+        notifier.alert(
             "critical",
             f"reconciliation left {len(report.unresolved)} item(s) unresolved; trading HALTED until "
             f"resume_trading() is called: {details}",

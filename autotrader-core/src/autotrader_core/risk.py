@@ -20,11 +20,13 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
+from autotrader_core.adapter import OrderChange
 from autotrader_core.capabilities import Capabilities
 from autotrader_core.decimals import round_to_step
 from autotrader_core.enums import OrderSide, OrderType, TradingState
-from autotrader_core.errors import RiskRejected, UnsupportedFeature
+from autotrader_core.errors import InvalidOrder, RiskRejected, UnsupportedFeature
 from autotrader_core.models import Instrument, Order
+from autotrader_core.trading_gate import TradingGate
 
 __all__ = ["RiskChecks", "RiskLimits"]
 
@@ -87,6 +89,8 @@ class RiskChecks:
         limits: Account-level limits (none by default: instrument rules and the
             trading state still apply).
         clock: Monotonic clock in seconds for the order-rate window (injectable).
+        gate: The trading gate to read (a new ``ACTIVE`` one by default); the engine,
+            the kill switch, recovery and the control seam change it through its methods.
     """
 
     TRADING_HALTED = "TRADING_HALTED"
@@ -117,10 +121,15 @@ class RiskChecks:
     """A limit or stop price is too far from the reference price."""
 
     def __init__(
-        self, limits: RiskLimits | None = None, *, clock: Callable[[], float] = time.monotonic
+        self,
+        limits: RiskLimits | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        gate: TradingGate | None = None,
     ) -> None:
         self._clock = clock
-        self._trading_state = TradingState.ACTIVE
+        self.gate = gate if gate is not None else TradingGate()
+        """The trading gate these checks read (owner of the trading state)."""
         self._rules: dict[str, _Rules] = {}
         self._instruments_set = False
         self._limits = RiskLimits()
@@ -157,12 +166,16 @@ class RiskChecks:
 
     @property
     def trading_state(self) -> TradingState:
-        """``ACTIVE``, ``REDUCING`` (only position-shrinking orders) or ``HALTED`` (nothing)."""
-        return self._trading_state
+        """``ACTIVE``, ``REDUCING`` (only position-shrinking orders) or ``HALTED`` (nothing).
+
+        Read from :attr:`gate`; assigning is kept for existing code and goes through
+        :meth:`TradingGate.set` (prefer ``gate.halt()`` / ``gate.reduce()`` / ``gate.resume()``).
+        """
+        return self.gate.state
 
     @trading_state.setter
     def trading_state(self, state: TradingState | str) -> None:
-        self._trading_state = TradingState(state)
+        self.gate.set(state)
 
     def set_instruments(self, instruments: Iterable[Instrument]) -> None:
         """Load the trading rules; from now on an order for an unknown symbol is refused."""
@@ -199,7 +212,7 @@ class RiskChecks:
             RiskRejected: with ``reason`` one of the class constants.
             UnsupportedFeature: the adapter does not declare what the order needs.
         """
-        state = self._trading_state
+        state = self.gate.state
         if state is not TradingState.ACTIVE:
             self._check_state(state, order, position)
         if capabilities is not None:
@@ -301,6 +314,45 @@ class RiskChecks:
                 )
             recent.append(now)
 
+    def check_change(self, order: Order, change: OrderChange) -> None:
+        """The instrument's tick, lot and size rules for a modify's new terms (before anything is sent).
+
+        Raises:
+            RiskRejected: a new price is off the tick, or the new quantity breaks the lot
+                size or the instrument's minimum/maximum (``reason`` as for :meth:`check`).
+            InvalidOrder: the new terms are out of the decimal range.
+        """
+        instrument = self.instrument(order.symbol)
+        if instrument is None:
+            return
+        tick, lot = instrument.tick_size, instrument.lot_size
+        try:
+            for name, price in (("limit price", change.limit_price), ("stop price", change.stop_price)):
+                if price is not None and tick > 0 and price % tick:
+                    raise RiskRejected(
+                        f"new {name} {price} is not a multiple of tick size {tick} for {order.symbol}",
+                        reason=self.PRICE_TICK,
+                    )
+            quantity = change.quantity
+            if quantity is not None:
+                if lot > 0 and quantity % lot:
+                    raise RiskRejected(
+                        f"new quantity {quantity} is not a multiple of lot size {lot} for {order.symbol}",
+                        reason=self.QUANTITY_STEP,
+                    )
+                if quantity < instrument.min_quantity:
+                    raise RiskRejected(
+                        f"new quantity {quantity} is below the minimum {instrument.min_quantity}",
+                        reason=self.MIN_QUANTITY,
+                    )
+                if instrument.max_quantity is not None and quantity > instrument.max_quantity:
+                    raise RiskRejected(
+                        f"new quantity {quantity} is above the maximum {instrument.max_quantity}",
+                        reason=self.MAX_QUANTITY,
+                    )
+        except ArithmeticError:
+            raise InvalidOrder(f"the new terms of {order.client_order_id} are out of range") from None
+
     # -- slow paths: messages ----------------------------------------------------------
     def _check_state(self, state: TradingState, order: Order, position: Decimal) -> None:
         if state is TradingState.HALTED:
@@ -392,8 +444,7 @@ class RiskChecks:
 
     def __repr__(self) -> str:
         return (
-            f"<RiskChecks state={self._trading_state.value} instruments={len(self._rules)} "
-            f"limits={self._limits}>"
+            f"<RiskChecks state={self.gate.state.value} instruments={len(self._rules)} limits={self._limits}>"
         )
 
 

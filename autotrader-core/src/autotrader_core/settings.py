@@ -171,3 +171,6 @@ class EngineSettings(BaseSettings):
     """With a journal: replay it and reconcile with the broker when the engine starts."""
     disabled_plugins: str = ""
     """Comma-separated plugin names not to load (also ``AUTOTRADER_DISABLED_PLUGINS``)."""
+    account: str = Field(default="default", min_length=1)
+    """Your label for the account this engine trades (``AUTOTRADER_ACCOUNT``): with the broker
+    and environment it tells engines apart in hooks, order-event records and metrics."""

@@ -11,11 +11,13 @@ from __future__ import annotations
 import re
 import threading
 
-__all__ = ["OTHER", "UNKNOWN", "BoundedLabel", "reason_code", "slug"]
+__all__ = ["DEFAULT_ACCOUNT", "OTHER", "UNKNOWN", "BoundedLabel", "reason_code", "slug"]
 
 OTHER = "other"
 """Label value for everything past a label's cap."""
 UNKNOWN = "unknown"
+DEFAULT_ACCOUNT = "default"
+"""The ``account`` label when a hook call names no account (the engine's default label too)."""
 """Label value for an empty or unusable input."""
 
 _MAX_CODE_LENGTH = 48

@@ -67,21 +67,21 @@ class ExporterMetrics:
         self.order_events = Counter(
             "order_events",
             "Order events applied by the OMS, by event type and the order's resulting status.",
-            ["broker", "symbol", "event", "status"],
+            ["broker", "account", "symbol", "event", "status"],
             namespace=ns,
             registry=reg,
         )
         self.fills = Counter(
             "fills",
             "Fills (trades) applied to orders.",
-            ["broker", "symbol", "side", "liquidity"],
+            ["broker", "account", "symbol", "side", "liquidity"],
             namespace=ns,
             registry=reg,
         )
         self.fill_latency = Histogram(
             "fill_latency_seconds",
             "Order creation to first fill, in seconds (one observation per filled order).",
-            ["broker", "order_type"],
+            ["broker", "account", "order_type"],
             namespace=ns,
             registry=reg,
             buckets=FILL_LATENCY_BUCKETS,
@@ -89,7 +89,7 @@ class ExporterMetrics:
         self.rejects = Counter(
             "rejects",
             "Orders refused, by origin (local: before sending; broker: OrderRejected) and reason code.",
-            ["broker", "symbol", "origin", "reason"],
+            ["broker", "account", "symbol", "origin", "reason"],
             namespace=ns,
             registry=reg,
         )
@@ -127,7 +127,7 @@ class ExporterMetrics:
         self.reconnects = Counter(
             "reconnects",
             "Private stream reconnections, by broker and reason code.",
-            ["broker", "reason"],
+            ["broker", "account", "reason"],
             namespace=ns,
             registry=reg,
         )
@@ -143,14 +143,14 @@ class ExporterMetrics:
         self.position = Gauge(
             "position",
             "Net position per symbol in base units (negative = short); float copy of the OMS Decimal.",
-            ["broker", "symbol"],
+            ["broker", "account", "symbol"],
             namespace=ns,
             registry=reg,
         )
         self.realized_pnl = Gauge(
             "realized_pnl",
             "Realized PnL per symbol in its quote currency, net of quote-currency fees; float copy.",
-            ["broker", "symbol"],
+            ["broker", "account", "symbol"],
             namespace=ns,
             registry=reg,
         )
@@ -159,35 +159,35 @@ class ExporterMetrics:
         self.open_orders = Gauge(
             "open_orders",
             "Orders still working at the broker, from the engine's latest status snapshot.",
-            ["broker"],
+            ["broker", "account"],
             namespace=ns,
             registry=reg,
         )
         self.connected = Gauge(
             "broker_connected",
             "1 while the adapter reports a live connection, from the latest status snapshot.",
-            ["broker"],
+            ["broker", "account"],
             namespace=ns,
             registry=reg,
         )
         self.dead_letters = Gauge(
             "dead_letters",
             "Requests whose outcome needs review (dead-letter queue size), from the latest status.",
-            ["broker"],
+            ["broker", "account"],
             namespace=ns,
             registry=reg,
         )
         self.request_failure_ratio = Gauge(
             "request_failure_ratio",
             "Share of broker requests that failed at transport level over the last minute.",
-            ["broker", "operation"],
+            ["broker", "account", "operation"],
             namespace=ns,
             registry=reg,
         )
         self.trading_state = Enum(
             "trading_state",
             "The engine's trading switch (halted after the kill switch).",
-            ["broker"],
+            ["broker", "account"],
             namespace=ns,
             registry=reg,
             states=list(TRADING_STATES),
@@ -195,7 +195,7 @@ class ExporterMetrics:
         self.last_status = Gauge(
             "last_status_timestamp_seconds",
             "Unix time of the latest status snapshot (alert when it stops moving).",
-            ["broker"],
+            ["broker", "account"],
             namespace=ns,
             registry=reg,
         )

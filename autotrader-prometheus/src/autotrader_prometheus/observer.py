@@ -16,6 +16,7 @@ from decimal import Decimal
 from types import TracebackType
 from typing import Any, Self
 
+from autotrader_core.account import AccountId
 from autotrader_core.enums import OrderStatus
 from autotrader_core.events import (
     OrderAccepted,
@@ -31,7 +32,7 @@ from autotrader_core.events import (
 from autotrader_core.hookspecs import hookimpl
 from autotrader_core.models import Alert, Fill, Order, Position
 
-from autotrader_prometheus.labels import OTHER, UNKNOWN, BoundedLabel, reason_code, slug
+from autotrader_prometheus.labels import DEFAULT_ACCOUNT, OTHER, UNKNOWN, BoundedLabel, reason_code, slug
 from autotrader_prometheus.metrics import BREAKER_STATE_VALUES, TRADING_STATES, ExporterMetrics
 from autotrader_prometheus.server import MetricsServer
 from autotrader_prometheus.settings import PrometheusSettings
@@ -114,6 +115,7 @@ class PrometheusObserver:
         self._start_lock = threading.Lock()
         self._failed_hooks: set[str] = set()
         self._brokers = BoundedLabel(self.settings.max_names)
+        self._accounts = BoundedLabel(self.settings.max_names)
         self._symbols = BoundedLabel(self.settings.max_symbols)
         self._reasons = BoundedLabel(self.settings.max_reasons)
         self._reconnect_reasons = BoundedLabel(self.settings.max_reasons)
@@ -203,14 +205,22 @@ class PrometheusObserver:
                 return self._brokers(name)
         return UNKNOWN
 
-    def _set_position(self, broker: str, symbol: str, quantity: Decimal, realized: Decimal) -> None:
+    def _account(self, account: AccountId | None) -> str:
+        """The ``account`` label: the engine's account label (``default`` from hooks without one)."""
+        return self._accounts(account.account) if account is not None else DEFAULT_ACCOUNT
+
+    def _set_position(
+        self, broker: str, account: str, symbol: str, quantity: Decimal, realized: Decimal
+    ) -> None:
         label = self._symbols(symbol)
-        self.metrics.position.labels(broker, label).set(_to_float(quantity))
-        self.metrics.realized_pnl.labels(broker, label).set(_to_float(realized))
+        self.metrics.position.labels(broker, account, label).set(_to_float(quantity))
+        self.metrics.realized_pnl.labels(broker, account, label).set(_to_float(realized))
 
     # -- hooks ----------------------------------------------------------------------------
     @hookimpl
-    def autotrader_on_order_event(self, order: Order, event: OrderEvent) -> None:
+    def autotrader_on_order_event(
+        self, order: Order, event: OrderEvent, account: AccountId | None = None
+    ) -> None:
         """Count the event by its type and the order's resulting status."""
         guard = self._enter("order_event")
         if guard is None:
@@ -218,29 +228,38 @@ class PrometheusObserver:
         with guard:
             event_name = _EVENT_NAMES.get(type(event), OTHER)
             self.metrics.order_events.labels(
-                self._broker(order.broker), self._symbols(order.symbol), event_name, order.status.value
+                self._broker(order.broker),
+                self._account(account),
+                self._symbols(order.symbol),
+                event_name,
+                order.status.value,
             ).inc()
 
     @hookimpl
-    def autotrader_on_fill(self, order: Order, fill: Fill, position: Position) -> None:
+    def autotrader_on_fill(
+        self, order: Order, fill: Fill, position: Position, account: AccountId | None = None
+    ) -> None:
         """Count the fill, observe creation → first-fill latency, update the position gauges."""
         guard = self._enter("fill")
         if guard is None:
             return
         with guard:
             broker = self._broker(order.broker, fill.broker)
+            acct = self._account(account)
             self.metrics.fills.labels(
-                broker, self._symbols(fill.symbol), fill.side.value, fill.liquidity.value
+                broker, acct, self._symbols(fill.symbol), fill.side.value, fill.liquidity.value
             ).inc()
             # The order already includes this fill: equal quantities mean it is the first
             # one (the same rule as the OMS's average fill latency).
             if order.filled_quantity == fill.quantity:
                 latency = max((fill.timestamp - order.created_at).total_seconds(), 0.0)
-                self.metrics.fill_latency.labels(broker, order.order_type.value).observe(latency)
-            self._set_position(broker, position.symbol, position.quantity, position.realized_pnl)
+                self.metrics.fill_latency.labels(broker, acct, order.order_type.value).observe(latency)
+            self._set_position(broker, acct, position.symbol, position.quantity, position.realized_pnl)
 
     @hookimpl
-    def autotrader_on_reject(self, order: Order, reason: str, code: str | None) -> None:
+    def autotrader_on_reject(
+        self, order: Order, reason: str, code: str | None, account: AccountId | None = None
+    ) -> None:
         """Count the refusal by origin and a short reason code (never the client order id)."""
         guard = self._enter("reject")
         if guard is None:
@@ -250,6 +269,7 @@ class PrometheusObserver:
             local = order.status is OrderStatus.PENDING_SUBMIT or label in _LOCAL_REJECT_CODES
             self.metrics.rejects.labels(
                 self._broker(order.broker),
+                self._account(account),
                 self._symbols(order.symbol),
                 "local" if local else "broker",
                 self._reasons(label),
@@ -285,14 +305,14 @@ class PrometheusObserver:
             self.metrics.rate_limit_wait_seconds.labels(limiter).observe(seconds)
 
     @hookimpl
-    def autotrader_on_reconnect(self, broker: str, reason: str) -> None:
+    def autotrader_on_reconnect(self, broker: str, reason: str, account: AccountId | None = None) -> None:
         """Count the reconnection by broker and reason code."""
         guard = self._enter("reconnect")
         if guard is None:
             return
         with guard:
             self.metrics.reconnects.labels(
-                self._broker(broker), self._reconnect_reasons(reason_code(reason))
+                self._broker(broker), self._account(account), self._reconnect_reasons(reason_code(reason))
             ).inc()
 
     @hookimpl
@@ -306,7 +326,7 @@ class PrometheusObserver:
             self.metrics.alerts.labels(level, self._sources(slug(alert.source))).inc()
 
     @hookimpl
-    def autotrader_on_status(self, status: dict[str, Any]) -> None:
+    def autotrader_on_status(self, status: dict[str, Any], account: AccountId | None = None) -> None:
         """Copy the engine's status snapshot into gauges (open orders, connection, positions…)."""
         guard = self._enter("status")
         if guard is None:
@@ -314,20 +334,21 @@ class PrometheusObserver:
         with guard:
             m = self.metrics
             broker = self._broker(str(status.get("broker") or ""))
-            m.open_orders.labels(broker).set(int(status["open_orders"]))
-            m.connected.labels(broker).set(1 if status.get("connected") else 0)
-            m.dead_letters.labels(broker).set(int(status.get("dead_letters", 0)))
+            acct = self._account(account)
+            m.open_orders.labels(broker, acct).set(int(status["open_orders"]))
+            m.connected.labels(broker, acct).set(1 if status.get("connected") else 0)
+            m.dead_letters.labels(broker, acct).set(int(status.get("dead_letters", 0)))
             trading_state = str(status.get("trading_state", ""))
             if trading_state in TRADING_STATES:
-                m.trading_state.labels(broker).state(trading_state)
+                m.trading_state.labels(broker, acct).state(trading_state)
             failure_rates: Mapping[str, float] = status.get("failure_rates") or {}
             for operation, ratio in failure_rates.items():
-                m.request_failure_ratio.labels(broker, self._operations(operation)).set(float(ratio))
+                m.request_failure_ratio.labels(broker, acct, self._operations(operation)).set(float(ratio))
             positions: Mapping[str, Decimal] = status.get("positions") or {}
             realized: Mapping[str, Decimal] = status.get("realized_pnl") or {}
             for symbol, quantity in positions.items():
-                self._set_position(broker, symbol, quantity, realized.get(symbol, Decimal(0)))
-            m.last_status.labels(broker).set_to_current_time()
+                self._set_position(broker, acct, symbol, quantity, realized.get(symbol, Decimal(0)))
+            m.last_status.labels(broker, acct).set_to_current_time()
 
     def __repr__(self) -> str:
         return f"<PrometheusObserver {self.server!r} enabled={self._enabled}>"

@@ -15,6 +15,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from autotrader_core.account import AccountId
 from autotrader_core.events import OrderEvent
 from autotrader_core.hookspecs import hookimpl
 from autotrader_core.models import Alert, Fill, Order, Position
@@ -48,15 +49,17 @@ def configure(settings: PrometheusSettings | None = None) -> PrometheusObserver:
 
 
 @hookimpl
-def autotrader_on_order_event(order: Order, event: OrderEvent) -> None:
+def autotrader_on_order_event(order: Order, event: OrderEvent, account: AccountId | None = None) -> None:
     """Forward to :meth:`PrometheusObserver.autotrader_on_order_event`."""
-    _observer.autotrader_on_order_event(order, event)
+    _observer.autotrader_on_order_event(order, event, account)
 
 
 @hookimpl
-def autotrader_on_fill(order: Order, fill: Fill, position: Position) -> None:
+def autotrader_on_fill(
+    order: Order, fill: Fill, position: Position, account: AccountId | None = None
+) -> None:
     """Forward to :meth:`PrometheusObserver.autotrader_on_fill`."""
-    _observer.autotrader_on_fill(order, fill, position)
+    _observer.autotrader_on_fill(order, fill, position, account)
 
 
 @hookimpl
@@ -66,9 +69,11 @@ def autotrader_on_alert(alert: Alert) -> None:
 
 
 @hookimpl
-def autotrader_on_reject(order: Order, reason: str, code: str | None) -> None:
+def autotrader_on_reject(
+    order: Order, reason: str, code: str | None, account: AccountId | None = None
+) -> None:
     """Forward to :meth:`PrometheusObserver.autotrader_on_reject`."""
-    _observer.autotrader_on_reject(order, reason, code)
+    _observer.autotrader_on_reject(order, reason, code, account)
 
 
 @hookimpl
@@ -84,12 +89,12 @@ def autotrader_on_rate_limit_wait(name: str, seconds: float) -> None:
 
 
 @hookimpl
-def autotrader_on_reconnect(broker: str, reason: str) -> None:
+def autotrader_on_reconnect(broker: str, reason: str, account: AccountId | None = None) -> None:
     """Forward to :meth:`PrometheusObserver.autotrader_on_reconnect`."""
-    _observer.autotrader_on_reconnect(broker, reason)
+    _observer.autotrader_on_reconnect(broker, reason, account)
 
 
 @hookimpl
-def autotrader_on_status(status: dict[str, Any]) -> None:
+def autotrader_on_status(status: dict[str, Any], account: AccountId | None = None) -> None:
     """Forward to :meth:`PrometheusObserver.autotrader_on_status`."""
-    _observer.autotrader_on_status(status)
+    _observer.autotrader_on_status(status, account)
