@@ -10,6 +10,7 @@ from autotrader_conformance.scenarios import (
     ConnectionScenarios,
     ErrorScenarios,
     InstrumentScenarios,
+    MarketDataScenarios,
     OrderScenarios,
     ResiliencyScenarios,
     StreamScenarios,
@@ -31,6 +32,7 @@ class AdapterConformance(
     StreamScenarios,
     FaultScenarios,
     SecretScenarios,
+    MarketDataScenarios,
 ):
     """Every conformance scenario, run against one adapter.
 
