@@ -356,6 +356,8 @@ _SPECS = (
         input_optional=("trades",),
         expect_required=("before", "after"),
         expect_optional=("connections",),
+        simulated="skip",
+        simulated_skip_reason="a simulated adapter has no market-data connection to drop or silence",
     ),
     ScenarioSpec(
         "TC-MD-04",
@@ -366,6 +368,8 @@ _SPECS = (
         input_optional=("trades",),
         expect_required=("before", "after"),
         expect_optional=("connections",),
+        simulated="skip",
+        simulated_skip_reason="a simulated adapter has no market-data connection to drop or silence",
     ),
     ScenarioSpec(
         "TC-MD-05",

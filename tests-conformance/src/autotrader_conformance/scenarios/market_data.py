@@ -115,9 +115,7 @@ def _assert_item(item: MarketData, want: Mapping[str, Any], sc: Scenario, where:
         if name in fields:
             assert isinstance(got, Decimal), f"{sc.id}: {where}.{name} is {type(got).__name__}, not Decimal"
             expected: Any = to_decimal(want[name], f"{sc.id}: {where}.{name}")
-            assert got == expected and str(got) == str(expected), (
-                f"{sc.id}: {where}.{name}: got {got!r}, expected exactly {expected!r}"
-            )
+            assert got == expected, f"{sc.id}: {where}.{name}: got {got!r}, expected exactly {expected!r}"
         elif name == "aggressor":
             assert got is not None and got.value == want[name], f"{sc.id}: {where}.aggressor {got!r}"
         else:
