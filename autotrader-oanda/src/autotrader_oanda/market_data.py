@@ -133,7 +133,6 @@ class OandaMarketData(SymbolFeed[str]):
         settings: Stream host (``ws_url`` overrides it), account, token, ``heartbeat_timeout``
             and ``reconnect_*``.
         instruments: The account's instruments (checked before subscribing).
-        transport: httpx transport for loopback tests.
         telemetry: The adapter's telemetry, looked up on every report.
     """
 
