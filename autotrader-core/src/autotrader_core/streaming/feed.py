@@ -8,7 +8,8 @@ the same way:
 * ``subscribe`` checks every symbol against the venue's instruments before anything is
   sent (an unknown one raises :class:`~autotrader_core.errors.InvalidOrder`), records it,
   and sends the subscription at once on a live connection (else with the next one);
-* every reconnect resubscribes the whole registry, and ``Stale(None, reason)`` is yielded
+* a dropped connection yields ``Stale(None, reason)`` at once; every reconnect (after a
+  drop or a silence) resubscribes the whole registry and yields ``Stale(None, reason)``
   before any item of the new connection (the stream's catch-up step), so no price from
   before the gap is served as fresh;
 * a venue whose subscription is the request itself (OANDA's pricing stream) sets
@@ -28,7 +29,7 @@ import abc
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable
-from typing import ClassVar, Generic, TypeVar
+from typing import ClassVar, Generic, TypeVar, cast
 
 import anyio
 
@@ -183,6 +184,8 @@ class SymbolFeed(abc.ABC, Generic[F]):
         return [Stale(None, f"reconnected ({gap.reason or 'connection lost'})")]
 
     def _decode_frame(self, frame: F) -> Iterable[MarketData]:
+        if type(frame) is _Lost:
+            return [Stale(None, f"connection lost ({frame.reason})")]
         items = self.decode(frame)
         if items:
             symbols = self._symbols
@@ -217,14 +220,29 @@ class SymbolFeed(abc.ABC, Generic[F]):
                 await carrier.send(frame)
 
 
+class _Lost:
+    """Handed to the decoder once when a connection drops: its prices are stale from now on."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
 class _FeedCarrier(Generic[F]):
-    """The venue's carrier, opened once there is a symbol, reporting a reopen as a planned renewal."""
+    """The venue's carrier, opened once there is a symbol, reporting a reopen as a planned renewal.
+
+    A drop is reported twice: first as a :class:`_Lost` frame, so ``Stale`` reaches the
+    consumer at once (not only after the reconnect, which may take long), then as the
+    ``StreamLost`` that makes the stream reconnect.
+    """
 
     def __init__(self, feed: SymbolFeed[F]) -> None:
         self._feed = feed
         self._inner: Carrier[F] | None = None
         self._waiting: anyio.CancelScope | None = None
         self._closed = False
+        self._lost_reported = False
 
     async def open(self) -> None:
         feed = self._feed
@@ -241,10 +259,13 @@ class _FeedCarrier(Generic[F]):
     async def recv(self) -> F:
         try:
             return await self._open().recv()
-        except StreamLost:
+        except StreamLost as exc:
             if self._feed._reopening:
                 self._feed._reopening = False
                 raise Reconnect("subscription changed", immediate=True) from None
+            if not (self._lost_reported or self._closed):
+                self._lost_reported = True
+                return cast(F, _Lost(exc.message))
             raise
 
     async def send(self, frame: F) -> None:
