@@ -184,7 +184,7 @@ class SymbolFeed(abc.ABC, Generic[F]):
         return [Stale(None, f"reconnected ({gap.reason or 'connection lost'})")]
 
     def _decode_frame(self, frame: F) -> Iterable[MarketData]:
-        if type(frame) is _Lost:
+        if isinstance(frame, _Lost):
             return [Stale(None, f"connection lost ({frame.reason})")]
         items = self.decode(frame)
         if items:
