@@ -38,6 +38,8 @@ class TestCoinbaseConformance(AdapterConformance):
 
     def make_adapter(self, scenario: Scenario) -> CoinbaseAdapter:
         """Live-environment settings (recorded URLs are api.coinbase.com) with a made-up key."""
+        # TC-MD-04 records a silence: a short heartbeat timeout finds it within the scenario's time.
+        silence = 0.3 if scenario.id == "TC-MD-04" else 10.0
         return CoinbaseAdapter(
             CoinbaseSettings(
                 _env_file=None,  # type: ignore[call-arg]
@@ -45,6 +47,8 @@ class TestCoinbaseConformance(AdapterConformance):
                 api_key_name=KEY_NAME,
                 api_private_key=SecretStr(_TEST_KEY_PEM),
                 ws_url=scenario.ws_url or "ws://127.0.0.1:9/unused",  # never the real host
+                market_data_url=scenario.ws_url or "ws://127.0.0.1:9/unused",
+                heartbeat_timeout=silence,
                 reconnect_initial_delay=0.01,
                 reconnect_max_delay=0.05,
                 fill_retry_interval=0.05,

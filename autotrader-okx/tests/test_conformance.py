@@ -20,7 +20,9 @@ class TestOkxConformance(AdapterConformance):
     }
 
     def make_adapter(self, scenario: Scenario) -> OkxAdapter:
-        """A demo adapter with fake credentials, its stream pointed at the kit's replay server."""
+        """A demo adapter with fake credentials, its streams pointed at the kit's replay server."""
+        # TC-MD-04 records a silence: a short ping interval finds it within the scenario's time.
+        silence = {"ping_interval": 0.3, "pong_timeout": 0.3} if scenario.id == "TC-MD-04" else {}
         return OkxAdapter(
             OkxSettings(
                 api_key=API_KEY,
@@ -28,9 +30,11 @@ class TestOkxConformance(AdapterConformance):
                 passphrase=PASSPHRASE,
                 environment="demo",
                 ws_url=scenario.ws_url or "ws://127.0.0.1:9/unused",  # never the real host
+                public_ws_url=scenario.ws_url or "ws://127.0.0.1:9/unused",
                 reconnect_initial_delay=0.01,
                 reconnect_max_delay=0.05,
                 _env_file=None,
+                **silence,  # type: ignore[arg-type]
             )
         )
 

@@ -80,10 +80,12 @@ async def test_calls_before_connect_are_refused_as_unavailable() -> None:
 
 async def test_capabilities_declare_the_full_contract() -> None:
     caps = PaperAdapter.capabilities
-    market_data = {Feature.QUOTES, Feature.TRADES, Feature.MARK_PRICE}  # test_market_data's business
+    # A one-price simulator has no other participants (no public trades) and no mark price.
+    not_simulated = {Feature.MODIFY, Feature.TRADES, Feature.MARK_PRICE}
     for feature in Feature:
-        if feature is not Feature.MODIFY and feature not in market_data:
+        if feature not in not_simulated:
             assert caps.supports(feature), feature
+    assert not caps.supports(Feature.TRADES) and not caps.supports(Feature.MARK_PRICE)
     assert caps.supports(Feature.MODIFY)
     assert caps.test_environments == ("paper",)
     assert {a.value for a in caps.asset_classes} == {"crypto_spot"}

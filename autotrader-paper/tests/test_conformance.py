@@ -120,12 +120,23 @@ class TestPaperConformance(AdapterConformance):
             "TC-RES-03": self._order(**resting),
             "TC-STR-01": self._order(),
             "TC-STR-02": self._order(),
+            "TC-MD-01": {"symbols": [SYMBOL]},
+            "TC-MD-02": {"symbol": "NOPEUSDT", "snapshot": True},
+            "TC-MD-05": {"symbols": [SYMBOL, "ETHUSDT"], "unsubscribe": ["ETHUSDT"]},
         }
         return inputs.get(scenario_id, {})
 
     def expected(self, scenario_id: str) -> Mapping[str, Any]:
         """Expected values computed from the settings (static price, fee rates, balances)."""
         fee = PRICE * ORDER_QUANTITY * SETTINGS.taker_fee_rate
+        # No slippage: a market sell fills at the price, so the bid is the price and the ask
+        # one tick above it (a quote is never a locked book).
+        quote = {
+            "kind": "quote",
+            "symbol": SYMBOL,
+            "bid": str(PRICE),
+            "ask": str(PRICE + INSTRUMENT.tick_size),
+        }
         market_fill = {
             "fill_quantity": str(ORDER_QUANTITY),
             "fill_price": str(PRICE),
@@ -153,6 +164,8 @@ class TestPaperConformance(AdapterConformance):
             "TC-RES-01": {"retry_after": "0.05"},
             "TC-RES-02": {"submits": 1},
             "TC-RES-03": {"submits": 1},
+            "TC-MD-01": {"items": [quote], "snapshot": quote},
+            "TC-MD-05": {"after": quote},
             "TC-STR-01": market_fill,
             "TC-STR-02": {
                 "fills": [

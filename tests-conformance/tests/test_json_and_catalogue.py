@@ -39,7 +39,9 @@ def test_mandatory_set_is_the_agreed_core() -> None:
 
 def test_ids_follow_the_pattern_and_name_their_files() -> None:
     for scenario_id, spec in CATALOGUE.items():
-        assert scenario_id.startswith("TC-") and len(scenario_id) == 9
+        group, number = scenario_id.removeprefix("TC-").split("-")  # TC-ORD-01, TC-MD-01
+        assert scenario_id.startswith("TC-") and 2 <= len(group) <= 3 and group.isupper()
+        assert len(number) == 2 and number.isdigit()
         assert spec.file_name == f"{scenario_id}.json"
         assert not (spec.mandatory and spec.requires), "a mandatory scenario cannot be capability-gated"
 

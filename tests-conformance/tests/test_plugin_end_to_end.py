@@ -69,7 +69,7 @@ def test_simulated_adapter_runs_through_the_fault_wrapper(pytester: pytest.Pytes
     pytester.syspathinsert(HERE)
     pytester.makepyfile(test_memory=MEMORY_SUITE)
     result = pytester.runpytest("-p", "no:cacheprovider", "-rs")
-    result.assert_outcomes(passed=20, skipped=12)
+    result.assert_outcomes(passed=20, skipped=17)  # 5 × TC-MD-*: no quotes
     output = result.stdout.str()
     for reason in (
         "TC-BAD-01: the kit plays the bad item from a recording",
@@ -90,7 +90,7 @@ def test_simulated_adapter_runs_through_the_fault_wrapper(pytester: pytest.Pytes
 def test_recorded_adapter_passes_and_shows_skip_reasons(suite_dir: pytest.Pytester) -> None:
     suite_dir.makepyfile(test_fakex=FAKEX_SUITE)
     result = suite_dir.runpytest("-p", "no:cacheprovider", "-rs")
-    result.assert_outcomes(passed=27, skipped=5)
+    result.assert_outcomes(passed=27, skipped=10)  # 5 × TC-MD-*: no quotes
     result.stdout.fnmatch_lines(["*TC-POS-01: adapter does not declare broker_positions*"])
 
 

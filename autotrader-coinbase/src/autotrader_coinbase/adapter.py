@@ -39,6 +39,7 @@ from autotrader_core.events import (
     OrderModified,
     OrderModifyRejected,
 )
+from autotrader_core.market_data import MarketDataFeed, Quote
 from autotrader_core.models import Balance, Fill, Instrument, Order, OrderReport, Position
 from autotrader_core.skipping import BadItemLog
 
@@ -46,6 +47,7 @@ from autotrader_coinbase.directory import OrderDirectory
 from autotrader_coinbase.errors import BROKER, GENERIC_CODES, error_for_code
 from autotrader_coinbase.fills import FillCompleter, OrderRef
 from autotrader_coinbase.http import CoinbaseHttp
+from autotrader_coinbase.market_data import CoinbaseMarketData, parse_product_book, require_listed
 from autotrader_coinbase.order_builder import build_create_order_body, build_edit_order_body
 from autotrader_coinbase.parsing import (
     ProductInfo,
@@ -78,6 +80,8 @@ COINBASE_CAPABILITIES = Capabilities(
     streaming_fills=True,
     broker_positions=False,
     fill_history=True,
+    quotes=True,
+    trades=True,
     test_environments=("sandbox",),
     notes=(
         "modify: native edit of limit GTC orders only (Coinbase edits nothing else)",
@@ -130,6 +134,8 @@ class CoinbaseAdapter(BrokerAdapter):
         self._stream: UserStream | None = None
         self._last_alive: datetime | None = None
         """Last moment the stream was known to be delivering (catch-up reads fills from before it)."""
+        self._listed: frozenset[str] | None = None
+        """Listed products, read once for market-data symbol checks."""
 
     # -- connection ----------------------------------------------------------------------------
 
@@ -496,6 +502,31 @@ class CoinbaseAdapter(BrokerAdapter):
                 info = parse_product_info(item)
                 self._products[info.product_id] = info
         return [instrument for instrument in instruments if instrument is not None]
+
+    # -- public market data ----------------------------------------------------------------------
+
+    async def get_quote(self, symbol: str) -> Quote:
+        """Best bid/ask with sizes from the public ``/market/product_book?limit=1`` (no key needed).
+
+        Raises:
+            InvalidOrder: a product Coinbase doesn't list (checked before the request).
+        """
+        require_listed(symbol, await self._listed_symbols())
+        reply = await self._http.public(
+            "/market/product_book", params=[("product_id", symbol), ("limit", "1")]
+        )
+        return parse_product_book(reply)
+
+    def open_market_data(self, *, trades: bool = False) -> MarketDataFeed:
+        """The public ``ticker`` (+ ``market_trades``) feed with heartbeats (see :class:`CoinbaseMarketData`)."""
+        return CoinbaseMarketData(
+            self.settings, instruments=self._listed_symbols, trades=trades, telemetry=lambda: self.telemetry
+        )
+
+    async def _listed_symbols(self) -> frozenset[str]:
+        if self._listed is None:
+            self._listed = frozenset(instrument.symbol for instrument in await self.get_instruments())
+        return self._listed
 
     async def server_time(self) -> datetime:
         """Coinbase's clock (``GET /time``)."""

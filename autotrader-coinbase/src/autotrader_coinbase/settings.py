@@ -76,6 +76,8 @@ class CoinbaseSettings(BrokerSettings):
     """First reconnect delay in seconds (doubles per failed attempt, with jitter)."""
     reconnect_max_delay: float = Field(default=30.0, gt=0)
     """Upper bound of the reconnect backoff, in seconds."""
+    market_data_url: str | None = None
+    """Public market-data WebSocket override; default ``wss://advanced-trade-ws.coinbase.com`` (all environments)."""
 
     @field_validator("api_key_name")
     @classmethod

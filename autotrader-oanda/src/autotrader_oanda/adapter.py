@@ -35,11 +35,13 @@ from autotrader_core.events import (
     OrderModified,
     OrderModifyRejected,
 )
+from autotrader_core.market_data import MarketDataFeed, Quote
 from autotrader_core.models import Balance, Fill, Instrument, Order, OrderReport, Position
 from autotrader_core.skipping import BadItemLog
 
 from autotrader_oanda.errors import BROKER, CANCEL_OUTCOMES, error_for_reason
 from autotrader_oanda.http import OandaHttp
+from autotrader_oanda.market_data import OandaMarketData, quote_from_pricing
 from autotrader_oanda.orders import build_order_request, build_replace_request, order_specifier
 from autotrader_oanda.parsing import (
     TransactionTranslator,
@@ -102,6 +104,7 @@ class OandaAdapter(BrokerAdapter):
         broker_positions=True,
         fill_history=True,
         reduce_only=True,
+        quotes=True,
         test_environments=("practice",),
         notes=(
             "modify is OANDA's replace: the order gets a NEW broker order id (OrderModified carries it); "
@@ -400,6 +403,31 @@ class OandaAdapter(BrokerAdapter):
         instruments = self.bad_items.parse_each(raw, parse_instrument, what="instrument")
         self._instruments = {i.symbol: i for i in instruments}
         return instruments
+
+    # -- pricing ---------------------------------------------------------------
+    async def get_quote(self, symbol: str) -> Quote:
+        """``GET /pricing`` for one instrument: best bid/ask with their liquidity.
+
+        Raises:
+            InvalidOrder: an instrument the account cannot trade (checked before the request).
+            BrokerError: the price is not tradeable now (market closed, halted).
+        """
+        if symbol not in await self._listed_symbols():
+            raise InvalidOrder(f"OANDA lists no instrument {symbol!r} for this account", broker=BROKER)
+        return quote_from_pricing(
+            await self._http.call("GET", "/pricing", params={"instruments": symbol}), symbol
+        )
+
+    def open_market_data(self, *, trades: bool = False) -> MarketDataFeed:
+        """The pricing stream (dealer quotes: OANDA has no public trades, so ``trades`` adds nothing)."""
+        return OandaMarketData(
+            self.settings, instruments=self._listed_symbols, telemetry=lambda: self.telemetry
+        )
+
+    async def _listed_symbols(self) -> list[str]:
+        if not self._instruments:
+            await self.get_instruments()
+        return list(self._instruments)
 
     # -- stream ----------------------------------------------------------------
 

@@ -28,11 +28,13 @@ from autotrader_core.decimals import require_decimal
 from autotrader_core.enums import AssetClass, OrderType, TimeInForce
 from autotrader_core.errors import BrokerProtocolError, InvalidOrder, OrderNotFound, UnsupportedFeature
 from autotrader_core.events import OrderEvent
+from autotrader_core.market_data import MarketDataFeed, Quote
 from autotrader_core.models import Balance, Fill, Instrument, Order, OrderReport, Position
 from autotrader_core.skipping import BadItemLog
 
 from autotrader_okx.errors import BROKER
 from autotrader_okx.http import OkxHttp, Paths
+from autotrader_okx.market_data import TICKER_PATH, OkxMarketData, parse_ticker
 from autotrader_okx.parsing import (
     envelope_data,
     parse_balances,
@@ -74,6 +76,8 @@ class OkxAdapter(BrokerAdapter):
         streaming_fills=True,
         broker_positions=True,
         fill_history=True,
+        quotes=True,
+        trades=True,
         test_environments=("demo",),
         notes=(
             "stop/stop-limit (OKX algo orders) not implemented",
@@ -334,6 +338,26 @@ class OkxAdapter(BrokerAdapter):
         """Tradable (``state: live``) instruments of ``settings.inst_type`` with tick/lot/min size."""
         reply = await self.http.get(Paths.INSTRUMENTS, [("instType", self.settings.inst_type)], signed=False)
         return parse_instruments(reply, bad_items=self.bad_items)
+
+    # -- public market data ------------------------------------------------------
+    async def get_quote(self, symbol: str) -> Quote:
+        """``GET /api/v5/market/ticker`` (public): best bid/ask with sizes; unknown → InvalidOrder (51001).
+
+        Any instrument id OKX lists (spot, swap...): a quote is not an order.
+        """
+        if not symbol or not symbol.strip():
+            raise InvalidOrder("get_quote needs an OKX instrument id such as 'BTC-USDT'", broker=BROKER)
+        reply = await self.http.get(TICKER_PATH, [("instId", symbol)], signed=False)
+        return parse_ticker(_single_item(reply))
+
+    def open_market_data(self, *, trades: bool = False) -> MarketDataFeed:
+        """The public ``tickers`` (+ ``trades``) feed; no keys needed (see :class:`OkxMarketData`)."""
+        return OkxMarketData(
+            self.settings, instruments=self._listed_symbols, trades=trades, telemetry=lambda: self.telemetry
+        )
+
+    async def _listed_symbols(self) -> list[str]:
+        return [instrument.symbol for instrument in await self.get_instruments()]
 
     # -- stream -------------------------------------------------------------------
     def stream_events(self) -> AsyncIterator[OrderEvent]:

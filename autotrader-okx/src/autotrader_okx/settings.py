@@ -84,6 +84,8 @@ class OkxSettings(BrokerSettings):
     """Upper bound of the exponential reconnect backoff, in seconds."""
     catch_up_overlap: float = Field(default=5.0, ge=0)
     """Seconds before the last event seen that the post-reconnect fills query starts from."""
+    public_ws_url: str | None = None
+    """Public (market-data) WebSocket URL override; default: the region/environment's ``/ws/v5/public``."""
 
     @field_validator("environment", mode="before")
     @classmethod

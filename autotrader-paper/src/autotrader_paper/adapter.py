@@ -30,9 +30,11 @@ from autotrader_core.capabilities import Capabilities
 from autotrader_core.enums import AssetClass, OrderType, TimeInForce
 from autotrader_core.errors import BrokerUnavailable, OrderNotFound
 from autotrader_core.events import OrderEvent, OrderFilled
+from autotrader_core.market_data import MarketDataFeed, Quote
 from autotrader_core.models import Balance, Fill, Instrument, Order, OrderReport, Position, utc_now
 
 from autotrader_paper.faults import FaultInjector, InjectedFault
+from autotrader_paper.market_data import PaperMarketData, paper_quote
 from autotrader_paper.settings import PaperSettings
 from autotrader_paper.simulator import BROKER_NAME, Simulator
 
@@ -50,6 +52,7 @@ PAPER_CAPABILITIES = Capabilities(
     broker_positions=True,
     fill_history=True,
     reduce_only=True,
+    quotes=True,
     test_environments=("paper",),
     notes=(
         "simulated market: one price per symbol, no order book depth",
@@ -227,6 +230,15 @@ class PaperAdapter(BrokerAdapter):
     def last_price(self, symbol: str) -> Decimal | None:
         """Current simulated quote of ``symbol`` (``None`` for an unknown symbol)."""
         return self.simulator.prices.price(symbol)
+
+    # -- market data ----------------------------------------------------------------------
+    async def get_quote(self, symbol: str) -> Quote:
+        """The simulated quote: the bid/ask a market sell/buy would fill at now (sizes nominal)."""
+        return paper_quote(self.simulator, symbol)
+
+    def open_market_data(self, *, trades: bool = False) -> MarketDataFeed:
+        """Simulated quotes through the same contract as a live venue (no public trades)."""
+        return PaperMarketData(self.simulator, interval=self.settings.tick_interval)
 
     # -- simulated market -----------------------------------------------------------------
     def advance(self, steps: int = 1) -> list[OrderEvent]:

@@ -278,6 +278,19 @@ class Simulator:
         """Current simulated quote of ``symbol`` (``None`` for an unknown symbol)."""
         return self.prices.price(symbol)
 
+    def touch_prices(self, symbol: str) -> tuple[Decimal, Decimal] | None:
+        """``(bid, ask)`` of ``symbol``: what a market sell and a market buy would fill at now.
+
+        With no slippage both are the simulated price; the ask is then one tick above it,
+        so the quote is never a locked (no-price) book. ``None`` for an unknown symbol.
+        """
+        quote = self.prices.price(symbol)
+        if quote is None:
+            return None
+        tick = self.instruments[symbol].tick_size
+        bid, ask = self._slipped(OrderSide.SELL, quote, tick), self._slipped(_BUY, quote, tick)
+        return (bid, ask) if bid < ask else (bid, bid + tick)
+
     def find(self, *, client_order_id: str | None = None, broker_order_id: str | None = None) -> SimOrder:
         """The order with this client id (checked first) or broker id.
 

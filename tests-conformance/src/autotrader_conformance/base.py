@@ -10,6 +10,7 @@ from autotrader_conformance.scenarios import (
     ConnectionScenarios,
     ErrorScenarios,
     InstrumentScenarios,
+    MarketDataScenarios,
     OrderScenarios,
     ResiliencyScenarios,
     StreamScenarios,
@@ -33,6 +34,7 @@ class AdapterConformance(
     FaultScenarios,
     SecretScenarios,
     BadItemScenarios,
+    MarketDataScenarios,
 ):
     """Every conformance scenario, run against one adapter.
 

@@ -48,7 +48,7 @@ class ScenarioSpec:
         id: Stable id ``TC-<GROUP>-<nn>``; also the recording's file name (``<id>.json``).
         title: One line saying what the scenario proves.
         group: ``connection``, ``instruments``, ``account``, ``orders``, ``errors``,
-            ``resiliency``, ``stream``, ``faults``, ``bad items`` or ``secrets``.
+            ``resiliency``, ``stream``, ``faults``, ``bad items``, ``secrets`` or ``market_data``.
         mandatory: Cannot be skipped by any means.
         requires: Feature without which the scenario is skipped (capability-gated scenarios).
         needs: Features a mandatory scenario needs; missing ones make it fail.
@@ -359,6 +359,57 @@ _SPECS = (
             "the kit plays the bad item from a recording; an adapter without recordings has no wire the kit "
             "can garble (a simulator has none; a fake server tests rule 11 in the adapter's own suite)"
         ),
+    # -- public market data (open_market_data / get_quote) --
+    ScenarioSpec(
+        "TC-MD-01",
+        "subscribed symbols stream quotes (and trades) with exact Decimals; REST snapshot exact",
+        "market_data",
+        requires=Feature.QUOTES,
+        input_required=("symbols",),
+        input_optional=("trades",),
+        expect_required=("items",),
+        expect_optional=("snapshot",),
+    ),
+    ScenarioSpec(
+        "TC-MD-02",
+        "an unknown symbol raises InvalidOrder before any subscription is sent",
+        "market_data",
+        requires=Feature.QUOTES,
+        input_required=("symbol",),
+        input_optional=("snapshot",),
+    ),
+    ScenarioSpec(
+        "TC-MD-03",
+        "the connection drops: reconnect, resubscribe, Stale before the new connection's prices",
+        "market_data",
+        requires=Feature.QUOTES,
+        input_required=("symbols",),
+        input_optional=("trades",),
+        expect_required=("before", "after"),
+        expect_optional=("connections",),
+        simulated="skip",
+        simulated_skip_reason="a simulated adapter has no market-data connection to drop or silence",
+    ),
+    ScenarioSpec(
+        "TC-MD-04",
+        "the venue goes silent past its heartbeat rule: Stale, then the new connection's prices",
+        "market_data",
+        requires=Feature.QUOTES,
+        input_required=("symbols",),
+        input_optional=("trades",),
+        expect_required=("before", "after"),
+        expect_optional=("connections",),
+        simulated="skip",
+        simulated_skip_reason="a simulated adapter has no market-data connection to drop or silence",
+    ),
+    ScenarioSpec(
+        "TC-MD-05",
+        "unsubscribed symbols get a Stale marker and no price after it; the others keep streaming",
+        "market_data",
+        requires=Feature.QUOTES,
+        input_required=("symbols", "unsubscribe"),
+        input_optional=("trades",),
+        expect_required=("after",),
     ),
     # -- secrets: known secret values never leak --
     ScenarioSpec(

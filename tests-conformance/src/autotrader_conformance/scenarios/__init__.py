@@ -9,6 +9,7 @@ from autotrader_conformance.scenarios.account import AccountScenarios
 from autotrader_conformance.scenarios.connection import ConnectionScenarios
 from autotrader_conformance.scenarios.errors import ErrorScenarios
 from autotrader_conformance.scenarios.instruments import InstrumentScenarios
+from autotrader_conformance.scenarios.market_data import MarketDataScenarios
 from autotrader_conformance.scenarios.orders import OrderScenarios
 from autotrader_conformance.scenarios.resiliency import ResiliencyScenarios
 from autotrader_conformance.scenarios.stream import StreamScenarios
@@ -18,6 +19,7 @@ __all__ = [
     "ConnectionScenarios",
     "ErrorScenarios",
     "InstrumentScenarios",
+    "MarketDataScenarios",
     "OrderScenarios",
     "ResiliencyScenarios",
     "StreamScenarios",
