@@ -25,7 +25,7 @@ ROOT = Path(__file__).parent
 REPORTS = ROOT / ".nox-reports"
 CORE = "./autotrader-core"
 KIT = "./tests-conformance"
-ALL_ADAPTERS = ("paper", "binance", "okx", "coinbase", "oanda", "ibkr")
+ALL_ADAPTERS = ("paper", "binance", "okx", "coinbase", "oanda", "ibkr", "template")
 # An adapter folder joins the matrix once it has tests (the issue for a broker fills it in).
 ADAPTERS = [name for name in ALL_ADAPTERS if (ROOT / f"autotrader-{name}" / "tests").is_dir()]
 
