@@ -199,7 +199,7 @@ def wheels(session: nox.Session) -> None:
     REPORTS.mkdir(exist_ok=True)
     for folder, paths in (
         ("kit", ["test_plugin_end_to_end.py", "test_guide.py"]),
-        ("paper", ["test_conformance.py"]),
+        ("paper", ["test_paper_conformance.py"]),
     ):
         with session.chdir(tests / folder):
             session.run(
