@@ -98,6 +98,14 @@ async def test_the_recording_recipe_records_a_fake_exchange_through_the_rest_cli
 
 def test_dump_recording_refuses_floats_and_invalid_recordings() -> None:
     with pytest.raises(TypeError, match=r"float 0\.1"):
-        dump_recording({"id": "TC-X-01", "description": "d", "source": "s", "provenance": "composed: t", "input": {"p": [0.1]}})
+        dump_recording(
+            {
+                "id": "TC-X-01",
+                "description": "d",
+                "source": "s",
+                "provenance": "composed: t",
+                "input": {"p": [0.1]},
+            }
+        )
     with pytest.raises(RecordingError, match="description: required"):
         dump_recording({"id": "TC-X-01", "source": "s"})
