@@ -1,18 +1,24 @@
-"""Parsing, order building and the error table: exact Decimals, typed errors naming the field."""
+"""Parsing (payloads and stream frames), order building and the error table."""
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
 from decimal import Decimal
 
 import pytest
+from autotrader_core.adapter import AdapterTelemetry
 from autotrader_core.enums import OrderSide, OrderStatus, OrderType, TimeInForce
 from autotrader_core.errors import BrokerProtocolError, InvalidOrder, OrderNotFound, RateLimited
-from autotrader_core.events import OrderCanceled
-from autotrader_core.models import Order
+from autotrader_core.events import OrderCanceled, OrderFilled
+from autotrader_core.models import Fill, Order
+from autotrader_core.skipping import BadItemLog
+from autotrader_core.streaming import Reconnect
 from autotrader_core.transports import HttpReply
 from autotrader_template.errors import map_error
 from autotrader_template.orders import order_body
 from autotrader_template.parsing import parse_fill, parse_order, parse_order_update
+from autotrader_template.stream import PrivateStream
 
 FILL = {
     "symbol": "BTCUSD",
@@ -118,3 +124,31 @@ def test_error_table_keeps_the_venue_code_and_message() -> None:
     assert isinstance(ban, RateLimited) and ban.banned
     assert map_error(_reply(400), {"code": "NOT_IN_THE_TABLE"}) is None  # RestClient maps it by status
     assert map_error(_reply(200), {"orderId": "1"}) is None
+
+
+def _stream() -> tuple[PrivateStream, BadItemLog]:
+    bad_items = BadItemLog("template")
+
+    async def no_fills(since: datetime) -> list[Fill]:
+        return []
+
+    stream = PrivateStream(
+        url="ws://127.0.0.1:9/unused",
+        credentials=lambda: ("key", "secret"),
+        now_ms=lambda: 0,
+        fills_since=no_fills,
+        bad_items=bad_items,
+        telemetry=AdapterTelemetry,
+    )
+    return stream, bad_items
+
+
+def test_stream_frames_fill_bad_frame_and_maintenance() -> None:
+    stream, bad_items = _stream()
+    [event] = stream._decode(json.dumps({"channel": "fills", "data": FILL}))
+    assert isinstance(event, OrderFilled) and event.fill.price == Decimal("30000.10")
+    assert stream._decode('{"channel": "fills", "data": {"tradeId": "1"') == []  # cut off: reported
+    [reported] = bad_items
+    assert reported.may_hold_fill and isinstance(reported.error, BrokerProtocolError)
+    with pytest.raises(Reconnect, match="maintenance"):
+        stream._decode('{"op": "maintenance"}')
