@@ -10,8 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar, Literal
 
+import pytest
 from autotrader_conformance import AdapterConformance, Scenario
+from autotrader_core.errors import BrokerUnavailable, ConfigurationError
 from autotrader_template import TemplateAdapter, TemplateSettings
+from pytest_httpx import HTTPXMock
 
 RECORDINGS = Path(__file__).parent / "recordings"
 SECRETS = ["test-key-0001", "test-secret-0001"]
@@ -62,3 +65,20 @@ class TestTemplateConformanceLean(AdapterConformance):
     def secrets(self) -> list[str]:
         """The credentials ``make_adapter`` uses (TC-SEC-* check they never leak)."""
         return SECRETS
+
+
+@pytest.mark.anyio
+async def test_a_failed_connect_leaves_the_adapter_disconnected(httpx_mock: HTTPXMock) -> None:
+    httpx_mock.add_response(url="https://api.testnet.template.invalid/v1/time", status_code=503)
+    settings = TemplateSettings(
+        _env_file=None,  # type: ignore[call-arg]
+        api_key=SECRETS[0],  # type: ignore[arg-type]
+        api_secret=SECRETS[1],  # type: ignore[arg-type]
+        http_transport="httpx",
+    )
+    adapter = TemplateAdapter(settings)
+    with pytest.raises(BrokerUnavailable):
+        await adapter.connect()
+    assert not adapter.is_connected
+    with pytest.raises(ConfigurationError, match="not connected"):
+        await adapter.get_balances()

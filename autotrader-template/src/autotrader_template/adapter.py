@@ -68,8 +68,12 @@ class TemplateAdapter(BrokerAdapter):
     async def connect(self) -> None:
         """Open the REST client and align the signing clock with the venue's."""
         http = TemplateHttp(self.settings, on_wait=lambda name, s: self.telemetry.rate_limit_wait(name, s))
+        try:
+            await http.sync_clock()
+        except BaseException:
+            await http.aclose()  # a failed connect leaves nothing open and the adapter disconnected
+            raise
         self._http = http
-        await http.sync_clock()
         self._stream = PrivateStream(
             url=self.settings.stream_url,
             credentials=self.settings.credentials,
