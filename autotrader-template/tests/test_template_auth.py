@@ -6,9 +6,9 @@ from autotrader_core.rest import RestRequest
 from autotrader_template.auth import make_signer, sign, signature_payload, stream_login
 
 # REPLACE with the example from your venue's documentation (key, payload, expected signature).
-DOC_SECRET = "template-secret"
+DOC_SECRET = "vector-secret"
 DOC_PAYLOAD = '1764000000000POST/v1/orders{"symbol":"BTCUSD"}'
-DOC_SIGNATURE = "419b22c27b4c486c6eb1bc90c3b6f5bdde01fa6d8ef9d086802d856dd38221a4"
+DOC_SIGNATURE = "35e9e6c87281d0c35cb890da7d68a5ceecb19a7df017eaa326210b7d11b8a0fa"
 
 
 def test_signature_matches_the_documented_vector() -> None:
