@@ -26,7 +26,7 @@ ROOT = Path(__file__).parent
 REPORTS = ROOT / ".nox-reports"
 CORE = "./autotrader-core"
 KIT = "./tests-conformance"
-ALL_ADAPTERS = ("paper", "binance", "okx", "coinbase", "oanda", "ibkr")
+ALL_ADAPTERS = ("paper", "binance", "okx", "coinbase", "oanda", "ibkr", "template")
 # An adapter folder joins the matrix once it has tests (the issue for a broker fills it in).
 ADAPTERS = [name for name in ALL_ADAPTERS if (ROOT / f"autotrader-{name}" / "tests").is_dir()]
 
@@ -218,7 +218,7 @@ def wheels(session: nox.Session) -> None:
     REPORTS.mkdir(exist_ok=True)
     for folder, paths in (
         ("kit", ["test_plugin_end_to_end.py", "test_guide.py"]),
-        ("paper", ["test_conformance.py"]),
+        ("paper", ["test_paper_conformance.py"]),
     ):
         with session.chdir(tests / folder):
             session.run(
