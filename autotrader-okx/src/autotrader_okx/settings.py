@@ -84,6 +84,13 @@ class OkxSettings(BrokerSettings):
     """Upper bound of the exponential reconnect backoff, in seconds."""
     catch_up_overlap: float = Field(default=5.0, ge=0)
     """Seconds before the last event seen that the post-reconnect fills query starts from."""
+    http_transport: Literal["auto", "httpx", "aiohttp", "lean"] = "auto"
+    """REST transport. ``auto`` (default): ``lean`` unless the environment names a proxy for
+    the REST URL, then ``httpx``. ``lean``: the core's standard-library HTTP/1.1 keep-alive
+    client, several times less CPU per order than httpx (no proxy support; asyncio only).
+    ``httpx``: httpx's own transport (proxies, HTTP/2 if installed). ``aiohttp``: aiohttp
+    (``pip install 'autotrader-okx[aiohttp]'``; proxies, asyncio only). Every choice runs
+    the conformance suite (benchmarks/okx/README.md has the figures)."""
 
     @field_validator("environment", mode="before")
     @classmethod
