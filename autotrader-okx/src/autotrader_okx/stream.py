@@ -59,6 +59,8 @@ Frame = str | bytes
 _LOGIN_TIMEOUT = 10.0
 _MAINTENANCE_NOTICE = "64008"
 _NOT_LOGGED_IN = "60011"
+_KIT_PONG_TIMEOUT = "heartbeat timeout (no answer to ping"
+_PONG_TIMEOUT = "heartbeat timeout (no pong)"
 
 
 class OkxPrivateStream:
@@ -379,6 +381,8 @@ class _ReconnectReport(AdapterTelemetry):
 
     def reconnected(self, reason: str) -> None:
         """A new connection is logged in and subscribed after ``reason`` ended the last one."""
+        if reason.startswith(_KIT_PONG_TIMEOUT):
+            reason = _PONG_TIMEOUT  # the label OKX's telemetry always used (README, dashboards)
         if self._on_reconnect is not None:
             self._on_reconnect(reason)  # AdapterTelemetry's contract: returns quickly, never raises
 
