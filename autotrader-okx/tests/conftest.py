@@ -30,3 +30,14 @@ def settings() -> OkxSettings:
 def adapter(settings: OkxSettings) -> OkxAdapter:
     """An adapter on the demo environment (not connected: tests call what they need)."""
     return OkxAdapter(settings)
+
+
+@pytest.fixture(autouse=True)
+def _httpx_transport_unless_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unit tests replay through pytest-httpx, which sees only httpx's own transport.
+
+    The default (``auto``) is the lean transport; tests of the other transports say
+    ``http_transport=...`` explicitly (settings arguments win over the environment):
+    the loopback conformance classes in ``test_conformance.py``.
+    """
+    monkeypatch.setenv("AUTOTRADER_OKX_HTTP_TRANSPORT", "httpx")

@@ -462,3 +462,30 @@ async def test_one_unreadable_item_costs_not_the_other_items_of_its_push() -> No
     assert isinstance(event, OrderFilled) and event.fill.trade_id == "7101"
     [bad] = stream._bad_items
     assert bad.what == "order update" and not bad.may_hold_fill  # no trade in it: no reconnect
+
+
+async def test_a_push_before_the_last_subscription_ack_is_delivered_after_it() -> None:
+    """Frames that overtake the acks are kept: the fill and the garbage report both survive."""
+
+    async def script(session: Session) -> None:
+        await session.accept_login()
+        subscribe = await session.recv()
+        first, *rest = subscribe["args"]
+        await session.send({"id": subscribe["id"], "event": "subscribe", "arg": first, "connId": "a4d3ae55"})
+        await session.send(fill_push("7201"))  # composed: a push between two acks
+        await session.send("{garbage")  # composed: not JSON
+        for arg in rest:
+            await session.send(
+                {"id": subscribe["id"], "event": "subscribe", "arg": arg, "connId": "a4d3ae55"}
+            )
+        await session.send(fill_push("7202"))
+        await session.hold()
+
+    async with okx_ws_server([script]) as (url, sessions):
+        stream = OkxPrivateStream(stream_settings(url))
+        events = await collect(stream.events(), 2)
+        await stream.close()
+        assert len(sessions) == 1
+    assert [e.fill.trade_id for e in events if isinstance(e, OrderFilled)] == ["7201", "7202"]
+    [bad] = stream._bad_items
+    assert bad.what == "stream frame" and bad.raw == "{garbage"

@@ -107,3 +107,24 @@ async def test_an_exhausted_limiter_reports_its_wait(adapter: OkxAdapter, httpx_
     [(name, seconds)] = telemetry.waits
     assert name == "okx GET /api/v5/public/time"
     assert 0.1 < seconds < 1.0
+
+
+async def test_a_missing_pong_is_reported_as_heartbeat_timeout_no_pong(httpx_mock: HTTPXMock) -> None:
+    httpx_mock.add_response(
+        url=re.compile(rf"{REST}/api/v5/trade/fills\?.*"), json={"code": "0", "msg": "", "data": []}
+    )
+
+    async def mute(session: Session) -> None:
+        await session.accept_login()
+        await session.accept_subscribe()
+        assert await session.recv() == "ping"
+        await session.hold()  # never answers
+
+    async with okx_ws_server([mute, healthy]) as (url, _sessions):
+        adapter = OkxAdapter(
+            stream_adapter(url).settings.model_copy(update={"ping_interval": 0.1, "pong_timeout": 0.2})
+        )
+        adapter.telemetry = telemetry = RecordingTelemetry()
+        await first_event(adapter)
+        await adapter.disconnect()
+    assert telemetry.reconnects == ["heartbeat timeout (no pong)"]

@@ -15,7 +15,7 @@ on their rate limiters, and this measures client overhead, not OKX's limits: CCX
 with ``enableRateLimit=False``; our limiters keep running (their cost is counted) with
 their buckets raised for the benchmark only.
 
-Run: ``nox -f benchmarks/okx/noxfile.py`` or ``python bench.py [--orders N] [--repeats R]``.
+Run: ``nox -f benchmarks/okx/noxfile.py`` or ``python bench.py [--orders N] [--repeats R] [--transports lean,aiohttp,httpx]``.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import sys
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -38,8 +39,8 @@ API_KEY, SECRET, PASSPHRASE = (
 )
 
 
-async def ours(base_url: str, kind: str) -> tuple[One, Close]:
-    """Our adapter's full submit path, OMS update included."""
+async def ours(transport: str, base_url: str, kind: str) -> tuple[One, Close]:
+    """Our adapter's full submit path on ``transport`` (lean / aiohttp / httpx), OMS update included."""
     import autotrader_okx.http as okx_http
     from autotrader_core.enums import OrderSide, OrderType
     from autotrader_core.ids import ClientOrderIdGenerator
@@ -56,6 +57,7 @@ async def ours(base_url: str, kind: str) -> tuple[One, Close]:
         api_secret=SecretStr(SECRET),
         passphrase=SecretStr(PASSPHRASE),
         base_url=base_url,
+        http_transport=transport,  # type: ignore[arg-type]
     )
     adapter = OkxAdapter(settings)
     await adapter.connect()
@@ -108,14 +110,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=2000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--transports", default="lean,aiohttp,httpx")
     parser.add_argument("--imports", action="store_true", help="also time the imports in fresh interpreters")
     args = parser.parse_args()
     import ccxt
 
+    contenders = {f"autotrader-okx ({t})": partial(ours, t) for t in args.transports.split(",")}
+    contenders["ccxt async okx"] = ccxt_okx
     proc, base_url = start(HERE / "standin.py")
     try:
         run_and_report(
-            {"autotrader-okx (httpx)": ours, "ccxt async okx": ccxt_okx},
+            contenders,
             "ccxt async okx",
             base_url,
             kinds=["limit"],

@@ -15,12 +15,10 @@ What is particular to OKX and handled here:
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import httpx
 from autotrader_core.adapter import BrokerAdapter, OrderChange
 from autotrader_core.capabilities import Capabilities
 from autotrader_core.clock import ClockOffset
@@ -31,10 +29,12 @@ from autotrader_core.events import OrderEvent
 from autotrader_core.market_data import MarketDataFeed, Quote
 from autotrader_core.models import Balance, Fill, Instrument, Order, OrderReport, Position
 from autotrader_core.skipping import BadItemLog
+from autotrader_core.transports import HttpTransport
 
 from autotrader_okx.errors import BROKER
 from autotrader_okx.http import OkxHttp, Paths
 from autotrader_okx.market_data import TICKER_PATH, OkxMarketData, parse_ticker
+from autotrader_okx.orders import CLIENT_ORDER_ID_PATTERN, build_order_request, check_client_order_id
 from autotrader_okx.parsing import (
     envelope_data,
     parse_balances,
@@ -47,12 +47,11 @@ from autotrader_okx.parsing import (
 from autotrader_okx.settings import OkxSettings
 from autotrader_okx.stream import OkxPrivateStream
 
+if TYPE_CHECKING:  # httpx is loaded only when the httpx transport is chosen
+    import httpx
+
 __all__ = ["CLIENT_ORDER_ID_PATTERN", "OkxAdapter"]
 
-CLIENT_ORDER_ID_PATTERN = re.compile(r"^[A-Za-z0-9]{1,32}$")
-"""OKX ``clOrdId``: 1-32 case-sensitive alphanumerics."""
-
-_SPOT_SYMBOL = re.compile(r"^[A-Z0-9]+-[A-Z0-9]+$")
 _PAGE_LIMIT = 100
 _MAX_PAGES = 50  # 5,000 rows: a safety stop, far above what one account has open
 _FILLS_WINDOW = timedelta(days=3)  # /trade/fills covers 3 days; older needs /fills-history
@@ -63,7 +62,9 @@ class OkxAdapter(BrokerAdapter):
 
     Args:
         settings: Adapter settings; ``OkxSettings()`` reads ``AUTOTRADER_OKX_*``.
-        transport: httpx transport override for loopback tests only.
+        transport: Transport override (tests, benchmarks): an httpx transport or an
+            :class:`~autotrader_core.transports.HttpTransport`; default: the one
+            ``settings.http_transport`` names.
     """
 
     name: ClassVar[str] = "okx"
@@ -87,7 +88,10 @@ class OkxAdapter(BrokerAdapter):
     )
 
     def __init__(
-        self, settings: OkxSettings | None = None, *, transport: httpx.AsyncBaseTransport | None = None
+        self,
+        settings: OkxSettings | None = None,
+        *,
+        transport: httpx.AsyncBaseTransport | HttpTransport | None = None,
     ) -> None:
         self.settings = settings if settings is not None else OkxSettings()
         self._clock = ClockOffset()
@@ -135,54 +139,12 @@ class OkxAdapter(BrokerAdapter):
         Raises:
             UnsupportedFeature: stop/stop-limit, DAY, or anything not in ``capabilities``.
             InvalidOrder: missing/extra prices, bad quantity, bad symbol or client order id.
+
+        The body is built by :func:`autotrader_okx.orders.build_order_request`.
         """
-        if order.order_type in (OrderType.STOP, OrderType.STOP_LIMIT):
-            raise UnsupportedFeature(
-                f"okx adapter does not support {order.order_type.value} orders (OKX algo orders are "
-                "not implemented)",
-                broker=BROKER,
-            )
-        if order.time_in_force not in self.capabilities.time_in_force:
-            raise UnsupportedFeature(
-                f"okx does not support time in force {order.time_in_force.value}", broker=BROKER
-            )
-        _check_client_order_id(order.client_order_id)
-        _check_symbol(order.symbol)
-        quantity = require_decimal(order.quantity, field="quantity")
-        if order.stop_price is not None:
-            raise InvalidOrder("stop_price is only valid for stop orders, which okx does not support")
-        if order.reduce_only:
-            raise InvalidOrder("reduce_only is not available for spot orders on OKX (codes 51133/51139)")
-        body: dict[str, Any] = {
-            "instId": order.symbol,
-            "tdMode": self.settings.td_mode,
-            "clOrdId": order.client_order_id,
-            "side": order.side.value,
-        }
-        if order.order_type is OrderType.MARKET:
-            if order.limit_price is not None:
-                raise InvalidOrder("a market order takes no limit_price")
-            if order.post_only:
-                raise InvalidOrder("post_only needs a limit order")
-            if order.time_in_force is not TimeInForce.GTC:
-                raise InvalidOrder(
-                    "okx market orders fill immediately; time in force ioc/fok applies to limit orders only"
-                )
-            body.update(ordType="market", sz=quantity, tgtCcy="base_ccy")
-            return body
-        if order.limit_price is None:
-            raise InvalidOrder("a limit order needs a limit_price")
-        price = require_decimal(order.limit_price, field="limit_price")
-        if order.post_only:
-            if order.time_in_force is not TimeInForce.GTC:
-                raise InvalidOrder("post_only cannot be combined with ioc/fok")
-            ord_type = "post_only"
-        else:
-            ord_type = {TimeInForce.GTC: "limit", TimeInForce.IOC: "ioc", TimeInForce.FOK: "fok"}[
-                order.time_in_force
-            ]
-        body.update(ordType=ord_type, px=price, sz=quantity)
-        return body
+        return build_order_request(
+            order, td_mode=self.settings.td_mode, time_in_force=self.capabilities.time_in_force
+        )
 
     async def submit_order(self, order: Order) -> list[OrderEvent]:
         """Place ``order`` (its ``client_order_id`` goes to ``clOrdId``).
@@ -249,7 +211,7 @@ class OkxAdapter(BrokerAdapter):
         """``ordId`` when known (OKX prefers it), else our ``clOrdId``."""
         if order.broker_order_id:
             return {"ordId": order.broker_order_id}
-        _check_client_order_id(order.client_order_id)
+        check_client_order_id(order.client_order_id)
         return {"clOrdId": order.client_order_id}
 
     async def get_order(
@@ -268,7 +230,7 @@ class OkxAdapter(BrokerAdapter):
         if broker_order_id:
             params.append(("ordId", broker_order_id))
         elif client_order_id:
-            _check_client_order_id(client_order_id)
+            check_client_order_id(client_order_id)
             params.append(("clOrdId", client_order_id))
         else:
             raise InvalidOrder("get_order needs client_order_id or broker_order_id")
@@ -391,13 +353,3 @@ def _single_item(body: Any) -> Mapping[str, Any]:
     if len(data) != 1:
         raise BrokerProtocolError("expected exactly one item in the order reply", payload=body, broker=BROKER)
     return data[0]
-
-
-def _check_client_order_id(value: str) -> None:
-    if not CLIENT_ORDER_ID_PATTERN.match(value or ""):
-        raise InvalidOrder(f"OKX clOrdId must be 1-32 ASCII letters or digits, got {value!r}")
-
-
-def _check_symbol(symbol: str) -> None:
-    if not _SPOT_SYMBOL.match(symbol or ""):
-        raise InvalidOrder(f"OKX spot symbols look like 'BTC-USDT', got {symbol!r}")

@@ -18,19 +18,22 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 from autotrader_core.clock import ClockOffset
 from autotrader_core.errors import AuthenticationError, AutotraderError
 from autotrader_core.resiliency.rate_limit import RateLimiter
 from autotrader_core.rest import RestClient, RestRequest, parse_retry_after
-from autotrader_core.transports import HttpReply
+from autotrader_core.transport_choice import make_transport
+from autotrader_core.transports import HttpReply, HttpTransport
 
 from autotrader_okx.auth import iso_timestamp, rest_auth_headers
 from autotrader_okx.errors import BROKER, CLOCK_SKEW_CODES, error_from_envelope
 from autotrader_okx.parsing import parse_server_time
 from autotrader_okx.settings import OkxSettings
+
+if TYPE_CHECKING:  # httpx is loaded only when the httpx transport is chosen
+    import httpx
 
 __all__ = ["ENDPOINT_LIMITS", "ORDER_ENTRY_PATHS", "PER_INSTRUMENT", "OkxHttp", "Paths"]
 
@@ -84,8 +87,10 @@ class OkxHttp:
     Args:
         settings: Adapter settings (host, environment, credentials, timeout).
         clock: Shared broker-clock estimate (a fresh one by default).
-        transport: httpx transport override (loopback tests only; the stock
-            transport is what pytest-httpx intercepts).
+        transport: Transport override (tests, benchmarks): an httpx transport or an
+            :class:`~autotrader_core.transports.HttpTransport`; default: the one
+            ``settings.http_transport`` names (httpx's stock transport, the one
+            pytest-httpx intercepts, when that is ``httpx``).
         on_wait: Given to every rate limiter: called as ``(limiter name, seconds)``
             after a request had to wait (the adapter forwards it to its telemetry).
     """
@@ -95,7 +100,7 @@ class OkxHttp:
         settings: OkxSettings,
         *,
         clock: ClockOffset | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: httpx.AsyncBaseTransport | HttpTransport | None = None,
         on_wait: Callable[[str, float], None] | None = None,
     ) -> None:
         self._settings = settings
@@ -114,7 +119,7 @@ class OkxHttp:
             clock=clock,
             timeout=settings.request_timeout,
             default_headers=headers,
-            transport=transport,
+            transport=transport if transport is not None else _make_transport(settings),
         )
 
     @property
@@ -231,3 +236,10 @@ class OkxHttp:
             http_status=response.status_code,
             retry_after=parse_retry_after(response.headers.get("Retry-After")),
         )
+
+
+def _make_transport(settings: OkxSettings) -> HttpTransport | None:
+    """The transport ``settings.http_transport`` names (``None``: httpx's stock transport)."""
+    return make_transport(
+        settings.http_transport, url=settings.rest_url, broker=BROKER, extra="autotrader-okx[aiohttp]"
+    )

@@ -1,8 +1,11 @@
 """OKX v5 JSON → core models and events (protocols.md §2.3-2.9).
 
 Numbers arrive as decimal strings and become ``Decimal`` directly; absent values
-are empty strings (not null). A missing field or an unknown enum value raises
-:class:`~autotrader_core.errors.BrokerProtocolError` carrying the payload.
+are empty strings (not null). Fields are read through the core's
+:class:`~autotrader_core.wire.WireReader`: a missing field or an unknown enum value
+raises a :class:`~autotrader_core.errors.BrokerProtocolError` naming the payload kind
+and the field, and carrying the payload (the per-order hot paths keep measured inline
+readers, see "hot-path readers" below).
 
 Fee sign: OKX reports ``fee``/``fillFee`` *negative when charged* and positive
 for a rebate. The core's ``Fill.fee`` is the cost paid (positive when charged),
@@ -29,6 +32,7 @@ from autotrader_core.events import (
 )
 from autotrader_core.models import Balance, Fill, Instrument, OrderReport, Position, utc_now
 from autotrader_core.skipping import BadItemLog
+from autotrader_core.wire import WireReader
 
 from autotrader_okx.errors import BROKER
 
@@ -94,17 +98,47 @@ _ASSET_CLASSES = {
 }
 
 
-# -- field helpers -------------------------------------------------------------
+# -- field readers -------------------------------------------------------------
+_REPLY = WireReader(BROKER, "reply")
+_INSTRUMENT = _REPLY.of("instrument")
+_ACCOUNT = _REPLY.of("account")
+_BALANCE = _REPLY.of("balance")
+_POSITION = _REPLY.of("position")
+_ORDER = _REPLY.of("order")
+_FILL = _REPLY.of("fill")
+
+
+def _opt_text(item: Mapping[str, Any], key: str) -> str:
+    """A lenient optional string: ``""`` when absent, anything else as text (never refused)."""
+    value = item.get(key, "")
+    return value if isinstance(value, str) else str(value)
+
+
+def parse_timestamp(value: object, *, field: str = "ts", payload: Any = None) -> datetime:
+    """OKX epoch-milliseconds string → aware UTC datetime."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise BrokerProtocolError(
+            f"field {field!r} is not an epoch-ms timestamp", payload=payload, broker=BROKER
+        )
+    try:
+        millis = int(value)
+    except ValueError:
+        raise BrokerProtocolError(
+            f"field {field!r} is not an epoch-ms timestamp: {value!r}", payload=payload, broker=BROKER
+        ) from None
+    return datetime.fromtimestamp(millis / 1000, tz=UTC)
+
+
+# -- hot-path readers --------------------------------------------------------------
+# The submit reply (parse_order_ack) and every stream push (parse_order_push, _fill) read
+# their fields through these inlined helpers, not WireReader: measured A/B on this
+# branch (CPU time, same process), WireReader costs +30% per orders push (7.2 → 9.3 µs),
+# +38% per submit ack (1.8 → 2.5 µs), +17% per fill. Every other payload uses WireReader.
 def _text(item: Mapping[str, Any], key: str) -> str:
     value = wire_field(item, key, broker=BROKER)
     if not isinstance(value, str):
         raise BrokerProtocolError(f"field {key!r} must be a string", payload=item, broker=BROKER)
     return value
-
-
-def _opt_text(item: Mapping[str, Any], key: str) -> str:
-    value = item.get(key, "")
-    return value if isinstance(value, str) else str(value)
 
 
 def _dec(item: Mapping[str, Any], key: str) -> Decimal:
@@ -123,21 +157,6 @@ def _enum(item: Mapping[str, Any], key: str, table: Mapping[str, Any]) -> Any:
         raise BrokerProtocolError(f"unknown {key} {value!r}", payload=item, broker=BROKER) from None
 
 
-def parse_timestamp(value: object, *, field: str = "ts", payload: Any = None) -> datetime:
-    """OKX epoch-milliseconds string → aware UTC datetime."""
-    if isinstance(value, bool) or not isinstance(value, (str, int)):
-        raise BrokerProtocolError(
-            f"field {field!r} is not an epoch-ms timestamp", payload=payload, broker=BROKER
-        )
-    try:
-        millis = int(value)
-    except ValueError:
-        raise BrokerProtocolError(
-            f"field {field!r} is not an epoch-ms timestamp: {value!r}", payload=payload, broker=BROKER
-        ) from None
-    return datetime.fromtimestamp(millis / 1000, tz=UTC)
-
-
 def _opt_timestamp(item: Mapping[str, Any], key: str) -> datetime | None:
     value = item.get(key)
     if value in (None, ""):
@@ -149,7 +168,7 @@ def envelope_data(body: Any) -> list[Mapping[str, Any]]:
     """The ``data`` list of a successful OKX envelope (``{"code":"0","data":[...]}``)."""
     if not isinstance(body, Mapping):
         raise BrokerProtocolError("OKX reply is not a JSON object", payload=body, broker=BROKER)
-    data = wire_field(body, "data", broker=BROKER)
+    data = _REPLY.field(body, "data")
     if not isinstance(data, list) or not all(isinstance(item, Mapping) for item in data):
         raise BrokerProtocolError("OKX 'data' is not a list of objects", payload=body, broker=BROKER)
     return data
@@ -161,44 +180,30 @@ def parse_server_time(body: Any) -> int:
     data = envelope_data(body)
     if not data:
         raise BrokerProtocolError("server time reply has no data", payload=body, broker=BROKER)
-    return _int_ms(wire_field(data[0], "ts", broker=BROKER), body)
-
-
-def _int_ms(value: object, payload: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (str, int)):
-        raise BrokerProtocolError("'ts' is not an epoch-ms value", payload=payload, broker=BROKER)
-    try:
-        return int(value)
-    except ValueError:
-        raise BrokerProtocolError(
-            f"'ts' is not an epoch-ms value: {value!r}", payload=payload, broker=BROKER
-        ) from None
+    return _REPLY.of("server time").integer(data[0], "ts")
 
 
 def parse_instrument(item: Mapping[str, Any]) -> Instrument:
     """One ``/api/v5/public/instruments`` item → :class:`Instrument` (tickSz, lotSz, minSz)."""
-    inst_type = _text(item, "instType")
-    asset_class = _ASSET_CLASSES.get(inst_type)
-    if asset_class is None:
-        raise BrokerProtocolError(f"unknown instType {inst_type!r}", payload=item, broker=BROKER)
-    symbol = _text(item, "instId")
+    asset_class = _INSTRUMENT.enum(item, "instType", _ASSET_CLASSES)
+    symbol = _INSTRUMENT.text(item, "instId")
     base, quote = _opt_text(item, "baseCcy"), _opt_text(item, "quoteCcy")
     if not base or not quote:
         # Derivatives carry ctValCcy/settleCcy instead; spell base/quote from the id.
         parts = symbol.split("-")
         base = base or parts[0]
         quote = quote or (parts[1] if len(parts) > 1 else _opt_text(item, "settleCcy"))
-    multiplier = _opt_dec(item, "ctVal") or Decimal(1)
+    multiplier = _INSTRUMENT.optional_decimal(item, "ctVal") or Decimal(1)
     return Instrument(
         symbol=symbol,
         asset_class=asset_class,
         base=base,
         quote=quote,
-        tick_size=_dec(item, "tickSz"),
-        lot_size=_dec(item, "lotSz"),
-        min_quantity=_dec(item, "minSz"),
+        tick_size=_INSTRUMENT.decimal(item, "tickSz"),
+        lot_size=_INSTRUMENT.decimal(item, "lotSz"),
+        min_quantity=_INSTRUMENT.decimal(item, "minSz"),
         multiplier=multiplier,
-        max_quantity=_opt_dec(item, "maxLmtSz"),
+        max_quantity=_INSTRUMENT.optional_decimal(item, "maxLmtSz"),
     )
 
 
@@ -234,22 +239,20 @@ def parse_balances(body: Any, *, bad_items: BadItemLog | None = None) -> list[Ba
     """
     balances: list[Balance] = []
     for account in envelope_data(body):
-        details = wire_field(account, "details", broker=BROKER)
-        if not isinstance(details, list):
-            raise BrokerProtocolError("'details' is not a list", payload=account, broker=BROKER)
+        details = _ACCOUNT.array(account, "details")
         balances += _each(details, parse_balance_detail, "balance", bad_items)
     return balances
 
 
 def parse_balance_detail(detail: Mapping[str, Any]) -> Balance:
     """One ``details[]`` row of the balance reply (or ``account`` push) → :class:`Balance`."""
-    total = _opt_dec(detail, "cashBal")
+    total = _BALANCE.optional_decimal(detail, "cashBal")
     if total is None:
-        total = _dec(detail, "eq")
-    available = _opt_dec(detail, "availBal")
+        total = _BALANCE.decimal(detail, "eq")
+    available = _BALANCE.optional_decimal(detail, "availBal")
     if available is None:
-        available = _dec(detail, "availEq")
-    return Balance(asset=_text(detail, "ccy"), total=total, available=available)
+        available = _BALANCE.decimal(detail, "availEq")
+    return Balance(asset=_BALANCE.text(detail, "ccy"), total=total, available=available)
 
 
 def parse_positions(body: Any, *, bad_items: BadItemLog | None = None) -> list[Position]:
@@ -263,7 +266,7 @@ def parse_positions(body: Any, *, bad_items: BadItemLog | None = None) -> list[P
 
 
 def _position(item: Mapping[str, Any]) -> Position | None:
-    quantity = _dec(item, "pos")
+    quantity = _POSITION.decimal(item, "pos")
     pos_side = _opt_text(item, "posSide")
     if pos_side == "short":
         quantity = -abs(quantity)
@@ -272,11 +275,11 @@ def _position(item: Mapping[str, Any]) -> Position | None:
     if quantity == 0:
         return None
     return Position(
-        symbol=_text(item, "instId"),
+        symbol=_POSITION.text(item, "instId"),
         quantity=quantity,
-        average_price=_opt_dec(item, "avgPx") or Decimal(0),
+        average_price=_POSITION.optional_decimal(item, "avgPx") or Decimal(0),
         broker=BROKER,
-        unrealized_pnl=_opt_dec(item, "upl"),
+        unrealized_pnl=_POSITION.optional_decimal(item, "upl"),
     )
 
 
@@ -298,28 +301,28 @@ def _quantity(item: Mapping[str, Any]) -> Decimal:
     ``quote_ccy``, OKX's default for spot market buys we did not place) has no base
     size: its filled base quantity stands in for it."""
     if _opt_text(item, "tgtCcy") == "quote_ccy" and _opt_text(item, "ordType") == "market":
-        return _opt_dec(item, "accFillSz") or Decimal(0)
-    return _dec(item, "sz")
+        return _ORDER.optional_decimal(item, "accFillSz") or Decimal(0)
+    return _ORDER.decimal(item, "sz")
 
 
 def parse_order_report(item: Mapping[str, Any]) -> OrderReport:
     """One order object (``GET /trade/order``, ``/orders-pending``) → :class:`OrderReport`."""
-    order_type, tif = _enum(item, "ordType", ORDER_TYPES)
-    filled = _opt_dec(item, "accFillSz") or Decimal(0)
-    average = _opt_dec(item, "avgPx") if filled > 0 else None
+    order_type, tif = _ORDER.enum(item, "ordType", ORDER_TYPES)
+    filled = _ORDER.optional_decimal(item, "accFillSz") or Decimal(0)
+    average = _ORDER.optional_decimal(item, "avgPx") if filled > 0 else None
     return OrderReport(
         client_order_id=_opt_text(item, "clOrdId") or None,
-        broker_order_id=_text(item, "ordId"),
-        symbol=_text(item, "instId"),
-        side=_enum(item, "side", _SIDES),
+        broker_order_id=_ORDER.text(item, "ordId"),
+        symbol=_ORDER.text(item, "instId"),
+        side=_ORDER.enum(item, "side", _SIDES),
         order_type=order_type,
         quantity=_quantity(item),
-        status=_enum(item, "state", ORDER_STATES),
+        status=_ORDER.enum(item, "state", ORDER_STATES),
         filled_quantity=filled,
         average_fill_price=average,
-        limit_price=_opt_dec(item, "px") if order_type is OrderType.LIMIT else None,
+        limit_price=_ORDER.optional_decimal(item, "px") if order_type is OrderType.LIMIT else None,
         time_in_force=tif,
-        updated_at=_opt_timestamp(item, "uTime"),
+        updated_at=_ORDER.optional_epoch_ms(item, "uTime"),
         broker=BROKER,
     )
 

@@ -86,6 +86,13 @@ class OkxSettings(BrokerSettings):
     """Seconds before the last event seen that the post-reconnect fills query starts from."""
     public_ws_url: str | None = None
     """Public (market-data) WebSocket URL override; default: the region/environment's ``/ws/v5/public``."""
+    http_transport: Literal["auto", "httpx", "aiohttp", "lean"] = "auto"
+    """REST transport. ``auto`` (default): ``lean`` unless the environment names a proxy for
+    the REST URL, then ``httpx``. ``lean``: the core's standard-library HTTP/1.1 keep-alive
+    client, several times less CPU per order than httpx (no proxy support; asyncio only).
+    ``httpx``: httpx's own transport (proxies, HTTP/2 if installed). ``aiohttp``: aiohttp
+    (``pip install 'autotrader-okx[aiohttp]'``; proxies, asyncio only). Every choice runs
+    the conformance suite (benchmarks/okx/README.md has the figures)."""
 
     @field_validator("environment", mode="before")
     @classmethod
