@@ -281,9 +281,46 @@ def test_max_order_notional_refuses_a_market_order_it_cannot_price() -> None:
     risk = checks(RiskLimits(max_order_notional=D("10000")))
     market = order(order_type=OrderType.MARKET, quantity=D("0.010"))
     error = rejected(risk, market)
-    assert error.reason == RiskChecks.MAX_ORDER_NOTIONAL
+    assert error.reason == RiskChecks.NO_PRICE  # refused, and it says why (issue 16)
     assert "no reference price" in error.message
     passes(risk, market, reference_price=D("50000"))
+
+
+def test_a_missing_price_refuses_an_opening_order_and_says_why() -> None:
+    risk = checks(RiskLimits(price_band=D("0.05"), max_order_notional=D("10000")))
+    limit = order(order_type=OrderType.LIMIT, limit_price=D("50000.00"), quantity=D("0.010"))
+    error = rejected(risk, limit, price_missing="the last quote for BTCUSDT is 7.0s old (max 5s)")
+    assert error.reason == RiskChecks.NO_PRICE
+    assert "±5% price band" in error.message and "7.0s old" in error.message
+    market = order(order_type=OrderType.MARKET, quantity=D("0.010"))
+    assert (
+        "7.0s old" in rejected(risk, market, price_missing="the last quote for BTCUSDT is 7.0s old").message
+    )
+    assert risk.needs_price(limit) and risk.needs_price(market)
+    assert not checks(RiskLimits()).needs_price(market)
+
+
+@pytest.mark.parametrize(
+    ("position", "side", "reduce_only", "allowed"),
+    [
+        (D("0.02"), OrderSide.SELL, False, True),  # closes a long: getting out stays possible
+        (D("-0.02"), OrderSide.BUY, False, True),
+        (D("0"), OrderSide.SELL, True, True),  # reduce-only at the broker
+        (D("0.005"), OrderSide.SELL, False, False),  # would flip the position: it opens one
+        (D("0.02"), OrderSide.BUY, False, False),  # adds to it
+    ],
+)
+def test_an_order_that_only_reduces_passes_without_a_price(
+    position: D, side: OrderSide, reduce_only: bool, allowed: bool
+) -> None:
+    risk = checks(RiskLimits(price_band=D("0.05"), max_order_notional=D("10000")))
+    market = order(order_type=OrderType.MARKET, side=side, quantity=D("0.010"), reduce_only=reduce_only)
+    if allowed:
+        passes(risk, market, position=position)
+        strict = checks(RiskLimits(max_order_notional=D("10000"), reducing_without_price=False))
+        assert rejected(strict, market, position=position).reason == RiskChecks.NO_PRICE
+    else:
+        assert rejected(risk, market, position=position).reason == RiskChecks.NO_PRICE
 
 
 @pytest.mark.parametrize(
@@ -352,8 +389,12 @@ def test_price_band_around_the_reference_price(overrides: dict[str, Any], allowe
         assert "allowed range 95.00..105.00" in error.message
 
 
-def test_price_band_is_skipped_without_a_reference_price() -> None:
-    passes(checks(RiskLimits(price_band=D("0.05"))), order(quantity=D("1"), limit_price=D("500.00")))
+def test_price_band_is_never_skipped_without_a_reference_price() -> None:
+    # It used to be skipped silently (issue 16): a band the user set must hold or refuse.
+    error = rejected(
+        checks(RiskLimits(price_band=D("0.05"))), order(quantity=D("1"), limit_price=D("500.00"))
+    )
+    assert error.reason == RiskChecks.NO_PRICE
 
 
 def test_order_rate_counts_only_orders_that_passed() -> None:

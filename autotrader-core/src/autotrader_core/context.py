@@ -7,6 +7,8 @@ from datetime import datetime
 from decimal import Decimal
 
 from autotrader_core.adapter import BrokerAdapter
+from autotrader_core.market_data import PriceCache, Quote
+from autotrader_core.market_feed import MarketFeed
 from autotrader_core.models import Balance, Instrument, Order, Position, utc_now
 from autotrader_core.oms import OrderManager
 from autotrader_core.risk import RiskChecks
@@ -22,6 +24,8 @@ class EngineContext:
         oms: Source of positions and open orders.
         risk: Source of instrument rules.
         balances: Returns the balances as last fetched from the broker.
+        prices: The engine's price cache (none: prices come from the adapter alone).
+        market: The engine's market-data task (whether the adapter has a feed).
     """
 
     def __init__(
@@ -30,7 +34,12 @@ class EngineContext:
         oms: OrderManager,
         risk: RiskChecks,
         balances: Callable[[], list[Balance]],
+        *,
+        prices: PriceCache | None = None,
+        market: MarketFeed | None = None,
     ) -> None:
+        self._prices = prices
+        self._feed = market is not None and market.available
         self._adapter = adapter
         self._oms = oms
         self._risk = risk
@@ -42,8 +51,22 @@ class EngineContext:
         return utc_now()
 
     def last_price(self, symbol: str) -> Decimal | None:
-        """Latest price the adapter saw for ``symbol``."""
+        """The last trade (if fresh) else the quote's mid; the adapter's own price without a feed."""
+        if self._feed and self._prices is not None:
+            reading = self._prices.last_price(symbol)
+            return None if reading is None else reading.price
         return self._adapter.last_price(symbol)
+
+    def quote(self, symbol: str) -> Quote | None:
+        """The latest fresh best bid/ask of ``symbol`` (``None`` when stale or never quoted)."""
+        prices = self._prices
+        if prices is None or not prices.is_fresh(symbol):
+            return None
+        return prices.quote(symbol)
+
+    def price_age(self, symbol: str) -> float | None:
+        """Seconds since ``symbol``'s latest quote arrived (``None``: never quoted)."""
+        return None if self._prices is None else self._prices.age(symbol)
 
     def position(self, symbol: str) -> Position:
         """Net position in ``symbol``."""

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Collection
 from decimal import Decimal
 from types import TracebackType
 from typing import Self
@@ -45,6 +46,8 @@ from autotrader_core.ids import ClientOrderIdGenerator
 from autotrader_core.journal.base import Journal
 from autotrader_core.journal.identity import JournalIdentity
 from autotrader_core.kill_switch import KillReport, KillSwitch
+from autotrader_core.market_data import PriceCache, Quote
+from autotrader_core.market_feed import MarketFeed
 from autotrader_core.models import Balance, ExecutionDecision, Order
 from autotrader_core.notifier import HookTelemetry, Notifier
 from autotrader_core.oms import OrderManager
@@ -56,7 +59,7 @@ from autotrader_core.resiliency import CircuitBreaker, DeadLetterQueue, FailureT
 from autotrader_core.risk import RiskChecks
 from autotrader_core.settings import EngineSettings
 from autotrader_core.status import EngineStatus
-from autotrader_core.strategy import Strategy
+from autotrader_core.strategy import Strategy, strategy_symbols
 from autotrader_core.trading_gate import TradingGate
 
 __all__ = ["EngineStatus", "ExecutionEngine"]
@@ -119,7 +122,21 @@ class ExecutionEngine:
         self.ids = ids or ClientOrderIdGenerator()
         self.oms = OrderManager()
         self.balances: list[Balance] = []
-        self.context = EngineContext(adapter, self.oms, self.risk, lambda: self.balances)
+        self.prices = PriceCache(
+            max_age=self.settings.max_quote_age,
+            on_alert=lambda message: self.notifier.alert("warning", message),
+        )
+        """Latest quote, trade and mark price per symbol from the adapter's public market data."""
+        self.market = MarketFeed(
+            adapter,
+            self.prices,
+            alert=lambda message: self.notifier.alert("warning", message),
+            on_quote=self._on_quote if strategy is not None else None,
+        )
+        """Subscribes symbols and keeps :attr:`prices` current (see :meth:`subscribe`)."""
+        self.context = EngineContext(
+            adapter, self.oms, self.risk, lambda: self.balances, prices=self.prices, market=self.market
+        )
         self._task_group: TaskGroup | None = None
         self._running = False
         self._stopped = anyio.Event()
@@ -202,6 +219,8 @@ class ExecutionEngine:
         # The stream is opened before reconciliation so nothing that happens while we
         # reconcile is missed; its events wait until the OMS is rebuilt (tasks.ready).
         task_group.start_soon(self.tasks.run)
+        # Quotes first, so the strategy's on_start and first decision see prices.
+        task_group.start_soon(self.market.run, tuple(strategy_symbols(self.strategy)))
         try:
             if self.journal is not None and self.settings.recover_on_start:
                 self.reconciliation = await recover(
@@ -243,6 +262,7 @@ class ExecutionEngine:
                 except Exception:
                     logger.exception("strategy on_stop failed")
         self.tasks.cancel()
+        self.market.cancel()
         with anyio.CancelScope(shield=True):
             await self.adapter.disconnect()
             if self.journal is not None:
@@ -250,6 +270,21 @@ class ExecutionEngine:
         self._stopped.set()
         self.notifier.hook("autotrader_on_engine_stopped", status=self.status().as_dict())
         logger.info("engine stopped: broker=%s", self.adapter.name)
+
+    async def subscribe(self, symbols: Collection[str]) -> None:
+        """Receive ``symbols``' quotes into :attr:`prices` (strategies declare theirs in ``Strategy.symbols``).
+
+        A no-op on an adapter without market data (its own ``last_price`` is used then).
+
+        Raises:
+            InvalidOrder: a symbol the venue doesn't list.
+        """
+        await self.market.subscribe(symbols)
+
+    async def _on_quote(self, quote: Quote) -> None:
+        strategy = self.strategy
+        if strategy is not None and self._running:
+            await strategy.on_quote(quote, self.context)
 
     def resume_trading(self) -> None:
         """Set trading back to ACTIVE after a human reviewed what halted it.
@@ -395,13 +430,20 @@ class ExecutionEngine:
     async def _send_new(self, order: Order, *, protective: bool = False) -> Order:
         # The hot path of every order: the risk checks are inlined here on purpose.
         if not protective:
+            market = self.market
+            reference = market.reference_price(order.symbol, order.side)
+            if reference is None and self.risk.needs_price(order):
+                await market.subscribe((order.symbol,))  # so the next order has a live price
+                await market.snapshot(order.symbol)  # the REST snapshot: the fallback and the first value
+                reference = market.reference_price(order.symbol, order.side)
             try:
                 self.risk.check(
                     order,
                     position=self.oms.position(order.symbol).quantity,
                     open_orders=self.oms.open_order_count(),
                     capabilities=self.adapter.capabilities,
-                    reference_price=self.adapter.last_price(order.symbol),
+                    reference_price=reference,
+                    price_missing=None if reference is not None else market.missing_reason(order.symbol),
                 )
             except InvalidOrder as exc:
                 self.flow.refuse(order, str(exc), getattr(exc, "reason", None))

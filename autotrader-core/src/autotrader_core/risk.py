@@ -52,6 +52,10 @@ class RiskLimits:
     price_band: Decimal | None = None
     """Largest distance of a limit/stop price from the reference price, as a fraction
     (``Decimal("0.05")`` = ±5 %)."""
+    reducing_without_price: bool = True
+    """Let an order that only reduces a position (reduce-only, or opposite to the position and
+    no larger) through the price band and notional limit when no fresh price is known:
+    getting out must stay possible. ``False`` refuses it like an opening order."""
 
 
 class _Rules:
@@ -119,6 +123,9 @@ class RiskChecks:
     """Too many orders in the sliding rate window."""
     PRICE_BAND = "PRICE_BAND"
     """A limit or stop price is too far from the reference price."""
+    NO_PRICE = "NO_PRICE"
+    """A price-dependent check (price band, notional limit of a market order) has no fresh
+    price to check against: the order is refused, never let through unchecked."""
 
     def __init__(
         self,
@@ -196,6 +203,7 @@ class RiskChecks:
         open_orders: int,
         capabilities: Capabilities | None = None,
         reference_price: Decimal | None = None,
+        price_missing: str | None = None,
     ) -> None:
         """Refuse ``order`` if it breaks a rule; return ``None`` if it may be sent.
 
@@ -204,9 +212,13 @@ class RiskChecks:
             open_orders: Working orders right now (not counting this one).
             capabilities: The adapter's declaration; order type, time in force and
                 post-only are checked against it when given.
-            reference_price: Latest market price: prices market orders for the
-                notional checks and anchors the price band (both skipped without it,
-                except ``max_order_notional``, which refuses rather than guess).
+            reference_price: What the order would trade at now (the ask for a buy, the bid
+                for a sell): prices market orders for the notional checks and anchors the
+                price band. Without it, the band and ``max_order_notional`` refuse the
+                order (``NO_PRICE``) unless it only reduces a position
+                (``RiskLimits.reducing_without_price``); the instrument's minimum notional
+                is left to the broker.
+            price_missing: Why there is no reference price (said in the refusal).
 
         Raises:
             RiskRejected: with ``reason`` one of the class constants.
@@ -274,11 +286,12 @@ class RiskChecks:
                     raise self._below_min_notional(rules, price, quantity, notional)
             if self._max_notional is not None and notional > self._max_notional:
                 raise self._above_max_notional(rules, symbol, price, quantity, notional)
-        elif self._max_notional is not None:
+        elif self._max_notional is not None and not self._may_pass_unpriced(order, position):
             raise RiskRejected(
                 f"cannot check the {self._max_notional} order notional limit for a {order_type.value} "
-                f"order on {symbol}: no reference price is known; use a limit order or provide one",
-                reason=self.MAX_ORDER_NOTIONAL,
+                f"order on {symbol}: {price_missing or 'no reference price is known'}; "
+                "use a limit order or wait for a fresh quote",
+                reason=self.NO_PRICE,
             )
 
         max_position = self._position_overrides.get(symbol, self._max_position)
@@ -296,6 +309,17 @@ class RiskChecks:
             )
 
         band = self._band
+        if (
+            band is not None
+            and reference_price is None
+            and (limit_price is not None or stop_price is not None)
+            and not self._may_pass_unpriced(order, position)
+        ):
+            raise RiskRejected(
+                f"cannot check the ±{_plain(band * _HUNDRED)}% price band for {symbol}: "
+                f"{price_missing or 'no reference price is known'}; wait for a fresh quote",
+                reason=self.NO_PRICE,
+            )
         if band is not None and reference_price is not None and reference_price > 0:
             reach = reference_price * band
             if limit_price is not None and abs(limit_price - reference_price) > reach:
@@ -313,6 +337,22 @@ class RiskChecks:
                     reason=self.MAX_ORDER_RATE,
                 )
             recent.append(now)
+
+    def needs_price(self, order: Order) -> bool:
+        """Whether a check in force needs a reference price for ``order`` (band, or a market order's notional)."""
+        if self._band is not None and (order.limit_price is not None or order.stop_price is not None):
+            return True
+        return self._max_notional is not None and order.limit_price is None and order.stop_price is None
+
+    def _may_pass_unpriced(self, order: Order, position: Decimal) -> bool:
+        """An order that only reduces the position passes unpriced checks when the limits allow it."""
+        if not self._limits.reducing_without_price:
+            return False
+        if order.reduce_only:
+            return True
+        if order.side is OrderSide.BUY:
+            return position < 0 and order.quantity <= -position
+        return position > 0 and order.quantity <= position
 
     def check_change(self, order: Order, change: OrderChange) -> None:
         """The instrument's tick, lot and size rules for a modify's new terms (before anything is sent).

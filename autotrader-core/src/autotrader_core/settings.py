@@ -158,6 +158,8 @@ class EngineSettings(BaseSettings):
     """
     status_interval: float = Field(default=1.0, gt=0)
     """Seconds between status snapshots sent to the ``autotrader_on_status`` hook."""
+    max_quote_age: float = Field(default=5.0, gt=0)
+    """Seconds after which a quote is stale: no longer a price for strategies or risk checks."""
     order_timeout: float = Field(default=30.0, gt=0)
     """Seconds an order may stay unconfirmed before the engine queries the broker about it."""
     data_dir: Path = Path.home() / ".autotrader"

@@ -22,9 +22,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
+from autotrader_core.market_data import Quote
 from autotrader_core.models import Balance, ExecutionDecision, Fill, Instrument, Order, Position
 
-__all__ = ["Strategy", "StrategyContext"]
+__all__ = ["Strategy", "StrategyContext", "strategy_symbols"]
 
 
 class StrategyContext(Protocol):
@@ -36,7 +37,21 @@ class StrategyContext(Protocol):
         ...
 
     def last_price(self, symbol: str) -> Decimal | None:
-        """Latest known price for ``symbol`` (from the adapter), if any."""
+        """The price of ``symbol`` now, or ``None`` when none is fresh.
+
+        On a venue with market data: the last public trade where the venue streams trades
+        (and it is no older than ``max_quote_age``), else the mid of the best bid and ask;
+        ``None`` once the quote is older than ``max_quote_age`` or the feed is reconnecting.
+        On an adapter without market data: the adapter's own price (the paper broker's).
+        """
+        ...
+
+    def quote(self, symbol: str) -> Quote | None:
+        """The latest fresh best bid/ask of ``symbol`` (``None`` when stale or never quoted)."""
+        ...
+
+    def price_age(self, symbol: str) -> float | None:
+        """Seconds since ``symbol``'s latest quote arrived (``None``: never quoted)."""
         ...
 
     def position(self, symbol: str) -> Position:
@@ -57,9 +72,15 @@ class StrategyContext(Protocol):
 
 
 class Strategy:
-    """Base class for strategies; override any hook."""
+    """Base class for strategies; override any hook.
+
+    ``symbols`` lists the symbols whose quotes the strategy wants: the engine subscribes
+    them on the adapter's public market data before ``on_start`` and calls
+    :meth:`on_quote` with every fresh quote (besides the regular :meth:`decide` cycle).
+    """
 
     name: str = "strategy"
+    symbols: Sequence[str] = ()
 
     async def on_start(self, ctx: StrategyContext) -> None:
         """Called once after the engine connected and loaded instruments."""
@@ -67,6 +88,9 @@ class Strategy:
     async def decide(self, ctx: StrategyContext) -> Sequence[ExecutionDecision]:
         """Called every decision cycle; return what to do now (possibly nothing)."""
         return ()
+
+    async def on_quote(self, quote: Quote, ctx: StrategyContext) -> None:
+        """Called with every fresh quote of a subscribed symbol (keep it quick: quotes come fast)."""
 
     async def on_fill(self, fill: Fill, position: Position, ctx: StrategyContext) -> None:
         """Called once per new fill, with the updated position."""
@@ -76,3 +100,10 @@ class Strategy:
 
     async def on_stop(self, ctx: StrategyContext) -> None:
         """Called once when the engine stops."""
+
+
+def strategy_symbols(strategy: Strategy | None) -> list[str]:
+    """The symbols ``strategy`` declares (none without a strategy), each once, in order."""
+    if strategy is None:
+        return []
+    return list(dict.fromkeys(strategy.symbols))
