@@ -359,6 +359,7 @@ _SPECS = (
             "the kit plays the bad item from a recording; an adapter without recordings has no wire the kit "
             "can garble (a simulator has none; a fake server tests rule 11 in the adapter's own suite)"
         ),
+    ),
     # -- public market data (open_market_data / get_quote) --
     ScenarioSpec(
         "TC-MD-01",
