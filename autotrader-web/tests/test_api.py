@@ -11,6 +11,7 @@ import logging
 from decimal import Decimal as D
 from typing import Any
 
+import anyio
 import pytest
 from autotrader_core.enums import OrderStatus, TradingState
 from autotrader_core.errors import AuthenticationError, RequestTimeout, RiskRejected
@@ -29,6 +30,8 @@ READS = [
     "/api/breakers",
     "/api/dead-letters",
     "/api/failure-rates",
+    "/api/reconciliation",
+    "/api/quotes",
     "/api/rate-limits",
     "/api/alerts",
     "/api/state",
@@ -185,6 +188,21 @@ async def test_balances_breakers_dead_letters_failure_rates_alerts(session: Sess
     await session.engine.control.halt(actor="cli", reason="drill")
     alerts = (await session.client.get("/api/alerts", headers=h)).json()["alerts"]
     assert alerts[0]["source"] == "control" and "halt by cli" in alerts[0]["message"]
+
+
+async def test_reconciliation_drift_and_quote_ages(session: Session) -> None:
+    h = session.headers(READ_TOKEN)
+    body = (await session.client.get("/api/reconciliation", headers=h)).json()["reconciliation"]
+    assert body == {"at_start": None, "last_run": None, "orphan_fills": []}  # no journal, no run yet
+    await session.engine.reconcile_open_orders()
+    last_run = (await session.client.get("/api/reconciliation", headers=h)).json()["reconciliation"]["last_run"]
+    assert last_run["looked_up"] == 0 and last_run["at"].startswith("20")
+    await session.engine.subscribe(["BTCUSDT"])
+    with anyio.fail_after(5):
+        while "BTCUSDT" not in (quotes := (await session.client.get("/api/quotes", headers=h)).json()["quotes"]):
+            await anyio.sleep(0.05)
+    quote = quotes["BTCUSDT"]
+    assert D(quote["bid"]) < D(quote["ask"]) and quote["age"] is not None and quote["stale"] is None
 
 
 async def test_breaker_changes_and_dead_letters_show_up(session: Session) -> None:

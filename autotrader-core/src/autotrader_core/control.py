@@ -31,16 +31,47 @@ from autotrader_core.audit import ControlAction
 from autotrader_core.enums import TradingState
 from autotrader_core.errors import AutotraderError, InvalidOrder
 from autotrader_core.kill_switch import KillReport, KillSwitch
+from autotrader_core.market_data import PriceCache, Quote
 from autotrader_core.models import Balance, Fill, Order, Position
 from autotrader_core.oms import OrderManager
+from autotrader_core.recovery import ReconcileRun, ReconciliationReport
 from autotrader_core.resiliency import DeadLetter, DeadLetterQueue
 from autotrader_core.status import EngineStatus
 from autotrader_core.trading_gate import TradingGate
 
-__all__ = ["AccountId", "CancelAllResult", "ControlAction", "ControlledEngine", "EngineControl"]
+__all__ = [
+    "AccountId",
+    "CancelAllResult",
+    "ControlAction",
+    "ControlledEngine",
+    "EngineControl",
+    "QuoteView",
+    "ReconciliationView",
+]
 
 audit_logger = logging.getLogger("autotrader.audit")
 """One record per operator action (who, what, when, outcome)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReconciliationView:
+    """Reconciliation drift for an operator (see :meth:`EngineControl.reconciliation`)."""
+
+    at_start: ReconciliationReport | None
+    """What recovery did when the engine started (``None`` without a journal)."""
+    last_run: ReconcileRun | None
+    """The latest periodic reconciliation (``None`` before the first one)."""
+    orphan_fills: list[Fill]
+    """Fills the broker reported that match no order of ours (kept on the position, for review)."""
+
+
+@dataclass(frozen=True, slots=True)
+class QuoteView:
+    """One symbol's latest quote, its age in seconds, and why it is no price (``None``: fresh)."""
+
+    quote: Quote | None
+    age: float | None
+    stale: str | None
 
 
 @dataclass(slots=True)
@@ -91,6 +122,21 @@ class ControlledEngine(Protocol):
 
     def status(self) -> EngineStatus:
         """The status snapshot."""
+        ...
+
+    @property
+    def prices(self) -> PriceCache:
+        """The price cache fed by the adapter's market data."""
+        ...
+
+    @property
+    def reconciliation(self) -> ReconciliationReport | None:
+        """What recovery did at start (``None`` without a journal)."""
+        ...
+
+    @property
+    def last_reconcile(self) -> ReconcileRun | None:
+        """The latest open-order reconciliation during the run."""
         ...
 
     def resume_trading(self) -> None:
@@ -181,6 +227,24 @@ class EngineControl:
     def dead_letters(self) -> list[DeadLetter]:
         """Operations that failed for good and wait for a human."""
         return list(self._engine.dead_letters)
+
+    def reconciliation(self) -> ReconciliationView:
+        """Drift between us and the broker: what recovery found at start, the latest
+        reconciliation during the run, and fills the broker had that match no order of ours."""
+        engine = self._engine
+        return ReconciliationView(
+            at_start=engine.reconciliation,
+            last_run=engine.last_reconcile,
+            orphan_fills=engine.oms.orphan_fills(),
+        )
+
+    def quotes(self) -> dict[str, QuoteView]:
+        """Every symbol's latest quote with its age and, when it is no price, why."""
+        prices = self._engine.prices
+        return {
+            symbol: QuoteView(prices.quote(symbol), prices.age(symbol), prices.stale_reason(symbol))
+            for symbol in prices.symbols()
+        }
 
     # -- actions --------------------------------------------------------------------------
     async def halt(self, *, actor: str, reason: str = "") -> None:

@@ -48,13 +48,13 @@ from autotrader_core.journal.identity import JournalIdentity
 from autotrader_core.kill_switch import KillReport, KillSwitch
 from autotrader_core.market_data import PriceCache, Quote
 from autotrader_core.market_feed import MarketFeed
-from autotrader_core.models import Balance, ExecutionDecision, Order
+from autotrader_core.models import Balance, ExecutionDecision, Order, utc_now
 from autotrader_core.notifier import HookTelemetry, Notifier
 from autotrader_core.oms import OrderManager
 from autotrader_core.order_flow import OrderFlow
 from autotrader_core.orders import build_order, coerce_enum, optional_price
 from autotrader_core.plugins import PluginManager
-from autotrader_core.recovery import ReconciliationReport, recover
+from autotrader_core.recovery import ReconcileRun, ReconciliationReport, recover
 from autotrader_core.resiliency import CircuitBreaker, DeadLetterQueue, FailureTracker, RetryPolicy
 from autotrader_core.risk import RiskChecks
 from autotrader_core.settings import EngineSettings
@@ -114,6 +114,8 @@ class ExecutionEngine:
             f"{adapter.name}-requests", on_state_change=self.notifier.breaker_changed
         )
         self.journal = journal
+        self.last_reconcile: ReconcileRun | None = None
+        """The latest open-order reconciliation during the run (every ``reconcile_interval``)."""
         self.reconciliation: ReconciliationReport | None = None
         """What recovery did on the last :meth:`start` (``None`` without a journal)."""
         self.dead_letters = dead_letters or DeadLetterQueue(store=journal)
@@ -529,7 +531,9 @@ class ExecutionEngine:
         Returns:
             How many orders were looked up.
         """
-        return await self.gateway.settle_unlisted(grace=grace)
+        looked_up = await self.gateway.settle_unlisted(grace=grace)
+        self.last_reconcile = ReconcileRun(at=utc_now(), looked_up=looked_up)
+        return looked_up
 
     # -- status ---------------------------------------------------------------------------
     def status(self) -> EngineStatus:
@@ -556,6 +560,7 @@ class ExecutionEngine:
             failure_rates={op: stats.failure_rate for op, stats in self.failures.snapshot().items()},
             positions={s: p.quantity for s, p in positions.items()},
             realized_pnl={s: p.realized_pnl for s, p in positions.items()},
+            quote_ages=self.prices.ages(),
         )
 
     def __repr__(self) -> str:

@@ -58,6 +58,7 @@ __all__ = [
     "LOST_REQUEST_REASON",
     "NEVER_SENT_CODE",
     "NEVER_SENT_REASON",
+    "ReconcileRun",
     "ReconciliationReport",
     "ReplaySummary",
     "UnresolvedOrder",
@@ -159,6 +160,14 @@ class UnresolvedOrder:
     client_order_id: str
     symbol: str
     reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReconcileRun:
+    """One open-order reconciliation during the run: when, and how many orders it looked up."""
+
+    at: datetime
+    looked_up: int
 
 
 @dataclass(slots=True)

@@ -32,6 +32,8 @@ class EngineStatus:
     failure_rates: dict[str, float] = field(default_factory=dict)
     positions: dict[str, Decimal] = field(default_factory=dict)
     realized_pnl: dict[str, Decimal] = field(default_factory=dict)
+    quote_ages: dict[str, float | None] = field(default_factory=dict)
+    """Seconds since each subscribed symbol's latest quote (``None``: never quoted)."""
 
     def as_dict(self) -> dict[str, Any]:
         """Plain-dict form (Decimals kept) for hooks and JSON logs."""

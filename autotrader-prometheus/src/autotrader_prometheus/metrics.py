@@ -155,6 +155,14 @@ class ExporterMetrics:
             registry=reg,
         )
 
+        self.quote_age = Gauge(
+            "quote_age_seconds",
+            "Seconds since each subscribed symbol's latest quote (a stale feed shows as a growing age).",
+            ["broker", "account", "symbol"],
+            namespace=ns,
+            registry=reg,
+        )
+
         # -- engine status snapshot (autotrader_on_status) ------------------------------
         self.open_orders = Gauge(
             "open_orders",

@@ -348,6 +348,10 @@ class PrometheusObserver:
             realized: Mapping[str, Decimal] = status.get("realized_pnl") or {}
             for symbol, quantity in positions.items():
                 self._set_position(broker, acct, symbol, quantity, realized.get(symbol, Decimal(0)))
+            quote_ages: Mapping[str, float | None] = status.get("quote_ages") or {}
+            for symbol, age in quote_ages.items():
+                if age is not None:
+                    m.quote_age.labels(broker, acct, self._symbols(symbol)).set(float(age))
             m.last_status.labels(broker, acct).set_to_current_time()
 
     def __repr__(self) -> str:

@@ -249,6 +249,14 @@ class _Api:
         self.principal(request)
         return _json({"dead_letters": views.dead_letters_view(self.control)})
 
+    async def reconciliation(self, request: Request) -> Response:
+        self.principal(request)
+        return _json({"reconciliation": views.reconciliation_view(self.control)})
+
+    async def quotes(self, request: Request) -> Response:
+        self.principal(request)
+        return _json({"quotes": views.quotes_view(self.control)})
+
     async def failure_rates(self, request: Request) -> Response:
         self.principal(request)
         return _json({"failure_rates": views.failure_rates_view(self.control)})
@@ -406,6 +414,8 @@ def create_app(
         Route("/api/breakers", api.breakers, methods=["GET"]),
         Route("/api/dead-letters", api.dead_letters, methods=["GET"]),
         Route("/api/failure-rates", api.failure_rates, methods=["GET"]),
+        Route("/api/reconciliation", api.reconciliation, methods=["GET"]),
+        Route("/api/quotes", api.quotes, methods=["GET"]),
         Route("/api/rate-limits", api.rate_limits, methods=["GET"]),
         Route("/api/alerts", api.alerts, methods=["GET"]),
         Route("/api/state", api.state, methods=["GET"]),

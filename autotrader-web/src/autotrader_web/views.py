@@ -100,6 +100,46 @@ def dead_letters_view(control: EngineControl) -> list[dict[str, Any]]:
     return [to_jsonable(letter) for letter in control.dead_letters()]
 
 
+def reconciliation_view(control: EngineControl) -> dict[str, Any]:
+    """Drift between us and the broker: recovery at start, the last run, unmatched broker fills."""
+    view = control.reconciliation()
+    start = view.at_start
+    return {
+        "at_start": None
+        if start is None
+        else {
+            "clean": start.clean,
+            "summary": start.summary(),
+            "started_at": to_jsonable(start.started_at),
+            "fills_applied": list(start.fills_applied),
+            "adopted": list(start.adopted),
+            "never_sent": list(start.never_sent),
+            "foreign_orders": list(start.foreign_orders),
+            "unresolved": [to_jsonable(u) for u in start.unresolved],
+            "position_differences": {
+                symbol: {"ours": str(ours), "broker": str(theirs)}
+                for symbol, (ours, theirs) in start.position_differences.items()
+            },
+        },
+        "last_run": to_jsonable(view.last_run),
+        "orphan_fills": [to_jsonable(fill) for fill in view.orphan_fills],
+    }
+
+
+def quotes_view(control: EngineControl) -> dict[str, Any]:
+    """Every quoted symbol: best bid/ask, the quote's age in seconds, and why it is stale (if it is)."""
+    out: dict[str, Any] = {}
+    for symbol, view in control.quotes().items():
+        quote = view.quote
+        out[symbol] = {
+            "bid": None if quote is None else str(quote.bid),
+            "ask": None if quote is None else str(quote.ask),
+            "age": view.age,
+            "stale": view.stale,
+        }
+    return out
+
+
 def failure_rates_view(control: EngineControl) -> dict[str, float]:
     """Share of broker requests that failed over the last minute, by operation."""
     return dict(control.status().failure_rates)
