@@ -15,10 +15,9 @@ import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import anyio
-import httpx
 from autotrader_core.adapter import BrokerAdapter, OrderChange
 from autotrader_core.capabilities import Capabilities
 from autotrader_core.decimals import wire_field
@@ -41,6 +40,7 @@ from autotrader_core.events import (
 )
 from autotrader_core.models import Balance, Fill, Instrument, Order, OrderReport, Position
 from autotrader_core.skipping import BadItemLog
+from autotrader_core.transports import HttpTransport
 
 from autotrader_coinbase.directory import OrderDirectory
 from autotrader_coinbase.errors import BROKER, GENERIC_CODES, error_for_code
@@ -63,6 +63,9 @@ from autotrader_coinbase.parsing import (
 )
 from autotrader_coinbase.settings import CoinbaseSettings
 from autotrader_coinbase.stream import StreamConnected, StreamGap, StreamHeartbeat, StreamOrders, UserStream
+
+if TYPE_CHECKING:  # httpx is loaded only when the httpx transport is chosen
+    import httpx
 
 __all__ = ["COINBASE_CAPABILITIES", "CoinbaseAdapter"]
 
@@ -103,14 +106,19 @@ class CoinbaseAdapter(BrokerAdapter):
 
     Args:
         settings: Adapter settings; the sandbox (default) needs no key, live does.
-        transport: httpx transport override for loopback tests (leave ``None``).
+        transport: Transport override (tests, benchmarks): an httpx transport or an
+            :class:`~autotrader_core.transports.HttpTransport`; default: the one
+            ``settings.http_transport`` names.
     """
 
     name: ClassVar[str] = "coinbase"
     capabilities: ClassVar[Capabilities] = COINBASE_CAPABILITIES
 
     def __init__(
-        self, settings: CoinbaseSettings, *, transport: httpx.AsyncBaseTransport | None = None
+        self,
+        settings: CoinbaseSettings,
+        *,
+        transport: httpx.AsyncBaseTransport | HttpTransport | None = None,
     ) -> None:
         # Local work only (settings checks, key loading): the first I/O is in connect().
         self.settings = settings

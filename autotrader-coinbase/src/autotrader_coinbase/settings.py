@@ -76,6 +76,13 @@ class CoinbaseSettings(BrokerSettings):
     """First reconnect delay in seconds (doubles per failed attempt, with jitter)."""
     reconnect_max_delay: float = Field(default=30.0, gt=0)
     """Upper bound of the reconnect backoff, in seconds."""
+    http_transport: Literal["auto", "httpx", "aiohttp", "lean"] = "auto"
+    """REST transport. ``auto`` (default): ``lean`` unless the environment names a proxy for
+    the REST URL, then ``httpx``. ``lean``: the core's standard-library HTTP/1.1 keep-alive
+    client, the least CPU per order (no proxy support; asyncio only). ``httpx``: httpx's own
+    transport (proxies, HTTP/2 if installed). ``aiohttp``: aiohttp
+    (``pip install 'autotrader-coinbase[aiohttp]'``; proxies, asyncio only). Every choice runs
+    the conformance suite (benchmarks/coinbase/README.md has the figures)."""
 
     @field_validator("api_key_name")
     @classmethod
