@@ -1,6 +1,6 @@
 """Coinbase Advanced Trade adapter: the full :class:`BrokerAdapter` contract.
 
-Wiring: :mod:`order_builder` validates and builds request bodies (refusals happen
+Wiring: :mod:`orders` validates and builds request bodies (refusals happen
 before anything is sent), :class:`CoinbaseHttp` is the one request path,
 :mod:`parsing` turns replies into core models, :class:`UserStream` reads the
 user channel and :class:`FillCompleter` turns its cumulative state into exact
@@ -46,7 +46,7 @@ from autotrader_coinbase.directory import OrderDirectory
 from autotrader_coinbase.errors import BROKER, GENERIC_CODES, error_for_code
 from autotrader_coinbase.fills import FillCompleter, OrderRef
 from autotrader_coinbase.http import CoinbaseHttp
-from autotrader_coinbase.order_builder import build_create_order_body, build_edit_order_body
+from autotrader_coinbase.orders import build_create_order_body, build_edit_order_body
 from autotrader_coinbase.parsing import (
     ProductInfo,
     UserOrderUpdate,

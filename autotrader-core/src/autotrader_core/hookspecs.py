@@ -13,6 +13,7 @@ observer that needs I/O hands the work to its own thread or task.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
     from autotrader_core.models import Alert, Fill, Order, Position
     from autotrader_core.settings import BrokerSettings
 
-__all__ = ["PROJECT_NAME", "AdapterInfo", "AutotraderSpecs", "hookimpl", "hookspec"]
+__all__ = ["PROJECT_NAME", "AdapterInfo", "AutotraderSpecs", "LazyAdapterInfo", "hookimpl", "hookspec"]
 
 PROJECT_NAME = "autotrader"
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
@@ -54,6 +55,62 @@ class AdapterInfo:
     capabilities: Capabilities
     version: str = "0"
     description: str = ""
+
+
+class LazyAdapterInfo(AdapterInfo):
+    """An :class:`AdapterInfo` whose settings class and capabilities are imported on first read.
+
+    Plugin discovery imports the module each entry point names; with this record that
+    module can stay cheap (no adapter module, no pydantic-settings): they load when
+    someone reads ``settings_cls`` or ``capabilities`` (``autotrader plugins``, building
+    the adapter). Readers see an ordinary :class:`AdapterInfo`.
+
+    Args:
+        name: Unique adapter name.
+        factory: Builds the adapter from its settings (import the adapter inside it).
+        settings_cls: ``"package.module:SettingsClass"``.
+        capabilities: ``"package.module:AdapterClass.capabilities"`` (dotted attributes after the colon).
+        version: Distribution version.
+        description: One line for humans.
+    """
+
+    __slots__ = ("_capabilities_ref", "_settings_ref")
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        factory: Callable[[BrokerSettings], BrokerAdapter],
+        settings_cls: str,
+        capabilities: str,
+        version: str = "0",
+        description: str = "",
+    ) -> None:
+        values = {"name": name, "factory": factory, "version": version, "description": description}
+        values |= {"_settings_ref": settings_cls, "_capabilities_ref": capabilities}
+        for field, value in values.items():
+            object.__setattr__(self, field, value)  # frozen: set once, here
+
+    @property  # type: ignore[override]
+    def settings_cls(self) -> type[BrokerSettings]:
+        """The settings class, imported on first read."""
+        loaded: type[BrokerSettings] = _resolve(self._settings_ref)
+        return loaded
+
+    @property  # type: ignore[override]
+    def capabilities(self) -> Capabilities:
+        """The adapter class's capabilities, imported on first read."""
+        loaded: Capabilities = _resolve(self._capabilities_ref)
+        return loaded
+
+
+def _resolve(reference: str) -> Any:
+    """``"package.module:Name.attr"`` → that object (the module is imported)."""
+    module, _, attributes = reference.partition(":")
+    found: Any = importlib.import_module(module)
+    for attribute in attributes.split("."):
+        found = getattr(found, attribute)
+    return found
 
 
 class AutotraderSpecs:
