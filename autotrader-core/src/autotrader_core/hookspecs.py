@@ -75,6 +75,8 @@ class LazyAdapterInfo(AdapterInfo):
     """
 
     __slots__ = ("_capabilities_ref", "_settings_ref")
+    _capabilities_ref: str
+    _settings_ref: str
 
     def __init__(
         self,
@@ -91,13 +93,13 @@ class LazyAdapterInfo(AdapterInfo):
         for field, value in values.items():
             object.__setattr__(self, field, value)  # frozen: set once, here
 
-    @property  # type: ignore[override]
+    @property
     def settings_cls(self) -> type[BrokerSettings]:
         """The settings class, imported on first read."""
         loaded: type[BrokerSettings] = _resolve(self._settings_ref)
         return loaded
 
-    @property  # type: ignore[override]
+    @property
     def capabilities(self) -> Capabilities:
         """The adapter class's capabilities, imported on first read."""
         loaded: Capabilities = _resolve(self._capabilities_ref)
