@@ -42,9 +42,8 @@ from autotrader_core.models import Balance, Fill, Instrument, Order, OrderReport
 from autotrader_core.skipping import BadItemLog
 from autotrader_core.transports import HttpTransport
 
-from autotrader_coinbase.directory import OrderDirectory
 from autotrader_coinbase.errors import BROKER, GENERIC_CODES, error_for_code
-from autotrader_coinbase.fills import FillCompleter, OrderRef
+from autotrader_coinbase.fills import FillCompleter, OrderDirectory, OrderRef
 from autotrader_coinbase.http import CoinbaseHttp
 from autotrader_coinbase.orders import build_create_order_body, build_edit_order_body
 from autotrader_coinbase.parsing import (
