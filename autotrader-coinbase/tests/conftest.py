@@ -68,3 +68,14 @@ async def adapter(live_settings: CoinbaseSettings) -> Any:
 def _no_network(httpx_mock: HTTPXMock) -> HTTPXMock:
     """Every test runs with pytest-httpx active: an unregistered request fails, nothing leaves."""
     return httpx_mock
+
+
+@pytest.fixture(autouse=True)
+def _httpx_transport_unless_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unit tests replay through pytest-httpx, which sees only httpx's own transport.
+
+    The default (``auto``) is the lean transport; tests of the other transports say
+    ``http_transport=...`` explicitly (settings arguments win over the environment):
+    the loopback conformance classes in ``test_conformance.py``.
+    """
+    monkeypatch.setenv("AUTOTRADER_COINBASE_HTTP_TRANSPORT", "httpx")

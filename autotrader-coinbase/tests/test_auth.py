@@ -144,3 +144,48 @@ def test_signer_repr_never_shows_the_private_key(ec_key: ec.EllipticCurvePrivate
 def test_empty_key_name_is_refused(ec_key: ec.EllipticCurvePrivateKey) -> None:
     with pytest.raises(ConfigurationError, match="key name"):
         JwtSigner("", _ec_pem(ec_key, serialization.PrivateFormat.PKCS8), now=lambda: 0)
+
+
+def _segments(token: str) -> list[bytes]:
+    return [base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)) for part in token.split(".")]
+
+
+def test_ed25519_token_is_byte_identical_to_pyjwt() -> None:
+    """Ed25519 signatures are deterministic: our minting must produce exactly PyJWT's token."""
+    key = ed25519.Ed25519PrivateKey.generate()
+    ours = build_jwt(
+        key_name=KEY_NAME,
+        signing_key=load_signing_key(_pkcs8(key)),
+        now=1_700_000_000,
+        nonce="ab" * 16,
+        uri="GET h/p",
+    )
+    reference = jwt.encode(
+        {"sub": KEY_NAME, "iss": "cdp", "nbf": 1_700_000_000, "exp": 1_700_000_120, "uri": "GET h/p"},
+        key,
+        algorithm="EdDSA",
+        headers={"kid": KEY_NAME, "nonce": "ab" * 16},
+    )
+    assert ours == reference
+
+
+def test_es256_token_has_pyjwts_header_and_claims_and_a_raw_64_byte_signature(
+    ec_key: ec.EllipticCurvePrivateKey,
+) -> None:
+    signing_key = load_signing_key(_ec_pem(ec_key, serialization.PrivateFormat.PKCS8))
+    ours = build_jwt(key_name=KEY_NAME, signing_key=signing_key, now=1_700_000_000, nonce="cd" * 16, uri=None)
+    reference = jwt.encode(
+        {"sub": KEY_NAME, "iss": "cdp", "nbf": 1_700_000_000, "exp": 1_700_000_120},
+        ec_key,
+        algorithm="ES256",
+        headers={"kid": KEY_NAME, "nonce": "cd" * 16},
+    )
+    assert ours.split(".")[:2] == reference.split(".")[:2]  # same JSON, byte for byte
+    assert len(_segments(ours)[2]) == 64  # r ‖ s, 32 bytes each (JWS), never DER
+    _decode(ours, ec_key.public_key())  # verifies
+
+
+def _pkcs8(key: ed25519.Ed25519PrivateKey) -> str:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()

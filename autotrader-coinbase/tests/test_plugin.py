@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from importlib.metadata import version
+
+import autotrader_coinbase
 import pytest
 from autotrader_coinbase import CoinbaseAdapter, CoinbaseSettings
-from autotrader_coinbase.plugin import build_adapter
+from autotrader_coinbase.plugin import build_adapter, make_adapter
 from autotrader_core.capabilities import Feature
 from autotrader_core.errors import ConfigurationError
 from autotrader_core.plugins import PluginManager
@@ -25,11 +30,34 @@ def test_entry_point_registers_coinbase() -> None:
 
 
 def test_factory_builds_a_sandbox_adapter_without_io() -> None:
-    adapter = build_adapter(CoinbaseSettings(_env_file=None))  # type: ignore[call-arg]
+    adapter = make_adapter(CoinbaseSettings(_env_file=None))  # type: ignore[call-arg]
     assert isinstance(adapter, CoinbaseAdapter)
     assert not adapter.is_connected
 
 
 def test_factory_refuses_foreign_settings() -> None:
     with pytest.raises(ConfigurationError):
-        build_adapter(BrokerSettings(_env_file=None))  # type: ignore[call-arg]
+        make_adapter(BrokerSettings(_env_file=None))  # type: ignore[call-arg]
+
+
+def test_former_factory_name_still_builds() -> None:
+    assert build_adapter is make_adapter
+
+
+def test_discovery_loads_neither_the_adapter_nor_pydantic_settings() -> None:
+    """Plugin discovery imports ``autotrader_coinbase.plugin`` for every run: it must stay cheap."""
+    code = (
+        "import sys, autotrader_coinbase.plugin as p; "
+        "[info] = p.autotrader_adapters(); "
+        "print(sorted(m for m in ('autotrader_coinbase.adapter', 'autotrader_coinbase.settings', "
+        "'pydantic_settings', 'httpx', 'jwt', 'cryptography') if m in sys.modules)); "
+        "info.capabilities; print('autotrader_coinbase.adapter' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.splitlines() == ["[]", "True"]
+
+
+def test_registered_name_and_version_are_the_adapters() -> None:
+    info = PluginManager().load_entry_points().adapters()["coinbase"]
+    assert info.name == CoinbaseAdapter.name
+    assert info.version == version("autotrader-coinbase") == autotrader_coinbase.__version__

@@ -266,6 +266,19 @@ async def test_silence_beyond_heartbeat_timeout_reconnects(
     assert len(server.received) == 2
 
 
+async def test_unanswered_subscribe_is_replaced_after_the_heartbeat_timeout(
+    httpx_mock: HTTPXMock, make_settings: Callable[..., CoinbaseSettings]
+) -> None:
+    unanswered = [("expect", 2)]  # the subscribes arrive; Coinbase never answers
+    alive = [("expect", 2), ("send", subscriptions()), ("send", user_message(1, "snapshot", _open()))]
+    async with scripted_server([unanswered, alive]) as server:
+        adapter = CoinbaseAdapter(make_settings(ws_url=server.url, heartbeat_timeout=0.2))
+        [accepted] = await _collect(adapter, 1, limit=2.0)
+        await adapter.disconnect()
+    assert isinstance(accepted, OrderAccepted)
+    assert len(server.received) == 2  # no catch-up: the first connection never subscribed
+
+
 async def test_repeated_auth_failures_raise_authentication_error(
     httpx_mock: HTTPXMock, make_settings: Callable[..., CoinbaseSettings], ec_pem: str
 ) -> None:

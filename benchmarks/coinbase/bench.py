@@ -12,7 +12,8 @@ as orders/s and client CPU µs per order, sequentially and with 16 in flight. Bo
 with a fresh EC P-256 key made for the run. CCXT runs with ``enableRateLimit=False``;
 our limiter keeps running (its cost is counted) with its rate raised for the benchmark.
 
-Run: ``nox -f benchmarks/coinbase/noxfile.py`` or ``python bench.py [--orders N] [--repeats R]``.
+Run: ``nox -f benchmarks/noxfile.py -s bench-coinbase`` or
+``python bench.py [--orders N] [--repeats R] [--transports lean,aiohttp,httpx]``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import sys
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -45,8 +47,8 @@ def _pem() -> str:
 PEM = _pem()
 
 
-async def ours(base_url: str, kind: str) -> tuple[One, Close]:
-    """Our adapter's full submit path, OMS update included."""
+async def ours(transport: str, base_url: str, kind: str) -> tuple[One, Close]:
+    """Our adapter's full submit path on ``transport``, OMS update included."""
     from autotrader_coinbase import CoinbaseAdapter, CoinbaseSettings
     from autotrader_core.enums import OrderSide, OrderType
     from autotrader_core.ids import ClientOrderIdGenerator
@@ -62,6 +64,7 @@ async def ours(base_url: str, kind: str) -> tuple[One, Close]:
         base_url=base_url,
         rest_requests_per_second=1e9,
         public_requests_per_second=1e9,
+        http_transport=transport,  # type: ignore[arg-type]  # a --transports value
     )
     adapter = CoinbaseAdapter(settings)
     await adapter.connect()
@@ -107,13 +110,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=2000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--transports", default="lean,aiohttp,httpx")
     args = parser.parse_args()
     import ccxt
 
+    contenders = {f"autotrader-coinbase ({t})": partial(ours, t) for t in args.transports.split(",")}
+    contenders["ccxt async coinbase"] = ccxt_coinbase
     proc, base_url = start(HERE / "standin.py")
     try:
         run_and_report(
-            {"autotrader-coinbase (httpx)": ours, "ccxt async coinbase": ccxt_coinbase},
+            contenders,
             "ccxt async coinbase",
             base_url,
             kinds=["limit"],

@@ -1,6 +1,6 @@
 """Coinbase Advanced Trade adapter: the full :class:`BrokerAdapter` contract.
 
-Wiring: :mod:`order_builder` validates and builds request bodies (refusals happen
+Wiring: :mod:`orders` validates and builds request bodies (refusals happen
 before anything is sent), :class:`CoinbaseHttp` is the one request path,
 :mod:`parsing` turns replies into core models, :class:`UserStream` reads the
 user channel and :class:`FillCompleter` turns its cumulative state into exact
@@ -15,10 +15,9 @@ import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import anyio
-import httpx
 from autotrader_core.adapter import BrokerAdapter, OrderChange
 from autotrader_core.capabilities import Capabilities
 from autotrader_core.decimals import wire_field
@@ -42,13 +41,13 @@ from autotrader_core.events import (
 from autotrader_core.market_data import MarketDataFeed, Quote
 from autotrader_core.models import Balance, Fill, Instrument, Order, OrderReport, Position
 from autotrader_core.skipping import BadItemLog
+from autotrader_core.transports import HttpTransport
 
-from autotrader_coinbase.directory import OrderDirectory
 from autotrader_coinbase.errors import BROKER, GENERIC_CODES, error_for_code
-from autotrader_coinbase.fills import FillCompleter, OrderRef
+from autotrader_coinbase.fills import FillCompleter, OrderDirectory, OrderRef
 from autotrader_coinbase.http import CoinbaseHttp
 from autotrader_coinbase.market_data import CoinbaseMarketData, parse_product_book, require_listed
-from autotrader_coinbase.order_builder import build_create_order_body, build_edit_order_body
+from autotrader_coinbase.orders import build_create_order_body, build_edit_order_body
 from autotrader_coinbase.parsing import (
     ProductInfo,
     UserOrderUpdate,
@@ -64,7 +63,11 @@ from autotrader_coinbase.parsing import (
     spot_product_guess,
 )
 from autotrader_coinbase.settings import CoinbaseSettings
-from autotrader_coinbase.stream import StreamConnected, StreamGap, StreamHeartbeat, StreamOrders, UserStream
+from autotrader_coinbase.stream import StreamCaughtUp, StreamGap, StreamHeartbeat, StreamOrders, UserStream
+
+if TYPE_CHECKING:  # httpx is loaded only when the httpx transport is chosen
+    import httpx
+    from autotrader_core.streaming import Gap
 
 __all__ = ["COINBASE_CAPABILITIES", "CoinbaseAdapter"]
 
@@ -107,14 +110,19 @@ class CoinbaseAdapter(BrokerAdapter):
 
     Args:
         settings: Adapter settings; the sandbox (default) needs no key, live does.
-        transport: httpx transport override for loopback tests (leave ``None``).
+        transport: Transport override (tests, benchmarks): an httpx transport or an
+            :class:`~autotrader_core.transports.HttpTransport`; default: the one
+            ``settings.http_transport`` names.
     """
 
     name: ClassVar[str] = "coinbase"
     capabilities: ClassVar[Capabilities] = COINBASE_CAPABILITIES
 
     def __init__(
-        self, settings: CoinbaseSettings, *, transport: httpx.AsyncBaseTransport | None = None
+        self,
+        settings: CoinbaseSettings,
+        *,
+        transport: httpx.AsyncBaseTransport | HttpTransport | None = None,
     ) -> None:
         # Local work only (settings checks, key loading): the first I/O is in connect().
         self.settings = settings
@@ -133,7 +141,9 @@ class CoinbaseAdapter(BrokerAdapter):
         self._connected = False
         self._stream: UserStream | None = None
         self._last_alive: datetime | None = None
-        """Last moment the stream was known to be delivering (catch-up reads fills from before it)."""
+        """Last moment the stream was known to be delivering (a gap's catch-up reads fills from before it)."""
+        self._pending_catch_up: datetime | None = None
+        """Start of a catch-up still to run (set after a reconnect or a gap, kept while it fails)."""
         self._listed: frozenset[str] | None = None
         """Listed products, read once for market-data symbol checks."""
 
@@ -555,54 +565,72 @@ class CoinbaseAdapter(BrokerAdapter):
         stream = UserStream(
             url,
             token=(lambda: signer.ws_token()) if signer is not None else (lambda: None),
+            catch_up=self._after_reconnect,
             product_ids=self.settings.product_ids,
             heartbeat_timeout=self.settings.heartbeat_timeout,
             max_backoff=self.settings.reconnect_max_delay,
             initial_backoff=self.settings.reconnect_initial_delay,
             bad_items=self.bad_items,
+            telemetry=lambda: self.telemetry,  # looked up per report: the engine installs its own later
         )
         self._stream = stream
-        pending_catch_up: tuple[datetime] | None = None
+        self._pending_catch_up = None
         try:
-            async for item in stream.items():
-                now = datetime.now(UTC)
-                if isinstance(item, StreamConnected) and item.reconnect:
-                    self.telemetry.reconnected(item.reason)
-                if isinstance(item, StreamGap) or (isinstance(item, StreamConnected) and item.reconnect):
-                    # After a drop: from the last sign of life. After a gap: from now (minus the margin).
-                    # The first connection has no gap behind it: its snapshot lists the open orders.
-                    since = self._last_alive or now
-                    if pending_catch_up is not None:
-                        since = min(since, pending_catch_up[0])  # an unfinished catch-up keeps its start
-                    pending_catch_up = (since,)
-                self._last_alive = now
-                if pending_catch_up is not None:
-                    try:
-                        events = await self._catch_up(pending_catch_up[0])
-                    except (TransientError, RateLimited) as exc:
-                        logger.warning(
-                            "coinbase: stream catch-up failed (%s); retrying on the next message", exc
-                        )
-                        events = []
-                    except BrokerProtocolError as exc:
-                        # Retrying would read the same reply again; reconciliation has to settle it.
-                        logger.error("coinbase: stream catch-up got an unreadable reply, giving up: %s", exc)
-                        events, pending_catch_up = [], None
+            async with contextlib.aclosing(stream.items()) as items:
+                async for item in items:
+                    now = datetime.now(UTC)
+                    if isinstance(item, StreamCaughtUp):
+                        events = item.events
                     else:
-                        pending_catch_up = None
+                        if isinstance(item, StreamGap):
+                            # From the last sign of life before the gap (minus the margin).
+                            self._schedule_catch_up(self._last_alive or now)
+                        events = await self._run_catch_up()  # a new one, or one that failed before
+                    self._last_alive = now
                     for event in events:
                         yield event
-                if isinstance(item, StreamOrders):
-                    for update in item.updates:
-                        for event in await self._on_update(update):
+                    if isinstance(item, StreamOrders):
+                        for update in item.updates:
+                            for event in await self._on_update(update):
+                                yield event
+                    elif isinstance(item, StreamHeartbeat):
+                        for event in await self._completer.retry_lagging():
                             yield event
-                elif isinstance(item, StreamHeartbeat):
-                    for event in await self._completer.retry_lagging():
-                        yield event
         finally:
-            stream.close()
             if self._stream is stream:
                 self._stream = None
+
+    async def _after_reconnect(self, gap: Gap) -> list[OrderEvent]:
+        """The stream's catch-up hook: fills since the lost connection last delivered.
+
+        The first connection has no gap behind it: its snapshot lists the open orders.
+        """
+        since = datetime.fromtimestamp(gap.since, UTC) if gap.since is not None else datetime.now(UTC)
+        self._schedule_catch_up(since)
+        return await self._run_catch_up()
+
+    def _schedule_catch_up(self, since: datetime) -> None:
+        if self._pending_catch_up is not None:
+            since = min(since, self._pending_catch_up)  # an unfinished catch-up keeps its start
+        self._pending_catch_up = since
+
+    async def _run_catch_up(self) -> list[OrderEvent]:
+        """Run the pending catch-up, if any; a failed one is retried on the next stream message."""
+        since = self._pending_catch_up
+        if since is None:
+            return []
+        try:
+            events = await self._catch_up(since)
+        except (TransientError, RateLimited) as exc:
+            logger.warning("coinbase: stream catch-up failed (%s); retrying on the next message", exc)
+            return []
+        except BrokerProtocolError as exc:
+            # Retrying would read the same reply again; reconciliation has to settle it.
+            logger.error("coinbase: stream catch-up got an unreadable reply, giving up: %s", exc)
+            self._pending_catch_up = None
+            return []
+        self._pending_catch_up = None
+        return events
 
     async def _on_update(self, update: UserOrderUpdate) -> list[OrderEvent]:
         ref = self._directory.ref(update.order_id)

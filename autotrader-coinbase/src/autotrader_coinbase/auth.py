@@ -12,21 +12,27 @@ WebSocket subscribe messages carry the same token *without* ``uri``.
 
 The functions here are pure (time and nonce are arguments) so tests can verify
 every claim; :class:`JwtSigner` binds them to a loaded key and a clock.
+
+Minting is on the submit path of every order, so the token is assembled here from
+the JSON PyJWT would write (same header and claims, byte for byte; tests compare)
+and signed with ``cryptography`` directly: less than PyJWT's ``encode`` per token,
+same key object, same algorithm, a fresh nonce and signature every time.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import json
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import jwt
 from autotrader_core.errors import ConfigurationError
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 __all__ = [
     "JWT_ISSUER",
@@ -40,6 +46,8 @@ __all__ = [
 
 JWT_ISSUER = "cdp"
 JWT_LIFETIME_SECONDS = 120
+
+_ES256 = ec.ECDSA(hashes.SHA256())
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,12 +140,24 @@ def build_jwt(
     }
     if uri is not None:
         claims["uri"] = uri
-    return jwt.encode(
-        claims,
-        signing_key.key,
-        algorithm=signing_key.algorithm,
-        headers={"kid": key_name, "nonce": nonce},
-    )
+    # RFC 7515 compact form, as PyJWT writes it: header keys sorted, compact separators.
+    header = {"alg": signing_key.algorithm, "kid": key_name, "nonce": nonce, "typ": "JWT"}
+    signing_input = _segment(header, sort_keys=True) + b"." + _segment(claims, sort_keys=False)
+    key = signing_key.key
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        r, s = decode_dss_signature(key.sign(signing_input, _ES256))
+        signature = r.to_bytes(32, "big") + s.to_bytes(32, "big")  # JWS wants r ‖ s, not DER
+    else:
+        signature = key.sign(signing_input)
+    return (signing_input + b"." + _b64url(signature)).decode("ascii")
+
+
+def _b64url(data: bytes) -> bytes:
+    return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+
+def _segment(part: dict[str, Any], *, sort_keys: bool) -> bytes:
+    return _b64url(json.dumps(part, separators=(",", ":"), sort_keys=sort_keys).encode())
 
 
 class JwtSigner:

@@ -10,18 +10,21 @@ requests are sent unsigned there unless credentials were configured.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 from autotrader_core.clock import ClockOffset
 from autotrader_core.resiliency.rate_limit import RateLimiter
 from autotrader_core.rest import RestClient, RestRequest
-from autotrader_core.transports import HttpReply
+from autotrader_core.transport_choice import make_transport
+from autotrader_core.transports import HttpReply, HttpTransport
 
 from autotrader_coinbase.auth import JwtSigner
 from autotrader_coinbase.errors import BROKER, map_http_error
 from autotrader_coinbase.parsing import parse_server_time_ms
 from autotrader_coinbase.settings import API_PREFIX, CoinbaseSettings
+
+if TYPE_CHECKING:  # httpx is loaded only when the httpx transport is chosen
+    import httpx
 
 __all__ = ["CoinbaseHttp"]
 
@@ -33,8 +36,9 @@ class CoinbaseHttp:
 
     Args:
         settings: Adapter settings (URLs, credentials, budgets, timeout).
-        transport: httpx transport override (loopback tests only; the default
-            stock transport is the one pytest-httpx intercepts).
+        transport: Transport override (tests, benchmarks): an httpx transport or an
+            :class:`~autotrader_core.transports.HttpTransport`, shared by both clients;
+            default: the one ``settings.http_transport`` names, one per client.
         on_wait: Given to both rate limiters: called as ``(limiter name, seconds)``
             after a request had to wait (the adapter forwards it to its telemetry).
     """
@@ -43,7 +47,7 @@ class CoinbaseHttp:
         self,
         settings: CoinbaseSettings,
         *,
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: httpx.AsyncBaseTransport | HttpTransport | None = None,
         on_wait: Callable[[str, float], None] | None = None,
     ) -> None:
         settings.require_credentials()
@@ -70,7 +74,7 @@ class CoinbaseHttp:
             clock=self.clock,
             timeout=settings.request_timeout,
             default_headers=settings.default_headers,
-            transport=transport,
+            transport=transport if transport is not None else _transport(settings, settings.rest_url),
             on_response=self._observe_rate_headers,
         )
         self.public_rest = self.rest
@@ -82,7 +86,9 @@ class CoinbaseHttp:
                 clock=self.clock,
                 timeout=settings.request_timeout,
                 default_headers={"Accept": "application/json", "Cache-Control": "no-cache"},
-                transport=transport,
+                transport=transport
+                if transport is not None
+                else _transport(settings, settings.public_rest_url),
             )
 
     def _sign(self, request: RestRequest) -> None:
@@ -136,3 +142,10 @@ class CoinbaseHttp:
 
     def __repr__(self) -> str:
         return f"<CoinbaseHttp host={self.host!r} signed={self.signer is not None}>"
+
+
+def _transport(settings: CoinbaseSettings, url: str) -> HttpTransport | None:
+    """The transport ``http_transport`` names for ``url`` (``None``: httpx's stock transport)."""
+    return make_transport(
+        settings.http_transport, url=url, broker=BROKER, extra="autotrader-coinbase[aiohttp]"
+    )

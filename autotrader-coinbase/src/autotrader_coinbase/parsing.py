@@ -14,16 +14,12 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from autotrader_core.decimals import (
-    decimal_from_wire,
-    optional_decimal_from_wire,
-    round_to_step,
-    wire_field,
-)
+from autotrader_core.decimals import decimal_from_wire, round_to_step
 from autotrader_core.enums import AssetClass, Liquidity, OrderSide, OrderStatus, OrderType, TimeInForce
 from autotrader_core.errors import BrokerProtocolError
 from autotrader_core.models import Balance, Fill, Instrument, OrderReport
 from autotrader_core.skipping import BadItemLog
+from autotrader_core.wire import WireReader
 
 from autotrader_coinbase.errors import BROKER, order_failure_error
 
@@ -66,21 +62,20 @@ def _list(value: Any, what: str, payload: Any) -> Sequence[Any]:
     return value
 
 
-def _str(payload: Mapping[str, Any], key: str) -> str:
-    value = wire_field(payload, key, broker=BROKER)
-    if not isinstance(value, str):
-        raise BrokerProtocolError(f"field {key!r} is not a string", payload=payload, broker=BROKER)
-    return value
-
-
-def _dec(payload: Mapping[str, Any], key: str) -> Decimal:
-    return decimal_from_wire(
-        wire_field(payload, key, broker=BROKER), field=key, payload=payload, broker=BROKER
-    )
+# Fields are read through the core's wire reader: a missing or malformed field is a
+# BrokerProtocolError naming it. Bound methods, so a read costs no extra call.
+_WIRE = WireReader(BROKER)
+_str = _WIRE.text
+_dec = _WIRE.decimal
 
 
 def _opt_dec(payload: Mapping[str, Any], key: str) -> Decimal | None:
-    return optional_decimal_from_wire(payload.get(key), field=key, payload=payload, broker=BROKER)
+    # WireReader.optional_decimal, minus its generic (Mapping ABC) lookup: orders carry
+    # seven of these, on the stream's hot path.
+    value = payload.get(key)
+    if value is None or value == "":
+        return None
+    return _WIRE.decimal(payload, key)
 
 
 def _bool(value: Any) -> bool:
@@ -220,15 +215,13 @@ def parse_order_status(value: Any, filled: Decimal, *, payload: Any = None) -> O
 def parse_order(order: Any) -> OrderReport:
     """One order object (from ``GET /orders/historical/{id}`` → ``order``, or a list page)."""
     payload = _mapping(order, "order", order)
-    config = parse_order_configuration(
-        wire_field(payload, "order_configuration", broker=BROKER), payload=payload
-    )
+    config = parse_order_configuration(_WIRE.field(payload, "order_configuration"), payload=payload)
     filled = _opt_dec(payload, "filled_size") or ZERO
     average = _opt_dec(payload, "average_filled_price")
     # Orders sized in quote currency have no base size: the filled size is all we know.
     quantity = config.base_size if config.base_size is not None else filled
     client_order_id = payload.get("client_order_id") or None
-    status = parse_order_status(wire_field(payload, "status", broker=BROKER), filled, payload=payload)
+    status = parse_order_status(_WIRE.field(payload, "status"), filled, payload=payload)
     if status.is_open and _bool(payload.get("pending_cancel", False)):
         status = OrderStatus.PENDING_CANCEL  # cancel requested, not yet done
     updated = parse_time(payload.get("last_fill_time"), payload=payload) or parse_time(
@@ -238,7 +231,7 @@ def parse_order(order: Any) -> OrderReport:
         client_order_id=client_order_id,
         broker_order_id=_str(payload, "order_id"),
         symbol=_str(payload, "product_id"),
-        side=parse_side(wire_field(payload, "side", broker=BROKER), payload=payload),
+        side=parse_side(_WIRE.field(payload, "side"), payload=payload),
         order_type=config.order_type,
         quantity=quantity,
         status=status,
@@ -267,7 +260,7 @@ def parse_orders_page(
     With ``bad_items``, an order that cannot be parsed is reported there and skipped.
     """
     page = _mapping(body, "orders page", body)
-    orders = _list(wire_field(page, "orders", broker=BROKER), "orders", body)
+    orders = _list(_WIRE.field(page, "orders"), "orders", body)
     if bad_items is not None:
         return bad_items.parse_each(orders, parse_order, what="order"), _cursor(page)
     return [parse_order(item) for item in orders], _cursor(page)
@@ -281,7 +274,7 @@ def parse_create_order(body: Any) -> str:
         BrokerProtocolError: the reply has neither a success flag nor an order id.
     """
     payload = _mapping(body, "create-order reply", body)
-    success = wire_field(payload, "success", broker=BROKER)
+    success = _WIRE.field(payload, "success")
     if success is not True:
         raise order_failure_error(payload)
     success_response = payload.get("success_response")
@@ -299,10 +292,10 @@ def parse_cancel_results(body: Any) -> dict[str, tuple[bool, str]]:
     """``POST /orders/batch_cancel`` → ``{order_id: (success, failure_reason)}``."""
     payload = _mapping(body, "batch-cancel reply", body)
     results: dict[str, tuple[bool, str]] = {}
-    for item in _list(wire_field(payload, "results", broker=BROKER), "results", body):
+    for item in _list(_WIRE.field(payload, "results"), "results", body):
         entry = _mapping(item, "cancel result", body)
         results[_str(entry, "order_id")] = (
-            wire_field(entry, "success", broker=BROKER) is True,
+            _WIRE.field(entry, "success") is True,
             str(entry.get("failure_reason") or ""),
         )
     return results
@@ -390,7 +383,7 @@ def parse_fill(
         size = size / price  # size is in quote currency: convert to base quantity
         if info is not None and info.base_increment is not None:
             size = round_to_step(size, info.base_increment)  # not 28 digits of division
-    timestamp = parse_time(wire_field(payload, "trade_time", broker=BROKER), payload=payload)
+    timestamp = parse_time(_WIRE.field(payload, "trade_time"), payload=payload)
     return Fill(
         trade_id=_str(payload, "trade_id"),
         client_order_id=client_order_id,
@@ -416,7 +409,7 @@ def parse_fills_page(
     possibly lost fill) and skipped.
     """
     page = _mapping(body, "fills page", body)
-    fills = _list(wire_field(page, "fills", broker=BROKER), "fills", body)
+    fills = _list(_WIRE.field(page, "fills"), "fills", body)
     if bad_items is not None:
         objects = bad_items.parse_each(
             fills, lambda item: _mapping(item, "fill", item), what="fill", may_hold_fill=True
@@ -462,9 +455,7 @@ def parse_product(item: Any) -> Instrument | None:
 def parse_account(item: Any) -> Balance:
     """One wallet: available = ``available_balance.value``, total = available + ``hold.value``."""
     payload = _mapping(item, "account", item)
-    available = _mapping(
-        wire_field(payload, "available_balance", broker=BROKER), "available_balance", payload
-    )
+    available = _mapping(_WIRE.field(payload, "available_balance"), "available_balance", payload)
     hold_field = payload.get("hold")
     hold = _dec(hold_field, "value") if isinstance(hold_field, Mapping) else ZERO
     free = _dec(available, "value")
@@ -479,7 +470,7 @@ def parse_accounts_page(
     With ``bad_items``, a wallet that cannot be parsed is reported there and skipped.
     """
     page = _mapping(body, "accounts page", body)
-    accounts = _list(wire_field(page, "accounts", broker=BROKER), "accounts", body)
+    accounts = _list(_WIRE.field(page, "accounts"), "accounts", body)
     if bad_items is not None:
         return bad_items.parse_each(accounts, parse_account, what="balance"), _cursor(page)
     return [parse_account(item) for item in accounts], _cursor(page)
@@ -528,7 +519,7 @@ def parse_user_order(item: Any, *, event_type: str) -> UserOrderUpdate:
     """One entry of ``events[].orders`` on the user channel."""
     payload = _mapping(item, "user order", item)
     cumulative = _opt_dec(payload, "cumulative_quantity") or ZERO
-    raw_status = str(wire_field(payload, "status", broker=BROKER))
+    raw_status = str(_WIRE.field(payload, "status"))
     fills_text = payload.get("number_of_fills")
     try:
         number_of_fills = int(fills_text) if fills_text not in (None, "") else 0
@@ -541,7 +532,7 @@ def parse_user_order(item: Any, *, event_type: str) -> UserOrderUpdate:
         order_id=_str(payload, "order_id"),
         client_order_id=str(payload.get("client_order_id") or ""),
         product_id=_str(payload, "product_id"),
-        side=parse_side(wire_field(payload, "order_side", broker=BROKER), payload=payload),
+        side=parse_side(_WIRE.field(payload, "order_side"), payload=payload),
         status=parse_order_status(raw_status, cumulative, payload=payload),
         raw_status=raw_status.upper(),
         cumulative_quantity=cumulative,
@@ -562,7 +553,7 @@ def parse_user_message(message: Any, *, bad_items: BadItemLog | None = None) -> 
     """
     payload = _mapping(message, "user message", message)
     updates: list[UserOrderUpdate] = []
-    for event in _list(wire_field(payload, "events", broker=BROKER), "events", message):
+    for event in _list(_WIRE.field(payload, "events"), "events", message):
         body = _mapping(event, "user event", message)
         event_type = str(body.get("type", "update")).lower()
         orders = _list(body.get("orders") or [], "orders", message)

@@ -78,6 +78,13 @@ class CoinbaseSettings(BrokerSettings):
     """Upper bound of the reconnect backoff, in seconds."""
     market_data_url: str | None = None
     """Public market-data WebSocket override; default ``wss://advanced-trade-ws.coinbase.com`` (all environments)."""
+    http_transport: Literal["auto", "httpx", "aiohttp", "lean"] = "auto"
+    """REST transport. ``auto`` (default): ``lean`` unless the environment names a proxy for
+    the REST URL, then ``httpx``. ``lean``: the core's standard-library HTTP/1.1 keep-alive
+    client, the least CPU per order (no proxy support; asyncio only). ``httpx``: httpx's own
+    transport (proxies, HTTP/2 if installed). ``aiohttp``: aiohttp
+    (``pip install 'autotrader-coinbase[aiohttp]'``; proxies, asyncio only). Every choice runs
+    the conformance suite (benchmarks/coinbase/README.md has the figures)."""
 
     @field_validator("api_key_name")
     @classmethod

@@ -81,8 +81,8 @@ class LazyAdapterInfo(AdapterInfo):
     """
 
     __slots__ = ("_capabilities_ref", "_settings_ref")
-    _settings_ref: str
     _capabilities_ref: str
+    _settings_ref: str
 
     def __init__(
         self,

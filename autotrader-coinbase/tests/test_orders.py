@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from autotrader_coinbase.order_builder import build_create_order_body, build_edit_order_body
+from autotrader_coinbase.orders import build_create_order_body, build_edit_order_body
 from autotrader_core.adapter import OrderChange
 from autotrader_core.enums import OrderSide, OrderType, TimeInForce
 from autotrader_core.errors import InvalidOrder, UnsupportedFeature
