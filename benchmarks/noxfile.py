@@ -3,6 +3,7 @@
 nox -f benchmarks/noxfile.py -s bench-binance    autotrader-binance (lean, aiohttp, httpx) vs CCXT
 nox -f benchmarks/noxfile.py -s bench-okx        autotrader-okx vs CCXT
 nox -f benchmarks/noxfile.py -s bench-coinbase   autotrader-coinbase vs CCXT
+nox -f benchmarks/noxfile.py -s bench-oanda      autotrader-oanda (each transport) vs OANDA's v20 client
 nox -f benchmarks/noxfile.py -s bench-binance-md book ticker frame -> price cache vs CCXT pro
 
 (from the repository root; ``python3 dev.py -- -f benchmarks/noxfile.py -s bench-okx`` works
@@ -18,6 +19,7 @@ import nox
 
 HERE = Path(__file__).parent
 ROOT = HERE.parent
+V20_VERSION = "3.0.25.0"  # OANDA's official client, the OANDA benchmark's peer (pinned likewise)
 CCXT_VERSION = "4.5.90"  # pinned: figures are comparable across runs only against the same CCXT
 
 nox.options.default_venv_backend = "uv|virtualenv"
@@ -47,6 +49,15 @@ def bench_okx(session: nox.Session) -> None:
 def bench_coinbase(session: nox.Session) -> None:
     """autotrader-coinbase vs CCXT async coinbase (ES256 JWT per request on both sides)."""
     _bench(session, "coinbase")
+
+
+@nox.session(name="bench-oanda")
+def bench_oanda(session: nox.Session) -> None:
+    """autotrader-oanda on lean, aiohttp and httpx vs OANDA's own v20 client (CCXT has no OANDA)."""
+    session.install("-e", f"{ROOT / 'autotrader-core'}[aiohttp]", "-e", str(ROOT / "autotrader-oanda"))
+    # Benchmark-only: never a dependency of a package. v20 imports yaml without declaring it.
+    session.install(f"v20=={V20_VERSION}", "pyyaml")
+    session.run("python", str(HERE / "oanda" / "bench.py"), *session.posargs)
 
 
 @nox.session(name="bench-binance-md")

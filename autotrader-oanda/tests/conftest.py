@@ -12,6 +12,17 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+@pytest.fixture(autouse=True)
+def _httpx_transport_unless_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unit tests replay through pytest-httpx, which sees only httpx's own transport.
+
+    The default (``auto``) is the lean transport; tests of the other transports say
+    ``http_transport=...`` explicitly (settings arguments win over the environment):
+    ``test_transport.py`` and the loopback conformance classes in ``test_conformance.py``.
+    """
+    monkeypatch.setenv("AUTOTRADER_OANDA_HTTP_TRANSPORT", "httpx")
+
+
 @pytest.fixture
 def settings() -> OandaSettings:
     return make_settings()

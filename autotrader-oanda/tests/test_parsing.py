@@ -19,6 +19,7 @@ from autotrader_core.events import (
     OrderModifyRejected,
     OrderRejected,
 )
+from autotrader_core.wire import WireFieldError
 from autotrader_oanda.parsing import (
     TransactionTranslator,
     fill_price,
@@ -83,6 +84,10 @@ def test_broken_instrument_is_a_protocol_error(key: str, value: object) -> None:
     with pytest.raises(BrokerProtocolError) as caught:
         parse_instrument(raw)
     assert caught.value.payload == raw
+    # The error says which field of which payload broke the format (the core's wire reader).
+    assert isinstance(caught.value, WireFieldError)
+    assert (caught.value.kind, caught.value.field) == ("instrument", key)
+    assert f"instrument field {key!r}" in str(caught.value)
 
 
 def test_balance_is_nav_and_margin_available() -> None:
@@ -145,8 +150,10 @@ def test_trade_dependent_orders_are_not_reported() -> None:
 @pytest.mark.parametrize(("key", "value"), [("state", "WAITING"), ("type", "ICEBERG"), ("units", "0")])
 def test_unknown_order_enums_are_protocol_errors(key: str, value: str) -> None:
     order = dict(reply_of("TC-ORD-02", "query")["order"], **{key: value})
-    with pytest.raises(BrokerProtocolError):
+    with pytest.raises(BrokerProtocolError) as caught:
         parse_order_report(order)
+    assert isinstance(caught.value, WireFieldError)
+    assert caught.value.field == key
 
 
 # -- fills and transactions ---------------------------------------------------

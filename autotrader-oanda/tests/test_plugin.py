@@ -10,7 +10,7 @@ from autotrader_core.settings import BrokerSettings
 from autotrader_oanda import OandaAdapter, OandaSettings
 from autotrader_oanda.http import OandaHttp
 from autotrader_oanda.parsing import TransactionTranslator
-from autotrader_oanda.plugin import build_adapter
+from autotrader_oanda.plugin import make_adapter
 from autotrader_oanda.stream import TransactionStream
 from oanda_helpers import make_settings
 
@@ -27,7 +27,7 @@ def test_entry_point_registers_the_oanda_adapter() -> None:
 
 def test_factory_refuses_other_settings() -> None:
     with pytest.raises(ConfigurationError, match="OandaSettings"):
-        build_adapter(BrokerSettings(_env_file=None))  # type: ignore[call-arg]
+        make_adapter(BrokerSettings(_env_file=None))  # type: ignore[call-arg]
 
 
 def test_capabilities_are_declared_honestly() -> None:
@@ -58,3 +58,27 @@ def test_stream_reconnects_are_paced_to_two_new_connections_per_second() -> None
     assert 0.25 <= delays[0] <= 0.5
     assert all(delay <= 30 for delay in delays)
     assert delays[-1] >= 15  # capped at 30 s, jitter keeps at least half
+
+
+def test_version_comes_from_the_package_metadata() -> None:
+    from importlib.metadata import version
+
+    import autotrader_oanda
+
+    assert autotrader_oanda.__version__ == version("autotrader-oanda")
+    info = PluginManager().load_entry_points().adapter_info("oanda")
+    assert info.version == autotrader_oanda.__version__
+
+
+def test_plugin_discovery_imports_neither_the_adapter_nor_pydantic_settings() -> None:
+    """Discovery loads ``autotrader_oanda.plugin`` for every installed adapter: it must stay cheap."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, autotrader_oanda.plugin\n"
+        "heavy = ('autotrader_oanda.adapter', 'autotrader_oanda.settings', 'pydantic_settings', 'httpx')\n"
+        "print(','.join(name for name in heavy if name in sys.modules))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == ""

@@ -38,6 +38,7 @@ from autotrader_core.events import (
 from autotrader_core.market_data import MarketDataFeed, Quote
 from autotrader_core.models import Balance, Fill, Instrument, Order, OrderReport, Position
 from autotrader_core.skipping import BadItemLog
+from autotrader_core.transports import HttpTransport
 
 from autotrader_oanda.errors import BROKER, CANCEL_OUTCOMES, error_for_reason
 from autotrader_oanda.http import OandaHttp
@@ -86,8 +87,9 @@ class OandaAdapter(BrokerAdapter):
 
     Args:
         settings: Token, account id, environment.
-        transport: httpx transport for REST (default: httpx's stock one, which
-            pytest-httpx intercepts).
+        transport: Transport override for REST (tests, benchmarks): an httpx transport
+            or an :class:`~autotrader_core.transports.HttpTransport`; default: the one
+            ``settings.http_transport`` names.
         stream_transport: httpx transport for the transaction stream.
         on_reconnect: Called with the reason each time the stream reconnects.
     """
@@ -119,7 +121,7 @@ class OandaAdapter(BrokerAdapter):
         self,
         settings: OandaSettings,
         *,
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: httpx.AsyncBaseTransport | HttpTransport | None = None,
         stream_transport: httpx.AsyncBaseTransport | None = None,
         on_reconnect: Callable[[str], None] | None = None,
     ) -> None:
@@ -455,8 +457,8 @@ class OandaAdapter(BrokerAdapter):
             last_transaction_id=start,
             transport=self._stream_transport,
             on_reconnect=self._on_reconnect,
-            on_reconnected=self._reconnected,
             on_wait=self._rate_limit_waited,
+            telemetry=lambda: self.telemetry,
             bad_items=self.bad_items,
         )
         self._stream = stream
@@ -471,9 +473,6 @@ class OandaAdapter(BrokerAdapter):
     # -- telemetry: looked up per call, the engine sets it after the adapter was built
     def _rate_limit_waited(self, name: str, seconds: float) -> None:
         self.telemetry.rate_limit_wait(name, seconds)
-
-    def _reconnected(self, reason: str) -> None:
-        self.telemetry.reconnected(reason)
 
     @property
     def stream(self) -> TransactionStream | None:

@@ -16,7 +16,8 @@ import httpx
 from autotrader_core.errors import BrokerProtocolError
 from autotrader_core.resiliency.rate_limit import RateLimiter
 from autotrader_core.rest import RestClient, RestRequest
-from autotrader_core.transports import HttpReply
+from autotrader_core.transport_choice import make_transport
+from autotrader_core.transports import HttpReply, HttpTransport
 
 from autotrader_oanda.auth import auth_headers
 from autotrader_oanda.errors import BROKER, map_http_error
@@ -31,7 +32,9 @@ class OandaHttp:
     Args:
         settings: Token, account, environment and timeouts.
         rate_limiter: Shared REST budget (a fresh one from the settings by default).
-        transport: httpx transport override (loopback tests); default is httpx's stock one.
+        transport: Transport override (tests, benchmarks): an httpx transport or an
+            :class:`~autotrader_core.transports.HttpTransport`; default: the one
+            ``settings.http_transport`` names.
         on_wait: Given to the default rate limiter: called as ``(limiter name, seconds)``
             after a request had to wait (the adapter forwards it to its telemetry).
     """
@@ -41,7 +44,7 @@ class OandaHttp:
         settings: OandaSettings,
         *,
         rate_limiter: RateLimiter | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: httpx.AsyncBaseTransport | HttpTransport | None = None,
         on_wait: Callable[[str, float], None] | None = None,
     ) -> None:
         self._settings = settings
@@ -59,8 +62,17 @@ class OandaHttp:
             rate_limiter=self.rate_limiter,
             timeout=settings.request_timeout,
             default_headers={"Connection": "keep-alive"},
-            transport=transport,
+            transport=transport if transport is not None else self._make_transport(),
             on_response=self._observe,
+        )
+
+    def _make_transport(self) -> HttpTransport | None:
+        """The transport ``http_transport`` names (``None``: httpx's stock transport)."""
+        return make_transport(
+            self._settings.http_transport,
+            url=self._settings.rest_url,
+            broker=BROKER,
+            extra="autotrader-oanda[aiohttp]",
         )
 
     def _authenticate(self, request: RestRequest) -> None:

@@ -1,8 +1,11 @@
 """OANDA v20 JSON → core models and events.
 
 Numbers are decimal strings on the wire (protocols.md §4); they become
-``Decimal`` directly. Unknown enum values and missing fields raise
-:class:`~autotrader_core.errors.BrokerProtocolError` with the payload.
+``Decimal`` directly. Fields are read through the core's
+:class:`~autotrader_core.wire.WireReader`: unknown enum values and missing or
+malformed fields raise a :class:`~autotrader_core.wire.WireFieldError` (a
+:class:`~autotrader_core.errors.BrokerProtocolError`) naming the payload kind and
+the field, with the payload.
 
 Transactions are the one source of order events, whether they arrive in a
 REST reply (``orderCreateTransaction``, ``orderFillTransaction``, ...), a
@@ -21,7 +24,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from autotrader_core.decimals import decimal_from_wire, optional_decimal_from_wire, wire_field
 from autotrader_core.enums import AssetClass, OrderSide, OrderStatus, OrderType, TimeInForce
 from autotrader_core.errors import BrokerProtocolError
 from autotrader_core.events import (
@@ -36,11 +38,13 @@ from autotrader_core.events import (
     OrderRejected,
 )
 from autotrader_core.models import Balance, Fill, Instrument, OrderReport, Position
+from autotrader_core.wire import WireReader
 
 from autotrader_oanda.errors import BROKER
 
 __all__ = [
     "ORDER_CREATE_TYPES",
+    "WIRE",
     "TransactionTranslator",
     "fill_from_transaction",
     "parse_balances",
@@ -84,25 +88,30 @@ _TIME_IN_FORCE = {
 }
 
 
+WIRE = WireReader(BROKER)
+"""OANDA's field reader (errors name the broker); the ``of(kind)`` readers below also name the payload."""
+_INSTRUMENT = WIRE.of("instrument")
+_ACCOUNT = WIRE.of("account")
+_POSITION = WIRE.of("position")
+_ORDER = WIRE.of("order")
+_TRANSACTION = WIRE.of("transaction")
+
+# Shared by every payload kind (trade legs, transactions, orders): the generic reader.
+_decimal = WIRE.decimal
+_optional_decimal = WIRE.optional_decimal
+
+
 def _protocol_error(message: str, payload: Any) -> BrokerProtocolError:
     return BrokerProtocolError(message, payload=payload, broker=BROKER)
 
 
-def _str_field(payload: Mapping[str, Any], key: str) -> str:
-    value = wire_field(payload, key, broker=BROKER)
-    if not isinstance(value, str) or not value:
-        raise _protocol_error(f"field {key!r} must be a non-empty string", payload)
-    return value
-
-
-def _decimal(payload: Mapping[str, Any], key: str) -> Decimal:
-    return decimal_from_wire(
-        wire_field(payload, key, broker=BROKER), field=key, payload=payload, broker=BROKER
-    )
-
-
-def _optional_decimal(payload: Mapping[str, Any], key: str) -> Decimal | None:
-    return optional_decimal_from_wire(payload.get(key), field=key, payload=payload, broker=BROKER)
+def _str_field(payload: Mapping[str, Any], key: str, reader: WireReader = WIRE) -> str:
+    # Hot path (every transaction reads several): a non-empty string is returned without a call;
+    # anything else goes to the reader, which raises the error naming the payload and field.
+    value = payload.get(key) if type(payload) is dict else None
+    if type(value) is str and value:
+        return value
+    return reader.text(payload, key, non_empty=True)
 
 
 def parse_time(value: object, *, payload: Any = None) -> datetime:
@@ -140,7 +149,7 @@ def transaction_id(value: object, *, payload: Any = None) -> int:
 def _side_and_quantity(payload: Mapping[str, Any]) -> tuple[OrderSide, Decimal]:
     units = _decimal(payload, "units")
     if units == 0:
-        raise _protocol_error("units must not be zero", payload)
+        raise WIRE.error("must not be zero", field="units", payload=payload)
     return (OrderSide.BUY if units > 0 else OrderSide.SELL), abs(units)
 
 
@@ -154,19 +163,18 @@ def parse_instrument(payload: Mapping[str, Any]) -> Instrument:
     ``lot_size`` = 10^-tradeUnitsPrecision, ``min_quantity`` = minimumTradeSize,
     ``max_quantity`` = maximumOrderUnits.
     """
-    name = _str_field(payload, "name")
-    kind = _str_field(payload, "type")
-    asset_class = _ASSET_CLASSES.get(kind)
-    if asset_class is None:
-        raise _protocol_error(f"unknown instrument type {kind!r}", payload)
+    name = _str_field(payload, "name", _INSTRUMENT)
+    asset_class = _INSTRUMENT.enum(payload, "type", _ASSET_CLASSES)
     base, sep, quote = name.partition("_")
     if not sep or not base or not quote:
-        raise _protocol_error(f"instrument name {name!r} is not BASE_QUOTE", payload)
-    precision = wire_field(payload, "displayPrecision", broker=BROKER)
-    units_precision = wire_field(payload, "tradeUnitsPrecision", broker=BROKER)
+        raise _INSTRUMENT.error(f"{name!r} is not BASE_QUOTE", field="name", payload=payload)
+    precision = _INSTRUMENT.field(payload, "displayPrecision")
+    units_precision = _INSTRUMENT.field(payload, "tradeUnitsPrecision")
     for key, value in (("displayPrecision", precision), ("tradeUnitsPrecision", units_precision)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise _protocol_error(f"{key} must be a non-negative integer", payload)
+            raise _INSTRUMENT.error(
+                f"must be a non-negative integer, got {value!r}", field=key, payload=payload
+            )
     return Instrument(
         symbol=name,
         asset_class=asset_class,
@@ -174,8 +182,8 @@ def parse_instrument(payload: Mapping[str, Any]) -> Instrument:
         quote=quote,
         tick_size=Decimal(1).scaleb(-precision),
         lot_size=Decimal(1).scaleb(-units_precision),
-        min_quantity=_decimal(payload, "minimumTradeSize"),
-        max_quantity=_optional_decimal(payload, "maximumOrderUnits"),
+        min_quantity=_INSTRUMENT.decimal(payload, "minimumTradeSize"),
+        max_quantity=_INSTRUMENT.optional_decimal(payload, "maximumOrderUnits"),
     )
 
 
@@ -187,9 +195,9 @@ def parse_balances(account: Mapping[str, Any]) -> list[Balance]:
     """
     return [
         Balance(
-            asset=_str_field(account, "currency"),
-            total=_decimal(account, "NAV"),
-            available=_decimal(account, "marginAvailable"),
+            asset=_str_field(account, "currency", _ACCOUNT),
+            total=_ACCOUNT.decimal(account, "NAV"),
+            available=_ACCOUNT.decimal(account, "marginAvailable"),
         )
     ]
 
@@ -202,19 +210,19 @@ def parse_position(payload: Mapping[str, Any]) -> Position:
     both, it is the side the net quantity points to. ``unrealized_pnl`` is in the
     account's home currency (as OANDA reports it).
     """
-    long_side = wire_field(payload, "long", broker=BROKER)
-    short_side = wire_field(payload, "short", broker=BROKER)
+    long_side = _POSITION.field(payload, "long")
+    short_side = _POSITION.field(payload, "short")
     long_units = _decimal(long_side, "units")
     short_units = _decimal(short_side, "units")
     quantity = long_units + short_units
     leg = long_side if (quantity > 0 or (quantity == 0 and long_units != 0)) else short_side
     average = _optional_decimal(leg, "averagePrice") if (long_units or short_units) else None
     return Position(
-        symbol=_str_field(payload, "instrument"),
+        symbol=_str_field(payload, "instrument", _POSITION),
         quantity=quantity,
         average_price=average if average is not None else ZERO,
         broker=BROKER,
-        unrealized_pnl=_optional_decimal(payload, "unrealizedPL"),
+        unrealized_pnl=_POSITION.optional_decimal(payload, "unrealizedPL"),
     )
 
 
@@ -228,22 +236,17 @@ def parse_order_report(order: Mapping[str, Any], fill: Mapping[str, Any] | None 
         fill: The ORDER_FILL transaction named by ``fillingTransactionID``, when
             fetched: it supplies the filled units and price (an Order object has neither).
     """
-    kind = _str_field(order, "type")
+    kind = _str_field(order, "type", _ORDER)
     if kind in _DEPENDENT_ORDER_TYPES:
         return None
-    order_type = _ORDER_TYPES.get(kind)
-    if order_type is None:
-        raise _protocol_error(f"unknown order type {kind!r}", order)
-    state = _str_field(order, "state")
-    status = _ORDER_STATES.get(state)
-    if status is None:
-        raise _protocol_error(f"unknown order state {state!r}", order)
+    order_type = _ORDER.enum(order, "type", _ORDER_TYPES)
+    status = _ORDER.enum(order, "state", _ORDER_STATES)
     side, quantity = _side_and_quantity(order)
     tif_text = order.get("timeInForce", "FOK" if kind == "MARKET" else "GTC")
     tif = _TIME_IN_FORCE.get(tif_text) if isinstance(tif_text, str) else None
     if tif is None:
-        raise _protocol_error(f"unknown timeInForce {tif_text!r}", order)
-    price = _optional_decimal(order, "price")
+        raise _ORDER.error(f"has an unknown value {tif_text!r}", field="timeInForce", payload=order)
+    price = _ORDER.optional_decimal(order, "price")
     filled = ZERO
     average: Decimal | None = None
     if fill is not None:
@@ -256,8 +259,8 @@ def parse_order_report(order: Mapping[str, Any], fill: Mapping[str, Any] | None 
     updated = order.get("filledTime") or order.get("cancelledTime") or order.get("createTime")
     return OrderReport(
         client_order_id=client_id if isinstance(client_id, str) else None,
-        broker_order_id=_str_field(order, "id"),
-        symbol=_str_field(order, "instrument"),
+        broker_order_id=_str_field(order, "id", _ORDER),
+        symbol=_str_field(order, "instrument", _ORDER),
         side=side,
         order_type=order_type,
         quantity=quantity,
@@ -326,7 +329,7 @@ def fill_from_transaction(tx: Mapping[str, Any], *, client_order_id: str, fee_cu
         price=fill_price(tx),
         fee=fee,
         fee_currency=fee_currency,
-        timestamp=parse_time(wire_field(tx, "time", broker=BROKER), payload=tx),
+        timestamp=parse_time(WIRE.field(tx, "time"), payload=tx),
         broker_order_id=_str_field(tx, "orderID"),
         broker=BROKER,
     )
@@ -391,8 +394,8 @@ class TransactionTranslator:
         """
         if not isinstance(tx, dict):
             raise _protocol_error("transaction must be a JSON object", tx)
-        kind = _str_field(tx, "type")
-        tx_id = _str_field(tx, "id")
+        kind = _str_field(tx, "type", _TRANSACTION)
+        tx_id = _str_field(tx, "id", _TRANSACTION)
         if once and tx_id in self._reported:
             return []
         events = self._translate(kind, tx)
@@ -421,7 +424,7 @@ class TransactionTranslator:
 
     @staticmethod
     def _time(tx: Mapping[str, Any]) -> datetime:
-        return parse_time(wire_field(tx, "time", broker=BROKER), payload=tx)
+        return parse_time(_TRANSACTION.field(tx, "time"), payload=tx)
 
     def _created(self, tx: Mapping[str, Any]) -> list[OrderEvent]:
         order_id = _str_field(tx, "id")

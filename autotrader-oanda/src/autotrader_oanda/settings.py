@@ -56,6 +56,14 @@ class OandaSettings(BrokerSettings):
     """Seconds before the first stream reconnect; doubles per failed attempt (with jitter)."""
     reconnect_max_delay: float = Field(default=30.0, gt=0)
     """Ceiling of the stream reconnect delay."""
+    http_transport: Literal["auto", "httpx", "aiohttp", "lean"] = "auto"
+    """REST transport. ``auto`` (default): ``lean`` unless the environment names a proxy for
+    the REST URL, then ``httpx``. ``lean``: the core's standard-library HTTP/1.1 keep-alive
+    client, the least CPU per order (no proxy support; asyncio only). ``httpx``: httpx's own
+    transport (proxies, HTTP/2 if installed). ``aiohttp``: aiohttp
+    (``pip install 'autotrader-oanda[aiohttp]'``; proxies, asyncio only). The transaction
+    stream always runs on httpx. Every choice runs the conformance suite
+    (benchmarks/oanda/README.md has the figures)."""
     max_requests_per_second: float = Field(default=100.0, gt=0, le=120)
     """REST budget: OANDA allows 120 requests/s per IP and advises at most 100/s per connection."""
 

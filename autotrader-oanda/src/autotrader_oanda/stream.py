@@ -1,16 +1,20 @@
-"""The transaction stream: chunked HTTP JSON lines, heartbeats, reconnect and catch-up.
+"""The transaction stream: chunked HTTP JSON lines on the core's reconnecting stream.
 
 ``GET {stream host}/v3/accounts/{id}/transactions/stream`` never ends; each
 line is a Transaction or ``{"type":"HEARTBEAT","lastTransactionID":...}``
 (about every 5 s; protocols.md §4.5). OANDA has no WebSocket API.
 
-Nothing is lost:
+The connection loop (connect, backoff with jitter, telemetry, clean close) is the
+core's :class:`~autotrader_core.streaming.ReconnectingStream` over a
+:class:`~autotrader_core.streaming.LineStreamCarrier`; this module adds what is
+OANDA's. Nothing is lost:
 
 * every transaction id seen (stream, catch-up or REST) advances
   :attr:`TransactionStream.last_transaction_id`;
 * after each (re)connect, once the stream's headers are in, the gap is filled
   with ``GET /transactions/sinceid?id=<last seen>`` before any stream line is
-  read, and stream lines at or below the last seen id are skipped;
+  read (the stream's catch-up, also on the first connection), and stream lines
+  at or below the last seen id are skipped;
 * a heartbeat whose ``lastTransactionID`` is ahead of us proves a gap and
   triggers the same catch-up;
 * no line within ``heartbeat_timeout`` (a silent, half-open stream) → drop the
@@ -25,13 +29,13 @@ from __future__ import annotations
 import json
 import logging
 import random
-from collections.abc import AsyncGenerator, Callable
-from contextlib import aclosing
+from collections.abc import AsyncGenerator, Callable, Mapping
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any
 
 import anyio
 import httpx
+from autotrader_core.adapter import AdapterTelemetry
 from autotrader_core.errors import (
     AutotraderError,
     BrokerError,
@@ -42,8 +46,10 @@ from autotrader_core.errors import (
 )
 from autotrader_core.events import OrderEvent
 from autotrader_core.resiliency.rate_limit import RateLimiter
+from autotrader_core.resiliency.retry import RetryPolicy
 from autotrader_core.rest import parse_retry_after
 from autotrader_core.skipping import PARSE_ERRORS, BadItemLog
+from autotrader_core.streaming import Gap, LineStreamCarrier, Reconnect, ReconnectingStream, StreamLost
 from autotrader_core.transports import HttpReply
 
 from autotrader_oanda.auth import auth_headers
@@ -58,6 +64,8 @@ logger = logging.getLogger(__name__)
 
 _MAX_CATCH_UP_PAGES = 100
 
+CONNECTIONS = "oanda-stream-connections"
+"""Name of the connection limiter; also the stream's name in logs and rate-limit telemetry."""
 
 _NO_FILL_TYPES = frozenset(
     {"ORDER_CANCEL", "HEARTBEAT", "CLIENT_CONFIGURE", "TRANSFER_FUNDS", "DAILY_FINANCING"}
@@ -67,6 +75,30 @@ _NO_FILL_TYPES = frozenset(
 
 class StreamInterrupted(TransientError):
     """The stream ended, went silent or sent an unreadable line; the stream reconnects."""
+
+
+def _half_random() -> float:
+    # With jitter 0.5, rand/2 makes each wait 50-100 % of its doubling ceiling, as it always was:
+    # never more than the ceiling, never a thundering herd of reconnects.
+    return random.random() / 2
+
+
+class _TransactionLines(LineStreamCarrier):
+    """The line carrier with OANDA's silence rule: no line (not even a heartbeat) for
+    ``silence`` seconds ends the connection. The reasons keep the words the adapter
+    has always reported (``"no heartbeat for 15s (silent stream)"``)."""
+
+    def __init__(self, url: str, *, silence: float, **options: Any) -> None:
+        super().__init__(url, **options)
+        self._silence = silence
+
+    async def recv(self) -> str:
+        with anyio.move_on_after(self._silence):
+            try:
+                return await super().recv()
+            except StreamLost as exc:
+                raise Reconnect(exc.message) from None  # "stream read failed (...)", unprefixed
+        raise Reconnect(f"no heartbeat for {self._silence:g}s (silent stream)")
 
 
 class TransactionStream:
@@ -80,10 +112,10 @@ class TransactionStream:
         last_transaction_id: Where to start (the account's ``lastTransactionID`` at connect).
         transport: httpx transport override (default: the stock one).
         on_reconnect: Called with the reason before each reconnect attempt.
-        on_reconnected: Called once per successful reconnect (the new stream answered 200),
-            with what ended the previous connection; never for the first connection.
-        on_wait: Called as ``(limiter name, seconds)`` after a wait for the connection
-            limiter or a ``Retry-After`` from the stream host.
+        on_wait: Called as ``(limiter name, seconds)`` after a wait for the connection limiter.
+        telemetry: The adapter's telemetry (looked up on every report): reconnects
+            (never for the first connection) and ``Retry-After`` waits of the stream host.
+        bad_items: Where unreadable lines and transactions are reported.
     """
 
     def __init__(
@@ -95,8 +127,8 @@ class TransactionStream:
         last_transaction_id: int,
         transport: httpx.AsyncBaseTransport | None = None,
         on_reconnect: Callable[[str], None] | None = None,
-        on_reconnected: Callable[[str], None] | None = None,
         on_wait: Callable[[str, float], None] | None = None,
+        telemetry: Callable[[], AdapterTelemetry] | None = None,
         bad_items: BadItemLog | None = None,
     ) -> None:
         self._settings = settings
@@ -105,46 +137,88 @@ class TransactionStream:
         self._translator = translator
         self.last_transaction_id = last_transaction_id
         """Highest transaction id delivered (or skipped as irrelevant) so far."""
-        self.reconnects = 0
-        """How many times the stream reconnected."""
-        self.last_error: str | None = None
-        """Why the latest connection ended."""
-        self.last_reconnect_delay: float | None = None
-        """Seconds the latest reconnect waited (set before ``on_reconnect`` is called)."""
-        self.connections = 0
-        """Connections opened (successful responses)."""
         self._on_reconnect = on_reconnect
-        self._on_reconnected = on_reconnected
-        self._on_wait = on_wait
-        self._lost_reason: str | None = None
-        """What ended the last connection that answered 200; reported once the next one does."""
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
-        self._closed = False
-        self._heard_from_server = False
-        self.connect_limiter = RateLimiter(
-            "oanda-stream-connections", capacity=2, per_seconds=1.0, on_wait=on_wait
-        )
+        self.connect_limiter = RateLimiter(CONNECTIONS, capacity=2, per_seconds=1.0, on_wait=on_wait)
         """OANDA throttles new connections to 2 per second per IP: every (re)connect takes a token."""
+        self._policy = RetryPolicy(
+            max_attempts=1,  # not used: the stream reconnects until closed
+            base_delay=settings.reconnect_initial_delay,
+            max_delay=settings.reconnect_max_delay,
+            jitter=0.5,
+        )
+        self._stream: ReconnectingStream[str, OrderEvent] = ReconnectingStream(
+            self._carrier,
+            self._handle_line,
+            name=CONNECTIONS,
+            catch_up=self._catch_up_gap,
+            catch_up_first=True,  # resume from a known transaction id, on the first connection too
+            before_connect=self.connect_limiter.acquire,
+            handshake_timeout=settings.request_timeout,
+            policy=self._policy,
+            telemetry=telemetry,
+            sleep=self._backoff,
+            rand=_half_random,
+        )
 
     @property
     def path(self) -> str:
         """Path of the transaction stream for this account."""
         return f"/v3/accounts/{self._settings.account_id}/transactions/stream"
 
+    def reconnect_delay(self, attempt: int) -> float:
+        """Seconds to wait before reconnect number ``attempt`` (0-based): doubling, capped, jittered."""
+        return self._policy.backoff(attempt + 1, _half_random)
+
+    @property
+    def reconnects(self) -> int:
+        """How many times the stream reconnected (every failed connection or attempt counts)."""
+        return len(self._stream.delays)
+
+    @property
+    def last_reconnect_delay(self) -> float | None:
+        """Seconds the latest reconnect waited (set before ``on_reconnect`` is called)."""
+        return self._stream.delays[-1] if self._stream.delays else None
+
+    @property
+    def last_error(self) -> str | None:
+        """Why the latest connection ended."""
+        return self._stream.last_error
+
+    @property
+    def connections(self) -> int:
+        """Connections opened (answered 200 and caught up)."""
+        return self._stream.connections
+
     def _http_client(self) -> httpx.AsyncClient:
         if self._client is None:
             self._client = httpx.AsyncClient(
-                base_url=self._settings.stream_url,
                 # Reads are bounded by the heartbeat watchdog, not by httpx.
                 timeout=httpx.Timeout(self._settings.request_timeout, read=None),
                 transport=self._transport,
             )
         return self._client
 
+    def _carrier(self) -> _TransactionLines:
+        return _TransactionLines(
+            self._settings.stream_url + self.path,
+            silence=self._settings.heartbeat_timeout,
+            headers=auth_headers(self._settings.token),
+            client=self._http_client(),
+            status_error=self._status_error,
+            broker=BROKER,
+        )
+
+    async def _backoff(self, delay: float) -> None:
+        """The stream's wait before a reconnect: tell ``on_reconnect`` first."""
+        if self._on_reconnect is not None:
+            self._on_reconnect(self.last_error or "connection lost")
+        await anyio.sleep(delay)
+
     async def aclose(self) -> None:
         """Stop the stream; :meth:`events` returns at its next step. Safe to call twice."""
-        self._closed = True
+        await self._stream.aclose()
         client, self._client = self._client, None
         if client is not None:
             await client.aclose()
@@ -152,16 +226,9 @@ class TransactionStream:
     @property
     def closed(self) -> bool:
         """True once :meth:`aclose` was called."""
-        return self._closed
+        return self._stream.closed
 
-    def reconnect_delay(self, attempt: int) -> float:
-        """Seconds to wait before reconnect number ``attempt`` (0-based): doubling, capped, jittered."""
-        ceiling = min(
-            self._settings.reconnect_max_delay, self._settings.reconnect_initial_delay * 2.0**attempt
-        )
-        return ceiling * (0.5 + random.random() / 2)  # jitter: never a thundering herd of reconnects
-
-    async def events(self) -> AsyncGenerator[OrderEvent, None]:
+    def events(self) -> AsyncGenerator[OrderEvent, None]:
         """Core events from the stream (and its catch-ups), until :meth:`aclose`.
 
         Raises:
@@ -172,101 +239,7 @@ class TransactionStream:
         the stream goes on, and a heartbeat announcing a transaction id beyond the
         last one delivered fetches what a garbled line held (``sinceid``).
         """
-        attempt = 0
-        while not self._closed:
-            try:
-                # aclosing: when our consumer stops, the HTTP stream closes now, not at GC time.
-                async with aclosing(self._session()) as session:
-                    async for event in session:
-                        yield event
-            except Exception as exc:
-                if self.closed:
-                    return  # disconnect() closed the client under a read: not a failure
-                if not isinstance(exc, TransientError | BrokerError | httpx.HTTPError):
-                    raise
-                if isinstance(exc, AutotraderError) and not exc.retryable:
-                    raise  # bad token, unknown account, broken transaction: reconnecting cannot help
-                if self._heard_from_server:
-                    attempt = 0  # the connection worked for a while: start the backoff afresh
-                self._heard_from_server = False
-                self.last_error = f"{type(exc).__name__}: {exc}"
-                if self.connections and self._lost_reason is None:  # the first failure after a good stream
-                    self._lost_reason = _short_reason(exc)
-                delay = self.reconnect_delay(attempt)
-                if isinstance(exc, RateLimited) and exc.retry_after:
-                    delay = max(delay, exc.retry_after)
-                    if self._on_wait is not None:  # OANDA's Retry-After: a rate-limit wait we sleep through
-                        self._on_wait(self.connect_limiter.name, delay)
-                attempt += 1
-                self.reconnects += 1
-                self.last_reconnect_delay = delay
-                logger.warning("oanda stream interrupted (%s); reconnecting in %.2fs", self.last_error, delay)
-                if self._on_reconnect is not None:
-                    self._on_reconnect(self.last_error)
-                await anyio.sleep(delay)
-
-    async def _session(self) -> AsyncGenerator[OrderEvent, None]:
-        await self.connect_limiter.acquire()
-        client = self._http_client()
-        async with client.stream("GET", self.path, headers=auth_headers(self._settings.token)) as response:
-            if response.status_code != 200:
-                raise await self._status_error(response)
-            self.connections += 1
-            reason, self._lost_reason = self._lost_reason, None
-            if reason is not None and self._on_reconnected is not None:
-                self._on_reconnected(reason)
-            # Catch up *after* the stream is open: whatever happens from here on is
-            # either in the catch-up reply or on the stream (and de-duplicated by id).
-            for event in await self.catch_up():
-                yield event
-            # httpx's line iterator is an async generator: close it with the response.
-            lines_iterator = cast(AsyncGenerator[str, None], response.aiter_lines())
-            async with aclosing(lines_iterator) as lines:
-                while not self._closed:
-                    try:
-                        with anyio.fail_after(self._settings.heartbeat_timeout):
-                            line = await lines.__anext__()
-                    except TimeoutError:
-                        raise StreamInterrupted(
-                            f"no heartbeat for {self._settings.heartbeat_timeout:g}s (silent stream)",
-                            broker=BROKER,
-                        ) from None
-                    except StopAsyncIteration:
-                        raise StreamInterrupted("the stream ended", broker=BROKER) from None
-                    except httpx.HTTPError as exc:
-                        raise StreamInterrupted(
-                            f"stream read failed ({type(exc).__name__})", broker=BROKER
-                        ) from None
-                    self._heard_from_server = True
-                    for event in await self._handle_line(line):
-                        yield event
-
-    async def _status_error(self, response: httpx.Response) -> AutotraderError:
-        text = (await response.aread()).decode("utf-8", "replace")
-        try:
-            body: Any = json.loads(text, parse_float=Decimal) if text.strip() else None
-        except ValueError:
-            body = None
-        status = response.status_code
-        if status == 429:
-            retry = parse_retry_after(response.headers.get("Retry-After"))
-            return RateLimited(
-                "OANDA refused the stream: too many streams or connections",
-                retry_after=retry,
-                broker=BROKER,
-                code=429,
-            )
-        if status >= 500:
-            return BrokerUnavailable(f"OANDA stream host answered HTTP {status}", broker=BROKER, code=status)
-        reply = HttpReply(
-            status,
-            response.headers.raw,
-            text.encode(),
-            method=response.request.method,
-            url=str(response.request.url),
-        )
-        mapped = map_http_error(reply, body)
-        return mapped or BrokerError(f"OANDA stream answered HTTP {status}", broker=BROKER, code=status)
+        return self._stream.events()
 
     async def _handle_line(self, line: str) -> list[OrderEvent]:
         if not line.strip():
@@ -306,6 +279,10 @@ class TransactionStream:
         self.last_transaction_id = tx_id
         return events
 
+    async def _catch_up_gap(self, gap: Gap) -> list[OrderEvent]:
+        # OANDA numbers every transaction: the gap is "after the last id seen", not a time span.
+        return await self.catch_up()
+
     async def catch_up(self) -> list[OrderEvent]:
         """Events of every transaction after :attr:`last_transaction_id` (``/transactions/sinceid``)."""
         events: list[OrderEvent] = []
@@ -332,13 +309,27 @@ class TransactionStream:
                 break
         return events
 
+    def _status_error(self, status: int, body: bytes, headers: Mapping[str, str]) -> AutotraderError:
+        """A refused stream request → the error the stream acts on (OANDA's error table for 4xx)."""
+        return _status_error(status, body, headers, url=self._settings.stream_url + self.path)
 
-def _short_reason(exc: Exception) -> str:
-    """What ended a stream connection, in a few words (for telemetry)."""
-    if isinstance(exc, StreamInterrupted):
-        return exc.message
-    if isinstance(exc, httpx.HTTPError):
-        return f"connection lost: {type(exc).__name__}"
-    if isinstance(exc, AutotraderError):
-        return f"{type(exc).__name__}: {exc.message}"
-    return type(exc).__name__
+
+def _status_error(status: int, body: bytes, headers: Mapping[str, str], *, url: str) -> AutotraderError:
+    if status == 429:
+        return RateLimited(
+            "OANDA refused the stream: too many streams or connections",
+            retry_after=parse_retry_after(headers.get("Retry-After")),
+            broker=BROKER,
+            code=429,
+        )
+    if status >= 500:
+        return BrokerUnavailable(f"OANDA stream host answered HTTP {status}", broker=BROKER, code=status)
+    text = body.decode("utf-8", "replace")
+    try:
+        parsed: Any = json.loads(text, parse_float=Decimal) if text.strip() else None
+    except ValueError:
+        parsed = None
+    raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+    reply = HttpReply(status, raw_headers, body, method="GET", url=url)
+    mapped = map_http_error(reply, parsed)
+    return mapped or BrokerError(f"OANDA stream answered HTTP {status}", broker=BROKER, code=status)
