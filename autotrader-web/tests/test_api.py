@@ -195,11 +195,15 @@ async def test_reconciliation_drift_and_quote_ages(session: Session) -> None:
     body = (await session.client.get("/api/reconciliation", headers=h)).json()["reconciliation"]
     assert body == {"at_start": None, "last_run": None, "orphan_fills": []}  # no journal, no run yet
     await session.engine.reconcile_open_orders()
-    last_run = (await session.client.get("/api/reconciliation", headers=h)).json()["reconciliation"]["last_run"]
+    last_run = (await session.client.get("/api/reconciliation", headers=h)).json()["reconciliation"][
+        "last_run"
+    ]
     assert last_run["looked_up"] == 0 and last_run["at"].startswith("20")
     await session.engine.subscribe(["BTCUSDT"])
     with anyio.fail_after(5):
-        while "BTCUSDT" not in (quotes := (await session.client.get("/api/quotes", headers=h)).json()["quotes"]):
+        while "BTCUSDT" not in (
+            quotes := (await session.client.get("/api/quotes", headers=h)).json()["quotes"]
+        ):
             await anyio.sleep(0.05)
     quote = quotes["BTCUSDT"]
     assert D(quote["bid"]) < D(quote["ask"]) and quote["age"] is not None and quote["stale"] is None
