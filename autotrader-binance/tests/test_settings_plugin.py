@@ -144,3 +144,36 @@ def test_a_base_url_with_user_and_password_is_refused_without_showing_them() -> 
     with pytest.raises(ValidationError, match="base_url holds credentials") as caught:
         BinanceSettings(_env_file=None, base_url="http://trader:hunter2secret@127.0.0.1:8080")  # type: ignore[call-arg]
     assert "hunter2secret" not in str(caught.value) + repr(caught.value)
+
+
+def test_capabilities_name_every_environment_but_live_as_a_test_environment() -> None:
+    from autotrader_binance.settings import ENVIRONMENTS
+
+    assert CAPABILITIES.test_environments == tuple(name for name in ENVIRONMENTS if name != "live")
+    assert BinanceAdapter.capabilities is CAPABILITIES
+
+
+def test_plugin_discovery_loads_neither_the_adapter_nor_pydantic_settings() -> None:
+    """Registration is what discovery imports for every installed adapter: it must stay cheap."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from autotrader_core.plugins import PluginManager; "
+        "info = PluginManager(disabled=set()).load_entry_points().adapters()['binance']; "
+        "heavy = [m for m in ('autotrader_binance.adapter', 'autotrader_binance.settings', "
+        "'pydantic_settings', 'httpx', 'websockets') if m in sys.modules]; "
+        "print(info.version, info.capabilities.streaming_fills, heavy)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    from autotrader_binance import __version__
+
+    assert out.split() == [__version__, "True", "[]"]
+
+
+def test_version_comes_from_the_installed_distribution() -> None:
+    from importlib.metadata import version
+
+    from autotrader_binance import __version__
+
+    assert __version__ == version("autotrader-binance")

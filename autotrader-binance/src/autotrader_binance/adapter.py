@@ -22,7 +22,7 @@ from autotrader_core.adapter import BrokerAdapter, OrderChange
 from autotrader_core.capabilities import Capabilities
 from autotrader_core.clock import ClockOffset
 from autotrader_core.decimals import require_decimal
-from autotrader_core.enums import AssetClass, OrderStatus, OrderType, TimeInForce
+from autotrader_core.enums import OrderStatus, OrderType
 from autotrader_core.errors import (
     BrokerProtocolError,
     ConfigurationError,
@@ -48,6 +48,7 @@ from autotrader_core.transport_choice import make_transport
 from autotrader_core.transports import HttpTransport
 
 from autotrader_binance.auth import Signer, signer_from_credentials
+from autotrader_binance.capabilities import CAPABILITIES
 from autotrader_binance.errors import BROKER, CancelRejected, CancelReplaceFailed
 from autotrader_binance.http import BinanceHttp
 from autotrader_binance.market_data import MARKET_DATA_HOSTS, BinanceMarketData, parse_rest_book_ticker
@@ -65,7 +66,7 @@ from autotrader_binance.parsing import (
     parse_rate_limits,
     parse_symbol,
 )
-from autotrader_binance.settings import ENVIRONMENTS, BinanceSettings
+from autotrader_binance.settings import BinanceSettings
 from autotrader_binance.stream import StreamConfig, UserDataStream
 
 if TYPE_CHECKING:  # httpx is loaded only when the httpx transport is chosen
@@ -74,28 +75,6 @@ if TYPE_CHECKING:  # httpx is loaded only when the httpx transport is chosen
 __all__ = ["CAPABILITIES", "BinanceAdapter"]
 
 logger = logging.getLogger(__name__)
-
-CAPABILITIES = Capabilities(
-    order_types=frozenset({OrderType.MARKET, OrderType.LIMIT, OrderType.STOP, OrderType.STOP_LIMIT}),
-    time_in_force=frozenset({TimeInForce.GTC, TimeInForce.IOC, TimeInForce.FOK}),
-    asset_classes=frozenset({AssetClass.CRYPTO_SPOT}),
-    post_only=True,
-    native_modify=False,
-    emulated_modify=True,
-    streaming_fills=True,
-    broker_positions=False,
-    fill_history=True,
-    quotes=True,
-    trades=True,
-    test_environments=tuple(name for name in ENVIRONMENTS if name != "live"),
-    notes=(
-        "spot has no positions: they come from the OMS and balances",
-        "modify: quantity decrease = native amend (keeps priority); price change = cancelReplace "
-        "(STOP_ON_FAILURE, only while the order has no fill)",
-        "no DAY time in force, no reduce-only; market orders cannot be FOK",
-        "fill history (myTrades) is per symbol",
-    ),
-)
 
 _TERMINAL = (OrderCanceled, OrderExpired, OrderRejected)
 _CATCH_UP_MARGIN_MS = 5_000

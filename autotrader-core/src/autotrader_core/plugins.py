@@ -20,13 +20,16 @@ import os
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 import pluggy
 
-from autotrader_core.adapter import BrokerAdapter
 from autotrader_core.errors import ConfigurationError, PluginError
 from autotrader_core.hookspecs import PROJECT_NAME, AdapterInfo, AutotraderSpecs
-from autotrader_core.settings import BrokerSettings
+
+if TYPE_CHECKING:  # discovery must not load pydantic-settings or the adapter base: adapters register lazily
+    from autotrader_core.adapter import BrokerAdapter
+    from autotrader_core.settings import BrokerSettings
 
 __all__ = ["ADAPTER_GROUP", "KNOWN_ADAPTERS", "OBSERVER_GROUP", "PluginLoadError", "PluginManager"]
 
