@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import copy
+import functools
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from autotrader_binance.parsing import (
@@ -29,6 +31,7 @@ from autotrader_core.events import (
     OrderModified,
     OrderRejected,
 )
+from autotrader_core.wire import WireFieldError
 from binance_support import load_payload
 
 
@@ -136,6 +139,32 @@ def test_float_quantity_is_refused() -> None:
     payload = dict(load_payload("query_order.json"), origQty=1.0)
     with pytest.raises(BrokerProtocolError):
         parse_order_report(payload)
+
+
+@pytest.mark.parametrize(
+    ("payload_file", "parse", "field", "value", "kind"),
+    [
+        ("query_order.json", parse_order_report, "origQty", 1.5, "order"),
+        ("query_order.json", parse_order_report, "orderId", "12a", "order"),
+        ("query_order.json", parse_order_report, "side", "SIDEWAYS", "order"),
+        ("order_full.json", None, "transactTime", "yesterday", "order placement reply"),
+        ("ws_execution_report_trade.json", parse_execution_report, "L", None, "executionReport"),
+        ("ws_execution_report_trade.json", parse_execution_report, "T", 1.5, "executionReport"),
+    ],
+    ids=["float-qty", "non-integer-id", "unknown-side", "bad-time", "null-price", "float-time"],
+)
+def test_a_bad_field_is_a_typed_error_naming_the_payload_kind_and_the_field(
+    payload_file: str, parse: Any, field: str, value: object, kind: str
+) -> None:
+    payload = copy.deepcopy(load_payload(payload_file))
+    target = payload.get("event", payload)
+    target[field] = value
+    if parse is None:
+        parse = functools.partial(parse_place_response, client_order_id="x", side=OrderSide.BUY)
+    with pytest.raises(WireFieldError) as caught:
+        parse(target)
+    assert (caught.value.field, caught.value.kind, caught.value.broker) == (field, kind, "binance")
+    assert f"{kind} field {field!r}" in str(caught.value)
 
 
 def test_execution_report_new_is_accepted() -> None:

@@ -159,10 +159,77 @@ async def test_drop_mid_fill_catches_up_the_gap(httpx_mock: HTTPXMock) -> None:
         await adapter.disconnect()
     fills = [e.fill for e in events if isinstance(e, OrderFilled)]
     assert {f.trade_id for f in fills} == {"98765432", "98765433"}  # the gap fill is not lost
-    assert reconnects == ["user data stream reconnected"]  # reported once, never for the first connect
+    # Reported once (never for the first connect), naming what broke the connection: the
+    # reconnecting stream's reason (it was one fixed "user data stream reconnected" before).
+    assert reconnects == ["connection lost: websocket closed (no close frame)"]
     assert len(server.requests) == 2
     paths = [r.url.path for r in httpx_mock.get_requests()]
     assert paths == ["/api/v3/myTrades", "/api/v3/order"]
+
+
+class _Reasons(AdapterTelemetry):
+    def __init__(self) -> None:
+        self.reasons: list[str] = []
+
+    def reconnected(self, reason: str) -> None:
+        self.reasons.append(reason)
+
+
+@pytest.mark.parametrize(
+    ("notice", "reason"),
+    [
+        ("ws_server_shutdown.json", "binance announced a server shutdown"),
+        ("ws_event_stream_terminated.json", "binance terminated the event stream"),
+    ],
+    ids=["server_shutdown", "stream_terminated"],
+)
+async def test_a_notice_reconnects_at_once_and_reports_why(notice: str, reason: str) -> None:
+    first = [
+        {"expect": "userDataStream.subscribe.signature", "reply": SUBSCRIBED},
+        {"push": raw_payload(notice)},
+        {"hold": True},
+    ]
+    second = [
+        {"expect": "userDataStream.subscribe.signature", "reply": SUBSCRIBED},
+        {"push": order_new()},
+        {"hold": True},
+    ]
+    async with FakeWsApi([first, second]) as server:
+        # A backoff of a minute: only a planned renewal (no wait) gets the event within 5 s.
+        adapter = BinanceAdapter(
+            BinanceSettings(_env_file=None, api_key=DOC_API_KEY, api_secret=DOC_SECRET, ws_url=server.url),  # type: ignore[call-arg]
+            stream_config=StreamConfig(backoff_initial=60.0, backoff_max=60.0),
+        )
+        telemetry = _Reasons()
+        adapter.telemetry = telemetry
+        (event,) = await collect(adapter, 1)
+        await adapter.disconnect()
+    assert isinstance(event, OrderAccepted)
+    assert telemetry.reasons == [reason]
+
+
+async def test_a_failed_clock_resync_retries_instead_of_ending_the_stream(httpx_mock: HTTPXMock) -> None:
+    """-1021, then /api/v3/time is down: the stream keeps trying (and resyncs) instead of dying."""
+    skew = {
+        "status": 400,
+        "error": {"code": -1021, "msg": "Timestamp for this request is outside of the recvWindow."},
+    }
+    httpx_mock.add_response(url=f"{BASE}/api/v3/time", status_code=503, text="down")
+    httpx_mock.add_response(url=f"{BASE}/api/v3/time", json=raw_payload("time.json"))
+    first = [{"expect": "userDataStream.subscribe.signature", "reply": skew}, {"hold": True}]
+    second = [{"expect": "userDataStream.subscribe.signature", "reply": skew}, {"hold": True}]
+    third = [
+        {"expect": "userDataStream.subscribe.signature", "reply": SUBSCRIBED},
+        {"push": order_new()},
+        {"hold": True},
+    ]
+    async with FakeWsApi([first, second, third]) as server:
+        adapter = adapter_for(server.url)
+        (event,) = await collect(adapter, 1)
+        await adapter.disconnect()
+    assert isinstance(event, OrderAccepted)
+    stamp = server.requests[2][0]["params"]["timestamp"]
+    assert abs(stamp - 1499827319559) < 60_000  # signed once the resync went through
 
 
 @pytest.mark.parametrize(

@@ -57,3 +57,22 @@ good = Good()
 clash = Clash()
 other = Other()
 wrong = WrongHook()
+
+
+class Lazy:
+    """Registers adapter 'lazy' by reference: discovery must not import its module."""
+
+    @hookimpl
+    def autotrader_adapters(self) -> Iterable[AdapterInfo]:
+        return [
+            AdapterInfo(
+                name="lazy",
+                factory="tests.lazy_plugin_target:make",
+                settings_cls="tests.lazy_plugin_target:LazySettings",
+                capabilities=FakeBroker.capabilities,
+                version="1.0",
+            )
+        ]
+
+
+lazy = Lazy()

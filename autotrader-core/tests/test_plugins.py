@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import sys
+from dataclasses import FrozenInstanceError
 from importlib.metadata import EntryPoint
+from typing import Any
 
 import pytest
 from autotrader_core import plugins as plugins_module
 from autotrader_core.errors import ConfigurationError, PluginError
+from autotrader_core.hookspecs import AdapterInfo
 from autotrader_core.plugins import ADAPTER_GROUP, PluginManager
+from autotrader_core.settings import BrokerSettings
 
 from .fakes import FakeBroker
 
@@ -107,3 +112,63 @@ def test_an_adapter_that_failed_to_load_is_named_with_its_error(monkeypatch: pyt
     assert "adapter 'acme' is installed but failed to load" in message
     assert "ModuleNotFoundError: No module named 'acme_adapter'" in message
     assert "no adapter named" not in message
+
+
+# -- lazy registration: factory and settings class named by reference -------------------
+_TARGET = "tests.lazy_plugin_target"
+
+
+def test_a_lazy_registration_imports_the_adapter_only_when_it_is_built(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delitem(sys.modules, _TARGET, raising=False)
+    install(monkeypatch, ("lazy", "tests.plugin_samples:lazy"))
+    manager = PluginManager(disabled=set()).load_entry_points()
+    info = manager.adapter_info("lazy")
+    assert info.capabilities is FakeBroker.capabilities
+    assert _TARGET not in sys.modules  # discovery and listing load nothing of the adapter
+    adapter = manager.create_adapter("lazy")
+    assert isinstance(adapter, FakeBroker)
+    target = sys.modules[_TARGET]
+    assert info.settings_cls is target.LazySettings
+    assert info.factory is target.make
+
+
+def test_an_eager_registration_reads_back_the_same_objects() -> None:
+    info = AdapterInfo("eager", FakeBroker, BrokerSettings, FakeBroker.capabilities)
+    assert info.factory is FakeBroker
+    assert info.settings_cls is BrokerSettings
+    lazy = AdapterInfo(
+        "eager", FakeBroker, "autotrader_core.settings:BrokerSettings", FakeBroker.capabilities
+    )
+    assert lazy == info  # the same adapter, whichever form registered it
+    unread = AdapterInfo("x", FakeBroker, "a.b:C", info.capabilities)
+    assert "settings_cls='a.b:C'" in repr(unread)  # a repr never imports
+
+
+def test_adapter_info_is_immutable() -> None:
+    info = AdapterInfo("eager", FakeBroker, BrokerSettings, FakeBroker.capabilities)
+    with pytest.raises(FrozenInstanceError):
+        info.name = "other"  # type: ignore[misc]
+    with pytest.raises(FrozenInstanceError):
+        info._factory = "a.b:c"  # type: ignore[misc]
+
+
+def test_a_malformed_reference_is_refused_at_registration() -> None:
+    with pytest.raises(ValueError, match="module:attribute"):
+        AdapterInfo("bad", "no_colon_here", BrokerSettings, FakeBroker.capabilities)
+
+
+@pytest.mark.parametrize(
+    ("factory", "settings", "message"),
+    [
+        ("no_such_module_xyz:make", BrokerSettings, "cannot load its factory 'no_such_module_xyz:make'"),
+        (f"{_TARGET}:NOT_CALLABLE", BrokerSettings, "is not callable"),
+        (FakeBroker, f"{_TARGET}:make", "is not a class"),
+    ],
+    ids=["missing-module", "not-callable", "not-a-class"],
+)
+def test_a_reference_that_does_not_load_names_the_adapter(factory: Any, settings: Any, message: str) -> None:
+    info = AdapterInfo("broken", factory, settings, FakeBroker.capabilities)
+    with pytest.raises(PluginError, match=f"adapter 'broken': .*{message}"):
+        _ = info.factory, info.settings_cls

@@ -105,6 +105,12 @@ def test_epoch_milliseconds() -> None:
     assert FILL.epoch_ms({"ts": 1714564800123}, "ts") == expected
     refused(FILL.epoch_ms, {"ts": "1714564800.123"}, "ts")
     refused(FILL.epoch_ms, {"ts": "9" * 30}, "ts")  # out of range: typed, not OverflowError
+    # The integer fast path keeps the same edges: the largest representable time, then typed refusals.
+    assert FILL.epoch_ms({"ts": 253_402_300_799_999}, "ts").year == 9999
+    refused(FILL.epoch_ms, {"ts": 253_402_300_800_000}, "ts")
+    refused(FILL.epoch_ms, {"ts": 10**30}, "ts")
+    refused(FILL.epoch_ms, {"ts": True}, "ts")
+    assert FILL.epoch_ms({"ts": -1000}, "ts") == datetime(1969, 12, 31, 23, 59, 59, tzinfo=UTC)
     assert datetime_from_epoch_ms(0) == datetime(1970, 1, 1, tzinfo=UTC)
 
 

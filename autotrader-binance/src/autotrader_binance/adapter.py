@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -21,7 +22,7 @@ from autotrader_core.adapter import BrokerAdapter, OrderChange
 from autotrader_core.capabilities import Capabilities
 from autotrader_core.clock import ClockOffset
 from autotrader_core.decimals import require_decimal
-from autotrader_core.enums import AssetClass, OrderStatus, OrderType, TimeInForce
+from autotrader_core.enums import OrderStatus, OrderType
 from autotrader_core.errors import (
     BrokerProtocolError,
     ConfigurationError,
@@ -42,10 +43,12 @@ from autotrader_core.events import (
 from autotrader_core.market_data import Quote
 from autotrader_core.models import Balance, Fill, Instrument, Order, OrderReport, Position
 from autotrader_core.skipping import PARSE_ERRORS, BadItemLog
+from autotrader_core.streaming import Gap
 from autotrader_core.transport_choice import make_transport
 from autotrader_core.transports import HttpTransport
 
 from autotrader_binance.auth import Signer, signer_from_credentials
+from autotrader_binance.capabilities import CAPABILITIES
 from autotrader_binance.errors import BROKER, CancelRejected, CancelReplaceFailed
 from autotrader_binance.http import BinanceHttp
 from autotrader_binance.market_data import MARKET_DATA_HOSTS, BinanceMarketData, parse_rest_book_ticker
@@ -63,8 +66,8 @@ from autotrader_binance.parsing import (
     parse_rate_limits,
     parse_symbol,
 )
-from autotrader_binance.settings import ENVIRONMENTS, BinanceSettings
-from autotrader_binance.stream import Connected, StreamConfig, UserDataStream
+from autotrader_binance.settings import BinanceSettings
+from autotrader_binance.stream import StreamConfig, UserDataStream
 
 if TYPE_CHECKING:  # httpx is loaded only when the httpx transport is chosen
     import httpx
@@ -72,28 +75,6 @@ if TYPE_CHECKING:  # httpx is loaded only when the httpx transport is chosen
 __all__ = ["CAPABILITIES", "BinanceAdapter"]
 
 logger = logging.getLogger(__name__)
-
-CAPABILITIES = Capabilities(
-    order_types=frozenset({OrderType.MARKET, OrderType.LIMIT, OrderType.STOP, OrderType.STOP_LIMIT}),
-    time_in_force=frozenset({TimeInForce.GTC, TimeInForce.IOC, TimeInForce.FOK}),
-    asset_classes=frozenset({AssetClass.CRYPTO_SPOT}),
-    post_only=True,
-    native_modify=False,
-    emulated_modify=True,
-    streaming_fills=True,
-    broker_positions=False,
-    fill_history=True,
-    quotes=True,
-    trades=True,
-    test_environments=tuple(name for name in ENVIRONMENTS if name != "live"),
-    notes=(
-        "spot has no positions: they come from the OMS and balances",
-        "modify: quantity decrease = native amend (keeps priority); price change = cancelReplace "
-        "(STOP_ON_FAILURE, only while the order has no fill)",
-        "no DAY time in force, no reduce-only; market orders cannot be FOK",
-        "fill history (myTrades) is per symbol",
-    ),
-)
 
 _TERMINAL = (OrderCanceled, OrderExpired, OrderRejected)
 _CATCH_UP_MARGIN_MS = 5_000
@@ -218,7 +199,7 @@ class BinanceAdapter(BrokerAdapter):
         self._connected = False
         stream, self._stream = self._stream, None
         if stream is not None:
-            await stream.close()
+            await stream.aclose()
         http, self._http = self._http, None  # a later connect builds a fresh client and transport
         if http is not None:
             await http.aclose()
@@ -627,28 +608,22 @@ class BinanceAdapter(BrokerAdapter):
             api_key=api_key.get_secret_value(),
             signer=self._signer,
             clock=self._clock,
+            on_event=self._translate,
+            catch_up=self._catch_up_gap,
             resync_clock=client.remeasure_clock,  # -1021: the retry needs the fresh offset
             config=config,
             on_bad_frame=lambda raw, error: self.bad_items.report(
                 "stream frame", raw, error, may_hold_fill=True
             ),
+            telemetry=lambda: self.telemetry,  # looked up per report: the engine installs its own
         )
         self._stream = stream
         try:
-            async for item in stream.events():
-                if isinstance(item, Connected):
-                    if item.reconnect:
-                        self.telemetry.reconnected("user data stream reconnected")
-                    if item.reconnect and item.gap_started_ms is not None:
-                        # Binance filters trades by its own clock: local gap start + measured offset.
-                        since = item.gap_started_ms + self._clock.offset_ms - _CATCH_UP_MARGIN_MS
-                        for event in await self._catch_up(since):
-                            yield event
-                    continue
-                for event in self._translate(item):
+            async with aclosing(stream.events()) as events:
+                async for event in events:
                     yield event
         finally:
-            await stream.close()
+            await stream.aclose()
 
     def _translate(self, event: dict[str, Any]) -> list[OrderEvent]:
         kind = event.get("e")
@@ -680,6 +655,12 @@ class BinanceAdapter(BrokerAdapter):
             for balance in balances:
                 self.balances[balance.asset] = balance
         return []  # balanceUpdate, listStatus, externalLockUpdate: nothing for the OMS
+
+    async def _catch_up_gap(self, gap: Gap) -> list[OrderEvent]:
+        # Binance filters trades by its own clock: the last moment the old connection handed
+        # everything over, plus the measured offset, minus an overlap (the OMS de-duplicates).
+        since_ms = int((gap.since or 0.0) * 1000) + self._clock.offset_ms - _CATCH_UP_MARGIN_MS
+        return await self._catch_up(since_ms)
 
     async def _catch_up(self, since_ms: int) -> list[OrderEvent]:
         events: list[OrderEvent] = []

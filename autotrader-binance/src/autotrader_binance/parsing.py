@@ -1,8 +1,10 @@
 """Binance Spot JSON → core models and events (protocols.md §1.3–§1.9).
 
 Numbers arrive as decimal strings and become ``Decimal`` directly (never via
-float). A missing field or an enum value we do not know raises
-:class:`~autotrader_core.errors.BrokerProtocolError` with the payload attached.
+float). Fields are read with the core's :class:`~autotrader_core.wire.WireReader`: a
+missing field, a wrong type or an enum value we do not know raises a
+:class:`~autotrader_core.wire.WireFieldError` (a ``BrokerProtocolError``) naming the
+payload kind and the field, with the payload attached.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from autotrader_core.decimals import decimal_from_wire, optional_decimal_from_wire, wire_field
 from autotrader_core.enums import AssetClass, Liquidity, OrderSide, OrderStatus, OrderType, TimeInForce
 from autotrader_core.errors import BrokerProtocolError
 from autotrader_core.events import (
@@ -27,6 +28,7 @@ from autotrader_core.events import (
 )
 from autotrader_core.models import Balance, Fill, Instrument, OrderReport
 from autotrader_core.skipping import BadItemLog
+from autotrader_core.wire import WireReader
 
 from autotrader_binance.errors import BROKER
 
@@ -73,17 +75,22 @@ _SIDE = {"BUY": OrderSide.BUY, "SELL": OrderSide.SELL}
 _TIF = {"GTC": TimeInForce.GTC, "IOC": TimeInForce.IOC, "FOK": TimeInForce.FOK}
 _INTERVAL_SECONDS = {"SECOND": 1, "MINUTE": 60, "HOUR": 3600, "DAY": 86400}
 
-
-def _field(payload: Mapping[str, Any], key: str) -> Any:
-    return wire_field(payload, key, broker=BROKER)
-
-
-def _dec(payload: Mapping[str, Any], key: str) -> Decimal:
-    return decimal_from_wire(_field(payload, key), field=key, payload=payload, broker=BROKER)
-
-
-def _opt_dec(payload: Mapping[str, Any], key: str) -> Decimal | None:
-    return optional_decimal_from_wire(payload.get(key), field=key, payload=payload, broker=BROKER)
+# One reader per payload kind: every error names the broker, the kind and the field.
+_WIRE = WireReader(BROKER)
+_ORDER = _WIRE.of("order")
+_PLACED = _WIRE.of("order placement reply")
+_FILL = _WIRE.of("fill")
+_AMEND = _WIRE.of("amend reply")
+_AMENDED = _WIRE.of("amendedOrder")
+_REPORT = _WIRE.of("executionReport")
+_POSITION = _WIRE.of("outboundAccountPosition")
+_ACCOUNT = _WIRE.of("account")
+_BALANCE = _WIRE.of("balance")
+_TRADE = _WIRE.of("trade")
+_SYMBOL = _WIRE.of("symbol")
+_FILTER = _WIRE.of("filter")
+_EXCHANGE_INFO = _WIRE.of("exchangeInfo")
+_RATE_LIMIT = _WIRE.of("rate limit")
 
 
 def _nonzero(value: Decimal | None) -> Decimal | None:
@@ -91,43 +98,9 @@ def _nonzero(value: Decimal | None) -> Decimal | None:
     return value if value else None
 
 
-def _enum(table: Mapping[str, Any], payload: Mapping[str, Any], key: str) -> Any:
-    raw = _field(payload, key)
-    try:
-        return table[raw]
-    except (KeyError, TypeError):
-        raise BrokerProtocolError(
-            f"unknown value {raw!r} for {key!r}", payload=payload, broker=BROKER
-        ) from None
-
-
-def _int(payload: Mapping[str, Any], key: str) -> int:
-    raw = _field(payload, key)
-    if isinstance(raw, bool) or not isinstance(raw, (int, Decimal)):
-        raise BrokerProtocolError(
-            f"field {key!r} must be an integer, got {raw!r}", payload=payload, broker=BROKER
-        )
-    return int(raw)
-
-
-def _str(payload: Mapping[str, Any], key: str) -> str:
-    raw = _field(payload, key)
-    if not isinstance(raw, str):
-        raise BrokerProtocolError(
-            f"field {key!r} must be a string, got {raw!r}", payload=payload, broker=BROKER
-        )
-    return raw
-
-
 def ms_to_datetime(ms: int) -> datetime:
     """Binance epoch milliseconds → aware UTC datetime."""
     return datetime.fromtimestamp(ms / 1000, tz=UTC)
-
-
-def _require_mapping(payload: Any, what: str) -> Mapping[str, Any]:
-    if not isinstance(payload, Mapping):
-        raise BrokerProtocolError(f"{what} must be a JSON object", payload=payload, broker=BROKER)
-    return payload
 
 
 # -- orders -------------------------------------------------------------------
@@ -139,26 +112,26 @@ def parse_order_report(payload: Any) -> OrderReport:
     A cancel reply carries the cancel request's own id in ``clientOrderId`` and the
     order's in ``origClientOrderId`` (protocols.md §1.5): the order's id is reported.
     """
-    p = _require_mapping(payload, "order")
+    p = _ORDER.mapping(payload)
     original = p.get("origClientOrderId")
-    client_order_id = original if isinstance(original, str) and original else _str(p, "clientOrderId")
-    executed = _dec(p, "executedQty")
-    cumulative_quote = _opt_dec(p, "cummulativeQuoteQty")
+    client_order_id = original if isinstance(original, str) and original else _ORDER.text(p, "clientOrderId")
+    executed = _ORDER.decimal(p, "executedQty")
+    cumulative_quote = _ORDER.optional_decimal(p, "cummulativeQuoteQty")
     average = cumulative_quote / executed if executed and cumulative_quote is not None else None
     updated = p.get("updateTime", p.get("transactTime", p.get("workingTime")))
     return OrderReport(
         client_order_id=client_order_id,
-        broker_order_id=str(_int(p, "orderId")),
-        symbol=_str(p, "symbol"),
-        side=_enum(_SIDE, p, "side"),
-        order_type=_enum(_TYPE, p, "type"),
-        quantity=_dec(p, "origQty"),
-        status=_enum(_STATUS, p, "status"),
+        broker_order_id=str(_ORDER.integer(p, "orderId")),
+        symbol=_ORDER.text(p, "symbol"),
+        side=_ORDER.enum(p, "side", _SIDE),
+        order_type=_ORDER.enum(p, "type", _TYPE),
+        quantity=_ORDER.decimal(p, "origQty"),
+        status=_ORDER.enum(p, "status", _STATUS),
         filled_quantity=executed,
         average_fill_price=average,
-        limit_price=_nonzero(_opt_dec(p, "price")),
-        stop_price=_nonzero(_opt_dec(p, "stopPrice")),
-        time_in_force=_enum(_TIF, p, "timeInForce") if "timeInForce" in p else TimeInForce.GTC,
+        limit_price=_nonzero(_ORDER.optional_decimal(p, "price")),
+        stop_price=_nonzero(_ORDER.optional_decimal(p, "stopPrice")),
+        time_in_force=_ORDER.enum(p, "timeInForce", _TIF) if "timeInForce" in p else TimeInForce.GTC,
         updated_at=ms_to_datetime(int(updated)) if isinstance(updated, (int, Decimal)) else None,
         broker=BROKER,
     )
@@ -169,27 +142,27 @@ def parse_place_response(payload: Any, *, client_order_id: str, side: OrderSide)
 
     Fills listed in a FULL reply matched at placement, so they took liquidity (taker).
     """
-    p = _require_mapping(payload, "order placement reply")
-    broker_order_id = str(_int(p, "orderId"))
-    symbol = _str(p, "symbol")
-    when = ms_to_datetime(_int(p, "transactTime"))
+    p = _PLACED.mapping(payload)
+    broker_order_id = str(_PLACED.integer(p, "orderId"))
+    symbol = _PLACED.text(p, "symbol")
+    when = _PLACED.epoch_ms(p, "transactTime")
     status_raw = p.get("status")
     if status_raw == "REJECTED":
         return [OrderRejected(client_order_id, reason="REJECTED", timestamp=when)]
     events: list[OrderEvent] = [OrderAccepted(client_order_id, broker_order_id, timestamp=when)]
     for raw_fill in p.get("fills") or ():
-        f = _require_mapping(raw_fill, "fill")
+        f = _FILL.mapping(raw_fill)
         fee_currency = f.get("commissionAsset")
         events.append(
             OrderFilled(
                 Fill(
-                    trade_id=str(_int(f, "tradeId")),
+                    trade_id=str(_FILL.integer(f, "tradeId")),
                     client_order_id=client_order_id,
                     symbol=symbol,
                     side=side,
-                    quantity=_dec(f, "qty"),
-                    price=_dec(f, "price"),
-                    fee=_dec(f, "commission"),
+                    quantity=_FILL.decimal(f, "qty"),
+                    price=_FILL.decimal(f, "price"),
+                    fee=_FILL.decimal(f, "commission"),
                     fee_currency=fee_currency if isinstance(fee_currency, str) else "",
                     liquidity=Liquidity.TAKER,
                     timestamp=when,
@@ -199,7 +172,7 @@ def parse_place_response(payload: Any, *, client_order_id: str, side: OrderSide)
             )
         )
     if status_raw is not None:
-        status = _enum(_STATUS, p, "status")
+        status = _PLACED.enum(p, "status", _STATUS)
         if status is OrderStatus.CANCELED:
             events.append(OrderCanceled(client_order_id, reason="canceled at placement", timestamp=when))
         elif status is OrderStatus.EXPIRED:
@@ -209,18 +182,18 @@ def parse_place_response(payload: Any, *, client_order_id: str, side: OrderSide)
 
 def parse_amend_response(payload: Any, *, client_order_id: str) -> list[OrderEvent]:
     """``PUT /api/v3/order/amend/keepPriority`` reply → ``OrderModified`` (quantity down)."""
-    p = _require_mapping(payload, "amend reply")
-    amended = _require_mapping(_field(p, "amendedOrder"), "amendedOrder")
-    when = ms_to_datetime(_int(p, "transactTime"))
+    p = _AMEND.mapping(payload)
+    amended = _AMENDED.mapping(_AMEND.field(p, "amendedOrder"))
+    when = _AMEND.epoch_ms(p, "transactTime")
     events: list[OrderEvent] = [
         OrderModified(
             client_order_id,
-            quantity=_dec(amended, "qty"),
-            broker_order_id=str(_int(amended, "orderId")),
+            quantity=_AMENDED.decimal(amended, "qty"),
+            broker_order_id=str(_AMENDED.integer(amended, "orderId")),
             timestamp=when,
         )
     ]
-    status = _enum(_STATUS, amended, "status")
+    status = _AMENDED.enum(amended, "status", _STATUS)
     if status is OrderStatus.EXPIRED:  # amended down to (or below) the filled quantity
         events.append(OrderExpired(client_order_id, timestamp=when))
     return events
@@ -248,20 +221,20 @@ def parse_execution_report(event: Any) -> list[OrderEvent]:
     this fill, ``n``/``N`` its commission, ``t`` the trade id), CANCELED,
     EXPIRED, REJECTED, REPLACED (amended quantity), TRADE_PREVENTION (STP).
     """
-    e = _require_mapping(event, "executionReport")
-    execution_type = _str(e, "x")
-    client_order_id = _str(e, "c")
+    e = _REPORT.mapping(event)
+    execution_type = _REPORT.text(e, "x")
+    client_order_id = _REPORT.text(e, "c")
     original = e.get("C")
     if execution_type in ("CANCELED", "REPLACED") and isinstance(original, str) and original:
         client_order_id = original  # "c" names the cancel request; "C" is the order's own id
-    broker_order_id = str(_int(e, "i"))
-    when = ms_to_datetime(_int(e, "T"))
+    broker_order_id = str(_REPORT.integer(e, "i"))
+    when = _REPORT.epoch_ms(e, "T")
     if execution_type == "NEW":
         return [OrderAccepted(client_order_id, broker_order_id, timestamp=when)]
     if execution_type == "TRADE":
         fee_currency = e.get("N")
         maker = e.get("m")
-        trade_id, quantity, price = _int(e, "t"), _dec(e, "l"), _dec(e, "L")
+        trade_id, quantity, price = _REPORT.integer(e, "t"), _REPORT.decimal(e, "l"), _REPORT.decimal(e, "L")
         if trade_id < 0 or quantity <= 0 or price <= 0:
             # Live Binance has sent TRADE reports with L "0.00000000", or l 0 and t -1
             # (nautilus_trader #3578): not a fill we can book. The order update stands.
@@ -276,11 +249,11 @@ def parse_execution_report(event: Any) -> list[OrderEvent]:
                 Fill(
                     trade_id=str(trade_id),
                     client_order_id=client_order_id,
-                    symbol=_str(e, "s"),
-                    side=_enum(_SIDE, e, "S"),
+                    symbol=_REPORT.text(e, "s"),
+                    side=_REPORT.enum(e, "S", _SIDE),
                     quantity=quantity,
                     price=price,
-                    fee=_dec(e, "n"),
+                    fee=_REPORT.decimal(e, "n"),
                     fee_currency=fee_currency if isinstance(fee_currency, str) else "",
                     liquidity=Liquidity.MAKER if maker is True else Liquidity.TAKER,
                     timestamp=when,
@@ -301,7 +274,10 @@ def parse_execution_report(event: Any) -> list[OrderEvent]:
     if execution_type == "REPLACED":
         return [
             OrderModified(
-                client_order_id, quantity=_dec(e, "q"), broker_order_id=broker_order_id, timestamp=when
+                client_order_id,
+                quantity=_REPORT.decimal(e, "q"),
+                broker_order_id=broker_order_id,
+                timestamp=when,
             )
         ]
     if execution_type == "TRADE_PREVENTION":
@@ -313,15 +289,15 @@ def parse_execution_report(event: Any) -> list[OrderEvent]:
 
 def parse_account_position(event: Any) -> list[Balance]:
     """``outboundAccountPosition`` → balances of the assets that changed (``f`` free, ``l`` locked)."""
-    e = _require_mapping(event, "outboundAccountPosition")
-    rows = _field(e, "B")
+    e = _POSITION.mapping(event)
+    rows = _POSITION.field(e, "B")
     if not isinstance(rows, Sequence):
         raise BrokerProtocolError("field 'B' must be a list", payload=e, broker=BROKER)
     balances = []
     for raw in rows:
-        row = _require_mapping(raw, "balance")
-        free, locked = _dec(row, "f"), _dec(row, "l")
-        balances.append(Balance(asset=_str(row, "a"), total=free + locked, available=free))
+        row = _BALANCE.mapping(raw)
+        free, locked = _BALANCE.decimal(row, "f"), _BALANCE.decimal(row, "l")
+        balances.append(Balance(asset=_BALANCE.text(row, "a"), total=free + locked, available=free))
     return balances
 
 
@@ -334,8 +310,8 @@ def parse_account_balances(payload: Any, *, bad_items: BadItemLog | None = None)
     With ``bad_items``, a row that cannot be parsed is reported there and skipped;
     without, it raises.
     """
-    p = _require_mapping(payload, "account")
-    rows = _field(p, "balances")
+    p = _ACCOUNT.mapping(payload)
+    rows = _ACCOUNT.field(p, "balances")
     if not isinstance(rows, Sequence):
         raise BrokerProtocolError("field 'balances' must be a list", payload=p, broker=BROKER)
     if bad_items is not None:
@@ -345,9 +321,9 @@ def parse_account_balances(payload: Any, *, bad_items: BadItemLog | None = None)
 
 def parse_balance_row(payload: Any) -> Balance:
     """One ``balances[]`` row of ``GET /api/v3/account`` → :class:`Balance`."""
-    row = _require_mapping(payload, "balance")
-    free, locked = _dec(row, "free"), _dec(row, "locked")
-    return Balance(asset=_str(row, "asset"), total=free + locked, available=free)
+    row = _BALANCE.mapping(payload)
+    free, locked = _BALANCE.decimal(row, "free"), _BALANCE.decimal(row, "locked")
+    return Balance(asset=_BALANCE.text(row, "asset"), total=free + locked, available=free)
 
 
 def parse_my_trade(payload: Any, *, client_order_id_for: Callable[[str, str], str]) -> Fill:
@@ -356,23 +332,23 @@ def parse_my_trade(payload: Any, *, client_order_id_for: Callable[[str, str], st
     ``myTrades`` names the order only by ``orderId``; ``client_order_id_for(symbol,
     order_id)`` supplies our client order id for it.
     """
-    p = _require_mapping(payload, "trade")
-    symbol = _str(p, "symbol")
-    order_id = str(_int(p, "orderId"))
-    buyer = _field(p, "isBuyer")
-    maker = _field(p, "isMaker")
+    p = _TRADE.mapping(payload)
+    symbol = _TRADE.text(p, "symbol")
+    order_id = str(_TRADE.integer(p, "orderId"))
+    buyer = _TRADE.field(p, "isBuyer")
+    maker = _TRADE.field(p, "isMaker")
     fee_currency = p.get("commissionAsset")
     return Fill(
-        trade_id=str(_int(p, "id")),
+        trade_id=str(_TRADE.integer(p, "id")),
         client_order_id=client_order_id_for(symbol, order_id),
         symbol=symbol,
         side=OrderSide.BUY if buyer is True else OrderSide.SELL,
-        quantity=_dec(p, "qty"),
-        price=_dec(p, "price"),
-        fee=_dec(p, "commission"),
+        quantity=_TRADE.decimal(p, "qty"),
+        price=_TRADE.decimal(p, "price"),
+        fee=_TRADE.decimal(p, "commission"),
         fee_currency=fee_currency if isinstance(fee_currency, str) else "",
         liquidity=Liquidity.MAKER if maker is True else Liquidity.TAKER,
-        timestamp=ms_to_datetime(_int(p, "time")),
+        timestamp=_TRADE.epoch_ms(p, "time"),
         broker_order_id=order_id,
         broker=BROKER,
     )
@@ -415,11 +391,11 @@ def parse_symbol(payload: Any) -> SymbolRules:
     older MIN_NOTIONAL) the minimum notional. A filter value of 0 disables that
     check (filters.md); the tick/lot then fall back to the asset precision.
     """
-    p = _require_mapping(payload, "symbol")
+    p = _SYMBOL.mapping(payload)
     filters: dict[str, Mapping[str, Any]] = {}
-    for raw in _field(p, "filters"):
-        f = _require_mapping(raw, "filter")
-        filters[_str(f, "filterType")] = f
+    for raw in _SYMBOL.field(p, "filters"):
+        f = _FILTER.mapping(raw)
+        filters[_FILTER.text(f, "filterType")] = f
 
     price_filter = filters.get("PRICE_FILTER", {})
     lot = filters.get("LOT_SIZE", {})
@@ -427,46 +403,48 @@ def parse_symbol(payload: Any) -> SymbolRules:
     notional = filters.get("NOTIONAL")
     legacy_notional = filters.get("MIN_NOTIONAL")
 
-    tick = _nonzero(_opt_dec(price_filter, "tickSize")) or _step_from_precision(
+    tick = _nonzero(_FILTER.optional_decimal(price_filter, "tickSize")) or _step_from_precision(
         p.get("quoteAssetPrecision", p.get("quotePrecision"))
     )
-    step = _nonzero(_opt_dec(lot, "stepSize")) or _step_from_precision(p.get("baseAssetPrecision"))
+    step = _nonzero(_FILTER.optional_decimal(lot, "stepSize")) or _step_from_precision(
+        p.get("baseAssetPrecision")
+    )
     if tick is None or step is None:
         raise BrokerProtocolError(
             "symbol has neither a tick/lot filter nor asset precisions", payload=p, broker=BROKER
         )
-    market_step = _nonzero(_opt_dec(market_lot, "stepSize"))
+    market_step = _nonzero(_FILTER.optional_decimal(market_lot, "stepSize"))
 
     min_notional = ZERO
     max_notional = None
     applies_to_market = False
     if notional is not None:
-        min_notional = _opt_dec(notional, "minNotional") or ZERO
-        max_notional = _nonzero(_opt_dec(notional, "maxNotional"))
+        min_notional = _FILTER.optional_decimal(notional, "minNotional") or ZERO
+        max_notional = _nonzero(_FILTER.optional_decimal(notional, "maxNotional"))
         applies_to_market = notional.get("applyMinToMarket") is True
     elif legacy_notional is not None:
-        min_notional = _opt_dec(legacy_notional, "minNotional") or ZERO
+        min_notional = _FILTER.optional_decimal(legacy_notional, "minNotional") or ZERO
         applies_to_market = legacy_notional.get("applyToMarket") is True
 
-    order_types = _field(p, "orderTypes")
+    order_types = _SYMBOL.field(p, "orderTypes")
     instrument = Instrument(
-        symbol=_str(p, "symbol"),
+        symbol=_SYMBOL.text(p, "symbol"),
         asset_class=AssetClass.CRYPTO_SPOT,
-        base=_str(p, "baseAsset"),
-        quote=_str(p, "quoteAsset"),
+        base=_SYMBOL.text(p, "baseAsset"),
+        quote=_SYMBOL.text(p, "quoteAsset"),
         tick_size=tick,
         lot_size=step,
-        min_quantity=_opt_dec(lot, "minQty") or ZERO,
+        min_quantity=_FILTER.optional_decimal(lot, "minQty") or ZERO,
         min_notional=min_notional,
-        max_quantity=_nonzero(_opt_dec(lot, "maxQty")),
+        max_quantity=_nonzero(_FILTER.optional_decimal(lot, "maxQty")),
         market_lot_size=market_step if market_step is not None and market_step != step else None,
     )
     return SymbolRules(
         instrument=instrument,
-        status=_str(p, "status"),
+        status=_SYMBOL.text(p, "status"),
         order_types=frozenset(str(t) for t in order_types),
-        min_price=_nonzero(_opt_dec(price_filter, "minPrice")),
-        max_price=_nonzero(_opt_dec(price_filter, "maxPrice")),
+        min_price=_nonzero(_FILTER.optional_decimal(price_filter, "minPrice")),
+        max_price=_nonzero(_FILTER.optional_decimal(price_filter, "maxPrice")),
         max_notional=max_notional,
         min_notional_applies_to_market=applies_to_market,
         amend_allowed=p.get("amendAllowed") is True,
@@ -494,16 +472,16 @@ class RateLimitRule:
 
 def parse_rate_limits(exchange_info: Any) -> list[RateLimitRule]:
     """``exchangeInfo.rateLimits`` → :class:`RateLimitRule` list."""
-    p = _require_mapping(exchange_info, "exchangeInfo")
+    p = _EXCHANGE_INFO.mapping(exchange_info)
     rules = []
     for raw in p.get("rateLimits") or ():
-        r = _require_mapping(raw, "rate limit")
-        interval = _enum(_INTERVAL_SECONDS, r, "interval")
+        r = _RATE_LIMIT.mapping(raw)
+        interval = _RATE_LIMIT.enum(r, "interval", _INTERVAL_SECONDS)
         rules.append(
             RateLimitRule(
-                kind=_str(r, "rateLimitType"),
-                seconds=interval * _int(r, "intervalNum"),
-                limit=_int(r, "limit"),
+                kind=_RATE_LIMIT.text(r, "rateLimitType"),
+                seconds=interval * _RATE_LIMIT.integer(r, "intervalNum"),
+                limit=_RATE_LIMIT.integer(r, "limit"),
             )
         )
     return rules

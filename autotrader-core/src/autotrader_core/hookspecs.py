@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import FrozenInstanceError
+from typing import TYPE_CHECKING, Any, cast
 
 import pluggy
 
 from autotrader_core.capabilities import Capabilities
+from autotrader_core.errors import PluginError
 
 if TYPE_CHECKING:
     from autotrader_core.account import AccountId
@@ -42,9 +43,14 @@ hookspec = pluggy.HookspecMarker(PROJECT_NAME)
 hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 
 
-@dataclass(frozen=True, slots=True)
 class AdapterInfo:
-    """What an adapter plugin registers.
+    """What an adapter plugin registers (immutable).
+
+    ``factory`` and ``settings_cls`` may be given as ``"module:attribute"`` references (the
+    entry-point syntax) instead of the objects: plugin discovery then imports neither the
+    adapter nor its settings (nor pydantic-settings), and the first read of the attribute
+    imports and keeps the object. Reading them always gives the object, whichever form was
+    registered.
 
     Attributes:
         name: Unique adapter name (``"binance"``); two plugins claiming one name is an error.
@@ -53,14 +59,105 @@ class AdapterInfo:
         capabilities: Same object as the adapter class's ``capabilities``.
         version: Distribution version, shown by ``autotrader plugins``.
         description: One line for humans.
+
+    Raises:
+        ValueError: a reference is not of the form ``"module:attribute"``.
+        PluginError: (on first read) a reference cannot be imported, or is not a
+            callable / a class.
     """
 
+    __slots__ = ("_factory", "_settings_cls", "capabilities", "description", "name", "version")
+
     name: str
-    factory: Callable[[BrokerSettings], BrokerAdapter]
-    settings_cls: type[BrokerSettings]
     capabilities: Capabilities
-    version: str = "0"
-    description: str = ""
+    version: str
+    description: str
+    _factory: Callable[[BrokerSettings], BrokerAdapter] | str
+    _settings_cls: type[BrokerSettings] | str
+
+    def __init__(
+        self,
+        name: str,
+        factory: Callable[[BrokerSettings], BrokerAdapter] | str,
+        settings_cls: type[BrokerSettings] | str,
+        capabilities: Capabilities,
+        version: str = "0",
+        description: str = "",
+    ) -> None:
+        for what, value in (("factory", factory), ("settings_cls", settings_cls)):
+            if isinstance(value, str) and not _is_reference(value):
+                raise ValueError(
+                    f"adapter {name!r}: {what} reference must be 'module:attribute', got {value!r}"
+                )
+        init = object.__setattr__
+        init(self, "name", name)
+        init(self, "_factory", factory)
+        init(self, "_settings_cls", settings_cls)
+        init(self, "capabilities", capabilities)
+        init(self, "version", version)
+        init(self, "description", description)
+
+    @property
+    def factory(self) -> Callable[[BrokerSettings], BrokerAdapter]:
+        """Builds the adapter from its settings (imported on first read when registered by name)."""
+        value = self._factory
+        if isinstance(value, str):
+            value = cast("Callable[[BrokerSettings], BrokerAdapter]", self._load(value, "factory"))
+            if not callable(value):
+                raise PluginError(f"adapter {self.name!r}: factory {self._factory!r} is not callable")
+            object.__setattr__(self, "_factory", value)
+        return value
+
+    @property
+    def settings_cls(self) -> type[BrokerSettings]:
+        """The adapter's settings class (imported on first read when registered by name)."""
+        value = self._settings_cls
+        if isinstance(value, str):
+            value = cast("type[BrokerSettings]", self._load(value, "settings class"))
+            if not isinstance(value, type):
+                raise PluginError(
+                    f"adapter {self.name!r}: settings class {self._settings_cls!r} is not a class"
+                )
+            object.__setattr__(self, "_settings_cls", value)
+        return value
+
+    def _load(self, reference: str, what: str) -> Any:
+        import pkgutil  # deferred: only a lazy registration pays for it
+
+        try:
+            return pkgutil.resolve_name(reference)
+        except Exception as exc:
+            raise PluginError(
+                f"adapter {self.name!r}: cannot load its {what} {reference!r} ({type(exc).__name__}: {exc})"
+            ) from exc
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise FrozenInstanceError(f"cannot delete field {name!r}")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, AdapterInfo):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.version, self.description))
+
+    def _key(self) -> tuple[object, ...]:
+        return (self.name, self.factory, self.settings_cls, self.capabilities, self.version, self.description)
+
+    def __repr__(self) -> str:
+        return (
+            f"AdapterInfo(name={self.name!r}, factory={self._factory!r}, settings_cls={self._settings_cls!r}, "
+            f"capabilities={self.capabilities!r}, version={self.version!r}, description={self.description!r})"
+        )
+
+
+def _is_reference(text: str) -> bool:
+    module, colon, attribute = text.partition(":")
+    return bool(colon and module and attribute)
 
 
 class LazyAdapterInfo(AdapterInfo):
@@ -73,40 +170,40 @@ class LazyAdapterInfo(AdapterInfo):
 
     Args:
         name: Unique adapter name.
-        factory: Builds the adapter from its settings (import the adapter inside it).
+        factory: Builds the adapter from its settings (import the adapter inside it), or
+            a ``"module:attribute"`` reference.
         settings_cls: ``"package.module:SettingsClass"``.
         capabilities: ``"package.module:AdapterClass.capabilities"`` (dotted attributes after the colon).
         version: Distribution version.
         description: One line for humans.
     """
 
-    __slots__ = ("_capabilities_ref", "_settings_ref")
+    __slots__ = ("_capabilities_ref",)
     _capabilities_ref: str
-    _settings_ref: str
 
     def __init__(
         self,
         *,
         name: str,
-        factory: Callable[[BrokerSettings], BrokerAdapter],
+        factory: Callable[[BrokerSettings], BrokerAdapter] | str,
         settings_cls: str,
         capabilities: str,
         version: str = "0",
         description: str = "",
     ) -> None:
-        values = {"name": name, "factory": factory, "version": version, "description": description}
-        values |= {"_settings_ref": settings_cls, "_capabilities_ref": capabilities}
-        for field, value in values.items():
-            object.__setattr__(self, field, value)  # frozen: set once, here
+        for what, value in (("settings_cls", settings_cls), ("capabilities", capabilities)):
+            if not _is_reference(value):
+                raise ValueError(f"adapter {name!r}: {what} reference must be 'module:attribute', got {value!r}")
+        init = object.__setattr__
+        init(self, "name", name)
+        init(self, "_factory", factory)
+        init(self, "_settings_cls", settings_cls)  # resolved on first read by AdapterInfo.settings_cls
+        init(self, "_capabilities_ref", capabilities)
+        init(self, "version", version)
+        init(self, "description", description)
 
-    @property
-    def settings_cls(self) -> type[BrokerSettings]:
-        """The settings class, imported on first read."""
-        loaded: type[BrokerSettings] = _resolve(self._settings_ref)
-        return loaded
-
-    @property
-    def capabilities(self) -> Capabilities:
+    @property  # the slot of the base class, read lazily here
+    def capabilities(self) -> Capabilities:  # type: ignore[override]
         """The adapter class's capabilities, imported on first read."""
         loaded: Capabilities = _resolve(self._capabilities_ref)
         return loaded

@@ -24,11 +24,11 @@ from typing import TYPE_CHECKING
 
 import pluggy
 
-from autotrader_core.adapter import BrokerAdapter
 from autotrader_core.errors import ConfigurationError, PluginError
 from autotrader_core.hookspecs import PROJECT_NAME, AdapterInfo, AutotraderSpecs
 
-if TYPE_CHECKING:  # pydantic-settings is not loaded by plugin discovery
+if TYPE_CHECKING:  # discovery must not load pydantic-settings or the adapter base: adapters register lazily
+    from autotrader_core.adapter import BrokerAdapter
     from autotrader_core.settings import BrokerSettings
 
 __all__ = ["ADAPTER_GROUP", "KNOWN_ADAPTERS", "OBSERVER_GROUP", "PluginLoadError", "PluginManager"]

@@ -40,6 +40,7 @@ Key = str | int
 _MISSING = object()
 _TRUE = frozenset({"true"})
 _FALSE = frozenset({"false"})
+_MAX_EPOCH_MS = 253_402_300_800_000  # 10000-01-01: past datetime's range, the slow path's error
 
 
 class WireFieldError(BrokerProtocolError):
@@ -218,9 +219,10 @@ class WireReader:
 
     def integer(self, payload: Any, key: Key) -> int:
         """A required integer: a JSON integer, an integral number, or a string of digits."""
-        return _integer(
-            self.field(payload, key), field=key, kind=self.kind, payload=payload, broker=self.broker
-        )
+        value = self.field(payload, key)
+        if type(value) is int:  # the hot path (ids, times), inlined
+            return value
+        return _integer(value, field=key, kind=self.kind, payload=payload, broker=self.broker)
 
     def optional_integer(self, payload: Any, key: Key) -> int | None:
         """Like :meth:`integer`, but a missing, ``null`` or ``""`` field is ``None``."""
@@ -233,6 +235,8 @@ class WireReader:
     def text(self, payload: Any, key: Key, *, non_empty: bool = False) -> str:
         """A required string (``non_empty``: and not ``""``)."""
         value = self.field(payload, key)
+        if type(value) is str and (value or not non_empty):  # the hot path, inlined
+            return value
         if not isinstance(value, str):
             raise self.error(f"must be a string, got {type(value).__name__}", field=key, payload=payload)
         if non_empty and not value:
@@ -286,9 +290,10 @@ class WireReader:
     # -- times -------------------------------------------------------------------------
     def epoch_ms(self, payload: Any, key: Key) -> datetime:
         """Epoch milliseconds (integer or digit string) → aware UTC datetime."""
-        return datetime_from_epoch_ms(
-            self.field(payload, key), field=key, kind=self.kind, payload=payload, broker=self.broker
-        )
+        value = self.field(payload, key)
+        if type(value) is int and 0 <= value < _MAX_EPOCH_MS:  # the hot path, inlined
+            return datetime.fromtimestamp(value / 1000, tz=UTC)
+        return datetime_from_epoch_ms(value, field=key, kind=self.kind, payload=payload, broker=self.broker)
 
     def optional_epoch_ms(self, payload: Any, key: Key) -> datetime | None:
         """Like :meth:`epoch_ms`, but a missing, ``null`` or ``""`` field is ``None``."""
