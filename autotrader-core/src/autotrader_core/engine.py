@@ -55,6 +55,7 @@ from autotrader_core.recovery import ReconciliationReport, recover
 from autotrader_core.resiliency import CircuitBreaker, DeadLetterQueue, FailureTracker, RetryPolicy
 from autotrader_core.risk import RiskChecks
 from autotrader_core.settings import EngineSettings
+from autotrader_core.shutdown import SignalShutdown, signals_supported
 from autotrader_core.status import EngineStatus
 from autotrader_core.strategy import Strategy
 from autotrader_core.trading_gate import TradingGate
@@ -156,6 +157,10 @@ class ExecutionEngine:
         adapter.telemetry = HookTelemetry(self.notifier, adapter.name)
         self.kill_switch = KillSwitch(self, gate=self.gate, notifier=self.notifier)
         """Cancel-all, flatten, halt, disconnect, alert (see :meth:`kill`)."""
+        # The strategy's ctx.cancel / ctx.modify go through the public order API below.
+        self.context.order_actions = self
+        self.signal_shutdown: SignalShutdown | None = None
+        """The Ctrl-C / SIGTERM handling of the last :meth:`run` (its ``report`` once a signal came)."""
 
     # -- lifecycle ----------------------------------------------------------------
     async def __aenter__(self) -> Self:
@@ -223,10 +228,32 @@ class ExecutionEngine:
         self.notifier.hook("autotrader_on_engine_started", status=self.status().as_dict())
         logger.info("engine started: broker=%s strategy=%s", self.adapter.name, self._strategy_name)
 
-    async def run(self, *, duration: float | None = None) -> None:
-        """Wait until :meth:`stop` (or the kill switch) is called, or ``duration`` seconds pass."""
+    async def run(self, *, duration: float | None = None, handle_signals: bool | None = None) -> None:
+        """Wait until :meth:`stop` (or the kill switch) is called, or ``duration`` seconds pass.
+
+        While it waits, Ctrl-C and ``SIGTERM`` stop the engine safely (the strategy stops,
+        this engine's open orders are cancelled, positions stay and a summary says so;
+        ``settings.on_signal="kill"`` flattens them too) and the process is registered for
+        ``autotrader sessions`` / ``autotrader kill`` (see :mod:`autotrader_core.shutdown`).
+        ``handle_signals=False`` (or ``settings.handle_signals``) leaves signals to you.
+        """
+        handle = self.settings.handle_signals if handle_signals is None else handle_signals
         with anyio.move_on_after(math.inf if duration is None else duration):
-            await self._stopped.wait()
+            if not (handle and signals_supported()):
+                await self._stopped.wait()
+                return
+            shutdown = SignalShutdown(
+                self,
+                flatten=self.settings.on_signal == "kill",
+                data_dir=self.settings.data_dir,
+                broker=self.adapter.name,
+            )
+            self.signal_shutdown = shutdown
+            async with anyio.create_task_group() as tg:
+                await tg.start(shutdown.listen)
+                await self._stopped.wait()
+                if not shutdown.triggered:  # stopped by code or duration: stop listening
+                    tg.cancel_scope.cancel()
 
     async def stop(self) -> None:
         """Stop the decision cycle and the stream, call the strategy's ``on_stop``, disconnect.

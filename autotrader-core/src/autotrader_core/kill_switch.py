@@ -90,6 +90,7 @@ class KillSwitch:
         max_concurrency: Cancels in flight at once (brokers rate-limit; 1,000 sequential
             cancels would be too slow).
         flatten: Whether to flatten positions after canceling.
+        name: How logs and the alert call it (a signal shutdown that keeps positions is no "kill").
     """
 
     def __init__(
@@ -100,7 +101,9 @@ class KillSwitch:
         notifier: Notifier,
         max_concurrency: int = 64,
         flatten: bool = True,
+        name: str = "kill switch",
     ) -> None:
+        self._name = name
         self._engine = engine
         self._gate = gate
         self._notifier = notifier
@@ -133,7 +136,7 @@ class KillSwitch:
         engine = self._engine
         started = time.perf_counter()
         report = KillReport(reason=reason)
-        logger.critical("KILL SWITCH engaged: %s", reason)
+        logger.critical("%s engaged: %s", self._name.upper(), reason)
         self._gate.reduce(f"kill switch: {reason}")  # nothing new may add exposure
 
         if engine.adapter.is_connected:
@@ -176,7 +179,7 @@ class KillSwitch:
 
     def _alert(self, report: KillReport) -> None:
         message = (
-            f"kill switch: {report.reason}; canceled {report.canceled} orders, "
+            f"{self._name}: {report.reason}; canceled {report.canceled} orders, "
             f"{len(report.flatten_orders)} flatten orders, {report.elapsed:.3f}s"
         )
         details = {"canceled": str(report.canceled), "elapsed": f"{report.elapsed:.3f}"}
