@@ -159,6 +159,7 @@ class ExecutionEngine:
         """Cancel-all, flatten, halt, disconnect, alert (see :meth:`kill`)."""
         # The strategy's ctx.cancel / ctx.modify go through the public order API below.
         self.context.order_actions = self
+        self.flow.gate = self.gate  # a journal write failure halts trading
         self.signal_shutdown: SignalShutdown | None = None
         """The Ctrl-C / SIGTERM handling of the last :meth:`run` (its ``report`` once a signal came)."""
 
@@ -311,6 +312,11 @@ class ExecutionEngine:
     def notify_control_action(self, action: ControlAction) -> None:
         """Tell observers about an operator action (called by :class:`EngineControl`)."""
         self.notifier.hook("autotrader_on_control_action", action=action)
+
+    @property
+    def journal_failure(self) -> Exception | None:
+        """The first journal write failure while running (trading was halted then); ``None`` if none."""
+        return self.flow.journal_failure
 
     @property
     def running(self) -> bool:
