@@ -48,9 +48,9 @@ anyio.run(main)
 """
 
 
-def _start(tmp_path: Path) -> tuple[subprocess.Popen[str], str]:
+def _start(tmp_path: Path, code: str = SCRIPT) -> tuple[subprocess.Popen[str], str]:
     script = tmp_path / "my_strategy.py"
-    script.write_text(SCRIPT)
+    script.write_text(code)
     env = {**os.environ, "AUTOTRADER_DATA_DIR": str(tmp_path / "data"), "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
         [sys.executable, str(script)],
@@ -112,3 +112,23 @@ def test_autotrader_kill_finds_the_running_script(tmp_path: Path) -> None:
     assert killed.returncode == 0, killed
     text = _finish(proc, cid)
     assert "SIGTERM received" in text
+
+
+def test_an_explicit_kill_on_signals_keeps_the_signals_and_flattens(tmp_path: Path) -> None:
+    """The dry-run guide's pattern: kill_on_signals beside engine.run() stays the full kill switch."""
+    code = SCRIPT.replace(
+        "        await engine.run(duration=30)\n",
+        "        async with anyio.create_task_group() as tg:\n"
+        "            tg.start_soon(kill_on_signals, engine.kill_switch)\n"
+        "            await engine.run(duration=30)\n"
+        "            tg.cancel_scope.cancel()\n",
+    ).replace("import anyio\n", "import anyio\nfrom autotrader_core.kill_switch import kill_on_signals\n")
+    assert "kill_on_signals, engine.kill_switch" in code
+    proc, _ = _start(tmp_path, code)
+    time.sleep(1.0)  # no registration to wait for (no data_dir): give the handlers a moment
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, out + err
+    assert "OPEN AT BROKER 0" in out
+    assert "POSITION 0.00" in out  # flattened by the kill switch
+    assert "signal shutdown" not in err.lower() and "KILL SWITCH engaged: signal SIGINT" in err

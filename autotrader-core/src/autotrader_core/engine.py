@@ -31,6 +31,7 @@ from types import TracebackType
 from typing import Self
 
 import anyio
+import anyio.lowlevel
 from anyio.abc import TaskGroup
 
 from autotrader_core.account import AccountId
@@ -44,7 +45,7 @@ from autotrader_core.errors import InvalidOrder, UnsupportedFeature
 from autotrader_core.ids import ClientOrderIdGenerator
 from autotrader_core.journal.base import Journal
 from autotrader_core.journal.identity import JournalIdentity
-from autotrader_core.kill_switch import KillReport, KillSwitch
+from autotrader_core.kill_switch import KillReport, KillSwitch, kill_on_signals_active
 from autotrader_core.models import Balance, ExecutionDecision, Order
 from autotrader_core.notifier import HookTelemetry, Notifier
 from autotrader_core.oms import OrderManager
@@ -236,11 +237,15 @@ class ExecutionEngine:
         this engine's open orders are cancelled, positions stay and a summary says so;
         ``settings.on_signal="kill"`` flattens them too) and the process is registered for
         ``autotrader sessions`` / ``autotrader kill`` (see :mod:`autotrader_core.shutdown`).
-        ``handle_signals=False`` (or ``settings.handle_signals``) leaves signals to you.
+        ``handle_signals=False`` (or ``settings.handle_signals``) leaves signals to you, and
+        so does a :func:`~autotrader_core.kill_switch.kill_on_signals` already listening.
         """
         handle = self.settings.handle_signals if handle_signals is None else handle_signals
         with anyio.move_on_after(math.inf if duration is None else duration):
-            if not (handle and signals_supported()):
+            # One step of the loop first: a kill_on_signals task started just before run()
+            # gets to install its handlers, and then owns the signals (the full kill switch).
+            await anyio.lowlevel.checkpoint()
+            if not (handle and signals_supported()) or kill_on_signals_active():
                 await self._stopped.wait()
                 return
             shutdown = SignalShutdown(

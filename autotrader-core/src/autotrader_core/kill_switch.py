@@ -31,7 +31,7 @@ from autotrader_core.oms import OrderManager
 from autotrader_core.sessions import registered_session
 from autotrader_core.trading_gate import TradingGate
 
-__all__ = ["KillReport", "KillSwitch", "KillTarget", "kill_on_signals"]
+__all__ = ["KillReport", "KillSwitch", "KillTarget", "kill_on_signals", "kill_on_signals_active"]
 
 logger = logging.getLogger(__name__)
 
@@ -201,8 +201,22 @@ async def kill_on_signals(
             exactly as long as the signal handlers: a session is never listed while a
             ``SIGTERM`` would end it without the kill switch.
     """
+    global _listeners
     registration = registered_session(data_dir) if data_dir is not None else nullcontext()
     with anyio.open_signal_receiver(*signals) as received, registration:  # handlers first, then the file
-        async for signum in received:
-            await kill_switch.engage(f"signal {signal.Signals(signum).name}")
-            return
+        _listeners += 1
+        try:
+            async for signum in received:
+                await kill_switch.engage(f"signal {signal.Signals(signum).name}")
+                return
+        finally:
+            _listeners -= 1
+
+
+_listeners = 0
+"""How many :func:`kill_on_signals` listen in this process right now."""
+
+
+def kill_on_signals_active() -> bool:
+    """True while a :func:`kill_on_signals` listens: ``engine.run()`` then leaves the signals to it."""
+    return _listeners > 0
