@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 from decimal import Decimal
@@ -64,3 +65,26 @@ async def test_the_cancel_and_modify_example_places_moves_and_cancels_a_limit_or
     assert order.limit_price < price * Decimal("0.985")  # moved from 1 % to 2 % below the market
     out = capsys.readouterr().out
     assert f"{order.client_order_id} canceled" in out
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_the_first_example_is_ctrl_c_safe_as_written(tmp_path: Path) -> None:
+    script = tmp_path / "example.py"
+    script.write_text(_examples()[0])  # unchanged: duration=60
+    env = {**os.environ, "AUTOTRADER_DATA_DIR": str(tmp_path / "data"), "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, str(script)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    first = proc.stdout.readline()  # blocks until the first fill is printed
+    assert first.startswith("buy 0.01 BTCUSDT @"), first
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err and "SIGINT received: strategy stopped" in err
+    assert "EngineStatus(" in out  # the script went on after run() returned
