@@ -78,15 +78,19 @@ def _wait_registered(data_dir: Path, pid: int) -> None:
         time.sleep(0.05)
 
 
-def _finish(proc: subprocess.Popen[str], cid: str) -> str:
+def _finish(proc: subprocess.Popen[str], cid: str, *, flattened: bool = False) -> str:
     out, err = proc.communicate(timeout=30)
     text = out + err
     assert proc.returncode == 0, text
     assert "Traceback" not in text and "KeyboardInterrupt" not in text, text
     assert "OPEN AT BROKER 0" in out  # the resting limit order was cancelled at the broker
-    assert "POSITION 0.01" in out  # the position is left as it is
-    assert f"cancelled 1 open order(s): {cid}" in err  # and the user is told both
-    assert "positions left as they are: BTCUSDT 0.01" in err
+    assert f"cancelled 1 open order(s): {cid}" in err  # and the user is told
+    if flattened:
+        assert "POSITION 0.00" in out  # the full kill switch closed the position
+        assert "flatten orders sent: 1" in err and "no open positions" in err
+    else:
+        assert "POSITION 0.01" in out  # the position is left as it is, and the user is told
+        assert "positions left as they are: BTCUSDT 0.01" in err
     return text
 
 
@@ -110,8 +114,15 @@ def test_autotrader_kill_finds_the_running_script(tmp_path: Path) -> None:
         [*cli, "kill", "--pid", str(proc.pid)], env=env, capture_output=True, text=True, timeout=60
     )
     assert killed.returncode == 0, killed
-    text = _finish(proc, cid)
-    assert "SIGTERM received" in text
+    text = _finish(proc, cid, flattened=True)  # `autotrader kill` stays the full kill switch
+    assert "SIGUSR1 received" in text and "KILL SWITCH engaged" in text
+
+
+def test_sigterm_is_the_gentle_stop_like_ctrl_c(tmp_path: Path) -> None:
+    proc, cid = _start(tmp_path)
+    _wait_registered(tmp_path / "data", proc.pid)
+    proc.send_signal(signal.SIGTERM)  # systemd stop, docker stop, kill PID
+    assert "SIGTERM received" in _finish(proc, cid)
 
 
 def test_an_explicit_kill_on_signals_keeps_the_signals_and_flattens(tmp_path: Path) -> None:

@@ -236,7 +236,8 @@ class ExecutionEngine:
         While it waits, Ctrl-C and ``SIGTERM`` stop the engine safely (the strategy stops,
         this engine's open orders are cancelled, positions stay and a summary says so;
         ``settings.on_signal="kill"`` flattens them too) and the process is registered for
-        ``autotrader sessions`` / ``autotrader kill`` (see :mod:`autotrader_core.shutdown`).
+        ``autotrader sessions`` / ``autotrader kill`` (which sends ``SIGUSR1``: the full kill
+        switch; see :mod:`autotrader_core.shutdown`).
         ``handle_signals=False`` (or ``settings.handle_signals``) leaves signals to you, and
         so does a :func:`~autotrader_core.kill_switch.kill_on_signals` already listening.
         """

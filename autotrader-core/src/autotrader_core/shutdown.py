@@ -9,6 +9,9 @@ listens for ``SIGINT`` and ``SIGTERM`` and registers the process in ``data_dir``
   and a summary naming the cancelled orders and the positions left is printed to stderr;
 * ``on_signal="kill"``: the full kill switch (cancel, then flatten every position).
 
+``autotrader kill`` stays the full kill switch: the session is registered with
+``SIGUSR1`` as its kill signal, and ``SIGUSR1`` always engages the kill switch.
+
 Either way ``run()`` then returns normally: no ``KeyboardInterrupt`` traceback, exit code 0
 unless the script says otherwise. Signal handlers exist only in the main thread on POSIX;
 elsewhere ``run()`` just waits.
@@ -39,7 +42,9 @@ __all__ = ["ShutdownReport", "ShutdownTarget", "SignalShutdown", "signals_suppor
 
 logger = logging.getLogger(__name__)
 
-SIGNALS = (signal.SIGINT, signal.SIGTERM)
+KILL_SIGNAL: signal.Signals | None = getattr(signal, "SIGUSR1", None)
+"""What ``autotrader kill`` sends a script waiting in ``engine.run()``: the full kill switch."""
+SIGNALS = (signal.SIGINT, signal.SIGTERM, *((KILL_SIGNAL,) if KILL_SIGNAL is not None else ()))
 
 
 def signals_supported() -> bool:
@@ -136,25 +141,27 @@ class SignalShutdown:
         # Handlers first, then the file: a session is never listed while SIGTERM would end it unhandled.
         with (
             anyio.open_signal_receiver(*SIGNALS) as received,
-            registered_session(self._data_dir, broker=self._broker),
+            registered_session(self._data_dir, broker=self._broker, kill_signal=KILL_SIGNAL),
         ):
             task_status.started()
             async for signum in received:
                 self.triggered = True
+                name = signal.Signals(signum).name
                 with anyio.CancelScope(shield=True):
-                    await self.shut_down(signal.Signals(signum).name)
+                    await self.shut_down(name, flatten=self._flatten or signum == KILL_SIGNAL)
                 return
 
-    async def shut_down(self, signal_name: str) -> ShutdownReport:
-        """Stop the engine as configured, print and log what was done and what is left."""
+    async def shut_down(self, signal_name: str, *, flatten: bool | None = None) -> ShutdownReport:
+        """Stop the engine (``flatten``: the full kill switch; default as configured), print and log what is left."""
         engine = self._engine
+        flatten = self._flatten if flatten is None else flatten
         open_before: list[Order] = list(engine.oms.open_orders())
         reason = f"signal {signal_name}"
-        kill_switch = engine.kill_switch if self._flatten else self._cancel_only_switch()
+        kill_switch = engine.kill_switch if flatten else self._cancel_only_switch()
         kill: KillReport = await kill_switch.engage(reason)
         report = ShutdownReport(
             signal=signal_name,
-            flattened=self._flatten,
+            flattened=flatten,
             canceled=[o.client_order_id for o in open_before if o.status is OrderStatus.CANCELED],
             still_open=[o.client_order_id for o in open_before if o.is_open],
             flatten_orders=list(kill.flatten_orders),
