@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Protocol
 import anyio
 
 from autotrader_core.adapter import BrokerAdapter
+from autotrader_core.decide_failures import DecideFailures
 from autotrader_core.errors import AutotraderError, RateLimited, UnsupportedFeature
 from autotrader_core.models import Balance, ExecutionDecision, Order
 from autotrader_core.settings import EngineSettings
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from autotrader_core.notifier import Notifier
     from autotrader_core.order_flow import OrderFlow
     from autotrader_core.status import EngineStatus
+    from autotrader_core.trading_gate import TradingGate
 
 __all__ = ["BackgroundTasks", "EngineDriver"]
 
@@ -54,6 +56,11 @@ class EngineDriver(Protocol):
 
     def status(self) -> EngineStatus:
         """The status snapshot."""
+        ...
+
+    @property
+    def gate(self) -> TradingGate:
+        """The trading gate (halted after too many ``decide()`` failures in a row)."""
         ...
 
 
@@ -174,13 +181,18 @@ class BackgroundTasks:
         assert strategy is not None
         context = self._flow.context
         interval = self._settings.decision_interval
+        failures = self.decide_failures(strategy.name)
         while True:
             started = time.monotonic()
             try:
                 decisions = await strategy.decide(context)
-            except Exception:
-                logger.exception("strategy %s decide() failed", strategy.name)
-                decisions = ()
+            except Exception as exc:
+                delay = failures.failed(exc)
+                if delay is None:
+                    return  # halted: see DecideFailures
+                await anyio.sleep(delay)
+                continue
+            failures.succeeded()
             for decision in decisions:
                 try:
                     await self._engine.execute(decision)
@@ -189,6 +201,16 @@ class BackgroundTasks:
                 except AutotraderError as exc:
                     logger.warning("decision %s failed: %s", decision, exc)
             await anyio.sleep(max(0.0, interval - (time.monotonic() - started)))
+
+    def decide_failures(self, strategy: str) -> DecideFailures:
+        """The back-off / alert / halt policy for ``strategy``'s failing ``decide()``."""
+        return DecideFailures(
+            strategy,
+            notifier=self._notifier,
+            gate=self._engine.gate,
+            interval=self._settings.decision_interval,
+            limit=self._settings.max_decide_failures,
+        )
 
     async def report_status(self) -> None:
         """Every ``status_interval``: the status snapshot to the ``autotrader_on_status`` hook."""

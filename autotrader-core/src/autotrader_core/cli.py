@@ -246,6 +246,9 @@ async def _paper_session(args: argparse.Namespace) -> int:
                 await anyio.sleep(0.5)
         tg.cancel_scope.cancel()
     display.summary(engine, strategy, engine.kill_switch.report, time.monotonic() - started)
+    if engine.journal_failure is not None:  # trading was halted: a script or CI step must see it
+        print(f"error: the journal failed, trading was halted: {engine.journal_failure}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
+from typing import Protocol
 
 from autotrader_core.adapter import BrokerAdapter
 from autotrader_core.market_data import PriceCache, Quote
@@ -13,11 +14,31 @@ from autotrader_core.models import Balance, Instrument, Order, Position, utc_now
 from autotrader_core.oms import OrderManager
 from autotrader_core.risk import RiskChecks
 
-__all__ = ["EngineContext"]
+__all__ = ["EngineContext", "OrderActions"]
+
+
+class OrderActions(Protocol):
+    """The engine's public cancel and modify (``ExecutionEngine`` provides them)."""
+
+    async def cancel_order(self, order: Order | str) -> Order:
+        """Ask the broker to cancel ``order``."""
+        ...
+
+    async def modify_order(
+        self,
+        order: Order | str,
+        *,
+        quantity: Decimal | int | str | None = None,
+        limit_price: Decimal | int | str | None = None,
+        stop_price: Decimal | int | str | None = None,
+    ) -> Order:
+        """Change a working order's quantity and/or prices."""
+        ...
 
 
 class EngineContext:
-    """Read-only view of the market, the OMS and the instrument rules for a strategy.
+    """The strategy's view of the market, the OMS and the instrument rules, plus
+    :meth:`cancel` and :meth:`modify` for its orders (through :attr:`order_actions`).
 
     Args:
         adapter: Source of last prices.
@@ -44,6 +65,8 @@ class EngineContext:
         self._oms = oms
         self._risk = risk
         self._balances = balances
+        self.order_actions: OrderActions | None = None
+        """Where :meth:`cancel` and :meth:`modify` go (the engine sets itself)."""
 
     @property
     def now(self) -> datetime:
@@ -83,3 +106,32 @@ class EngineContext:
     def balances(self) -> list[Balance]:
         """Balances as last fetched from the broker."""
         return list(self._balances())
+
+    async def cancel(self, order: Order | str) -> Order:
+        """Ask the broker to cancel ``order`` (an :class:`Order` or its client order id).
+
+        Returns the order, ``pending_cancel`` until the broker confirms; see
+        :meth:`~autotrader_core.engine.ExecutionEngine.cancel_order` for the errors.
+        """
+        return await self._actions().cancel_order(order)
+
+    async def modify(
+        self,
+        order: Order | str,
+        *,
+        quantity: Decimal | int | str | None = None,
+        limit_price: Decimal | int | str | None = None,
+        stop_price: Decimal | int | str | None = None,
+    ) -> Order:
+        """Change a working order's quantity and/or prices (native or cancel/replace).
+
+        See :meth:`~autotrader_core.engine.ExecutionEngine.modify_order` for the errors.
+        """
+        return await self._actions().modify_order(
+            order, quantity=quantity, limit_price=limit_price, stop_price=stop_price
+        )
+
+    def _actions(self) -> OrderActions:
+        if self.order_actions is None:
+            raise RuntimeError("this context is not attached to an engine")
+        return self.order_actions

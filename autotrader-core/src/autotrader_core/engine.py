@@ -32,6 +32,7 @@ from types import TracebackType
 from typing import Self
 
 import anyio
+import anyio.lowlevel
 from anyio.abc import TaskGroup
 
 from autotrader_core.account import AccountId
@@ -45,7 +46,7 @@ from autotrader_core.errors import InvalidOrder, UnsupportedFeature
 from autotrader_core.ids import ClientOrderIdGenerator
 from autotrader_core.journal.base import Journal
 from autotrader_core.journal.identity import JournalIdentity
-from autotrader_core.kill_switch import KillReport, KillSwitch
+from autotrader_core.kill_switch import KillReport, KillSwitch, kill_on_signals_active
 from autotrader_core.market_data import PriceCache, Quote
 from autotrader_core.market_feed import MarketFeed
 from autotrader_core.models import Balance, ExecutionDecision, Order, utc_now
@@ -58,6 +59,7 @@ from autotrader_core.recovery import ReconcileRun, ReconciliationReport, recover
 from autotrader_core.resiliency import CircuitBreaker, DeadLetterQueue, FailureTracker, RetryPolicy
 from autotrader_core.risk import RiskChecks
 from autotrader_core.settings import EngineSettings
+from autotrader_core.shutdown import SignalShutdown, signals_supported
 from autotrader_core.status import EngineStatus
 from autotrader_core.strategy import Strategy, strategy_symbols
 from autotrader_core.trading_gate import TradingGate
@@ -175,6 +177,11 @@ class ExecutionEngine:
         adapter.telemetry = HookTelemetry(self.notifier, adapter.name)
         self.kill_switch = KillSwitch(self, gate=self.gate, notifier=self.notifier)
         """Cancel-all, flatten, halt, disconnect, alert (see :meth:`kill`)."""
+        # The strategy's ctx.cancel / ctx.modify go through the public order API below.
+        self.context.order_actions = self
+        self.flow.gate = self.gate  # a journal write failure halts trading
+        self.signal_shutdown: SignalShutdown | None = None
+        """The Ctrl-C / SIGTERM handling of the last :meth:`run` (its ``report`` once a signal came)."""
 
     # -- lifecycle ----------------------------------------------------------------
     async def __aenter__(self) -> Self:
@@ -244,10 +251,37 @@ class ExecutionEngine:
         self.notifier.hook("autotrader_on_engine_started", status=self.status().as_dict())
         logger.info("engine started: broker=%s strategy=%s", self.adapter.name, self._strategy_name)
 
-    async def run(self, *, duration: float | None = None) -> None:
-        """Wait until :meth:`stop` (or the kill switch) is called, or ``duration`` seconds pass."""
+    async def run(self, *, duration: float | None = None, handle_signals: bool | None = None) -> None:
+        """Wait until :meth:`stop` (or the kill switch) is called, or ``duration`` seconds pass.
+
+        While it waits, Ctrl-C and ``SIGTERM`` stop the engine safely (the strategy stops,
+        this engine's open orders are cancelled, positions stay and a summary says so;
+        ``settings.on_signal="kill"`` flattens them too) and the process is registered for
+        ``autotrader sessions`` / ``autotrader kill`` (which sends ``SIGUSR1``: the full kill
+        switch; see :mod:`autotrader_core.shutdown`).
+        ``handle_signals=False`` (or ``settings.handle_signals``) leaves signals to you, and
+        so does a :func:`~autotrader_core.kill_switch.kill_on_signals` already listening.
+        """
+        handle = self.settings.handle_signals if handle_signals is None else handle_signals
         with anyio.move_on_after(math.inf if duration is None else duration):
-            await self._stopped.wait()
+            # One step of the loop first: a kill_on_signals task started just before run()
+            # gets to install its handlers, and then owns the signals (the full kill switch).
+            await anyio.lowlevel.checkpoint()
+            if not (handle and signals_supported()) or kill_on_signals_active():
+                await self._stopped.wait()
+                return
+            shutdown = SignalShutdown(
+                self,
+                flatten=self.settings.on_signal == "kill",
+                data_dir=self.settings.data_dir,
+                broker=self.adapter.name,
+            )
+            self.signal_shutdown = shutdown
+            async with anyio.create_task_group() as tg:
+                await tg.start(shutdown.listen)
+                await self._stopped.wait()
+                if not shutdown.triggered:  # stopped by code or duration: stop listening
+                    tg.cancel_scope.cancel()
 
     async def stop(self) -> None:
         """Stop the decision cycle and the stream, call the strategy's ``on_stop``, disconnect.
@@ -321,6 +355,11 @@ class ExecutionEngine:
     def notify_control_action(self, action: ControlAction) -> None:
         """Tell observers about an operator action (called by :class:`EngineControl`)."""
         self.notifier.hook("autotrader_on_control_action", action=action)
+
+    @property
+    def journal_failure(self) -> Exception | None:
+        """The first journal write failure while running (trading was halted then); ``None`` if none."""
+        return self.flow.journal_failure
 
     @property
     def running(self) -> bool:

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from autotrader_core.account import AccountId
     from autotrader_core.adapter import BrokerAdapter
     from autotrader_core.audit import ControlAction
+    from autotrader_core.errors import BrokerProtocolError
     from autotrader_core.events import OrderEvent
     from autotrader_core.models import Alert, Fill, Order, Position
     from autotrader_core.settings import BrokerSettings
@@ -256,6 +257,16 @@ class AutotraderSpecs:
     @hookspec
     def autotrader_on_reconnect(self, broker: str, reason: str, account: AccountId) -> None:
         """An adapter's stream reconnected."""
+
+    @hookspec
+    def autotrader_on_bad_item(
+        self, broker: str, what: str, error: BrokerProtocolError, may_hold_fill: bool, account: AccountId
+    ) -> None:
+        """An adapter skipped one unparseable payload item (``what``: "fill", "open order", ...).
+
+        ``may_hold_fill``: the item may have been a fill the OMS never got; an alert goes
+        out as well (a fill is never dropped silently) and reconciliation should follow.
+        """
 
     @hookspec
     def autotrader_on_status(self, status: dict[str, Any], account: AccountId) -> None:

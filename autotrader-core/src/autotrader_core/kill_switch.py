@@ -31,7 +31,7 @@ from autotrader_core.oms import OrderManager
 from autotrader_core.sessions import registered_session
 from autotrader_core.trading_gate import TradingGate
 
-__all__ = ["KillReport", "KillSwitch", "KillTarget", "kill_on_signals"]
+__all__ = ["KillReport", "KillSwitch", "KillTarget", "kill_on_signals", "kill_on_signals_active"]
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +90,7 @@ class KillSwitch:
         max_concurrency: Cancels in flight at once (brokers rate-limit; 1,000 sequential
             cancels would be too slow).
         flatten: Whether to flatten positions after canceling.
+        name: How logs and the alert call it (a signal shutdown that keeps positions is no "kill").
     """
 
     def __init__(
@@ -100,7 +101,9 @@ class KillSwitch:
         notifier: Notifier,
         max_concurrency: int = 64,
         flatten: bool = True,
+        name: str = "kill switch",
     ) -> None:
+        self._name = name
         self._engine = engine
         self._gate = gate
         self._notifier = notifier
@@ -133,7 +136,7 @@ class KillSwitch:
         engine = self._engine
         started = time.perf_counter()
         report = KillReport(reason=reason)
-        logger.critical("KILL SWITCH engaged: %s", reason)
+        logger.critical("%s engaged: %s", self._name.upper(), reason)
         self._gate.reduce(f"kill switch: {reason}")  # nothing new may add exposure
 
         if engine.adapter.is_connected:
@@ -176,7 +179,7 @@ class KillSwitch:
 
     def _alert(self, report: KillReport) -> None:
         message = (
-            f"kill switch: {report.reason}; canceled {report.canceled} orders, "
+            f"{self._name}: {report.reason}; canceled {report.canceled} orders, "
             f"{len(report.flatten_orders)} flatten orders, {report.elapsed:.3f}s"
         )
         details = {"canceled": str(report.canceled), "elapsed": f"{report.elapsed:.3f}"}
@@ -198,8 +201,22 @@ async def kill_on_signals(
             exactly as long as the signal handlers: a session is never listed while a
             ``SIGTERM`` would end it without the kill switch.
     """
+    global _listeners
     registration = registered_session(data_dir) if data_dir is not None else nullcontext()
     with anyio.open_signal_receiver(*signals) as received, registration:  # handlers first, then the file
-        async for signum in received:
-            await kill_switch.engage(f"signal {signal.Signals(signum).name}")
-            return
+        _listeners += 1
+        try:
+            async for signum in received:
+                await kill_switch.engage(f"signal {signal.Signals(signum).name}")
+                return
+        finally:
+            _listeners -= 1
+
+
+_listeners = 0
+"""How many :func:`kill_on_signals` listen in this process right now."""
+
+
+def kill_on_signals_active() -> bool:
+    """True while a :func:`kill_on_signals` listens: ``engine.run()`` then leaves the signals to it."""
+    return _listeners > 0

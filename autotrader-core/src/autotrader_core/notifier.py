@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from autotrader_core.account import AccountId
 from autotrader_core.adapter import AdapterTelemetry
+from autotrader_core.errors import BrokerProtocolError
 from autotrader_core.models import Alert
 
 if TYPE_CHECKING:
@@ -82,3 +83,16 @@ class HookTelemetry(AdapterTelemetry):
         """The adapter's stream reconnected."""
         logger.info("%s stream reconnected: %s", self._broker, reason)
         self._notifier.hook("autotrader_on_reconnect", broker=self._broker, reason=reason)
+
+    def bad_item(self, what: str, error: BrokerProtocolError, *, may_hold_fill: bool = False) -> None:
+        """An adapter skipped one unparseable item: ``autotrader_on_bad_item``, and an alert if it may be a fill."""
+        self._notifier.hook(
+            "autotrader_on_bad_item", broker=self._broker, what=what, error=error, may_hold_fill=may_hold_fill
+        )
+        if may_hold_fill:  # a fill is never dropped without an alert
+            self._notifier.alert(
+                "warning",
+                f"{self._broker} skipped an unparseable {what} that may hold a fill: {error}",
+                source="adapter",
+                details={"broker": self._broker, "what": what},
+            )

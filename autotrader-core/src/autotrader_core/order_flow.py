@@ -28,6 +28,7 @@ from autotrader_core.notifier import Notifier
 from autotrader_core.oms import OrderManager
 from autotrader_core.state_machine import Trigger, next_status
 from autotrader_core.strategy import Strategy, StrategyContext
+from autotrader_core.trading_gate import TradingGate
 
 __all__ = ["OrderFlow", "log_order_event", "log_refusal"]
 
@@ -101,6 +102,10 @@ class OrderFlow:
         self.strategy: Strategy | None = None
         """The strategy whose callbacks see every change (set by the engine)."""
         self._is_running = is_running
+        self.gate: TradingGate | None = None
+        """Halted on the first journal write failure (set by the engine)."""
+        self.journal_failure: JournalError | None = None
+        """The first journal write failure while running (``None``: the journal never failed)."""
 
     # -- intents and requests (write-ahead) -------------------------------------------------
     async def record_intent(self, order: Order) -> None:
@@ -118,6 +123,7 @@ class OrderFlow:
         try:
             await journal.record_intent(order)
         except JournalError as exc:
+            self.journal_failed(exc)
             await self.apply(OrderRejected(order.client_order_id, reason=f"journal unavailable: {exc}"))
             raise
 
@@ -129,14 +135,22 @@ class OrderFlow:
         """
         if self.journal is not None:
             next_status(order.status, Trigger.REQUEST_CANCEL)  # refuse before journaling anything
-            await self.journal.record_request("cancel", order)  # write-ahead, like an intent
+            try:
+                await self.journal.record_request("cancel", order)  # write-ahead, like an intent
+            except JournalError as exc:
+                self.journal_failed(exc)
+                raise
         self.oms.mark_pending_cancel(order.client_order_id)
 
     async def request_modify(self, order: Order, change: OrderChange) -> None:
         """Mark ``order`` pending-modify, journaling the request (and its new terms) first."""
         if self.journal is not None:
             next_status(order.status, Trigger.REQUEST_MODIFY)  # refuse before journaling anything
-            await self.journal.record_request("modify", order, change)  # write-ahead
+            try:
+                await self.journal.record_request("modify", order, change)  # write-ahead
+            except JournalError as exc:
+                self.journal_failed(exc)
+                raise
         self.oms.mark_pending_modify(order.client_order_id)
 
     # -- events -----------------------------------------------------------------------------
@@ -188,6 +202,22 @@ class OrderFlow:
         except JournalError as exc:
             log = logger.critical if self._is_running() else logger.warning  # after stop(): closed, expected
             log("journal unavailable; applying %r unjournaled: %s", event, exc)
+            self.journal_failed(exc)
+
+    def journal_failed(self, exc: JournalError) -> None:
+        """A journal write failed while running: halt trading and alert (source ``"journal"``), once.
+
+        Without a durable journal no new order may go out (the write-ahead refuses each
+        one anyway); halting says so once, loudly, instead of one local reject per order.
+        """
+        if not self._is_running() or self.journal_failure is not None:
+            return  # after stop() the journal is closed: expected; already halted: said once
+        self.journal_failure = exc
+        message = f"journal write failed; trading halted, no more orders can be sent: {exc}"
+        logger.critical("%s", message)
+        if self.gate is not None:
+            self.gate.halt(f"journal write failed: {exc}")
+        self.notifier.alert("critical", message, source="journal")
 
     def refuse(self, order: Order, reason: str, code: str | None = None) -> None:
         """Report an order refused before send (risk check, bad input): log record and reject hook."""

@@ -47,6 +47,15 @@ class Session:
     """The broker it trades on, when the registering code said so."""
     command: str | None = None
     """Its command line."""
+    kill_signal: str | None = None
+    """The signal ``autotrader kill`` sends it (e.g. ``"SIGUSR1"``); ``None``: ``SIGTERM``."""
+
+    def kill_signum(self) -> signal.Signals:
+        """The signal that engages this session's kill switch (``SIGTERM`` unless it registered another)."""
+        try:
+            return signal.Signals[self.kill_signal] if self.kill_signal else signal.SIGTERM
+        except KeyError:  # a name this platform does not have
+            return signal.SIGTERM
 
 
 def _start_time(pid: int) -> str | None:
@@ -61,7 +70,9 @@ def _start_time(pid: int) -> str | None:
 
 
 @contextmanager
-def registered_session(data_dir: Path, *, broker: str | None = None) -> Iterator[Path]:
+def registered_session(
+    data_dir: Path, *, broker: str | None = None, kill_signal: signal.Signals | None = None
+) -> Iterator[Path]:
     """Register this process in ``data_dir`` for the duration; the file is removed on exit.
 
     Use it only around code that handles ``SIGTERM``
@@ -70,6 +81,8 @@ def registered_session(data_dir: Path, *, broker: str | None = None) -> Iterator
     Args:
         data_dir: The data directory ``autotrader kill`` and ``autotrader sessions`` look in.
         broker: The broker the session trades on, shown by ``autotrader sessions``.
+        kill_signal: The signal ``autotrader kill`` must send to engage the full kill switch,
+            when it is not ``SIGTERM`` (``engine.run()`` keeps ``SIGTERM`` for a gentler stop).
     """
     data_dir.mkdir(parents=True, exist_ok=True)
     pid = os.getpid()
@@ -81,6 +94,8 @@ def registered_session(data_dir: Path, *, broker: str | None = None) -> Iterator
         "broker": broker,
         "command": " ".join([os.path.basename(sys.argv[0]), *sys.argv[1:]]) if sys.argv else None,
     }
+    if kill_signal is not None:
+        record["kill_signal"] = kill_signal.name
     # Written whole, then renamed: a reader never sees a half-written file (and never
     # removes a live session's registration as unreadable).
     partial = data_dir / f".session-{pid}.pid.partial"
@@ -102,7 +117,7 @@ def _read(path: Path) -> tuple[int, str | None, dict[str, str | None]] | None:
         return int(text), None, {}
     try:
         data = json.loads(text)
-        details = {key: _text(data.get(key)) for key in ("started_at", "broker", "command")}
+        details = {key: _text(data.get(key)) for key in ("started_at", "broker", "command", "kill_signal")}
         return int(data["pid"]), data.get("started"), details
     except (ValueError, KeyError, TypeError, AttributeError):
         return None
@@ -147,13 +162,22 @@ def running_sessions(data_dir: Path) -> list[Session]:
             continue
         pid, _, details = entry
         sessions.append(
-            Session(pid, path, details.get("started_at"), details.get("broker"), details.get("command"))
+            Session(
+                pid,
+                path,
+                details.get("started_at"),
+                details.get("broker"),
+                details.get("command"),
+                details.get("kill_signal"),
+            )
         )
     return sessions
 
 
-def signal_session(data_dir: Path, pid: int, signum: signal.Signals = signal.SIGTERM) -> Session | None:
+def signal_session(data_dir: Path, pid: int, signum: signal.Signals | None = None) -> Session | None:
     """Send ``signum`` to the registered session ``pid`` only; ``None`` when no such session runs.
+
+    ``signum=None``: the session's own kill signal (:meth:`Session.kill_signum`).
 
     A pid that is not registered in ``data_dir`` is never signalled: it may be any process.
     """
@@ -161,7 +185,7 @@ def signal_session(data_dir: Path, pid: int, signum: signal.Signals = signal.SIG
         if session.pid != pid:
             continue
         try:
-            os.kill(session.pid, signum)
+            os.kill(session.pid, signum or session.kill_signum())
         except ProcessLookupError:  # ended in between
             session.path.unlink(missing_ok=True)
             return None
@@ -169,12 +193,12 @@ def signal_session(data_dir: Path, pid: int, signum: signal.Signals = signal.SIG
     return None
 
 
-def signal_sessions(data_dir: Path, signum: signal.Signals = signal.SIGTERM) -> list[Session]:
-    """Send ``signum`` to every running session in ``data_dir``; returns those signalled."""
+def signal_sessions(data_dir: Path, signum: signal.Signals | None = None) -> list[Session]:
+    """Send ``signum`` (``None``: each session's own kill signal) to every running session; returns those signalled."""
     signalled = []
     for session in running_sessions(data_dir):
         try:
-            os.kill(session.pid, signum)
+            os.kill(session.pid, signum or session.kill_signum())
         except ProcessLookupError:  # ended in between
             session.path.unlink(missing_ok=True)
             continue

@@ -176,3 +176,13 @@ class EngineSettings(BaseSettings):
     account: str = Field(default="default", min_length=1)
     """Your label for the account this engine trades (``AUTOTRADER_ACCOUNT``): with the broker
     and environment it tells engines apart in hooks, order-event records and metrics."""
+    handle_signals: bool = True
+    """``engine.run()`` handles Ctrl-C / ``SIGTERM`` and registers the session for
+    ``autotrader sessions`` / ``kill`` while it waits (``False``: your code handles signals)."""
+    on_signal: Literal["cancel", "kill"] = "cancel"
+    """What a signal during ``engine.run()`` does: ``cancel`` stops the strategy, cancels this
+    engine's open orders and leaves positions as they are (and says so); ``kill`` is the full
+    kill switch, which also flattens every position."""
+    max_decide_failures: int = Field(default=10, ge=1)
+    """``decide()`` failures in a row after which trading halts and the decision loop stops
+    (each retry waits twice as long as the last, up to 30 s; the first failure alerts)."""

@@ -13,6 +13,37 @@ A strategy decides *what* to trade; the engine does the rest. Subclass
             if price is not None and price > self.threshold and ctx.position("BTCUSDT").is_flat:
                 return [ExecutionDecision(DecisionAction.BUY, "BTCUSDT", Decimal("0.01"))]
             return []
+
+A strategy cancels and modifies its own orders through the context. This one rests a
+limit order below the market, moves it further down once, then cancels it:
+
+.. code-block:: python
+
+    class PlaceModifyCancel(Strategy):
+        name = "place-modify-cancel"
+
+        def __init__(self) -> None:
+            self.order: Order | None = None
+            self.moved = False
+
+        async def decide(self, ctx: StrategyContext) -> list[ExecutionDecision]:
+            price = ctx.last_price("BTCUSDT")
+            if price is None:
+                return []
+            if self.order is None:  # 1. place: a limit buy 1 % below the market
+                limit = (price * Decimal("0.99")).quantize(Decimal("0.01"))
+                return [ExecutionDecision(DecisionAction.BUY, "BTCUSDT", Decimal("0.01"),
+                                          order_type=OrderType.LIMIT, limit_price=limit)]
+            if self.order.is_open and not self.moved:  # 2. modify: 2 % below instead
+                self.moved = True
+                await ctx.modify(self.order, limit_price=(price * Decimal("0.98")).quantize(Decimal("0.01")))
+            elif self.order.is_open:  # 3. cancel
+                await ctx.cancel(self.order)
+            return []
+
+        async def on_order_update(self, order: Order, ctx: StrategyContext) -> None:
+            if self.order is None:
+                self.order = order  # the order our decision placed
 """
 
 from __future__ import annotations
@@ -29,7 +60,11 @@ __all__ = ["Strategy", "StrategyContext", "strategy_symbols"]
 
 
 class StrategyContext(Protocol):
-    """Read-only view of the engine's state, handed to every strategy hook."""
+    """The engine's state, handed to every strategy hook, and cancel / modify for its orders.
+
+    New orders come from :meth:`Strategy.decide`'s decisions; an order already placed is
+    cancelled or changed with ``await ctx.cancel(order)`` / ``await ctx.modify(order, ...)``.
+    """
 
     @property
     def now(self) -> datetime:
@@ -68,6 +103,30 @@ class StrategyContext(Protocol):
 
     def balances(self) -> list[Balance]:
         """Balances as last fetched from the broker."""
+        ...
+
+    async def cancel(self, order: Order | str) -> Order:
+        """Ask the broker to cancel ``order`` (or its client order id); ``pending_cancel`` until confirmed.
+
+        Raises:
+            IllegalTransition: the order is already finished.
+        """
+        ...
+
+    async def modify(
+        self,
+        order: Order | str,
+        *,
+        quantity: Decimal | int | str | None = None,
+        limit_price: Decimal | int | str | None = None,
+        stop_price: Decimal | int | str | None = None,
+    ) -> Order:
+        """Change a working order's quantity and/or prices (native modify or cancel/replace).
+
+        Raises:
+            UnsupportedFeature: the broker cannot modify orders (nothing sent).
+            InvalidOrder: nothing to change, or bad values.
+        """
         ...
 
 
