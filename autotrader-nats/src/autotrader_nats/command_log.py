@@ -117,32 +117,64 @@ class CommandLog:
             )
         return None if row is None else str(row[0])
 
-    def claim(self, command_id: str, kind: str, owner: str, target: str | None) -> CommandRecord | None:
-        """Record that ``command_id`` is about to be executed, unless it was seen before.
+    def claim_many(self, commands: list[tuple[str, str, str, str | None]]) -> list[CommandRecord | None]:
+        """Record that each ``(id, kind, owner, target)`` is about to be executed, in one transaction.
 
         Returns:
-            ``None`` when this call recorded it (go ahead: durable on return), else the
-            earlier record (do not execute it again).
+            Per command: ``None`` when this call recorded it (go ahead: durable on return),
+            else its earlier record (do not execute it again).
+        """
+        at = datetime.now(UTC).isoformat()
+        results: list[CommandRecord | None] = []
+        with self._lock:
+            conn = self._require()
+            conn.execute("BEGIN")
+            try:
+                for command_id, kind, owner, target in commands:
+                    row = conn.execute(
+                        "SELECT kind, owner, target, state, reply FROM commands WHERE id = ?", (command_id,)
+                    ).fetchone()
+                    if row is not None:
+                        results.append(CommandRecord(row))
+                        continue
+                    conn.execute(
+                        "INSERT INTO commands (id, kind, owner, target, state, at) "
+                        "VALUES (?, ?, ?, ?, 'started', ?)",
+                        (command_id, kind, owner, target, at),
+                    )
+                    results.append(None)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        return results
+
+    def claim(self, command_id: str, kind: str, owner: str, target: str | None) -> CommandRecord | None:
+        """:meth:`claim_many` for one command."""
+        return self.claim_many([(command_id, kind, owner, target)])[0]
+
+    def finish_many(self, replies: list[tuple[str, bytes]]) -> None:
+        """Record the reply given to each command id, in one transaction.
+
+        Written behind the reply: a command whose reply is lost with a crash stays
+        ``started``, and is then answered "outcome unknown", never executed again.
         """
         with self._lock:
             conn = self._require()
-            row = conn.execute(
-                "SELECT kind, owner, target, state, reply FROM commands WHERE id = ?", (command_id,)
-            ).fetchone()
-            if row is not None:
-                return CommandRecord(row)
-            conn.execute(
-                "INSERT INTO commands (id, kind, owner, target, state, at) VALUES (?, ?, ?, ?, 'started', ?)",
-                (command_id, kind, owner, target, datetime.now(UTC).isoformat()),
-            )
-            return None
+            conn.execute("BEGIN")
+            try:
+                conn.executemany(
+                    "UPDATE commands SET state = 'done', reply = ? WHERE id = ?",
+                    [(reply, command_id) for command_id, reply in replies],
+                )
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
 
     def finish(self, command_id: str, reply: bytes) -> None:
-        """Record the reply given to ``command_id``."""
-        with self._lock:
-            self._require().execute(
-                "UPDATE commands SET state = 'done', reply = ? WHERE id = ?", (reply, command_id)
-            )
+        """:meth:`finish_many` for one command."""
+        self.finish_many([(command_id, reply)])
 
     def close(self) -> None:
         """Close the file; safe to call twice."""

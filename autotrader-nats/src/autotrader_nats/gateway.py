@@ -48,7 +48,7 @@ from nats.js import JetStreamContext, api
 from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
 
-from autotrader_nats.command_log import CommandLog
+from autotrader_nats.command_log import CommandLog, CommandRecord
 from autotrader_nats.settings import NatsSettings
 from autotrader_nats.wire import (
     REPLY_HEADER,
@@ -137,6 +137,10 @@ class AccountGateway:
         self._outbox: collections.deque[tuple[str | None, str, bytes]] = collections.deque()
         self._outbox_ready = anyio.Event()
         self._published_all = anyio.Event()
+        self._finished: list[tuple[str, bytes]] = []
+        self._incoming: collections.deque[Any] = collections.deque()
+        self._incoming_ready = anyio.Event()
+        self._finished_ready = anyio.Event()
         self._run_id = secrets.token_hex(4)
         self._event_count = 0
         self._nc: Any = None
@@ -178,23 +182,31 @@ class AccountGateway:
             revision = await self._sync_state(self._kv)
             async with anyio.create_task_group() as tg:
                 tg.start_soon(self._publish_events, js)
+                tg.start_soon(self._record_replies)
                 tg.start_soon(self._watch_state, self._kv, revision)
                 await nc.subscribe(self.names.service("snapshot"), cb=self._on_snapshot)
                 await nc.subscribe(self.names.service("result"), cb=self._on_result)
                 if self.quote_interval > 0:
                     tg.start_soon(self._publish_quotes, nc)
-                psub = await js.pull_subscribe(
+                # A push consumer: a command is handed over the moment it is stored (a pull
+                # fetch added milliseconds); the consumer task takes whatever has queued
+                # up as one batch, so a burst costs one command-log transaction.
+                tg.start_soon(self._consume_commands, tg)
+                await js.subscribe(
                     self.names.commands,
                     durable=_CONSUMER,
                     stream=self.names.command_stream,
+                    cb=self._on_command,
+                    manual_ack=True,
                     config=await self._resume_point(js),
+                    pending_msgs_limit=-1,
                 )
-                tg.start_soon(self._consume_commands, psub, tg)
                 if ready is not None:
                     ready()
                 logger.info("gateway for %s serving on %s", self.account, self.names.prefix)
                 await self.engine.run()
                 await self._drain_outbox()
+                await self._flush_replies()
                 tg.cancel_scope.cancel()
         finally:
             with anyio.CancelScope(shield=True):
@@ -240,6 +252,8 @@ class AccountGateway:
             ack_wait=60.0,
             max_ack_pending=20_000,
             max_deliver=-1,
+            flow_control=True,
+            idle_heartbeat=5.0,
         )
         try:
             info = await js.consumer_info(self.names.command_stream, _CONSUMER)
@@ -270,44 +284,64 @@ class AccountGateway:
             self._owners[order.client_order_id] = owner or UNOWNED
 
     # -- commands --------------------------------------------------------------------------
-    async def _consume_commands(self, psub: JetStreamContext.PullSubscription, tg: Any) -> None:
+    async def _on_command(self, msg: Any) -> None:
+        self._incoming.append(msg)
+        self._incoming_ready.set()
+
+    async def _consume_commands(self, tg: Any) -> None:
         limiter = anyio.Semaphore(512)
         while True:
-            try:
-                msgs = await psub.fetch(batch=256, timeout=1.0)
-            except nats.errors.TimeoutError:
+            await self._incoming_ready.wait()
+            self._incoming_ready = anyio.Event()
+            if not self._incoming:
                 continue
-            except nats.errors.Error as exc:  # disconnected: the client reconnects by itself
-                logger.warning("command fetch failed: %s", exc)
-                await anyio.sleep(0.2)
-                continue
+            msgs = [self._incoming.popleft() for _ in range(min(512, len(self._incoming)))]
+            if self._incoming:
+                self._incoming_ready.set()
+            batch: list[tuple[Any, dict[str, Any], str]] = []
             for msg in msgs:
                 try:
                     command = loads(msg.data)
                     command_id = str(command["id"])
                     kind = str(command["kind"])
-                except (ValueError, KeyError, TypeError) as exc:
+                    args = command.get("args") or {}
+                except (ValueError, KeyError, TypeError, AttributeError) as exc:
                     logger.error("unreadable command dropped (seq %s): %s", msg.metadata.sequence.stream, exc)
                     await msg.term()
                     continue
                 if command_id in self._inflight:
                     continue  # redelivered while still executing: its reply is on the way
-                key = (
-                    str(command.get("args", {}).get("client_order_id") or command_id)
-                    if kind != "submit"
-                    else command_id
+                self._inflight.add(command_id)
+                key = command_id if kind == "submit" else str(args.get("client_order_id") or command_id)
+                batch.append((msg, command, key))
+            if not batch:
+                continue
+            # One transaction records the whole batch as started (group commit).
+            claims = [
+                (
+                    str(c["id"]),
+                    str(c["kind"]),
+                    str(c.get("owner") or UNOWNED),
+                    str(c["id"]) if c["kind"] == "submit" else (c.get("args") or {}).get("client_order_id"),
                 )
+                for _, c, _ in batch
+            ]
+            for command_id, kind, owner, _ in claims:
+                if kind == "submit":
+                    self._owners.setdefault(command_id, owner)
+            records = await anyio.to_thread.run_sync(self.command_log.claim_many, claims)
+            for (msg, command, key), earlier in zip(batch, records, strict=True):
                 await limiter.acquire()
                 previous = self._tails.get(key)
                 done = anyio.Event()
                 self._tails[key] = done
-                self._inflight.add(command_id)
-                tg.start_soon(self._run_command, msg, command, previous, done, key, limiter)
+                tg.start_soon(self._run_command, msg, command, earlier, previous, done, key, limiter)
 
     async def _run_command(
         self,
         msg: Any,
         command: dict[str, Any],
+        earlier: CommandRecord | None,
         previous: anyio.Event | None,
         done: anyio.Event,
         key: str,
@@ -318,7 +352,7 @@ class AccountGateway:
         try:
             if previous is not None:
                 await previous.wait()
-            reply = await self._handle(command)
+            reply = await self._handle(command, earlier)
             reply_to = (msg.headers or {}).get(REPLY_HEADER)
             if reply_to and self._nc is not None:
                 await self._nc.publish(reply_to, reply)
@@ -332,14 +366,10 @@ class AccountGateway:
                 del self._tails[key]
             limiter.release()
 
-    async def _handle(self, command: dict[str, Any]) -> bytes:
+    async def _handle(self, command: dict[str, Any], earlier: CommandRecord | None) -> bytes:
         command_id, kind = str(command["id"]), str(command["kind"])
         owner = str(command.get("owner") or UNOWNED)
         args: dict[str, Any] = command.get("args") or {}
-        target = command_id if kind == "submit" else args.get("client_order_id")
-        if kind == "submit":
-            self._owners.setdefault(command_id, owner)
-        earlier = await anyio.to_thread.run_sync(self.command_log.claim, command_id, kind, owner, target)
         if earlier is not None:
             known = self.control.order(command_id) if kind == "submit" else None
             if known is not None:
@@ -357,7 +387,8 @@ class AccountGateway:
             # A submit claimed but never journaled was never sent: executing it now is safe.
         reply = await self._execute(command_id, kind, owner, args, str(command.get("actor") or owner))
         self.commands_executed += 1
-        await anyio.to_thread.run_sync(self.command_log.finish, command_id, reply)
+        self._finished.append((command_id, reply))
+        self._finished_ready.set()
         return reply
 
     async def _execute(
@@ -408,6 +439,18 @@ class AccountGateway:
         except (KeyError, TypeError, ValueError) as exc:
             return _reply(command_id, error=InvalidOrder(f"malformed {kind} command: {exc!r}"))
         return _reply(command_id, result)
+
+    async def _record_replies(self) -> None:
+        # Replies are recorded behind their sending, many per transaction (see CommandLog.finish_many).
+        while True:
+            await self._finished_ready.wait()
+            self._finished_ready = anyio.Event()
+            await self._flush_replies()
+
+    async def _flush_replies(self) -> None:
+        while self._finished:
+            batch, self._finished = self._finished, []
+            await anyio.to_thread.run_sync(self.command_log.finish_many, batch)
 
     def _check_owner(self, target: str, owner: str, args: dict[str, Any]) -> None:
         holder = self._owners.get(target)
