@@ -24,7 +24,6 @@ import platform
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -99,13 +98,17 @@ async def strategy_role(url: str, owner: str, seconds: float, window: int) -> No
     from autotrader_nats import NatsSettings, connect_gateway
 
     fills: set[str] = set()
+    all_back = anyio.Event()
 
     class Counter(Strategy):
         name = owner
 
         async def on_fill(self, fill: Fill, position: Position, ctx: StrategyContext) -> None:
             fills.add(fill.client_order_id)
+            if finished and fills.issuperset(replies):
+                all_back.set()
 
+    finished = False
     replies: list[str] = []
     errors = 0
     async with connect_gateway(
@@ -126,9 +129,10 @@ async def strategy_role(url: str, owner: str, seconds: float, window: int) -> No
         async with anyio.create_task_group() as tg:
             for _ in range(window):
                 tg.start_soon(worker)
+        finished = True
         with anyio.move_on_after(10):  # the last fill events
-            while not fills.issuperset(replies):
-                await anyio.sleep(0.01)
+            if not fills.issuperset(replies):
+                await all_back.wait()
         elapsed = time.monotonic() - started
     done = len(fills.intersection(replies))
     print(json.dumps({"owner": owner, "orders": done, "seconds": elapsed, "errors": errors}), flush=True)
