@@ -62,10 +62,17 @@ class NatsServer:
     def start(self) -> None:
         """Start it and wait until it accepts connections."""
         log = open(self.store_dir.parent / f"nats-server-{self.port}.log", "ab")  # noqa: SIM115 - handed to the child
+        # sync_interval "always": every stored message is fsynced before it is acknowledged,
+        # so a SIGKILLed server loses nothing it confirmed (the default flushes in the
+        # background; see docs/deployment-nats.md).
+        config = self.store_dir.parent / f"nats-{self.port}.conf"
+        config.write_text('jetstream { sync_interval: "always" }\n')
         self.process = subprocess.Popen(
             [
                 nats_server_binary(),
                 "-js",
+                "-c",
+                str(config),
                 "-a",
                 "127.0.0.1",
                 "-p",

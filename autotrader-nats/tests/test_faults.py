@@ -19,7 +19,7 @@ import pytest
 from anyio.from_thread import start_blocking_portal
 from autotrader_core.control import AccountId
 from autotrader_core.enums import OrderStatus
-from autotrader_core.models import Order
+from autotrader_core.models import Fill, Order, Position
 from autotrader_core.strategy import Strategy, StrategyContext
 from autotrader_nats import AccountNames, NatsSettings, connect_gateway
 from autotrader_nats.wire import dumps, loads
@@ -162,11 +162,19 @@ async def test_nats_server_restarted_mid_flight_loses_and_doubles_nothing(
     gateway = GatewayProcess(nats_server.url, data, [str(broker)])
     gateway.start()
     outcomes: dict[str, Order] = {}
+    fills: set[str] = set()
+
+    class Flood(Strategy):
+        name = "flood"
+
+        async def on_fill(self, fill: Fill, position: Position, ctx: StrategyContext) -> None:
+            fills.add(fill.client_order_id)
+
     try:
         async with connect_gateway(
             "paper",
             "paper",
-            owner="flood",
+            strategy=Flood(),
             nats_settings=NatsSettings(servers=[nats_server.url], request_timeout=40),
         ) as engine:
 
@@ -184,6 +192,11 @@ async def test_nats_server_restarted_mid_flight_loses_and_doubles_nothing(
                         nats_server.stop(signal.SIGKILL)  # commands in flight, events unpublished
                         await anyio.sleep(0.3)
                         nats_server.start()  # same port, same file storage
+            with anyio.move_on_after(20):  # and every fill event reaches the strategy
+                while not fills.issuperset(outcomes):
+                    await anyio.sleep(0.05)
+            missing = sorted(set(outcomes) - fills)
+            assert not missing, f"fill events never reached the strategy: {missing}"
     finally:
         gateway.kill(signal.SIGKILL)
     assert len(outcomes) == 60

@@ -69,6 +69,8 @@ UNOWNED = "_unowned"
 """Owner of orders no strategy sent through the gateway (adopted by reconciliation, flattens)."""
 _EVENT_BATCH = 512
 _CONSUMER = "gateway"
+_EVENT_ACK_TIMEOUT = 5.0
+_COMMAND_ACK_WAIT = 5.0
 
 
 class _EventTap:
@@ -249,7 +251,9 @@ class AccountGateway:
         config = api.ConsumerConfig(
             durable_name=_CONSUMER,
             ack_policy=api.AckPolicy.EXPLICIT,
-            ack_wait=60.0,
+            # Short: a delivery lost with a server restart comes again within seconds; a
+            # redelivery of a command still executing here is skipped (self._inflight).
+            ack_wait=_COMMAND_ACK_WAIT,
             max_ack_pending=20_000,
             max_deliver=-1,
             flow_control=True,
@@ -507,10 +511,20 @@ class AccountGateway:
         return revision
 
     async def _watch_state(self, kv: KeyValue, after_revision: int) -> None:
+        # Re-opened whenever it fails (e.g. the server restarted): a halt must never go unheard.
+        while True:
+            try:
+                after_revision = await self._watch_state_once(kv, after_revision)
+            except Exception as exc:
+                logger.warning("trading-state watch failed (%s); re-opening", exc)
+                await anyio.sleep(0.5)
+
+    async def _watch_state_once(self, kv: KeyValue, after_revision: int) -> int:
         watcher = await kv.watchall()
         async for entry in watcher:
             if entry is None or (entry.revision or 0) <= after_revision or not entry.value:
                 continue
+            after_revision = entry.revision or after_revision
             try:
                 body = loads(entry.value)
                 actor, reason = str(body.get("actor", "kv")), str(body.get("reason", ""))
@@ -520,6 +534,7 @@ class AccountGateway:
                     await self._apply_state(str(body.get("state")), actor=actor, reason=reason)
             except (ValueError, AutotraderError) as exc:
                 logger.error("state update %s=%r refused: %s", entry.key, entry.value, exc)
+        return after_revision
 
     # -- events out ----------------------------------------------------------------------------
     def _queue_order_event(self, order: Order, event: OrderEvent) -> None:
@@ -573,17 +588,28 @@ class AccountGateway:
             items.append((subject, payload, f"{self._run_id}-{self._event_count}"))
         delay = 0.05
         while items:
-            futures = [
-                await js.publish_async(subject, payload, headers={"Nats-Msg-Id": msg_id})
-                for subject, payload, msg_id in items
-            ]
-            failed = []
-            for item, future in zip(items, futures, strict=True):
+            failed: list[tuple[str, bytes, str]] = []
+            futures: list[tuple[tuple[str, bytes, str], Any]] = []
+            for item in items:
+                subject, payload, msg_id = item
                 try:
-                    await future
-                except Exception as exc:  # not stored (server restarting): re-send, same id (de-duplicated)
+                    futures.append(
+                        (item, await js.publish_async(subject, payload, headers={"Nats-Msg-Id": msg_id}))
+                    )
+                except Exception as exc:  # disconnected: re-send below, same id (de-duplicated)
                     logger.warning("event publish failed (%s); retrying", exc)
                     failed.append(item)
+            with anyio.move_on_after(_EVENT_ACK_TIMEOUT) as waited:
+                for item, future in futures:
+                    try:
+                        await future
+                    except Exception as exc:  # not stored (server restarting): re-send, same id
+                        logger.warning("event publish failed (%s); retrying", exc)
+                        failed.append(item)
+            if waited.cancelled_caught:  # no ack in time: every unconfirmed one goes again (same ids)
+                failed += [item for item, future in futures if not _confirmed(future) and item not in failed]
+                for _, future in futures:
+                    future.cancel()
             items = failed
             if items:
                 await anyio.sleep(delay)
@@ -604,7 +630,10 @@ class AccountGateway:
                 if price is not None:
                     prices[symbol] = str(price)
             if prices:
-                await nc.publish(self.names.quotes, dumps(prices))
+                try:
+                    await nc.publish(self.names.quotes, dumps(prices))
+                except Exception as exc:  # quotes are not stored: the next ones will do
+                    logger.debug("quotes not published: %s", exc)
             await anyio.sleep(self.quote_interval)
 
     def _symbols(self) -> list[str]:
@@ -659,6 +688,11 @@ def _reply(
     if error is not None:
         return dumps({"id": command_id, "ok": False, "error": encode_error(error)})
     return dumps({"id": command_id, "ok": True, **(result or {})})
+
+
+def _confirmed(future: Any) -> bool:
+    # Stored: acknowledged without error (a failure not awaited yet counts as unconfirmed).
+    return bool(future.done() and not future.cancelled() and future.exception() is None)
 
 
 def _flat(symbol: str) -> Position:

@@ -23,6 +23,7 @@ them), or, with ``replay_from=<sequence>``, everything from that stream sequence
 
 from __future__ import annotations
 
+import collections
 import logging
 import math
 import time
@@ -61,6 +62,9 @@ from autotrader_nats.wire import (
 __all__ = ["RemoteContext", "RemoteEngine", "connect_gateway"]
 
 logger = logging.getLogger(__name__)
+
+_EVENT_ACK_WAIT = 5.0
+_SEEN_FILLS = 200_000
 
 
 def connect_gateway(
@@ -167,6 +171,8 @@ class RemoteEngine:
         self._task_group: Any = None
         self._stopped = anyio.Event()
         self._started = anyio.Event()
+        self._seen_fills: set[tuple[str, str]] = set()
+        self._seen_order: collections.deque[tuple[str, str]] = collections.deque()
         self._running = False
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -257,12 +263,15 @@ class RemoteEngine:
                 manual_ack=True,
             )
         else:
+            # A short ack wait: an event lost in flight (a NATS node restarting) comes again
+            # within seconds; repeats are harmless (fills are de-duplicated on trade id).
             await self._js.subscribe(
                 self.names.order_events(self.owner),
                 durable=durable,
                 stream=self.names.event_stream,
                 cb=self._on_event,
                 manual_ack=True,
+                config=api.ConsumerConfig(ack_wait=_EVENT_ACK_WAIT),
             )
         await self._js.subscribe(
             self.names.account_events,
@@ -498,9 +507,10 @@ class RemoteEngine:
                 self.positions[position.symbol] = position
             self.last_event_sequence = msg.metadata.sequence.stream
             await self._started.wait()
+            fresh_fill = isinstance(event, OrderFilled) and self._first_time(event)
             if self.strategy is not None and self._running:
                 try:
-                    if isinstance(event, OrderFilled) and position is not None:
+                    if isinstance(event, OrderFilled) and position is not None and fresh_fill:
                         await self.strategy.on_fill(event.fill, position, self.context)
                     await self.strategy.on_order_update(order, self.context)
                 except Exception:
@@ -508,6 +518,17 @@ class RemoteEngine:
         except (ValueError, KeyError, TypeError, AutotraderError) as exc:
             logger.error("unreadable event skipped: %s", exc)
         await msg.ack()
+
+    def _first_time(self, event: OrderFilled) -> bool:
+        # A redelivered fill (at-least-once delivery) reaches on_fill once, as in process.
+        key = (event.fill.client_order_id, event.fill.trade_id)
+        if key in self._seen_fills:
+            return False
+        self._seen_fills.add(key)
+        self._seen_order.append(key)
+        if len(self._seen_order) > _SEEN_FILLS:
+            self._seen_fills.discard(self._seen_order.popleft())
+        return True
 
     async def _on_account_event(self, msg: Any) -> None:
         try:
