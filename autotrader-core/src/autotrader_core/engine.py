@@ -385,8 +385,15 @@ class ExecutionEngine:
         post_only: bool = False,
         reduce_only: bool = False,
         tag: str | None = None,
+        client_order_id: str | None = None,
     ) -> Order:
         """Validate, risk-check, record and send one order.
+
+        Args:
+            client_order_id: The order's id when the caller generated it (e.g. a remote
+                strategy with its own :class:`~autotrader_core.ids.ClientOrderIdGenerator`,
+                so a re-sent command names the same order); by default the engine's
+                generator assigns one. An id the engine already knows is refused.
 
         Returns:
             The order as the OMS tracks it (its status reflects the broker's reply).
@@ -398,8 +405,10 @@ class ExecutionEngine:
             TransientError: the outcome is unknown after all retries; the order stays
                 in flight and the engine keeps querying the broker about it.
         """
+        if client_order_id is not None and self.oms.get(client_order_id) is not None:
+            raise InvalidOrder(f"client order id {client_order_id!r} is already used by another order")
         order = build_order(
-            client_order_id=self.ids.next_id(),
+            client_order_id=self.ids.next_id() if client_order_id is None else client_order_id,
             symbol=symbol,
             side=side,
             quantity=quantity,

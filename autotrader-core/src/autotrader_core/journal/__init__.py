@@ -2,7 +2,8 @@
 
 See :mod:`autotrader_core.journal.base` for the sync policies,
 :mod:`autotrader_core.journal.identity` for how a journal is tied to one broker and
-environment, and :mod:`autotrader_core.recovery` for how a journal rebuilds the OMS
+environment, :mod:`autotrader_core.journal.lock` for the one-writer lock, and
+:mod:`autotrader_core.recovery` for how a journal rebuilds the OMS
 after a crash.
 """
 
@@ -19,6 +20,7 @@ from autotrader_core.journal.base import (
 )
 from autotrader_core.journal.codec import CorruptJournal
 from autotrader_core.journal.identity import JournalIdentity
+from autotrader_core.journal.lock import JournalLock
 from autotrader_core.journal.sqlite import (
     SqliteJournal,
     SqliteStorage,
@@ -33,6 +35,7 @@ __all__ = [
     "JournalEntry",
     "JournalError",
     "JournalIdentity",
+    "JournalLock",
     "JournalStorage",
     "SqliteJournal",
     "SqliteStorage",

@@ -49,7 +49,7 @@ import anyio
 import anyio.to_thread
 
 from autotrader_core.adapter import OrderChange
-from autotrader_core.errors import AutotraderError
+from autotrader_core.errors import AutotraderError, ConfigurationError
 from autotrader_core.events import OrderEvent
 from autotrader_core.journal import codec
 from autotrader_core.journal.identity import JournalIdentity, check_identity
@@ -233,7 +233,8 @@ class Journal:
 
         Raises:
             ConfigurationError: the journal belongs to another broker or environment
-                (a journal this call opened is closed again).
+                (a journal this call opened is closed again), or another open journal
+                holds its lock (the message names that process).
             JournalError: the storage cannot be opened.
         """
         wanted = identity or self.expected_identity
@@ -248,6 +249,8 @@ class Journal:
         self._closed = False
         try:
             last = await anyio.to_thread.run_sync(self.storage.open)
+        except ConfigurationError:  # e.g. locked by another process: say so, as itself
+            raise
         except Exception as exc:
             raise JournalError(f"cannot open the journal: {exc}") from exc
         try:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from autotrader_core.journal.base import Journal, JournalStorage, StoredRow, SyncMode
 from autotrader_core.journal.identity import JournalIdentity
+from autotrader_core.journal.lock import JournalLock
 from autotrader_core.settings import EngineSettings
 
 __all__ = ["SqliteJournal", "SqliteStorage", "default_journal_path", "journal_from_settings"]
@@ -58,6 +59,10 @@ class SqliteStorage(JournalStorage):
         path: The database file (its folder is created if needed).
         fsync: ``True``: every commit is fsynced (power-loss safe). ``False``: committed
             to the OS (safe against the process dying, not against a power cut).
+
+    While open, the file is locked (:mod:`autotrader_core.journal.lock`): a second
+    opener, in this process or another, gets a ``ConfigurationError`` naming the pid
+    that holds it.
     """
 
     def __init__(self, path: Path | str, *, fsync: bool = True) -> None:
@@ -65,6 +70,7 @@ class SqliteStorage(JournalStorage):
         self.fsync = fsync
         self._conn: sqlite3.Connection | None = None
         self._lock = threading.Lock()
+        self._file_lock = JournalLock(self.path)
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
@@ -73,26 +79,38 @@ class SqliteStorage(JournalStorage):
         return conn
 
     def open(self) -> int:
-        """Create the file and schema if needed; return the highest ``seq``."""
+        """Lock the file, create it and the schema if needed; return the highest ``seq``.
+
+        Raises:
+            ConfigurationError: another open journal (this process or another) holds the lock.
+        """
         with self._lock:
             if self._conn is None:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                conn = self._connect()
-                conn.executescript(_SCHEMA)
-                row = conn.execute("SELECT value FROM journal_meta WHERE key = 'schema_version'").fetchone()
-                if row is None:
-                    conn.execute(
-                        "INSERT INTO journal_meta (key, value) VALUES ('schema_version', ?)",
-                        (SCHEMA_VERSION,),
-                    )
-                elif row[0] != SCHEMA_VERSION:
-                    conn.close()
-                    raise RuntimeError(
-                        f"journal {self.path} has schema version {row[0]}, this autotrader writes {SCHEMA_VERSION}"
-                    )
-                self._conn = conn
+                self._file_lock.acquire()
+                try:
+                    self._conn = self._open_schema()
+                except BaseException:
+                    self._file_lock.release()
+                    raise
             (last,) = self._conn.execute("SELECT COALESCE(MAX(seq), 0) FROM journal").fetchone()
             return int(last)
+
+    def _open_schema(self) -> sqlite3.Connection:
+        conn = self._connect()
+        conn.executescript(_SCHEMA)
+        row = conn.execute("SELECT value FROM journal_meta WHERE key = 'schema_version'").fetchone()
+        if row is None:
+            conn.execute(
+                "INSERT INTO journal_meta (key, value) VALUES ('schema_version', ?)",
+                (SCHEMA_VERSION,),
+            )
+        elif row[0] != SCHEMA_VERSION:
+            conn.close()
+            raise RuntimeError(
+                f"journal {self.path} has schema version {row[0]}, this autotrader writes {SCHEMA_VERSION}"
+            )
+        return conn
 
     def write(self, rows: Sequence[StoredRow]) -> None:
         """Insert ``rows`` in one transaction."""
@@ -141,6 +159,7 @@ class SqliteStorage(JournalStorage):
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
+                self._file_lock.release()
 
     def _require(self) -> sqlite3.Connection:
         if self._conn is None:

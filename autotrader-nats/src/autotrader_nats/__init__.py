@@ -1,0 +1,35 @@
+"""autotrader-nats: an account gateway on NATS JetStream, and strategies that run anywhere.
+
+* :class:`AccountGateway` — one engine per broker account (keys, journal, rate limits,
+  reconciliation, kill switch) served over NATS; ``autotrader gateway --broker NAME``.
+* :func:`connect_gateway` / :class:`RemoteEngine` — the same ``Strategy`` API through a
+  gateway instead of an adapter.
+* :class:`NatsSettings` — servers, credentials (nkeys, creds file, user/password, token as
+  ``SecretStr``) and TLS, from ``AUTOTRADER_NATS_*``.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from autotrader_nats.command_log import CommandLog
+from autotrader_nats.gateway import AccountGateway
+from autotrader_nats.remote import RemoteContext, RemoteEngine, connect_gateway
+from autotrader_nats.settings import NatsSettings
+from autotrader_nats.wire import AccountNames
+
+try:
+    __version__ = version("autotrader-nats")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0.0.0"
+
+__all__ = [
+    "AccountGateway",
+    "AccountNames",
+    "CommandLog",
+    "NatsSettings",
+    "RemoteContext",
+    "RemoteEngine",
+    "__version__",
+    "connect_gateway",
+]

@@ -1,0 +1,706 @@
+"""The account gateway: one engine per broker account, served over NATS JetStream.
+
+The gateway is the only process that holds the account's keys, journal, rate limiter,
+reconciliation and kill switch. Strategies anywhere talk to it through NATS:
+
+* **commands in** — JetStream stream ``AT_CMD_<account>``, one message per command with
+  ``Nats-Msg-Id`` = the command id (a submit's id is its client order id), consumed by
+  a durable pull consumer and acknowledged only after the outcome is recorded
+  (:class:`~autotrader_nats.command_log.CommandLog`), so a command is executed at most
+  once and, after a crash, resumed from the last acknowledged one;
+* **replies** — the outcome (the order) or a typed error, on the subject the command
+  named (``At-Reply-To``), and kept for ``svc.result`` queries after a lost reply;
+* **events out** — order events, fills with the position after them, balances, on the
+  stream ``AT_EVT_<account>`` that any number of consumers replay from any sequence;
+* **trading state** — KV bucket ``AT_STATE_<account>``: ``trading_state`` (active /
+  reducing / halted) and ``kill``, watched by its own task so a halt takes effect at
+  once, never behind queued submits.
+
+It uses only the engine's public API and its control seam
+(:class:`~autotrader_core.control.EngineControl`). Runs on the asyncio backend (nats-py).
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import secrets
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.to_thread
+import nats
+from autotrader_core.adapter import BrokerAdapter
+from autotrader_core.control import AccountId, EngineControl
+from autotrader_core.engine import ExecutionEngine
+from autotrader_core.enums import TradingState
+from autotrader_core.errors import AutotraderError, InvalidOrder, RequestTimeout
+from autotrader_core.events import OrderEvent, OrderFilled
+from autotrader_core.hookspecs import hookimpl
+from autotrader_core.journal import Journal, SqliteJournal, codec, default_journal_path
+from autotrader_core.models import Instrument, Order, Position
+from autotrader_core.plugins import PluginManager
+from autotrader_core.risk import RiskChecks
+from autotrader_core.settings import EngineSettings
+from nats.js import JetStreamContext, api
+from nats.js.errors import KeyNotFoundError
+from nats.js.kv import KeyValue
+
+from autotrader_nats.command_log import CommandLog, CommandRecord
+from autotrader_nats.settings import NatsSettings
+from autotrader_nats.wire import (
+    REPLY_HEADER,
+    AccountNames,
+    dumps,
+    encode_balance,
+    encode_error,
+    encode_instrument,
+    encode_position,
+    loads,
+)
+
+__all__ = ["UNOWNED", "AccountGateway"]
+
+logger = logging.getLogger(__name__)
+
+UNOWNED = "_unowned"
+"""Owner of orders no strategy sent through the gateway (adopted by reconciliation, flattens)."""
+_EVENT_BATCH = 512
+_CONSUMER = "gateway"
+_EVENT_ACK_TIMEOUT = 5.0
+_COMMAND_ACK_WAIT = 5.0
+
+
+class _EventTap:
+    """Observer plugin: hands every applied order event to the gateway's publisher."""
+
+    def __init__(self, gateway: AccountGateway) -> None:
+        self._gateway = gateway
+
+    @hookimpl
+    def autotrader_on_order_event(self, order: Order, event: OrderEvent) -> None:
+        self._gateway._queue_order_event(order, event)
+
+
+class AccountGateway:
+    """Serve one broker account's engine over NATS.
+
+    Args:
+        adapter: The account's broker adapter (its settings hold the keys).
+        nats_settings: How to reach NATS.
+        settings: Engine settings (``data_dir`` holds the journal and the command log).
+        account: The account label (two accounts on one broker and environment differ here).
+        risk: The account's risk checks (shared by every strategy).
+        plugins: Plugin manager (observers such as the metrics exporter); the gateway adds its own tap.
+        journal: The journal (default: ``journal_from_settings``-style file for this account).
+        quote_interval: Seconds between last-price broadcasts (``0``: none).
+    """
+
+    def __init__(
+        self,
+        adapter: BrokerAdapter,
+        *,
+        nats_settings: NatsSettings | None = None,
+        settings: EngineSettings | None = None,
+        account: str = "default",
+        risk: RiskChecks | None = None,
+        plugins: PluginManager | None = None,
+        journal: Journal | None = None,
+        quote_interval: float = 0.1,
+    ) -> None:
+        self.nats_settings = nats_settings or NatsSettings()
+        self.settings = settings or EngineSettings()
+        self.plugins = plugins or PluginManager()
+        self.plugins.register(_EventTap(self), name="autotrader-nats-gateway")
+        environment = getattr(getattr(adapter, "settings", None), "environment", None) or "unknown"
+        folder = self.settings.data_dir if account == "default" else self.settings.data_dir / account
+        self.journal = journal or SqliteJournal(
+            default_journal_path(folder, adapter.name, environment),
+            sync=self.settings.journal_sync,
+            fsync=self.settings.journal_fsync,
+        )
+        self.engine = ExecutionEngine(
+            adapter, risk=risk, settings=self.settings, plugins=self.plugins, journal=self.journal
+        )
+        self.control = EngineControl(self.engine, account=account)
+        self.account: AccountId = self.control.account
+        self.names = AccountNames(self.account)
+        self.command_log = CommandLog(
+            Path(str(getattr(self.journal, "path", folder / "journal"))).with_suffix(".commands.sqlite3")
+        )
+        self.quote_interval = quote_interval
+        self.commands_executed = 0
+        """Commands executed by this gateway run (not replayed ones)."""
+        self._owners: dict[str, str] = {}
+        self._inflight: set[str] = set()
+        self._tails: dict[str, anyio.Event] = {}
+        self._outbox: collections.deque[tuple[str | None, str, bytes]] = collections.deque()
+        self._outbox_ready = anyio.Event()
+        self._published_all = anyio.Event()
+        self._finished: list[tuple[str, bytes]] = []
+        self._incoming: collections.deque[Any] = collections.deque()
+        self._incoming_ready = anyio.Event()
+        self._finished_ready = anyio.Event()
+        self._run_id = secrets.token_hex(4)
+        self._event_count = 0
+        self._nc: Any = None
+        self._kv: KeyValue | None = None
+        self._instruments: list[Instrument] = []
+
+    # -- lifecycle ------------------------------------------------------------------------
+    async def run(self, *, ready: Callable[[], None] | None = None) -> None:
+        """Start the engine (journal lock, replay, reconciliation), serve until it stops.
+
+        Args:
+            ready: Called once everything is subscribed (tests and the CLI print "ready").
+
+        Raises:
+            ConfigurationError: another gateway (or engine) holds this account's journal;
+                the message names its pid.
+        """
+        async with self.engine:
+            await anyio.to_thread.run_sync(self.command_log.open)
+            try:
+                await self._serve(ready)
+            finally:
+                await anyio.to_thread.run_sync(self.command_log.close)
+
+    async def stop(self) -> None:
+        """Stop serving: the engine stops (open orders stay at the broker)."""
+        await self.engine.stop()
+
+    async def _serve(self, ready: Callable[[], None] | None) -> None:
+        nc = await nats.connect(**self.nats_settings.connect_options(role=f"gateway-{self.account}"))
+        self._nc = nc
+        try:
+            js = nc.jetstream()
+            await self._ensure_streams(js)
+            self._kv = await self._ensure_bucket(js)
+            await self._adopt_owners()
+            # The same rules the engine loaded, for remote strategies' ctx.instrument().
+            self._instruments = list(await self.engine.adapter.get_instruments())
+            revision = await self._sync_state(self._kv)
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(self._publish_events, js)
+                tg.start_soon(self._record_replies)
+                tg.start_soon(self._watch_state, self._kv, revision)
+                await nc.subscribe(self.names.service("snapshot"), cb=self._on_snapshot)
+                await nc.subscribe(self.names.service("result"), cb=self._on_result)
+                if self.quote_interval > 0:
+                    tg.start_soon(self._publish_quotes, nc)
+                # A push consumer: a command is handed over the moment it is stored (a pull
+                # fetch added milliseconds); the consumer task takes whatever has queued
+                # up as one batch, so a burst costs one command-log transaction.
+                tg.start_soon(self._consume_commands, tg)
+                await js.subscribe(
+                    self.names.commands,
+                    durable=_CONSUMER,
+                    stream=self.names.command_stream,
+                    cb=self._on_command,
+                    manual_ack=True,
+                    config=await self._resume_point(js),
+                    pending_msgs_limit=-1,
+                )
+                if ready is not None:
+                    ready()
+                logger.info("gateway for %s serving on %s", self.account, self.names.prefix)
+                await self.engine.run()
+                await self._drain_outbox()
+                await self._flush_replies()
+                tg.cancel_scope.cancel()
+        finally:
+            with anyio.CancelScope(shield=True):
+                try:  # replies already published leave before the connection closes
+                    await nc.flush(timeout=2)
+                except Exception:  # the server is gone: nothing more can leave
+                    logger.warning("NATS flush at stop failed", exc_info=True)
+                await nc.close()
+
+    async def _ensure_streams(self, js: JetStreamContext) -> None:
+        s = self.nats_settings
+        await _add_or_update_stream(
+            js,
+            api.StreamConfig(
+                name=self.names.command_stream,
+                subjects=[self.names.commands],
+                storage=api.StorageType.FILE,
+                duplicate_window=s.duplicate_window,
+                max_age=s.events_max_age,
+                num_replicas=s.replicas,
+            ),
+        )
+        await _add_or_update_stream(
+            js,
+            api.StreamConfig(
+                name=self.names.event_stream,
+                subjects=[self.names.events],
+                storage=api.StorageType.FILE,
+                duplicate_window=s.duplicate_window,
+                max_age=s.events_max_age,
+                num_replicas=s.replicas,
+            ),
+        )
+
+    async def _resume_point(self, js: JetStreamContext) -> api.ConsumerConfig:
+        # Commands a dead gateway fetched but never acknowledged would wait for the ack
+        # timeout before redelivery. We hold the account's journal lock, so no other
+        # gateway lives: restart the consumer right after its acknowledged floor. Commands
+        # acknowledged above the floor come again and are answered from the command log.
+        config = api.ConsumerConfig(
+            durable_name=_CONSUMER,
+            ack_policy=api.AckPolicy.EXPLICIT,
+            # Short: a delivery lost with a server restart comes again within seconds; a
+            # redelivery of a command still executing here is skipped (self._inflight).
+            ack_wait=_COMMAND_ACK_WAIT,
+            max_ack_pending=20_000,
+            max_deliver=-1,
+            flow_control=True,
+            idle_heartbeat=5.0,
+        )
+        try:
+            info = await js.consumer_info(self.names.command_stream, _CONSUMER)
+        except nats.js.errors.NotFoundError:
+            return config
+        floor = info.ack_floor.stream_seq if info.ack_floor is not None else 0
+        await js.delete_consumer(self.names.command_stream, _CONSUMER)
+        config.deliver_policy = api.DeliverPolicy.BY_START_SEQUENCE
+        config.opt_start_seq = (floor or 0) + 1
+        logger.info("resuming the command stream at sequence %s", config.opt_start_seq)
+        return config
+
+    async def _ensure_bucket(self, js: JetStreamContext) -> KeyValue:
+        try:
+            return await js.key_value(self.names.state_bucket)
+        except Exception:  # not there yet
+            return await js.create_key_value(
+                bucket=self.names.state_bucket,
+                history=16,
+                storage=api.StorageType.FILE,
+                replicas=self.nats_settings.replicas,
+            )
+
+    async def _adopt_owners(self) -> None:
+        # Orders recovered from the journal keep the owner their submit command recorded.
+        for order in self.control.open_orders():
+            owner = await anyio.to_thread.run_sync(self.command_log.owner_of, order.client_order_id)
+            self._owners[order.client_order_id] = owner or UNOWNED
+
+    # -- commands --------------------------------------------------------------------------
+    async def _on_command(self, msg: Any) -> None:
+        self._incoming.append(msg)
+        self._incoming_ready.set()
+
+    async def _consume_commands(self, tg: Any) -> None:
+        limiter = anyio.Semaphore(512)
+        while True:
+            await self._incoming_ready.wait()
+            self._incoming_ready = anyio.Event()
+            if not self._incoming:
+                continue
+            msgs = [self._incoming.popleft() for _ in range(min(512, len(self._incoming)))]
+            if self._incoming:
+                self._incoming_ready.set()
+            batch: list[tuple[Any, dict[str, Any], str]] = []
+            for msg in msgs:
+                try:
+                    command = loads(msg.data)
+                    command_id = str(command["id"])
+                    kind = str(command["kind"])
+                    args = command.get("args") or {}
+                except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                    logger.error("unreadable command dropped (seq %s): %s", msg.metadata.sequence.stream, exc)
+                    await msg.term()
+                    continue
+                if command_id in self._inflight:
+                    continue  # redelivered while still executing: its reply is on the way
+                self._inflight.add(command_id)
+                key = command_id if kind == "submit" else str(args.get("client_order_id") or command_id)
+                batch.append((msg, command, key))
+            if not batch:
+                continue
+            # One transaction records the whole batch as started (group commit).
+            claims = [
+                (
+                    str(c["id"]),
+                    str(c["kind"]),
+                    str(c.get("owner") or UNOWNED),
+                    str(c["id"]) if c["kind"] == "submit" else (c.get("args") or {}).get("client_order_id"),
+                )
+                for _, c, _ in batch
+            ]
+            for command_id, kind, owner, _ in claims:
+                if kind == "submit":
+                    self._owners.setdefault(command_id, owner)
+            records = await anyio.to_thread.run_sync(self.command_log.claim_many, claims)
+            for (msg, command, key), earlier in zip(batch, records, strict=True):
+                await limiter.acquire()
+                previous = self._tails.get(key)
+                done = anyio.Event()
+                self._tails[key] = done
+                tg.start_soon(self._run_command, msg, command, earlier, previous, done, key, limiter)
+
+    async def _run_command(
+        self,
+        msg: Any,
+        command: dict[str, Any],
+        earlier: CommandRecord | None,
+        previous: anyio.Event | None,
+        done: anyio.Event,
+        key: str,
+        limiter: anyio.Semaphore,
+    ) -> None:
+        # Commands about one order run in arrival order; others run concurrently.
+        command_id = str(command["id"])
+        try:
+            if previous is not None:
+                await previous.wait()
+            reply = await self._handle(command, earlier)
+            reply_to = (msg.headers or {}).get(REPLY_HEADER)
+            if reply_to and self._nc is not None:
+                await self._nc.publish(reply_to, reply)
+            await msg.ack()
+        except Exception:
+            logger.exception("command %s failed in the gateway; left unacknowledged", command_id)
+        finally:
+            self._inflight.discard(command_id)
+            done.set()
+            if self._tails.get(key) is done:
+                del self._tails[key]
+            limiter.release()
+
+    async def _handle(self, command: dict[str, Any], earlier: CommandRecord | None) -> bytes:
+        command_id, kind = str(command["id"]), str(command["kind"])
+        owner = str(command.get("owner") or UNOWNED)
+        args: dict[str, Any] = command.get("args") or {}
+        if earlier is not None:
+            known = self.control.order(command_id) if kind == "submit" else None
+            if known is not None:
+                return _reply(command_id, {"order": codec.encode_order(known)})
+            if earlier.state == "done" and earlier.reply is not None:
+                return earlier.reply
+            if kind != "submit":
+                return _reply(
+                    command_id,
+                    error=RequestTimeout(
+                        f"command {command_id} ({kind}) was executing when the gateway stopped; its "
+                        "outcome is unknown and it is not executed again (the order settles by reconciliation)"
+                    ),
+                )
+            # A submit claimed but never journaled was never sent: executing it now is safe.
+        reply = await self._execute(command_id, kind, owner, args, str(command.get("actor") or owner))
+        self.commands_executed += 1
+        self._finished.append((command_id, reply))
+        self._finished_ready.set()
+        return reply
+
+    async def _execute(
+        self, command_id: str, kind: str, owner: str, args: dict[str, Any], actor: str
+    ) -> bytes:
+        try:
+            result: dict[str, Any]
+            if kind == "submit":
+                order = await self.engine.submit_order(
+                    args["symbol"],
+                    args["side"],
+                    args["quantity"],
+                    order_type=args.get("order_type", "market"),
+                    limit_price=args.get("limit_price"),
+                    stop_price=args.get("stop_price"),
+                    time_in_force=args.get("time_in_force", "gtc"),
+                    post_only=bool(args.get("post_only", False)),
+                    reduce_only=bool(args.get("reduce_only"))
+                    or (bool(args.get("close")) and self.engine.adapter.capabilities.reduce_only),
+                    tag=args.get("tag"),
+                    client_order_id=command_id,
+                )
+                result = {"order": codec.encode_order(order)}
+            elif kind in ("cancel", "modify"):
+                target = str(args.get("client_order_id"))
+                self._check_owner(target, owner, args)
+                if kind == "cancel":
+                    order = await self.control.cancel(target, actor=actor)
+                else:
+                    order = await self.engine.modify_order(
+                        target,
+                        quantity=args.get("quantity"),
+                        limit_price=args.get("limit_price"),
+                        stop_price=args.get("stop_price"),
+                    )
+                result = {"order": codec.encode_order(order)}
+            elif kind == "flatten":
+                orders = await self.control.flatten(actor=actor, symbol=args.get("symbol"))
+                result = {"orders": [codec.encode_order(o) for o in orders]}
+            elif kind in ("halt", "reducing", "resume"):
+                state = {"halt": "halted", "reducing": "reducing", "resume": "active"}[kind]
+                await self.set_trading_state(state, actor=actor, reason=str(args.get("reason", "")))
+                result = {"trading_state": self.control.trading_state.value}
+            else:
+                raise InvalidOrder(f"unknown command kind {kind!r}")
+        except AutotraderError as exc:
+            return _reply(command_id, error=exc)
+        except (KeyError, TypeError, ValueError) as exc:
+            return _reply(command_id, error=InvalidOrder(f"malformed {kind} command: {exc!r}"))
+        return _reply(command_id, result)
+
+    async def _record_replies(self) -> None:
+        # Replies are recorded behind their sending, many per transaction (see CommandLog.finish_many).
+        while True:
+            await self._finished_ready.wait()
+            self._finished_ready = anyio.Event()
+            await self._flush_replies()
+
+    async def _flush_replies(self) -> None:
+        while self._finished:
+            batch, self._finished = self._finished, []
+            await anyio.to_thread.run_sync(self.command_log.finish_many, batch)
+
+    def _check_owner(self, target: str, owner: str, args: dict[str, Any]) -> None:
+        holder = self._owners.get(target)
+        if holder is not None and holder != owner and not args.get("any_owner"):
+            raise InvalidOrder(f"order {target} belongs to strategy {holder!r}, not {owner!r}")
+
+    # -- trading state (KV) -------------------------------------------------------------------
+    async def set_trading_state(self, state: str, *, actor: str, reason: str = "") -> None:
+        """Apply ``active`` / ``reducing`` / ``halted`` now and publish it in the KV bucket."""
+        await self._apply_state(state, actor=actor, reason=reason)
+        if self._kv is not None:
+            await self._kv.put("trading_state", dumps({"state": state, "actor": actor, "reason": reason}))
+
+    async def _apply_state(self, state: str, *, actor: str, reason: str) -> None:
+        if self.control.trading_state.value == state:
+            return
+        if state == TradingState.HALTED.value:
+            await self.control.halt(actor=actor, reason=reason)
+        elif state == TradingState.REDUCING.value:
+            await self.control.reducing_only(actor=actor, reason=reason)
+        elif state == TradingState.ACTIVE.value:
+            await self.control.resume(actor=actor)
+        else:
+            logger.error("unknown trading state %r in the KV bucket (by %s); ignored", state, actor)
+
+    async def _sync_state(self, kv: KeyValue) -> int:
+        # A halt from recovery wins over a stale "active" in the bucket; otherwise the bucket wins.
+        revision = 0
+        try:
+            entry = await kv.get("kill")
+            revision = max(revision, entry.revision or 0)
+            if entry.value:
+                killed = loads(entry.value)
+                await self.control.halt(
+                    actor=str(killed.get("actor", "kv")), reason="kill switch engaged earlier"
+                )
+        except KeyNotFoundError:
+            pass
+        try:
+            entry = await kv.get("trading_state")
+            revision = max(revision, entry.revision or 0)
+            body = loads(entry.value or b"{}")
+        except KeyNotFoundError:
+            body = {}
+        if self.control.trading_state is not TradingState.ACTIVE or not body:
+            state = self.control.trading_state.value
+            revision = await kv.put(
+                "trading_state", dumps({"state": state, "actor": "gateway", "reason": "start"})
+            )
+        else:
+            await self._apply_state(
+                str(body.get("state")), actor=str(body.get("actor", "kv")), reason=str(body.get("reason", ""))
+            )
+        return revision
+
+    async def _watch_state(self, kv: KeyValue, after_revision: int) -> None:
+        # Re-opened whenever it fails (e.g. the server restarted): a halt must never go unheard.
+        while True:
+            try:
+                after_revision = await self._watch_state_once(kv, after_revision)
+            except Exception as exc:
+                logger.warning("trading-state watch failed (%s); re-opening", exc)
+                await anyio.sleep(0.5)
+
+    async def _watch_state_once(self, kv: KeyValue, after_revision: int) -> int:
+        watcher = await kv.watchall()
+        async for entry in watcher:
+            if entry is None or (entry.revision or 0) <= after_revision or not entry.value:
+                continue
+            after_revision = entry.revision or after_revision
+            try:
+                body = loads(entry.value)
+                actor, reason = str(body.get("actor", "kv")), str(body.get("reason", ""))
+                if entry.key == "kill":
+                    await self.control.kill(actor=actor, reason=reason or "kill from the state bucket")
+                elif entry.key == "trading_state":
+                    await self._apply_state(str(body.get("state")), actor=actor, reason=reason)
+            except (ValueError, AutotraderError) as exc:
+                logger.error("state update %s=%r refused: %s", entry.key, entry.value, exc)
+        return after_revision
+
+    # -- events out ----------------------------------------------------------------------------
+    def _queue_order_event(self, order: Order, event: OrderEvent) -> None:
+        body: dict[str, Any] = {
+            "account": str(self.account),
+            "type": "order",
+            "order": codec.encode_order(order),
+            "event": codec.encode_event(event),
+        }
+        if isinstance(event, OrderFilled):
+            body["position"] = encode_position(
+                self.control.positions().get(event.fill.symbol) or _flat(event.fill.symbol)
+            )
+        self._outbox.append((order.client_order_id, "", dumps(body)))
+        if self._published_all.is_set():
+            self._published_all = anyio.Event()
+        self._outbox_ready.set()
+
+    async def _publish_events(self, js: JetStreamContext) -> None:
+        balances_sent: bytes = b""
+        while True:
+            with anyio.move_on_after(1.0):
+                await self._outbox_ready.wait()
+            self._outbox_ready = anyio.Event()
+            balances = dumps(
+                {
+                    "account": str(self.account),
+                    "type": "balances",
+                    "balances": [encode_balance(b) for b in self.control.balances()],
+                }
+            )
+            if balances != balances_sent:
+                self._outbox.append((None, self.names.account_events, balances))
+                balances_sent = balances
+            while self._outbox:
+                batch = [self._outbox.popleft() for _ in range(min(_EVENT_BATCH, len(self._outbox)))]
+                await self._publish_batch(js, batch)
+            if not self._outbox:
+                self._published_all.set()
+
+    async def _publish_batch(self, js: JetStreamContext, batch: list[tuple[str | None, str, bytes]]) -> None:
+        items: list[tuple[str, bytes, str]] = []
+        for cid, subject, payload in batch:
+            if cid is not None:
+                owner = self._owners.get(cid)
+                if owner is None:
+                    owner = await anyio.to_thread.run_sync(self.command_log.owner_of, cid) or UNOWNED
+                    self._owners[cid] = owner
+                subject = self.names.order_events(owner)
+            self._event_count += 1
+            items.append((subject, payload, f"{self._run_id}-{self._event_count}"))
+        delay = 0.05
+        while items:
+            failed: list[tuple[str, bytes, str]] = []
+            futures: list[tuple[tuple[str, bytes, str], Any]] = []
+            for item in items:
+                subject, payload, msg_id = item
+                try:
+                    futures.append(
+                        (item, await js.publish_async(subject, payload, headers={"Nats-Msg-Id": msg_id}))
+                    )
+                except Exception as exc:  # disconnected: re-send below, same id (de-duplicated)
+                    logger.warning("event publish failed (%s); retrying", exc)
+                    failed.append(item)
+            with anyio.move_on_after(_EVENT_ACK_TIMEOUT) as waited:
+                for item, future in futures:
+                    try:
+                        await future
+                    except Exception as exc:  # not stored (server restarting): re-send, same id
+                        logger.warning("event publish failed (%s); retrying", exc)
+                        failed.append(item)
+            if waited.cancelled_caught:  # no ack in time: every unconfirmed one goes again (same ids)
+                failed += [item for item, future in futures if not _confirmed(future) and item not in failed]
+                for _, future in futures:
+                    future.cancel()
+            items = failed
+            if items:
+                await anyio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+
+    async def _drain_outbox(self) -> None:
+        # At stop: the last events (e.g. the kill switch's cancels) are stored before we leave.
+        self._outbox_ready.set()
+        with anyio.move_on_after(5.0):
+            await self._published_all.wait()
+
+    async def _publish_quotes(self, nc: Any) -> None:
+        adapter = self.engine.adapter
+        while True:
+            prices = {}
+            for symbol in self._symbols():
+                price = adapter.last_price(symbol)
+                if price is not None:
+                    prices[symbol] = str(price)
+            if prices:
+                try:
+                    await nc.publish(self.names.quotes, dumps(prices))
+                except Exception as exc:  # quotes are not stored: the next ones will do
+                    logger.debug("quotes not published: %s", exc)
+            await anyio.sleep(self.quote_interval)
+
+    def _symbols(self) -> list[str]:
+        return [i.symbol for i in self._instruments]
+
+    # -- services ---------------------------------------------------------------------------------
+    async def _on_snapshot(self, msg: Any) -> None:
+        try:
+            request = loads(msg.data) if msg.data else {}
+            owner = str(request.get("owner") or "*")
+            orders = [
+                o
+                for o in self.control.open_orders()
+                if owner == "*" or self._owners.get(o.client_order_id) == owner
+            ]
+            instruments = self._instruments
+            body = {
+                "account": str(self.account),
+                "trading_state": self.control.trading_state.value,
+                "instruments": [encode_instrument(i) for i in instruments],
+                "balances": [encode_balance(b) for b in self.control.balances()],
+                "positions": [encode_position(p) for p in self.control.positions().values()],
+                "orders": [codec.encode_order(o) for o in orders],
+            }
+            await msg.respond(dumps(body))
+        except Exception:
+            logger.exception("snapshot request failed")
+
+    async def _on_result(self, msg: Any) -> None:
+        try:
+            command_id = str(loads(msg.data)["id"])
+            if command_id in self._inflight:
+                await msg.respond(dumps({"pending": True}))
+                return
+            record = await anyio.to_thread.run_sync(self.command_log.get, command_id)
+            if record is not None and record.state == "done" and record.reply is not None:
+                known = self.control.order(command_id) if record.kind == "submit" else None
+                await msg.respond(
+                    _reply(command_id, {"order": codec.encode_order(known)}) if known else record.reply
+                )
+            elif record is not None:
+                await msg.respond(dumps({"pending": True}))
+            else:
+                await msg.respond(dumps({"unknown": True}))
+        except Exception:
+            logger.exception("result request failed")
+
+
+def _reply(
+    command_id: str, result: dict[str, Any] | None = None, *, error: BaseException | None = None
+) -> bytes:
+    if error is not None:
+        return dumps({"id": command_id, "ok": False, "error": encode_error(error)})
+    return dumps({"id": command_id, "ok": True, **(result or {})})
+
+
+def _confirmed(future: Any) -> bool:
+    # Stored: acknowledged without error (a failure not awaited yet counts as unconfirmed).
+    return bool(future.done() and not future.cancelled() and future.exception() is None)
+
+
+def _flat(symbol: str) -> Position:
+    return Position(symbol)
+
+
+async def _add_or_update_stream(js: JetStreamContext, config: api.StreamConfig) -> None:
+    try:
+        await js.add_stream(config)
+    except nats.js.errors.BadRequestError:
+        await js.update_stream(config)

@@ -1,0 +1,569 @@
+"""Run a strategy against an account gateway: the same ``Strategy`` class, another connect line.
+
+.. code-block:: python
+
+    # in process:
+    async with ExecutionEngine(adapter, strategy=BuyTheDip()) as engine:
+        await engine.run(duration=60)
+
+    # through the gateway of the binance testnet account (any machine that reaches NATS):
+    async with connect_gateway("binance", "testnet", strategy=BuyTheDip()) as engine:
+        await engine.run(duration=60)
+
+The strategy gets the same hooks (``on_start``, ``decide``, ``on_fill``,
+``on_order_update``, ``on_stop``) and a :class:`~autotrader_core.strategy.StrategyContext`
+with the same reads. It sees its own orders only (ownership is the strategy's ``name``;
+the gateway refuses to cancel or modify another strategy's order). Client order ids are
+generated here, before the command leaves, so a re-sent command names the same order.
+
+Events come from a durable JetStream consumer named after the strategy: a strategy that
+restarts gets every event it missed (``on_fill`` / ``on_order_update`` are called for
+them), or, with ``replay_from=<sequence>``, everything from that stream sequence.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import math
+import time
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from types import TracebackType
+from typing import Any, Self
+
+import anyio
+import nats
+from autotrader_core.control import AccountId
+from autotrader_core.enums import DecisionAction, OrderSide, OrderType, TimeInForce
+from autotrader_core.errors import AutotraderError, BrokerUnavailable, RateLimited, RequestTimeout
+from autotrader_core.events import OrderFilled
+from autotrader_core.ids import ClientOrderIdGenerator
+from autotrader_core.journal import codec
+from autotrader_core.models import Balance, ExecutionDecision, Instrument, Order, Position, utc_now
+from autotrader_core.orders import build_order, coerce_enum
+from autotrader_core.settings import EngineSettings
+from autotrader_core.strategy import Strategy
+from nats.js import api
+
+from autotrader_nats.settings import NatsSettings
+from autotrader_nats.wire import (
+    REPLY_HEADER,
+    AccountNames,
+    decode_balance,
+    decode_error,
+    decode_instrument,
+    decode_position,
+    dumps,
+    loads,
+)
+
+__all__ = ["RemoteContext", "RemoteEngine", "connect_gateway"]
+
+logger = logging.getLogger(__name__)
+
+_EVENT_ACK_WAIT = 5.0
+_SEEN_FILLS = 200_000
+
+
+def connect_gateway(
+    broker: str,
+    environment: str,
+    *,
+    account: str = "default",
+    strategy: Strategy | None = None,
+    owner: str | None = None,
+    nats_settings: NatsSettings | None = None,
+    settings: EngineSettings | None = None,
+    replay_from: int | None = None,
+) -> RemoteEngine:
+    """A :class:`RemoteEngine` for the gateway of ``broker/environment/account`` (use ``async with``)."""
+    return RemoteEngine(
+        AccountId(broker, environment, account),
+        strategy=strategy,
+        owner=owner,
+        nats_settings=nats_settings,
+        settings=settings,
+        replay_from=replay_from,
+    )
+
+
+class RemoteContext:
+    """The :class:`~autotrader_core.strategy.StrategyContext` of a remote strategy (local caches)."""
+
+    def __init__(self, engine: RemoteEngine) -> None:
+        self._engine = engine
+
+    @property
+    def now(self) -> datetime:
+        """Current UTC time."""
+        return utc_now()
+
+    def last_price(self, symbol: str) -> Decimal | None:
+        """Latest price the gateway broadcast for ``symbol``."""
+        return self._engine.prices.get(symbol)
+
+    def position(self, symbol: str) -> Position:
+        """The account's net position in ``symbol`` as of the last event received."""
+        return self._engine.positions.get(symbol) or Position(symbol)
+
+    def open_orders(self, symbol: str | None = None) -> list[Order]:
+        """This strategy's orders still working."""
+        return [
+            o for o in self._engine.orders.values() if o.is_open and (symbol is None or o.symbol == symbol)
+        ]
+
+    def instrument(self, symbol: str) -> Instrument | None:
+        """Trading rules of ``symbol``."""
+        return self._engine.instruments.get(symbol)
+
+    def balances(self) -> list[Balance]:
+        """Balances as last published by the gateway."""
+        return list(self._engine.balances)
+
+
+class RemoteEngine:
+    """A strategy's side of an account gateway: commands out, events in, same strategy API.
+
+    Args:
+        account: Which gateway (``broker/environment/account``).
+        strategy: Driven like in process (decision cycle, fills, order updates).
+        owner: Ownership name (default: the strategy's ``name``, else ``"manual"``).
+        nats_settings: How to reach NATS.
+        settings: ``decision_interval`` is used from it.
+        replay_from: Deliver events from this event-stream sequence (default: every
+            event this owner has not acknowledged yet, via its durable consumer).
+    """
+
+    def __init__(
+        self,
+        account: AccountId,
+        *,
+        strategy: Strategy | None = None,
+        owner: str | None = None,
+        nats_settings: NatsSettings | None = None,
+        settings: EngineSettings | None = None,
+        replay_from: int | None = None,
+    ) -> None:
+        self.account = account
+        self.names = AccountNames(account)
+        self.strategy = strategy
+        self.owner = owner or (strategy.name if strategy is not None else "manual")
+        self.nats_settings = nats_settings or NatsSettings()
+        self.settings = settings or EngineSettings()
+        self.replay_from = replay_from
+        self.ids = ClientOrderIdGenerator()
+        self.context = RemoteContext(self)
+        self.orders: dict[str, Order] = {}
+        """This strategy's orders by client order id (latest state seen)."""
+        self.positions: dict[str, Position] = {}
+        self.balances: list[Balance] = []
+        self.instruments: dict[str, Instrument] = {}
+        self.prices: dict[str, Decimal] = {}
+        self.trading_state = "active"
+        self.last_event_sequence = 0
+        """Event-stream sequence of the last event applied (a restart can replay from here)."""
+        self._nc: Any = None
+        self._js: Any = None
+        self._inbox = ""
+        self._waiters: dict[str, tuple[anyio.Event, list[bytes]]] = {}
+        self._task_group: Any = None
+        self._stopped = anyio.Event()
+        self._started = anyio.Event()
+        self._seen_fills: set[tuple[str, str]] = set()
+        self._seen_order: collections.deque[tuple[str, str]] = collections.deque()
+        self._running = False
+
+    # -- lifecycle ------------------------------------------------------------------------
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        """Connect, load the snapshot (instruments, balances, positions, own open orders), subscribe."""
+        self._nc = await nats.connect(**self.nats_settings.connect_options(role=f"strategy-{self.owner}"))
+        self._js = self._nc.jetstream()
+        self._inbox = self._nc.new_inbox()
+        await self._nc.subscribe(f"{self._inbox}.*", cb=self._on_reply)
+        await self._nc.subscribe(self.names.quotes, cb=self._on_quotes)
+        await self._load_snapshot()
+        await self._subscribe_events()
+        self._task_group = anyio.create_task_group()
+        await self._task_group.__aenter__()
+        self._running = True
+        if self.strategy is not None:
+            await self.strategy.on_start(self.context)
+            self._task_group.start_soon(self._decision_loop)
+        self._started.set()  # events that arrived meanwhile reach the strategy now, in order
+
+    async def run(self, *, duration: float | None = None) -> None:
+        """Wait until :meth:`stop` is called or ``duration`` seconds pass."""
+        with anyio.move_on_after(math.inf if duration is None else duration):
+            await self._stopped.wait()
+
+    async def stop(self) -> None:
+        """Stop the decision cycle, call ``on_stop``, disconnect (orders stay at the gateway's broker)."""
+        if not self._running:
+            if self._nc is not None:
+                await self._nc.close()
+                self._nc = None
+            return
+        self._running = False
+        if self.strategy is not None:
+            with anyio.CancelScope(shield=True):
+                try:
+                    await self.strategy.on_stop(self.context)
+                except Exception:
+                    logger.exception("strategy on_stop failed")
+        if self._task_group is not None:
+            self._task_group.cancel_scope.cancel()
+            await self._task_group.__aexit__(None, None, None)
+            self._task_group = None
+        with anyio.CancelScope(shield=True):
+            if self._nc is not None:
+                try:  # acknowledgements of events already handled leave first
+                    await self._nc.flush(timeout=2)
+                except Exception:
+                    logger.warning("NATS flush at stop failed", exc_info=True)
+                await self._nc.close()
+                self._nc = None
+        self._stopped.set()
+
+    async def _load_snapshot(self) -> None:
+        reply = await self._nc.request(
+            self.names.service("snapshot"),
+            dumps({"owner": self.owner}),
+            timeout=self.nats_settings.request_timeout,
+        )
+        body = loads(reply.data)
+        self.trading_state = str(body.get("trading_state", "active"))
+        self.instruments = {i.symbol: i for i in (decode_instrument(x) for x in body.get("instruments", []))}
+        self.balances = [decode_balance(b) for b in body.get("balances", [])]
+        self.positions = {p.symbol: p for p in (decode_position(x) for x in body.get("positions", []))}
+        for raw in body.get("orders", []):
+            self._remember(codec.decode_order(raw))
+
+    async def _subscribe_events(self) -> None:
+        durable = f"strategy-{self.names.order_events(self.owner).rsplit('.', 1)[-1]}"
+        if self.replay_from is not None:
+            config = api.ConsumerConfig(
+                deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=self.replay_from
+            )
+            await self._js.subscribe(
+                self.names.order_events(self.owner),
+                stream=self.names.event_stream,
+                cb=self._on_event,
+                config=config,
+                manual_ack=True,
+            )
+        else:
+            # A short ack wait: an event lost in flight (a NATS node restarting) comes again
+            # within seconds; repeats are harmless (fills are de-duplicated on trade id).
+            await self._js.subscribe(
+                self.names.order_events(self.owner),
+                durable=durable,
+                stream=self.names.event_stream,
+                cb=self._on_event,
+                manual_ack=True,
+                config=api.ConsumerConfig(ack_wait=_EVENT_ACK_WAIT),
+            )
+        await self._js.subscribe(
+            self.names.account_events,
+            stream=self.names.event_stream,
+            cb=self._on_account_event,
+            deliver_policy=api.DeliverPolicy.LAST,
+            ordered_consumer=True,
+        )
+
+    # -- commands ---------------------------------------------------------------------------
+    async def submit_order(
+        self,
+        symbol: str,
+        side: OrderSide | str,
+        quantity: Decimal | int | str,
+        *,
+        order_type: OrderType | str = OrderType.MARKET,
+        limit_price: Decimal | int | str | None = None,
+        stop_price: Decimal | int | str | None = None,
+        time_in_force: TimeInForce | str = TimeInForce.GTC,
+        post_only: bool = False,
+        reduce_only: bool = False,
+        tag: str | None = None,
+        client_order_id: str | None = None,
+    ) -> Order:
+        """Send one order through the gateway (same arguments, outcome and errors as in process).
+
+        Floats are refused here, before anything is sent (``InvalidOrder``).
+        """
+        return await self._submit(
+            symbol,
+            side,
+            quantity,
+            order_type=order_type,
+            limit_price=limit_price,
+            stop_price=stop_price,
+            time_in_force=time_in_force,
+            post_only=post_only,
+            reduce_only=reduce_only,
+            tag=tag,
+            client_order_id=client_order_id,
+        )
+
+    async def _submit(
+        self,
+        symbol: str,
+        side: OrderSide | str,
+        quantity: Decimal | int | str,
+        *,
+        order_type: OrderType | str = OrderType.MARKET,
+        limit_price: Decimal | int | str | None = None,
+        stop_price: Decimal | int | str | None = None,
+        time_in_force: TimeInForce | str = TimeInForce.GTC,
+        post_only: bool = False,
+        reduce_only: bool = False,
+        tag: str | None = None,
+        client_order_id: str | None = None,
+        close: bool = False,
+    ) -> Order:
+        order = build_order(  # validates here: bad input never leaves this process
+            client_order_id=client_order_id or self.ids.next_id(),
+            symbol=symbol,
+            side=side,
+            quantity=quantity,
+            order_type=order_type,
+            limit_price=limit_price,
+            stop_price=stop_price,
+            time_in_force=time_in_force,
+            post_only=post_only,
+            reduce_only=reduce_only,
+            broker=self.account.broker,
+            tag=tag,
+        )
+        args = {
+            "symbol": order.symbol,
+            "side": order.side.value,
+            "quantity": str(order.quantity),
+            "order_type": order.order_type.value,
+            "limit_price": None if order.limit_price is None else str(order.limit_price),
+            "stop_price": None if order.stop_price is None else str(order.stop_price),
+            "time_in_force": order.time_in_force.value,
+            "post_only": order.post_only,
+            "reduce_only": order.reduce_only,
+            "tag": tag,
+            "close": close,
+        }
+        body = await self.command("submit", args, command_id=order.client_order_id)
+        return self._remember(codec.decode_order(body["order"]))
+
+    async def cancel_order(self, order: Order | str) -> Order:
+        """Ask the gateway to cancel one of this strategy's orders."""
+        cid = order.client_order_id if isinstance(order, Order) else order
+        body = await self.command("cancel", {"client_order_id": cid})
+        return self._remember(codec.decode_order(body["order"]))
+
+    async def modify_order(
+        self,
+        order: Order | str,
+        *,
+        quantity: Decimal | int | str | None = None,
+        limit_price: Decimal | int | str | None = None,
+        stop_price: Decimal | int | str | None = None,
+    ) -> Order:
+        """Change a working order's quantity and/or prices."""
+        cid = order.client_order_id if isinstance(order, Order) else order
+        args = {
+            "client_order_id": cid,
+            "quantity": None if quantity is None else str(quantity),
+            "limit_price": None if limit_price is None else str(limit_price),
+            "stop_price": None if stop_price is None else str(stop_price),
+        }
+        body = await self.command("modify", args)
+        return self._remember(codec.decode_order(body["order"]))
+
+    async def execute(self, decision: ExecutionDecision) -> Order | None:
+        """Turn a strategy decision into an order (``None`` for HOLD or a flat CLOSE)."""
+        action = coerce_enum(DecisionAction, decision.action, field="action")
+        if action is DecisionAction.HOLD:
+            return None
+        if action is DecisionAction.CLOSE:
+            position = self.context.position(decision.symbol)
+            if position.is_flat:
+                return None
+            side = OrderSide.SELL if position.quantity > 0 else OrderSide.BUY
+            # Reduce-only where the gateway's adapter supports it, as in process.
+            return await self._submit(
+                decision.symbol, side, abs(position.quantity), tag=decision.tag, close=True
+            )
+        side = OrderSide.BUY if action is DecisionAction.BUY else OrderSide.SELL
+        return await self.submit_order(
+            decision.symbol,
+            side,
+            decision.size,
+            order_type=decision.order_type,
+            limit_price=decision.limit_price,
+            stop_price=decision.stop_price,
+            time_in_force=decision.time_in_force,
+            post_only=decision.post_only,
+            tag=decision.tag,
+        )
+
+    async def command(
+        self, kind: str, args: dict[str, Any], *, command_id: str | None = None
+    ) -> dict[str, Any]:
+        """Send one command and wait for its outcome; the gateway's typed error is raised as itself.
+
+        The command is published with ``Nats-Msg-Id`` = its id, and re-published with the
+        same id when the server did not confirm it: the gateway executes it once whatever
+        happens. A reply that does not come is asked for (``svc.result``) before giving up
+        with ``RequestTimeout`` (outcome unknown, never guessed).
+        """
+        command_id = command_id or f"c{self.ids.next_id()}"
+        payload = dumps({"id": command_id, "kind": kind, "owner": self.owner, "args": args})
+        reply_to = f"{self._inbox}.{command_id}"
+        event = anyio.Event()
+        box: list[bytes] = []
+        self._waiters[command_id] = (event, box)
+        deadline = time.monotonic() + self.nats_settings.request_timeout
+        try:
+            await self._publish(command_id, payload, reply_to, deadline)
+            while not box:
+                with anyio.move_on_after(max(0.05, min(1.0, deadline - time.monotonic()))):
+                    await event.wait()
+                if box:
+                    break
+                found = await self._ask_result(command_id)
+                if found is not None:
+                    box.append(found)
+                elif time.monotonic() >= deadline:
+                    raise RequestTimeout(
+                        f"no outcome for {kind} {command_id} within {self.nats_settings.request_timeout:g}s; "
+                        "it may still execute once at the gateway (look it up, do not re-send a new one)"
+                    )
+        finally:
+            self._waiters.pop(command_id, None)
+        body = loads(box[0])
+        if not body.get("ok"):
+            raise decode_error(body.get("error") or {})
+        return body
+
+    async def _publish(self, command_id: str, payload: bytes, reply_to: str, deadline: float) -> None:
+        delay = 0.05
+        while True:
+            try:
+                await self._js.publish(
+                    self.names.commands,
+                    payload,
+                    stream=self.names.command_stream,
+                    headers={"Nats-Msg-Id": command_id, REPLY_HEADER: reply_to},
+                    timeout=max(0.5, min(2.0, deadline - time.monotonic())),
+                )
+                return
+            except (nats.errors.Error, TimeoutError) as exc:
+                # Not confirmed: maybe stored, maybe not. Same id again is safe (de-duplicated).
+                if time.monotonic() >= deadline:
+                    raise BrokerUnavailable(f"NATS did not store command {command_id}: {exc!r}") from None
+                await anyio.sleep(delay)
+                delay = min(delay * 2, 1.0)
+
+    async def _ask_result(self, command_id: str) -> bytes | None:
+        try:
+            reply = await self._nc.request(
+                self.names.service("result"), dumps({"id": command_id}), timeout=1.0
+            )
+        except (nats.errors.Error, TimeoutError):
+            return None
+        body = loads(reply.data)
+        return None if body.get("pending") or body.get("unknown") else bytes(reply.data)
+
+    async def _on_reply(self, msg: Any) -> None:
+        command_id = msg.subject.rsplit(".", 1)[-1]
+        waiter = self._waiters.get(command_id)
+        if waiter is not None and not waiter[1]:
+            waiter[1].append(bytes(msg.data))
+            waiter[0].set()
+
+    # -- events ------------------------------------------------------------------------------
+    def _remember(self, order: Order) -> Order:
+        known = self.orders.get(order.client_order_id)
+        if known is None or order.updated_at >= known.updated_at:
+            self.orders[order.client_order_id] = order
+            return order
+        return known
+
+    async def _on_event(self, msg: Any) -> None:
+        try:
+            body = loads(msg.data)
+            order = self._remember(codec.decode_order(body["order"]))
+            event = codec.decode_event(body["event"])
+            position = None
+            if "position" in body:
+                position = decode_position(body["position"])
+                self.positions[position.symbol] = position
+            self.last_event_sequence = msg.metadata.sequence.stream
+            await self._started.wait()
+            fresh_fill = isinstance(event, OrderFilled) and self._first_time(event)
+            if self.strategy is not None and self._running:
+                try:
+                    if isinstance(event, OrderFilled) and position is not None and fresh_fill:
+                        await self.strategy.on_fill(event.fill, position, self.context)
+                    await self.strategy.on_order_update(order, self.context)
+                except Exception:
+                    logger.exception("strategy callback failed for order %s", order.client_order_id)
+        except (ValueError, KeyError, TypeError, AutotraderError) as exc:
+            logger.error("unreadable event skipped: %s", exc)
+        await msg.ack()
+
+    def _first_time(self, event: OrderFilled) -> bool:
+        # A redelivered fill (at-least-once delivery) reaches on_fill once, as in process.
+        key = (event.fill.client_order_id, event.fill.trade_id)
+        if key in self._seen_fills:
+            return False
+        self._seen_fills.add(key)
+        self._seen_order.append(key)
+        if len(self._seen_order) > _SEEN_FILLS:
+            self._seen_fills.discard(self._seen_order.popleft())
+        return True
+
+    async def _on_account_event(self, msg: Any) -> None:
+        try:
+            body = loads(msg.data)
+            if body.get("type") == "balances":
+                self.balances = [decode_balance(b) for b in body.get("balances", [])]
+        except (ValueError, KeyError, TypeError) as exc:
+            logger.error("unreadable account event skipped: %s", exc)
+
+    async def _on_quotes(self, msg: Any) -> None:
+        try:
+            self.prices.update({s: Decimal(p) for s, p in loads(msg.data).items()})
+        except (ValueError, ArithmeticError) as exc:
+            logger.error("unreadable quotes skipped: %s", exc)
+
+    async def _decision_loop(self) -> None:
+        strategy = self.strategy
+        assert strategy is not None
+        interval = self.settings.decision_interval
+        while True:
+            started = time.monotonic()
+            decisions: Sequence[ExecutionDecision]
+            try:
+                decisions = await strategy.decide(self.context)
+            except Exception:
+                logger.exception("strategy %s decide() failed", strategy.name)
+                decisions = ()
+            for decision in decisions:
+                try:
+                    await self.execute(decision)
+                except RateLimited as exc:
+                    logger.warning("decision %s not sent: %s", decision, exc)
+                except AutotraderError as exc:
+                    logger.warning("decision %s failed: %s", decision, exc)
+            await anyio.sleep(max(0.0, interval - (time.monotonic() - started)))
+
+    def __repr__(self) -> str:
+        return f"<RemoteEngine account={self.account} owner={self.owner!r} orders={len(self.orders)}>"

@@ -1,0 +1,250 @@
+"""What goes over NATS: subject and stream names, commands, replies, events, typed errors.
+
+Everything is JSON; money and quantities are decimal strings (the journal's codec is
+reused for orders, events and fills, so the gateway and a strategy see exactly what
+the journal keeps). Names of one account (``broker/environment/account``)::
+
+    autotrader.<b>.<e>.<a>.cmd                    commands (stream AT_CMD_<b>_<e>_<a>)
+    autotrader.<b>.<e>.<a>.evt.order.<owner>      order events and fills of one strategy
+    autotrader.<b>.<e>.<a>.evt.account            positions and balances
+                                                  (both in stream AT_EVT_<b>_<e>_<a>)
+    autotrader.<b>.<e>.<a>.svc.<name>             request/reply: snapshot, result
+    autotrader.<b>.<e>.<a>.quotes                 last prices (core NATS, not stored)
+    KV bucket AT_STATE_<b>_<e>_<a>                trading_state, kill
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from autotrader_core import errors as core_errors
+from autotrader_core.control import AccountId
+from autotrader_core.errors import AutotraderError, CircuitOpen, RateLimited, RiskRejected
+from autotrader_core.journal import JournalError
+from autotrader_core.models import Balance, Instrument, Position
+
+__all__ = [
+    "COMMAND_KINDS",
+    "REPLY_HEADER",
+    "AccountNames",
+    "decode_balance",
+    "decode_error",
+    "decode_instrument",
+    "decode_position",
+    "dumps",
+    "encode_balance",
+    "encode_error",
+    "encode_instrument",
+    "encode_position",
+    "loads",
+]
+
+COMMAND_KINDS = ("submit", "cancel", "modify", "flatten", "halt", "reducing", "resume")
+"""What a command may ask for."""
+REPLY_HEADER = "At-Reply-To"
+"""Header naming the subject the outcome of a command is sent to."""
+ACTOR_HEADER = "At-Actor"
+"""Header naming who sent a command (audited by the engine's control seam)."""
+
+
+def _token(part: str) -> str:
+    # Subject tokens and stream names: no dots, wildcards, spaces or path separators.
+    return re.sub(r"[^A-Za-z0-9_-]", "_", part) or "_"
+
+
+@dataclass(frozen=True, slots=True)
+class AccountNames:
+    """Subjects, stream names and the KV bucket of one account."""
+
+    account: AccountId
+
+    @property
+    def _parts(self) -> tuple[str, str, str]:
+        a = self.account
+        return _token(a.broker), _token(a.environment), _token(a.account)
+
+    @property
+    def prefix(self) -> str:
+        """``autotrader.<broker>.<environment>.<account>``."""
+        return "autotrader." + ".".join(self._parts)
+
+    @property
+    def commands(self) -> str:
+        """Subject commands are published to."""
+        return f"{self.prefix}.cmd"
+
+    @property
+    def command_stream(self) -> str:
+        """JetStream stream holding the commands."""
+        return "AT_CMD_" + "_".join(self._parts)
+
+    @property
+    def event_stream(self) -> str:
+        """JetStream stream holding the events."""
+        return "AT_EVT_" + "_".join(self._parts)
+
+    @property
+    def events(self) -> str:
+        """Every event subject of the account (a wildcard)."""
+        return f"{self.prefix}.evt.>"
+
+    def order_events(self, owner: str = "*") -> str:
+        """Order events and fills of one strategy (``*``: of every strategy)."""
+        return f"{self.prefix}.evt.order.{_token(owner) if owner != '*' else '*'}"
+
+    @property
+    def account_events(self) -> str:
+        """Positions and balances."""
+        return f"{self.prefix}.evt.account"
+
+    def service(self, name: str) -> str:
+        """Request/reply subject of one gateway service."""
+        return f"{self.prefix}.svc.{name}"
+
+    @property
+    def quotes(self) -> str:
+        """Last prices, published by the gateway (not stored)."""
+        return f"{self.prefix}.quotes"
+
+    @property
+    def state_bucket(self) -> str:
+        """The KV bucket with ``trading_state`` and ``kill``."""
+        return "AT_STATE_" + "_".join(self._parts)
+
+
+def dumps(body: Any) -> bytes:
+    """JSON bytes; Decimals as strings (never floats)."""
+    return json.dumps(body, separators=(",", ":"), default=_default).encode()
+
+
+def _default(value: object) -> str:
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+def loads(data: bytes) -> dict[str, Any]:
+    """Parse a JSON object (numbers as Decimal, should any appear)."""
+    body = json.loads(data, parse_float=Decimal)
+    if not isinstance(body, dict):
+        raise ValueError("expected a JSON object")
+    return body
+
+
+# -- typed errors ---------------------------------------------------------------------
+def encode_error(exc: BaseException) -> dict[str, Any]:
+    """The error as ``{"type", "message", "code", ...}`` (class name in the core's tree)."""
+    message = getattr(exc, "message", None)
+    body: dict[str, Any] = {
+        "type": type(exc).__name__,
+        "message": message if isinstance(message, str) else str(exc),
+        "code": None if getattr(exc, "code", None) is None else str(exc.code),  # type: ignore[attr-defined]
+    }
+    if isinstance(exc, RiskRejected):
+        body["reason"] = exc.reason
+    if isinstance(exc, RateLimited):
+        body["retry_after"] = exc.retry_after
+    if isinstance(exc, CircuitOpen):
+        body["retry_in"] = exc.retry_in
+    return body
+
+
+def decode_error(body: dict[str, Any]) -> AutotraderError:
+    """Rebuild the error of :func:`encode_error` as the same class of the core's error tree."""
+    name, message, code = str(body.get("type")), str(body.get("message", "")), body.get("code")
+    cls = JournalError if name == "JournalError" else getattr(core_errors, name, None)
+    if not (isinstance(cls, type) and issubclass(cls, AutotraderError)):
+        return AutotraderError(f"{name}: {message}", code=code)
+    if cls is RiskRejected:
+        return RiskRejected(message, reason=str(body.get("reason")))
+    if cls is CircuitOpen:
+        return CircuitOpen(message, retry_in=float(body.get("retry_in") or 0.0))
+    if cls is RateLimited:
+        retry_after = body.get("retry_after")
+        return RateLimited(
+            message, retry_after=None if retry_after is None else float(retry_after), code=code
+        )
+    try:
+        return cls(message, code=code)
+    except TypeError:
+        return cls(message)
+
+
+# -- account records ------------------------------------------------------------------
+def encode_position(position: Position) -> dict[str, Any]:
+    """A position as decimal strings."""
+    return {
+        "symbol": position.symbol,
+        "quantity": str(position.quantity),
+        "average_price": str(position.average_price),
+        "realized_pnl": str(position.realized_pnl),
+        "fees_paid": str(position.fees_paid),
+        "broker": position.broker,
+    }
+
+
+def decode_position(body: dict[str, Any]) -> Position:
+    """Inverse of :func:`encode_position`."""
+    return Position(
+        symbol=str(body["symbol"]),
+        quantity=Decimal(body["quantity"]),
+        average_price=Decimal(body["average_price"]),
+        realized_pnl=Decimal(body["realized_pnl"]),
+        fees_paid=Decimal(body["fees_paid"]),
+        broker=str(body.get("broker", "")),
+    )
+
+
+def encode_balance(balance: Balance) -> dict[str, Any]:
+    """A balance as decimal strings."""
+    return {"asset": balance.asset, "total": str(balance.total), "available": str(balance.available)}
+
+
+def decode_balance(body: dict[str, Any]) -> Balance:
+    """Inverse of :func:`encode_balance`."""
+    return Balance(str(body["asset"]), Decimal(body["total"]), Decimal(body["available"]))
+
+
+def encode_instrument(instrument: Instrument) -> dict[str, Any]:
+    """An instrument's trading rules as decimal strings."""
+    i = instrument
+    return {
+        "symbol": i.symbol,
+        "asset_class": i.asset_class.value,
+        "base": i.base,
+        "quote": i.quote,
+        "tick_size": str(i.tick_size),
+        "lot_size": str(i.lot_size),
+        "min_quantity": str(i.min_quantity),
+        "min_notional": str(i.min_notional),
+        "multiplier": str(i.multiplier),
+        "max_quantity": None if i.max_quantity is None else str(i.max_quantity),
+        "market_lot_size": None if i.market_lot_size is None else str(i.market_lot_size),
+    }
+
+
+def decode_instrument(body: dict[str, Any]) -> Instrument:
+    """Inverse of :func:`encode_instrument`."""
+    from autotrader_core.enums import AssetClass
+
+    def opt(name: str) -> Decimal | None:
+        value = body.get(name)
+        return None if value is None else Decimal(value)
+
+    return Instrument(
+        symbol=str(body["symbol"]),
+        asset_class=AssetClass(body["asset_class"]),
+        base=str(body["base"]),
+        quote=str(body["quote"]),
+        tick_size=Decimal(body["tick_size"]),
+        lot_size=Decimal(body["lot_size"]),
+        min_quantity=Decimal(body["min_quantity"]),
+        min_notional=Decimal(body["min_notional"]),
+        multiplier=Decimal(body["multiplier"]),
+        max_quantity=opt("max_quantity"),
+        market_lot_size=opt("market_lot_size"),
+    )

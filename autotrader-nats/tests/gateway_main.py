@@ -1,0 +1,64 @@
+"""A gateway child process for the fault tests: ``python gateway_main.py NATS_URL DATA_DIR``.
+
+The paper broker lives inside it (static prices; market orders fill in the reply), the
+journal commits every record (``sync=every``), so after a SIGKILL what the journal holds
+is what the broker did.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import anyio
+from autotrader_core.adapter import BrokerAdapter
+from autotrader_core.settings import EngineSettings
+from autotrader_nats import AccountGateway, NatsSettings
+from autotrader_paper import PaperAdapter, PaperSettings
+
+
+def make_gateway(url: str, data_dir: Path, broker_port: int | None = None) -> AccountGateway:
+    """The gateway every fault test runs.
+
+    With ``broker_port``, the paper broker is the crash tests' loopback broker
+    (``tests-crash/crashkit``), which lives in the test process and survives the gateway.
+    """
+    adapter: BrokerAdapter
+    if broker_port is not None:
+        sys.path.insert(0, str(Path(__file__).parents[2] / "tests-crash"))
+        from crashkit.remote import KillPoints, RemotePaperAdapter
+
+        adapter = RemotePaperAdapter(broker_port, 1, KillPoints(None))
+        adapter.settings = PaperSettings()  # type: ignore[attr-defined]  # environment "paper", as in process
+    else:
+        adapter = PaperAdapter(
+            PaperSettings(
+                quote_source="static",
+                tick_interval=0.05,
+                initial_balances={"USDT": Decimal(10**9), "BTC": Decimal(1000)},
+            )
+        )
+    return AccountGateway(
+        adapter,
+        nats_settings=NatsSettings(servers=[url], duplicate_window=2.0),
+        settings=EngineSettings(
+            data_dir=data_dir, journal_sync="every", journal_fsync=False, reconcile_interval=0
+        ),
+        quote_interval=0.1,
+    )
+
+
+async def main() -> None:
+    logging.basicConfig(level=logging.WARNING, stream=sys.stdout)
+    gateway = make_gateway(sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]) if len(sys.argv) > 3 else None)
+    await gateway.run(ready=lambda: print("ready", flush=True))
+
+
+if __name__ == "__main__":
+    try:
+        anyio.run(main)
+    except Exception as exc:  # the refusal a second gateway prints is what the test reads
+        print(f"error: {type(exc).__name__}: {exc}", flush=True)
+        sys.exit(2)

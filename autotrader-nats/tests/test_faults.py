@@ -1,0 +1,252 @@
+"""Faults with a real nats-server and real processes: duplicates, SIGKILLed gateway, server restart,
+killed strategy, a second gateway for one account."""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import anyio
+import nats
+import pytest
+from anyio.from_thread import start_blocking_portal
+from autotrader_core.control import AccountId
+from autotrader_core.enums import OrderStatus
+from autotrader_core.models import Fill, Order, Position
+from autotrader_core.strategy import Strategy, StrategyContext
+from autotrader_nats import AccountNames, NatsSettings, connect_gateway
+from autotrader_nats.wire import dumps, loads
+
+from .natskit import HERE, GatewayProcess, NatsServer, start_strategy_process
+
+pytestmark = pytest.mark.anyio
+
+NAMES = AccountNames(AccountId("paper", "paper", "default"))
+JOURNAL = "journal-paper-paper.sqlite3"
+
+
+def intents(data_dir: Path) -> Counter[str]:
+    """How many times each client order id was journaled as a new order (write-ahead of every send)."""
+    with sqlite3.connect(data_dir / JOURNAL) as conn:
+        rows = conn.execute("SELECT client_order_id FROM journal WHERE kind = 'intent'").fetchall()
+    return Counter(str(r[0]) for r in rows)
+
+
+def submit(cid: str, qty: str = "0.001") -> bytes:
+    return dumps(
+        {
+            "id": cid,
+            "kind": "submit",
+            "owner": "flood",
+            "args": {"symbol": "BTCUSDT", "side": "buy", "quantity": qty},
+        }
+    )
+
+
+async def collect_outcomes(
+    nc: Any, cids: list[str], replies: dict[str, dict[str, Any]], within: float
+) -> None:
+    """Wait for a reply to every command, asking the gateway (svc.result) for those whose reply was lost."""
+    with anyio.fail_after(within):
+        while len(replies) < len(cids):
+            await anyio.sleep(0.2)
+            for cid in cids:
+                if cid in replies:
+                    continue
+                try:
+                    msg = await nc.request(NAMES.service("result"), dumps({"id": cid}), timeout=1)
+                except (nats.errors.Error, TimeoutError):
+                    continue
+                body = loads(msg.data)
+                if body.get("ok") is not None:
+                    replies[cid] = body
+
+
+def settled(body: dict[str, Any]) -> bool:
+    order = body["order"]
+    return order["status"] == OrderStatus.FILLED.value or (
+        order["status"] == OrderStatus.REJECTED.value
+        and "never reached" in (order.get("reject_reason") or "")
+    )
+
+
+async def test_a_second_gateway_for_the_same_account_refuses_naming_the_first(
+    nats_server: NatsServer, tmp_path: Path
+) -> None:
+    first = GatewayProcess(nats_server.url, tmp_path / "data")
+    first.start()
+    try:
+        second = GatewayProcess(nats_server.url, tmp_path / "data")
+        second.start(wait_ready=False)
+        code, output = second.finish()
+        assert code == 2
+        assert "ConfigurationError" in output and f"pid {first.process.pid}" in output  # type: ignore[union-attr]
+    finally:
+        first.kill()
+
+
+@pytest.fixture
+def broker() -> Iterator[int]:
+    """The crash tests' loopback paper broker, in a thread of this process: it survives the gateway."""
+    sys.path.insert(0, str(HERE.parents[1] / "tests-crash"))
+    from crashkit.broker import BrokerServer
+
+    server = BrokerServer(1)
+    with start_blocking_portal() as portal:
+        serving = portal.start_task_soon(server.serve)
+        while server.port == 0:
+            time.sleep(0.01)
+        yield server.port
+        serving.cancel()
+    assert server.internal_errors == []
+
+
+async def test_gateway_sigkilled_mid_flight_recovers_and_executes_every_command_once(
+    nats_server: NatsServer, tmp_path: Path, broker: int
+) -> None:
+    data = tmp_path / "data"
+    gateway = GatewayProcess(nats_server.url, data, [str(broker)])
+    gateway.start()
+    cids = [f"atkill{i}" for i in range(80)]
+    replies: dict[str, dict[str, Any]] = {}
+    nc = await nats.connect(nats_server.url)
+    try:
+
+        async def on_reply(msg: Any) -> None:
+            body = loads(msg.data)
+            replies.setdefault(str(body["id"]), body)
+
+        await nc.subscribe("test.replies.*", cb=on_reply)
+        js = nc.jetstream()
+        for cid in cids:
+            await js.publish(
+                NAMES.commands,
+                submit(cid),
+                headers={"Nats-Msg-Id": cid, "At-Reply-To": f"test.replies.{cid}"},
+            )
+        with anyio.fail_after(20):
+            while len(replies) < 10:
+                await anyio.sleep(0.002)
+        gateway.kill(signal.SIGKILL)  # mid-flight: some executed, some in flight, the rest queued
+        executed_before = len(replies)
+        assert executed_before < len(cids), "the gateway finished before the kill: nothing was in flight"
+        for cid in cids[:5]:  # a strategy re-sends after its timeout: same ids
+            await js.publish(
+                NAMES.commands,
+                submit(cid),
+                headers={"Nats-Msg-Id": cid, "At-Reply-To": f"test.replies.{cid}"},
+            )
+        gateway.start()  # recovers from its journal, resumes the command stream
+        await collect_outcomes(nc, cids, replies, within=30)
+    finally:
+        await nc.close()
+        gateway.kill(signal.SIGKILL)
+    assert all(replies[c]["ok"] for c in cids), [replies[c] for c in cids if not replies[c]["ok"]]
+    assert all(settled(replies[c]) for c in cids), [replies[c]["order"]["status"] for c in cids]
+    counted = intents(data)
+    assert set(counted) == set(cids), "a command was lost"
+    assert max(counted.values()) == 1, "a command was executed twice"
+
+
+async def test_nats_server_restarted_mid_flight_loses_and_doubles_nothing(
+    nats_server: NatsServer, tmp_path: Path, broker: int
+) -> None:
+    data = tmp_path / "data"
+    gateway = GatewayProcess(nats_server.url, data, [str(broker)])
+    gateway.start()
+    outcomes: dict[str, Order] = {}
+    fills: set[str] = set()
+
+    class Flood(Strategy):
+        name = "flood"
+
+        async def on_fill(self, fill: Fill, position: Position, ctx: StrategyContext) -> None:
+            fills.add(fill.client_order_id)
+
+    try:
+        async with connect_gateway(
+            "paper",
+            "paper",
+            strategy=Flood(),
+            nats_settings=NatsSettings(servers=[nats_server.url], request_timeout=40),
+        ) as engine:
+
+            async def place(i: int) -> None:
+                cid = f"atrs{i}"
+                outcomes[cid] = await engine.submit_order(
+                    "BTCUSDT", "buy", Decimal("0.001"), client_order_id=cid
+                )
+
+            async with anyio.create_task_group() as tg:
+                for i in range(60):
+                    tg.start_soon(place, i)
+                    if i == 20:
+                        await anyio.sleep(0.05)
+                        nats_server.stop(signal.SIGKILL)  # commands in flight, events unpublished
+                        await anyio.sleep(0.3)
+                        nats_server.start()  # same port, same file storage
+            with anyio.move_on_after(20):  # and every fill event reaches the strategy
+                while not fills.issuperset(outcomes):
+                    await anyio.sleep(0.05)
+            missing = sorted(set(outcomes) - fills)
+            assert not missing, f"fill events never reached the strategy: {missing}"
+    finally:
+        gateway.kill(signal.SIGKILL)
+    assert len(outcomes) == 60
+    assert all(o.status is OrderStatus.FILLED for o in outcomes.values()), Counter(
+        o.status for o in outcomes.values()
+    )
+    counted = intents(data)
+    assert set(counted) == set(outcomes) and max(counted.values()) == 1
+
+
+async def test_a_killed_strategy_leaves_its_orders_and_a_restart_replays_what_it_missed(
+    nats_server: NatsServer, tmp_path: Path
+) -> None:
+    gateway = GatewayProcess(nats_server.url, tmp_path / "data")
+    gateway.start()
+    strategy = start_strategy_process(nats_server.url)
+    try:
+        assert strategy.stdout is not None
+        placed = strategy.stdout.readline().split()
+        assert placed[0] == "placed" and placed[2] == "accepted", placed
+        cid = placed[1]
+        strategy.send_signal(signal.SIGKILL)
+        strategy.wait(10)
+        async with connect_gateway(
+            "paper", "paper", owner="ops", nats_settings=NatsSettings(servers=[nats_server.url])
+        ) as ops:
+            snapshot = loads(
+                (await ops._nc.request(NAMES.service("snapshot"), dumps({"owner": "rester"}), timeout=5)).data
+            )
+            assert [o["client_order_id"] for o in snapshot["orders"]] == [cid]  # still working at the broker
+            await ops.command(
+                "cancel", {"client_order_id": cid, "any_owner": True}
+            )  # while the strategy is away
+        seen: list[Order] = []
+
+        class Rester(Strategy):
+            name = "rester"
+
+            async def on_order_update(self, order: Order, ctx: StrategyContext) -> None:
+                seen.append(order)
+
+        async with connect_gateway(
+            "paper", "paper", strategy=Rester(), nats_settings=NatsSettings(servers=[nats_server.url])
+        ) as again:
+            with anyio.fail_after(10):
+                while not any(o.client_order_id == cid and o.status is OrderStatus.CANCELED for o in seen):
+                    await anyio.sleep(0.02)
+            assert again.context.open_orders() == []
+    finally:
+        if strategy.poll() is None:
+            strategy.kill()
+            strategy.wait(10)
+        gateway.kill(signal.SIGKILL)

@@ -1,0 +1,188 @@
+"""The gateway in process against a real nats-server: commands, replies, events, KV state, remote strategy."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from decimal import Decimal
+from pathlib import Path
+
+import anyio
+import nats
+import pytest
+from autotrader_core import DecisionAction, ExecutionDecision
+from autotrader_core.enums import OrderStatus
+from autotrader_core.errors import InvalidOrder, RiskRejected
+from autotrader_core.models import Fill, Order, Position
+from autotrader_core.strategy import Strategy, StrategyContext
+from autotrader_nats import AccountGateway, NatsSettings, RemoteEngine, connect_gateway
+from autotrader_nats.wire import dumps
+
+from .gateway_main import make_gateway
+from .natskit import NatsServer
+
+pytestmark = pytest.mark.anyio
+
+
+class BuyTheDip(Strategy):
+    """The README's strategy, unchanged (its threshold set so that it buys at the paper price)."""
+
+    name = "buy-the-dip"
+
+    def __init__(self) -> None:
+        self.fills: list[Fill] = []
+        self.updates: list[Order] = []
+
+    async def decide(self, ctx: StrategyContext) -> list[ExecutionDecision]:
+        price = ctx.last_price("BTCUSDT")
+        if price is not None and price < Decimal("70000") and ctx.position("BTCUSDT").is_flat:
+            return [ExecutionDecision(DecisionAction.BUY, "BTCUSDT", Decimal("0.01"))]
+        return []
+
+    async def on_fill(self, fill: Fill, position: Position, ctx: StrategyContext) -> None:
+        self.fills.append(fill)
+
+    async def on_order_update(self, order: Order, ctx: StrategyContext) -> None:
+        self.updates.append(order)
+
+
+@pytest.fixture
+async def gateway(nats_server: NatsServer, tmp_path: Path) -> AsyncIterator[AccountGateway]:
+    gw = make_gateway(nats_server.url, tmp_path / "data")
+    async with anyio.create_task_group() as tg:
+        ready = anyio.Event()
+        tg.start_soon(lambda: gw.run(ready=ready.set))
+        with anyio.fail_after(20):
+            await ready.wait()
+        yield gw
+        await gw.stop()
+
+
+def remote(server: NatsServer, **kw: object) -> RemoteEngine:
+    return connect_gateway(
+        "paper", "paper", nats_settings=NatsSettings(servers=[server.url], request_timeout=5), **kw
+    )  # type: ignore[arg-type]
+
+
+async def test_the_readme_strategy_runs_through_the_gateway_with_only_its_connect_line_changed(
+    gateway: AccountGateway, nats_server: NatsServer
+) -> None:
+    strategy = BuyTheDip()
+    async with remote(nats_server, strategy=strategy) as engine:
+        with anyio.fail_after(10):
+            while not strategy.fills:
+                await anyio.sleep(0.05)
+        await engine.run(duration=0.5)
+        assert engine.context.position("BTCUSDT").quantity == Decimal("0.01")
+    assert len(strategy.fills) == 1  # bought once, then the position is no longer flat
+    (order,) = gateway.control.recent_orders()
+    assert order.client_order_id == strategy.fills[0].client_order_id
+    assert order.status is OrderStatus.FILLED
+    assert strategy.updates[-1].status is OrderStatus.FILLED
+    assert gateway.control.positions()["BTCUSDT"].quantity == Decimal("0.01")
+
+
+async def test_errors_come_back_typed_and_bad_input_never_leaves(
+    gateway: AccountGateway, nats_server: NatsServer
+) -> None:
+    async with remote(nats_server) as engine:
+        with pytest.raises(InvalidOrder, match="float"):
+            await engine.submit_order("BTCUSDT", "buy", 0.01)  # type: ignore[arg-type]
+        with pytest.raises(RiskRejected) as refused:
+            await engine.submit_order("NOSUCH", "buy", Decimal("1"))
+        assert refused.value.reason
+        assert gateway.commands_executed == 1  # the float never left the strategy
+
+
+async def test_same_command_twice_and_resent_after_a_lost_reply_is_one_order(
+    gateway: AccountGateway, nats_server: NatsServer
+) -> None:
+    async with remote(nats_server) as engine:
+        nc = await nats.connect(nats_server.url)
+        js = nc.jetstream()
+        command = {
+            "id": "atdup1",
+            "kind": "submit",
+            "owner": "manual",
+            "args": {"symbol": "BTCUSDT", "side": "buy", "quantity": "0.01"},
+        }
+        headers = {"Nats-Msg-Id": "atdup1", "At-Reply-To": "nobody.listens"}  # the reply is lost
+        first = await js.publish(gateway.names.commands, dumps(command), headers=headers)
+        second = await js.publish(gateway.names.commands, dumps(command), headers=headers)
+        assert not first.duplicate and second.duplicate
+        await anyio.sleep(
+            2.5
+        )  # past the dedupe window (2 s in these tests): only the gateway's record stops it
+        third = await js.publish(gateway.names.commands, dumps(command), headers=headers)
+        assert not third.duplicate
+        # the strategy re-sends after the lost reply: same id, one order, and it learns the outcome
+        order = await engine.submit_order("BTCUSDT", "buy", Decimal("0.01"), client_order_id="atdup1")
+        await nc.close()
+    assert order.status is OrderStatus.FILLED
+    assert [o.client_order_id for o in gateway.control.recent_orders()] == ["atdup1"]
+    assert gateway.commands_executed == 1
+
+
+async def test_a_halt_in_the_kv_bucket_stops_every_strategy_at_once(
+    gateway: AccountGateway, nats_server: NatsServer
+) -> None:
+    async with remote(nats_server) as engine:
+        nc = await nats.connect(nats_server.url)
+        kv = await nc.jetstream().key_value(gateway.names.state_bucket)
+        await kv.put(
+            "trading_state", dumps({"state": "halted", "actor": "ops-laptop", "reason": "maintenance"})
+        )
+        with anyio.fail_after(5):
+            while gateway.control.trading_state.value != "halted":
+                await anyio.sleep(0.01)
+        with pytest.raises(RiskRejected):
+            await engine.submit_order("BTCUSDT", "buy", Decimal("0.01"))
+        await engine.command("resume", {})  # a command also sets it, and writes the bucket
+        assert gateway.control.trading_state.value == "active"
+        entry = await kv.get("trading_state")
+        assert b'"active"' in (entry.value or b"")
+        await engine.submit_order("BTCUSDT", "buy", Decimal("0.01"))
+        await nc.close()
+
+
+async def test_a_strategy_cancels_only_its_own_orders(
+    gateway: AccountGateway, nats_server: NatsServer
+) -> None:
+    async with remote(nats_server, owner="alpha") as alpha, remote(nats_server, owner="beta") as beta:
+        order = await alpha.submit_order(
+            "BTCUSDT", "buy", Decimal("0.01"), order_type="limit", limit_price=Decimal("60000")
+        )
+        assert order.status is OrderStatus.ACCEPTED
+        with pytest.raises(InvalidOrder, match="belongs to strategy 'alpha'"):
+            await beta.cancel_order(order.client_order_id)
+        assert beta.context.open_orders() == []
+        canceled = await alpha.cancel_order(order)
+        assert canceled.status in (OrderStatus.PENDING_CANCEL, OrderStatus.CANCELED)
+
+
+async def test_events_carry_the_account_and_replay_from_a_sequence(
+    gateway: AccountGateway, nats_server: NatsServer
+) -> None:
+    async with remote(nats_server, owner="replayer") as engine:
+        for _ in range(3):
+            await engine.submit_order("BTCUSDT", "buy", Decimal("0.01"))
+    seen: list[str] = []
+
+    class Recorder(Strategy):
+        name = "replayer"
+
+        async def on_order_update(self, order: Order, ctx: StrategyContext) -> None:
+            seen.append(order.client_order_id)
+
+    async with remote(nats_server, strategy=Recorder(), replay_from=1) as again:
+        with anyio.fail_after(5):
+            while len(set(seen)) < 3:
+                await anyio.sleep(0.02)
+        assert len(again.orders) == 3
+    nc = await nats.connect(nats_server.url)
+    msg = await nc.jetstream().get_msg(gateway.names.event_stream, 1)
+    assert b'"account":"paper/paper/default"' in (msg.data or b"")
+    await nc.close()
+
+
+def _unused(_: Sequence[object]) -> None:  # keeps Sequence imported for type checkers of helpers
+    return None

