@@ -60,6 +60,9 @@ class QuotingBroker(FakeBroker):
     def open_market_data(self, *, trades: bool = False) -> Feed:
         return self.feed
 
+    def last_price(self, symbol: str) -> D | None:
+        return None  # a live venue knows no price without its market data
+
 
 def quote(bid: str, ask: str) -> Quote:
     return Quote("BTCUSDT", D(bid), D("2"), D(ask), D("3"))

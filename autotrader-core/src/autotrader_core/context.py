@@ -75,10 +75,11 @@ class EngineContext:
 
     def last_price(self, symbol: str) -> Decimal | None:
         """The last trade (if fresh) else the quote's mid; the adapter's own price without a feed."""
-        if self._feed and self._prices is not None:
-            reading = self._prices.last_price(symbol)
-            return None if reading is None else reading.price
-        return self._adapter.last_price(symbol)
+        prices = self._prices
+        if self._feed and prices is not None and symbol in prices.known:
+            reading = prices.last_price(symbol)
+            return None if reading is None else reading.price  # stale: no price, never an old one
+        return self._adapter.last_price(symbol)  # not on the feed: the adapter's own (paper's simulated)
 
     def quote(self, symbol: str) -> Quote | None:
         """The latest fresh best bid/ask of ``symbol`` (``None`` when stale or never quoted)."""

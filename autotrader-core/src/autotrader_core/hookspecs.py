@@ -194,7 +194,9 @@ class LazyAdapterInfo(AdapterInfo):
     ) -> None:
         for what, value in (("settings_cls", settings_cls), ("capabilities", capabilities)):
             if not _is_reference(value):
-                raise ValueError(f"adapter {name!r}: {what} reference must be 'module:attribute', got {value!r}")
+                raise ValueError(
+                    f"adapter {name!r}: {what} reference must be 'module:attribute', got {value!r}"
+                )
         init = object.__setattr__
         init(self, "name", name)
         init(self, "_factory", factory)

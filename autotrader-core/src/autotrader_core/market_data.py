@@ -189,6 +189,7 @@ class PriceCache:
         self._stale: dict[str, str] = {}
         self._refused: set[str] = set()
         self._trades_seen = False
+        self._seen: set[str] = set()
 
     # -- writes ------------------------------------------------------------------------
     def update(self, item: MarketData) -> bool:
@@ -204,6 +205,7 @@ class PriceCache:
                         self._on_alert(f"no price: {problem}")
                 return False
             self._quotes[item.symbol] = item
+            self._seen.add(item.symbol)
             self._stale.pop(item.symbol, None)
             self._refused.discard(item.symbol)
         elif isinstance(item, Trade):
@@ -220,9 +222,10 @@ class PriceCache:
 
     def mark_stale(self, symbol: str | None, reason: str) -> None:
         """Distrust ``symbol``'s prices (every symbol's when ``None``) until a fresh quote."""
-        symbols = list(self._quotes) + list(self._trades) if symbol is None else [symbol]
+        symbols = list(self._seen) if symbol is None else [symbol]
         for name in symbols:
             self._stale[name] = reason
+            self._seen.add(name)
 
     # -- reads -------------------------------------------------------------------------
     def quote(self, symbol: str) -> Quote | None:
@@ -281,6 +284,11 @@ class PriceCache:
             return PriceReading(trade.price, "trade", max(0.0, now - trade.received_at))
         quote = self._quotes[symbol]
         return PriceReading(quote.mid, "mid", max(0.0, now - quote.received_at))
+
+    @property
+    def known(self) -> set[str]:
+        """Symbols with a quote or a stale marker (membership test only: the feed has seen them)."""
+        return self._seen
 
     def symbols(self) -> list[str]:
         """Every symbol with a quote, trade or stale marker."""

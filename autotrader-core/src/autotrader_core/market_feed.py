@@ -83,10 +83,11 @@ class MarketFeed:
                 await self.snapshot(symbol)
 
     def reference_price(self, symbol: str, side: OrderSide) -> Decimal | None:
-        """What an order would trade at now: the fresh ask (buy) / bid (sell), else the adapter's own price."""
-        if self.available:
-            return self._prices.reference_price(symbol, side)
-        return self._adapter.last_price(symbol)
+        """What an order would trade at now: the fresh ask (buy) / bid (sell) of a symbol on the feed, else
+        the adapter's own price (``None`` on a live venue: the engine then fetches the REST snapshot)."""
+        if self.available and symbol in self._prices.known:
+            return self._prices.reference_price(symbol, side)  # stale: None, never an old price
+        return self._adapter.last_price(symbol)  # not on the feed: the adapter's own (paper's simulated)
 
     def missing_reason(self, symbol: str) -> str:
         """Why ``symbol`` has no usable price (for a risk refusal)."""

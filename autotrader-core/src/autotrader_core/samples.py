@@ -40,6 +40,7 @@ class MeanReversionDemo(Strategy):
         max_position: Decimal = Decimal("0.05"),
     ) -> None:
         self.symbol = symbol
+        self.symbols = (symbol,)  # its quotes are subscribed on venues with market data
         self.size = size
         self.band = band
         self.max_position = max_position
