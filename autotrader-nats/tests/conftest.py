@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from .natskit import NatsServer
+from nats_kit import NatsServer
 
 
 @pytest.fixture

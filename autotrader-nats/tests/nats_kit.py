@@ -100,7 +100,7 @@ class NatsServer:
 
 @dataclass
 class GatewayProcess:
-    """``tests/gateway_main.py`` in a child process (a real gateway on the paper broker).
+    """``tests/nats_gateway_main.py`` in a child process (a real gateway on the paper broker).
 
     Its output goes to a file (a pipe nobody reads would block it once full).
     """
@@ -128,7 +128,7 @@ class GatewayProcess:
             self.process = subprocess.Popen(
                 [
                     sys.executable,
-                    str(HERE / "gateway_main.py"),
+                    str(HERE / "nats_gateway_main.py"),
                     self.nats_url,
                     str(self.data_dir),
                     *self.extra,
@@ -158,7 +158,7 @@ class GatewayProcess:
 
 
 def start_strategy_process(nats_url: str) -> subprocess.Popen[str]:
-    """``tests/strategy_main.py``: places one resting order, prints ``placed <id> <status>``, waits."""
+    """``tests/nats_strategy_main.py``: places one resting order, prints ``placed <id> <status>``, waits."""
     return subprocess.Popen(
-        [sys.executable, str(HERE / "strategy_main.py"), nats_url], stdout=subprocess.PIPE, text=True
+        [sys.executable, str(HERE / "nats_strategy_main.py"), nats_url], stdout=subprocess.PIPE, text=True
     )

@@ -1,4 +1,4 @@
-"""A gateway child process for the fault tests: ``python gateway_main.py NATS_URL DATA_DIR``.
+"""A gateway child process for the fault tests: ``python nats_gateway_main.py NATS_URL DATA_DIR``.
 
 The paper broker lives inside it (static prices; market orders fill in the reply), the
 journal commits every record (``sync=every``), so after a SIGKILL what the journal holds

@@ -17,8 +17,8 @@ from autotrader_core.strategy import Strategy, StrategyContext
 from autotrader_nats import AccountGateway, NatsSettings, RemoteEngine, connect_gateway
 from autotrader_nats.wire import dumps
 
-from .gateway_main import make_gateway
-from .natskit import NatsServer
+from nats_gateway_main import make_gateway
+from nats_kit import NatsServer
 
 pytestmark = pytest.mark.anyio
 
