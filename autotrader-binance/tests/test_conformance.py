@@ -24,12 +24,16 @@ RECORDINGS = Path(__file__).parent / "recordings"
 def _settings(
     scenario: Scenario, transport: Literal["httpx", "aiohttp", "lean"], **extra: object
 ) -> BinanceSettings:
+    if scenario.id == "TC-MD-04":  # a recorded silence: a short silence limit finds it in time
+        extra = {"market_data_silence": 0.3, **extra}
     return BinanceSettings(
         _env_file=None,  # type: ignore[call-arg]
         api_key="test-key",
         api_secret="test-secret",
         # No recorded stream: a dead loopback port, so a background stream never leaves the machine.
         ws_url=scenario.ws_url or "ws://127.0.0.1:9/no-stream-recorded",
+        # The public market-data stream (TC-MD-*) replays on the same loopback server.
+        market_data_url=scenario.ws_url or "ws://127.0.0.1:9/no-stream-recorded",
         http_transport=transport,
         **extra,  # type: ignore[arg-type]
     )

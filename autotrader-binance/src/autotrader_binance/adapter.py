@@ -261,6 +261,7 @@ class BinanceAdapter(BrokerAdapter):
             trades=trades,
             telemetry=lambda: self.telemetry,
             max_age=settings.stream_max_age,
+            silence=settings.market_data_silence,
         )
 
     # -- orders -------------------------------------------------------------------------

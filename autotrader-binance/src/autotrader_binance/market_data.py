@@ -166,6 +166,7 @@ class BinanceMarketData:
         self._trades = trades
         self._subscribed: set[str] = set()
         self._last_update: dict[str, int] = {}
+        self._pending: list[MarketData] = []  # Stale markers of unsubscribed symbols, yielded next
         self._carrier: Carrier[str | bytes] | None = None
         self._request_ids = iter(range(1, 2**62))
         self._on_bad_frame = on_bad_frame
@@ -196,11 +197,13 @@ class BinanceMarketData:
             await self._send_request("SUBSCRIBE", new)
 
     async def unsubscribe(self, symbols: Collection[str]) -> None:
-        """Remove ``symbols`` (their prices stop updating; the cache ages them out)."""
+        """Remove ``symbols``: each gets a ``Stale(symbol, "unsubscribed")`` item, then no price."""
         gone = [s for s in symbols if s in self._subscribed]
         self._subscribed.difference_update(gone)
         for symbol in gone:
             self._last_update.pop(symbol, None)
+        # A reader must not keep serving the last price of a symbol no longer streamed.
+        self._pending += [Stale(symbol, "unsubscribed") for symbol in sorted(gone)]
         if gone:
             await self._send_request("UNSUBSCRIBE", gone)
 
@@ -267,6 +270,13 @@ class BinanceMarketData:
         return [Stale(None, f"binance market data reconnected ({gap.reason or 'connection renewed'})")]
 
     def _decode(self, frame: str | bytes | _Lost) -> list[MarketData]:
+        items = self._decode_frame(frame)
+        if self._pending:  # yielded with the next frame (the unsubscribe ack at the latest)
+            items = [*self._pending, *items]
+            self._pending = []
+        return items
+
+    def _decode_frame(self, frame: str | bytes | _Lost) -> list[MarketData]:
         if isinstance(frame, _Lost):
             # The moment a connection is lost its prices can't be trusted: say so now,
             # not after the reconnect (a backoff can take seconds).

@@ -81,6 +81,10 @@ class BinanceSettings(BrokerSettings):
     market_data_url: str | None = None
     """Public market-data stream (raw ``/ws`` endpoint); default: the environment's documented host
     (``autotrader_binance.market_data.MARKET_DATA_HOSTS``). Public data: no key is needed."""
+    market_data_silence: float = Field(default=60.0, gt=0)
+    """Seconds without any market-data frame before the connection is taken for dead and
+    replaced (prices are marked stale first). A subscribed book ticker is rarely quiet that long;
+    raise it for symbols that trade seldom (an idle connection costs a reconnect, nothing else)."""
     fill_symbols: str = ""
     """Comma-separated symbols whose fills are always fetched when fills are listed without a
     symbol (recovery after a restart). Binance lists trades per symbol only; name every symbol
