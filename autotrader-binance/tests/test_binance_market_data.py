@@ -217,6 +217,8 @@ async def test_trades_and_unsubscribe() -> None:
         await feed.subscribe(["BTCUSDT"])
         await venue.wait_for(1, frames=3)
         await venue.push(book(8, symbol="BTCUSDT"))
+        gone = await next_item(items)
+        assert gone == Stale("BNBUSDT", "unsubscribed")  # its last price is no price any more
         item = await next_item(items)
         assert isinstance(item, Quote) and item.symbol == "BTCUSDT"  # nothing of the unsubscribed one
 

@@ -23,7 +23,6 @@ from autotrader_core.models import Fill, Order, Position
 from autotrader_core.strategy import Strategy, StrategyContext
 from autotrader_nats import AccountNames, NatsSettings, connect_gateway
 from autotrader_nats.wire import dumps, loads
-
 from nats_kit import HERE, GatewayProcess, NatsServer, start_strategy_process
 
 pytestmark = pytest.mark.anyio

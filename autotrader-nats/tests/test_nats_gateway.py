@@ -16,7 +16,6 @@ from autotrader_core.models import Fill, Order, Position
 from autotrader_core.strategy import Strategy, StrategyContext
 from autotrader_nats import AccountGateway, NatsSettings, RemoteEngine, connect_gateway
 from autotrader_nats.wire import dumps
-
 from nats_gateway_main import make_gateway
 from nats_kit import NatsServer
 

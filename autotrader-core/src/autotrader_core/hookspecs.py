@@ -141,12 +141,13 @@ class AdapterInfo:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, AdapterInfo):
             return NotImplemented
-        return self._key() == other._key()
+        return self.identity() == other.identity()
 
     def __hash__(self) -> int:
         return hash((self.name, self.version, self.description))
 
-    def _key(self) -> tuple[object, ...]:
+    def identity(self) -> tuple[object, ...]:
+        """Every field (references resolved): two records of one adapter compare equal."""
         return (self.name, self.factory, self.settings_cls, self.capabilities, self.version, self.description)
 
     def __repr__(self) -> str:

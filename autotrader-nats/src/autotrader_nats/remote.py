@@ -41,6 +41,7 @@ from autotrader_core.errors import AutotraderError, BrokerUnavailable, RateLimit
 from autotrader_core.events import OrderFilled
 from autotrader_core.ids import ClientOrderIdGenerator
 from autotrader_core.journal import codec
+from autotrader_core.market_data import Quote
 from autotrader_core.models import Balance, ExecutionDecision, Instrument, Order, Position, utc_now
 from autotrader_core.orders import build_order, coerce_enum
 from autotrader_core.settings import EngineSettings
@@ -122,6 +123,32 @@ class RemoteContext:
         """Balances as last published by the gateway."""
         return list(self._engine.balances)
 
+    def quote(self, symbol: str) -> Quote | None:
+        """Best bid/ask is not relayed by the gateway yet (it broadcasts last prices): always ``None``."""
+        return None
+
+    def price_age(self, symbol: str) -> float | None:
+        """Seconds since the gateway's last price for ``symbol`` (``None``: never received)."""
+        received = self._engine.price_times.get(symbol)
+        return None if received is None else max(0.0, time.monotonic() - received)
+
+    async def cancel(self, order: Order | str) -> Order:
+        """Cancel one of this strategy's orders through the gateway (``pending_cancel`` until confirmed)."""
+        return await self._engine.cancel_order(order)
+
+    async def modify(
+        self,
+        order: Order | str,
+        *,
+        quantity: Decimal | int | str | None = None,
+        limit_price: Decimal | int | str | None = None,
+        stop_price: Decimal | int | str | None = None,
+    ) -> Order:
+        """Modify one of this strategy's orders through the gateway."""
+        return await self._engine.modify_order(
+            order, quantity=quantity, limit_price=limit_price, stop_price=stop_price
+        )
+
 
 class RemoteEngine:
     """A strategy's side of an account gateway: commands out, events in, same strategy API.
@@ -161,6 +188,8 @@ class RemoteEngine:
         self.balances: list[Balance] = []
         self.instruments: dict[str, Instrument] = {}
         self.prices: dict[str, Decimal] = {}
+        self.price_times: dict[str, float] = {}
+        """``time.monotonic()`` when each symbol's latest price arrived."""
         self.trading_state = "active"
         self.last_event_sequence = 0
         """Event-stream sequence of the last event applied (a restart can replay from here)."""
@@ -540,7 +569,10 @@ class RemoteEngine:
 
     async def _on_quotes(self, msg: Any) -> None:
         try:
-            self.prices.update({s: Decimal(p) for s, p in loads(msg.data).items()})
+            received = loads(msg.data)
+            self.prices.update({s: Decimal(p) for s, p in received.items()})
+            now = time.monotonic()
+            self.price_times.update(dict.fromkeys(received, now))
         except (ValueError, ArithmeticError) as exc:
             logger.error("unreadable quotes skipped: %s", exc)
 
