@@ -10,7 +10,7 @@ from decimal import Decimal as D
 import anyio
 import pytest
 from autotrader_core import ExecutionEngine, RiskChecks, RiskLimits, Strategy, StrategyContext
-from autotrader_core.errors import InvalidOrder, RiskRejected
+from autotrader_core.errors import InvalidOrder, RiskRejected, UnsupportedFeature
 from autotrader_core.market_data import MarketData, Quote, Stale
 from autotrader_core.models import ExecutionDecision
 from autotrader_core.settings import EngineSettings
@@ -155,3 +155,16 @@ async def test_an_adapter_without_market_data_keeps_its_own_price() -> None:
         assert order.filled_quantity == D("0.1")
         assert engine.context.last_price("BTCUSDT") == broker.last_price("BTCUSDT")
         await engine.subscribe(["BTCUSDT"])  # a no-op, not an error
+
+
+class DeclaresButHasNone(QuotingBroker):
+    def open_market_data(self, *, trades: bool = False) -> Feed:
+        raise UnsupportedFeature("this connection offers no market data")
+
+
+async def test_an_adapter_that_declares_quotes_but_has_no_feed_still_trades() -> None:
+    broker = DeclaresButHasNone()
+    async with make(broker, Watcher()) as engine:
+        await anyio.sleep(0.05)  # the market-data task gave up quietly; the engine runs on
+        order = await engine.submit_order("BTCUSDT", "buy", D("0.1"))
+        assert order.filled_quantity == D("0.1") and engine.running

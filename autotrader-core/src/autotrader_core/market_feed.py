@@ -18,7 +18,7 @@ import anyio
 
 from autotrader_core.adapter import BrokerAdapter
 from autotrader_core.enums import OrderSide
-from autotrader_core.errors import AutotraderError
+from autotrader_core.errors import AutotraderError, UnsupportedFeature
 from autotrader_core.market_data import MarketDataFeed, PriceCache, Quote
 
 __all__ = ["MarketFeed"]
@@ -115,7 +115,13 @@ class MarketFeed:
         with self._scope:
             delay = 1.0
             while True:
-                feed = self._adapter.open_market_data(trades=self._adapter.capabilities.trades)
+                try:
+                    feed = self._adapter.open_market_data(trades=self._adapter.capabilities.trades)
+                except UnsupportedFeature as exc:  # declared, but not on this connection (a proxy, a sandbox)
+                    logger.warning(
+                        "%s: no market data (%s); prices come from the adapter", self._adapter.name, exc
+                    )
+                    return
                 try:
                     if self._symbols:
                         await feed.subscribe(sorted(self._symbols))
@@ -123,7 +129,7 @@ class MarketFeed:
                             await self.snapshot(symbol)
                     self._feed = feed
                     await self._consume(feed)
-                except AutotraderError as exc:
+                except Exception as exc:  # market data must never take the engine down: alert and retry
                     self._prices.mark_stale(None, f"market data failed: {exc}")
                     self._alert(f"{self._adapter.name} market data failed: {exc}; retrying in {delay:.0f}s")
                 finally:
