@@ -1169,6 +1169,79 @@ def stream_reconnect_catch_up() -> dict[str, Any]:
     )
 
 
+_BAD_LISTED = (
+    ("14", "1376327601", "cfbad01a"),
+    ("15", "1376327602", "cfbad01x"),
+    ("16", "1376327603", "cfbad01b"),
+)
+
+
+@flow("conformance/TC-BAD-01")
+def open_orders_with_one_unreadable() -> dict[str, Any]:
+    def listed(order_id: str, perm: str, ref: str, quantity: str) -> list[list[str]]:
+        return [
+            m.open_order(
+                order_id,
+                m.AAPL,
+                action="BUY",
+                quantity=quantity,
+                order_type="LMT",
+                lmt_price="150.25",
+                aux_price="0.0",
+                tif="DAY",
+                account=ACCOUNT,
+                order_ref=ref,
+                client_id=CLIENT_ID,
+                perm_id=perm,
+                status="Submitted",
+            ),
+            m.order_status(order_id, "Submitted", "0", quantity or "10", "0", perm, "0", CLIENT_ID),
+        ]
+
+    # The middle order's totalQuantity is blank: a composed corruption, not a reported one. ibapi
+    # and ib_async read a blank decimal as unset; the adapter cannot list an order of no quantity.
+    orders = [listed(oid, perm, ref, "" if ref == "cfbad01x" else "10") for oid, perm, ref in _BAD_LISTED]
+    content = transcript(
+        "Three resting AAPL orders of this client id, placed before this session, listed by "
+        "reqOpenOrders; the middle one (cfbad01x) carries a blank totalQuantity, a composed variation "
+        "of a valid openOrder (not a reported one): the other two must be listed, that one reported.",
+        [],
+        cites=("composed variation: openOrder of cfbad01x with a blank totalQuantity (rule 11, TC-BAD-01)",),
+    )
+    reply = [message for pair in orders for message in pair]
+    # Every reqOpenOrders (ib_async's startup sync and get_open_orders) sees the same orders.
+    content["answers"]["reqOpenOrders"] = [{"reply": [*reply, m.open_order_end()]}]
+    content["on_connect"] = [m.managed_accounts(ACCOUNT), m.next_valid_id("17"), *ON_CONNECT[2:]]
+    return content
+
+
+@flow("conformance/TC-BAD-02")
+def garbage_execution_between_fills() -> dict[str, Any]:
+    ref = "cfbad02"
+    good1, bad, good2 = "0000e0d5.6734a401.01.01", "0000e0d5.6734a402.01.01", "0000e0d5.6734a403.01.01"
+    return transcript(
+        "MKT buy 30 AAPL filled in three executions delivered on the stream; the second carries a side "
+        "the adapter cannot read ('B0T'), a composed variation of a valid execDetails (not a reported "
+        "one): the other two fills must arrive, the unreadable one must be reported (it may hold a fill).",
+        [
+            {
+                **place(ref, "MKT", totalQuantity="30"),
+                "reply": [
+                    *_mkt(ref, "30"),
+                    _exec("-1", good1, "10", "150.25", "10", "150.25", ref),
+                    m.commission_report(good1, "0.35", "USD"),
+                    _exec("-1", bad, "10", "150.26", "20", "150.255", ref, side="B0T"),
+                    m.commission_report(bad, "0.35", "USD"),
+                    _exec("-1", good2, "10", "150.27", "30", "150.26", ref),
+                    m.commission_report(good2, "0.35", "USD"),
+                    _status("Filled", "30", "0", "150.26", "150.27"),
+                ],
+            },
+        ],
+        cites=("composed variation: execDetails side 'B0T' between two fills (rule 11, TC-BAD-02)",),
+    )
+
+
 # ---------------------------------------------------------------------------- writing
 def write(name: str, content: dict[str, Any]) -> None:
     """Write one transcript with one message per line (readable diffs)."""

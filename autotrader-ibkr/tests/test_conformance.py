@@ -16,7 +16,7 @@ the kit's *simulated* mode instead (``recordings = None``), where
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from autotrader_conformance import AdapterConformance, Scenario
 from autotrader_conformance.faults import FaultPlan, FaultyAdapter, SimpleFaultPlan, with_faults
@@ -83,6 +83,11 @@ class TestIbkrConformance(AdapterConformance):
     """IBKR passes the conformance suite against the fake TWS."""
 
     recordings = None
+    # Rule 11 (TC-BAD): the fake TWS plays the unreadable message (a composed variation, see the transcripts).
+    own_wire_scenarios: ClassVar[dict[str, str]] = {
+        "TC-BAD-01": "an openOrder with a blank totalQuantity among two valid ones",
+        "TC-BAD-02": "an execDetails with side 'B0T' between two fills",
+    }
 
     def teardown_method(self) -> None:
         """Each transcript was played to its end and the adapter sent nothing it does not cover."""
@@ -139,6 +144,7 @@ class TestIbkrConformance(AdapterConformance):
             "TC-RES-03": _order("cfres03", **_RESTING),
             "TC-STR-01": _order("cfstr01"),
             "TC-STR-02": _order("cfstr02", quantity="100"),
+            "TC-BAD-02": _order("cfbad02", quantity="30"),
         }
         return inputs.get(scenario_id, {})
 
@@ -185,6 +191,13 @@ class TestIbkrConformance(AdapterConformance):
             "TC-RES-01": {"retry_after": "0.05"},
             "TC-RES-02": {"submits": 1},
             "TC-RES-03": {"submits": 1},
+            "TC-BAD-01": {"client_order_ids": ["cfbad01a", "cfbad01b"]},
+            "TC-BAD-02": {
+                "fills": [
+                    {"trade_id": "0000e0d5.6734a401.01", "quantity": "10", "price": "150.25", "fee": "0.35"},
+                    {"trade_id": "0000e0d5.6734a403.01", "quantity": "10", "price": "150.27", "fee": "0.35"},
+                ]
+            },
             "TC-STR-01": {"fill_quantity": "10", "fill_price": "150.3", "fee": "1.0", "fee_currency": "USD"},
             "TC-STR-02": {
                 "fills": [

@@ -275,7 +275,7 @@ def compare(fields: list[str], args: tuple[Any, ...]) -> list[str]:
 
 
 _COMPARED = frozenset({"3", "4", "5", "10", "11", "59", "61"})
-_CORRUPT_VALUES = frozenset({"bad_execution_between_fills.json"})
+_CORRUPT_VALUES = frozenset({"bad_execution_between_fills.json", "TC-BAD-01.json", "TC-BAD-02.json"})
 """Transcripts with a deliberately unreadable value (right layout): our parser refuses that item."""
 
 

@@ -68,3 +68,14 @@ def test_requires_refuses_non_features() -> None:
     mark = requires(Feature.STOP_ORDERS).mark
     assert mark.name == "autotrader_requires"
     assert mark.args == (Feature.STOP_ORDERS,)
+
+
+def test_own_wire_runs_a_scenario_the_kit_skips_when_simulated() -> None:
+    """An adapter replaying its own wire (IBKR's fake TWS) runs TC-BAD-01 instead of skipping it."""
+    spec = get_spec("TC-BAD-01")
+    assert decide(spec, ALL, skip_scenarios={}, recordings=None).action == "skip"
+    assert decide(spec, ALL, skip_scenarios={}, recordings=None, own_wire={"TC-BAD-01"}).action == "run"
+    other = get_spec("TC-RES-04")  # not named: still skipped
+    assert decide(other, ALL, skip_scenarios={}, recordings=None, own_wire={"TC-BAD-01"}).action == "skip"
+    bypassed = decide(spec, ALL, skip_scenarios={"TC-BAD-01": "no"}, recordings=None, own_wire={"TC-BAD-01"})
+    assert bypassed.action == "skip"  # an explicit bypass still wins

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 from autotrader_conformance.faults import FaultPlan, with_faults
+from autotrader_core.adapter import AdapterTelemetry
 from autotrader_core.enums import OrderSide, OrderType
 from autotrader_core.errors import BrokerUnavailable, RateLimited, RequestTimeout
 from autotrader_core.models import Order
@@ -23,6 +24,16 @@ async def test_wrapper_keeps_name_and_capabilities() -> None:
     assert wrapped.name == "memory"
     assert type(wrapped).capabilities is MemoryAdapter.capabilities
     assert isinstance(wrapped.faults, FaultPlan)
+
+
+async def test_telemetry_set_on_the_wrapper_reaches_the_wrapped_adapter() -> None:
+    """The kit (TC-BAD) and the engine set ``adapter.telemetry``: the adapter under the wrapper must hear it."""
+    inner = MemoryAdapter()
+    wrapped = with_faults(inner)
+    telemetry = AdapterTelemetry()
+    wrapped.telemetry = telemetry
+    assert inner.telemetry is telemetry
+    assert wrapped.telemetry is telemetry
 
 
 async def test_fault_before_apply_never_reaches_the_broker() -> None:

@@ -58,3 +58,17 @@ def test_skip_scenarios_are_checked() -> None:
     assert any("unknown scenario 'TC-NOPE-01'" in p for p in problems)
     assert any("TC-BAL-01, which is mandatory" in p for p in problems)
     assert any("skip_scenarios['TC-RES-04'] has no reason" in p for p in problems)
+
+
+def test_own_wire_scenarios_are_checked() -> None:
+    class BadOwnWire(_Good):
+        own_wire_scenarios: ClassVar[dict[str, str]] = {
+            "TC-BAL-01": "x",
+            "TC-BAD-01": " ",
+            "TC-BAD-02": "tws",
+        }
+
+    problems = override_problems(BadOwnWire)
+    assert any("'TC-BAL-01', which the kit does not skip simulated" in p for p in problems)
+    assert any("own_wire_scenarios['TC-BAD-01'] does not say how" in p for p in problems)
+    assert len(problems) == 2  # TC-BAD-02 with a reason is fine

@@ -101,4 +101,11 @@ def override_problems(cls: type[AdapterConformance]) -> list[str]:
             problems.append(f"skip_scenarios names {scenario_id}, which is mandatory")
         elif not isinstance(reason, str) or not reason.strip():
             problems.append(f"skip_scenarios[{scenario_id!r}] has no reason")
+    for scenario_id, how in cls.own_wire_scenarios.items():
+        if scenario_id not in CATALOGUE or CATALOGUE[scenario_id].simulated != "skip":
+            problems.append(
+                f"own_wire_scenarios names {scenario_id!r}, which the kit does not skip simulated"
+            )
+        elif not isinstance(how, str) or not how.strip():
+            problems.append(f"own_wire_scenarios[{scenario_id!r}] does not say how the adapter plays it")
     return problems

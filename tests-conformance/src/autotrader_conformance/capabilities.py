@@ -68,6 +68,7 @@ def decide(
     *,
     skip_scenarios: Mapping[str, str],
     recordings: Path | None,
+    own_wire: Collection[str] = (),
 ) -> Decision:
     """Decide whether ``spec`` runs, is skipped (with a reason) or fails before it starts.
 
@@ -75,6 +76,8 @@ def decide(
         features: What the adapter declares (``Capabilities.features``).
         skip_scenarios: The adapter's explicit bypasses, ``{scenario id: reason}``.
         recordings: The recordings folder, or ``None`` for a simulated adapter.
+        own_wire: Scenarios a simulated adapter plays on a wire of its own (a fake server
+            replaying transcripts), so they run although the kit has no wire to play them.
     """
     if spec.id in skip_scenarios and spec.mandatory:
         return Decision(
@@ -96,7 +99,7 @@ def decide(
                 )
             return Decision("skip", f"{spec.id}: {missing_feature_reason(feature)}")
     if recordings is None:
-        if spec.simulated == "skip":
+        if spec.simulated == "skip" and spec.id not in own_wire:
             return Decision("skip", f"{spec.id}: {spec.simulated_skip_reason}")
         return Decision("run")
     path = recordings / spec.file_name

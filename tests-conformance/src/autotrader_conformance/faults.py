@@ -24,7 +24,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Protocol, TypeVar, runtime_checkable
 
-from autotrader_core.adapter import BrokerAdapter, OrderChange
+from autotrader_core.adapter import AdapterTelemetry, BrokerAdapter, OrderChange
 from autotrader_core.errors import AutotraderError
 from autotrader_core.events import OrderEvent
 from autotrader_core.fault_plan import FAULT_OPERATIONS, FaultQueue, PlannedFault
@@ -95,6 +95,15 @@ class FaultyAdapter(BrokerAdapter):
     def is_connected(self) -> bool:
         """The wrapped adapter's connection state."""
         return self.inner.is_connected
+
+    @property
+    def telemetry(self) -> AdapterTelemetry:
+        """The wrapped adapter's telemetry: who sets it here (engine, kit) sets it on the adapter."""
+        return self.inner.telemetry
+
+    @telemetry.setter
+    def telemetry(self, value: AdapterTelemetry) -> None:
+        self.inner.telemetry = value
 
     async def submit_order(self, order: Order) -> list[OrderEvent]:
         """Submit through the wrapped adapter, recording that the broker received it."""

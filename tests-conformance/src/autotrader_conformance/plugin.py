@@ -117,7 +117,11 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         return
     spec = get_spec(scenario_mark.args[0])
     decision = decide_scenario(
-        spec, features, skip_scenarios=cls.skip_scenarios, recordings=instance.recordings_dir()
+        spec,
+        features,
+        skip_scenarios=cls.skip_scenarios,
+        recordings=instance.recordings_dir(),
+        own_wire=cls.own_wire_scenarios,
     )
     if decision.action == "skip":
         pytest.skip(decision.reason)

@@ -33,10 +33,13 @@ def decide_scenario(
     *,
     skip_scenarios: Mapping[str, str],
     recordings: Path | None,
+    own_wire: Collection[str] = (),
 ) -> Decision:
     """Like :func:`~autotrader_conformance.capabilities.decide`, aware of ``replays`` and optional recordings."""
     if spec.replays is None:
-        decision = decide(spec, features, skip_scenarios=skip_scenarios, recordings=recordings)
+        decision = decide(
+            spec, features, skip_scenarios=skip_scenarios, recordings=recordings, own_wire=own_wire
+        )
         if (
             decision.action == "fail"
             and spec.recording_optional
@@ -49,11 +52,11 @@ def decide_scenario(
                 f"broker has this reply; {spec.title})",
             )
         return decision
-    own = decide(spec, features, skip_scenarios=skip_scenarios, recordings=None)
+    own = decide(spec, features, skip_scenarios=skip_scenarios, recordings=None, own_wire=own_wire)
     if own.action != "run":
         return own
     base = get_spec(spec.replays)
-    played = decide(base, features, skip_scenarios=skip_scenarios, recordings=recordings)
+    played = decide(base, features, skip_scenarios=skip_scenarios, recordings=recordings, own_wire=own_wire)
     if played.action == "run":
         return played
     if played.action == "skip":

@@ -55,6 +55,9 @@ class ScenarioBase:
       adapter that is its own broker (paper), whose scenarios run against it;
     * ``skip_scenarios`` (optional): ``{scenario id: reason}`` for non-mandatory
       scenarios the broker cannot do; the reason is shown in ``pytest -rs``;
+    * ``own_wire_scenarios`` (optional, ``recordings = None`` only): ``{scenario id: how}``
+      for scenarios the kit skips in simulated mode for want of a wire, which this
+      adapter plays on a wire of its own (a fake server replaying its transcripts);
     * ``scenario_timeout`` (optional): seconds before a scenario fails as hung.
 
     and implement :meth:`make_adapter` (plus :meth:`scenario_input` and
@@ -63,6 +66,7 @@ class ScenarioBase:
 
     recordings: ClassVar[Path | None]
     skip_scenarios: ClassVar[Mapping[str, str]] = {}
+    own_wire_scenarios: ClassVar[Mapping[str, str]] = {}
     scenario_timeout: ClassVar[float] = 10.0
     _capabilities_cache: ClassVar[dict[type, Capabilities]] = {}
 
@@ -139,6 +143,7 @@ class ScenarioBase:
             self.adapter_capabilities().features,
             skip_scenarios=self.skip_scenarios,
             recordings=recordings,
+            own_wire=self.own_wire_scenarios,
         )
         if decision.action == "fail":
             return Scenario(id=spec.id, setup_error=decision.reason)
