@@ -16,6 +16,7 @@ from autotrader_nats.command_log import CommandLog
 from autotrader_nats.gateway import AccountGateway
 from autotrader_nats.remote import RemoteContext, RemoteEngine, connect_gateway
 from autotrader_nats.settings import NatsSettings
+from autotrader_nats.shutdown import RemoteShutdownReport
 from autotrader_nats.wire import AccountNames
 
 try:
@@ -30,6 +31,7 @@ __all__ = [
     "NatsSettings",
     "RemoteContext",
     "RemoteEngine",
+    "RemoteShutdownReport",
     "__version__",
     "connect_gateway",
 ]

@@ -19,6 +19,11 @@ generated here, before the command leaves, so a re-sent command names the same o
 Events come from a durable JetStream consumer named after the strategy: a strategy that
 restarts gets every event it missed (``on_fill`` / ``on_order_update`` are called for
 them), or, with ``replay_from=<sequence>``, everything from that stream sequence.
+
+While ``run()`` waits, Ctrl-C and ``SIGTERM`` stop this strategy only: its decision loop
+stops, the orders it owns are cancelled through the gateway, positions stay, a summary is
+printed and ``run()`` returns normally. The account is never halted (see
+:mod:`autotrader_nats.shutdown`); ``handle_signals=False`` leaves signals to you.
 """
 
 from __future__ import annotations
@@ -26,29 +31,35 @@ from __future__ import annotations
 import collections
 import logging
 import math
+import signal
+import sys
 import time
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TextIO
 
 import anyio
+import anyio.lowlevel
 import nats
 from autotrader_core.control import AccountId
-from autotrader_core.enums import DecisionAction, OrderSide, OrderType, TimeInForce
+from autotrader_core.enums import DecisionAction, OrderSide, OrderStatus, OrderType, TimeInForce
 from autotrader_core.errors import AutotraderError, BrokerUnavailable, RateLimited, RequestTimeout
 from autotrader_core.events import OrderFilled
 from autotrader_core.ids import ClientOrderIdGenerator
 from autotrader_core.journal import codec
+from autotrader_core.kill_switch import kill_on_signals_active
 from autotrader_core.market_data import Quote
 from autotrader_core.models import Balance, ExecutionDecision, Instrument, Order, Position, utc_now
 from autotrader_core.orders import build_order, coerce_enum
 from autotrader_core.settings import EngineSettings
+from autotrader_core.shutdown import signals_supported
 from autotrader_core.strategy import Strategy
 from nats.js import api
 
 from autotrader_nats.settings import NatsSettings
+from autotrader_nats.shutdown import RemoteShutdownReport
 from autotrader_nats.wire import (
     REPLY_HEADER,
     AccountNames,
@@ -158,7 +169,8 @@ class RemoteEngine:
         strategy: Driven like in process (decision cycle, fills, order updates).
         owner: Ownership name (default: the strategy's ``name``, else ``"manual"``).
         nats_settings: How to reach NATS.
-        settings: ``decision_interval`` is used from it.
+        settings: ``decision_interval`` and ``handle_signals`` are used from it
+            (``on_signal="kill"`` is not: a strategy never kills the account it shares).
         replay_from: Deliver events from this event-stream sequence (default: every
             event this owner has not acknowledged yet, via its durable consumer).
     """
@@ -203,6 +215,12 @@ class RemoteEngine:
         self._seen_fills: set[tuple[str, str]] = set()
         self._seen_order: collections.deque[tuple[str, str]] = collections.deque()
         self._running = False
+        self._halt_decisions = False
+        self._order_changed = anyio.Event()
+        self._decision_lock = anyio.Lock()
+        self._decision_scope: anyio.CancelScope | None = None
+        self.shutdown_report: RemoteShutdownReport | None = None
+        """What the last Ctrl-C / ``SIGTERM`` during :meth:`run` did (``None``: none came)."""
 
     # -- lifecycle ------------------------------------------------------------------------
     async def __aenter__(self) -> Self:
@@ -231,10 +249,88 @@ class RemoteEngine:
             self._task_group.start_soon(self._decision_loop)
         self._started.set()  # events that arrived meanwhile reach the strategy now, in order
 
-    async def run(self, *, duration: float | None = None) -> None:
-        """Wait until :meth:`stop` is called or ``duration`` seconds pass."""
+    async def run(
+        self, *, duration: float | None = None, handle_signals: bool | None = None, out: TextIO | None = None
+    ) -> None:
+        """Wait until :meth:`stop` is called, ``duration`` seconds pass, or Ctrl-C / ``SIGTERM``.
+
+        On the first signal this strategy stops (:meth:`shut_down`: its decision loop
+        stops, its own open orders are cancelled, positions stay, the account keeps
+        trading), a summary goes to ``out`` (default stderr) and ``run()`` returns normally.
+        ``handle_signals=False`` (or ``settings.handle_signals``) leaves signals to you, and
+        so does a :func:`~autotrader_core.kill_switch.kill_on_signals` already listening.
+        """
+        handle = self.settings.handle_signals if handle_signals is None else handle_signals
         with anyio.move_on_after(math.inf if duration is None else duration):
-            await self._stopped.wait()
+            await anyio.lowlevel.checkpoint()  # a kill_on_signals task started just before owns them
+            if not (handle and signals_supported()) or kill_on_signals_active():
+                await self._stopped.wait()
+                return
+            done = anyio.Event()
+
+            async def listen(*, task_status: Any = anyio.TASK_STATUS_IGNORED) -> None:
+                with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as received:
+                    task_status.started()
+                    async for signum in received:
+                        with anyio.CancelScope(shield=True):
+                            report = await self.shut_down(signal.Signals(signum).name)
+                            print(report.describe(), file=out if out is not None else sys.stderr, flush=True)
+                        break
+                done.set()
+
+            async def stopped() -> None:
+                await self._stopped.wait()
+                done.set()
+
+            async with anyio.create_task_group() as tg:
+                await tg.start(listen)
+                tg.start_soon(stopped)
+                await done.wait()
+                tg.cancel_scope.cancel()
+
+    async def shut_down(self, signal_name: str = "shutdown") -> RemoteShutdownReport:
+        """Stop this strategy safely: no more decisions, its own open orders cancelled, positions left.
+
+        Never halts the account nor engages its kill switch (other strategies share it).
+        A decision cycle in flight finishes first, so no order is left with an unknown
+        outcome. Returns (and keeps in ``shutdown_report``) what was done; logs it too.
+        """
+        await self._stop_deciding()
+        try:  # the gateway's word on which of our orders are open, not only our cache
+            await self._load_snapshot()
+        except (nats.errors.Error, TimeoutError, ValueError) as exc:
+            logger.warning("snapshot at shutdown failed (%s); cancelling the orders known here", exc)
+        mine = [o.client_order_id for o in self.context.open_orders()]
+        for cid in mine:
+            try:
+                await self.cancel_order(cid)
+            except AutotraderError as exc:
+                logger.warning("cancel of %s at shutdown failed: %s", cid, exc)
+        with anyio.move_on_after(self.nats_settings.request_timeout):
+            while any(self.orders[cid].is_open for cid in mine):  # confirmed by the gateway's events
+                await self._order_changed.wait()
+        report = RemoteShutdownReport(
+            signal=signal_name,
+            owner=self.owner,
+            account=str(self.account),
+            canceled=[cid for cid in mine if self.orders[cid].status is OrderStatus.CANCELED],
+            still_open=[cid for cid in mine if self.orders[cid].is_open],
+            positions={s: p.quantity for s, p in sorted(self.positions.items()) if not p.is_flat},
+        )
+        self.shutdown_report = report
+        logger.info("%s", report.describe())
+        return report
+
+    async def _stop_deciding(self) -> None:
+        self._halt_decisions = True
+        # Let a cycle in flight finish (its orders' outcomes become known), then end the loop.
+        with anyio.move_on_after(self.nats_settings.request_timeout + 1.0) as waited:
+            async with self._decision_lock:
+                pass
+        if waited.cancelled_caught:
+            logger.warning("decision cycle still running at shutdown; cancelled")
+        if self._decision_scope is not None:
+            self._decision_scope.cancel()
 
     async def stop(self) -> None:
         """Stop the decision cycle, call ``on_stop``, disconnect (orders stay at the gateway's broker)."""
@@ -522,6 +618,8 @@ class RemoteEngine:
         known = self.orders.get(order.client_order_id)
         if known is None or order.updated_at >= known.updated_at:
             self.orders[order.client_order_id] = order
+            self._order_changed.set()  # wakes whoever waits for an order's state
+            self._order_changed = anyio.Event()
             return order
         return known
 
@@ -546,7 +644,12 @@ class RemoteEngine:
                     logger.exception("strategy callback failed for order %s", order.client_order_id)
         except (ValueError, KeyError, TypeError, AutotraderError) as exc:
             logger.error("unreadable event skipped: %s", exc)
-        await msg.ack()
+        try:
+            await msg.ack()
+        except nats.errors.ConnectionClosedError:
+            # Stopping while this event was handled: unacknowledged, it comes again at the next
+            # start (fills are de-duplicated); not an error worth a traceback at Ctrl-C.
+            logger.debug("event not acknowledged: the connection closed meanwhile")
 
     def _first_time(self, event: OrderFilled) -> bool:
         # A redelivered fill (at-least-once delivery) reaches on_fill once, as in process.
@@ -580,22 +683,36 @@ class RemoteEngine:
         strategy = self.strategy
         assert strategy is not None
         interval = self.settings.decision_interval
-        while True:
-            started = time.monotonic()
-            decisions: Sequence[ExecutionDecision]
+        with anyio.CancelScope() as scope:
+            self._decision_scope = scope
+            while not self._halt_decisions:
+                started = time.monotonic()
+                async with self._decision_lock:  # a shutdown waits for the cycle in flight
+                    await self._decide_once(strategy)
+                await anyio.sleep(max(0.0, interval - (time.monotonic() - started)))
+
+    def _decisions_halted(self) -> bool:
+        # A method, not the attribute: the flag changes while this task awaits.
+        return self._halt_decisions
+
+    async def _decide_once(self, strategy: Strategy) -> None:
+        if self._decisions_halted():  # a shutdown came while this cycle waited for the lock
+            return
+        decisions: Sequence[ExecutionDecision]
+        try:
+            decisions = await strategy.decide(self.context)
+        except Exception:
+            logger.exception("strategy %s decide() failed", strategy.name)
+            decisions = ()
+        for decision in decisions:
+            if self._decisions_halted():  # decide() may have taken long; send nothing new
+                return
             try:
-                decisions = await strategy.decide(self.context)
-            except Exception:
-                logger.exception("strategy %s decide() failed", strategy.name)
-                decisions = ()
-            for decision in decisions:
-                try:
-                    await self.execute(decision)
-                except RateLimited as exc:
-                    logger.warning("decision %s not sent: %s", decision, exc)
-                except AutotraderError as exc:
-                    logger.warning("decision %s failed: %s", decision, exc)
-            await anyio.sleep(max(0.0, interval - (time.monotonic() - started)))
+                await self.execute(decision)
+            except RateLimited as exc:
+                logger.warning("decision %s not sent: %s", decision, exc)
+            except AutotraderError as exc:
+                logger.warning("decision %s failed: %s", decision, exc)
 
     def __repr__(self) -> str:
         return f"<RemoteEngine account={self.account} owner={self.owner!r} orders={len(self.orders)}>"
