@@ -28,7 +28,7 @@ import anyio
 import ib_async
 from autotrader_core.adapter import BrokerAdapter, OrderChange
 from autotrader_core.capabilities import Capabilities
-from autotrader_core.enums import OrderSide, OrderStatus, OrderType
+from autotrader_core.enums import OrderStatus, OrderType
 from autotrader_core.errors import (
     AutotraderError,
     BrokerProtocolError,
@@ -72,6 +72,7 @@ from autotrader_ibkr.parsing import (
     ErrorRecord,
     OpenOrderRecord,
     exec_base,
+    side_of_action,
 )
 from autotrader_ibkr.plugin import CAPABILITIES
 from autotrader_ibkr.session import TwsSession
@@ -484,7 +485,7 @@ class IbkrAdapter(BrokerAdapter):
             client_order_id=record.order_ref or None,
             broker_order_id=str(order_id),
             symbol=self._symbol_for(record.contract.con_id, symbol_from_fields(record.contract)),
-            side=OrderSide.BUY if record.action == "BUY" else OrderSide.SELL,
+            side=side_of_action(record.action),
             order_type=order_type,
             quantity=record.quantity,
             status=core or OrderStatus.ACCEPTED,
@@ -512,7 +513,7 @@ class IbkrAdapter(BrokerAdapter):
             client_order_id=client_order_id,
             broker_order_id=str(order_id) if order_id is not None else None,
             symbol=symbol,
-            side=OrderSide.BUY if trade.order.action == "BUY" else OrderSide.SELL,
+            side=side_of_action(trade.order.action),
             order_type=order_type,
             quantity=quantity,
             status=status,

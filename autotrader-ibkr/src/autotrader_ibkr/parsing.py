@@ -18,6 +18,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from autotrader_core.decimals import decimal_from_wire
+from autotrader_core.enums import OrderSide
 from autotrader_core.errors import BrokerProtocolError
 from autotrader_core.models import utc_now
 
@@ -69,6 +70,29 @@ def _opt_dec(fields: list[str], index: int, name: str) -> Decimal | None:
     if value in _UNSET:
         return None
     return decimal_from_wire(value, field=name, payload=fields, broker=BROKER)
+
+
+ORDER_ACTIONS = frozenset({"BUY", "SELL", "SSHORT"})
+"""The order actions TWS sends (``SSHORT``: a short sale, a sell)."""
+
+
+def _action(fields: list[str], index: int) -> str:
+    # Anything else is unreadable, not "a sell": a wrong side would book the position backwards.
+    value = _get(fields, index)
+    if value not in ORDER_ACTIONS:
+        raise BrokerProtocolError(
+            f"field 'action' is not BUY, SELL or SSHORT: {value!r}", payload=fields, broker=BROKER
+        )
+    return value
+
+
+def side_of_action(action: str) -> OrderSide:
+    """An order action → our side; an unknown action is a :class:`BrokerProtocolError`, never a sell."""
+    if action == "BUY":
+        return OrderSide.BUY
+    if action in ("SELL", "SSHORT"):
+        return OrderSide.SELL
+    raise BrokerProtocolError(f"unknown order action {action!r}", broker=BROKER)
 
 
 def _int(fields: list[str], index: int, name: str) -> int:
@@ -265,7 +289,7 @@ def parse_open_order(fields: list[str]) -> OpenOrderRecord:
     return OpenOrderRecord(
         order_id=_int(fields, 1, "orderId"),
         contract=_contract(fields, 2),
-        action=_get(fields, 13),
+        action=_action(fields, 13),
         quantity=_dec(fields, 14, "totalQuantity"),
         order_type=_get(fields, 15),
         limit_price=_opt_dec(fields, 16, "lmtPrice"),
