@@ -148,7 +148,7 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def types(session: nox.Session) -> None:
-    """mypy --strict over every package's sources."""
+    """mypy --strict over every package's sources; every package's tests collected in one pytest run."""
     packages = [
         CORE,
         KIT,
@@ -169,6 +169,12 @@ def types(session: nox.Session) -> None:
         "./autotrader-nats",
     ]:
         session.run("mypy", f"{source}/src")
+    # Every package's tests collected in one pytest run in this venv, which holds them all (issue 13):
+    # a test module or helper named like another package's breaks the run ("import file mismatch").
+    folders = sorted(str(path.relative_to(ROOT)) for path in ROOT.glob("autotrader-*/tests"))
+    session.run(
+        "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *folders, "tests-conformance/tests"
+    )
 
 
 @nox.session

@@ -17,6 +17,6 @@ def _httpx_transport_unless_asked(monkeypatch: pytest.MonkeyPatch) -> None:
 
     The default (``auto``) is the lean transport; tests of the other transports say
     ``http_transport=...`` explicitly (settings arguments win over the environment):
-    ``test_transport_wire.py`` and the loopback conformance classes in ``test_conformance.py``.
+    ``test_binance_transport_wire.py`` and the loopback conformance classes in ``test_binance_conformance.py``.
     """
     monkeypatch.setenv("AUTOTRADER_BINANCE_HTTP_TRANSPORT", "httpx")

@@ -76,6 +76,6 @@ def _httpx_transport_unless_asked(monkeypatch: pytest.MonkeyPatch) -> None:
 
     The default (``auto``) is the lean transport; tests of the other transports say
     ``http_transport=...`` explicitly (settings arguments win over the environment):
-    the loopback conformance classes in ``test_conformance.py``.
+    the loopback conformance classes in ``test_coinbase_conformance.py``.
     """
     monkeypatch.setenv("AUTOTRADER_COINBASE_HTTP_TRANSPORT", "httpx")

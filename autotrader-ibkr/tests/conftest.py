@@ -12,7 +12,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from autotrader_ibkr import IbkrAdapter
-from fake_tws import FakeTws, fake_tws
+from ibkr_fake_tws import FakeTws, fake_tws
 from ibkr_support import Session, settings_for
 
 

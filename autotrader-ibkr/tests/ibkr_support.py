@@ -11,7 +11,7 @@ from autotrader_core.enums import OrderSide, OrderType, TimeInForce
 from autotrader_core.events import OrderEvent, OrderFilled
 from autotrader_core.models import Fill, Order
 from autotrader_ibkr import IbkrAdapter, IbkrSettings
-from fake_tws import FakeTws
+from ibkr_fake_tws import FakeTws
 
 Session = Callable[..., AbstractAsyncContextManager[tuple[FakeTws, IbkrAdapter]]]
 """Type of the ``session`` fixture: ``async with session("transcript") as (tws, adapter)``."""

@@ -18,7 +18,7 @@ def _httpx_transport_unless_asked(monkeypatch: pytest.MonkeyPatch) -> None:
 
     The default (``auto``) is the lean transport; tests of the other transports say
     ``http_transport=...`` explicitly (settings arguments win over the environment):
-    ``test_transport.py`` and the loopback conformance classes in ``test_conformance.py``.
+    ``test_oanda_transport.py`` and the loopback conformance classes in ``test_oanda_conformance.py``.
     """
     monkeypatch.setenv("AUTOTRADER_OANDA_HTTP_TRANSPORT", "httpx")
 

@@ -28,7 +28,7 @@ from autotrader_core import (
 from autotrader_core.events import OrderEvent
 from autotrader_core.settings import BrokerSettings
 from autotrader_paper import PaperAdapter, PaperSettings
-from autotrader_paper.plugin import build_adapter
+from autotrader_paper.plugin import make_adapter
 from paper_support import FIXED_TIME, adapter, order
 
 pytestmark = pytest.mark.anyio
@@ -360,7 +360,25 @@ async def test_plugin_is_found_through_its_entry_point_and_builds_the_adapter() 
     assert info.capabilities is PaperAdapter.capabilities
     assert isinstance(manager.create_adapter("paper", PaperSettings(_env_file=None)), PaperAdapter)  # type: ignore[call-arg]
     with pytest.raises(ConfigurationError):
-        build_adapter(BrokerSettings())
+        make_adapter(BrokerSettings())
+
+
+def test_plugin_discovery_loads_neither_the_adapter_nor_pydantic_settings() -> None:
+    """Discovery imports every installed adapter's registration: it must stay cheap."""
+    import subprocess
+    import sys
+
+    from autotrader_paper import __version__
+
+    code = (
+        "import sys; from autotrader_core.plugins import PluginManager; "
+        "info = PluginManager(disabled=set()).load_entry_points().adapters()['paper']; "
+        "heavy = [m for m in ('autotrader_paper.adapter', 'autotrader_paper.settings', "
+        "'autotrader_paper.simulator', 'pydantic_settings') if m in sys.modules]; "
+        "print(info.version, heavy)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == [__version__, "[]"]
 
 
 async def test_dropped_stream_reconnects_with_a_catch_up_so_no_fill_is_lost() -> None:

@@ -17,8 +17,8 @@ from autotrader_core.models import Alert, Order
 from autotrader_core.plugins import OBSERVER_GROUP, PluginManager
 from autotrader_core.settings import EngineSettings
 from autotrader_web import WebhookAlerter, WebSettings, alerts_plugin
-from conftest import paper_adapter
 from pydantic import SecretStr
+from web_support import paper_adapter
 
 SECRET_PATH = "/services/T000/B000/hook-secret-4f9a"
 

@@ -16,7 +16,7 @@ import pytest
 from autotrader_core.enums import OrderStatus, TradingState
 from autotrader_core.errors import AuthenticationError, RequestTimeout, RiskRejected
 from autotrader_core.models import Order
-from conftest import CONTROL_TOKEN, READ_TOKEN, Session
+from web_support import CONTROL_TOKEN, READ_TOKEN, Session
 
 pytestmark = pytest.mark.anyio
 

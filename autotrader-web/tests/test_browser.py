@@ -33,8 +33,8 @@ from autotrader_core.samples import MeanReversionDemo
 from autotrader_core.settings import EngineSettings
 from autotrader_paper import PaperAdapter, PaperSettings
 from autotrader_web import ControlPlane
-from conftest import CONTROL_TOKEN, READ_TOKEN, web_settings
 from playwright.sync_api import Page, expect
+from web_support import CONTROL_TOKEN, READ_TOKEN, web_settings
 
 CHROMIUM = "/usr/bin/chromium"
 IN_CI = os.environ.get("CI", "").lower() == "true"

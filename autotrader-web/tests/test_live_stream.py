@@ -15,7 +15,7 @@ from autotrader_core.engine import ExecutionEngine
 from autotrader_core.plugins import PluginManager
 from autotrader_core.settings import EngineSettings
 from autotrader_web import ControlPlane
-from conftest import CONTROL_TOKEN, READ_TOKEN, paper_adapter, web_settings
+from web_support import CONTROL_TOKEN, READ_TOKEN, paper_adapter, web_settings
 
 pytestmark = pytest.mark.anyio
 

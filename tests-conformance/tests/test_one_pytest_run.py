@@ -6,8 +6,8 @@ In pytest's default import mode a test folder without ``__init__.py`` is put on
 collected together ("import file mismatch"). The fix is a unique name per module:
 ``test_<package>_<topic>.py`` and ``<package>_<role>.py`` for helpers.
 
-The adapters still being renamed are listed in ``LEGACY``: a ratchet, so no new
-collision can appear and a listed one may only go away.
+Every package follows it; the ``types`` nox session (every package in one venv) also
+collects all the test folders in one run.
 """
 
 from __future__ import annotations
@@ -16,30 +16,6 @@ from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-LEGACY_PACKAGES = {
-    "autotrader-binance",
-    "autotrader-okx",
-    "autotrader-coinbase",
-    "autotrader-oanda",
-    "autotrader-ibkr",
-}
-LEGACY = {
-    "test_adapter.py",
-    "test_auth.py",
-    "test_conformance.py",
-    "test_errors.py",
-    "test_fills.py",
-    "test_http.py",
-    "test_live_guard.py",
-    "test_market_data.py",
-    "test_orders.py",
-    "test_parsing.py",
-    "test_plugin.py",
-    "test_settings.py",
-    "test_stream.py",
-    "test_telemetry.py",
-}
-"""Basenames shared by the legacy packages' tests on 2026-12-06 (to be renamed, then removed here)."""
 
 
 def _bare_name_modules() -> dict[str, set[str]]:
@@ -55,14 +31,9 @@ def _bare_name_modules() -> dict[str, set[str]]:
 
 
 def test_no_two_packages_share_a_test_module_name() -> None:
-    shared = {name: packages for name, packages in _bare_name_modules().items() if len(packages) > 1}
-    new = {
-        name: sorted(packages)
-        for name, packages in shared.items()
-        if name not in LEGACY or not packages <= LEGACY_PACKAGES
-    }
-    assert not new, (
-        f"test modules with the same name in several packages cannot be collected in one pytest run: {new}; "
+    shared = {name: sorted(packages) for name, packages in _bare_name_modules().items() if len(packages) > 1}
+    assert not shared, (
+        f"test modules with the same name in several packages cannot be collected in one pytest run: {shared}; "
         "name them test_<package>_<topic>.py (helpers <package>_<role>.py)"
     )
 

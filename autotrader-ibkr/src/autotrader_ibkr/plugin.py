@@ -1,23 +1,25 @@
 """pluggy registration: the ``ibkr`` adapter (entry point ``autotrader.adapters``).
 
-Discovery imports this module: it names the adapter, its settings and capabilities
-without importing ib_async or the adapter (``make_adapter`` does, when called).
+Discovery imports this module for every installed adapter, so it stays cheap: the settings
+class is registered by reference and :func:`make_adapter` imports the adapter when it first
+builds one (neither the adapter, ib_async nor pydantic-settings is loaded by discovery).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from autotrader_core.adapter import BrokerAdapter
 from autotrader_core.capabilities import Capabilities
 from autotrader_core.enums import AssetClass, OrderType, TimeInForce
-from autotrader_core.errors import ConfigurationError
 from autotrader_core.hookspecs import AdapterInfo, hookimpl
-from autotrader_core.settings import BrokerSettings
 
 from autotrader_ibkr import __version__
 from autotrader_ibkr.parsing import BROKER
-from autotrader_ibkr.settings import IbkrSettings
+
+if TYPE_CHECKING:
+    from autotrader_core.adapter import BrokerAdapter
+    from autotrader_core.settings import BrokerSettings
 
 __all__ = ["CAPABILITIES", "autotrader_adapters", "make_adapter"]
 
@@ -40,7 +42,15 @@ CAPABILITIES = Capabilities(
 
 
 def make_adapter(settings: BrokerSettings) -> BrokerAdapter:
-    """Build an :class:`~autotrader_ibkr.adapter.IbkrAdapter` from :class:`IbkrSettings`."""
+    """Build an :class:`~autotrader_ibkr.adapter.IbkrAdapter` from :class:`~autotrader_ibkr.settings.IbkrSettings`.
+
+    Raises:
+        ConfigurationError: ``settings`` is not an ``IbkrSettings``.
+    """
+    from autotrader_core.errors import ConfigurationError
+
+    from autotrader_ibkr.settings import IbkrSettings
+
     if not isinstance(settings, IbkrSettings):
         raise ConfigurationError(
             f"the ibkr adapter needs IbkrSettings, got {type(settings).__name__}", broker=BROKER
@@ -57,7 +67,7 @@ def autotrader_adapters() -> Iterable[AdapterInfo]:
         AdapterInfo(
             name=BROKER,
             factory=make_adapter,
-            settings_cls=IbkrSettings,
+            settings_cls="autotrader_ibkr.settings:IbkrSettings",
             capabilities=CAPABILITIES,
             version=__version__,
             description="Interactive Brokers via TWS / IB Gateway (ib_async), paper by default",

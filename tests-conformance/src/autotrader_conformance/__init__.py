@@ -1,6 +1,6 @@
 """autotrader-conformance: the shared conformance suite for autotrader broker adapters.
 
-An adapter's ``tests/test_conformance.py``::
+An adapter's ``tests/test_<broker>_conformance.py``::
 
     from pathlib import Path
     from autotrader_conformance import AdapterConformance, Scenario

@@ -1,4 +1,4 @@
-""":class:`AdapterConformance`: the base class an adapter's ``tests/test_conformance.py`` subclasses."""
+""":class:`AdapterConformance`: the base class an adapter's ``tests/test_<broker>_conformance.py`` subclasses."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ class AdapterConformance(
 ):
     """Every conformance scenario, run against one adapter.
 
-    Usage (an adapter's ``tests/test_conformance.py``)::
+    Usage (an adapter's ``tests/test_<broker>_conformance.py``)::
 
         from pathlib import Path
         from autotrader_conformance import AdapterConformance, Scenario

@@ -18,8 +18,8 @@ from autotrader_oanda import OandaAdapter
 from autotrader_oanda.http import OandaHttp
 from autotrader_oanda.parsing import TransactionTranslator
 from autotrader_oanda.stream import TransactionStream
-from line_server import LineServer
 from oanda_helpers import load, make_settings, replay, reply_of
+from oanda_line_server import LineServer
 from pytest_httpx import HTTPXMock
 
 pytestmark = [

@@ -15,9 +15,9 @@ from autotrader_coinbase import CoinbaseAdapter, CoinbaseSettings
 from autotrader_core.errors import AuthenticationError
 from autotrader_core.events import OrderAccepted, OrderCanceled, OrderEvent, OrderFilled
 from coinbase_payloads import API, KEY_NAME, fill_item, heartbeat, subscriptions, user_message, user_order
+from coinbase_ws_server import scripted_server
 from cryptography.hazmat.primitives.asymmetric import ec
 from pytest_httpx import HTTPXMock
-from ws_server import scripted_server
 
 pytestmark = pytest.mark.anyio
 

@@ -1,4 +1,4 @@
-"""Compose the shipped transcripts in ``tests/recordings/``: ``python tests/compose_transcripts.py [name…]``.
+"""Compose the shipped transcripts in ``tests/recordings/``: ``python tests/ibkr_compose_transcripts.py [name…]``.
 
 One shape: every transcript is built by one small function registered with
 ``@flow("<file name>")`` (conformance scenarios under ``conformance/<id>``); the
@@ -6,11 +6,11 @@ function returns the file's content, built from the helpers above the flows;
 :func:`main` writes every registered flow (or the ones named on the command line).
 
 These transcripts were **composed** message by message in the server-version-178
-layouts (see ``tws_messages.py`` for the layout sources), not captured from a live
+layouts (see ``ibkr_tws_messages.py`` for the layout sources), not captured from a live
 TWS: no paper account was reachable when they were written. Every file carries
 ``provenance`` = ``"composed: <from what>"`` (the project's convention, as in the kit's
 recordings); flows that reproduce a sequence reported from live TWS cite the public
-report there. A transcript recorded with ``record_tws.py`` against a paper account has
+report there. A transcript recorded with ``ibkr_record_tws.py`` against a paper account has
 the same schema with ``"captured: <where, when>"`` and replaces a composed one as-is.
 """
 
@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import tws_messages as m
+import ibkr_tws_messages as m
 
 OUT = Path(__file__).parent / "recordings"
 ACCOUNT = "DU1234567"  # fake paper account (paper accounts start with DU)
@@ -37,7 +37,7 @@ SOURCE = (
 
 COMPOSED_FROM = (
     "layouts: server version 178 as read by ib_async 2.1.0 decoder.py and IBKR's ibapi EDecoder "
-    "(checked field for field by test_decoder_crosscheck.py with ibapi-stable)",
+    "(checked field for field by test_ibkr_decoder_crosscheck.py with ibapi-stable)",
     "values: IB Gateway captures published in wboayue/rust-ibapi src/orders/common/test_data.rs",
     "flow: TWS API docs (ibkrcampus.com/campus/ibkr-api-page/twsapi-doc)",
 )
@@ -140,7 +140,7 @@ def contract_answers() -> list[dict[str, Any]]:
                     m.AAPL,
                     min_tick="0.01",
                     long_name="APPLE INC",
-                    # TWS reports fractional-share sizes for US stocks (IB Gateway capture, see tws_messages)
+                    # TWS reports fractional-share sizes for US stocks (IB Gateway capture, see ibkr_tws_messages)
                     min_size="0.0001",
                     size_increment="0.0001",
                     suggested_size_increment="100",
@@ -1010,7 +1010,7 @@ def restart_open_order() -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------- conformance flows
 # One transcript per kit scenario (``conformance/<id>``); client order ids are the fixed ones
-# ``test_conformance.py`` puts in each scenario's input.
+# ``test_ibkr_conformance.py`` puts in each scenario's input.
 def _conformance(sid: str, description: str, script: list[dict[str, Any]], **kw: Any) -> None:
     FLOWS[f"conformance/{sid}"] = lambda: transcript(description, script, **kw)
 

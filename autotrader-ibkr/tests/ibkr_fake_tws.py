@@ -20,7 +20,7 @@ the last script-matched request that had the field), so a transcript does not
 depend on the ids a test happens to use.
 
 Transcript files live in ``tests/recordings/``; see ``README.md`` for the schema
-and for how to record a new one against a paper account (``record_tws.py``).
+and for how to record a new one against a paper account (``ibkr_record_tws.py``).
 """
 
 from __future__ import annotations
@@ -157,7 +157,7 @@ class Transcript:
 
     @classmethod
     def from_dict(cls, name: str, data: dict[str, Any]) -> Transcript:
-        """Build from the parsed JSON (e.g. a transcript just recorded by ``record_tws.py``)."""
+        """Build from the parsed JSON (e.g. a transcript just recorded by ``ibkr_record_tws.py``)."""
         return cls(
             name=name,
             source=data["source"],

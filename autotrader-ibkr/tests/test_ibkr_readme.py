@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
-from fake_tws import fake_tws
+from ibkr_fake_tws import fake_tws
 
 pytestmark = pytest.mark.anyio
 

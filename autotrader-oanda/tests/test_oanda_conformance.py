@@ -27,7 +27,7 @@ SKIPPED = {
     "TC-RES-01": (
         "OANDA documents HTTP 429 without a Retry-After header (developer.oanda.com development guide "
         "and best practices); a recording carrying one would be invented. The 429 → RateLimited "
-        "mapping and the retry after it are covered by tests/test_adapter.py (test_rate_limited*)"
+        "mapping and the retry after it are covered by tests/test_oanda_adapter.py (test_rate_limited*)"
     ),
     "TC-RES-04": "OANDA has no IP-ban reply (HTTP 418 is Binance's); its 429 is TC-RES-01's case",
 }

@@ -12,8 +12,8 @@ from autotrader_coinbase import CoinbaseAdapter, CoinbaseSettings
 from autotrader_conformance.testing import RecordingTelemetry
 from autotrader_core.events import OrderAccepted, OrderEvent
 from coinbase_payloads import API, load, subscriptions, user_message, user_order
+from coinbase_ws_server import Step, scripted_server
 from pytest_httpx import HTTPXMock
-from ws_server import Step, scripted_server
 
 pytestmark = pytest.mark.anyio
 

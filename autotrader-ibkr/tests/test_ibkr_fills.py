@@ -5,8 +5,8 @@ from __future__ import annotations
 import itertools
 from decimal import Decimal
 
+import ibkr_tws_messages as m
 import pytest
-import tws_messages as m
 from autotrader_core.enums import Liquidity
 from autotrader_core.models import Fill
 from autotrader_ibkr.fills import FillJoiner

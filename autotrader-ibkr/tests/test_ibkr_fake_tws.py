@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ib_async
 import pytest
-from fake_tws import fake_tws
+from ibkr_fake_tws import fake_tws
 
 pytestmark = pytest.mark.anyio
 

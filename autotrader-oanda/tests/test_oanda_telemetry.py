@@ -11,8 +11,8 @@ import pytest
 from autotrader_conformance.testing import RecordingTelemetry
 from autotrader_core.events import OrderEvent
 from autotrader_oanda import OandaAdapter
-from line_server import LineServer
 from oanda_helpers import load, make_settings, replay
+from oanda_line_server import LineServer
 from pytest_httpx import HTTPXMock
 
 pytestmark = [

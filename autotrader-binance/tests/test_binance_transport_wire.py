@@ -1,6 +1,6 @@
 """The non-httpx transports (lean, the default; aiohttp), end to end, signatures checked on the wire.
 
-The conformance suite already runs through them (``test_conformance.py``); these tests
+The conformance suite already runs through them (``test_binance_conformance.py``); these tests
 add what the kit cannot know: the bytes the transport really sends are parsed by a
 small loopback server and their HMAC signature verified over exactly those bytes.
 """

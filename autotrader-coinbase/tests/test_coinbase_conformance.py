@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from pydantic import SecretStr
 
 # A throwaway key made for this test run: recordings match the JWT as "<ANY>"
-# (ES256 signatures are randomised); test_auth.py verifies the tokens themselves.
+# (ES256 signatures are randomised); test_coinbase_auth.py verifies the tokens themselves.
 _TEST_KEY_PEM = (
     ec.generate_private_key(ec.SECP256R1())
     .private_bytes(
@@ -36,7 +36,7 @@ _TEST_KEY_PEM = (
 _SKIPS: Mapping[str, str] = {
     "TC-RES-01": (
         "Coinbase documents HTTP 429 but no Retry-After header (only x-ratelimit-*), so a recording with "
-        "a Retry-After would be invented; 429 mapping is covered by test_http.py"
+        "a Retry-After would be invented; 429 mapping is covered by test_coinbase_http.py"
     ),
     "TC-RES-04": "Coinbase has no IP-ban reply (HTTP 418 is Binance's)",
 }

@@ -296,7 +296,7 @@ def test_connect_without_an_asyncio_loop_is_a_configuration_error() -> None:
 
 async def test_client_id_in_use_is_a_configuration_error() -> None:
     from autotrader_core.errors import ConfigurationError
-    from fake_tws import fake_tws
+    from ibkr_fake_tws import fake_tws
     from ibkr_support import settings_for
 
     async with fake_tws("client_id_in_use") as tws:

@@ -22,7 +22,7 @@ from autotrader_conformance import AdapterConformance, Scenario
 from autotrader_conformance.faults import FaultPlan, FaultyAdapter, SimpleFaultPlan, with_faults
 from autotrader_core.adapter import BrokerAdapter
 from autotrader_ibkr import IbkrAdapter, IbkrSettings
-from fake_tws import FakeTws, Transcript
+from ibkr_fake_tws import FakeTws, Transcript
 from ibkr_support import settings_for
 
 SYMBOL = "AAPL"

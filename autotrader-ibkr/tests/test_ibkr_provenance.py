@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from fake_tws import TRANSCRIPTS
-from record_tws import Recorder
+from ibkr_fake_tws import TRANSCRIPTS
+from ibkr_record_tws import Recorder
 
 FILES = sorted(TRANSCRIPTS.rglob("*.json"))
 

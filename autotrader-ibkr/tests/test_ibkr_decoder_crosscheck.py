@@ -33,11 +33,11 @@ from autotrader_ibkr.parsing import (
     parse_order_status,
     parse_position,
 )
-from fake_tws import TRANSCRIPTS
 from ibapi.const import UNSET_DECIMAL, UNSET_DOUBLE, UNSET_INTEGER  # type: ignore[import-untyped]
 from ibapi.decoder import Decoder  # type: ignore[import-untyped]
 from ibapi.utils import BadMessage  # type: ignore[import-untyped]
 from ibapi.wrapper import EWrapper  # type: ignore[import-untyped]
+from ibkr_fake_tws import TRANSCRIPTS
 
 FILES = sorted(TRANSCRIPTS.rglob("*.json"))
 _PLACEHOLDER = re.compile(r"\$\{[^}]*\}")

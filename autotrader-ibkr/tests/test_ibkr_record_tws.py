@@ -9,9 +9,9 @@ from autotrader_core.enums import OrderSide, OrderType, TimeInForce
 from autotrader_core.events import OrderAccepted, OrderCanceled
 from autotrader_core.models import Order
 from autotrader_ibkr import IbkrAdapter
-from fake_tws import FakeTws, Transcript, fake_tws
+from ibkr_fake_tws import FakeTws, Transcript, fake_tws
+from ibkr_record_tws import Recorder, serve
 from ibkr_support import settings_for
-from record_tws import Recorder, serve
 
 pytestmark = pytest.mark.anyio
 

@@ -26,7 +26,7 @@ from autotrader_core.events import OrderAccepted, OrderCanceled, OrderEvent, Ord
 from autotrader_core.models import utc_now
 from autotrader_ibkr import IbkrAdapter
 from autotrader_ibkr.orders import core_status
-from fake_tws import fake_tws
+from ibkr_fake_tws import fake_tws
 from ibkr_support import Session, collect, fills, make_order, settings_for
 
 pytestmark = pytest.mark.anyio

@@ -16,7 +16,7 @@ Account codes (those ``managedAccounts`` names, plus any ``--account``) are repl
 
 Usage (paper account only; see the package README):
 
-    python tests/record_tws.py --tws-port 4002 --listen 14002 --out tests/recordings/my_case.json \\
+    python tests/ibkr_record_tws.py --tws-port 4002 --listen 14002 --out tests/recordings/my_case.json \\
         --description "what the session does"
     # in another shell: run your scenario with AUTOTRADER_IBKR_PORT=14002, then Ctrl-C the recorder
 """
@@ -33,10 +33,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fake_tws import REQUEST_NAMES, named_fields
+from ibkr_fake_tws import REQUEST_NAMES, named_fields
 
 FAKE_ACCOUNT = "DU1234567"
-DEFAULT_SOURCE = "Recorded with tests/record_tws.py against an IBKR paper account on {date}"
+DEFAULT_SOURCE = "Recorded with tests/ibkr_record_tws.py against an IBKR paper account on {date}"
 
 
 @dataclass
@@ -96,7 +96,7 @@ class Recorder:
         self._target = None
 
     def transcript(self, description: str, source: str) -> dict[str, Any]:
-        """The transcript in the schema ``fake_tws.Transcript`` reads."""
+        """The transcript in the schema ``ibkr_fake_tws.Transcript`` reads."""
         return {
             "description": description,
             "provenance": f"captured: {source}",

@@ -9,7 +9,7 @@ import anyio
 import pytest
 from autotrader_conformance.testing import RecordingTelemetry
 from autotrader_ibkr import IbkrAdapter
-from fake_tws import FakeTws, fake_tws
+from ibkr_fake_tws import FakeTws, fake_tws
 from ibkr_support import settings_for
 
 pytestmark = pytest.mark.anyio

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import ibkr_tws_messages as m
 import pytest
-import tws_messages as m
 from autotrader_core.errors import BrokerProtocolError
 from autotrader_ibkr.parsing import (
     exec_base,
