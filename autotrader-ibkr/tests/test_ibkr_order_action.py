@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import ibkr_tws_messages as m
 import pytest
-import tws_messages as m
 from autotrader_core.enums import OrderSide
 from autotrader_core.errors import BrokerProtocolError
 from autotrader_ibkr.parsing import parse_open_order, side_of_action
