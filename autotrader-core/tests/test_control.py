@@ -15,6 +15,7 @@ from autotrader_core.plugins import PluginManager
 from autotrader_core.settings import EngineSettings
 
 from .fakes import FakeBroker
+from .reads import trading_state
 from .test_engine import FAST_RETRY
 
 pytestmark = pytest.mark.anyio
@@ -74,7 +75,7 @@ async def test_halt_blocks_orders_and_resume_reopens_audited(caplog: pytest.LogC
         await control.resume(actor="ops")
         assert (await engine.submit_order("BTCUSDT", "buy", D("0.1"))).status is OrderStatus.FILLED
         await control.reducing_only(actor="ops")
-        assert control.trading_state is TradingState.REDUCING
+        assert trading_state(control) is TradingState.REDUCING
     assert [(a.action, a.actor) for a in recorder.actions] == [
         ("halt", "ops"),
         ("resume", "ops"),

@@ -314,11 +314,11 @@ async def test_engine_journals_intent_before_the_broker_sees_it(tmp_path: Path) 
     seen_at_send: list[list[tuple[str, str]]] = []
     original = broker.submit_order
 
-    async def spying_submit(o: Order) -> list[OrderEvent]:
+    async def spying_submit(order: Order) -> list[OrderEvent]:
         seen_at_send.append(
             sqlite3.connect(path).execute("SELECT kind, client_order_id FROM journal").fetchall()
         )
-        return await original(o)
+        return await original(order)
 
     broker.submit_order = spying_submit  # type: ignore[method-assign]
     async with ExecutionEngine(broker, journal=SqliteJournal(path), retry_policy=NO_RETRY) as engine:

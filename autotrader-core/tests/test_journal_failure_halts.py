@@ -10,6 +10,7 @@ from autotrader_core.errors import RiskRejected
 from autotrader_core.journal import Journal, JournalError
 
 from .fakes import FakeBroker
+from .reads import journal_failure
 from .test_engine import make_engine
 from .test_journal import BrokenStorage
 
@@ -20,7 +21,7 @@ async def test_a_journal_write_failure_halts_trading_and_alerts_once() -> None:
     broker = FakeBroker()
     engine, recorder = make_engine(broker, journal=Journal(BrokenStorage()))
     async with engine:
-        assert engine.journal_failure is None
+        assert journal_failure(engine) is None
         with pytest.raises(JournalError):
             await engine.submit_order("BTCUSDT", "buy", D("0.1"))
         assert engine.gate.state is TradingState.HALTED

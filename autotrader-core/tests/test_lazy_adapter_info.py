@@ -47,6 +47,6 @@ def test_nothing_is_imported_until_read() -> None:
 def test_is_frozen_and_a_bad_reference_fails_when_read() -> None:
     info = _lazy(capabilities=f"{TARGET}:NoSuchThing")
     with pytest.raises(AttributeError):
-        info.name = "other"  # type: ignore[misc]
+        info.name = "other"
     with pytest.raises(AttributeError):
         _ = info.capabilities

@@ -25,7 +25,7 @@ def quote(
 
 
 def make() -> tuple[PriceCache, Clock, list[str]]:
-    clock, alerts = Clock(), []
+    clock, alerts = Clock(), list[str]()
     return PriceCache(max_age=5.0, on_alert=alerts.append, clock=clock), clock, alerts
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from autotrader_core import plugins as plugins_module
+from autotrader_core.adapter import BrokerAdapter
 from autotrader_core.errors import ConfigurationError, PluginError
 from autotrader_core.hookspecs import AdapterInfo
 from autotrader_core.plugins import ADAPTER_GROUP, PluginManager
@@ -134,24 +135,29 @@ def test_a_lazy_registration_imports_the_adapter_only_when_it_is_built(
     assert info.factory is target.make
 
 
+def build_fake(settings: BrokerSettings) -> BrokerAdapter:
+    """A factory of the shape AdapterInfo takes (``FakeBroker``'s own constructor takes a price)."""
+    return FakeBroker()
+
+
 def test_an_eager_registration_reads_back_the_same_objects() -> None:
-    info = AdapterInfo("eager", FakeBroker, BrokerSettings, FakeBroker.capabilities)
-    assert info.factory is FakeBroker
+    info = AdapterInfo("eager", build_fake, BrokerSettings, FakeBroker.capabilities)
+    assert info.factory is build_fake
     assert info.settings_cls is BrokerSettings
     lazy = AdapterInfo(
-        "eager", FakeBroker, "autotrader_core.settings:BrokerSettings", FakeBroker.capabilities
+        "eager", build_fake, "autotrader_core.settings:BrokerSettings", FakeBroker.capabilities
     )
     assert lazy == info  # the same adapter, whichever form registered it
-    unread = AdapterInfo("x", FakeBroker, "a.b:C", info.capabilities)
+    unread = AdapterInfo("x", build_fake, "a.b:C", info.capabilities)
     assert "settings_cls='a.b:C'" in repr(unread)  # a repr never imports
 
 
 def test_adapter_info_is_immutable() -> None:
-    info = AdapterInfo("eager", FakeBroker, BrokerSettings, FakeBroker.capabilities)
+    info = AdapterInfo("eager", build_fake, BrokerSettings, FakeBroker.capabilities)
     with pytest.raises(FrozenInstanceError):
-        info.name = "other"  # type: ignore[misc]
+        info.name = "other"
     with pytest.raises(FrozenInstanceError):
-        info._factory = "a.b:c"  # type: ignore[misc]
+        info._factory = "a.b:c"
 
 
 def test_a_malformed_reference_is_refused_at_registration() -> None:

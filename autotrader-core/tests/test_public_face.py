@@ -28,7 +28,7 @@ def test_the_imports_all_and_modules_agree() -> None:
 
 def test_an_unknown_name_is_an_attribute_error() -> None:
     with pytest.raises(AttributeError, match="NoSuchThing"):
-        autotrader_core.NoSuchThing  # type: ignore[attr-defined]  # noqa: B018
+        autotrader_core.NoSuchThing  # noqa: B018
 
 
 def test_plugin_discovery_does_not_load_the_engine_or_pydantic_settings() -> None:

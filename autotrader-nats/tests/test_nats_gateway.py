@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import anyio
 import nats
@@ -56,10 +57,10 @@ async def gateway(nats_server: NatsServer, tmp_path: Path) -> AsyncIterator[Acco
         await gw.stop()
 
 
-def remote(server: NatsServer, **kw: object) -> RemoteEngine:
+def remote(server: NatsServer, **kw: Any) -> RemoteEngine:
     return connect_gateway(
         "paper", "paper", nats_settings=NatsSettings(servers=[server.url], request_timeout=5), **kw
-    )  # type: ignore[arg-type]
+    )
 
 
 async def test_the_readme_strategy_runs_through_the_gateway_with_only_its_connect_line_changed(

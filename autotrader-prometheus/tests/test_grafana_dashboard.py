@@ -27,7 +27,7 @@ def dashboard() -> dict[str, Any]:
 
 
 def exported_series() -> set[str]:
-    names = set()
+    names: set[str] = set()
     for family in ExporterMetrics().registry.collect():
         names.update(family.name + suffix for suffix in SUFFIXES[family.type])
     return names

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from autotrader_core.engine import ExecutionEngine
+from autotrader_core.enums import OrderSide, OrderType
 from autotrader_core.models import Alert, Order
 from autotrader_core.plugins import OBSERVER_GROUP, PluginManager
 from autotrader_core.settings import EngineSettings
@@ -166,11 +167,11 @@ def test_journal_failure_is_posted(receiver: Receiver) -> None:
     order = Order(
         client_order_id="c1",
         symbol="BTCUSDT",
-        side="buy",
+        side=OrderSide.BUY,
         quantity=D("1"),
-        order_type="market",
+        order_type=OrderType.MARKET,
         broker="paper",
-    )  # type: ignore[arg-type]
+    )
     alerter.autotrader_on_reject(order, "journal unavailable: disk full", None)
     alerter.autotrader_on_reject(
         order, "MAX_ORDER_NOTIONAL", "MAX_ORDER_NOTIONAL"

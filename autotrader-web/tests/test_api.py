@@ -8,6 +8,7 @@ unknown orders and routes — each a JSON answer with the right status, never a 
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 from decimal import Decimal as D
 from typing import Any
 
@@ -377,7 +378,7 @@ async def test_oversized_body_is_413_by_length_and_while_streaming(session: Sess
     response = await session.client.post("/api/actions/halt", content=big, headers=session.headers())
     refusal(response, 413, "payload_too_large")
 
-    async def chunks():  # type: ignore[no-untyped-def]
+    async def chunks() -> AsyncIterator[bytes]:
         for _ in range(limit // 1000 + 2):
             yield b" " * 1000
 

@@ -18,7 +18,6 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 import anyio
-import httpx
 from autotrader_core.adapter import BrokerAdapter, OrderChange
 from autotrader_core.capabilities import Capabilities
 from autotrader_core.decimals import decimal_from_wire, optional_decimal_from_wire, wire_field
@@ -35,6 +34,7 @@ from autotrader_core.events import OrderAccepted, OrderCanceled, OrderEvent, Ord
 from autotrader_core.models import Balance, Fill, Instrument, Order, OrderReport, Position
 from autotrader_core.rest import RestClient
 from autotrader_core.skipping import parse_each
+from autotrader_core.transports import HttpReply
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed
 
@@ -55,7 +55,7 @@ _STATUS = {
 }
 
 
-def map_error(response: httpx.Response, body: Any) -> AutotraderError | None:
+def map_error(response: HttpReply, body: Any) -> AutotraderError | None:
     """fakex error table: ``{"code": <int>, "msg": "..."}`` on 4xx."""
     if response.status_code < 400 or not isinstance(body, dict) or "code" not in body:
         return None

@@ -30,7 +30,9 @@ def _server(exchanges: list[dict[str, Any]]) -> tuple[HttpLoopbackServer, Replay
 
 
 def _exchange(method: str = "GET", response: Any = None, **request: Any) -> dict[str, Any]:
-    flags = {key: request.pop(key) for key in ("optional", "reusable", "label") if key in request}
+    flags: dict[str, Any] = {
+        key: request.pop(key) for key in ("optional", "reusable", "label") if key in request
+    }
     return {
         "request": {"method": method, "url": URL, **request},
         "response": response or {"status": 200, "json": {"ok": True}},

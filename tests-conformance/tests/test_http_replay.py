@@ -34,7 +34,7 @@ def _replay(httpx_mock: HTTPXMock, exchanges: list[dict[str, Any]]) -> tuple[Htt
 def _exchange(**request: Any) -> dict[str, Any]:
     response = request.pop("response", {"status": 200, "json": {"ok": True}})
     label = request.pop("label", None)
-    flags = {key: request.pop(key) for key in ("optional", "reusable") if key in request}
+    flags: dict[str, Any] = {key: request.pop(key) for key in ("optional", "reusable") if key in request}
     entry: dict[str, Any] = {
         "request": {"method": "GET", "url": URL, **request},
         "response": response,
