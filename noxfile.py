@@ -199,7 +199,7 @@ def types(session: nox.Session) -> None:
     # a test module or helper named like another package's breaks the run ("import file mismatch").
     folders = sorted(str(path.relative_to(ROOT)) for path in ROOT.glob("autotrader-*/tests"))
     session.run(
-        "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *folders, "tests-conformance/tests"
+        "pytest", "--collect-only", "-qq", "-p", "no:cacheprovider", *folders, "tests-conformance/tests"
     )
 
 
