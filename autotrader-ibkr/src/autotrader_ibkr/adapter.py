@@ -6,8 +6,8 @@ methods; it never calls ib_async's blocking helpers (``IB.connect``, ``util.run`
 and never applies ``nest_asyncio`` / ``util.patchAsyncio``.  Under the trio
 backend ``connect`` raises :class:`ConfigurationError`.
 
-Roles: :mod:`.session` keeps the ib_async client connected (server version, account,
-client id, reconnects); :mod:`.taps` reads the raw fields of the messages that carry
+Roles: :mod:`.session` connects the ib_async client (server version, account,
+client id); the private stream reconnects it through the core's ``ReconnectingStream``; :mod:`.taps` reads the raw fields of the messages that carry
 money; :mod:`.stream` turns those records into core events, once each, and keeps the
 order ids; :mod:`.answers` collects TWS's answers for the call waiting on them and
 decides what they mean; :mod:`.fills` joins executions and commissions.  This module
@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import aclosing
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import ClassVar, TypeVar
@@ -30,6 +31,7 @@ from autotrader_core.adapter import BrokerAdapter, OrderChange
 from autotrader_core.capabilities import Capabilities
 from autotrader_core.enums import OrderStatus, OrderType
 from autotrader_core.errors import (
+    AuthenticationError,
     AutotraderError,
     BrokerProtocolError,
     BrokerUnavailable,
@@ -48,6 +50,7 @@ from autotrader_core.events import (
     OrderModifyRejected,
 )
 from autotrader_core.models import Balance, Fill, Instrument, Order, OrderReport, Position
+from autotrader_core.streaming import Gap, Reconnect, ReconnectingStream
 
 from autotrader_ibkr.answers import (
     OrderAnswers,
@@ -77,7 +80,7 @@ from autotrader_ibkr.parsing import (
 from autotrader_ibkr.plugin import CAPABILITIES
 from autotrader_ibkr.session import TwsSession
 from autotrader_ibkr.settings import IbkrSettings
-from autotrader_ibkr.stream import OrderStream
+from autotrader_ibkr.stream import RESYNC, OrderStream, SessionCarrier, StreamFrame
 from autotrader_ibkr.taps import tap_messages
 
 __all__ = ["IbkrAdapter"]
@@ -119,6 +122,9 @@ class IbkrAdapter(BrokerAdapter):
         self._stream = OrderStream(
             self._session, self._answers, telemetry=lambda: self.telemetry, symbol_for=self._symbol_for
         )
+        self._readers: set[ReconnectingStream[StreamFrame, OrderEvent]] = set()
+        self._synced_generation = 0
+        """The session connection whose orders and executions the stream has seen or re-synced."""
 
     @property
     def settings(self) -> IbkrSettings:
@@ -150,6 +156,7 @@ class IbkrAdapter(BrokerAdapter):
                 "the IBKR adapter needs anyio's asyncio backend (ib_async is asyncio-only)", broker=BROKER
             ) from None
         await self._session.start()
+        self._synced_generation = self._session.generation
         for symbol in self.settings.symbols:
             await self._qualified(symbol)
 
@@ -158,6 +165,8 @@ class IbkrAdapter(BrokerAdapter):
         self._session.close()
         self._answers.fail_all(BrokerUnavailable("adapter disconnected", broker=BROKER))
         self._stream.wake()
+        for reader in list(self._readers):
+            await reader.aclose()
 
     def _on_lost(self) -> None:
         self._answers.fail_all(BrokerUnavailable("TWS connection lost", broker=BROKER))
@@ -609,20 +618,59 @@ class IbkrAdapter(BrokerAdapter):
 
     # ------------------------------------------------------------------ stream
     async def stream_events(self) -> AsyncIterator[OrderEvent]:
-        """Order events and fills until ``disconnect``; reconnects and re-syncs by itself."""
-        while not self._session.closed:
-            ib = self._session.ib
-            if ib is None or not ib.isConnected():
-                await self._session.reconnect()
-                self._stream.resync_needed = True
-                continue
-            if self._stream.resync_needed:
-                self._stream.resync_needed = False
-                try:
-                    await self._resync()
-                except AutotraderError as exc:
-                    _log.warning("re-sync after reconnect failed: %s", exc)
-                    self._stream.resync_needed = True
-            item = await self._stream.receive()
-            if item is not None:
-                yield item
+        """Order events and fills until ``disconnect``; reconnects and re-syncs by itself.
+
+        Runs on the core's ``ReconnectingStream``: the session reconnects with the same client
+        id (326 and refused sockets back off from ``reconnect_delay`` to ``reconnect_max_delay``),
+        every reconnect is reported once through ``telemetry.reconnected``, and open orders and
+        executions are re-synced before anything of the new connection is read.
+        """
+        if self._session.closed:
+            return
+        reader: ReconnectingStream[StreamFrame, OrderEvent] = ReconnectingStream(
+            lambda: SessionCarrier(self._session, self._stream),
+            self._decode,
+            name="ibkr",
+            catch_up=self._catch_up,
+            catch_up_first=True,  # a socket replaced before the stream started is re-synced too
+            policy=self._session.reconnect_policy,
+            telemetry=lambda: self.telemetry,
+        )
+        self._readers.add(reader)
+        try:
+            async with aclosing(reader.events()) as events:
+                async for event in events:
+                    yield event
+        finally:
+            self._readers.discard(reader)
+            await reader.aclose()
+
+    def _decode(self, frame: StreamFrame) -> list[OrderEvent] | Awaitable[list[OrderEvent]]:
+        if frame is RESYNC:
+            return self._resync_now()
+        return [frame]  # type: ignore[list-item]  # anything but RESYNC is a queued event
+
+    async def _catch_up(self, gap: Gap) -> list[OrderEvent]:
+        """After a reconnect (or a socket replaced before the stream began): re-sync, as today."""
+        if (
+            gap.is_reconnect
+            or self._stream.resync_needed
+            or self._synced_generation != self._session.generation
+        ):
+            return await self._resync_now()
+        return []
+
+    async def _resync_now(self) -> list[OrderEvent]:
+        """Re-sync; what it finds reaches the queue. A failure reconnects and re-syncs again."""
+        self._stream.resync_needed = False
+        generation = self._session.generation
+        try:
+            await self._resync()
+        except AutotraderError as exc:
+            _log.warning("re-sync after reconnect failed: %s", exc)
+            self._stream.resync_needed = True
+            if isinstance(exc, ConfigurationError | AuthenticationError):
+                raise  # no reconnect can fix a bad setting
+            raise Reconnect(f"re-sync failed: {type(exc).__name__}") from exc
+        self._synced_generation = generation
+        return []

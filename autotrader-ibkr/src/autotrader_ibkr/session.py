@@ -4,8 +4,10 @@ Connect = socket + handshake + ib_async's startup sync, then three checks the ad
 relies on: the negotiated server version is one the adapter is proven for (message
 layouts differ by version), the account is managed by the login, and the client id is
 ours (error 326 is retried with the **same** id: executions and the same-id re-send
-guarantee belong to it, so a new id would lose fills). Reconnects back off with the
-settings' delays until ``close``.
+guarantee belong to it, so a new id would lose fills). The session connects once per
+call; reconnecting with backoff belongs to the private stream, which runs on the core's
+:class:`~autotrader_core.streaming.ReconnectingStream` over a
+:class:`~autotrader_ibkr.stream.SessionCarrier` (backoff from :attr:`TwsSession.reconnect_policy`).
 """
 
 from __future__ import annotations
@@ -18,12 +20,14 @@ import anyio
 import ib_async
 from autotrader_core.adapter import AdapterTelemetry
 from autotrader_core.errors import AutotraderError, BrokerUnavailable, ConfigurationError
+from autotrader_core.resiliency import RetryPolicy
+from autotrader_core.streaming import StreamLost
 
 from autotrader_ibkr.errors import ErrorKind, classify, to_exception
 from autotrader_ibkr.parsing import BROKER, ErrorRecord
 from autotrader_ibkr.settings import IbkrSettings
 
-__all__ = ["PROVEN_SERVER_VERSIONS", "TwsSession"]
+__all__ = ["PROVEN_SERVER_VERSIONS", "ClientIdInUse", "TwsSession"]
 
 _log = logging.getLogger(__name__)
 
@@ -75,8 +79,8 @@ class TwsSession:
         """A connection-level error TWS sent during the handshake (326…)."""
         self._refusal: ConfigurationError | None = None
         self._lock = anyio.Lock()
-        self._sessions = 0
-        self._lost_reason: str | None = None
+        self.generation = 0
+        """Number of successful connects: a carrier notices that its socket was replaced."""
         self._throttled_since: float | None = None
 
     @property
@@ -84,25 +88,34 @@ class TwsSession:
         """Socket connected, not closed by us, and TWS linked to IBKR."""
         return self.ib is not None and self.ib.isConnected() and not self.closed and not self.link_lost
 
+    @property
+    def reconnect_policy(self) -> RetryPolicy:
+        """Backoff between connects: ``reconnect_delay`` doubling to ``reconnect_max_delay``, no jitter."""
+        return RetryPolicy(
+            max_attempts=1,
+            base_delay=self.settings.reconnect_delay,
+            max_delay=self.settings.reconnect_max_delay,
+            jitter=0.0,
+        )
+
     async def start(self) -> None:
         """First connect; 326 is retried ``client_id_retries`` times, then a ConfigurationError."""
         self.closed = False
-        delay = self.settings.reconnect_delay
+        policy = self.reconnect_policy
         for attempt in range(self.settings.client_id_retries + 1):
             try:
                 await self.open()
                 return
-            except _ClientIdInUse as exc:
+            except ClientIdInUse as exc:
                 if attempt == self.settings.client_id_retries:
                     raise exc.error from None
+                delay = policy.backoff(attempt + 1)
                 _log.warning("client id %s in use (326); retry in %.1fs", self.settings.client_id, delay)
                 await anyio.sleep(delay)
-                delay = min(delay * 2, self.settings.reconnect_max_delay)
 
     def close(self) -> None:
         """Disconnect; safe to call twice."""
         self.closed = True
-        self._lost_reason = None  # a later start() is a new start, not a reconnect
         if self.ib is not None:
             self.ib.disconnectedEvent -= self._disconnected
             self.ib.disconnect()
@@ -117,21 +130,14 @@ class TwsSession:
         assert self.ib is not None
         return self.ib
 
-    async def reconnect(self) -> None:
-        """Reconnect with backoff until connected or closed; 326 is retried like a refused socket."""
-        delay = self.settings.reconnect_delay
-        while not self.closed:
-            try:
-                await self.open()
-                _log.info("reconnected to TWS")
-                return
-            except (BrokerUnavailable, _ClientIdInUse) as exc:
-                _log.warning("reconnect failed (%s); next try in %.1fs", exc, delay)
-                await anyio.sleep(delay)
-                delay = min(delay * 2, self.settings.reconnect_max_delay)
-
     async def open(self) -> None:
-        """Connect (or reconnect) the client; one attempt at a time."""
+        """Connect (or reconnect) the client; one attempt at a time.
+
+        Raises:
+            ClientIdInUse: TWS answered 326 (retried with the same id by the caller).
+            BrokerUnavailable: TWS cannot be reached.
+            ConfigurationError: unproven server version or an account this login does not manage.
+        """
         async with self._lock:
             if self.ib is not None and self.ib.isConnected():
                 return  # another task reconnected meanwhile
@@ -159,10 +165,7 @@ class TwsSession:
             raise refusal
         self._check_account(ib)
         self._on_open(ib)
-        self._sessions += 1
-        reason, self._lost_reason = self._lost_reason, None
-        if reason is not None:
-            self._telemetry().reconnected(reason)
+        self.generation += 1
 
     def _new_client(self) -> ib_async.IB:
         ib = self._ib_factory()
@@ -183,7 +186,7 @@ class TwsSession:
         if self.connect_error is not None:
             error = to_exception(self.connect_error, context="connect")
             if classify(self.connect_error.code) is ErrorKind.CLIENT_ID_IN_USE:
-                return _ClientIdInUse(error)
+                return ClientIdInUse(error)
             return error
         return BrokerUnavailable(
             f"cannot connect to TWS at {self.settings.host}:{self.settings.resolved_port}: {exc!r}",
@@ -219,8 +222,6 @@ class TwsSession:
         if self.closed:
             return
         _log.warning("TWS connection lost; stream_events will reconnect")
-        if self._sessions and self._lost_reason is None:
-            self._lost_reason = "connection lost: TWS socket closed"
         self._on_lost()
 
     def _throttle_start(self) -> None:
@@ -233,9 +234,12 @@ class TwsSession:
             self._telemetry().rate_limit_wait(THROTTLE, time.monotonic() - started)
 
 
-class _ClientIdInUse(Exception):
-    """326 during connect: retried with the same client id (carries the user-facing error)."""
+class ClientIdInUse(StreamLost):
+    """326 during connect: retried with the same client id (carries the user-facing error).
+
+    A :class:`StreamLost`, so the private stream backs off and retries it like a refused socket.
+    """
 
     def __init__(self, error: AutotraderError) -> None:
-        super().__init__(str(error))
+        super().__init__(f"client id in use (326): {error}", broker=BROKER)
         self.error = error

@@ -6,6 +6,11 @@ event was last streamed), joins executions and commissions into fills (:mod:`.fi
 hands TWS's answers to the calls waiting on them (:mod:`.answers`), and queues the core
 events ``IbkrAdapter.stream_events`` yields. The OMS owns order state; this keeps only
 what is needed to name orders and stream each change once.
+
+:class:`SessionCarrier` carries that queue for the core's
+:class:`~autotrader_core.streaming.ReconnectingStream`: one carrier per connection of the
+ib_async session, whose ``recv`` raises :class:`~autotrader_core.streaming.StreamLost`
+once the socket it opened is gone.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from autotrader_core.enums import OrderStatus
 from autotrader_core.errors import BrokerProtocolError
 from autotrader_core.events import OrderAccepted, OrderCanceled, OrderEvent, OrderFilled, OrderRejected
 from autotrader_core.models import Fill
+from autotrader_core.streaming import StreamLost
 
 from autotrader_ibkr.answers import OrderAnswers, Outcome
 from autotrader_ibkr.contracts import symbol_from_fields
@@ -39,7 +45,7 @@ from autotrader_ibkr.parsing import (
 )
 from autotrader_ibkr.session import TwsSession
 
-__all__ = ["OrderStream"]
+__all__ = ["RESYNC", "OrderStream", "SessionCarrier", "StreamFrame"]
 
 _log = logging.getLogger(__name__)
 
@@ -51,6 +57,17 @@ class _Wake:
 
 
 _WAKE = _Wake()
+
+
+class _Resync:
+    """Frame marker: TWS restored its link to IBKR (1101/1102); re-sync before reading on."""
+
+
+RESYNC = _Resync()
+"""The frame :class:`SessionCarrier` hands over when a re-sync is due on a live socket."""
+
+StreamFrame = OrderEvent | _Resync
+"""What a :class:`SessionCarrier` receives: a queued event, or :data:`RESYNC`."""
 
 
 class OrderStream:
@@ -306,3 +323,62 @@ class OrderStream:
                 )
             except Exception:
                 _log.exception("telemetry bad_item failed")
+
+
+class SessionCarrier:
+    """One connection of the ib_async session, as a carrier of the core's ``ReconnectingStream``.
+
+    ib_async is callback-driven: the taps put events into the :class:`OrderStream` queue and
+    a dropped socket wakes it. ``open`` connects the session with the same client id (326
+    raises :class:`~autotrader_ibkr.session.ClientIdInUse`, a ``StreamLost``: backed off and
+    retried); ``recv`` is the next queued event, :data:`RESYNC` after 1101/1102, or
+    ``StreamLost`` once the socket this carrier opened is gone (dropped, or replaced by an
+    order call that reconnected first). ``close`` releases this connection; the socket is
+    shared with the order calls, so it is disconnected by ``IbkrAdapter.disconnect`` only.
+    """
+
+    def __init__(self, session: TwsSession, stream: OrderStream) -> None:
+        self._session = session
+        self._stream = stream
+        self._generation = -1
+        self._closed = False
+
+    async def open(self) -> None:
+        """Connect the session (a no-op if an order call already reconnected it)."""
+        if self._session.closed:
+            raise StreamLost("adapter disconnected")
+        await self._session.open()
+        self._generation = self._session.generation
+
+    def _lost(self) -> bool:
+        ib = self._session.ib
+        return (
+            self._closed
+            or self._session.closed
+            or ib is None
+            or not ib.isConnected()
+            or self._session.generation != self._generation
+        )
+
+    async def recv(self) -> StreamFrame:
+        """The next event; :data:`RESYNC` when due. Raises ``StreamLost`` when the socket is gone."""
+        stream = self._stream
+        while True:
+            item = await stream.receive()
+            if item is not None:
+                return item
+            if self._lost():
+                raise StreamLost("TWS socket closed")
+            if stream.resync_needed:
+                stream.resync_needed = False
+                return RESYNC
+
+    async def send(self, frame: StreamFrame) -> None:
+        """Not used: requests go through the ib_async client."""
+        raise StreamLost("the TWS stream sends through the ib_async client, not the carrier")
+
+    async def close(self) -> None:
+        """Release this connection and wake a waiting ``recv``; safe to call twice."""
+        if not self._closed:
+            self._closed = True
+            self._stream.wake()
