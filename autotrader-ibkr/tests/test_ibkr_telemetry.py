@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 import anyio
 import pytest
 from autotrader_conformance.testing import RecordingTelemetry
+from autotrader_core.events import OrderFilled
 from autotrader_ibkr import IbkrAdapter
 from ibkr_fake_tws import FakeTws, fake_tws
 from ibkr_support import settings_for
@@ -69,3 +70,36 @@ async def test_throttled_messages_report_their_wait() -> None:
     [(name, seconds)] = telemetry.waits
     assert name == "ibkr-tws-messages"
     assert 0.1 < seconds < 1.0
+
+
+async def test_326_on_reconnect_backs_off_and_is_reported_as_one_reconnect() -> None:
+    """The stream retries 326 with the same id after a backoff (0.05 s, then 0.1 s) and reports once."""
+    from ibkr_support import collect, fills, make_order
+
+    async with observed("reconnect_client_id_in_use") as (tws, adapter, telemetry):
+        await adapter.submit_order(make_order("at0cid01"))
+        started = anyio.current_time()
+        [fill] = fills(await collect(adapter, 1, OrderFilled, seconds=5))
+        waited = anyio.current_time() - started
+        assert tws.connections == 3  # dropped, refused with 326, then back
+    assert fill.client_order_id == "at0cid01"
+    assert waited >= 0.05 + 0.1  # reconnect_delay, doubled after the 326
+    assert telemetry.reconnects == ["connection lost: TWS socket closed"]
+
+
+async def test_disconnect_ends_a_running_stream_without_error() -> None:
+    async with observed("connect") as (_tws, adapter, _telemetry):
+        ended = anyio.Event()
+
+        async def consume() -> None:
+            async for _ in adapter.stream_events():
+                pass
+            ended.set()
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(consume)
+            await anyio.sleep(0.05)
+            await adapter.disconnect()
+            with anyio.fail_after(1):
+                await ended.wait()
+        assert not adapter.is_connected
