@@ -41,7 +41,7 @@ from autotrader_core.background import BackgroundTasks
 from autotrader_core.broker_gateway import BrokerGateway
 from autotrader_core.context import EngineContext
 from autotrader_core.control import ControlAction, EngineControl
-from autotrader_core.enums import DecisionAction, OrderSide, OrderType, TimeInForce
+from autotrader_core.enums import OrderSide, OrderType, TimeInForce
 from autotrader_core.errors import InvalidOrder, UnsupportedFeature
 from autotrader_core.ids import ClientOrderIdGenerator
 from autotrader_core.journal.base import Journal
@@ -53,7 +53,7 @@ from autotrader_core.models import Balance, ExecutionDecision, Order, utc_now
 from autotrader_core.notifier import HookTelemetry, Notifier
 from autotrader_core.oms import OrderManager
 from autotrader_core.order_flow import OrderFlow
-from autotrader_core.orders import build_order, coerce_enum, optional_price
+from autotrader_core.orders import build_order, decision_target, optional_price
 from autotrader_core.plugins import PluginManager
 from autotrader_core.recovery import ReconcileRun, ReconciliationReport, recover
 from autotrader_core.resiliency import CircuitBreaker, DeadLetterQueue, FailureTracker, RetryPolicy
@@ -425,26 +425,21 @@ class ExecutionEngine:
 
     async def execute(self, decision: ExecutionDecision) -> Order | None:
         """Turn a strategy decision into an order (``None`` for HOLD or a flat CLOSE)."""
-        action = coerce_enum(DecisionAction, decision.action, field="action")
-        if action is DecisionAction.HOLD:
+        target = decision_target(decision, self.oms.position(decision.symbol))
+        if target is None:
             return None
-        if action is DecisionAction.CLOSE:
-            position = self.oms.position(decision.symbol)
-            if position.is_flat:
-                return None
-            side = OrderSide.SELL if position.quantity > 0 else OrderSide.BUY
+        if target.closes:
             return await self.submit_order(
                 decision.symbol,
-                side,
-                abs(position.quantity),
+                target.side,
+                target.quantity,
                 reduce_only=self.adapter.capabilities.reduce_only,
                 tag=decision.tag,
             )
-        side = OrderSide.BUY if action is DecisionAction.BUY else OrderSide.SELL
         return await self.submit_order(
             decision.symbol,
-            side,
-            decision.size,
+            target.side,
+            target.quantity,
             order_type=decision.order_type,
             limit_price=decision.limit_price,
             stop_price=decision.stop_price,

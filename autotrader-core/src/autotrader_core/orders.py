@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from decimal import Decimal
 from enum import StrEnum
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from autotrader_core.decimals import require_decimal
-from autotrader_core.enums import OrderSide, OrderType, TimeInForce
+from autotrader_core.enums import DecisionAction, OrderSide, OrderType, TimeInForce
 from autotrader_core.errors import InvalidOrder
-from autotrader_core.models import Order
+from autotrader_core.models import ExecutionDecision, Order, Position
 
-__all__ = ["build_order", "coerce_enum", "strict_bool"]
+__all__ = ["DecisionTarget", "build_order", "coerce_enum", "decision_target", "strict_bool"]
 
 E = TypeVar("E", bound=StrEnum)
 
@@ -121,3 +121,32 @@ def build_order(
 def optional_price(value: object, *, field: str) -> Decimal | None:
     """``None`` or a validated positive Decimal."""
     return None if value is None else require_decimal(value, field=field)
+
+
+class DecisionTarget(NamedTuple):
+    """The order a strategy decision asks for: its side, its quantity, and whether it closes a position."""
+
+    side: OrderSide
+    quantity: Decimal
+    closes: bool
+    """A CLOSE: sized from the position, a market order, reduce-only where the venue supports it."""
+
+
+def decision_target(decision: ExecutionDecision, position: Position) -> DecisionTarget | None:
+    """What ``decision`` means as an order, given the current ``position`` (``None``: HOLD, or CLOSE when flat).
+
+    The one reading of a decision, shared by the engine and the gateway's remote strategies.
+
+    Raises:
+        InvalidOrder: ``decision.action`` is not a :class:`DecisionAction`.
+    """
+    action = coerce_enum(DecisionAction, decision.action, field="action")
+    if action is DecisionAction.HOLD:
+        return None
+    if action is DecisionAction.CLOSE:
+        if position.is_flat:
+            return None
+        side = OrderSide.SELL if position.quantity > 0 else OrderSide.BUY
+        return DecisionTarget(side, abs(position.quantity), closes=True)
+    side = OrderSide.BUY if action is DecisionAction.BUY else OrderSide.SELL
+    return DecisionTarget(side, decision.size, closes=False)

@@ -44,7 +44,7 @@ import anyio
 import anyio.lowlevel
 import nats
 from autotrader_core.control import AccountId
-from autotrader_core.enums import DecisionAction, OrderSide, OrderStatus, OrderType, TimeInForce
+from autotrader_core.enums import OrderSide, OrderStatus, OrderType, TimeInForce
 from autotrader_core.errors import AutotraderError, BrokerUnavailable, RateLimited, RequestTimeout
 from autotrader_core.events import OrderFilled
 from autotrader_core.ids import ClientOrderIdGenerator
@@ -52,7 +52,7 @@ from autotrader_core.journal import codec
 from autotrader_core.kill_switch import kill_on_signals_active
 from autotrader_core.market_data import Quote
 from autotrader_core.models import Balance, ExecutionDecision, Instrument, Order, Position, utc_now
-from autotrader_core.orders import build_order, coerce_enum
+from autotrader_core.orders import build_order, decision_target
 from autotrader_core.settings import EngineSettings
 from autotrader_core.shutdown import signals_supported
 from autotrader_core.strategy import Strategy
@@ -513,23 +513,17 @@ class RemoteEngine:
 
     async def execute(self, decision: ExecutionDecision) -> Order | None:
         """Turn a strategy decision into an order (``None`` for HOLD or a flat CLOSE)."""
-        action = coerce_enum(DecisionAction, decision.action, field="action")
-        if action is DecisionAction.HOLD:
+        target = decision_target(decision, self.context.position(decision.symbol))
+        if target is None:
             return None
-        if action is DecisionAction.CLOSE:
-            position = self.context.position(decision.symbol)
-            if position.is_flat:
-                return None
-            side = OrderSide.SELL if position.quantity > 0 else OrderSide.BUY
-            # Reduce-only where the gateway's adapter supports it, as in process.
+        if target.closes:  # reduce-only where the gateway's adapter supports it, as in process
             return await self._submit(
-                decision.symbol, side, abs(position.quantity), tag=decision.tag, close=True
+                decision.symbol, target.side, target.quantity, tag=decision.tag, close=True
             )
-        side = OrderSide.BUY if action is DecisionAction.BUY else OrderSide.SELL
         return await self.submit_order(
             decision.symbol,
-            side,
-            decision.size,
+            target.side,
+            target.quantity,
             order_type=decision.order_type,
             limit_price=decision.limit_price,
             stop_price=decision.stop_price,
