@@ -82,6 +82,7 @@ if TYPE_CHECKING:
     )
     from autotrader_core.plugins import PluginManager
     from autotrader_core.recovery import ReconciliationReport
+    from autotrader_core.resend import ResendGuarantee, ResendRule
     from autotrader_core.resiliency import CircuitBreaker, RetryPolicy
     from autotrader_core.risk import RiskChecks, RiskLimits
     from autotrader_core.settings import BrokerSettings, EngineSettings
@@ -148,6 +149,8 @@ __all__ = [
     "RateLimited",
     "ReconciliationReport",
     "RequestTimeout",
+    "ResendGuarantee",
+    "ResendRule",
     "RetryPolicy",
     "RiskChecks",
     "RiskLimits",
@@ -179,6 +182,7 @@ _MODULES = (
     "autotrader_core.models",
     "autotrader_core.plugins",
     "autotrader_core.recovery",
+    "autotrader_core.resend",
     "autotrader_core.resiliency",
     "autotrader_core.risk",
     "autotrader_core.settings",

@@ -28,7 +28,8 @@ from autotrader_core.capabilities import Capabilities
 from autotrader_core.errors import BrokerProtocolError, UnsupportedFeature
 from autotrader_core.events import OrderEvent
 from autotrader_core.market_data import MarketDataFeed, Quote
-from autotrader_core.models import Balance, Fill, Instrument, Order, OrderReport, Position
+from autotrader_core.models import Balance, Fill, Instrument, Order, OrderReport, Position, utc_now
+from autotrader_core.resend import ResendGuarantee
 
 __all__ = ["AdapterTelemetry", "BrokerAdapter", "OrderChange"]
 
@@ -83,6 +84,30 @@ class BrokerAdapter(abc.ABC):
     request validity window (Binance's ``recvWindow``) set it to that window; ``None``
     uses the retry policy's first backoff.
     """
+    resend_guarantee: ResendGuarantee = ResendGuarantee.none("not declared by the adapter")
+    """What makes re-sending a submit or modify safe on this venue (:mod:`autotrader_core.resend`).
+
+    The default declares none: an unknown outcome is then never settled by sending again.
+    An adapter declaring :attr:`~autotrader_core.resend.ResendRule.EXPIRY` also overrides
+    :meth:`request_stamp` and :meth:`venue_time`.
+    """
+
+    def request_stamp(self) -> datetime:
+        """The timestamp a request sent now carries, by the adapter's estimate of the venue's clock.
+
+        Taken *after* a request was sent, it bounds that request's stamp from above: an
+        :attr:`~autotrader_core.resend.ResendRule.EXPIRY` venue refuses the request once
+        :meth:`venue_time` is past it plus the window. The default is the local clock.
+        """
+        return utc_now()
+
+    async def venue_time(self) -> datetime:
+        """The venue's clock now, asked of the venue (not estimated), to prove a request expired.
+
+        The default raises :class:`UnsupportedFeature`: an adapter whose
+        ``resend_guarantee`` is an expiry must override it.
+        """
+        raise UnsupportedFeature(f"{self.name} cannot read the venue's clock", broker=self.name)
 
     # -- connection -------------------------------------------------------
     @abc.abstractmethod
