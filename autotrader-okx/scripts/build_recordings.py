@@ -33,6 +33,12 @@ SIGNED = {
     "x-simulated-trading": "1",
 }
 SRC = "https://www.okx.com/docs-v5/en/ (OKX API v5 docs), as digested in protocols.md"
+ORDER_ENTRY = {**SIGNED, "expTime": "<ANY>"}
+"""Headers of place and amend: signed, plus the ``expTime`` request header OKX documents for them."""
+EXPTIME_SOURCE = (
+    " expTime: OKX docs 'Transaction timeouts' (REST request header on place/amend, ms epoch; "
+    "protocols.md §2.2); its value is ours (signed timestamp + request_expiry_ms), matched as <ANY>."
+)
 
 
 def time_ex():
@@ -56,7 +62,7 @@ def submit_ex(order_body, reply, *, status=200, label="submit", note=None):
         "request": {
             "method": "POST",
             "url": f"{REST}/api/v5/trade/order",
-            "headers": SIGNED,
+            "headers": ORDER_ENTRY,
             "json": order_body,
         },
         "response": {"status": status, "json": reply},
@@ -144,6 +150,8 @@ COMPOSED = (
 
 def write(rec):
     provenance = rec.pop("provenance", COMPOSED)
+    if any("expTime" in ex["request"].get("headers", {}) for ex in rec.get("http", [])):
+        rec["source"] += EXPTIME_SOURCE
     rec = {"id": rec["id"], **{k: v for k, v in rec.items() if k != "id"}}
     ordered = {}
     for key, value in rec.items():
@@ -503,7 +511,7 @@ def tc_ord_05() -> None:
                     "request": {
                         "method": "POST",
                         "url": f"{REST}/api/v5/trade/amend-order",
-                        "headers": SIGNED,
+                        "headers": ORDER_ENTRY,
                         "json": {"instId": "BTC-USDT", "ordId": ord_id, "newSz": "0.002", "newPx": "13000.1"},
                     },
                     "response": {"status": 200, "json": amend_reply},
