@@ -801,6 +801,20 @@ def tc_res_02_03() -> None:
         )
 
 
+def tc_res_06() -> None:
+    """TC-RES-06: venue_time() reads OKX's clock (the expiry guarantee is proved by it)."""
+    write(
+        {
+            "id": "TC-RES-06",
+            "description": "venue_time() asks OKX's clock: one unsigned GET /api/v5/public/time, read exactly.",
+            "source": f"{SRC} §2.7 [DOC] public time (unchanged).",
+            "input": {},
+            "expect": {"server_time": "2020-08-10T02:26:23.085+00:00"},
+            "http": [dict(time_ex(), note="venue_time(); protocols.md §2.7 [DOC]")],
+        }
+    )
+
+
 def tc_str_01() -> None:
     """TC-STR-01: documented push."""
     cl = "atmc8x2k1q7zre"
@@ -1109,6 +1123,7 @@ RECORDINGS = (
     tc_err_05,
     tc_res_01,
     tc_res_02_03,
+    tc_res_06,
     tc_str_01,
     tc_str_02,
     tc_bad_01,
