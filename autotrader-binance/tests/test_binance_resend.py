@@ -59,15 +59,22 @@ def replacement_new() -> dict[str, Any]:
     return report(x="NEW", X="NEW", i=int(NEW_ID), c=CLIENT_ID, C="", p="0.20000000", q="1.00000000")
 
 
+def resting_order(**fields: Any) -> Order:
+    """The order the documented NEW report describes (ETHBTC limit buy 1 @ 0.1026441)."""
+    values: dict[str, Any] = {
+        "client_order_id": CLIENT_ID,
+        "symbol": "ETHBTC",
+        "side": OrderSide.BUY,
+        "order_type": OrderType.LIMIT,
+        "quantity": Decimal("1"),
+        "limit_price": Decimal("0.1026441"),
+    }
+    values.update(fields)
+    return Order(**values)
+
+
 def working_order(oms: OrderManager) -> Order:
-    order = Order(
-        client_order_id=CLIENT_ID,
-        symbol="ETHBTC",
-        side=OrderSide.BUY,
-        order_type=OrderType.LIMIT,
-        quantity=Decimal("1"),
-        limit_price=Decimal("0.1026441"),
-    )
+    order = resting_order()
     oms.add(order)
     oms.apply(OrderAccepted(CLIENT_ID, OLD_ID))
     oms.mark_pending_modify(CLIENT_ID)
@@ -78,6 +85,7 @@ LOST_REPLIES = [
     pytest.param({"exception": httpx.ReadTimeout("reply lost")}, id="timeout"),
     pytest.param({"status_code": 503, "text": "Service Unavailable"}, id="unavailable"),
     pytest.param({"status_code": 200, "text": '{"cancelResult": "SUCC'}, id="unreadable"),
+    pytest.param({"status_code": 200, "json": {"cancelResult": "SUCCESS"}}, id="malformed"),
 ]
 
 
@@ -149,15 +157,7 @@ async def test_refused_cancel_replace_lets_a_later_cancel_of_the_old_id_count(ht
 async def test_replacement_report_before_the_reply_is_read_as_the_modify(httpx_mock: HTTPXMock) -> None:
     """The stream can report the replacement before the cancelReplace reply: both read as one modify."""
     adapter = adapter_for()
-    order = Order(
-        client_order_id=CLIENT_ID,
-        symbol="ETHBTC",
-        side=OrderSide.BUY,
-        order_type=OrderType.LIMIT,
-        quantity=Decimal("1"),
-        limit_price=Decimal("0.1026441"),
-        broker_order_id=OLD_ID,
-    )
+    order = resting_order(broker_order_id=OLD_ID)
     seen: list[OrderEvent] = []
 
     def stream_first(request: httpx.Request) -> httpx.Response:

@@ -16,15 +16,14 @@ from typing import Any
 import okx_support as doc
 import pytest
 from autotrader_core.adapter import OrderChange
-from autotrader_core.enums import OrderSide, OrderType
 from autotrader_core.errors import BrokerError, TransientError
-from autotrader_core.models import Order
 from autotrader_core.resend import ResendRule
 from autotrader_okx import OkxAdapter, OkxSettings
 from autotrader_okx.errors import EXPIRED_REQUEST_CODES, error_from_envelope
 from okx_support import API_KEY, API_SECRET, PASSPHRASE, REST
 from pydantic import ValidationError
 from pytest_httpx import HTTPXMock
+from test_okx_adapter import limit_order
 
 pytestmark = pytest.mark.anyio
 
@@ -42,19 +41,6 @@ def settings(**overrides: Any) -> OkxSettings:
     }
     values.update(overrides)
     return OkxSettings(**values)
-
-
-def limit_order(**changes: Any) -> Order:
-    fields: dict[str, Any] = {
-        "client_order_id": "b15",
-        "symbol": "BTC-USDT",
-        "side": OrderSide.BUY,
-        "order_type": OrderType.LIMIT,
-        "quantity": Decimal("2"),
-        "limit_price": Decimal("2.15"),
-    }
-    fields.update(changes)
-    return Order(**fields)
 
 
 def signed_stamp_ms(request: Any) -> int:

@@ -460,6 +460,7 @@ class BinanceAdapter(BrokerAdapter):
             reply = await self._client().request(
                 "POST", "/api/v3/order/cancelReplace", params=params, signed=True, order=True
             )
+            events = self._cancel_replace_success(order, reply, quantity, limit_price, stop_price)
         except CancelReplaceFailed as exc:
             self._settle_replace(order, replaced=False)
             if exc.cancel_succeeded:  # HTTP 409: the old order is gone, the replacement was refused
@@ -476,15 +477,15 @@ class BinanceAdapter(BrokerAdapter):
             self._settle_replace(order, replaced=False)
             raise
         except BaseException as exc:
-            # Outcome unknown (no reply, 5xx, unreadable reply, our wait cancelled): the old order
-            # may be canceled and the replacement working. Keep both under watch: the old id's
+            # Outcome unknown (no reply, 5xx, an unreadable or malformed reply, our wait cancelled):
+            # the old order may be canceled and the replacement working. Keep both under watch: the old id's
             # CANCELED is the replace's own, and the stream's NEW for this client order id under
             # another orderId is the replacement (see _translate).
             if order.broker_order_id and isinstance(exc, Exception):
                 setattr(exc, REPLACED_BROKER_ORDER_ID, order.broker_order_id)
             raise
         self._replacing.pop(key, None)
-        return self._cancel_replace_success(order, reply, quantity, limit_price, stop_price)
+        return events
 
     def _settle_replace(self, order: Order, *, replaced: bool) -> None:
         """Forget a cancel-replace Binance settled; without ``replaced`` the old order stays live."""
