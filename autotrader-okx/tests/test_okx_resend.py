@@ -54,6 +54,7 @@ def test_declares_an_expiry_of_the_request_window() -> None:
     assert guarantee.rule is ResendRule.EXPIRY
     assert guarantee.window == 3.0
     assert "expTime" in guarantee.source
+    assert adapter.unknown_outcome_settle_delay == 3.0  # the safe submit waits the same window
 
 
 @pytest.mark.parametrize("bad", [0, -1, 50, 120_000])

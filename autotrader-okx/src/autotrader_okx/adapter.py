@@ -106,6 +106,9 @@ class OkxAdapter(BrokerAdapter):
         self.resend_guarantee = ResendGuarantee.expiry(
             self.settings.request_expiry_ms / 1000, _EXPTIME_SOURCE
         )
+        # A lost place can still reach OKX until its expTime: the safe submit waits that long
+        # before trusting a "not found" (no late duplicate).
+        self.unknown_outcome_settle_delay = self.settings.request_expiry_ms / 1000
         self._clock = ClockOffset()
         self._transport = transport
         self._http: OkxHttp | None = None
