@@ -462,7 +462,7 @@ class BinanceAdapter(BrokerAdapter):
             )
             events = self._cancel_replace_success(order, reply, quantity, limit_price, stop_price)
         except CancelReplaceFailed as exc:
-            self._settle_replace(order, replaced=False)
+            self._replace_refused(order)
             if exc.cancel_succeeded:  # HTTP 409: the old order is gone, the replacement was refused
                 self._remember(order.symbol, order.broker_order_id, order.client_order_id, open_=False)
                 return [
@@ -474,23 +474,23 @@ class BinanceAdapter(BrokerAdapter):
             return [OrderModifyRejected(order.client_order_id, reason=exc.reason)]
         except (BrokerError, InvalidOrder):
             # Binance answered and refused the whole request: nothing was canceled or placed.
-            self._settle_replace(order, replaced=False)
+            self._replace_refused(order)
             raise
         except BaseException as exc:
-            # Outcome unknown (no reply, 5xx, an unreadable or malformed reply, our wait cancelled):
-            # the old order may be canceled and the replacement working. Keep both under watch: the old id's
-            # CANCELED is the replace's own, and the stream's NEW for this client order id under
-            # another orderId is the replacement (see _translate).
+            # Outcome unknown (no reply, 5xx, an unreadable or malformed reply, our wait
+            # cancelled): the old order may be canceled and the replacement working. Keep both
+            # under watch: the old id's CANCELED is the replace's own, and the stream's NEW for
+            # this client order id under another orderId is the replacement (see _translate).
             if order.broker_order_id and isinstance(exc, Exception):
                 setattr(exc, REPLACED_BROKER_ORDER_ID, order.broker_order_id)
             raise
         self._replacing.pop(key, None)
         return events
 
-    def _settle_replace(self, order: Order, *, replaced: bool) -> None:
-        """Forget a cancel-replace Binance settled; without ``replaced`` the old order stays live."""
+    def _replace_refused(self, order: Order) -> None:
+        """Binance refused the cancel-replace: the old order's cancel, if any, is a real one again."""
         self._replacing.pop((order.symbol, order.client_order_id), None)
-        if not replaced and order.broker_order_id:
+        if order.broker_order_id:
             self._replaced.discard(order.broker_order_id)
 
     def _cancel_replace_success(
