@@ -99,7 +99,7 @@ class PaperAdapter(BrokerAdapter):
         "paper simulator: a client order id it has seen (working, in flight under latency, or "
         "finished, within its id history) is refused with DuplicateClientOrderId and nothing is created, so a re-send after "
         "a lost reply (fault plan after_apply) never makes a second order; the refusal means the "
-        "order is already there: look it up"
+        "order is already there: look it up. A modify sets absolute terms: sent twice, same order"
     )
 
     def __init__(
