@@ -1,0 +1,560 @@
+"""IBKR market data: ``reqMktData`` top of book and tick-by-tick trades on the TWS session.
+
+Unlike the crypto venues, IBKR's market data is not a public stream of its own: it flows
+over the same TWS API socket as orders (protocols-market-data.md §5), needs a logged-in
+TWS/Gateway and the account's market-data subscriptions. The pieces:
+
+* :class:`MarketDataRouter` (one per adapter) taps the raw tick messages on the ib_async
+  client (:mod:`.taps`), keeps a :class:`~autotrader_ibkr.ticks.Book` per request and hands
+  each request's items to the connection that owns it. Quotes are emitted once per TCP
+  read (ib_async's ``updateEvent``), after all the ticks in it were applied: TWS sends bid
+  and ask as separate messages, and a quote built between them could be crossed. A trade
+  flushes the quotes received before it, so items keep the wire's order.
+* :class:`MarketDataCarrier` is one connection of a feed for the core's reconnecting
+  stream: it opens (or reuses) the TWS session, sends ``reqMarketDataType`` once per socket
+  and ``reqMktData`` / ``reqTickByTickData`` per symbol, and reports the end of its
+  connection — a dropped socket, or TWS's 1101 ("market data requests have been lost") —
+  as ``StreamLost``, so the feed yields ``Stale`` and resubscribes everything.
+* :class:`IbkrMarketData` is the :class:`~autotrader_core.market_data.MarketDataFeed`
+  (``IbkrAdapter.open_market_data``). IBKR has no catalogue to check symbols against:
+  each symbol is qualified (``reqContractDetails``) before anything is requested, so an
+  unknown one raises ``InvalidOrder`` with nothing subscribed.
+
+Errors TWS sends about one request (354 no subscription, 10089 not enabled for the API,
+10168 delayed data not enabled, 10197 competing session, 200 no security definition, 101
+too many lines...) end that request only: the symbol gets ``Stale`` with TWS's words and an
+alert; the other symbols go on. ``get_quote`` raises them as typed errors
+(:func:`~autotrader_ibkr.errors.market_data_error`).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable, Collection
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import anyio
+import ib_async
+from autotrader_core.adapter import AdapterTelemetry
+from autotrader_core.errors import AutotraderError, BrokerError, RequestTimeout
+from autotrader_core.market_data import MarketData, Quote, Stale
+from autotrader_core.streaming import Heartbeat, StreamLost
+from autotrader_core.streaming.feed import SymbolFeed
+
+from autotrader_ibkr.errors import MARKET_DATA_NOTICES, NoMarketDataPermission, market_data_error
+from autotrader_ibkr.parsing import BROKER
+from autotrader_ibkr.session import TwsSession
+from autotrader_ibkr.taps import install_taps
+from autotrader_ibkr.ticks import (
+    DATA_TYPES,
+    Book,
+    parse_market_data_type,
+    parse_tick_by_tick_last,
+    parse_tick_price,
+    parse_tick_size,
+    tick_req_id,
+    trade_from,
+)
+
+__all__ = ["PING", "IbkrMarketData", "MarketDataCarrier", "MarketDataRouter", "MdFrame", "Subscription"]
+
+_log = logging.getLogger(__name__)
+
+Kind = Literal["quotes", "trades", "snapshot"]
+
+DELAYED_OR_LIVE = 3
+"""``reqMarketDataType(3)``: live where the account is subscribed, delayed where not (TWS ignores
+a delayed request when live data is available)."""
+
+_CONNECTIVITY_LOST = 1100
+_REQUESTS_LOST = 1101
+_FARM_BROKEN = frozenset({2103, 2105, 2157})
+"""Data farm connection is broken: prices stop until the farm is back (2104/2106/2158)."""
+_CANCEL_UNKNOWN = 300  # "Can't find EId with ticker Id": a cancel that crossed the request's end
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """A frame the feed sends: request (``on``) or cancel (``not on``) ``symbols``."""
+
+    symbols: frozenset[str]
+    on: bool
+
+
+class _Ping:
+    """Sent after a silence: asks TWS for its clock (``reqCurrentTime``)."""
+
+
+class _Pong:
+    """TWS answered ``reqCurrentTime``: the socket is alive."""
+
+
+PING = _Ping()
+_PONG = _Pong()
+
+MdFrame = Subscription | _Ping | _Pong | list[MarketData]
+"""What a :class:`MarketDataCarrier` moves: requests out; batches of items (or a pong) in."""
+
+
+@dataclass(slots=True, eq=False)
+class _Line:
+    """One market-data request TWS serves (a reqId)."""
+
+    symbol: str
+    kind: Kind
+    owner: MarketDataCarrier | None
+    book: Book = field(default_factory=Book)
+    data_type: int = 1
+    last: tuple[object, ...] | None = None
+    """What was last emitted (quote values or stale reason), to emit only changes."""
+    item: Quote | Stale | None = None
+    error: AutotraderError | None = None
+    done: anyio.Event | None = None
+    """Set when a snapshot has its answer."""
+    trades: int = 0
+
+
+class MarketDataRouter:
+    """Taps market-data messages and routes them to the connection that asked for them.
+
+    Args:
+        session: The adapter's TWS session (for ``delayed_data`` and the socket's generation).
+        alert: The adapter's alert (ERROR log + telemetry).
+        clock: Monotonic seconds stamped on items (``received_at``).
+    """
+
+    def __init__(
+        self,
+        session: TwsSession,
+        *,
+        alert: Callable[[str], None],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._session = session
+        self._alert = alert
+        self._clock = clock
+        self.lines: dict[int, _Line] = {}
+        self.carriers: set[MarketDataCarrier] = set()
+        self._dirty: dict[int, None] = {}
+        self._type_generation = -1
+
+    # -- wiring --------------------------------------------------------------------------
+    def attach(self, ib: ib_async.IB) -> None:
+        """Install the taps and event handlers on a new ib_async client (once per client)."""
+        install_taps(
+            ib,
+            {
+                1: self._on_price,
+                2: self._on_size,
+                49: self._on_current_time,
+                57: self._on_snapshot_end,
+                58: self._on_data_type,
+                99: self._on_tick_by_tick,
+            },
+            on_bad_message=self._on_bad_message,
+        )
+        ib.errorEvent += self._on_error
+        ib.updateEvent += self.flush
+        ib.disconnectedEvent += self._on_disconnected
+
+    def ensure_data_type(self, ib: ib_async.IB) -> None:
+        """Send ``reqMarketDataType`` once per socket (TWS forgets it on reconnect)."""
+        generation = self._session.generation
+        if self._session.settings.delayed_data == "off" or self._type_generation == generation:
+            return
+        ib.reqMarketDataType(DELAYED_OR_LIVE)
+        self._type_generation = generation
+
+    # -- requests ------------------------------------------------------------------------
+    def request(
+        self,
+        ib: ib_async.IB,
+        contract: ib_async.Contract,
+        symbol: str,
+        kind: Kind,
+        owner: MarketDataCarrier | None,
+    ) -> _Line:
+        """Send one request for ``symbol`` and register its line (ib_async's ``reqMktData`` steps,
+        with the reqId kept: the ticks are matched to it)."""
+        self.ensure_data_type(ib)
+        req_id: int = ib.client.getReqId()
+        line = _Line(symbol, kind, owner)
+        self.lines[req_id] = line
+        if kind == "trades":
+            ib.wrapper.startTicker(req_id, contract, "AllLast")
+            ib.client.reqTickByTickData(req_id, contract, "AllLast", 0, False)  # type: ignore[no-untyped-call]
+        else:
+            ib.wrapper.startTicker(req_id, contract, "mktData")
+            ib.client.reqMktData(req_id, contract, "", kind == "snapshot", False, [])  # type: ignore[no-untyped-call]
+        return line
+
+    def cancel(
+        self, ib: ib_async.IB | None, owner: MarketDataCarrier, symbols: Collection[str] | None
+    ) -> None:
+        """Forget ``owner``'s lines of ``symbols`` (all when ``None``); cancel them at TWS when ``ib`` is given."""
+        for req_id, line in list(self.lines.items()):
+            if line.owner is not owner or (symbols is not None and line.symbol not in symbols):
+                continue
+            del self.lines[req_id]
+            self._dirty.pop(req_id, None)
+            if ib is not None and line.error is None:
+                if line.kind == "trades":
+                    ib.client.cancelTickByTickData(req_id)  # type: ignore[no-untyped-call]
+                else:
+                    ib.client.cancelMktData(req_id)  # type: ignore[no-untyped-call]
+
+    async def snapshot(
+        self, ib: ib_async.IB, contract: ib_async.Contract, symbol: str, seconds: float
+    ) -> Quote:
+        """One snapshot ``reqMktData`` of ``symbol``: its first full top of book.
+
+        Raises:
+            NoMarketDataPermission, InvalidOrder, BrokerError: what TWS answered instead.
+            RequestTimeout: no answer within ``seconds``.
+        """
+        line = self.request(ib, contract, symbol, "snapshot", None)
+        line.done = anyio.Event()
+        try:
+            with anyio.fail_after(seconds):
+                await line.done.wait()
+        except TimeoutError:
+            raise RequestTimeout(f"TWS sent no quote for {symbol} in {seconds}s", broker=BROKER) from None
+        finally:
+            for req_id, known in list(self.lines.items()):
+                if known is line:
+                    del self.lines[req_id]
+        if line.error is not None:
+            raise line.error
+        if isinstance(line.item, Quote):
+            return line.item
+        reason = line.item.reason if line.item is not None else "the snapshot ended without bid and ask"
+        if line.data_type != 1:
+            raise NoMarketDataPermission(reason, broker=BROKER)
+        raise BrokerError(f"TWS has no price for {symbol}: {reason}", broker=BROKER)
+
+    # -- taps (raw fields, inside ib_async's read) ----------------------------------------
+    def _on_price(self, fields: list[str]) -> None:
+        line = self.lines.get(tick_req_id(fields))
+        if line is not None:
+            tick = parse_tick_price(fields)
+            if line.book.apply_price(tick):
+                self._dirty[tick.req_id] = None
+
+    def _on_size(self, fields: list[str]) -> None:
+        line = self.lines.get(tick_req_id(fields))
+        if line is not None:
+            tick = parse_tick_size(fields)
+            if line.book.apply_size(tick):
+                self._dirty[tick.req_id] = None
+
+    def _on_data_type(self, fields: list[str]) -> None:
+        req_id, data_type = parse_market_data_type(fields)
+        line = self.lines.get(req_id)
+        if line is not None and line.data_type != data_type:
+            line.data_type = data_type
+            if data_type != 1:
+                _log.warning(
+                    "TWS serves %s %s data (no live subscription)",
+                    line.symbol,
+                    DATA_TYPES.get(data_type, data_type),
+                )
+            self._dirty[req_id] = None
+
+    def _on_tick_by_tick(self, fields: list[str]) -> None:
+        line = self.lines.get(tick_req_id(fields))
+        if line is None or line.owner is None:
+            return
+        tick = parse_tick_by_tick_last(fields)
+        if tick is None or tick.unreported:
+            return  # unreported trades (e.g. odd lots) are not prices of the market
+        self._emit_dirty()  # quotes read before this trade go first
+        line.trades += 1
+        trade = trade_from(tick, line.symbol, f"{tick.req_id}.{line.trades}", self._clock())
+        if trade is not None:
+            line.owner.add(trade)
+
+    def _on_snapshot_end(self, fields: list[str]) -> None:
+        line = self.lines.get(tick_req_id(fields))
+        if line is not None and line.done is not None:
+            self._emit_dirty()
+            line.done.set()
+
+    def _on_current_time(self, fields: list[str]) -> None:
+        for carrier in self.carriers:
+            carrier.add(_PONG)
+
+    def _on_bad_message(self, msg_id: int, fields: list[str], error: Exception) -> None:
+        try:
+            line = self.lines.get(tick_req_id(fields))
+        except AutotraderError:
+            line = None
+        self._alert(
+            f"TWS sent market-data message {msg_id} the adapter cannot read: {error}; raw fields {fields!r}"
+        )
+        if line is not None and line.owner is not None:
+            line.last = None
+            line.owner.add(Stale(line.symbol, f"unreadable update ({error})"))
+
+    # -- ib_async events -----------------------------------------------------------------
+    def flush(self) -> None:
+        """End of one TCP read: emit each changed book once, then hand every batch over."""
+        self._emit_dirty()
+        for carrier in self.carriers:
+            carrier.send_batch()
+
+    def _emit_dirty(self) -> None:
+        if not self._dirty:
+            return
+        now = self._clock()
+        for req_id in self._dirty:
+            line = self.lines.get(req_id)
+            if line is not None:
+                self._emit(line, now)
+        self._dirty.clear()
+
+    def _emit(self, line: _Line, now: float) -> None:
+        item = line.book.state(line.symbol, now)
+        if item is None:
+            return
+        if (
+            isinstance(item, Quote)
+            and line.data_type != 1
+            and self._session.settings.delayed_data != "quotes"
+        ):
+            item = Stale(
+                line.symbol,
+                f"IBKR serves {line.symbol} {DATA_TYPES.get(line.data_type, 'non-live')} data only "
+                "(no live market-data subscription): not a live price",
+            )
+        key = (
+            (item.bid, item.bid_size, item.ask, item.ask_size) if isinstance(item, Quote) else (item.reason,)
+        )
+        if key == line.last:
+            return
+        line.last, line.item = key, item
+        if line.owner is not None:
+            line.owner.add(item)
+        elif line.done is not None:
+            line.done.set()
+
+    def _on_error(self, req_id: int, code: int, text: str, _contract: Any) -> None:
+        if req_id == -1:
+            self._on_notice(code, text)
+            return
+        line = self.lines.get(req_id)
+        if line is None or code == _CANCEL_UNKNOWN:
+            return
+        if code in MARKET_DATA_NOTICES:
+            _log.warning("TWS warning %s for market data of %s: %s", code, line.symbol, text)
+            return
+        if 2100 <= code < 2200:
+            return
+        line.error = market_data_error(code, text, line.symbol)
+        del self.lines[req_id]
+        if line.done is not None:
+            line.done.set()
+            return
+        self._alert(f"market data of {line.symbol} refused: TWS error {code}: {text}")
+        if line.owner is not None:
+            line.owner.add(Stale(line.symbol, f"TWS error {code}: {text}"))
+            line.owner.send_batch()
+
+    def _on_notice(self, code: int, text: str) -> None:
+        if code == _CONNECTIVITY_LOST or code in _FARM_BROKEN:
+            for carrier in self.carriers:
+                carrier.add(Stale(None, f"TWS error {code}: {text}"))
+                carrier.send_batch()
+        elif code == _REQUESTS_LOST:
+            for carrier in list(self.carriers):
+                carrier.lose(f"TWS connectivity restored, market-data requests lost ({code})")
+
+    def _on_disconnected(self) -> None:
+        for carrier in list(self.carriers):
+            carrier.lose("TWS socket closed")
+
+
+class MarketDataCarrier:
+    """One connection of an :class:`IbkrMarketData` feed on the TWS session (a core ``Carrier``).
+
+    ``open`` connects the session (or reuses it: orders share the socket); ``send`` turns
+    subscription frames into ``reqMktData`` / ``reqTickByTickData`` / cancels and a ping into
+    ``reqCurrentTime``; ``recv`` returns the next batch of items, or raises ``StreamLost``
+    once the socket it opened is gone or TWS lost its requests (1101). ``close`` cancels the
+    lines it still owns when the socket is still up, and releases them.
+    """
+
+    def __init__(
+        self,
+        router: MarketDataRouter,
+        session: TwsSession,
+        contract_for: Callable[[str], Awaitable[ib_async.Contract]],
+        *,
+        trades: bool,
+    ) -> None:
+        self._router = router
+        self._session = session
+        self._contract_for = contract_for
+        self._trades = trades
+        send, receive = anyio.create_memory_object_stream[list[MarketData] | _Pong | None](math.inf)
+        self._send, self._receive = send, receive
+        self._batch: list[MarketData] = []
+        self._generation = -1
+        self._lost: str | None = None
+        self._closed = False
+
+    async def open(self) -> None:
+        """Connect the TWS session (a no-op when it is up)."""
+        if self._session.closed:
+            raise StreamLost("adapter disconnected", broker=BROKER)
+        await self._session.open()
+        self._generation = self._session.generation
+        self._router.carriers.add(self)
+
+    def _ib(self) -> ib_async.IB:
+        ib = self._session.ib
+        if self._lost is None:
+            if self._closed or self._session.closed or ib is None or not ib.isConnected():
+                self._lost = "TWS socket closed"
+            elif self._session.generation != self._generation:
+                self._lost = "TWS session reconnected"
+        if self._lost is not None or ib is None:
+            raise StreamLost(self._lost or "TWS socket closed", broker=BROKER)
+        return ib
+
+    async def send(self, frame: MdFrame) -> None:
+        """Request or cancel symbols, or ping TWS."""
+        ib = self._ib()
+        if isinstance(frame, _Ping):
+            ib.client.reqCurrentTime()  # type: ignore[no-untyped-call]
+            return
+        if not isinstance(frame, Subscription):
+            raise TypeError(f"not a market-data request: {frame!r}")
+        if not frame.on:
+            self._router.cancel(ib, self, frame.symbols)
+            return
+        for symbol in sorted(frame.symbols):
+            contract = await self._contract_for(symbol)
+            ib = self._ib()  # the socket may have dropped during the lookup
+            self._router.request(ib, contract, symbol, "quotes", self)
+            if self._trades:
+                self._router.request(ib, contract, symbol, "trades", self)
+
+    async def recv(self) -> MdFrame:
+        """The next batch of items (or a pong); ``StreamLost`` when the connection ended."""
+        while True:
+            try:
+                item = self._receive.receive_nowait()
+            except anyio.WouldBlock:
+                self._ib()  # raises once the connection is gone; queued batches went first
+                item = await self._receive.receive()
+            if item is not None:
+                return item
+
+    async def close(self) -> None:
+        """Cancel this connection's lines (if the socket is still up) and release them."""
+        if self._closed:
+            return
+        ib = self._session.ib
+        up = (
+            self._lost is None
+            and not self._session.closed
+            and ib is not None
+            and ib.isConnected()
+            and self._session.generation == self._generation
+        )
+        self._closed = True
+        self._router.carriers.discard(self)
+        self._router.cancel(ib if up else None, self, None)
+        self._send.send_nowait(None)
+
+    # -- for the router ------------------------------------------------------------------
+    def add(self, item: MarketData | _Pong) -> None:
+        """Queue one item for the next batch (a pong goes at once)."""
+        if isinstance(item, _Pong):
+            self._send.send_nowait(item)
+        else:
+            self._batch.append(item)
+
+    def send_batch(self) -> None:
+        """Hand the items collected in this read to ``recv``."""
+        if self._batch and not self._closed:
+            batch, self._batch = self._batch, []
+            self._send.send_nowait(batch)
+
+    def lose(self, reason: str) -> None:
+        """The connection ended (socket closed, 1101): ``recv`` raises ``StreamLost`` after the queued items."""
+        if self._lost is None:
+            self._lost = reason
+        self.send_batch()
+        self._send.send_nowait(None)
+
+
+class IbkrMarketData(SymbolFeed[MdFrame]):
+    """The IBKR market-data feed (``IbkrAdapter.open_market_data``).
+
+    Args:
+        session: The adapter's TWS session (shared with orders).
+        router: The adapter's :class:`MarketDataRouter`.
+        connect: Connects the adapter if it is not (market data needs a TWS session).
+        contract_for: Qualifies a symbol (``InvalidOrder`` when TWS knows none).
+        trades: Also request tick-by-tick ``AllLast`` trades.
+        telemetry: The adapter's telemetry, looked up on every report.
+    """
+
+    def __init__(
+        self,
+        session: TwsSession,
+        router: MarketDataRouter,
+        *,
+        connect: Callable[[], Awaitable[None]],
+        contract_for: Callable[[str], Awaitable[ib_async.Contract]],
+        trades: bool = False,
+        telemetry: Callable[[], AdapterTelemetry] | None = None,
+    ) -> None:
+        settings = session.settings
+        super().__init__(
+            name="ibkr-market-data",
+            broker=BROKER,
+            instruments=_no_catalogue,
+            heartbeat=Heartbeat(
+                silence=settings.market_data_silence, ping=PING, pong_timeout=settings.request_timeout
+            ),
+            policy=session.reconnect_policy,
+            telemetry=telemetry,
+            handshake_timeout=settings.request_timeout,
+        )
+        self._session = session
+        self._router = router
+        self._connect = connect
+        self._contract_for = contract_for
+        self.trades = trades
+
+    async def _check_listed(self, wanted: set[str]) -> None:
+        # IBKR has no list of every instrument: each symbol is qualified (reqContractDetails)
+        # before anything is requested; an unknown one raises InvalidOrder.
+        await self._connect()
+        for symbol in sorted(wanted):
+            await self._contract_for(symbol)
+
+    def make_carrier(self, symbols: frozenset[str]) -> MarketDataCarrier:
+        """A connection on the TWS session."""
+        return MarketDataCarrier(self._router, self._session, self._contract_for, trades=self.trades)
+
+    def subscribe_frames(self, symbols: Collection[str]) -> list[MdFrame]:
+        """One frame requesting ``symbols``."""
+        return [Subscription(frozenset(symbols), on=True)]
+
+    def unsubscribe_frames(self, symbols: Collection[str]) -> list[MdFrame]:
+        """One frame canceling ``symbols``."""
+        return [Subscription(frozenset(symbols), on=False)]
+
+    def decode(self, frame: MdFrame) -> list[MarketData]:
+        """A batch is already items; a pong is none."""
+        return frame if isinstance(frame, list) else []
+
+
+async def _no_catalogue() -> Collection[str]:
+    raise AssertionError("IBKR qualifies each symbol instead of listing instruments")  # pragma: no cover
