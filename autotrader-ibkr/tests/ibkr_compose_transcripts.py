@@ -1495,13 +1495,15 @@ def md_no_permission() -> dict[str, Any]:
                     m.error(
                         "${reqId}",
                         "10089",
-                        "Requested market data requires additional subscription for API. See link in "
-                        "'Market Data Connections' dialog for more details.",
+                        "The market data subscribed with the user does not extend support for API use.",
                     )
                 ],
             },
         ],
-        cites=("10089 text: as reported in ib-api-reloaded/ib_async and erdewit/ib_insync issue threads",),
+        cites=(
+            "10089 text: IBKR's Campus table has no message for 10089 (protocols-market-data.md §7 item 20); "
+            "the text here is the table's note, not a captured message",
+        ),
     )
 
 

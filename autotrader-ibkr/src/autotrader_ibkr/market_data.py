@@ -73,6 +73,9 @@ _CONNECTIVITY_LOST = 1100
 _REQUESTS_LOST = 1101
 _FARM_BROKEN = frozenset({2103, 2105, 2157})
 """Data farm connection is broken: prices stop until the farm is back (2104/2106/2158)."""
+_NOT_FOR_API = 10089
+"""The subscription does not extend to the API. Delayed data may still follow (rust-ibapi treats it as
+an advisory, wboayue/rust-ibapi#768), so it makes the symbol stale without ending the request."""
 _CANCEL_UNKNOWN = 300  # "Can't find EId with ticker Id": a cancel that crossed the request's end
 
 
@@ -221,15 +224,17 @@ class MarketDataRouter:
             with anyio.fail_after(seconds):
                 await line.done.wait()
         except TimeoutError:
+            if line.error is not None:
+                raise line.error from None
             raise RequestTimeout(f"TWS sent no quote for {symbol} in {seconds}s", broker=BROKER) from None
         finally:
             for req_id, known in list(self.lines.items()):
                 if known is line:
                     del self.lines[req_id]
-        if line.error is not None:
-            raise line.error
         if isinstance(line.item, Quote):
             return line.item
+        if line.error is not None:
+            raise line.error
         reason = line.item.reason if line.item is not None else "the snapshot ended without bid and ask"
         if line.data_type != 1:
             raise NoMarketDataPermission(reason, broker=BROKER)
@@ -353,6 +358,13 @@ class MarketDataRouter:
         if 2100 <= code < 2200:
             return
         line.error = market_data_error(code, text, line.symbol)
+        if code == _NOT_FOR_API and (line.done is None or self._session.settings.delayed_data == "quotes"):
+            line.last = None  # whatever follows (delayed data) is reported afresh
+            if line.owner is not None:
+                _log.warning("TWS warning %s for market data of %s: %s", code, line.symbol, text)
+                line.owner.add(Stale(line.symbol, f"TWS error {code}: {text}"))
+                line.owner.send_batch()
+            return
         del self.lines[req_id]
         if line.done is not None:
             line.done.set()
