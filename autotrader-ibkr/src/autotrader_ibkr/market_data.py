@@ -71,8 +71,8 @@ a delayed request when live data is available)."""
 
 _CONNECTIVITY_LOST = 1100
 _REQUESTS_LOST = 1101
-_FARM_BROKEN = frozenset({2103, 2105, 2157})
-"""Data farm connection is broken: prices stop until the farm is back (2104/2106/2158)."""
+_FARM_BROKEN = frozenset({2103})
+"""Market data farm connection is broken: prices stop until it is OK again (2104)."""
 _NOT_FOR_API = 10089
 """The subscription does not extend to the API. Delayed data may still follow (rust-ibapi treats it as
 an advisory, wboayue/rust-ibapi#768), so it makes the symbol stale without ending the request."""
