@@ -1250,8 +1250,8 @@ MD_FLOW = (
 )
 MD_VALUES = (
     "tick values: composed; version 6 of tickPrice/tickSize/tickString as in wboayue/rust-ibapi's "
-    "mock-gateway market-data fixtures; US-stock sizes in shares (TWS's default since sizes became "
-    "Decimal text, server 163)"
+    "mock-gateway market-data fixtures; US-stock sizes in shares (TWS's 'sizes in shares instead of lots' "
+    "setting; which one a login uses is pinned here, protocols-market-data.md §7 item 17)"
 )
 T_TRADE = "1764009005"  # 2025-11-24 18:30:05 UTC (during the session of T0's day)
 
@@ -1549,6 +1549,42 @@ def md_quotes_cli() -> dict[str, Any]:
             {"sleep": 0.05},
             {"push": [m.tick_price("${reqId@AAPL}", "1", "185.26", "200", "1")]},
         ],
+    )
+
+
+@flow("market_data_bad_tick")
+def md_bad_tick() -> dict[str, Any]:
+    return md_transcript(
+        "AAPL and EUR.USD quote; then an AAPL bid tickPrice whose price is 'Infinity' (the TWS API's "
+        "encoding of an infinite double, ibapi's INFINITY_STR, which no price can be) next to a valid EUR.USD ask update; "
+        "then a valid AAPL bid. The unreadable tick costs only itself.",
+        [
+            md_type(),
+            {**mkt_data("AAPL"), "reply": aapl_line("${reqId}", "185.25", "300", "185.27", "500")},
+            {**mkt_data("EUR"), "reply": eur_line("${reqId}")},
+            {"sleep": 0.05},
+            {
+                "push": [
+                    m.tick_price("${reqId@AAPL}", "1", "Infinity", "300", "1"),
+                    m.tick_price("${reqId@EUR}", "2", "1.08535", "1000000", "1"),
+                    m.tick_size("${reqId@EUR}", "3", "1000000"),
+                ]
+            },
+            {"sleep": 0.05},
+            {"push": [m.tick_price("${reqId@AAPL}", "1", "185.26", "200", "1")]},
+        ],
+        cites=(
+            "composed variation: a tickPrice with price 'Infinity' (rule 11: one bad item costs only itself)",
+        ),
+    )
+
+
+@flow("market_data_quiet")
+def md_quiet() -> dict[str, Any]:
+    return md_transcript(
+        "AAPL quotes once, then the market is quiet: TWS sends nothing but answers every reqCurrentTime "
+        "(standing answer), so the line stays as it is.",
+        [md_type(), {**mkt_data("AAPL"), "reply": aapl_line("${reqId}", "185.25", "300", "185.27", "500")}],
     )
 
 

@@ -272,3 +272,54 @@ async def test_autotrader_quotes_ibkr_prints_the_snapshot_then_quotes() -> None:
     assert lines[0] == "snapshot AAPL  bid 185.25 x 300  ask 185.27 x 500  spread 0.02"
     assert "quote    AAPL  bid 185.25 x 300  ask 185.27 x 500  spread 0.02" in lines
     assert "quote    AAPL  bid 185.26 x 200  ask 185.27 x 500  spread 0.01" in lines
+
+
+async def test_an_unreadable_tick_costs_only_itself(
+    session: Session, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR)
+    async with session("market_data_bad_tick", symbols=["AAPL", "EUR.USD"]) as (tws, adapter):
+        feed = adapter.open_market_data()
+        async with reading(feed) as items:
+            await feed.subscribe(["AAPL", "EUR.USD"])
+            await items.until(lambda seen: len(items.of(Quote)) >= 4)
+            assert tws.script_finished
+    stale = [i for i in items.of(Stale) if i.symbol == "AAPL"]
+    assert len(stale) == 1 and "unreadable" in stale[0].reason
+    eur = [(q.bid, q.ask) for q in items.of(Quote) if q.symbol == "EUR.USD"]
+    assert eur == [(D("1.08525"), D("1.0853")), (D("1.08525"), D("1.08535"))]  # the neighbour went on
+    aapl = [(q.bid, q.bid_size) for q in items.of(Quote) if q.symbol == "AAPL"]
+    assert aapl == [(D("185.25"), D("300")), (D("185.26"), D("200"))]  # and AAPL with its next tick
+    assert any("cannot read" in r.getMessage() and "Infinity" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_quiet_market_is_checked_not_resubscribed(session: Session) -> None:
+    async with session("market_data_quiet", market_data_silence=0.15, request_timeout=1.0) as (tws, adapter):
+        feed = adapter.open_market_data()
+        async with reading(feed) as items:
+            await feed.subscribe(["AAPL"])
+            await items.until(lambda seen: bool(seen))
+            await anyio.sleep(0.6)
+        assert len(tws.requests("reqCurrentTime")) >= 2  # TWS answered each ping: the socket is alive
+        assert len(tws.requests("reqMktData")) == 1
+    assert items.of(Stale) == []  # silence alone is not staleness (the price cache ages quotes itself)
+
+
+async def test_orders_and_market_data_share_the_socket_across_a_drop(session: Session) -> None:
+    async with session("conformance/TC-MD-03") as (tws, adapter):
+        feed = adapter.open_market_data()
+        async with anyio.create_task_group() as group:
+
+            async def orders() -> None:
+                async for _ in adapter.stream_events():
+                    pass
+
+            group.start_soon(orders)
+            async with reading(feed) as items:
+                await feed.subscribe(["AAPL"])
+                await items.until(lambda seen: len(items.of(Quote)) >= 2, seconds=6)
+            assert adapter.is_connected
+            group.cancel_scope.cancel()
+        assert tws.connections == 2  # one reconnect, shared by the order stream and the feed
+        assert len(tws.requests("reqMarketDataType")) == 2 and tws.unexpected == []
+    assert _quotes(items)[-1] == (D("185.31"), D("400"), D("185.33"), D("600"))

@@ -32,7 +32,7 @@ from decimal import Decimal, InvalidOperation
 from autotrader_core.errors import BrokerProtocolError
 from autotrader_core.market_data import Quote, Stale, Trade
 
-from autotrader_ibkr.parsing import BROKER
+from autotrader_ibkr.parsing import BROKER, UNSET_DOUBLE_TEXT
 
 __all__ = [
     "BID_SIDE",
@@ -80,9 +80,9 @@ def _int(fields: list[str], index: int, name: str) -> int:
 
 
 def _amount(fields: list[str], index: int, name: str) -> Decimal | None:
-    """Wire text -> ``Decimal``; ``None`` for "no value" (empty, or not above zero)."""
+    """Wire text -> ``Decimal``; ``None`` for "no value" (empty, IBKR's unset double, not above zero)."""
     text = _field(fields, index)
-    if not text:
+    if not text or text == UNSET_DOUBLE_TEXT:
         return None
     try:
         value = Decimal(text)
