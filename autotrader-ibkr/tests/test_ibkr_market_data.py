@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import io
 import logging
+import os
+import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from decimal import Decimal
@@ -323,3 +325,27 @@ async def test_orders_and_market_data_share_the_socket_across_a_drop(session: Se
         assert tws.connections == 2  # one reconnect, shared by the order stream and the feed
         assert len(tws.requests("reqMarketDataType")) == 2 and tws.unexpected == []
     assert _quotes(items)[-1] == (D("185.31"), D("400"), D("185.33"), D("600"))
+
+
+async def test_the_autotrader_quotes_command_reaches_tws() -> None:
+    """The real command line (plugin discovery, settings from the environment) against the fake TWS."""
+    async with fake_tws("quotes_cli") as tws:
+        env = {**os.environ, "AUTOTRADER_IBKR_PORT": str(tws.port), "AUTOTRADER_IBKR_CONNECT_TIMEOUT": "5"}
+        command = [
+            sys.executable,
+            "-m",
+            "autotrader_core.cli",
+            "quotes",
+            "ibkr",
+            "AAPL",
+            "--seconds",
+            "1",
+            "--every",
+            "0.01",
+        ]
+        result = await anyio.run_process(command, env=env, check=False)
+        assert tws.script_finished
+    out = result.stdout.decode()
+    assert result.returncode == 0, result.stderr.decode()[-2000:]
+    assert out.splitlines()[0] == "snapshot AAPL  bid 185.25 x 300  ask 185.27 x 500  spread 0.02"
+    assert "quote    AAPL  bid 185.26 x 200  ask 185.27 x 500  spread 0.01" in out

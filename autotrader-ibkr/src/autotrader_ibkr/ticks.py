@@ -32,7 +32,8 @@ from decimal import Decimal, InvalidOperation
 from autotrader_core.errors import BrokerProtocolError
 from autotrader_core.market_data import Quote, Stale, Trade
 
-from autotrader_ibkr.parsing import BROKER, UNSET_DOUBLE_TEXT
+from autotrader_ibkr.parsing import BROKER, UNSET_DOUBLE_TEXT, _int
+from autotrader_ibkr.parsing import _get as _field  # one field reader for every TWS message
 
 __all__ = [
     "BID_SIDE",
@@ -58,25 +59,6 @@ DATA_TYPES = {1: "live", 2: "frozen", 3: "delayed", 4: "delayed frozen"}
 """``marketDataType`` values (message 58, ``reqMarketDataType``)."""
 
 _ZERO = Decimal(0)
-
-
-def _field(fields: list[str], index: int) -> str:
-    try:
-        return fields[index]
-    except IndexError:
-        raise BrokerProtocolError(
-            f"TWS message {fields[0] if fields else '?'} has no field {index}", payload=fields, broker=BROKER
-        ) from None
-
-
-def _int(fields: list[str], index: int, name: str) -> int:
-    text = _field(fields, index)
-    try:
-        return int(text)
-    except ValueError:
-        raise BrokerProtocolError(
-            f"field {name!r} is not an integer: {text!r}", payload=fields, broker=BROKER
-        ) from None
 
 
 def _amount(fields: list[str], index: int, name: str) -> Decimal | None:
