@@ -257,6 +257,7 @@ async def test_trades_come_from_tick_by_tick_all_last(session: Session) -> None:
         D("100"),
         None,
     )
+    assert trade.trade_id == "1"  # TWS sends none: the adapter numbers its trades
     assert trade.broker_time is not None and trade.broker_time.isoformat() == "2025-11-24T18:30:05+00:00"
     (request,) = tws.requests("reqTickByTickData")
     assert request.named["tickType"] == "AllLast"

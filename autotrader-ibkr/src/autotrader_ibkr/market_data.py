@@ -29,6 +29,7 @@ alert; the other symbols go on. ``get_quote`` raises them as typed errors
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import time
@@ -117,7 +118,6 @@ class _Line:
     error: AutotraderError | None = None
     done: anyio.Event | None = None
     """Set when a snapshot has its answer."""
-    trades: int = 0
 
 
 class MarketDataRouter:
@@ -143,6 +143,9 @@ class MarketDataRouter:
         self.carriers: set[MarketDataCarrier] = set()
         self._dirty: dict[int, None] = {}
         self._type_generation = -1
+        self._trade_numbers = itertools.count(1)
+        """TWS sends no trade id: trades are numbered here, unique for the adapter's life (reqIds
+        are not: ib_async restarts them from TWS's next order id after a reconnect)."""
 
     # -- wiring --------------------------------------------------------------------------
     def attach(self, ib: ib_async.IB) -> None:
@@ -276,8 +279,7 @@ class MarketDataRouter:
         if tick is None or tick.unreported:
             return  # unreported trades (e.g. odd lots) are not prices of the market
         self._emit_dirty()  # quotes read before this trade go first
-        line.trades += 1
-        trade = trade_from(tick, line.symbol, f"{tick.req_id}.{line.trades}", self._clock())
+        trade = trade_from(tick, line.symbol, str(next(self._trade_numbers)), self._clock())
         if trade is not None:
             line.owner.add(trade)
 

@@ -219,7 +219,7 @@ class Book:
 def trade_from(tick: LastTick, symbol: str, trade_id: str, received_at: float) -> Trade | None:
     """A tick-by-tick trade as a core :class:`Trade` (``None`` for a no-value tick).
 
-    TWS sends no trade id and no aggressor side: ``trade_id`` is the feed's own counter.
+    TWS sends no trade id and no aggressor side: ``trade_id`` is the adapter's own number.
     """
     if tick.price is None or tick.size is None:
         return None
