@@ -1325,8 +1325,37 @@ def snapshot_answer(bid: str, bid_size: str, ask: str, ask_size: str) -> list[li
 def md_subscribe_and_parse() -> dict[str, Any]:
     return md_transcript(
         "Quotes and trades of AAPL: reqMarketDataType(3), reqMktData (first quote 185.25 x 300 / 185.27 x "
-        "500, plus last, volume and close ticks the quote ignores), tick-by-tick AllLast; the bid moves to "
-        "185.26 x 200, then one trade 100 @ 185.27 on ISLAND. Then a snapshot reqMktData (get_quote).",
+        "500, plus the last trade before the subscription, volume and close ticks); the bid moves to "
+        "185.26 x 200, then a trade: last 185.27 x 100 with its timestamp. Then a snapshot reqMktData "
+        "(get_quote).",
+        [
+            md_type(),
+            {**mkt_data("AAPL"), "reply": aapl_line("${reqId}", "185.25", "300", "185.27", "500")},
+            {"sleep": 0.05},
+            {
+                "push": [
+                    m.tick_price("${reqId@AAPL}", "1", "185.26", "200", "1"),
+                    m.tick_size("${reqId@AAPL}", "0", "200"),
+                ]
+            },
+            {"sleep": 0.05},
+            {
+                "push": [
+                    m.tick_price("${reqId@AAPL}", "4", "185.27", "100", "0"),
+                    m.tick_size("${reqId@AAPL}", "5", "100"),
+                    m.tick_string("${reqId@AAPL}", "45", T_TRADE),
+                ]
+            },
+            {**mkt_data("AAPL", snapshot="1"), "reply": snapshot_answer("185.26", "200", "185.27", "500")},
+        ],
+    )
+
+
+@flow("market_data_tick_by_tick")
+def md_tick_by_tick() -> dict[str, Any]:
+    return md_transcript(
+        "trades_source=tick_by_tick: AAPL quotes from reqMktData (its last-trade ticks are not trades "
+        "here) and trades from tick-by-tick AllLast: one trade 100 @ 185.27 on ISLAND with its time.",
         [
             md_type(),
             {**mkt_data("AAPL"), "reply": aapl_line("${reqId}", "185.25", "300", "185.27", "500")},
@@ -1340,7 +1369,31 @@ def md_subscribe_and_parse() -> dict[str, Any]:
             },
             {"sleep": 0.05},
             {"push": [m.tick_by_tick_last("${tbtReqId@AAPL}", T_TRADE, "185.27", "100", "ISLAND")]},
-            {**mkt_data("AAPL", snapshot="1"), "reply": snapshot_answer("185.26", "200", "185.27", "500")},
+        ],
+    )
+
+
+@flow("market_data_tick_by_tick_refused")
+def md_tick_by_tick_refused() -> dict[str, Any]:
+    return md_transcript(
+        "trades_source=tick_by_tick: AAPL quotes, but TWS refuses the tick-by-tick request with error "
+        "10189 'Failed to request tick-by-tick data. Invalid Real-time Query'; the quotes go on.",
+        [
+            md_type(),
+            {**mkt_data("AAPL"), "reply": aapl_line("${reqId}", "185.25", "300", "185.27", "500")},
+            {
+                "expect": {
+                    "request": "reqTickByTickData",
+                    "fields": {"symbol": "AAPL", "tickType": "AllLast"},
+                },
+                "reply": [
+                    m.error(
+                        "${reqId}", "10189", "Failed to request tick-by-tick data. Invalid Real-time Query"
+                    )
+                ],
+            },
+            {"sleep": 0.05},
+            {"push": [m.tick_price("${reqId@AAPL}", "1", "185.26", "200", "1")]},
         ],
     )
 

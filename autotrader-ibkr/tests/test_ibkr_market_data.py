@@ -244,24 +244,35 @@ async def test_market_data_connects_by_itself_and_disconnect_ends_the_feed() -> 
         assert isinstance(seen[0], Quote)
 
 
-async def test_trades_come_from_tick_by_tick_all_last(session: Session) -> None:
+async def test_trades_come_from_the_last_ticks_by_default(session: Session) -> None:
     async with session("conformance/TC-MD-01") as (tws, adapter):
         feed = adapter.open_market_data(trades=True)
         async with reading(feed) as items:
             await feed.subscribe(["AAPL"])
             await items.until(lambda seen: bool([i for i in seen if isinstance(i, Trade)]))
-        (trade,) = items.of(Trade)
         await adapter.get_quote("AAPL")
-    assert isinstance(trade, Trade) and (trade.price, trade.size, trade.aggressor) == (
-        D("185.27"),
-        D("100"),
-        None,
-    )
-    assert trade.trade_id == "1"  # TWS sends none: the adapter numbers its trades
+        assert tws.requests("reqTickByTickData") == []  # no extra market-data line
+    (trade,) = items.of(Trade)  # the last trade from before the subscription is no news
+    assert (trade.price, trade.size, trade.aggressor, trade.trade_id) == (D("185.27"), D("100"), None, "1")
+    assert items.items.index(trade) == len(items.items) - 1  # after the quotes read before it
+
+
+async def test_trades_come_from_tick_by_tick_all_last_when_asked(session: Session) -> None:
+    async with session("market_data_tick_by_tick", trades_source="tick_by_tick") as (tws, adapter):
+        feed = adapter.open_market_data(trades=True)
+        async with reading(feed) as items:
+            await feed.subscribe(["AAPL"])
+            await items.until(lambda seen: bool([i for i in seen if isinstance(i, Trade)]))
+        (trade,) = items.of(Trade)
+        assert len(tws.requests("cancelMktData")) == 1 and len(tws.requests("cancelTickByTickData")) == 1
+    assert (trade.price, trade.size, trade.aggressor) == (D("185.27"), D("100"), None)
     assert trade.broker_time is not None and trade.broker_time.isoformat() == "2025-11-24T18:30:05+00:00"
     (request,) = tws.requests("reqTickByTickData")
     assert request.named["tickType"] == "AllLast"
-    assert len(tws.requests("cancelMktData")) == 1 and len(tws.requests("cancelTickByTickData")) == 1
+    assert _quotes(items) == [
+        (D("185.25"), D("300"), D("185.27"), D("500")),
+        (D("185.26"), D("200"), D("185.27"), D("500")),
+    ]
 
 
 async def test_autotrader_quotes_ibkr_prints_the_snapshot_then_quotes() -> None:
@@ -350,3 +361,18 @@ async def test_the_autotrader_quotes_command_reaches_tws() -> None:
     assert result.returncode == 0, result.stderr.decode()[-2000:]
     assert out.splitlines()[0] == "snapshot AAPL  bid 185.25 x 300  ask 185.27 x 500  spread 0.02"
     assert "quote    AAPL  bid 185.26 x 200  ask 185.27 x 500  spread 0.01" in out
+
+
+async def test_a_refused_tick_by_tick_line_leaves_the_quotes_alone(
+    session: Session, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR)
+    async with session("market_data_tick_by_tick_refused", trades_source="tick_by_tick") as (_tws, adapter):
+        feed = adapter.open_market_data(trades=True)
+        async with reading(feed) as items:
+            await feed.subscribe(["AAPL"])
+            await items.until(lambda seen: len(_quotes(items)) >= 2)
+    assert items.of(Stale) == []  # the quotes are as good as before
+    assert any(
+        "tick-by-tick trades of AAPL refused: TWS error 10189" in r.getMessage() for r in caplog.records
+    )

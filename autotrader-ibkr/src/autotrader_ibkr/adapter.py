@@ -638,7 +638,8 @@ class IbkrAdapter(BrokerAdapter):
         """A market-data feed on the TWS session (connects on the first ``subscribe`` if needed).
 
         Quotes come from ``reqMktData`` (TWS's aggregated top of book: 250 ms for US stocks, 5 ms
-        for FX); with ``trades``, each trade from tick-by-tick ``AllLast``. Without a live
+        for FX); with ``trades``, trades from the same line's last-trade ticks, or one per trade
+        from tick-by-tick ``AllLast`` (``settings.trades_source``). Without a live
         subscription the data is delayed and, by default (``delayed_data="stale"``), yields
         ``Stale``, never a price (see the README's *Market data*).
         """

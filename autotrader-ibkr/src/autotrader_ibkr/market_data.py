@@ -1,4 +1,4 @@
-"""IBKR market data: ``reqMktData`` top of book and tick-by-tick trades on the TWS session.
+"""IBKR market data: ``reqMktData`` top of book and last trades on the TWS session.
 
 Unlike the crypto venues, IBKR's market data is not a public stream of its own: it flows
 over the same TWS API socket as orders (protocols-market-data.md §5), needs a logged-in
@@ -8,11 +8,13 @@ TWS/Gateway and the account's market-data subscriptions. The pieces:
   client (:mod:`.taps`), keeps a :class:`~autotrader_ibkr.ticks.Book` per request and hands
   each request's items to the connection that owns it. Quotes are emitted once per TCP
   read (ib_async's ``updateEvent``), after all the ticks in it were applied: TWS sends bid
-  and ask as separate messages, and a quote built between them could be crossed. A trade
-  flushes the quotes received before it, so items keep the wire's order.
+  and ask as separate messages, and a quote built between them could be crossed. Trades come
+  from the same line's last price/size ticks (``trades_source="last"``: the first one is the
+  trade before the subscription, not news) or from tick-by-tick ``AllLast``; a trade flushes
+  the quotes received before it, so items keep the wire's order.
 * :class:`MarketDataCarrier` is one connection of a feed for the core's reconnecting
   stream: it opens (or reuses) the TWS session, sends ``reqMarketDataType`` once per socket
-  and ``reqMktData`` / ``reqTickByTickData`` per symbol, and reports the end of its
+  and ``reqMktData`` (plus ``reqTickByTickData`` for tick-by-tick trades) per symbol, and reports the end of its
   connection — a dropped socket, or TWS's 1101 ("market data requests have been lost") —
   as ``StreamLost``, so the feed yields ``Stale`` and resubscribes everything.
 * :class:`IbkrMarketData` is the :class:`~autotrader_core.market_data.MarketDataFeed`
@@ -35,13 +37,14 @@ import math
 import time
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, Literal
 
 import anyio
 import ib_async
 from autotrader_core.adapter import AdapterTelemetry
 from autotrader_core.errors import AutotraderError, BrokerError, RequestTimeout
-from autotrader_core.market_data import MarketData, Quote, Stale
+from autotrader_core.market_data import MarketData, Quote, Stale, Trade
 from autotrader_core.streaming import Heartbeat, StreamLost
 from autotrader_core.streaming.feed import SymbolFeed
 
@@ -74,6 +77,8 @@ _CONNECTIVITY_LOST = 1100
 _REQUESTS_LOST = 1101
 _FARM_BROKEN = frozenset({2103})
 """Market data farm connection is broken: prices stop until it is OK again (2104)."""
+_LAST_PRICE = frozenset({4, 68})
+_LAST_SIZE = frozenset({5, 71})
 _NOT_FOR_API = 10089
 """The subscription does not extend to the API. Delayed data may still follow (rust-ibapi treats it as
 an advisory, wboayue/rust-ibapi#768), so it makes the symbol stale without ending the request."""
@@ -118,6 +123,10 @@ class _Line:
     error: AutotraderError | None = None
     done: anyio.Event | None = None
     """Set when a snapshot has its answer."""
+    wants_trades: bool = False
+    """Emit trades from this line's last price/size ticks (``trades_source="last"``)."""
+    last_trade: tuple[Decimal, Decimal | None] | None = None
+    """The last price and size TWS reported; the first report is the baseline, not a new trade."""
 
 
 class MarketDataRouter:
@@ -182,12 +191,14 @@ class MarketDataRouter:
         symbol: str,
         kind: Kind,
         owner: MarketDataCarrier | None,
+        *,
+        last_trades: bool = False,
     ) -> _Line:
         """Send one request for ``symbol`` and register its line (ib_async's ``reqMktData`` steps,
         with the reqId kept: the ticks are matched to it)."""
         self.ensure_data_type(ib)
         req_id: int = ib.client.getReqId()
-        line = _Line(symbol, kind, owner)
+        line = _Line(symbol, kind, owner, wants_trades=last_trades)
         self.lines[req_id] = line
         if kind == "trades":
             ib.wrapper.startTicker(req_id, contract, "AllLast")
@@ -248,15 +259,34 @@ class MarketDataRouter:
         line = self.lines.get(tick_req_id(fields))
         if line is not None:
             tick = parse_tick_price(fields)
-            if line.book.apply_price(tick):
+            if tick.tick_type in _LAST_PRICE:
+                if tick.price is not None:
+                    self._last(line, tick.price, tick.size)
+            elif line.book.apply_price(tick):
                 self._dirty[tick.req_id] = None
 
     def _on_size(self, fields: list[str]) -> None:
         line = self.lines.get(tick_req_id(fields))
         if line is not None:
             tick = parse_tick_size(fields)
-            if line.book.apply_size(tick):
+            if tick.tick_type in _LAST_SIZE:
+                # A new size at the same last price is a new trade; the repeat after a tickPrice is not.
+                if line.last_trade is not None and tick.size is not None and tick.size != line.last_trade[1]:
+                    self._last(line, line.last_trade[0], tick.size)
+            elif line.book.apply_size(tick):
                 self._dirty[tick.req_id] = None
+
+    def _last(self, line: _Line, price: Decimal, size: Decimal | None) -> None:
+        """A last-trade report of a ``reqMktData`` line: a trade, unless it is the line's first."""
+        first = line.last_trade is None
+        line.last_trade = (price, size)
+        if first or size is None or not line.wants_trades or line.owner is None:
+            return  # the first report is the last trade before we subscribed: maybe old, not news
+        if line.data_type != 1 and self._session.settings.delayed_data != "quotes":
+            return  # a delayed trade is no live price (its quotes are Stale already)
+        self._emit_dirty()  # quotes read before this trade go first
+        number = str(next(self._trade_numbers))
+        line.owner.add(Trade(line.symbol, price, size, None, number, None, self._clock()))
 
     def _on_data_type(self, fields: list[str]) -> None:
         req_id, data_type = parse_market_data_type(fields)
@@ -371,6 +401,9 @@ class MarketDataRouter:
         if line.done is not None:
             line.done.set()
             return
+        if line.kind == "trades":  # the symbol's quotes go on: only its tick-by-tick trades stopped
+            self._alert(f"tick-by-tick trades of {line.symbol} refused: TWS error {code}: {text}")
+            return
         self._alert(f"market data of {line.symbol} refused: TWS error {code}: {text}")
         if line.owner is not None:
             line.owner.add(Stale(line.symbol, f"TWS error {code}: {text}"))
@@ -452,8 +485,11 @@ class MarketDataCarrier:
         for symbol in sorted(frame.symbols):
             contract = await self._contract_for(symbol)
             ib = self._ib()  # the socket may have dropped during the lookup
-            self._router.request(ib, contract, symbol, "quotes", self)
-            if self._trades:
+            by_tick = self._trades and self._session.settings.trades_source == "tick_by_tick"
+            self._router.request(
+                ib, contract, symbol, "quotes", self, last_trades=self._trades and not by_tick
+            )
+            if by_tick:
                 self._router.request(ib, contract, symbol, "trades", self)
 
     async def recv(self) -> MdFrame:
@@ -514,7 +550,7 @@ class IbkrMarketData(SymbolFeed[MdFrame]):
         router: The adapter's :class:`MarketDataRouter`.
         connect: Connects the adapter if it is not (market data needs a TWS session).
         contract_for: Qualifies a symbol (``InvalidOrder`` when TWS knows none).
-        trades: Also request tick-by-tick ``AllLast`` trades.
+        trades: Also stream trades (``trades_source``: the line's last-trade ticks, or tick-by-tick ``AllLast``).
         telemetry: The adapter's telemetry, looked up on every report.
     """
 

@@ -16,11 +16,10 @@ for this field currently available" (closed market, empty side), and ib_async do
 same for a size of ``0``. A :class:`Book` never turns that into a price: a side without
 a value makes the book "no price" (the feed yields ``Stale`` for it), never a zero.
 
-Tick types used (Campus "Available Tick Types"): 1/66 bid, 2/67 ask, 0/69 bid size,
-3/70 ask size (the delayed ids 66-70 carry the same fields when the request is served
-delayed). Everything else a ``reqMktData`` line carries (last, volume, high, low...) is
-skipped here: trades come from tick-by-tick ``AllLast``, which has one message per trade
-and the exchange's time.
+Tick types used by the book (Campus "Available Tick Types"): 1/66 bid, 2/67 ask, 0/69 bid
+size, 3/70 ask size (the delayed ids 66-70 carry the same fields when the request is served
+delayed). The last trade (4/68 price, 5/71 size) is read by the feed
+(:mod:`autotrader_ibkr.market_data`); volume, high, low... are skipped.
 """
 
 from __future__ import annotations
