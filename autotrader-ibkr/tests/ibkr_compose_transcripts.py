@@ -1398,6 +1398,36 @@ def md_tick_by_tick_refused() -> dict[str, Any]:
     )
 
 
+@flow("engine_trades_on_quotes")
+def md_engine() -> dict[str, Any]:
+    return md_transcript(
+        "The engine runs a strategy on AAPL: its market feed takes the snapshot (reqMarketDataType(3), "
+        "snapshot reqMktData) and the streaming reqMktData; the strategy rests a limit buy of 10 at the "
+        "bid (185.25), which TWS accepts.",
+        [
+            md_type(),
+            {**mkt_data("AAPL", snapshot="1"), "reply": snapshot_answer("185.25", "300", "185.27", "500")},
+            {**mkt_data("AAPL"), "reply": aapl_line("${reqId}", "185.25", "300", "185.27", "500")},
+            {
+                # The engine makes the client order id: any orderRef, filled into the reply from the request.
+                "expect": {
+                    "request": "placeOrder",
+                    "fields": {
+                        "orderType": "LMT",
+                        "lmtPrice": "185.25",
+                        "totalQuantity": "10",
+                        "action": "BUY",
+                    },
+                },
+                "reply": [
+                    _open("Submitted", "${orderRef}", lmt_price="185.25"),
+                    _status("Submitted", "0", "10"),
+                ],
+            },
+        ],
+    )
+
+
 @flow("conformance/TC-MD-02")
 def md_unknown_symbol() -> dict[str, Any]:
     return md_transcript(
