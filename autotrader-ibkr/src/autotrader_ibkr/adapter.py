@@ -651,6 +651,7 @@ class IbkrAdapter(BrokerAdapter):
             trades=trades,
             telemetry=lambda: self.telemetry,
         )
+        self._feeds = {known for known in self._feeds if not known.stream.closed}  # forget closed ones
         self._feeds.add(feed)
         return feed
 
