@@ -1253,7 +1253,12 @@ MD_VALUES = (
     "mock-gateway market-data fixtures; US-stock sizes in shares (TWS's 'sizes in shares instead of lots' "
     "setting; which one a login uses is pinned here, protocols-market-data.md §7 item 17)"
 )
-T_TRADE = "1764009005"  # 2025-11-24 18:30:05 UTC (during the session of T0's day)
+T_TRADE = "1764009005"
+NOT_FOR_API_TEXT = "The market data subscribed with the user does not extend support for API use."
+NOT_FOR_API_CITE = (
+    "10089 text: IBKR's Campus table has no message for 10089 (protocols-market-data.md §7 item 20); "
+    "the text here is the table's note, not a captured message"
+)  # 2025-11-24 18:30:05 UTC (during the session of T0's day)
 
 
 def md_transcript(
@@ -1574,19 +1579,29 @@ def md_no_permission() -> dict[str, Any]:
             {"push": [m.tick_price("${reqId@AAPL}", "1", "185.26", "200", "1")]},
             {
                 **mkt_data("ES", snapshot="1"),
+                "reply": [m.error("${reqId}", "10089", NOT_FOR_API_TEXT)],
+            },
+        ],
+        cites=(NOT_FOR_API_CITE,),
+    )
+
+
+@flow("market_data_not_for_api")
+def md_not_for_api() -> dict[str, Any]:
+    return md_transcript(
+        "AAPL's subscription is not enabled for the API: TWS answers 10089, then serves the line "
+        "delayed (marketDataType 3, ticks 66-71: bid 185.05 x 300, ask 185.07 x 500).",
+        [
+            md_type(),
+            {
+                **mkt_data("AAPL"),
                 "reply": [
-                    m.error(
-                        "${reqId}",
-                        "10089",
-                        "The market data subscribed with the user does not extend support for API use.",
-                    )
+                    m.error("${reqId}", "10089", NOT_FOR_API_TEXT),
+                    *aapl_line("${reqId}", "185.05", "300", "185.07", "500", data_type="3"),
                 ],
             },
         ],
-        cites=(
-            "10089 text: IBKR's Campus table has no message for 10089 (protocols-market-data.md §7 item 20); "
-            "the text here is the table's note, not a captured message",
-        ),
+        cites=(NOT_FOR_API_CITE, "10089 followed by data: wboayue/rust-ibapi#768 (10089 is a data advisory)"),
     )
 
 

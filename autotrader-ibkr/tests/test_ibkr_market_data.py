@@ -376,3 +376,20 @@ async def test_a_refused_tick_by_tick_line_leaves_the_quotes_alone(
     assert any(
         "tick-by-tick trades of AAPL refused: TWS error 10189" in r.getMessage() for r in caplog.records
     )
+
+
+@pytest.mark.parametrize(("mode", "quoted"), [("stale", False), ("quotes", True)])
+async def test_10089_makes_the_symbol_stale_and_keeps_the_line(
+    session: Session, mode: str, quoted: bool
+) -> None:
+    async with session("market_data_not_for_api", delayed_data=mode) as (_tws, adapter):
+        feed = adapter.open_market_data()
+        async with reading(feed) as items:
+            await feed.subscribe(["AAPL"])
+            await items.until(lambda seen: len(seen) >= 2)
+            await anyio.sleep(0.1)
+    first = items.items[0]
+    assert isinstance(first, Stale) and "TWS error 10089" in first.reason
+    assert _quotes(items) == ([(D("185.05"), D("300"), D("185.07"), D("500"))] if quoted else [])
+    if not quoted:
+        assert "delayed" in items.items[1].reason  # type: ignore[union-attr]
