@@ -63,7 +63,7 @@ from autotrader_ibkr.answers import (
 from autotrader_ibkr.contracts import ContractSpec, parse_symbol, symbol_from_fields
 from autotrader_ibkr.errors import ErrorKind, classify, to_exception
 from autotrader_ibkr.fills import fill_from
-from autotrader_ibkr.market_data import IbkrMarketData, MarketDataRouter
+from autotrader_ibkr.market_data import IbkrMarketData
 from autotrader_ibkr.orders import (
     CANCELED_STATUSES,
     build_ib_order,
@@ -84,6 +84,7 @@ from autotrader_ibkr.session import TwsSession
 from autotrader_ibkr.settings import IbkrSettings
 from autotrader_ibkr.stream import RESYNC, OrderStream, SessionCarrier, StreamFrame
 from autotrader_ibkr.taps import tap_messages
+from autotrader_ibkr.tick_router import MarketDataRouter
 
 __all__ = ["IbkrAdapter"]
 
