@@ -9,9 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from autotrader_conformance.strategy_replay import RecordedIds, StrategyReplay, run_strategy
-from autotrader_core import PluginManager
-from autotrader_core.settings import EngineSettings
+from autotrader_conformance.strategy_replay import StrategyReplay, trade_from_environment
 
 pytestmark = pytest.mark.anyio
 
@@ -24,25 +22,23 @@ async def test_the_readme_example_buys_the_dip_and_closes_on_binance(
 ) -> None:
     example = runpy.run_path(str(EXAMPLE))
     symbol, size = example["MARKETS"]["binance"]
+    strategy = example["MeanReversion"](symbol, Decimal(size))
     async with StrategyReplay(RECORDINGS / "README-TRADE.json", RECORDINGS / "README-QUOTES.json") as replay:
-        for name, value in {
-            "API_KEY": "test-key",
-            "API_SECRET": "test-secret",
-            "HTTP_TRANSPORT": "auto",  # what a user gets (conftest.py pins httpx for the unit tests)
-            "BASE_URL": replay.base_url,
-            "WS_URL": replay.private_url,
-            "MARKET_DATA_URL": replay.market_url,
-        }.items():
-            monkeypatch.setenv(f"AUTOTRADER_BINANCE_{name}", value)
-        adapter = PluginManager().load_entry_points().create_adapter("binance")  # as the example does
-        strategy = example["MeanReversion"](symbol, Decimal(size))
-        status = await run_strategy(
-            adapter,
+        status = await trade_from_environment(  # the adapter built as the example builds it
+            "binance",
             strategy,
             replay,
-            ids=RecordedIds("atreadme01", "atreadme02"),
-            settings=EngineSettings(data_dir=tmp_path, decision_interval=0.02, handle_signals=False),
-            fills=2,
+            environment={
+                "API_KEY": "test-key",
+                "API_SECRET": "test-secret",
+                "HTTP_TRANSPORT": "auto",  # what a user gets (conftest.py pins httpx for the unit tests)
+                "BASE_URL": replay.base_url,
+                "WS_URL": replay.private_url,
+                "MARKET_DATA_URL": replay.market_url,
+            },
+            monkeypatch=monkeypatch,
+            data_dir=tmp_path,
+            order_ids=("atreadme01", "atreadme02"),
         )
     replay.check()
     # It saw the recorded book: the mids of the steady book and of the dip.

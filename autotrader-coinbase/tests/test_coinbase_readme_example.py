@@ -10,9 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from autotrader_conformance.strategy_replay import RecordedIds, StrategyReplay, run_strategy
-from autotrader_core import PluginManager
-from autotrader_core.settings import EngineSettings
+from autotrader_conformance.strategy_replay import StrategyReplay, trade_from_environment
 from coinbase_payloads import KEY_NAME
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -37,26 +35,24 @@ async def test_the_readme_example_buys_the_dip_and_closes_on_coinbase(
 ) -> None:
     example = runpy.run_path(str(EXAMPLE))
     symbol, size = example["MARKETS"]["coinbase"]
+    strategy = example["MeanReversion"](symbol, Decimal(size))
     async with StrategyReplay(RECORDINGS / "README-TRADE.json", RECORDINGS / "README-QUOTES.json") as replay:
-        for name, value in {
-            "ENVIRONMENT": "live",  # the sandbox is a static mock without WebSocket: nothing to trade on
-            "API_KEY_NAME": KEY_NAME,
-            "API_PRIVATE_KEY": _throwaway_key(),
-            "HTTP_TRANSPORT": "auto",  # what a user gets (conftest.py pins httpx for the unit tests)
-            "BASE_URL": replay.base_url,
-            "WS_URL": replay.private_url,
-            "MARKET_DATA_URL": replay.market_url,
-        }.items():
-            monkeypatch.setenv(f"AUTOTRADER_COINBASE_{name}", value)
-        adapter = PluginManager().load_entry_points().create_adapter("coinbase")  # as the example does
-        strategy = example["MeanReversion"](symbol, Decimal(size))
-        status = await run_strategy(
-            adapter,
+        status = await trade_from_environment(  # the adapter built as the example builds it
+            "coinbase",
             strategy,
             replay,
-            ids=RecordedIds("atreadme01", "atreadme02"),
-            settings=EngineSettings(data_dir=tmp_path, decision_interval=0.02, handle_signals=False),
-            fills=2,
+            environment={
+                "ENVIRONMENT": "live",  # the sandbox is a static mock without WebSocket: nothing to trade on
+                "API_KEY_NAME": KEY_NAME,
+                "API_PRIVATE_KEY": _throwaway_key(),
+                "HTTP_TRANSPORT": "auto",  # what a user gets (conftest.py pins httpx for the unit tests)
+                "BASE_URL": replay.base_url,
+                "WS_URL": replay.private_url,
+                "MARKET_DATA_URL": replay.market_url,
+            },
+            monkeypatch=monkeypatch,
+            data_dir=tmp_path,
+            order_ids=("atreadme01", "atreadme02"),
         )
     replay.check()
     # It saw the recorded book: the mids of the steady book and of the dip.

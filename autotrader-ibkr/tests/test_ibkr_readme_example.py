@@ -17,9 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from autotrader_conformance.strategy_replay import RecordedIds, run_strategy
-from autotrader_core import PluginManager
-from autotrader_core.settings import EngineSettings
+from autotrader_conformance.strategy_replay import trade_from_environment
 from ibkr_fake_tws import fake_tws
 
 pytestmark = pytest.mark.anyio
@@ -42,25 +40,23 @@ async def test_the_readme_example_buys_the_dip_and_closes_on_ibkr(
 ) -> None:
     example = runpy.run_path(str(EXAMPLE))
     symbol, size = example["MARKETS"]["ibkr"]
+    strategy = example["MeanReversion"](symbol, Decimal(size))
     async with fake_tws("readme/README-SESSION") as tws:
-        for name, value in {
-            "PORT": str(tws.port),
-            "SYMBOLS": f'["{symbol}"]',
-            "TWS_TIMEZONE": "US/Eastern",
-            "CONNECT_TIMEOUT": "3",
-            "RECONNECT_DELAY": "0.05",
-        }.items():
-            monkeypatch.setenv(f"AUTOTRADER_IBKR_{name}", value)
-        adapter = PluginManager().load_entry_points().create_adapter("ibkr")  # as the example does
-        strategy = example["MeanReversion"](symbol, Decimal(size))
         try:
-            status = await run_strategy(
-                adapter,
+            status = await trade_from_environment(  # the adapter built as the example builds it
+                "ibkr",
                 strategy,
                 None,
-                ids=RecordedIds("atreadme01", "atreadme02"),
-                settings=EngineSettings(data_dir=tmp_path, decision_interval=0.02, handle_signals=False),
-                fills=2,
+                environment={
+                    "PORT": str(tws.port),
+                    "SYMBOLS": f'["{symbol}"]',
+                    "TWS_TIMEZONE": "US/Eastern",
+                    "CONNECT_TIMEOUT": "3",
+                    "RECONNECT_DELAY": "0.05",
+                },
+                monkeypatch=monkeypatch,
+                data_dir=tmp_path,
+                order_ids=("atreadme01", "atreadme02"),
                 within=3.0,
             )
         except AssertionError as exc:

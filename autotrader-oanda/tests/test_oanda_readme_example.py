@@ -11,9 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from autotrader_conformance.strategy_replay import RecordedIds, StrategyReplay, run_strategy
-from autotrader_core import PluginManager
-from autotrader_core.settings import EngineSettings
+from autotrader_conformance.strategy_replay import StrategyReplay, trade_from_environment
 
 pytestmark = pytest.mark.anyio
 
@@ -27,24 +25,22 @@ async def test_the_readme_example_buys_the_dip_and_closes_on_oanda(
 ) -> None:
     example = runpy.run_path(str(EXAMPLE))
     symbol, size = example["MARKETS"]["oanda"]
+    strategy = example["MeanReversion"](symbol, Decimal(size))
     async with StrategyReplay(RECORDINGS / "README-TRADE.json", RECORDINGS / "README-QUOTES.json") as replay:
-        for name, value in {
-            "TOKEN": TOKEN,
-            "ACCOUNT_ID": "101-004-1435156-001",
-            "HTTP_TRANSPORT": "auto",  # what a user gets (conftest.py pins httpx for the unit tests)
-            "BASE_URL": replay.base_url,
-            "WS_URL": replay.stream_url,  # one stream host: pricing and transactions
-        }.items():
-            monkeypatch.setenv(f"AUTOTRADER_OANDA_{name}", value)
-        adapter = PluginManager().load_entry_points().create_adapter("oanda")  # as the example does
-        strategy = example["MeanReversion"](symbol, Decimal(size))
-        status = await run_strategy(
-            adapter,
+        status = await trade_from_environment(  # the adapter built as the example builds it
+            "oanda",
             strategy,
             replay,
-            ids=RecordedIds("atreadme01", "atreadme02"),
-            settings=EngineSettings(data_dir=tmp_path, decision_interval=0.02, handle_signals=False),
-            fills=2,
+            environment={
+                "TOKEN": TOKEN,
+                "ACCOUNT_ID": "101-004-1435156-001",
+                "HTTP_TRANSPORT": "auto",  # what a user gets (conftest.py pins httpx for the unit tests)
+                "BASE_URL": replay.base_url,
+                "WS_URL": replay.stream_url,  # one stream host: pricing and transactions
+            },
+            monkeypatch=monkeypatch,
+            data_dir=tmp_path,
+            order_ids=("atreadme01", "atreadme02"),
         )
     replay.check()
     # It saw the recorded prices: the mids of the steady book and of the dip.

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Mapping, Sequence
 from contextlib import AsyncExitStack
 from pathlib import Path
 from types import TracebackType
@@ -30,9 +31,11 @@ from typing import Any
 
 import anyio
 import httpx
+import pytest
 from autotrader_core.adapter import BrokerAdapter
 from autotrader_core.engine import ExecutionEngine
 from autotrader_core.ids import ClientOrderIdGenerator
+from autotrader_core.plugins import PluginManager
 from autotrader_core.settings import EngineSettings
 from autotrader_core.status import EngineStatus
 from autotrader_core.strategy import Strategy
@@ -43,7 +46,7 @@ from autotrader_conformance.line_stream_replay import LineStreamReplayServer
 from autotrader_conformance.recordings import HttpExchange, Recording, StreamScript, load_recording
 from autotrader_conformance.ws_replay import WsReplayServer
 
-__all__ = ["RecordedIds", "StrategyReplay", "run_strategy"]
+__all__ = ["RecordedIds", "StrategyReplay", "run_strategy", "trade_from_environment"]
 
 _StreamServer = WsReplayServer | LineStreamReplayServer
 
@@ -194,6 +197,39 @@ async def run_strategy(
         f"{fills} fill(s) not booked within {within}s: {status}\n{replay.status() if replay else ''}"
     )
     return status
+
+
+async def trade_from_environment(
+    broker: str,
+    strategy: Strategy,
+    replay: StrategyReplay | None,
+    *,
+    environment: Mapping[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    data_dir: Path,
+    order_ids: Sequence[str],
+    within: float = 15.0,
+) -> EngineStatus:
+    """Build ``broker``'s adapter as a user's script does and trade ``strategy`` on it.
+
+    ``environment`` (names without the prefix, e.g. ``{"API_KEY": "k", "BASE_URL": replay.base_url}``)
+    becomes ``AUTOTRADER_<BROKER>_*`` through ``monkeypatch``; the adapter is then
+    ``PluginManager().load_entry_points().create_adapter(broker)``, its settings read from the
+    environment, and :func:`run_strategy` runs it (a 0.02 s decision cycle, no signal handling)
+    until one fill per recorded client order id in ``order_ids`` is booked.
+    """
+    for name, value in environment.items():
+        monkeypatch.setenv(f"AUTOTRADER_{broker.upper()}_{name}", value)
+    adapter = PluginManager().load_entry_points().create_adapter(broker)
+    return await run_strategy(
+        adapter,
+        strategy,
+        replay,
+        ids=RecordedIds(*order_ids),
+        settings=EngineSettings(data_dir=data_dir, decision_interval=0.02, handle_signals=False),
+        fills=len(order_ids),
+        within=within,
+    )
 
 
 def _done(engine: ExecutionEngine, replay: StrategyReplay | None, fills: int) -> bool:
