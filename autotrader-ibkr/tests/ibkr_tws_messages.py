@@ -1,6 +1,6 @@
 """Builders for TWS -> client messages in the layout of server version 178.
 
-Used only by ``ibkr_compose_transcripts.py`` to write the transcript files that the fake
+Used only by ``ibkr_compose_recordings.py`` to write the transcript files that the fake
 TWS replays; tests read the JSON files, not this module.
 
 Layout source: the field order ib_async 2.1.0's ``decoder.py`` reads at server
