@@ -149,7 +149,7 @@ def push(**changes):
 
 
 COMPOSED = (
-    "composed: assembled by scripts/build_recordings.py from OKX's documented example payloads "
+    "composed: assembled by tests/okx_compose_recordings.py from OKX's documented example payloads "
     "(tests/payloads, protocols.md §2); every change to a documented payload is named in source"
 )
 """No OKX flow here was captured from the broker: each recording says so (the kit requires it)."""
