@@ -228,15 +228,22 @@ def _open(status: str, order_ref: str, **terms: Any) -> list[str]:
         account=ACCOUNT,
         order_ref=order_ref,
         client_id=CLIENT_ID,
-        perm_id=PERM,
+        perm_id=terms.get("perm_id", PERM),
         status=status,
+        shares_allocation=terms.get("shares_allocation", "100"),
     )
 
 
 def _status(
-    status: str, filled: str, remaining: str, avg: str = "0", last: str = "0", order_id: str = "${orderId}"
+    status: str,
+    filled: str,
+    remaining: str,
+    avg: str = "0",
+    last: str = "0",
+    order_id: str = "${orderId}",
+    perm: str = PERM,
 ) -> list[str]:
-    return m.order_status(order_id, status, filled, remaining, avg, PERM, last, CLIENT_ID)
+    return m.order_status(order_id, status, filled, remaining, avg, perm, last, CLIENT_ID)
 
 
 def _exec(
@@ -253,7 +260,7 @@ def _exec(
         side=kw.get("side", "BOT"),
         shares=shares,
         price=price,
-        perm_id=PERM,
+        perm_id=kw.get("perm_id", PERM),
         client_id=CLIENT_ID,
         cum_qty=cum,
         avg_price=avg,
@@ -900,6 +907,73 @@ def readme_example() -> dict[str, Any]:
             ),
         ],
     )
+
+
+README_PROVENANCE = (
+    "composed: from the conformance transcript TC-ORD-01 (its handshake, standing answers and placeOrder "
+    "reply layouts, server version 178), with our order values (orderRef, action, quantity 1, perm ids, "
+    "exec ids, prices, commissions) as variations"
+)
+
+
+def _readme_market_order(
+    ref: str, action: str, perm: str, exec_id: str, time: str, price: str
+) -> dict[str, Any]:
+    """The README example's MKT order of 1 AAPL: accepted, filled in one execution, its commission."""
+    side = "BOT" if action == "BUY" else "SLD"
+    return {
+        "expect": {
+            "request": "placeOrder",
+            "fields": {"orderRef": ref, "action": action, "orderType": "MKT", "totalQuantity": "1"},
+        },
+        "reply": [
+            _open(
+                "PreSubmitted",
+                ref,
+                action=action,
+                quantity="1",
+                order_type="MKT",
+                lmt_price="0.0",
+                perm_id=perm,
+                shares_allocation="1",
+            ),
+            _status("PreSubmitted", "0", "1", perm=perm),
+            _exec("-1", exec_id, "1", price, "1", price, ref, side=side, time=time, perm_id=perm),
+            _status("Filled", "1", "0", price, price, perm=perm),
+            m.commission_report(exec_id, "1.0", "USD"),
+        ],
+    }
+
+
+@recording("readme/README-SESSION")
+def readme_session() -> dict[str, Any]:
+    """The README example's strategy session (test_ibkr_readme_example.py): a buy of 1 AAPL, then its close."""
+    script = [
+        _readme_market_order(
+            "atreadme01",
+            "BUY",
+            "1376327601",
+            "0000e0d5.6734a1c1.01.01",
+            "20251124 09:31:05 US/Eastern",
+            "150.26",
+        ),
+        _readme_market_order(
+            "atreadme02",
+            "SELL",
+            "1376327602",
+            "0000e0d5.6734a1c2.01.01",
+            "20251124 09:31:07 US/Eastern",
+            "150.80",
+        ),
+    ]
+    content = transcript(
+        "the README example on IBKR: connect, qualify AAPL, a MKT buy of 1 share then its CLOSE (a MKT sell "
+        "of 1), each filled in one execution with its commission. The market-data messages the example needs "
+        "(reqMktData/tick answers) are not here yet: autotrader-ibkr requests none",
+        script,
+    )
+    content["provenance"] = README_PROVENANCE
+    return content
 
 
 @recording("client_id_in_use")
