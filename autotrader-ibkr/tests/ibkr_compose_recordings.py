@@ -909,73 +909,6 @@ def readme_example() -> dict[str, Any]:
     )
 
 
-README_PROVENANCE = (
-    "composed: from the conformance transcript TC-ORD-01 (its handshake, standing answers and placeOrder "
-    "reply layouts, server version 178), with our order values (orderRef, action, quantity 1, perm ids, "
-    "exec ids, prices, commissions) as variations"
-)
-
-
-def _readme_market_order(
-    ref: str, action: str, perm: str, exec_id: str, time: str, price: str
-) -> dict[str, Any]:
-    """The README example's MKT order of 1 AAPL: accepted, filled in one execution, its commission."""
-    side = "BOT" if action == "BUY" else "SLD"
-    return {
-        "expect": {
-            "request": "placeOrder",
-            "fields": {"orderRef": ref, "action": action, "orderType": "MKT", "totalQuantity": "1"},
-        },
-        "reply": [
-            _open(
-                "PreSubmitted",
-                ref,
-                action=action,
-                quantity="1",
-                order_type="MKT",
-                lmt_price="0.0",
-                perm_id=perm,
-                shares_allocation="1",
-            ),
-            _status("PreSubmitted", "0", "1", perm=perm),
-            _exec("-1", exec_id, "1", price, "1", price, ref, side=side, time=time, perm_id=perm),
-            _status("Filled", "1", "0", price, price, perm=perm),
-            m.commission_report(exec_id, "1.0", "USD"),
-        ],
-    }
-
-
-@recording("readme/README-SESSION")
-def readme_session() -> dict[str, Any]:
-    """The README example's strategy session (test_ibkr_readme_example.py): a buy of 1 AAPL, then its close."""
-    script = [
-        _readme_market_order(
-            "atreadme01",
-            "BUY",
-            "1376327601",
-            "0000e0d5.6734a1c1.01.01",
-            "20251124 09:31:05 US/Eastern",
-            "150.26",
-        ),
-        _readme_market_order(
-            "atreadme02",
-            "SELL",
-            "1376327602",
-            "0000e0d5.6734a1c2.01.01",
-            "20251124 09:31:07 US/Eastern",
-            "150.80",
-        ),
-    ]
-    content = transcript(
-        "the README example on IBKR: connect, qualify AAPL, a MKT buy of 1 share then its CLOSE (a MKT sell "
-        "of 1), each filled in one execution with its commission. The market-data messages the example needs "
-        "(reqMktData/tick answers) are not here yet: autotrader-ibkr requests none",
-        script,
-    )
-    content["provenance"] = README_PROVENANCE
-    return content
-
-
 @recording("client_id_in_use")
 def client_id_in_use() -> dict[str, Any]:
     content = transcript(
@@ -1429,6 +1362,93 @@ def md_subscribe_and_parse() -> dict[str, Any]:
             {**mkt_data("AAPL", snapshot="1"), "reply": snapshot_answer("185.26", "200", "185.27", "500")},
         ],
     )
+
+
+README_PROVENANCE = (
+    "composed: from the conformance transcript TC-ORD-01 (its handshake, standing answers and placeOrder "
+    "reply layouts, server version 178), with our order values (orderRef, action, quantity 1, perm ids, "
+    "exec ids, prices, commissions) as variations; its market data from the conformance transcript "
+    "TC-MD-01 (reqMarketDataType, snapshot and streaming reqMktData answers), with AAPL quotes around "
+    "the fill prices as variations"
+)
+
+
+def _readme_market_order(
+    ref: str, action: str, perm: str, exec_id: str, time: str, price: str
+) -> dict[str, Any]:
+    """The README example's MKT order of 1 AAPL: accepted, filled in one execution, its commission."""
+    side = "BOT" if action == "BUY" else "SLD"
+    return {
+        "expect": {
+            "request": "placeOrder",
+            "fields": {"orderRef": ref, "action": action, "orderType": "MKT", "totalQuantity": "1"},
+        },
+        "reply": [
+            _open(
+                "PreSubmitted",
+                ref,
+                action=action,
+                quantity="1",
+                order_type="MKT",
+                lmt_price="0.0",
+                perm_id=perm,
+                shares_allocation="1",
+            ),
+            _status("PreSubmitted", "0", "1", perm=perm),
+            _exec("-1", exec_id, "1", price, "1", price, ref, side=side, time=time, perm_id=perm),
+            _status("Filled", "1", "0", price, price, perm=perm),
+            m.commission_report(exec_id, "1.0", "USD"),
+        ],
+    }
+
+
+@recording("readme/README-SESSION")
+def readme_session() -> dict[str, Any]:
+    """The README example's strategy session (test_ibkr_readme_example.py): a buy of 1 AAPL, then its close.
+
+    The example's strategy needs 20 prices (0.4 s of decision cycles) before it decides:
+    a steady quote, then a dip below the average (it buys), then a rise above it (it closes).
+    """
+    script = [
+        md_type(),
+        {**mkt_data("AAPL", snapshot="1"), "reply": snapshot_answer("150.50", "300", "150.52", "500")},
+        {
+            **mkt_data("AAPL"),
+            "reply": [
+                m.tick_req_params("${reqId}", "0.01", "9c0001", "3"),
+                m.market_data_type("${reqId}", "1"),
+                *quote_ticks("${reqId}", "150.50", "300", "150.52", "500"),
+            ],
+        },
+        {"sleep": 1.5},
+        {"push": quote_ticks("${reqId@AAPL}", "150.24", "300", "150.26", "500")},
+        _readme_market_order(
+            "atreadme01",
+            "BUY",
+            "1376327601",
+            "0000e0d5.6734a1c1.01.01",
+            "20251124 09:31:05 US/Eastern",
+            "150.26",
+        ),
+        {"sleep": 0.3},
+        {"push": quote_ticks("${reqId@AAPL}", "150.80", "300", "150.82", "500")},
+        _readme_market_order(
+            "atreadme02",
+            "SELL",
+            "1376327602",
+            "0000e0d5.6734a1c2.01.01",
+            "20251124 09:31:07 US/Eastern",
+            "150.80",
+        ),
+    ]
+    content = md_transcript(
+        "the README example on IBKR: connect, qualify AAPL, subscribe to its quotes (snapshot, then the "
+        "stream): a steady quote, a dip (the example buys: a MKT buy of 1 share) and a rise above the "
+        "average (it closes: a MKT sell of 1), each order filled in one execution with its commission",
+        script,
+    )
+    content["provenance"] = README_PROVENANCE
+    return content
 
 
 @recording("market_data_tick_by_tick")
