@@ -36,7 +36,7 @@ from autotrader_core.settings import EngineSettings
 from crashkit.holds import guarantee_from_text
 from crashkit.remote import KillPoints, RemotePaperAdapter
 
-__all__ = ["PlanItem", "make_plan"]
+__all__ = ["PlanItem", "cli", "make_plan"]
 
 _TICK = {"BTCUSDT": Decimal("0.01"), "ETHUSDT": Decimal("0.01")}
 
@@ -208,7 +208,8 @@ def _unknown(order: Order) -> bool:
     return order.status is OrderStatus.PENDING_SUBMIT or "unknown" in order.status.value
 
 
-if __name__ == "__main__":
+def cli(argv: list[str] | None = None) -> int:
+    """Parse the command line and run the engine (also the entry of :mod:`crashkit.zygote`'s forks)."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--journal", required=True)
@@ -222,8 +223,13 @@ if __name__ == "__main__":
     parser.add_argument(
         "--watchdog", type=float, default=45.0, help="seconds before a hung run dumps its stacks"
     )
-    parsed = parser.parse_args()
+    parsed = parser.parse_args(argv)
     if parsed.wait_go:
         _emit(phase="ready")
         sys.stdin.readline()
-    sys.exit(anyio.run(main, parsed))
+    code: int = anyio.run(main, parsed)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(cli())

@@ -19,10 +19,13 @@ run it once more to the end and compare:
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import os
+import queue
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -34,7 +37,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 from autotrader_core.enums import OrderStatus
@@ -167,52 +170,134 @@ class ScenarioResult:
         return not self.violations
 
 
-class _Child:
-    """One engine process, started warm: it waits for :meth:`go` before it touches anything."""
+class _Zygote:
+    """The fork server (:mod:`crashkit.zygote`) this process starts engines from: imported once."""
 
-    def __init__(self, cmd: list[str], kill: Kill | None, on_line: Callable[[dict[str, Any]], None]) -> None:
+    _instance: _Zygote | None = None
+    _lock = threading.Lock()
+
+    def __init__(self) -> None:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join([str(HERE), env.get("PYTHONPATH", "")])
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "crashkit.zygote"], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE
+        )
+        self._pids: queue.Queue[int] = queue.Queue()
+        self._exits: dict[int, int] = {}
+        self._ended = threading.Condition()
+        self._ready = threading.Event()
+        threading.Thread(target=self._read, daemon=True).start()
+        if not self._ready.wait(120):
+            raise RuntimeError("the crash engine fork server did not start")
+
+    @classmethod
+    def get(cls) -> _Zygote:
+        """The running fork server (started on first use, ended when this process exits)."""
+        with cls._lock:
+            if cls._instance is None or cls._instance.proc.poll() is not None:
+                cls._instance = cls()
+                atexit.register(cls._instance.close)
+            return cls._instance
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for raw in self.proc.stdout:
+            message = json.loads(raw)
+            if "ready" in message:
+                self._ready.set()
+            elif "pid" in message:
+                self._pids.put(int(message["pid"]))
+            elif "exit" in message:
+                with self._ended:
+                    self._exits[int(message["exit"])] = int(message["code"])
+                    self._ended.notify_all()
+
+    def spawn(self, argv: list[str], env: dict[str, str], fifos: dict[str, str]) -> int:
+        """Fork an engine; its pid."""
+        assert self.proc.stdin is not None
+        with self._lock:
+            self.proc.stdin.write(json.dumps({"argv": argv, "env": env, **fifos}).encode() + b"\n")
+            self.proc.stdin.flush()
+            return self._pids.get(timeout=30)
+
+    def exit_code(self, pid: int, timeout: float) -> int | None:
+        """The engine's exit code once it ended (``-9``: SIGKILLed), ``None`` if it still runs."""
+        with self._ended:
+            self._ended.wait_for(lambda: pid in self._exits, timeout)
+            return self._exits.get(pid)
+
+    def close(self) -> None:
+        """End the fork server (its stdin closes; it exits)."""
+        if self.proc.stdin is not None:
+            with contextlib.suppress(OSError):
+                self.proc.stdin.close()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=5)
+
+
+class _Child:
+    """One engine process, forked warm: it waits for :meth:`go` before it touches anything."""
+
+    def __init__(self, argv: list[str], kill: Kill | None, on_line: Callable[[dict[str, Any]], None]) -> None:
         env = dict(os.environ)
         env.pop("CRASH_POINT", None)
         if kill is not None and kill.point:
             env["CRASH_POINT"] = kill.point
-        env["PYTHONPATH"] = os.pathsep.join([str(HERE), env.get("PYTHONPATH", "")])
-        self.proc = subprocess.Popen(
-            cmd,
-            env=env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        self._dir = tempfile.mkdtemp(prefix="autotrader-crash-child-")
+        self._fifos = {name: os.path.join(self._dir, name) for name in ("stdin", "stdout", "stderr")}
+        for path in self._fifos.values():
+            os.mkfifo(path)
         self.lines: list[dict[str, Any]] = []
         self.err: list[str] = []
         self.ready = threading.Event()
+        self.code: int | None = None
         self._timer: threading.Timer | None = None
         self._on_line = on_line
+        self._zygote = _Zygote.get()
+        self.pid = self._zygote.spawn(argv, env, self._fifos)
         self._readers = [
-            threading.Thread(target=self._read_lines, args=(self.proc.stdout,), daemon=True),
-            threading.Thread(target=self._read_err, args=(self.proc.stderr,), daemon=True),
+            threading.Thread(target=self._read_lines, daemon=True),
+            threading.Thread(target=self._read_err, daemon=True),
         ]
         for reader in self._readers:
             reader.start()
+        self._stdin = self._open_stdin()
 
-    def _read_lines(self, pipe: IO[str] | None) -> None:
-        assert pipe is not None
-        for raw in pipe:
-            if raw.startswith("{"):
-                line = json.loads(raw)
-                self.lines.append(line)
-                if line.get("phase") == "ready":
-                    self.ready.set()
-                self._on_line(line)
+    def _open_stdin(self) -> int | None:
+        # Non-blocking until the engine opened its end: it may die before it does.
+        while True:
+            try:
+                fd = os.open(self._fifos["stdin"], os.O_WRONLY | os.O_NONBLOCK)
+            except OSError:
+                if self._poll() is not None:
+                    return None
+                time.sleep(0.002)
+                continue
+            os.set_blocking(fd, True)
+            return fd
 
-    def _read_err(self, pipe: IO[str] | None) -> None:
-        assert pipe is not None
-        self.err.extend(pipe)
+    def _read_lines(self) -> None:
+        with open(self._fifos["stdout"], encoding="utf-8") as pipe:
+            for raw in pipe:
+                if raw.startswith("{"):
+                    line = json.loads(raw)
+                    self.lines.append(line)
+                    if line.get("phase") == "ready":
+                        self.ready.set()
+                    self._on_line(line)
+
+    def _read_err(self) -> None:
+        with open(self._fifos["stderr"], encoding="utf-8", errors="replace") as pipe:
+            self.err.extend(pipe)
+
+    def _poll(self, timeout: float = 0.0) -> int | None:
+        if self.code is None:
+            self.code = self._zygote.exit_code(self.pid, timeout)
+        return self.code
 
     def wait_ready(self) -> None:
-        """Wait until the engine has imported everything (or died)."""
-        while not self.ready.wait(0.05) and self.proc.poll() is None:
+        """Wait until the engine is up and waiting (or died)."""
+        while not self.ready.wait(0.01) and self._poll() is None:
             pass
 
     def go(self, timer: float | None = None) -> None:
@@ -227,46 +312,50 @@ class _Child:
     def release(self) -> None:
         """Let the recovered engine work through its plan."""
         self._say("plan")
-        if self.proc.stdin is not None:
+        if self._stdin is not None:
             with contextlib.suppress(OSError):
-                self.proc.stdin.close()
+                os.close(self._stdin)
+            self._stdin = None
 
     def _say(self, word: str) -> None:
-        assert self.proc.stdin is not None
-        with contextlib.suppress(OSError):  # it may be dead already
-            self.proc.stdin.write(word + "\n")
-            self.proc.stdin.flush()
+        if self._stdin is not None:
+            with contextlib.suppress(OSError):  # it may be dead already
+                os.write(self._stdin, word.encode() + b"\n")
 
     def _kill(self) -> None:
         with contextlib.suppress(OSError):
-            self.proc.send_signal(signal.SIGKILL)
+            os.kill(self.pid, signal.SIGKILL)
 
     def finish(self, kill_when: threading.Event | None = None) -> int:
         """Wait for the engine to end; SIGKILL it as soon as ``kill_when`` is set."""
         started = time.monotonic()
-        while self.proc.poll() is None:
-            elapsed = time.monotonic() - started
+        while self._poll(0.0 if kill_when is not None else 0.01) is None:
             if kill_when is not None and kill_when.is_set():
                 self._kill()
                 break
-            if elapsed > _CHILD_TIMEOUT:
-                self.proc.kill()
+            if time.monotonic() - started > _CHILD_TIMEOUT:
+                self._kill()
                 break
             if kill_when is not None:
                 kill_when.wait(0.002)
-            else:
-                time.sleep(0.01)
-        code = self.proc.wait()
+        code = self._poll(30.0)
         if self._timer is not None:
             self._timer.cancel()
-        for reader in self._readers:
+        self.release()
+        for name, reader in zip(("stdout", "stderr"), self._readers, strict=True):
+            if reader.is_alive():
+                # The engine died before it opened this pipe: unblock the reader's open.
+                with contextlib.suppress(OSError):
+                    os.close(os.open(self._fifos[name], os.O_WRONLY | os.O_NONBLOCK))
             reader.join(timeout=5)
+        shutil.rmtree(self._dir, ignore_errors=True)
+        if code is None:
+            raise RuntimeError(f"engine {self.pid} did not end after SIGKILL")
         return code
 
     def discard(self) -> None:
         """Stop a warm engine that was never needed."""
-        if self.proc.poll() is None:
-            self.proc.kill()
+        self._kill()
         self.finish()
 
     @property
@@ -321,7 +410,7 @@ def run_scenario(
         serving = portal.start_task_soon(server.serve)
         while server.port == 0:
             time.sleep(0.01)
-        cmd = [sys.executable, "-m", "crashkit.child", "--port", str(server.port), "--journal", str(journal)]
+        cmd = ["--port", str(server.port), "--journal", str(journal)]
         cmd += ["--seed", str(seed), "--orders", str(orders), "--sync", sync]
         cmd += ["--guarantee", guarantee_to_text(promise), "--wait-go"]
 
