@@ -423,6 +423,7 @@ def run_scenario(
         planned_for: Kill | None = runs[0] if runs else None
         for index, kill in enumerate(runs):
             child = upcoming
+            held_before = len(server.holds)
             portal.call(_sync_call, lambda plan=kill.hold: server.arm(plan))
             child.go(kill.timer)  # at once: a restart right after a kill recovers while requests are held
             # Warm the next engine before this one reaches its plan, so its restart can be immediate.
@@ -440,7 +441,7 @@ def run_scenario(
                     f"crash run exited {code}: {child.lines[-3:]} {child.stderr[-6000:]}"
                 )
                 break
-            if kill.hold is not None and kill.restart == "after" and server.holds:
+            if kill.hold is not None and kill.restart == "after" and len(server.holds) > held_before:
                 _wait_out_window(portal, server, server.holds[-1], window)
             if lose_journal:
                 for suffix in ("", "-wal", "-shm"):
