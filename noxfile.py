@@ -195,6 +195,7 @@ def types(session: nox.Session) -> None:
         "autotrader-nats/tests",
         "autotrader-paper/tests",
         "autotrader-template/tests",
+        "tests-crash",
     ]:
         # The NATS tests borrow the crash suite's loopback broker (tests-crash/crashkit).
         env = {"MYPYPATH": "tests-crash"} if tests.startswith("autotrader-nats") else {}
