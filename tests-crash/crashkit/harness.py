@@ -493,6 +493,8 @@ def _judge_recovery(
     for held in portal.call(_sync_call, server.in_flight):
         if held.op != "submit" or held.client_order_id not in rejected:
             continue
+        if any(held.client_order_id in v for v in result.violations):
+            continue  # a later recovery that replays the same closed order says nothing new
         never_sent = held.client_order_id in line.get("never_sent", [])
         result.violations.append(
             f"recovery closed {held.client_order_id} as {'NEVER_SENT' if never_sent else 'REJECTED'} "
