@@ -15,6 +15,7 @@ from decimal import Decimal
 
 import anyio
 import pytest
+from autotrader_core.adapter import OrderChange
 from autotrader_core.enums import OrderSide, OrderType
 from autotrader_core.errors import BrokerError, DuplicateClientOrderId, OrderNotFound
 from autotrader_core.events import OrderAccepted
@@ -184,3 +185,26 @@ async def test_an_idempotency_key_returns_the_existing_order() -> None:
         ]
         assert server.submits == [order.client_order_id]
         assert server.resend_violations == []
+
+
+async def test_a_held_modify_lands_after_its_sender_died() -> None:
+    async with _broker(ResendGuarantee.expiry(2.0)) as server, _engine(server) as engine:
+        quote = await engine.price("BTCUSDT")
+        resting = Order(
+            client_order_id=f"atheld{next(_IDS)}",
+            symbol="BTCUSDT",
+            side=OrderSide.BUY,
+            order_type=OrderType.LIMIT,
+            quantity=Decimal("0.001"),
+            limit_price=quote - Decimal(50),
+        )
+        await engine.submit_order(resting)
+        server.arm(HoldPlan(HoldMode.BEFORE_LAND, op="modify", hold=0.2))
+        async with _engine(server) as doomed, anyio.create_task_group() as tg:
+            tg.start_soon(doomed.modify_order, resting, OrderChange(limit_price=quote - Decimal(51)))
+            await _until(server.held_now.is_set, 5)
+            tg.cancel_scope.cancel()
+        assert server.limit_prices()[resting.client_order_id] == quote - Decimal(50)  # not yet
+        await anyio.sleep(0.4)
+        assert [h.outcome for h in server.holds] == ["executed"]
+        assert server.limit_prices()[resting.client_order_id] == quote - Decimal(51)

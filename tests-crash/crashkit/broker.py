@@ -6,7 +6,7 @@ fills continue), and events produced while no engine listens are *not* replayed 
 reconnect, as with a real broker's stream: the restarted engine must fetch them.
 
 Requests in flight, as at a venue's gateway (:mod:`crashkit.holds`): on an armed
-:class:`HoldPlan` the n-th submit or cancel is held before it reaches the matching
+:class:`HoldPlan` the n-th submit, cancel or modify is held before it reaches the matching
 engine (it lands after the engine was killed, while the restarted one recovers) or
 executed with its reply lost. The broker enforces its declared re-send guarantee by
 its own clock (which is off the engine's by a seeded offset): with an expiry, a request
@@ -27,6 +27,7 @@ from typing import Any
 import anyio
 from anyio.abc import SocketStream, TaskGroup
 from anyio.streams.buffered import BufferedByteReceiveStream
+from autotrader_core.adapter import OrderChange
 from autotrader_core.enums import OrderStatus
 from autotrader_core.errors import AutotraderError, BrokerError, OrderNotFound
 from autotrader_core.events import OrderAccepted, OrderEvent
@@ -273,7 +274,7 @@ class BrokerServer:
         try:
             stamp = _stamp(args)
             if (
-                op in ("submit", "cancel")
+                op in ("submit", "cancel", "modify")
                 and stamp is not None
                 and self.guarantee.expired_by(stamp, self.now())
             ):
@@ -327,6 +328,10 @@ class BrokerServer:
         if op == "cancel":
             events = await adapter.cancel_order(codec.decode_order(args["order"]))
             return [codec.encode_event(e) for e in events]
+        if op == "modify":
+            terms = {k: None if v is None else Decimal(v) for k, v in args["change"].items()}
+            events = await adapter.modify_order(codec.decode_order(args["order"]), OrderChange(**terms))
+            return [codec.encode_event(e) for e in events]
         if op == "get_order":
             report = await adapter.get_order(
                 symbol=args["symbol"],
@@ -367,6 +372,10 @@ class BrokerServer:
     def statuses(self) -> dict[str, OrderStatus]:
         """Every order the broker has, by client order id: its status now."""
         return {cid: self.adapter.simulator.find(client_order_id=cid).status for cid in self.tags}
+
+    def limit_prices(self) -> dict[str, Decimal | None]:
+        """Every order the broker has, by client order id: its limit price now (after any modify)."""
+        return {cid: self.adapter.simulator.find(client_order_id=cid).limit_price for cid in self.tags}
 
 
 def _stamp(args: dict[str, Any]) -> datetime | None:

@@ -1,8 +1,9 @@
 """The engine process the crash test kills: ``python -m crashkit.child --port P --journal F --seed S``.
 
 It recovers from the journal (replay + reconcile), then works through a seeded plan
-of orders, skipping plan items it already sent (recognised by their tag), cancels
-what still rests, and prints its final books as one JSON line (``{"final": ...}``).
+of orders (with ``--modify``, moving about half the resting limits one tick away),
+skipping plan items it already sent (recognised by their tag), cancels what still
+rests, and prints its final books as one JSON line (``{"final": ...}``).
 
 With ``--wait-go`` it starts (imports, nothing else) and waits for a line on stdin
 before it touches the journal or the broker, and for a second one after recovery,
@@ -140,7 +141,9 @@ async def main(args: argparse.Namespace) -> int:
             for o in engine.oms
             if o.tag and not (o.status is OrderStatus.REJECTED and o.filled_quantity == 0)
         }
+        modifies = random.Random(f"modify:{args.seed}")  # its own stream: the plan stays the same
         for item in make_plan(args.seed, args.orders):
+            modify = args.modify and modifies.random() < 0.5
             if item.tag in sent:
                 continue
             order_type, price = OrderType.MARKET, None
@@ -160,7 +163,15 @@ async def main(args: argparse.Namespace) -> int:
             except AutotraderError as exc:
                 _emit(phase="submit_error", tag=item.tag, error=repr(exc))
                 continue
-            if item.cancel and order.status in (OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED):
+            working = order.status in (OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED)
+            if modify and working and not item.cancel and order.limit_price is not None:
+                # One tick further from crossing: it keeps resting, on new terms.
+                tick = _TICK[item.symbol] if item.side == "sell" else -_TICK[item.symbol]
+                try:
+                    await engine.modify_order(order, limit_price=order.limit_price + tick)
+                except AutotraderError as exc:
+                    _emit(phase="modify_error", tag=item.tag, error=repr(exc))
+            if item.cancel and working:
                 try:
                     await engine.cancel_order(order)
                 except AutotraderError as exc:
@@ -185,6 +196,7 @@ async def main(args: argparse.Namespace) -> int:
                 "filled": str(o.filled_quantity),
                 "never_sent": o.status is OrderStatus.REJECTED and o.reject_reason == NEVER_SENT_REASON,
                 "unknown": _unknown(o),
+                "limit_price": None if o.limit_price is None else str(o.limit_price),
                 "fills": [f.trade_id for f in engine.oms.fills_for(o.client_order_id)],
             }
             for o in engine.oms
@@ -224,6 +236,7 @@ def cli(argv: list[str] | None = None) -> int:
         "--guarantee", default="expiry", help="the broker's re-send guarantee (crashkit.holds)"
     )
     parser.add_argument("--wait-go", action="store_true", help="start, then wait for a line on stdin")
+    parser.add_argument("--modify", action="store_true", help="modify about half the resting limit orders")
     parser.add_argument(
         "--watchdog", type=float, default=45.0, help="seconds before a hung run dumps its stacks"
     )

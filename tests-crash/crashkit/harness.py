@@ -67,6 +67,7 @@ KILL_POINTS = (
 )
 HELD_KILLS = ("held.before_land", "held.reply_lost")
 """Kills while the broker holds a request in flight (see :func:`parse_kill`)."""
+_OPS = ("submit", "cancel", "modify")
 _LANDINGS = ("inside", "late", "race")
 _RESTARTS = ("now", "after")
 _CHILD_TIMEOUT = 60.0
@@ -92,14 +93,15 @@ def parse_kill(text: str, rng: random.Random, window: float = DEFAULT_WINDOW, ex
 
     * ``submit.before_send:2`` and the other code points: the child kills itself there;
     * ``timer``: SIGKILL after a seeded 0.3–1.5 s;
-    * ``held.before_land:N[/cancel][/inside|late|race][/now|after]``: the broker holds the
-      N-th submit (or cancel) before its matching engine, the harness SIGKILLs the engine
+    * ``held.before_land:N[/cancel|/modify][/inside|late|race][/now|after]``: the broker holds
+      the N-th submit (or cancel, or modify: the engine then modifies about half its resting
+      limits) before its matching engine, the harness SIGKILLs the engine
       while it is held, and the request lands ``inside`` its window (0.4–0.8 of it), ``late``
       (1.3–2 windows: an expiry refuses it) or in the ``race`` (right after the restarted
       engine was told "no such order"; at the latest at 0.9 of the window when the broker
       ``expires`` requests, else 3 windows); the next engine starts
       ``now`` (warm, while the request is held) or ``after`` the window passed;
-    * ``held.reply_lost:N[/cancel][/now|after]``: the request executes, its reply is dropped,
+    * ``held.reply_lost:N[/cancel|/modify][/now|after]``: the request executes, its reply is dropped,
       the engine is SIGKILLed.
     """
     name, _, rest = text.partition(":")
@@ -108,10 +110,10 @@ def parse_kill(text: str, rng: random.Random, window: float = DEFAULT_WINDOW, ex
     if name not in HELD_KILLS:
         return Kill(text, point=text)
     count, *options = rest.split("/")
-    op = "cancel" if "cancel" in options else "submit"
+    op = next((o for o in options if o in _OPS), "submit")
     landing = next((o for o in options if o in _LANDINGS), "inside")
     restart = next((o for o in options if o in _RESTARTS), "now")
-    if unknown := set(options) - {"submit", "cancel", *_LANDINGS, *_RESTARTS}:
+    if unknown := set(options) - {*_OPS, *_LANDINGS, *_RESTARTS}:
         raise ValueError(f"unknown held-kill options {sorted(unknown)} in {text!r}")
     mode = HoldMode(name.removeprefix("held."))
     hold, race = 0.0, False
@@ -133,18 +135,19 @@ def kill_mode(text: str) -> str:
         return name
     options = rest.split("/")[1:]
     landing = [next((o for o in options if o in _LANDINGS), "inside")] if name == "held.before_land" else []
-    op = ["cancel"] if "cancel" in options else []
+    op = [o for o in options if o in _OPS and o != "submit"]
     return "/".join([name, *op, *landing, next((o for o in options if o in _RESTARTS), "now")])
 
 
 def random_held_kill(rng: random.Random) -> str:
     """A seeded held-in-flight kill (mostly submits: they are where an outcome can be unknown)."""
     mode = rng.choice(HELD_KILLS)
-    options = ["cancel"] if rng.random() < 0.15 else []
+    draw = rng.random()
+    options = ["cancel"] if draw < 0.15 else ["modify"] if draw < 0.3 else []
     if mode == "held.before_land":
         options.append(rng.choice(_LANDINGS))
     options.append(rng.choice(_RESTARTS))
-    nth = 1 if options[0] == "cancel" else rng.randint(1, 6)
+    nth = 1 if options[0] in ("cancel", "modify") else rng.randint(1, 6)
     return "/".join([f"{mode}:{nth}", *options])
 
 
@@ -413,6 +416,8 @@ def run_scenario(
         cmd = ["--port", str(server.port), "--journal", str(journal)]
         cmd += ["--seed", str(seed), "--orders", str(orders), "--sync", sync]
         cmd += ["--guarantee", guarantee_to_text(promise), "--wait-go"]
+        if any(run.hold is not None and run.hold.op == "modify" for run in runs):
+            cmd.append("--modify")
 
         def judge(line: dict[str, Any]) -> None:
             if line.get("phase") == "recovered":
@@ -462,10 +467,11 @@ def run_scenario(
             broker_fills = portal.call(_sync_call, server.fills)
             broker_positions = portal.call(_sync_call, server.positions)
             statuses = portal.call(_sync_call, server.statuses)
+            prices = portal.call(_sync_call, server.limit_prices)
             in_flight = portal.call(_sync_call, server.in_flight)
             tags = dict(server.tags)
             _check(result, plan, final, broker_fills, broker_positions, tags)
-            _check_states(result, final, statuses, in_flight)
+            _check_states(result, final, statuses, prices, in_flight)
         result.holds = [h.describe() for h in server.holds]
         if serving.done() and not serving.cancelled() and serving.exception() is not None:
             result.violations.append(f"the broker server died: {serving.exception()!r}")
@@ -558,6 +564,7 @@ def _check_states(
     result: ScenarioResult,
     final: dict[str, Any],
     statuses: dict[str, OrderStatus],
+    prices: dict[str, Decimal | None],
     in_flight: list[HeldRequest],
 ) -> None:
     """Final state engine = broker; no REJECTED for an order the broker has; unknown stays unknown."""
@@ -572,6 +579,9 @@ def _check_states(
             v.append(f"engine reports {cid} ({order['tag']}) {what} but the broker has it {status.value}")
         elif order["status"] != status.value and not order["unknown"]:
             v.append(f"order {cid} ({order['tag']}): engine {order['status']} != broker {status.value}")
+        ours = None if order["limit_price"] is None else Decimal(order["limit_price"])
+        if ours != prices.get(cid):
+            v.append(f"order {cid} ({order['tag']}): engine's limit {ours} != broker's {prices.get(cid)}")
     for held in in_flight:
         if held.op == "submit":
             order = orders.get(held.client_order_id)

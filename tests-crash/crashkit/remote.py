@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 import anyio
 from anyio.abc import SocketStream
 from anyio.streams.buffered import BufferedByteReceiveStream
-from autotrader_core.adapter import BrokerAdapter
+from autotrader_core.adapter import BrokerAdapter, OrderChange
 from autotrader_core.capabilities import Capabilities
 from autotrader_core.errors import BrokerUnavailable
 from autotrader_core.events import OrderEvent, OrderFilled
@@ -135,6 +135,20 @@ class RemotePaperAdapter(BrokerAdapter):
         rows = await self._call("cancel", "cancel", order=codec.encode_order(order), stamp=True)
         return [codec.decode_event(r) for r in rows]
 
+    async def modify_order(self, order: Order, change: OrderChange) -> list[OrderEvent]:
+        rows = await self._call(
+            "modify",
+            "modify",
+            order=codec.encode_order(order),
+            change={
+                "quantity": _text(change.quantity),
+                "limit_price": _text(change.limit_price),
+                "stop_price": _text(change.stop_price),
+            },
+            stamp=True,
+        )
+        return [codec.decode_event(r) for r in rows]
+
     async def get_order(
         self, *, symbol: str, client_order_id: str | None = None, broker_order_id: str | None = None
     ) -> OrderReport:
@@ -190,3 +204,7 @@ class RemotePaperAdapter(BrokerAdapter):
             return
         finally:
             await stream.aclose()
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
