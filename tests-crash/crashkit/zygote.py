@@ -24,6 +24,8 @@ import sys
 import traceback
 from typing import Any
 
+import anyio._backends._asyncio  # noqa: F401 - anyio loads its backend lazily: load it once, here
+
 from crashkit import child
 
 
