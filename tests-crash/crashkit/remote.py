@@ -8,7 +8,7 @@ the point is reached: a real ``kill -9`` at an exact place, no cleanup, no flush
 
 It declares the broker's re-send guarantee (by default an expiry of
 :data:`~crashkit.holds.DEFAULT_WINDOW` seconds, like Binance's ``recvWindow``): every
-submit and cancel carries a stamp by the broker's clock (:meth:`request_stamp`, from the
+submit, cancel and modify carries a stamp by the broker's clock (:meth:`request_stamp`, from the
 offset measured at ``connect()``), and :meth:`venue_time` asks the broker for its clock.
 """
 
