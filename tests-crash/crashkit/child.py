@@ -26,6 +26,7 @@ from autotrader_core.errors import AutotraderError
 from autotrader_core.journal import SqliteJournal
 from autotrader_core.recovery import NEVER_SENT_CODE, NEVER_SENT_REASON
 from autotrader_core.settings import EngineSettings
+from autotrader_core.snapshots import compact_journal
 
 from crashkit.remote import KillPoints, RemotePaperAdapter
 
@@ -115,6 +116,9 @@ async def main(args: argparse.Namespace) -> int:
         _emit(phase="recovered", summary=report.summary(), unresolved=[str(u) for u in report.unresolved])
         if not report.clean:
             return 3
+        if os.environ.get("CRASH_COMPACT"):  # fold what the last runs wrote into a snapshot (issue 18)
+            journal.storage.compaction_hook = lambda step: kills.reach(f"compaction.{step}")
+            await compact_journal(journal, instruments=engine.oms.instruments())
         sent = {
             o.tag
             for o in engine.oms

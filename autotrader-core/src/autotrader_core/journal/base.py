@@ -58,12 +58,14 @@ from autotrader_core.resiliency.dead_letter import DeadLetter
 
 __all__ = [
     "SYNC_MODES",
+    "FillKey",
     "Journal",
     "JournalEntry",
     "JournalError",
     "JournalStorage",
     "RecordKind",
     "StoredRow",
+    "StoredSnapshot",
     "SyncMode",
 ]
 
@@ -91,6 +93,21 @@ class StoredRow:
     recorded_at: str
     """ISO 8601 UTC time the row was appended."""
     body: str
+
+
+FillKey = tuple[str, str, str]
+"""A fill's identity, ``(broker, symbol, trade_id)`` (:attr:`~autotrader_core.models.Fill.key`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSnapshot:
+    """The state every row up to ``seq`` folds into, as storage keeps it (see :mod:`autotrader_core.snapshots`)."""
+
+    seq: int
+    recorded_at: str
+    """ISO 8601 UTC time of the last row it folds (replay's ``last_recorded_at``)."""
+    body: str
+    """JSON text (:mod:`autotrader_core.journal.snapshot`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +150,33 @@ class JournalStorage(abc.ABC):
     def close(self) -> None:
         """Release the storage; safe to call twice."""
 
+    # Snapshots and compaction: optional (a storage without them replays every row).
+    def read_snapshot(self) -> StoredSnapshot | None:
+        """The latest snapshot, or ``None`` (none taken, or not supported)."""
+        return None
 
+    def read_fill_keys(self) -> list[FillKey]:
+        """The identities of the fills whose rows a compaction removed."""
+        return []
+
+    def has_client_order_id(self, client_order_id: str) -> bool:
+        """Whether an intent with this client order id was ever journaled (compacted or not)."""
+        return any(row.client_order_id == client_order_id for row in self.read(0, _ALL, ("intent",)))
+
+    def tail_length(self) -> int:
+        """Rows a replay reads after the latest snapshot."""
+        return len(self.read(0, _ALL))
+
+    def compact(self, snapshot: StoredSnapshot, fill_keys: Sequence[FillKey]) -> int:
+        """Store ``snapshot`` and drop the rows up to its ``seq``, atomically; return the rows dropped.
+
+        Raises:
+            NotImplementedError: this storage keeps every row.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not support compaction")
+
+
+_ALL = 2**62
 _STOP = object()
 
 
@@ -195,6 +238,8 @@ class Journal:
         """Rows committed by this journal object (for status displays and benchmarks)."""
         self.commits = 0
         """Transactions committed (records_written / commits = the group-commit batch size)."""
+        self.compacting = False
+        """True while :func:`autotrader_core.snapshots.compact_journal` works on this journal."""
 
     # -- lifecycle -------------------------------------------------------------------------
     @property
@@ -430,6 +475,43 @@ class Journal:
             if len(rows) < chunk:
                 return
             after_seq = rows[-1].seq
+
+    async def snapshot(self) -> StoredSnapshot | None:
+        """The latest snapshot stored by a compaction (``None``: replay starts at the first row)."""
+        return await anyio.to_thread.run_sync(self.storage.read_snapshot)
+
+    async def compacted_fill_keys(self) -> set[FillKey]:
+        """Identities of every fill folded into a snapshot (never applied twice by reconciliation)."""
+        return set(await anyio.to_thread.run_sync(self.storage.read_fill_keys))
+
+    async def has_client_order_id(self, client_order_id: str) -> bool:
+        """Whether this client order id was ever used by an intent here, even one compacted away."""
+        return await anyio.to_thread.run_sync(self.storage.has_client_order_id, client_order_id)
+
+    async def tail_length(self) -> int:
+        """Rows a restart replays after the latest snapshot."""
+        return await anyio.to_thread.run_sync(self.storage.tail_length)
+
+    async def oldest_tail_time(self) -> datetime | None:
+        """When the first row after the latest snapshot was written (``None``: no such row)."""
+        stored = await self.snapshot()
+        rows = await anyio.to_thread.run_sync(self.storage.read, stored.seq if stored else 0, 1)
+        return decode_row(rows[0]).recorded_at if rows else None
+
+    async def store_snapshot(self, snapshot: StoredSnapshot, fill_keys: Sequence[FillKey]) -> int:
+        """Store a snapshot and drop the rows it folds (one transaction); return the rows dropped.
+
+        Use :func:`autotrader_core.snapshots.compact_journal`, which builds the snapshot.
+
+        Raises:
+            JournalError: the journal is not open, or the storage failed (nothing changed).
+        """
+        if not self.is_open:
+            raise JournalError("the journal is not open")
+        try:
+            return await anyio.to_thread.run_sync(self.storage.compact, snapshot, fill_keys)
+        except Exception as exc:
+            raise JournalError(f"compaction failed, the journal is unchanged: {exc}") from exc
 
     async def dead_letters(self) -> list[DeadLetter]:
         """Every dead letter ever recorded, oldest first."""
