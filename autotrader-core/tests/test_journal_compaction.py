@@ -28,7 +28,7 @@ from autotrader_core.models import utc_now
 from autotrader_core.oms import OrderManager
 from autotrader_core.recovery import replay_journal
 from autotrader_core.resiliency import DeadLetter, RetryPolicy
-from autotrader_core.snapshots import CompactionPolicy, compact_journal
+from autotrader_core.snapshots import CompactionPolicy, compact_journal, run_compactor
 
 from .fakes import FakeBroker
 from .test_recovery import books
@@ -118,7 +118,8 @@ async def test_compaction_keeps_every_client_order_id_and_fill_identity(tmp_path
     broker = FakeBroker()
     async with engine_for(broker, path) as engine:
         await trade(engine, broker, 12)
-        first = engine.oms.completed_orders()[0].client_order_id
+        finished = engine.oms.completed_orders()[0]
+        first = finished.client_order_id
         await journal_of(engine).flush()
         await compact_journal(journal_of(engine), instruments=engine.oms.instruments(), keep_completed=0)
         positions = books(engine)["positions"]
@@ -132,6 +133,8 @@ async def test_compaction_keeps_every_client_order_id_and_fill_identity(tmp_path
         journal = journal_of(engine)
         assert await journal.has_client_order_id(first)
         assert not await journal.has_client_order_id("at-never-used")
+        assert await journal.compacted_order(first) == finished  # its final state, readable by id
+        assert await journal.compacted_order(open_before[0]) is None  # open: in the snapshot instead
         # The broker lists every fill ever made: none is applied a second time.
         report = engine.reconciliation
         assert report is not None and report.clean and report.fills_applied == [] and report.adopted == []
@@ -312,3 +315,39 @@ def test_stored_snapshot_is_plain_data() -> None:
     snap = StoredSnapshot(3, "2026-01-01T00:00:00+00:00", "{}")
     key: FillKey = ("paper", "BTCUSDT", "T1")
     assert (snap.seq, snap.body, key[2]) == (3, "{}", "T1")
+
+
+async def test_the_compactor_compacts_when_due_and_survives_a_failure(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "j.sqlite3"
+    broker = FakeBroker()
+    policy = CompactionPolicy(max_records=5, max_age=None, check_interval=0.01)
+    async with engine_for(broker, path) as engine:
+        journal = journal_of(engine)
+        failures = [OSError("disk full")]
+
+        def fail_once(step: str) -> None:
+            if failures:
+                raise failures.pop()
+
+        journal.storage.compaction_hook = fail_once  # type: ignore[attr-defined]
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(
+                lambda: run_compactor(
+                    journal, policy, instruments=engine.oms.instruments, trading_state=lambda: "active"
+                )
+            )
+            await trade(engine, broker, 3)
+            await journal.flush()
+            with anyio.fail_after(10):
+                while table_count(path, "journal_snapshot") == 0:
+                    await anyio.sleep(0.01)
+            tg.cancel_scope.cancel()
+        before = books(engine)
+    assert "journal compaction failed" in caplog.text and "disk full" in caplog.text
+    async with SqliteJournal(path) as reopened:
+        stored = await reopened.snapshot()
+    assert stored is not None and '"trading_state":"active"' in stored.body
+    async with engine_for(broker, path) as engine:
+        assert books(engine) == before

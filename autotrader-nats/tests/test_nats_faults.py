@@ -32,9 +32,15 @@ JOURNAL = "journal-paper-paper.sqlite3"
 
 
 def intents(data_dir: Path) -> Counter[str]:
-    """How many times each client order id was journaled as a new order (write-ahead of every send)."""
+    """How many times each client order id was journaled as a new order (write-ahead of every send).
+
+    Intents a compaction folded away count once each (their ids are kept in ``journal_order_ids``).
+    """
     with sqlite3.connect(data_dir / JOURNAL) as conn:
-        rows = conn.execute("SELECT client_order_id FROM journal WHERE kind = 'intent'").fetchall()
+        rows = conn.execute(
+            "SELECT client_order_id FROM journal WHERE kind = 'intent' "
+            "UNION ALL SELECT client_order_id FROM journal_order_ids"
+        ).fetchall()
     return Counter(str(r[0]) for r in rows)
 
 
@@ -107,9 +113,12 @@ def broker() -> Iterator[int]:
     assert server.internal_errors == []
 
 
+@pytest.mark.parametrize("compacting", [False, True], ids=["journal", "journal-compacting"])
 async def test_gateway_sigkilled_mid_flight_recovers_and_executes_every_command_once(
-    nats_server: NatsServer, tmp_path: Path, broker: int
+    nats_server: NatsServer, tmp_path: Path, broker: int, compacting: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    if compacting:  # the gateway folds its journal every 50 ms, keeping no finished order in memory
+        monkeypatch.setenv("AT_TEST_COMPACT", "1")
     data = tmp_path / "data"
     gateway = GatewayProcess(nats_server.url, data, [str(broker)])
     gateway.start()
@@ -152,6 +161,10 @@ async def test_gateway_sigkilled_mid_flight_recovers_and_executes_every_command_
     counted = intents(data)
     assert set(counted) == set(cids), "a command was lost"
     assert max(counted.values()) == 1, "a command was executed twice"
+    if compacting:
+        with sqlite3.connect(data / JOURNAL) as conn:
+            (snapshots,) = conn.execute("SELECT COUNT(*) FROM journal_snapshot").fetchone()
+        assert snapshots == 1, "the gateway never compacted its journal"
 
 
 async def test_nats_server_restarted_mid_flight_loses_and_doubles_nothing(

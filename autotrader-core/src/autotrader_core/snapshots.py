@@ -17,7 +17,9 @@ worker thread with its own event loop: a long tail never stalls the caller's loo
 What compaction never forgets:
 
 * every client order id ever journaled (``journal_order_ids``): an id is never used
-  twice (:meth:`~autotrader_core.journal.Journal.has_client_order_id`);
+  twice (:meth:`~autotrader_core.journal.Journal.has_client_order_id`), and the final
+  state of each finished order the snapshot drops stays readable by its id
+  (:meth:`~autotrader_core.journal.Journal.compacted_order`), never replayed;
 * every fill identity (``journal_fill_keys``): reconciliation never applies a fill twice;
 * dead letters (kept as rows).
 
@@ -37,6 +39,7 @@ from datetime import datetime, timedelta
 import anyio
 import anyio.to_thread
 
+from autotrader_core.journal import codec
 from autotrader_core.journal import snapshot as journal_snapshot
 from autotrader_core.journal.base import FillKey, Journal, JournalError, StoredSnapshot
 from autotrader_core.models import Instrument, utc_now
@@ -137,7 +140,9 @@ async def _compact(
     recorded = (summary.last_recorded_at or utc_now()).isoformat()
     body = journal_snapshot.encode_state(oms.export_state(), trading_state=trading_state)
     new_keys: list[FillKey] = sorted(summary.fill_keys - await journal.compacted_fill_keys())
-    deleted = await journal.store_snapshot(StoredSnapshot(summary.last_seq, recorded, body), new_keys)
+    deleted = await journal.store_snapshot(
+        StoredSnapshot(summary.last_seq, recorded, body), new_keys, oms.archived
+    )
     result = CompactionResult(
         summary.last_seq, summary.records, deleted, oms.open_order_count(), time.monotonic() - started
     )
@@ -152,11 +157,25 @@ async def _compact(
     return result
 
 
+class _FoldingOms(OrderManager):
+    """The fold's OMS: a finished order it drops (beyond ``keep_completed``) is archived, not lost."""
+
+    def __init__(self, keep_completed: int) -> None:
+        super().__init__(completed_retention=keep_completed)
+        self.archived: list[tuple[str, str]] = []
+
+    def _evict(self, cid: str) -> None:
+        order = self.get(cid)
+        if order is not None:
+            self.archived.append((cid, codec.dumps(codec.encode_order(order))))
+        super()._evict(cid)
+
+
 def _fold(
     journal: Journal, instruments: list[Instrument], keep_completed: int
-) -> tuple[OrderManager, ReplaySummary]:
+) -> tuple[_FoldingOms, ReplaySummary]:
     # In a worker thread: the same replay a restart runs, on its own event loop.
-    oms = OrderManager(completed_retention=keep_completed)
+    oms = _FoldingOms(keep_completed)
     oms.set_instruments(instruments)
 
     async def replay() -> ReplaySummary:

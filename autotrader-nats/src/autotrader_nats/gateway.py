@@ -14,7 +14,10 @@ reconciliation and kill switch. Strategies anywhere talk to it through NATS:
   stream ``AT_EVT_<account>`` that any number of consumers replay from any sequence;
 * **trading state** — KV bucket ``AT_STATE_<account>``: ``trading_state`` (active /
   reducing / halted) and ``kill``, watched by its own task so a halt takes effect at
-  once, never behind queued submits.
+  once, never behind queued submits;
+* **bounded restart** — the journal is compacted into a snapshot whenever its tail grows
+  past the :class:`~autotrader_core.snapshots.CompactionPolicy` (by rows or age), so a
+  gateway that ran for months restarts by replaying the snapshot and a short tail.
 
 It uses only the engine's public API and its control seam
 (:class:`~autotrader_core.control.EngineControl`). Runs on the asyncio backend (nats-py).
@@ -44,6 +47,7 @@ from autotrader_core.models import Instrument, Order, Position
 from autotrader_core.plugins import PluginManager
 from autotrader_core.risk import RiskChecks
 from autotrader_core.settings import EngineSettings
+from autotrader_core.snapshots import CompactionPolicy, run_compactor
 from nats.js import JetStreamContext, api
 from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
@@ -71,6 +75,7 @@ _EVENT_BATCH = 512
 _CONSUMER = "gateway"
 _EVENT_ACK_TIMEOUT = 5.0
 _COMMAND_ACK_WAIT = 5.0
+_DEFAULT_COMPACTION = CompactionPolicy()
 
 
 class _EventTap:
@@ -96,6 +101,8 @@ class AccountGateway:
         plugins: Plugin manager (observers such as the metrics exporter); the gateway adds its own tap.
         journal: The journal (default: ``journal_from_settings``-style file for this account).
         quote_interval: Seconds between last-price broadcasts (``0``: none).
+        compaction: When to fold the journal into a snapshot (default: every 100,000 rows
+            or once a day); ``None``: never (a restart then replays the whole journal).
     """
 
     def __init__(
@@ -109,6 +116,7 @@ class AccountGateway:
         plugins: PluginManager | None = None,
         journal: Journal | None = None,
         quote_interval: float = 0.1,
+        compaction: CompactionPolicy | None = _DEFAULT_COMPACTION,
     ) -> None:
         self.nats_settings = nats_settings or NatsSettings()
         self.settings = settings or EngineSettings()
@@ -131,6 +139,7 @@ class AccountGateway:
             Path(str(getattr(self.journal, "path", folder / "journal"))).with_suffix(".commands.sqlite3")
         )
         self.quote_interval = quote_interval
+        self.compaction = compaction
         self.commands_executed = 0
         """Commands executed by this gateway run (not replayed ones)."""
         self._owners: dict[str, str] = {}
@@ -190,6 +199,8 @@ class AccountGateway:
                 await nc.subscribe(self.names.service("result"), cb=self._on_result)
                 if self.quote_interval > 0:
                     tg.start_soon(self._publish_quotes, nc)
+                if self.compaction is not None:
+                    tg.start_soon(self._compact_journal, self.compaction)
                 # A push consumer: a command is handed over the moment it is stored (a pull
                 # fetch added milliseconds); the consumer task takes whatever has queued
                 # up as one batch, so a burst costs one command-log transaction.
@@ -376,6 +387,8 @@ class AccountGateway:
         args: dict[str, Any] = command.get("args") or {}
         if earlier is not None:
             known = self.control.order(command_id) if kind == "submit" else None
+            if known is None and kind == "submit":  # finished, and compacted from the journal since
+                known = await self.journal.compacted_order(command_id)
             if known is not None:
                 return _reply(command_id, {"order": codec.encode_order(known)})
             if earlier.state == "done" and earlier.reply is not None:
@@ -386,6 +399,14 @@ class AccountGateway:
                     error=RequestTimeout(
                         f"command {command_id} ({kind}) was executing when the gateway stopped; its "
                         "outcome is unknown and it is not executed again (the order settles by reconciliation)"
+                    ),
+                )
+            if await self.journal.has_client_order_id(command_id):  # journaled: it may have been sent
+                return _reply(
+                    command_id,
+                    error=RequestTimeout(
+                        f"submit {command_id} was journaled before the gateway stopped but its order is "
+                        "no longer known; it is not executed again (see the event stream)"
                     ),
                 )
             # A submit claimed but never journaled was never sent: executing it now is safe.
@@ -443,6 +464,14 @@ class AccountGateway:
         except (KeyError, TypeError, ValueError) as exc:
             return _reply(command_id, error=InvalidOrder(f"malformed {kind} command: {exc!r}"))
         return _reply(command_id, result)
+
+    async def _compact_journal(self, policy: CompactionPolicy) -> None:
+        await run_compactor(
+            self.journal,
+            policy,
+            instruments=self.engine.oms.instruments,
+            trading_state=lambda: self.control.trading_state.value,
+        )
 
     async def _record_replies(self) -> None:
         # Replies are recorded behind their sending, many per transaction (see CommandLog.finish_many).

@@ -167,8 +167,20 @@ class JournalStorage(abc.ABC):
         """Rows a replay reads after the latest snapshot."""
         return len(self.read(0, _ALL))
 
-    def compact(self, snapshot: StoredSnapshot, fill_keys: Sequence[FillKey]) -> int:
+    def compacted_order(self, client_order_id: str) -> str | None:
+        """The final order (JSON) a compaction archived under this id (``None``: none)."""
+        return None
+
+    def compact(
+        self,
+        snapshot: StoredSnapshot,
+        fill_keys: Sequence[FillKey],
+        archived: Sequence[tuple[str, str]] = (),
+    ) -> int:
         """Store ``snapshot`` and drop the rows up to its ``seq``, atomically; return the rows dropped.
+
+        ``archived``: ``(client_order_id, final order JSON)`` of the finished orders the
+        snapshot no longer holds, kept for look-ups by id.
 
         Raises:
             NotImplementedError: this storage keeps every row.
@@ -498,7 +510,21 @@ class Journal:
         rows = await anyio.to_thread.run_sync(self.storage.read, stored.seq if stored else 0, 1)
         return decode_row(rows[0]).recorded_at if rows else None
 
-    async def store_snapshot(self, snapshot: StoredSnapshot, fill_keys: Sequence[FillKey]) -> int:
+    async def compacted_order(self, client_order_id: str) -> Order | None:
+        """The final state of a finished order a compaction archived (``None``: not archived).
+
+        Raises:
+            CorruptJournal: the archived order cannot be decoded.
+        """
+        body = await anyio.to_thread.run_sync(self.storage.compacted_order, client_order_id)
+        return None if body is None else codec.decode_order(codec.loads(body))
+
+    async def store_snapshot(
+        self,
+        snapshot: StoredSnapshot,
+        fill_keys: Sequence[FillKey],
+        archived: Sequence[tuple[str, str]] = (),
+    ) -> int:
         """Store a snapshot and drop the rows it folds (one transaction); return the rows dropped.
 
         Use :func:`autotrader_core.snapshots.compact_journal`, which builds the snapshot.
@@ -509,7 +535,7 @@ class Journal:
         if not self.is_open:
             raise JournalError("the journal is not open")
         try:
-            return await anyio.to_thread.run_sync(self.storage.compact, snapshot, fill_keys)
+            return await anyio.to_thread.run_sync(self.storage.compact, snapshot, fill_keys, archived)
         except Exception as exc:
             raise JournalError(f"compaction failed, the journal is unchanged: {exc}") from exc
 

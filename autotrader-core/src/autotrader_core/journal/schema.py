@@ -19,8 +19,9 @@ Opening a file (:func:`prepare`, under the journal's one-writer lock):
 
 Version history: **1** (round 1) ``journal`` + ``journal_meta``; **2** adds
 ``journal_snapshot`` (the state a compaction folded the old rows into),
-``journal_order_ids`` (every client order id a compaction removed) and
-``journal_fill_keys`` (every fill identity it removed) — see
+``journal_order_ids`` (every client order id a compaction removed, with the final state
+of each finished order the snapshot no longer holds) and ``journal_fill_keys`` (every
+fill identity it removed) — see
 :mod:`autotrader_core.snapshots`.
 """
 
@@ -48,8 +49,8 @@ _V1 = (
 _V2 = (
     "CREATE TABLE IF NOT EXISTS journal_snapshot (seq INTEGER PRIMARY KEY, recorded_at TEXT NOT NULL, "
     "body TEXT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS journal_order_ids (client_order_id TEXT PRIMARY KEY, seq INTEGER NOT NULL) "
-    "WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS journal_order_ids (client_order_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, "
+    "final_order TEXT) WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS journal_fill_keys (broker TEXT NOT NULL, symbol TEXT NOT NULL, "
     "trade_id TEXT NOT NULL, PRIMARY KEY (broker, symbol, trade_id)) WITHOUT ROWID",
 )

@@ -196,12 +196,29 @@ class SqliteStorage(JournalStorage):
             conn.close()
         return int(count)
 
-    def compact(self, snapshot: StoredSnapshot, fill_keys: Sequence[FillKey]) -> int:
+    def compacted_order(self, client_order_id: str) -> str | None:
+        """The final order (JSON) a compaction archived under this id (``None``: none archived)."""
+        conn = self._connect()
+        try:
+            row = conn.execute(
+                "SELECT final_order FROM journal_order_ids WHERE client_order_id = ?", (client_order_id,)
+            ).fetchone()
+        finally:
+            conn.close()
+        return None if row is None or row[0] is None else str(row[0])
+
+    def compact(
+        self,
+        snapshot: StoredSnapshot,
+        fill_keys: Sequence[FillKey],
+        archived: Sequence[tuple[str, str]] = (),
+    ) -> int:
         """Store ``snapshot`` and drop the rows it folds, in one transaction; return the rows dropped.
 
-        Kept: every client order id ever journaled (``journal_order_ids``), every fill
-        identity (``journal_fill_keys``, from ``fill_keys``), dead letters, and the rows
-        after ``snapshot.seq``. A crash before the commit leaves the journal as it was
+        Kept: every client order id ever journaled (``journal_order_ids``, with the final
+        state of each ``archived`` ``(client_order_id, order JSON)``), every fill identity
+        (``journal_fill_keys``, from ``fill_keys``), dead letters, and the rows after
+        ``snapshot.seq``. A crash before the commit leaves the journal as it was
         (SQLite rolls the transaction back on the next open); after it, the new snapshot
         and tail. Either way it opens and replays to the same state.
         """
@@ -218,6 +235,10 @@ class SqliteStorage(JournalStorage):
                     "SELECT client_order_id, MIN(seq) FROM journal WHERE seq <= ? AND kind = 'intent' "
                     "AND client_order_id IS NOT NULL GROUP BY client_order_id",
                     (snapshot.seq,),
+                )
+                conn.executemany(
+                    "UPDATE journal_order_ids SET final_order = ? WHERE client_order_id = ?",
+                    [(body, cid) for cid, body in archived],
                 )
                 conn.executemany(
                     "INSERT OR IGNORE INTO journal_fill_keys (broker, symbol, trade_id) VALUES (?, ?, ?)",
