@@ -18,7 +18,7 @@ import anyio
 from autotrader_core.adapter import BrokerAdapter
 from autotrader_core.settings import EngineSettings
 from autotrader_core.snapshots import CompactionPolicy
-from autotrader_nats import AccountGateway, NatsSettings
+from autotrader_nats import AccountGateway, GatewaySettings, NatsSettings
 from autotrader_paper import PaperAdapter, PaperSettings
 
 
@@ -56,6 +56,7 @@ def make_gateway(url: str, data_dir: Path, broker_port: int | None = None) -> Ac
         )
         if os.environ.get("AT_TEST_COMPACT")
         else None,
+        budgets=GatewaySettings().budgets,  # AUTOTRADER_GATEWAY_BUDGETS, as `autotrader gateway` reads it
     )
 
 

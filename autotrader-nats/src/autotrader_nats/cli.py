@@ -12,6 +12,7 @@ from autotrader_core.plugins import PluginManager
 from autotrader_core.settings import EngineSettings
 from autotrader_core.snapshots import CompactionPolicy
 
+from autotrader_nats.budgets import GatewaySettings
 from autotrader_nats.gateway import AccountGateway
 from autotrader_nats.settings import NatsSettings
 
@@ -52,6 +53,7 @@ async def _gateway(args: argparse.Namespace) -> int:
         account=args.account,
         plugins=manager,
         compaction=compaction,
+        budgets=GatewaySettings().budgets,
     )
 
     def ready() -> None:

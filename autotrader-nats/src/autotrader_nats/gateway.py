@@ -28,7 +28,9 @@ from __future__ import annotations
 import collections
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +40,7 @@ import nats
 from autotrader_core.adapter import BrokerAdapter
 from autotrader_core.control import AccountId, EngineControl
 from autotrader_core.engine import ExecutionEngine
-from autotrader_core.enums import TradingState
+from autotrader_core.enums import OrderSide, TradingState
 from autotrader_core.errors import AutotraderError, InvalidOrder, RequestTimeout
 from autotrader_core.events import OrderEvent, OrderFilled
 from autotrader_core.hookspecs import hookimpl
@@ -52,6 +54,7 @@ from nats.js import JetStreamContext, api
 from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
 
+from autotrader_nats.budgets import BudgetBook, StrategyBudget
 from autotrader_nats.command_log import CommandLog, CommandRecord
 from autotrader_nats.settings import NatsSettings
 from autotrader_nats.wire import (
@@ -103,6 +106,8 @@ class AccountGateway:
         quote_interval: Seconds between last-price broadcasts (``0``: none).
         compaction: When to fold the journal into a snapshot (default: every 100,000 rows
             or once a day); ``None``: never (a restart then replays the whole journal).
+        budgets: Per-strategy risk budgets by strategy (ownership) name
+            (:mod:`autotrader_nats.budgets`); strategies not named have none.
     """
 
     def __init__(
@@ -117,6 +122,7 @@ class AccountGateway:
         journal: Journal | None = None,
         quote_interval: float = 0.1,
         compaction: CompactionPolicy | None = _DEFAULT_COMPACTION,
+        budgets: Mapping[str, StrategyBudget] | None = None,
     ) -> None:
         self.nats_settings = nats_settings or NatsSettings()
         self.settings = settings or EngineSettings()
@@ -140,6 +146,8 @@ class AccountGateway:
         )
         self.quote_interval = quote_interval
         self.compaction = compaction
+        self.budgets = BudgetBook(budgets or {})
+        self._budget_locks: dict[str, anyio.Lock] = {}
         self.commands_executed = 0
         """Commands executed by this gateway run (not replayed ones)."""
         self._owners: dict[str, str] = {}
@@ -188,6 +196,12 @@ class AccountGateway:
             await self._ensure_streams(js)
             self._kv = await self._ensure_bucket(js)
             await self._adopt_owners()
+            if self.budgets.budgets:  # each budgeted strategy's position, from the orders recovered
+                orders = list(self.engine.oms)
+                owners = await anyio.to_thread.run_sync(
+                    lambda: [self.command_log.owner_of(o.client_order_id) for o in orders]
+                )
+                self.budgets.load((owner or UNOWNED, o) for owner, o in zip(owners, orders, strict=True))
             # The same rules the engine loaded, for remote strategies' ctx.instrument().
             self._instruments = list(await self.engine.adapter.get_instruments())
             revision = await self._sync_state(self._kv)
@@ -422,7 +436,8 @@ class AccountGateway:
         try:
             result: dict[str, Any]
             if kind == "submit":
-                order = await self.engine.submit_order(
+                submit = partial(
+                    self.engine.submit_order,
                     args["symbol"],
                     args["side"],
                     args["quantity"],
@@ -436,6 +451,13 @@ class AccountGateway:
                     tag=args.get("tag"),
                     client_order_id=command_id,
                 )
+                if owner in self.budgets.budgets:
+                    # One budgeted submit of a strategy at a time: each sees the ones before it.
+                    async with self._budget_locks.setdefault(owner, anyio.Lock()):
+                        self._check_budget(owner, args)
+                        order = await submit()
+                else:
+                    order = await submit()
                 result = {"order": codec.encode_order(order)}
             elif kind in ("cancel", "modify"):
                 target = str(args.get("client_order_id"))
@@ -464,6 +486,24 @@ class AccountGateway:
         except (KeyError, TypeError, ValueError) as exc:
             return _reply(command_id, error=InvalidOrder(f"malformed {kind} command: {exc!r}"))
         return _reply(command_id, result)
+
+    def _check_budget(self, owner: str, args: dict[str, Any]) -> None:
+        try:
+            quantity = Decimal(str(args["quantity"]))
+            price = args.get("limit_price") or args.get("stop_price")
+            self.budgets.check(
+                owner,
+                symbol=str(args["symbol"]),
+                side=OrderSide(args["side"]),
+                quantity=quantity,
+                price=None if price is None else Decimal(str(price)),
+                open_orders=[
+                    o for o in self.control.open_orders() if self._owners.get(o.client_order_id) == owner
+                ],
+                last_price=self.engine.adapter.last_price,
+            )
+        except ArithmeticError as exc:  # Decimal("abc"): refused like any malformed number
+            raise InvalidOrder(f"malformed submit command: {exc!r}") from None
 
     async def _compact_journal(self, policy: CompactionPolicy) -> None:
         await run_compactor(
@@ -574,6 +614,9 @@ class AccountGateway:
             "event": codec.encode_event(event),
         }
         if isinstance(event, OrderFilled):
+            owner = self._owners.get(order.client_order_id)
+            if owner is not None:
+                self.budgets.on_fill(owner, event.fill)
             body["position"] = encode_position(
                 self.control.positions().get(event.fill.symbol) or _flat(event.fill.symbol)
             )
