@@ -262,3 +262,41 @@ async def test_a_killed_strategy_leaves_its_orders_and_a_restart_replays_what_it
             strategy.kill()
             strategy.wait(10)
         gateway.kill(signal.SIGKILL)
+
+
+async def test_a_killed_strategy_that_asked_for_cancel_on_disconnect_has_its_orders_cancelled(
+    nats_server: NatsServer, tmp_path: Path
+) -> None:
+    gateway = GatewayProcess(nats_server.url, tmp_path / "data")
+    gateway.start()
+    strategy = start_strategy_process(nats_server.url, "--cancel-on-disconnect")
+    try:
+        assert strategy.stdout is not None
+        placed = strategy.stdout.readline().split()
+        assert placed[0] == "placed" and placed[2] == "accepted", placed
+        cid = placed[1]
+        async with connect_gateway(
+            "paper", "paper", owner="ops", nats_settings=NatsSettings(servers=[nats_server.url])
+        ) as ops:
+
+            async def resting() -> list[str]:
+                reply = await ops._nc.request(
+                    NAMES.service("snapshot"), dumps({"owner": "rester"}), timeout=5
+                )
+                return [o["client_order_id"] for o in loads(reply.data)["orders"]]
+
+            await anyio.sleep(1.5)  # heartbeats flowing: the live strategy's order stays
+            assert await resting() == [cid]
+            strategy.send_signal(signal.SIGKILL)  # no goodbye: only the missing heartbeats tell
+            strategy.wait(10)
+            killed_at = time.monotonic()
+            with anyio.fail_after(10):
+                while await resting():
+                    await anyio.sleep(0.1)
+            assert time.monotonic() - killed_at < 5  # 3 missed 1 s heartbeats, then the cancel
+        assert "cancel-on-disconnect" in gateway.output() and "heartbeats stopped" in gateway.output()
+    finally:
+        if strategy.poll() is None:
+            strategy.kill()
+            strategy.wait(10)
+        gateway.kill(signal.SIGKILL)

@@ -186,3 +186,23 @@ async def test_events_carry_the_account_and_replay_from_a_sequence(
 
 def _unused(_: Sequence[object]) -> None:  # keeps Sequence imported for type checkers of helpers
     return None
+
+
+async def test_cancel_on_disconnect_cancels_at_once_on_a_clean_stop_and_only_that_strategys_orders(
+    gateway: AccountGateway, nats_server: NatsServer
+) -> None:
+    async with remote(nats_server, owner="keeper") as keeper:
+        kept = await keeper.submit_order(
+            "BTCUSDT", "buy", Decimal("0.01"), order_type="limit", limit_price=Decimal("50000")
+        )
+        async with remote(nats_server, owner="leaver", cancel_on_disconnect=True) as leaver:
+            left = await leaver.submit_order(
+                "BTCUSDT", "buy", Decimal("0.01"), order_type="limit", limit_price=Decimal("50000")
+            )
+            await anyio.sleep(0.5)
+            assert gateway.control.order(left.client_order_id).status is OrderStatus.ACCEPTED  # type: ignore[union-attr]
+        with anyio.fail_after(3):  # the leave notice: no heartbeat timeout to wait for
+            while gateway.control.order(left.client_order_id).status is not OrderStatus.CANCELED:  # type: ignore[union-attr]
+                await anyio.sleep(0.02)
+        await anyio.sleep(0.5)
+        assert gateway.control.order(kept.client_order_id).status is OrderStatus.ACCEPTED  # type: ignore[union-attr]

@@ -28,6 +28,7 @@ from __future__ import annotations
 import collections
 import logging
 import secrets
+import time
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from functools import partial
@@ -147,6 +148,8 @@ class AccountGateway:
         self.quote_interval = quote_interval
         self.compaction = compaction
         self.budgets = BudgetBook(budgets or {})
+        self._liveness: dict[str, float] = {}
+        """Strategies that asked for cancel-on-disconnect → monotonic deadline of their next heartbeat."""
         self._budget_locks: dict[str, anyio.Lock] = {}
         self.commands_executed = 0
         """Commands executed by this gateway run (not replayed ones)."""
@@ -211,6 +214,8 @@ class AccountGateway:
                 tg.start_soon(self._watch_state, self._kv, revision)
                 await nc.subscribe(self.names.service("snapshot"), cb=self._on_snapshot)
                 await nc.subscribe(self.names.service("result"), cb=self._on_result)
+                await nc.subscribe(self.names.heartbeats(), cb=self._on_heartbeat)
+                tg.start_soon(self._watch_liveness)
                 if self.quote_interval > 0:
                     tg.start_soon(self._publish_quotes, nc)
                 if self.compaction is not None:
@@ -710,6 +715,43 @@ class AccountGateway:
 
     def _symbols(self) -> list[str]:
         return [i.symbol for i in self._instruments]
+
+    # -- cancel-on-disconnect -------------------------------------------------------------------
+    async def _on_heartbeat(self, msg: Any) -> None:
+        try:
+            body = loads(msg.data)
+            owner, timeout = str(body["owner"]), float(body["timeout"])
+        except (ValueError, KeyError, TypeError) as exc:
+            logger.warning("unreadable heartbeat on %s ignored: %s", msg.subject, exc)
+            return
+        if body.get("leaving"):
+            self._liveness.pop(owner, None)
+            await self._cancel_owned(owner, "it disconnected")
+        else:
+            self._liveness[owner] = time.monotonic() + timeout
+
+    async def _watch_liveness(self) -> None:
+        while True:
+            await anyio.sleep(0.2)
+            now = time.monotonic()
+            for owner in [o for o, deadline in self._liveness.items() if deadline < now]:
+                del self._liveness[owner]
+                await self._cancel_owned(owner, "its heartbeats stopped")
+
+    async def _cancel_owned(self, owner: str, why: str) -> None:
+        orders = [o for o in self.control.open_orders() if self._owners.get(o.client_order_id) == owner]
+        if orders:
+            logger.warning(
+                "cancel-on-disconnect: strategy %r: %s; cancelling its %d open orders",
+                owner,
+                why,
+                len(orders),
+            )
+        for order in orders:
+            try:
+                await self.control.cancel(order.client_order_id, actor=f"cancel-on-disconnect:{owner}")
+            except AutotraderError as exc:  # already finished, or the broker refused: logged, others go on
+                logger.warning("cancel-on-disconnect of %s failed: %s", order.client_order_id, exc)
 
     # -- services ---------------------------------------------------------------------------------
     async def _on_snapshot(self, msg: Any) -> None:

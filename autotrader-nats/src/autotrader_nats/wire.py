@@ -105,6 +105,10 @@ class AccountNames:
         """Request/reply subject of one gateway service."""
         return f"{self.prefix}.svc.{name}"
 
+    def heartbeats(self, owner: str = "*") -> str:
+        """Liveness of strategies that asked for cancel-on-disconnect (``*``: of every strategy)."""
+        return f"{self.prefix}.hb.{_token(owner) if owner != '*' else '*'}"
+
     @property
     def quotes(self) -> str:
         """Last prices, published by the gateway (not stored)."""
