@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -22,7 +20,6 @@ from autotrader_nats import (
     connect_gateway,
 )
 from autotrader_nats.budgets import STRATEGY_NOTIONAL, STRATEGY_ORDER_RATE, STRATEGY_POSITION, BudgetBook
-from nats_gateway_main import make_gateway
 from nats_kit import NatsServer
 from pydantic import ValidationError
 
@@ -35,21 +32,10 @@ BUDGETS = {
 }
 
 
-@pytest.fixture
-async def gateway(
-    nats_server: NatsServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[AccountGateway]:
-    monkeypatch.setenv(
-        "AUTOTRADER_GATEWAY_BUDGETS", json.dumps(BUDGETS)
-    )  # as `autotrader gateway` reads them
-    gw = make_gateway(nats_server.url, tmp_path / "data")
-    async with anyio.create_task_group() as tg:
-        ready = anyio.Event()
-        tg.start_soon(lambda: gw.run(ready=ready.set))
-        with anyio.fail_after(20):
-            await ready.wait()
-        yield gw
-        await gw.stop()
+@pytest.fixture(autouse=True)
+def _budgets(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Set before the gateway fixture builds the gateway, as `autotrader gateway` reads them.
+    monkeypatch.setenv("AUTOTRADER_GATEWAY_BUDGETS", json.dumps(BUDGETS))
 
 
 def remote(server: NatsServer, owner: str) -> RemoteEngine:

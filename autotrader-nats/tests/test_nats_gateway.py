@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -17,7 +16,6 @@ from autotrader_core.models import Fill, Order, Position
 from autotrader_core.strategy import Strategy, StrategyContext
 from autotrader_nats import AccountGateway, NatsSettings, RemoteEngine, connect_gateway
 from autotrader_nats.wire import dumps
-from nats_gateway_main import make_gateway
 from nats_kit import NatsServer
 
 pytestmark = pytest.mark.anyio
@@ -43,18 +41,6 @@ class BuyTheDip(Strategy):
 
     async def on_order_update(self, order: Order, ctx: StrategyContext) -> None:
         self.updates.append(order)
-
-
-@pytest.fixture
-async def gateway(nats_server: NatsServer, tmp_path: Path) -> AsyncIterator[AccountGateway]:
-    gw = make_gateway(nats_server.url, tmp_path / "data")
-    async with anyio.create_task_group() as tg:
-        ready = anyio.Event()
-        tg.start_soon(lambda: gw.run(ready=ready.set))
-        with anyio.fail_after(20):
-            await ready.wait()
-        yield gw
-        await gw.stop()
 
 
 def remote(server: NatsServer, **kw: Any) -> RemoteEngine:
