@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import timedelta, timezone
 from decimal import Decimal as D
 from pathlib import Path
 
 import anyio
 import pytest
 from autotrader_core.engine import ExecutionEngine
-from autotrader_core.enums import OrderStatus
+from autotrader_core.enums import OrderSide, OrderStatus, OrderType
 from autotrader_core.errors import RequestTimeout
 from autotrader_core.events import OrderFilled
 from autotrader_core.journal import (
@@ -24,7 +24,7 @@ from autotrader_core.journal import (
     StoredRow,
     StoredSnapshot,
 )
-from autotrader_core.models import utc_now
+from autotrader_core.models import Fill, Order, utc_now
 from autotrader_core.oms import OrderManager
 from autotrader_core.recovery import replay_journal
 from autotrader_core.resiliency import DeadLetter, RetryPolicy
@@ -351,3 +351,60 @@ async def test_the_compactor_compacts_when_due_and_survives_a_failure(
     assert stored is not None and '"trading_state":"active"' in stored.body
     async with engine_for(broker, path) as engine:
         assert books(engine) == before
+
+
+async def test_a_restart_loads_the_compacted_fill_identities_reconciliation_can_meet_not_all_of_them(
+    tmp_path: Path,
+) -> None:
+    """Reconciliation asks the broker for fills from shortly before the oldest open order (or the
+    last row): identities of older fills are never needed, so a restart's cost does not grow with age."""
+    now = utc_now()
+    path = tmp_path / "j.sqlite3"
+
+    def order_at(cid: str, days: float, kind: OrderType = OrderType.MARKET) -> Order:
+        at = now - timedelta(days=days)
+        return Order(
+            cid,
+            "BTCUSDT",
+            OrderSide.BUY,
+            kind,
+            D("0.1"),
+            limit_price=D("90") if kind is OrderType.LIMIT else None,
+            created_at=at,
+            updated_at=at,
+        )
+
+    def fill_at(cid: str, days: float) -> OrderFilled:
+        stamp = (now - timedelta(days=days)).astimezone(timezone(timedelta(hours=-5)))  # any offset
+        return OrderFilled(
+            Fill(
+                f"T-{cid}",
+                cid,
+                "BTCUSDT",
+                OrderSide.BUY,
+                D("0.1"),
+                D("100"),
+                D("0"),
+                "USDT",
+                timestamp=stamp,
+                broker="fake",
+            )
+        )
+
+    async with SqliteJournal(path, fsync=False) as journal:
+        for cid, days in (("atold", 40.0), ("atmid", 25.0), ("atnew", 0.01)):
+            await journal.record_intent(order_at(cid, days))
+            await journal.record_event(fill_at(cid, days))
+        await journal.record_intent(
+            order_at("atopen", 20.0, OrderType.LIMIT)
+        )  # still open: the horizon is 27 days
+        await journal.flush()
+        await compact_journal(journal, instruments=[], keep_completed=0)
+    assert table_count(path, "journal_fill_keys") == 3
+    async with SqliteJournal(path) as journal:
+        oms = OrderManager()
+        summary = await replay_journal(journal, oms)
+        assert {k[2] for k in summary.fill_keys} == {"T-atmid", "T-atnew"}
+        assert {k[2] for k in await journal.compacted_fill_keys()} == {"T-atold", "T-atmid", "T-atnew"}
+    assert [o.client_order_id for o in oms.open_orders()] == ["atopen"]
+    assert oms.position("BTCUSDT").quantity == D("0.3")

@@ -20,7 +20,10 @@ What compaction never forgets:
   twice (:meth:`~autotrader_core.journal.Journal.has_client_order_id`), and the final
   state of each finished order the snapshot drops stays readable by its id
   (:meth:`~autotrader_core.journal.Journal.compacted_order`), never replayed;
-* every fill identity (``journal_fill_keys``): reconciliation never applies a fill twice;
+* every fill identity, with the fill's time (``journal_fill_keys``): a restart loads
+  those from :data:`~autotrader_core.journal.snapshot.FILL_KEY_MARGIN` before its oldest
+  open order or its last row — reconciliation asks the broker for no older fill — so it
+  never applies a fill twice, and its cost does not grow with the journal's age;
 * dead letters (kept as rows).
 
 A kill at any instant leaves either the old rows or the new snapshot (one SQLite
@@ -41,7 +44,7 @@ import anyio.to_thread
 
 from autotrader_core.journal import codec
 from autotrader_core.journal import snapshot as journal_snapshot
-from autotrader_core.journal.base import FillKey, Journal, JournalError, StoredSnapshot
+from autotrader_core.journal.base import Journal, JournalError, StoredSnapshot
 from autotrader_core.models import Instrument, utc_now
 from autotrader_core.oms import OrderManager
 from autotrader_core.recovery import ReplaySummary, replay_journal
@@ -139,10 +142,7 @@ async def _compact(
         )
     recorded = (summary.last_recorded_at or utc_now()).isoformat()
     body = journal_snapshot.encode_state(oms.export_state(), trading_state=trading_state)
-    new_keys: list[FillKey] = sorted(summary.fill_keys - await journal.compacted_fill_keys())
-    deleted = await journal.store_snapshot(
-        StoredSnapshot(summary.last_seq, recorded, body), new_keys, oms.archived
-    )
+    deleted = await journal.store_snapshot(StoredSnapshot(summary.last_seq, recorded, body), oms.archived)
     result = CompactionResult(
         summary.last_seq, summary.records, deleted, oms.open_order_count(), time.monotonic() - started
     )

@@ -42,7 +42,7 @@ import queue
 import threading
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import anyio
@@ -155,8 +155,9 @@ class JournalStorage(abc.ABC):
         """The latest snapshot, or ``None`` (none taken, or not supported)."""
         return None
 
-    def read_fill_keys(self) -> list[FillKey]:
-        """The identities of the fills whose rows a compaction removed."""
+    def read_fill_keys(self, since: str = "") -> list[FillKey]:
+        """The identities of the fills whose rows a compaction removed, of fills at ``since``
+        (ISO 8601 UTC) or later."""
         return []
 
     def has_client_order_id(self, client_order_id: str) -> bool:
@@ -171,13 +172,10 @@ class JournalStorage(abc.ABC):
         """The final order (JSON) a compaction archived under this id (``None``: none)."""
         return None
 
-    def compact(
-        self,
-        snapshot: StoredSnapshot,
-        fill_keys: Sequence[FillKey],
-        archived: Sequence[tuple[str, str]] = (),
-    ) -> int:
+    def compact(self, snapshot: StoredSnapshot, archived: Sequence[tuple[str, str]] = ()) -> int:
         """Store ``snapshot`` and drop the rows up to its ``seq``, atomically; return the rows dropped.
+
+        The identities of the fills dropped are kept (:meth:`read_fill_keys`).
 
         ``archived``: ``(client_order_id, final order JSON)`` of the finished orders the
         snapshot no longer holds, kept for look-ups by id.
@@ -492,9 +490,11 @@ class Journal:
         """The latest snapshot stored by a compaction (``None``: replay starts at the first row)."""
         return await anyio.to_thread.run_sync(self.storage.read_snapshot)
 
-    async def compacted_fill_keys(self) -> set[FillKey]:
-        """Identities of every fill folded into a snapshot (never applied twice by reconciliation)."""
-        return set(await anyio.to_thread.run_sync(self.storage.read_fill_keys))
+    async def compacted_fill_keys(self, since: datetime | None = None) -> set[FillKey]:
+        """Identities of the fills folded into a snapshot (at ``since`` or later: reconciliation
+        asks the broker for no older fill, so no older one can be applied twice)."""
+        bound = "" if since is None else since.astimezone(UTC).isoformat()
+        return set(await anyio.to_thread.run_sync(self.storage.read_fill_keys, bound))
 
     async def has_client_order_id(self, client_order_id: str) -> bool:
         """Whether this client order id was ever used by an intent here, even one compacted away."""
@@ -519,12 +519,7 @@ class Journal:
         body = await anyio.to_thread.run_sync(self.storage.compacted_order, client_order_id)
         return None if body is None else codec.decode_order(codec.loads(body))
 
-    async def store_snapshot(
-        self,
-        snapshot: StoredSnapshot,
-        fill_keys: Sequence[FillKey],
-        archived: Sequence[tuple[str, str]] = (),
-    ) -> int:
+    async def store_snapshot(self, snapshot: StoredSnapshot, archived: Sequence[tuple[str, str]] = ()) -> int:
         """Store a snapshot and drop the rows it folds (one transaction); return the rows dropped.
 
         Use :func:`autotrader_core.snapshots.compact_journal`, which builds the snapshot.
@@ -535,7 +530,7 @@ class Journal:
         if not self.is_open:
             raise JournalError("the journal is not open")
         try:
-            return await anyio.to_thread.run_sync(self.storage.compact, snapshot, fill_keys, archived)
+            return await anyio.to_thread.run_sync(self.storage.compact, snapshot, archived)
         except Exception as exc:
             raise JournalError(f"compaction failed, the journal is unchanged: {exc}") from exc
 

@@ -21,7 +21,7 @@ Version history: **1** (round 1) ``journal`` + ``journal_meta``; **2** adds
 ``journal_snapshot`` (the state a compaction folded the old rows into),
 ``journal_order_ids`` (every client order id a compaction removed, with the final state
 of each finished order the snapshot no longer holds) and ``journal_fill_keys`` (every
-fill identity it removed) — see
+fill identity it removed, with the fill's time) — see
 :mod:`autotrader_core.snapshots`.
 """
 
@@ -52,7 +52,8 @@ _V2 = (
     "CREATE TABLE IF NOT EXISTS journal_order_ids (client_order_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, "
     "final_order TEXT) WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS journal_fill_keys (broker TEXT NOT NULL, symbol TEXT NOT NULL, "
-    "trade_id TEXT NOT NULL, PRIMARY KEY (broker, symbol, trade_id)) WITHOUT ROWID",
+    "trade_id TEXT NOT NULL, filled_at REAL NOT NULL, PRIMARY KEY (broker, symbol, trade_id)) WITHOUT ROWID",
+    "CREATE INDEX IF NOT EXISTS journal_fill_keys_filled_at ON journal_fill_keys (filled_at)",
 )
 
 

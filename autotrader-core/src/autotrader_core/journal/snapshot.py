@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -24,10 +24,16 @@ from autotrader_core.journal.codec import CorruptJournal
 from autotrader_core.models import Position
 from autotrader_core.oms import OmsMetrics, OmsState, OrderManager
 
-__all__ = ["FORMAT", "SnapshotBase", "decode_state", "encode_state", "restore"]
+__all__ = ["FILL_KEY_MARGIN", "FORMAT", "SnapshotBase", "decode_state", "encode_state", "restore"]
 
 FORMAT = 1
 """Version of the snapshot body (inside a schema-2 journal)."""
+
+FILL_KEY_MARGIN = timedelta(days=7)
+"""How far before the snapshot's oldest open order (or its last row) compacted fill
+identities are loaded. Reconciliation fetches broker fills from 10 minutes
+(its ``lookback``) before the oldest open order or the last journal row: any fill it can
+see is younger than this horizon, so its identity is loaded and it is never applied twice."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +45,8 @@ class SnapshotBase:
     recorded_at: datetime
     """When that row was written."""
     fill_keys: set[FillKey]
-    """Every fill identity folded away (compacted rows and the snapshot's own fills)."""
+    """Fill identities folded away since :data:`FILL_KEY_MARGIN` before the oldest open
+    order or the last row, and the snapshot's own fills."""
     trading_state: str | None
     """The trading state when it was taken (informational)."""
 
@@ -97,13 +104,14 @@ async def restore(journal: Journal, oms: OrderManager) -> SnapshotBase | None:
         return None
     state, trading_state = decode_state(stored.body)
     oms.restore_state(state)
-    keys = await journal.compacted_fill_keys()
-    keys.update(f.key for fs in state.fills.values() for f in fs)
-    keys.update(f.key for f in state.orphans)
     try:
         recorded_at = datetime.fromisoformat(stored.recorded_at)
     except ValueError:
         raise CorruptJournal(f"bad snapshot time {stored.recorded_at!r}") from None
+    horizon = min([recorded_at, *(o.created_at for o in state.active)]) - FILL_KEY_MARGIN
+    keys = await journal.compacted_fill_keys(since=horizon)
+    keys.update(f.key for fs in state.fills.values() for f in fs)
+    keys.update(f.key for f in state.orphans)
     return SnapshotBase(stored.seq, recorded_at, keys, trading_state)
 
 

@@ -160,13 +160,17 @@ class SqliteStorage(JournalStorage):
             conn.close()
         return None if row is None else StoredSnapshot(int(row[0]), str(row[1]), str(row[2]))
 
-    def read_fill_keys(self) -> list[FillKey]:
-        """Every fill identity folded into a snapshot by a compaction."""
+    def read_fill_keys(self, since: str = "") -> list[FillKey]:
+        """The identities of compacted fills whose time is ``since`` (ISO 8601) or later (``""``: all)."""
         conn = self._connect()
         try:
             return [
                 (str(b), str(s), str(t))
-                for b, s, t in conn.execute("SELECT broker, symbol, trade_id FROM journal_fill_keys")
+                for b, s, t in conn.execute(
+                    "SELECT broker, symbol, trade_id FROM journal_fill_keys WHERE filled_at >= "
+                    "COALESCE(julianday(?), 0)",
+                    (since,),
+                )
             ]
         finally:
             conn.close()
@@ -207,17 +211,13 @@ class SqliteStorage(JournalStorage):
             conn.close()
         return None if row is None or row[0] is None else str(row[0])
 
-    def compact(
-        self,
-        snapshot: StoredSnapshot,
-        fill_keys: Sequence[FillKey],
-        archived: Sequence[tuple[str, str]] = (),
-    ) -> int:
+    def compact(self, snapshot: StoredSnapshot, archived: Sequence[tuple[str, str]] = ()) -> int:
         """Store ``snapshot`` and drop the rows it folds, in one transaction; return the rows dropped.
 
         Kept: every client order id ever journaled (``journal_order_ids``, with the final
-        state of each ``archived`` ``(client_order_id, order JSON)``), every fill identity
-        (``journal_fill_keys``, from ``fill_keys``), dead letters, and the rows after
+        state of each ``archived`` ``(client_order_id, order JSON)``), the identity and
+        time of every fill dropped (``journal_fill_keys``, read from the rows by SQLite's
+        JSON functions, so no row crosses into Python), dead letters, and the rows after
         ``snapshot.seq``. A crash before the commit leaves the journal as it was
         (SQLite rolls the transaction back on the next open); after it, the new snapshot
         and tail. Either way it opens and replays to the same state.
@@ -240,9 +240,15 @@ class SqliteStorage(JournalStorage):
                     "UPDATE journal_order_ids SET final_order = ? WHERE client_order_id = ?",
                     [(body, cid) for cid, body in archived],
                 )
-                conn.executemany(
-                    "INSERT OR IGNORE INTO journal_fill_keys (broker, symbol, trade_id) VALUES (?, ?, ?)",
-                    fill_keys,
+                conn.execute(
+                    "INSERT OR IGNORE INTO journal_fill_keys (broker, symbol, trade_id, filled_at) "
+                    "SELECT json_extract(body, '$.fill.broker'), json_extract(body, '$.fill.symbol'), "
+                    # The fill's time as a Julian day (any UTC offset compares right); one that
+                    # will not parse is always loaded.
+                    "json_extract(body, '$.fill.trade_id'), "
+                    "COALESCE(julianday(json_extract(body, '$.fill.timestamp')), 1e9) "
+                    "FROM journal WHERE seq <= ? AND kind = 'event' AND json_extract(body, '$.type') = 'OrderFilled'",
+                    (snapshot.seq,),
                 )
                 dropped = conn.execute(
                     "DELETE FROM journal WHERE seq <= ? AND kind != 'dead_letter'", (snapshot.seq,)
