@@ -23,8 +23,9 @@ from autotrader_core.journal import (
     SqliteJournal,
     StoredRow,
     StoredSnapshot,
+    codec,
 )
-from autotrader_core.models import Fill, Order, utc_now
+from autotrader_core.models import Fill, Order, Position, utc_now
 from autotrader_core.oms import OrderManager
 from autotrader_core.recovery import replay_journal
 from autotrader_core.resiliency import DeadLetter, RetryPolicy
@@ -408,3 +409,24 @@ async def test_a_restart_loads_the_compacted_fill_identities_reconciliation_can_
         assert {k[2] for k in await journal.compacted_fill_keys()} == {"T-atold", "T-atmid", "T-atnew"}
     assert [o.client_order_id for o in oms.open_orders()] == ["atopen"]
     assert oms.position("BTCUSDT").quantity == D("0.3")
+
+
+def test_a_position_round_trips_exactly_and_old_bodies_without_the_newer_fields_decode() -> None:
+    position = Position(
+        "BTCUSDT",
+        D("-0.0300"),
+        D("65000.10"),
+        D("-1.5E+1"),
+        D("0.65"),
+        {"BNB": D("0.001")},
+        "paper",
+        D("2.50"),
+    )
+    body = codec.encode_position(position)
+    assert codec.decode_position(codec.loads(codec.dumps(body))) == position
+    old = {k: v for k, v in body.items() if k not in ("other_fees", "unrealized_pnl")}
+    assert codec.decode_position(old) == Position(
+        "BTCUSDT", D("-0.0300"), D("65000.10"), D("-15"), D("0.65"), broker="paper"
+    )
+    with pytest.raises(CorruptJournal):
+        codec.decode_position({**body, "quantity": 0.03})

@@ -21,7 +21,6 @@ from typing import Any
 from autotrader_core.journal import codec
 from autotrader_core.journal.base import FillKey, Journal
 from autotrader_core.journal.codec import CorruptJournal
-from autotrader_core.models import Position
 from autotrader_core.oms import OmsMetrics, OmsState, OrderManager
 
 __all__ = ["FILL_KEY_MARGIN", "FORMAT", "SnapshotBase", "decode_state", "encode_state", "restore"]
@@ -60,7 +59,7 @@ def encode_state(state: OmsState, *, trading_state: str | None = None) -> str:
             "completed": [codec.encode_order(o) for o in state.completed],
             "fills": {cid: [codec.encode_fill(f) for f in fills] for cid, fills in state.fills.items()},
             "broker_ids": dict(state.broker_ids),
-            "positions": [_encode_position(p) for p in state.positions],
+            "positions": [codec.encode_position(p) for p in state.positions],
             "orphans": [codec.encode_fill(f) for f in state.orphans],
             "metrics": {f.name: _scalar(getattr(state.metrics, f.name)) for f in fields(OmsMetrics)},
             "trading_state": trading_state,
@@ -83,7 +82,7 @@ def decode_state(text: str) -> tuple[OmsState, str | None]:
             completed=[codec.decode_order(o) for o in body["completed"]],
             fills={str(cid): [codec.decode_fill(f) for f in fs] for cid, fs in body["fills"].items()},
             broker_ids={str(b): str(c) for b, c in body["broker_ids"].items()},
-            positions=[_decode_position(p) for p in body["positions"]],
+            positions=[codec.decode_position(p) for p in body["positions"]],
             orphans=[codec.decode_fill(f) for f in body["orphans"]],
             metrics=_decode_metrics(body["metrics"]),
         )
@@ -123,33 +122,6 @@ def _dec(value: object) -> Decimal:
     if not isinstance(value, str):
         raise CorruptJournal(f"snapshot decimal must be a string, got {value!r}")
     return Decimal(value)
-
-
-def _encode_position(p: Position) -> dict[str, Any]:
-    return {
-        "symbol": p.symbol,
-        "quantity": str(p.quantity),
-        "average_price": str(p.average_price),
-        "realized_pnl": str(p.realized_pnl),
-        "fees_paid": str(p.fees_paid),
-        "other_fees": {c: str(v) for c, v in p.other_fees.items()},
-        "broker": p.broker,
-        "unrealized_pnl": None if p.unrealized_pnl is None else str(p.unrealized_pnl),
-    }
-
-
-def _decode_position(b: Mapping[str, Any]) -> Position:
-    unrealized = b.get("unrealized_pnl")
-    return Position(
-        symbol=str(b["symbol"]),
-        quantity=_dec(b["quantity"]),
-        average_price=_dec(b["average_price"]),
-        realized_pnl=_dec(b["realized_pnl"]),
-        fees_paid=_dec(b["fees_paid"]),
-        other_fees={str(c): _dec(v) for c, v in b["other_fees"].items()},
-        broker=str(b.get("broker", "")),
-        unrealized_pnl=None if unrealized is None else _dec(unrealized),
-    )
 
 
 def _decode_metrics(b: Mapping[str, Any]) -> OmsMetrics:
