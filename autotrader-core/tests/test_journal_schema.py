@@ -135,14 +135,20 @@ async def test_a_migrated_round1_journal_opens_again_without_migrating_and_compa
     assert state_of(oms) == expected_round1()
 
 
-async def test_a_newer_journal_is_refused_naming_both_versions_and_left_untouched(tmp_path: Path) -> None:
+async def journal_at_version(tmp_path: Path, version: str) -> Path:
+    """A new journal whose stored version is then set to ``version`` (as a newer autotrader would)."""
     path = tmp_path / "j.sqlite3"
     async with SqliteJournal(path):
         pass
     conn = sqlite3.connect(path)
-    conn.execute("UPDATE journal_meta SET value = '3' WHERE key = 'schema_version'")
+    conn.execute("UPDATE journal_meta SET value = ? WHERE key = 'schema_version'", (version,))
     conn.commit()
     conn.close()
+    return path
+
+
+async def test_a_newer_journal_is_refused_naming_both_versions_and_left_untouched(tmp_path: Path) -> None:
+    path = await journal_at_version(tmp_path, "3")
     journal = SqliteJournal(path)
     with pytest.raises(JournalVersionError) as caught:
         await journal.open()
@@ -150,20 +156,12 @@ async def test_a_newer_journal_is_refused_naming_both_versions_and_left_untouche
     assert (caught.value.found, caught.value.supported) == ("3", 2)
     assert "schema version 3" in str(caught.value) and "up to 2" in str(caught.value)
     assert version_of(path) == "3"
-    async with SqliteJournal(tmp_path / "other.sqlite3"):  # the refused open released its lock
-        pass
-    with pytest.raises(JournalVersionError):
+    with pytest.raises(JournalVersionError):  # not "in use": the refused open released its lock
         await SqliteJournal(path).open()
 
 
 async def test_an_unreadable_version_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "j.sqlite3"
-    async with SqliteJournal(path):
-        pass
-    conn = sqlite3.connect(path)
-    conn.execute("UPDATE journal_meta SET value = 'two' WHERE key = 'schema_version'")
-    conn.commit()
-    conn.close()
+    path = await journal_at_version(tmp_path, "two")
     with pytest.raises(JournalVersionError, match="schema version two"):
         await SqliteJournal(path).open()
 
