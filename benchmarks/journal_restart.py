@@ -136,6 +136,8 @@ async def measure(records: int, tail: int) -> dict[str, Any]:
             result = await compact_journal(journal, instruments=INSTRUMENTS)
         after, books_after, replayed_after = await restart(path)
         size_after = path.stat().st_size
+        loaded_after = books_after.pop("fill_keys")
+        loaded_full = books.pop("fill_keys")
         assert books_after == books, "the snapshot restart differs from the full replay"
         write_journal(path, tail, first_order=orders)
         with_tail, _, replayed_tail = await restart(path)
@@ -150,7 +152,8 @@ async def measure(records: int, tail: int) -> dict[str, Any]:
             f"restart_with_{tail}_row_tail_s": round(with_tail, 3),
             "replayed_tail": replayed_tail,
             "open_orders": len(books["open"]),
-            "fill_keys_loaded": books["fill_keys"],
+            "fill_keys_full_replay": loaded_full,
+            "fill_keys_loaded_after": loaded_after,
             "file_mb_before": round(size_before / 1e6, 1),
             "file_mb_after_compaction": round(size_after / 1e6, 1),
         }
