@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import sqlite3
+from collections.abc import Awaitable, Callable, Sequence
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -16,6 +18,7 @@ from autotrader_core.models import Fill, Order, Position
 from autotrader_core.strategy import Strategy, StrategyContext
 from autotrader_nats import AccountGateway, NatsSettings, RemoteEngine, connect_gateway
 from autotrader_nats.wire import dumps
+from nats_gateway_main import make_gateway
 from nats_kit import NatsServer
 
 pytestmark = pytest.mark.anyio
@@ -192,3 +195,53 @@ async def test_cancel_on_disconnect_cancels_at_once_on_a_clean_stop_and_only_tha
                 await anyio.sleep(0.02)
         await anyio.sleep(0.5)
         assert gateway.control.order(kept.client_order_id).status is OrderStatus.ACCEPTED  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    "past_window",
+    [False, True],
+    ids=["deduplicated-then-asked-for", "past-the-dedup-window-executed-path"],
+)
+async def test_a_submit_resent_after_its_order_was_compacted_away_is_answered_not_executed_again(
+    nats_server: NatsServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, past_window: bool
+) -> None:
+    monkeypatch.setenv("AT_TEST_COMPACT", "1")  # compact every 50 ms, keeping no finished order
+    data = tmp_path / "data"
+
+    async def serve(body: Callable[[AccountGateway], Awaitable[None]]) -> None:
+        gw = make_gateway(nats_server.url, data)
+        async with anyio.create_task_group() as tg:
+            ready = anyio.Event()
+            tg.start_soon(lambda: gw.run(ready=ready.set))
+            with anyio.fail_after(20):
+                await ready.wait()
+            await body(gw)
+            await gw.stop()
+
+    async def first_run(gw: AccountGateway) -> None:
+        async with remote(nats_server) as engine:
+            order = await engine.submit_order(
+                "BTCUSDT", "buy", Decimal("0.01"), client_order_id="atcompacted1"
+            )
+        assert order.status is OrderStatus.FILLED
+        with anyio.fail_after(10):  # folded into a snapshot: the order lives on as an archived id only
+            while await gw.journal.compacted_order("atcompacted1") is None:
+                await anyio.sleep(0.05)
+
+    await serve(first_run)
+    # As if the gateway had died after executing the submit but before recording its reply.
+    with sqlite3.connect(data / "journal-paper-paper.commands.sqlite3") as conn:
+        conn.execute("UPDATE commands SET state = 'started', reply = NULL WHERE id = 'atcompacted1'")
+
+    async def second_run(gw: AccountGateway) -> None:
+        assert gw.engine.oms.get("atcompacted1") is None  # not in memory after the restart
+        if past_window:  # JetStream stores the re-sent command: the gateway's own records answer it
+            await anyio.sleep(2.5)
+        async with remote(nats_server) as engine:
+            again = await engine.submit_order(
+                "BTCUSDT", "buy", Decimal("0.01"), client_order_id="atcompacted1"
+            )
+        assert again.status is OrderStatus.FILLED and again.filled_quantity == Decimal("0.01")
+        assert gw.commands_executed == 0  # answered from the archive, never sent again
+
+    await serve(second_run)

@@ -783,11 +783,15 @@ class AccountGateway:
                 await msg.respond(dumps({"pending": True}))
                 return
             record = await anyio.to_thread.run_sync(self.command_log.get, command_id)
-            if record is not None and record.state == "done" and record.reply is not None:
-                known = self.control.order(command_id) if record.kind == "submit" else None
-                await msg.respond(
-                    _reply(command_id, {"order": codec.encode_order(known)}) if known else record.reply
-                )
+            known = None
+            if record is not None and record.kind == "submit":
+                # The order itself answers, done or not: a gateway killed after executing a
+                # submit but before recording its reply would otherwise say "pending" forever.
+                known = self.control.order(command_id) or await self.journal.compacted_order(command_id)
+            if known is not None:
+                await msg.respond(_reply(command_id, {"order": codec.encode_order(known)}))
+            elif record is not None and record.state == "done" and record.reply is not None:
+                await msg.respond(record.reply)
             elif record is not None:
                 await msg.respond(dumps({"pending": True}))
             else:
