@@ -17,9 +17,10 @@ import pytest
 from autotrader_core.engine import ExecutionEngine
 from autotrader_core.enums import OrderStatus
 from autotrader_core.errors import InvalidOrder, RiskRejected, TransientError
+from autotrader_core.events import OrderAccepted
 from autotrader_core.hookspecs import hookimpl
 from autotrader_core.journal.sqlite import SqliteJournal
-from autotrader_core.models import Order
+from autotrader_core.models import Order, utc_now
 from autotrader_core.plugins import PluginManager
 from autotrader_core.resend import ResendGuarantee
 from autotrader_core.resiliency import RetryPolicy
@@ -373,3 +374,50 @@ async def test_an_operator_settles_an_unknown_order_audited() -> None:
     assert seen.actions.count("settle_unknown") == 3
     assert seen.rejects == ["OPERATOR"]
     assert [r.how for r in seen.resolved] == ["rejected, settled by ops: not in the venue's history"]
+
+
+# -- the journal knows; the stream settles ----------------------------------------------------------
+async def test_restart_uses_the_stamp_journaled_when_the_outcome_became_unknown(tmp_path: Path) -> None:
+    broker = VenueBroker()  # no guarantee while the first engine runs: the order stays unknown
+    path = tmp_path / "j.sqlite3"
+    broker.hold_submits = 1
+    async with engine_for(broker, order_timeout=30, journal=SqliteJournal(path, fsync=False)) as engine:
+        with pytest.raises(TransientError):
+            await engine.submit_order("BTCUSDT", "buy", D("0.1"), order_type="limit", limit_price="99")
+        [order] = engine.oms.open_orders()
+    await anyio.sleep(WINDOW + 0.05)  # longer ago than the window, by the venue's clock too
+    broker.resend_guarantee = ResendGuarantee.expiry(WINDOW)
+    async with engine_for(broker, journal=SqliteJournal(path, fsync=False)) as engine:
+        report = engine.reconciliation
+        # The journaled stamp proves the request expired: no second window to wait after the restart.
+        assert report is not None and report.never_sent == [order.client_order_id]
+    assert broker.land() == 0
+
+
+async def test_the_stream_settling_an_unknown_order_resolves_it() -> None:
+    seen = Seen()
+    broker = VenueBroker()
+    broker.hold_submits = 1
+    async with engine_for(broker, seen, order_timeout=30) as engine:
+        with pytest.raises(TransientError):
+            await engine.submit_order("BTCUSDT", "buy", D("0.1"), order_type="limit", limit_price="99")
+        [order] = engine.oms.open_orders()
+        broker.land()
+        broker.push(OrderAccepted(order.client_order_id, broker.latest[order.client_order_id]))
+        await wait_for(lambda: engine.unknown_outcomes() == [])
+        assert order.status is OrderStatus.ACCEPTED
+    assert [r.how for r in seen.resolved] == ["settled by the broker's events (accepted)"]
+
+
+def test_outcome_notes_round_trip_through_the_journal_codec() -> None:
+    from autotrader_core.events import OutcomeResolved, OutcomeUnknown
+    from autotrader_core.journal import codec
+
+    unknown = OutcomeUnknown("at1", "modify", "read timeout", utc_now(), ("B1", "B2"))
+    resolved = OutcomeResolved("at1", "modify", "found at the broker (accepted, id B2)")
+    for note in (unknown, resolved):
+        assert codec.decode_outcome(codec.loads(codec.dumps(codec.encode_outcome(note)))) == note
+    with pytest.raises(codec.CorruptJournal):
+        codec.decode_outcome(
+            {"type": "Nope", "client_order_id": "x", "operation": "submit", "timestamp": "?"}
+        )
