@@ -253,6 +253,22 @@ async def test_a_lost_cancel_replace_reply_follows_the_replacement_and_a_cancel_
         books_agree(engine, broker, order)
 
 
+async def test_a_cancel_of_an_order_whose_modify_is_still_unknown_targets_the_live_order() -> None:
+    broker = VenueBroker()  # no guarantee: the lost modify stays unknown while lookups fail
+    broker.modify_mode = "replace"
+    async with engine_for(broker, order_timeout=30) as engine:
+        order = await engine.submit_order("BTCUSDT", "buy", D("0.1"), order_type="limit", limit_price="99")
+        broker.lose_modify_replies = 1
+        broker.lookup_errors = 9  # every lookup of the modify's inline passes fails
+        with pytest.raises(TransientError):
+            await engine.modify_order(order, limit_price="98.50")
+        assert [u.operation for u in engine.unknown_outcomes()] == ["modify"]
+        await engine.cancel_order(order)  # looked up first: the replacement is the live order
+        assert order.status is OrderStatus.CANCELED
+        assert broker.working(order.client_order_id) == []
+        books_agree(engine, broker, order)
+
+
 async def test_a_modify_refused_before_sending_restores_the_order_at_once() -> None:
     broker = VenueBroker()
     async with engine_for(broker, order_timeout=30) as engine:

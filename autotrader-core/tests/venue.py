@@ -25,7 +25,13 @@ import anyio
 from autotrader_conformance.testing import FakeBroker
 from autotrader_core.adapter import OrderChange
 from autotrader_core.enums import OrderStatus, OrderType
-from autotrader_core.errors import DuplicateClientOrderId, InvalidOrder, OrderNotFound, RequestTimeout
+from autotrader_core.errors import (
+    BrokerUnavailable,
+    DuplicateClientOrderId,
+    InvalidOrder,
+    OrderNotFound,
+    RequestTimeout,
+)
 from autotrader_core.events import OrderAccepted, OrderCanceled, OrderEvent, OrderFilled, OrderModified
 from autotrader_core.models import Fill, Order, OrderReport, utc_now
 from autotrader_core.resend import ResendGuarantee, ResendRule
@@ -69,6 +75,8 @@ class VenueBroker(FakeBroker):
         self.modify_calls = 0
         self.hang_cancels = False
         self.lookup_delay = 0.0
+        self.lookup_errors = 0
+        """The next lookups fail (BrokerUnavailable)."""
         self.lookups = 0
         self.land_after_lookups: int | None = None
         """Held requests land right after this many lookups have answered (before the next call)."""
@@ -165,6 +173,9 @@ class VenueBroker(FakeBroker):
         """By broker id if given and known, else the latest order under the client id."""
         self._maybe_land()
         self.lookups += 1
+        if self.lookup_errors:
+            self.lookup_errors -= 1
+            raise BrokerUnavailable("503 Service Unavailable", broker=self.name)
         if self.lookup_delay:
             await anyio.sleep(self.lookup_delay)
         if broker_order_id is not None and broker_order_id in self.orders:

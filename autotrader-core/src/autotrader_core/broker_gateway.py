@@ -147,12 +147,8 @@ class BrokerGateway:
     async def cancel(self, order: Order) -> Order:
         """Send a cancel (the order is already pending-cancel) and apply the answer.
 
-        A broker that no longer knows the order is asked about it, never guessed. An order
-        whose modify is unknown is looked up first, so the cancel targets the broker order
-        that lives (a cancel-replace changes the broker order id), never a dead one.
+        A broker that no longer knows the order is asked about it, never guessed.
         """
-        if self.resolver.get(order.client_order_id) is not None:
-            await self.resolver.resolve(order)
         try:
             events = await self.call("cancel", lambda: self.adapter.cancel_order(order))
         except OrderNotFound:

@@ -507,10 +507,17 @@ class ExecutionEngine:
     async def cancel_order(self, order: Order | str) -> Order:
         """Ask the broker to cancel an order; returns it (``pending_cancel`` until confirmed).
 
+        An order whose submit or modify outcome is unknown is looked up first, so the
+        cancel targets the broker order that lives (a cancel-replace changes the broker
+        order id), never a dead one.
+
         Raises:
             IllegalTransition: the order is already finished.
         """
         target = self._resolve(order)
+        resolver = self.gateway.resolver
+        if resolver.get(target.client_order_id) is not None:
+            await resolver.resolve(target)
         await self.flow.request_cancel(target)
         return await self.gateway.cancel(target)
 

@@ -375,7 +375,7 @@ class OutcomeResolver:
         entry = self._unknown.get(order.client_order_id)
         if entry is None or self.busy(order.client_order_id):
             return  # a pass in progress settles it itself
-        if order.status is not entry.operation.pending_status:
+        if _settled_by_events(order, entry):
             await self._resolved(entry, f"settled by the broker's events ({order.status.value})")
 
     async def reconcile(self, open_reports: list[OrderReport]) -> None:
@@ -449,7 +449,7 @@ class OutcomeResolver:
     async def _pass(self, order: Order, entry: UnknownOutcome) -> bool:
         entry.passes += 1
         entry.awaiting_expiry = False
-        if order.status is not entry.operation.pending_status:
+        if _settled_by_events(order, entry):
             await self._resolved(entry, f"settled by the broker's events ({order.status.value})")
             return True
         try:
@@ -645,6 +645,8 @@ class OutcomeResolver:
             yield
         finally:
             lock.release()
+            if client_order_id not in self._unknown and lock.statistics().tasks_waiting == 0:
+                self._locks.pop(client_order_id, None)  # settled and nobody waits: bounded memory
 
     def _lock(self, client_order_id: str) -> anyio.Lock:
         lock = self._locks.get(client_order_id)
@@ -791,6 +793,13 @@ class OutcomeResolver:
                 await flow.apply(event)
             await self._resolved(entry, f"{as_.value}, {text}")
         return True
+
+
+def _settled_by_events(order: Order, entry: UnknownOutcome) -> bool:
+    """Whether events moved the order out of doubt (a cancel requested meanwhile does not)."""
+    return (
+        order.status is not entry.operation.pending_status and order.status is not OrderStatus.PENDING_CANCEL
+    )
 
 
 def _still_unknown(order: Order, entry: UnknownOutcome, cause: AutotraderError) -> TransientError:
