@@ -89,6 +89,15 @@ async def wait_for(condition: Any, limit: float = 3.0) -> None:
             await anyio.sleep(0.005)
 
 
+async def submit_held(engine: ExecutionEngine, broker: VenueBroker) -> Order:
+    """A limit order whose request is held in flight on a venue without guarantee: unknown, open."""
+    broker.hold_submits = 1
+    with pytest.raises(TransientError, match="still unknown"):
+        await engine.submit_order("BTCUSDT", "buy", D("0.1"), order_type="limit", limit_price="99")
+    [order] = [o for o in engine.oms.open_orders() if o.status is OrderStatus.PENDING_SUBMIT]
+    return order
+
+
 def books_agree(engine: ExecutionEngine, broker: VenueBroker, order: Order) -> None:
     """Engine = venue for this order, and position = fills."""
     [live] = [r for r in broker.orders.values() if r.broker_order_id == order.broker_order_id]
@@ -163,9 +172,7 @@ async def test_no_guarantee_reconciliation_settles_it_when_the_order_appears() -
     broker = VenueBroker()
     broker.hold_submits = 1
     async with engine_for(broker, seen, order_timeout=30) as engine:  # no watcher pass in this test
-        with pytest.raises(TransientError):
-            await engine.submit_order("BTCUSDT", "buy", D("0.1"), order_type="limit", limit_price="99")
-        [order] = engine.oms.open_orders()
+        order = await submit_held(engine, broker)
         assert broker.land() == 1  # it was in flight all along
         await engine.reconcile_open_orders()  # the broker's open orders list it
         assert order.status is OrderStatus.ACCEPTED
@@ -372,9 +379,7 @@ async def test_an_operator_settles_an_unknown_order_audited() -> None:
     broker = VenueBroker()
     broker.hold_submits = 1
     async with engine_for(broker, seen, order_timeout=30) as engine:
-        with pytest.raises(TransientError):
-            await engine.submit_order("BTCUSDT", "buy", D("0.1"), order_type="limit", limit_price="99")
-        [order] = engine.oms.open_orders()
+        order = await submit_held(engine, broker)
         cid = order.client_order_id
         with pytest.raises(InvalidOrder, match="reason"):
             await engine.control.settle_unknown(cid, as_="rejected", by="ops")
@@ -398,9 +403,7 @@ async def test_restart_uses_the_stamp_journaled_when_the_outcome_became_unknown(
     path = tmp_path / "j.sqlite3"
     broker.hold_submits = 1
     async with engine_for(broker, order_timeout=30, journal=SqliteJournal(path, fsync=False)) as engine:
-        with pytest.raises(TransientError):
-            await engine.submit_order("BTCUSDT", "buy", D("0.1"), order_type="limit", limit_price="99")
-        [order] = engine.oms.open_orders()
+        order = await submit_held(engine, broker)
     await anyio.sleep(WINDOW + 0.05)  # longer ago than the window, by the venue's clock too
     broker.resend_guarantee = ResendGuarantee.expiry(WINDOW)
     async with engine_for(broker, journal=SqliteJournal(path, fsync=False)) as engine:
@@ -415,9 +418,7 @@ async def test_the_stream_settling_an_unknown_order_resolves_it() -> None:
     broker = VenueBroker()
     broker.hold_submits = 1
     async with engine_for(broker, seen, order_timeout=30) as engine:
-        with pytest.raises(TransientError):
-            await engine.submit_order("BTCUSDT", "buy", D("0.1"), order_type="limit", limit_price="99")
-        [order] = engine.oms.open_orders()
+        order = await submit_held(engine, broker)
         broker.land()
         broker.push(OrderAccepted(order.client_order_id, broker.latest[order.client_order_id]))
         await wait_for(lambda: engine.unknown_outcomes() == [])

@@ -3,29 +3,24 @@
 from __future__ import annotations
 
 import json
-from decimal import Decimal as D
 from pathlib import Path
 
 import anyio
 import pytest
 from autotrader_core.cli import main
 from autotrader_core.enums import OrderStatus
-from autotrader_core.errors import TransientError
 from autotrader_core.journal.sqlite import SqliteJournal
 
-from .test_core_resolver import engine_for
+from .test_core_resolver import engine_for, submit_held
 from .venue import VenueBroker
 
 
 def _stopped_with_an_unknown_order(path: Path) -> tuple[VenueBroker, str]:
     broker = VenueBroker()  # no re-send guarantee: the order stays unknown
-    broker.hold_submits = 1
 
     async def run() -> str:
         async with engine_for(broker, order_timeout=30, journal=SqliteJournal(path, fsync=False)) as engine:
-            with pytest.raises(TransientError):
-                await engine.submit_order("BTCUSDT", "buy", D("0.1"), order_type="limit", limit_price="99")
-            [order] = engine.oms.open_orders()
+            order = await submit_held(engine, broker)
             return order.client_order_id
 
     return broker, anyio.run(run)
