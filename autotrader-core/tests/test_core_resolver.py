@@ -354,6 +354,28 @@ async def test_restart_on_a_venue_without_guarantee_keeps_it_unknown(tmp_path: P
         assert [u.client_order_id for u in engine.unknown_outcomes()] == [cid]
 
 
+@pytest.mark.parametrize("same_id", [True, False], ids=["same-id venue", "no guarantee"])
+async def test_restart_with_a_modify_left_in_flight(tmp_path: Path, same_id: bool) -> None:
+    broker = VenueBroker(ResendGuarantee.same_id() if same_id else None)
+    path = tmp_path / "j.sqlite3"
+    async with engine_for(broker, order_timeout=30, journal=SqliteJournal(path, fsync=False)) as engine:
+        order = await engine.submit_order("BTCUSDT", "buy", D("0.1"), order_type="limit", limit_price="99")
+        broker.hang_modifies = True
+        with anyio.move_on_after(0.1):  # "kill -9" while the modify is out
+            await engine.modify_order(order, limit_price="98.50")
+    broker.hang_modifies = False
+    cid = order.client_order_id
+    async with engine_for(broker, order_timeout=30, journal=SqliteJournal(path, fsync=False)) as engine:
+        report = engine.reconciliation
+        restarted = engine.oms.get(cid)
+        assert report is not None and restarted is not None
+        if same_id:  # the journaled terms re-sent with the same id: the venue modifies, never adds
+            assert restarted.status is OrderStatus.ACCEPTED and restarted.limit_price == D("98.50")
+            assert broker.working(cid)[0].limit_price == D("98.50")
+        else:  # a held modify may still land: not declared rejected by a guess
+            assert restarted.status is OrderStatus.PENDING_MODIFY and report.unknown == [cid]
+
+
 # -- kill switch (item 6) --------------------------------------------------------------------------
 async def test_kill_switch_with_an_unknown_order_and_a_hung_cancel_keeps_its_deadline() -> None:
     broker = VenueBroker()

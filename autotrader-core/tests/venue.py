@@ -73,6 +73,8 @@ class VenueBroker(FakeBroker):
         self.modify_mode: Literal["amend", "replace"] = "amend"
         self.lose_modify_replies = 0
         self.modify_calls = 0
+        self.hang_modifies = False
+        """A modify never returns and never reaches the matching engine (the engine dies waiting)."""
         self.hang_cancels = False
         self.lookup_delay = 0.0
         self.lookup_errors = 0
@@ -203,6 +205,8 @@ class VenueBroker(FakeBroker):
     async def modify_order(self, order: Order, change: OrderChange) -> list[OrderEvent]:
         """A native amend or a cancel-replace of the broker order the engine names; its reply may be lost."""
         self.modify_calls += 1
+        if self.hang_modifies:
+            await anyio.sleep_forever()
         report = self.orders.get(order.broker_order_id or "")
         if report is None or not report.status.is_open:
             raise InvalidOrder("Order was not canceled due to cancel restrictions.", broker=self.name)

@@ -44,6 +44,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import partial
 
+from autotrader_core.adapter import OrderChange
 from autotrader_core.broker_gateway import BrokerGateway, LookupResult
 from autotrader_core.enums import OrderStatus
 from autotrader_core.errors import AutotraderError, IllegalTransition, InvalidOrder
@@ -98,6 +99,8 @@ class ReplaySummary:
     reports: int = 0
     in_doubt: dict[str, OutcomeUnknown] = field(default_factory=dict)
     """Orders whose submit/modify outcome was unknown when the journal ended (the resolver's notes)."""
+    modify_changes: dict[str, OrderChange] = field(default_factory=dict)
+    """The terms of each order's last journaled modify request (a modify left pending is resolved with them)."""
     requests: int = 0
     skipped: int = 0
     """Records the OMS refused on replay (logged; the same ones it refused live)."""
@@ -155,6 +158,8 @@ async def replay_journal(journal: Journal, oms: OrderManager) -> ReplaySummary:
             summary.reports += 1
         elif kind in ("cancel_request", "modify_request"):
             summary.requests += 1
+            if kind == "modify_request" and entry.client_order_id and isinstance(entry.payload, OrderChange):
+                summary.modify_changes[entry.client_order_id] = entry.payload
         elif kind == "outcome":
             note = entry.payload
             if isinstance(note, OutcomeUnknown):
@@ -455,7 +460,12 @@ async def _resolve_in_doubt(gateway: BrokerGateway, order: Order, report: Reconc
         resolver.restore(order, note, unsent_code=NEVER_SENT_CODE)  # its journaled stamp bounds the request
     before = (order.status, order.filled_quantity)
     try:
-        settled = await resolver.resolve(order, unsent_code=NEVER_SENT_CODE, unsent_reason=NEVER_SENT_REASON)
+        settled = await resolver.resolve(
+            order,
+            unsent_code=NEVER_SENT_CODE,
+            unsent_reason=NEVER_SENT_REASON,
+            change=report.replay.modify_changes.get(cid),
+        )
     except AutotraderError as exc:
         report.unresolved.append(UnresolvedOrder(cid, order.symbol, f"broker query failed: {exc}"))
         return

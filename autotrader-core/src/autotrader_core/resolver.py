@@ -335,14 +335,19 @@ class OutcomeResolver:
 
     # -- passes ---------------------------------------------------------------------------------
     async def resolve(
-        self, order: Order, *, unsent_code: str | None = None, unsent_reason: str | None = None
+        self,
+        order: Order,
+        *,
+        unsent_code: str | None = None,
+        unsent_reason: str | None = None,
+        change: OrderChange | None = None,
     ) -> bool:
         """One pass over an order in doubt, unless another path is working on it.
 
         Registers the order as unknown first when it is not yet (a submit or modify left
         pending for ``order_timeout``, or found pending after a restart: then
-        ``unsent_code``/``unsent_reason`` are recovery's ``NEVER_SENT``). Returns whether
-        the outcome is settled.
+        ``unsent_code``/``unsent_reason`` are recovery's ``NEVER_SENT``, and ``change`` the
+        journaled terms of a modify left pending). Returns whether the outcome is settled.
         """
         cid = order.client_order_id
         if self.busy(cid):
@@ -356,11 +361,18 @@ class OutcomeResolver:
                 if order.status is not operation.pending_status:
                     return True
                 entry = await self._register(
-                    order, operation, "no answer from the broker", None, unsent_code=unsent_code
+                    order,
+                    operation,
+                    "no answer from the broker",
+                    None,
+                    unsent_code=unsent_code,
+                    change=change,
                 )
                 entry.next_at = self._clock()  # it already waited: ask at once
             elif unsent_code is not None:
                 entry.unsent_code = unsent_code
+            if entry.change is None and change is not None:
+                entry.change = change
             if unsent_reason is not None:
                 entry.unsent_reason = unsent_reason
             return await self._pass(order, entry)
@@ -559,9 +571,9 @@ class OutcomeResolver:
         return report
 
     async def _query(self, fn: Callable[[], Awaitable[OrderReport]]) -> OrderReport:
-        """A lookup (idempotent): breaker and retry, counted with the operation that needed it."""
-        gateway = self._gateway
-        return await gateway.breaker.call(lambda: retry(fn, gateway.retry_policy))
+        """A lookup (idempotent, retried). Not through the breaker: an answered lookup must not
+        reset the count of failed submits that opens it, and a pass is spaced by its own backoff."""
+        return await retry(fn, self._gateway.retry_policy, rand=self._rand)
 
     async def _expired(self, entry: UnknownOutcome) -> bool:
         """Whether the venue's clock proves the request expired; if not, the next pass is set for then."""
@@ -726,7 +738,7 @@ class OutcomeResolver:
 
     def _stays(self, entry: UnknownOutcome, why: str) -> bool:
         entry.last_error = why
-        if not entry.alerted:
+        if not entry.alerted and not entry.may_resend:  # a waiting caller hears it from the raised error
             entry.alerted = True
             self._gateway.notifier.alert(
                 "warning",
