@@ -166,7 +166,6 @@ class ExecutionEngine:
             order_timeout=self.settings.order_timeout,
         )
         """Every request to the adapter (breaker, retry, dead letters, look-up-then-settle)."""
-        self.flow.after_change = self.gateway.resolver.note_change  # an event may settle an unknown outcome
         self.tasks = BackgroundTasks(
             self,
             adapter=adapter,

@@ -107,7 +107,8 @@ class OrderFlow:
         self.journal_failure: JournalError | None = None
         """The first journal write failure while running (``None``: the journal never failed)."""
         self.after_change: Callable[[Order], Awaitable[None]] | None = None
-        """Told about every order an applied event changed (the resolver of unknown outcomes)."""
+        """Told about every order an applied event changed: set by the resolver of unknown outcomes
+        while it has an unknown outcome to watch (``None`` otherwise: nothing on the hot path)."""
 
     # -- intents and requests (write-ahead) -------------------------------------------------
     async def record_intent(self, order: Order) -> None:

@@ -35,8 +35,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -255,7 +254,8 @@ class OutcomeResolver:
         self._clock = clock
         self._rand = rand
         self._unknown: dict[str, UnknownOutcome] = {}
-        self._locks: dict[str, anyio.Lock] = {}
+        self._owners: dict[str, list[anyio.Event]] = {}
+        """Client order ids a submit, modify or pass owns right now → who waits for them."""
 
     # -- what a user sees ---------------------------------------------------------------------------
     def outcomes(self) -> list[UnknownOutcome]:
@@ -268,8 +268,7 @@ class OutcomeResolver:
 
     def busy(self, client_order_id: str) -> bool:
         """Whether a submit, modify or pass is working on this order right now."""
-        lock = self._locks.get(client_order_id)
-        return lock is not None and lock.locked()
+        return client_order_id in self._owners
 
     # -- the live paths -------------------------------------------------------------------------
     async def submit(self, order: Order) -> Order:
@@ -645,26 +644,9 @@ class OutcomeResolver:
             await self._sleep(delay)
 
     # -- bookkeeping ------------------------------------------------------------------------------
-    @asynccontextmanager
-    async def _owning(self, client_order_id: str) -> AsyncIterator[None]:
-        """Own one order: waits for another owner; no yield to the loop when nobody owns it (hot path)."""
-        lock = self._lock(client_order_id)
-        try:
-            lock.acquire_nowait()
-        except anyio.WouldBlock:
-            await lock.acquire()
-        try:
-            yield
-        finally:
-            lock.release()
-            if client_order_id not in self._unknown and lock.statistics().tasks_waiting == 0:
-                self._locks.pop(client_order_id, None)  # settled and nobody waits: bounded memory
-
-    def _lock(self, client_order_id: str) -> anyio.Lock:
-        lock = self._locks.get(client_order_id)
-        if lock is None:
-            lock = self._locks[client_order_id] = anyio.Lock()
-        return lock
+    def _owning(self, client_order_id: str) -> _Owner:
+        """Own one order for a block: waits for another owner; never yields to the loop when free (hot path)."""
+        return _Owner(self._owners, client_order_id)
 
     async def _register(
         self,
@@ -698,7 +680,7 @@ class OutcomeResolver:
         entry.next_at = self._clock() + (
             gateway.retry_policy.backoff(1, self._rand) if settle is None else settle
         )
-        self._unknown[order.client_order_id] = entry
+        self._track(entry)
         note = OutcomeUnknown(order.client_order_id, operation.value, reason, entry.stamp, candidates)
         await self._journal(note)
         gateway.notifier.hook("autotrader_on_outcome_unknown", order=order, outcome=note)
@@ -721,15 +703,19 @@ class OutcomeResolver:
             unsent_code=unsent_code,
             candidates=note.candidates,
         )
-        self._unknown[note.client_order_id] = entry
+        self._track(entry)
         return entry
+
+    def _track(self, entry: UnknownOutcome) -> None:
+        self._unknown[entry.client_order_id] = entry
+        # Told about applied events only while something is unknown: nothing on the hot path otherwise.
+        self._gateway.flow.after_change = self.note_change
 
     async def _resolved(self, entry: UnknownOutcome, how: str) -> None:
         if self._unknown.pop(entry.client_order_id, None) is None:
             return
-        lock = self._locks.get(entry.client_order_id)
-        if lock is not None and not lock.locked():
-            del self._locks[entry.client_order_id]
+        if not self._unknown:
+            self._gateway.flow.after_change = None
         note = OutcomeResolved(entry.client_order_id, entry.operation.value, how)
         await self._journal(note)
         order = self._gateway.flow.oms.get(entry.client_order_id)
@@ -805,6 +791,28 @@ class OutcomeResolver:
                 await flow.apply(event)
             await self._resolved(entry, f"{as_.value}, {text}")
         return True
+
+
+class _Owner:
+    """One owner of one client order id at a time (no lock object per order: the hot path stays cheap)."""
+
+    __slots__ = ("_cid", "_owners")
+
+    def __init__(self, owners: dict[str, list[anyio.Event]], client_order_id: str) -> None:
+        self._owners = owners
+        self._cid = client_order_id
+
+    async def __aenter__(self) -> None:
+        owners = self._owners
+        while self._cid in owners:  # owned: wait for its release, then try again
+            released = anyio.Event()
+            owners[self._cid].append(released)
+            await released.wait()
+        owners[self._cid] = []
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        for waiter in self._owners.pop(self._cid, ()):
+            waiter.set()
 
 
 def _settled_by_events(order: Order, entry: UnknownOutcome) -> bool:
