@@ -205,6 +205,22 @@ async def test_a_duplicate_id_never_leads_to_a_second_send() -> None:
         assert broker.placed == [order.client_order_id]
 
 
+async def test_a_duplicate_refusal_the_lookup_cannot_confirm_is_never_sent_again() -> None:
+    broker = VenueBroker(ResendGuarantee.idempotency_key())  # a re-send would be "safe": still not done
+    async with engine_for(broker, order_timeout=30) as engine:
+        first = await engine.submit_order("BTCUSDT", "buy", D("0.1"), order_type="limit", limit_price="99")
+    cid = first.client_order_id
+    async with engine_for(broker, order_timeout=30) as engine:  # no journal: it does not know the order
+        broker.lookup_errors = 9  # and cannot confirm it now
+        with pytest.raises(TransientError, match="still unknown"):
+            await engine.submit_order(
+                "BTCUSDT", "buy", D("0.1"), order_type="limit", limit_price="99", client_order_id=cid
+            )
+        assert broker.submit_calls == 2  # the first order, and the refused duplicate: no third send
+        assert broker.placed == [cid]
+        assert [u.client_order_id for u in engine.unknown_outcomes()] == [cid]
+
+
 async def test_an_unknown_order_counts_toward_the_open_order_limit() -> None:
     broker = VenueBroker()
     broker.hold_submits = 1

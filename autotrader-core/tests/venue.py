@@ -67,6 +67,7 @@ class VenueBroker(FakeBroker):
         self.placed: list[str] = []
         self.held: list[tuple[Order, datetime]] = []
         self.hold_submits = 0
+        self.submit_calls = 0
         self.hang_held = False
         """A held submit never returns (the engine dies waiting) instead of timing out."""
         self.lose_replies = 0
@@ -99,6 +100,7 @@ class VenueBroker(FakeBroker):
     async def submit_order(self, order: Order) -> list[OrderEvent]:
         """Place, hold (reply lost, lands later) or place and lose the reply."""
         self._maybe_land()
+        self.submit_calls += 1
         stamp = utc_now()  # the stamp the request carries
         if self.hold_submits:
             self.hold_submits -= 1
