@@ -136,6 +136,17 @@ async def test_expiry_a_request_that_never_lands_is_resent_only_once_it_provably
         books_agree(engine, broker, order)
 
 
+async def test_expiry_a_venue_clock_far_behind_ours_never_holds_the_caller_nor_closes_the_order() -> None:
+    broker = VenueBroker(ResendGuarantee.expiry(WINDOW))
+    broker.clock.advance(-3600)  # the venue's clock says our request is from its future
+    broker.hold_submits = 1
+    async with engine_for(broker, order_timeout=0.2) as engine:
+        with anyio.fail_after(3), pytest.raises(TransientError, match="may still land"):
+            await engine.submit_order("BTCUSDT", "buy", D("0.1"))
+        [order] = engine.oms.open_orders()
+        assert order.status is OrderStatus.PENDING_SUBMIT and broker.placed == []  # not proved: no re-send
+
+
 @pytest.mark.parametrize("guarantee", [ResendGuarantee.idempotency_key(), ResendGuarantee.same_id()])
 async def test_idempotent_venues_get_the_same_id_again_at_once(guarantee: ResendGuarantee) -> None:
     broker = VenueBroker(guarantee)

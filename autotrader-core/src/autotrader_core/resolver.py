@@ -437,14 +437,18 @@ class OutcomeResolver:
     async def _work(self, order: Order, entry: UnknownOutcome, cause: AutotraderError) -> Order:
         """Passes while the caller waits (at most ``settle_wait``); still unknown: raise transient."""
         entry.may_resend = True
-        # The first pass always runs (after the settle delay); the others within settle_wait.
+        # The first pass always runs (after the settle delay); the others within settle_wait,
+        # stretched for an expiry the venue declares (at most two windows more: a venue clock
+        # far behind ours must not hold the caller).
         deadline = max(entry.next_at, self._clock() + self.settle_wait)
+        window = self._gateway.adapter.resend_guarantee.window or 0.0
+        longest = deadline + 2 * window
         lookups = self._gateway.retry_policy.max_attempts
         try:
             while True:
                 now = self._clock()
                 if entry.awaiting_expiry:  # the venue's window bounds this wait: the caller gets the answer
-                    deadline = max(deadline, entry.next_at)
+                    deadline = min(longest, max(deadline, entry.next_at))
                 if max(now, entry.next_at) > deadline or (
                     entry.passes >= lookups and not entry.awaiting_expiry
                 ):
@@ -590,7 +594,7 @@ class OutcomeResolver:
         assert guarantee.window is not None
         left = guarantee.window - (venue_now - entry.stamp).total_seconds()
         entry.last_error = f"its request may still land for {left:.3f}s (venue clock)"
-        entry.next_at = self._clock() + max(0.0, left) + 0.001
+        entry.next_at = self._clock() + min(max(0.0, left), guarantee.window) + 0.001  # re-checked then
         return False
 
     async def _resend(self, order: Order, entry: UnknownOutcome, how: str) -> bool:
