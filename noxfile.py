@@ -13,6 +13,7 @@ nox -s web                  the operator control plane (API tests + headless Chr
 nox -s docs                 API reference (mkdocs --strict) + docstring gate
 nox -s crash                kill -9 crash scenarios, fast set; crash-many for hundreds (not CI)
 nox -s bench soak           engine benchmark; 1,000,000-order soak (figures, not pass/fail tests)
+nox -s inflight             every in-flight scenario (TC-INF-*), all transports, stream on/off (not CI)
 """
 
 from __future__ import annotations
@@ -132,6 +133,24 @@ def crash(session: nox.Session) -> None:
     """kill -9 crash scenarios against a loopback paper broker: the fast set (CI)."""
     session.install("-e", f"{CORE}[test]", "-e", "./autotrader-paper")
     _pytest(session, "crash", "tests-crash")
+
+
+@nox.session
+def inflight(session: nox.Session) -> None:
+    """Every in-flight scenario (TC-INF-*), stream on and off, on every transport (CI runs a subset)."""
+    session.install("-e", CORE, "-e", KIT, "-e", "./autotrader-paper", "-e", "./autotrader-binance[test]")
+    paths = [f"autotrader-{name}/tests/test_{name}_inflight.py" for name in ALL_ADAPTERS]
+    present = [path for path in paths if (ROOT / path).exists()]
+    session.run(
+        "pytest",
+        "-q",
+        "-rs",
+        "-p",
+        "no:cacheprovider",
+        *present,
+        *session.posargs,
+        env={"AUTOTRADER_INFLIGHT": "full"},
+    )
 
 
 @nox.session(name="crash-many")
