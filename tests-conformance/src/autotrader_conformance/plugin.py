@@ -74,7 +74,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Let loopback requests through pytest-httpx in conformance tests (unless the test says otherwise)."""
     for item in items:
-        if not _is_conformance(item):
+        if not (_is_conformance(item) or _is_inflight(item)):
             continue
         if not any("should_mock" in mark.kwargs for mark in item.iter_markers("httpx_mock")):
             item.add_marker(pytest.mark.httpx_mock(should_mock=_not_loopback))

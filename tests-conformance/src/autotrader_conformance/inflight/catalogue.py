@@ -11,7 +11,11 @@ Faults (see :meth:`~autotrader_conformance.inflight.scenarios.InflightConformanc
 * ``clock_lag`` — held while the venue's clock runs behind the one the client synced
   to: it lands after the client's own reckoning of the window, and executes;
 * ``lost_stream_late`` / ``lost_stream_twice`` — reply lost, and the stream delivers every
-  event after the client's timeout / twice.
+  event after the client's timeout / twice;
+* ``trickled`` / ``oversized`` / ``reset`` — the venue executes; its reply comes a byte at a
+  time, or is 64 MB, or the connection is reset instead.
+
+Every command must also return within ``command_deadline`` seconds.
 
 Each runs with the private stream on and off (``[stream]`` / ``[no-stream]``).
 """
@@ -22,7 +26,18 @@ from dataclasses import dataclass
 
 __all__ = ["CI_SCENARIOS", "FAULTS", "INFLIGHT_CATALOGUE", "OPERATIONS", "InflightSpec"]
 
-FAULTS = ("lost", "late", "held", "expired", "clock_lag", "lost_stream_late", "lost_stream_twice")
+FAULTS = (
+    "lost",
+    "late",
+    "held",
+    "expired",
+    "clock_lag",
+    "lost_stream_late",
+    "lost_stream_twice",
+    "trickled",
+    "oversized",
+    "reset",
+)
 """Fault kinds a scenario can use."""
 OPERATIONS = ("submit", "modify_replace", "modify_native", "cancel")
 """Operations a fault can be planned for (``modify_*``: the request a modify sends)."""
@@ -95,6 +110,19 @@ _SPECS = (
         "submit",
         "lost_stream_twice",
     ),
+    InflightSpec(
+        "TC-INF-18",
+        "submit reply trickled a byte at a time: the request's overall deadline ends it, one order",
+        "submit",
+        "trickled",
+    ),
+    InflightSpec(
+        "TC-INF-19",
+        "submit reply oversized (64 MB): the reply size limit stops reading, one order",
+        "submit",
+        "oversized",
+    ),
+    InflightSpec("TC-INF-20", "submit, connection reset after the venue executed", "submit", "reset"),
 )
 
 INFLIGHT_CATALOGUE: dict[str, InflightSpec] = {spec.id: spec for spec in _SPECS}

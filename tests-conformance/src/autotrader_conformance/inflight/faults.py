@@ -40,6 +40,8 @@ class FaultRule:
     oversize_bytes: int | None = None
     fired: int = 0
     """How many requests met this rule."""
+    sent: int = 0
+    """Body bytes of an oversized or trickled reply actually written before the client stopped reading."""
 
     def hold(self, seconds: float) -> Self:
         """Keep the request from the venue for ``seconds`` (it lands later, by the venue's clock too)."""

@@ -38,6 +38,7 @@ import anyio
 import pytest
 from autotrader_core.adapter import BrokerAdapter
 from autotrader_core.engine import ExecutionEngine
+from autotrader_core.errors import TransientError
 from autotrader_core.models import Order
 from autotrader_core.resend import ResendRule
 from autotrader_core.resiliency import RetryPolicy
@@ -49,6 +50,9 @@ from autotrader_conformance.inflight.venue import LoopbackVenue
 from autotrader_conformance.summary import record_figures
 
 __all__ = ["InflightConformance", "InflightRun"]
+
+OVERSIZE = 64 * 1024 * 1024
+"""Body size of an ``oversized`` reply: four times the adapters' default reply limit (16 MB)."""
 
 _VARIANTS = [
     pytest.param(spec.id, stream, id=f"{spec.id}-{'stream' if stream else 'no-stream'}")
@@ -72,15 +76,25 @@ class InflightRun:
         self.engine = engine
         self.view: VenueView = case.venue_view(venue)
         self.raised: list[tuple[str, BaseException]] = []
+        self.problems: list[str] = []
+        """Problems found while playing (a blocked command, an unbounded read)."""
         self.faults = 0
 
     async def command(self, what: str, call: Awaitable[Order]) -> Order | None:
-        """Run one engine command; what it raises is kept (an unknown outcome may raise)."""
-        try:
-            return await call
-        except Exception as exc:
-            self.raised.append((what, exc))
-            return None
+        """Run one engine command; what it raises is kept (an unknown outcome may raise).
+
+        A command still blocked after ``command_deadline`` seconds is a problem (and is cancelled).
+        """
+        deadline = self.case.command_deadline
+        with anyio.move_on_after(deadline) as scope:
+            try:
+                return await call
+            except Exception as exc:
+                self.raised.append((what, exc))
+                return None
+        if scope.cancelled_caught:
+            self.problems.append(f"{what} still blocked after {deadline:g}s")
+        return None
 
     async def settle(
         self, horizon: float, allowed: Mapping[str, int], symbols: tuple[str, ...]
@@ -110,6 +124,8 @@ class InflightConformance:
     window: ClassVar[float] = 0.6
     """The venue's re-send window in seconds (Binance ``recvWindow``; make_adapter must configure it)."""
     settle_budget: ClassVar[float] = 1.5
+    command_deadline: ClassVar[float] = 3.0
+    """Seconds within which every command must return (settled, refused or unknown)."""
     """Seconds after the fault's horizon for the engine to agree with the venue."""
     order_timeout: ClassVar[float] = 2.0
     """The engine's ``order_timeout`` (the watcher scenario uses a shorter one)."""
@@ -163,6 +179,12 @@ class InflightConformance:
         elif fault == "lost_stream_late":
             rule.drop_reply()
             venue.faults.stream.delay = timeout * 2
+        elif fault == "trickled":
+            rule.trickle(0.02)
+        elif fault == "oversized":
+            rule.oversize(OVERSIZE)
+        elif fault == "reset":
+            rule.reset()
         elif fault == "lost_stream_twice":
             rule.drop_reply()
             venue.faults.stream.twice = True
@@ -191,6 +213,8 @@ class InflightConformance:
             with anyio.move_on_after(3):
                 while not venue.subscribers:  # noqa: ASYNC110 - the venue has no event for it
                     await anyio.sleep(0.02)
+            if not venue.subscribers:
+                pytest.fail(f"the adapter's private stream never subscribed at {venue.ws_url}", pytrace=False)
 
     def fault_horizon(self, fault: str) -> float:
         """Seconds after the command by which the fault has played out (held requests landed)."""
@@ -222,20 +246,39 @@ class InflightConformance:
         async with self.make_venue() as venue:
             if not stream:
                 self.silence_stream(venue)
-            adapter = self.make_adapter(venue)
             overrides: dict[str, Any] = {}
             if spec.operation == "watcher":
                 overrides["order_timeout"] = self.request_timeout  # well before the held submit lands
-            engine = ExecutionEngine(
-                adapter, settings=self.engine_settings(**overrides), retry_policy=self.retry_policy()
-            )
-            guarantee = adapter.resend_guarantee
-            if spec.needs_expiry and guarantee.rule is not ResendRule.EXPIRY:
-                pytest.skip(f"needs an expiry re-send guarantee; the adapter declares {guarantee.rule.value}")
-            async with engine:
+            engine = await self._start_engine(venue, spec, overrides)
+            try:
                 if stream:
                     await self.stream_ready(venue)
                 yield InflightRun(self, venue, engine)
+            finally:
+                await engine.__aexit__(None, None, None)
+
+    async def _start_engine(
+        self, venue: Any, spec: InflightSpec, overrides: dict[str, Any]
+    ) -> ExecutionEngine:
+        """A started engine; a start the loaded machine timed out (before any fault) is tried again."""
+        for attempt in range(3):
+            adapter = self.make_adapter(venue)
+            guarantee = adapter.resend_guarantee
+            if spec.needs_expiry and guarantee.rule is not ResendRule.EXPIRY:
+                pytest.skip(f"needs an expiry re-send guarantee; the adapter declares {guarantee.rule.value}")
+            engine = ExecutionEngine(
+                adapter, settings=self.engine_settings(**overrides), retry_policy=self.retry_policy()
+            )
+            try:
+                await engine.start()
+            except TransientError:
+                with anyio.CancelScope(shield=True), anyio.move_on_after(2):
+                    await adapter.disconnect()
+                if attempt == 2:
+                    raise
+                continue
+            return engine
+        raise AssertionError("unreachable")
 
     def _gate(self, request: pytest.FixtureRequest, spec: InflightSpec, stream: bool) -> None:
         full = os.environ.get("AUTOTRADER_INFLIGHT", "") == "full"
@@ -263,10 +306,11 @@ class InflightConformance:
                 allowed = await self._play(run, spec)
                 result = await run.settle(self.fault_horizon(spec.fault), allowed, (self.symbol,))
                 record_figures(request, result.figures(run.faults))
-                problems = result.problems()
+                problems = run.problems + result.problems()
                 if isinstance(run.venue, LoopbackVenue):
                     unfired = run.venue.faults.unfired()
                     assert not unfired, f"{spec.id}: fault never met a request: {unfired[0].describe()}"
+                    problems += _unbounded_reads(run.venue)
         raised = "; ".join(f"{what} raised {type(exc).__name__}: {exc}" for what, exc in run.raised)
         assert not problems, (
             f"{spec.id} ({spec.title}):\n  " + "\n  ".join(problems) + (f"\n  ({raised})" if raised else "")
@@ -304,3 +348,12 @@ class InflightConformance:
             limit_price=self.resting_price,
             client_order_id=cid,
         )
+
+
+def _unbounded_reads(venue: LoopbackVenue) -> list[str]:
+    """An oversized reply the client read to the end: it has no reply size limit."""
+    return [
+        f"the client read {rule.sent} bytes of an oversized reply to {rule.route} (no reply size limit)"
+        for rule in venue.faults.rules
+        if rule.oversize_bytes is not None and rule.sent >= rule.oversize_bytes
+    ]

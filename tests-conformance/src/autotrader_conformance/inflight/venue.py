@@ -26,6 +26,7 @@ import contextlib
 import itertools
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from types import TracebackType
@@ -217,8 +218,11 @@ class LoopbackVenue(ABC):
                 else:
                     queue.put_nowait(frame)
 
-    async def pump(self, ws: Any) -> None:
-        """Forward emitted frames to ``ws`` until it closes (call after the subscription handshake)."""
+    async def pump(self, ws: Any, transform: Callable[[str], str] | None = None) -> None:
+        """Forward emitted frames to ``ws`` until it closes (call after the subscription handshake).
+
+        ``transform`` rewrites each frame for this connection (e.g. its own sequence numbers).
+        """
         queue: asyncio.Queue[str] = asyncio.Queue()
         self._subscribers.append(queue)
         receiver = asyncio.ensure_future(ws.wait_closed())
@@ -229,7 +233,8 @@ class LoopbackVenue(ABC):
                 if getter not in done:
                     getter.cancel()
                     return
-                await ws.send(getter.result())
+                frame = getter.result()
+                await ws.send(transform(frame) if transform is not None else frame)
         except Exception:  # the client went away mid-send: nothing to serve
             return
         finally:
@@ -328,6 +333,7 @@ async def _misbehave(
             piece = pad[: rule.oversize_bytes - sent]
             writer.write(piece)
             sent += len(piece)
+            rule.sent = sent
             await writer.drain()
         return False
     head, body = serialise(reply)
@@ -337,6 +343,7 @@ async def _misbehave(
             if writer.is_closing():
                 return False
             writer.write(body[index : index + 1])
+            rule.sent = index + 1
             await writer.drain()
             await asyncio.sleep(rule.trickle_interval)
         return True

@@ -39,6 +39,8 @@ class VenueRequest:
     headers: dict[str, str]
     params: dict[str, str]
     body: bytes = b""
+    query: list[tuple[str, str]] = field(default_factory=list)
+    """The query's fields in order, repeats kept (``order_ids=a&order_ids=b``)."""
 
     @property
     def route(self) -> str:
@@ -86,10 +88,11 @@ async def read_request(reader: asyncio.StreamReader) -> VenueRequest | None:
     else:
         body = await reader.readexactly(int(headers.get("content-length", "0")))
     path, _, query = target.partition("?")
-    params = dict(parse_qsl(query, keep_blank_values=True))
+    fields = parse_qsl(query, keep_blank_values=True)
+    params = dict(fields)
     if body and "json" not in headers.get("content-type", ""):
         params.update(parse_qsl(body.decode("latin-1"), keep_blank_values=True))
-    return VenueRequest(method, path, headers, params, body)
+    return VenueRequest(method, path, headers, params, body, fields)
 
 
 async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
