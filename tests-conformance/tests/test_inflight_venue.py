@@ -12,6 +12,7 @@ import httpx
 import pytest
 from autotrader_conformance.inflight import InflightChecks
 from autotrader_conformance.inflight.binance import BinanceVenue
+from autotrader_conformance.summary import RunFigures, SummaryTable, render
 from autotrader_core.enums import OrderStatus
 from autotrader_core.oms import OrderManager
 from websockets.asyncio.client import connect
@@ -188,3 +189,16 @@ async def test_the_checks_count_orders_per_client_id_and_compare_positions() -> 
     assert "position ETHBTC: engine 0, venue fills 4" in problems
     figures = result.figures(faults=1)
     assert (figures.duplicates, figures.losses, figures.position_mismatches) == (1, 2, 1)
+
+
+def test_the_summary_counts_declared_defects_apart_and_shows_the_inflight_columns() -> None:
+    table = SummaryTable()
+    table.outcome("TestX", "TC-INF-01", "passed", RunFigures(faults=1, orders=1, max_orders_per_cid=1), 0)
+    doubled = RunFigures(faults=1, orders=3, duplicates=2, max_orders_per_cid=3, state_mismatches=1)
+    table.outcome("TestX", "TC-INF-06", "xfailed", doubled, 0)
+    tally = table.tallies["TestX"]
+    assert (tally.passed, tally.xfailed, tally.figures.duplicates) == (1, 1, 0)
+    assert (tally.known.duplicates, tally.known.max_orders_per_cid, tally.known.state_mismatches) == (2, 3, 1)
+    header, _, row = list(render(table.tallies))
+    assert "orders/cid max" in header and "state mismatches" in header and header.endswith("xfail")
+    assert row.split() == ["TestX", "1", "1", "0", "0", "1", "1", "0", "0", "0", "1", "0", "0", "1"]

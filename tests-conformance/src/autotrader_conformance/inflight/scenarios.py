@@ -103,7 +103,10 @@ class InflightRun:
         case = self.case
         await anyio.sleep(horizon)
         checks = InflightChecks(self.view, self.engine.oms)
-        deadline = time.monotonic() + case.settle_budget
+        # Without a stream, the timeout watcher (one order_timeout, then its tick) may be what settles.
+        order_timeout = self.engine.settings.order_timeout
+        budget = max(case.settle_budget, order_timeout + min(1.0, order_timeout / 4) + 0.5 - horizon)
+        deadline = time.monotonic() + budget
         while True:
             quiet = case.venue_quiet(self.venue)
             result = checks.run(allowed, symbols)
@@ -124,9 +127,10 @@ class InflightConformance:
     window: ClassVar[float] = 0.6
     """The venue's re-send window in seconds (Binance ``recvWindow``; make_adapter must configure it)."""
     settle_budget: ClassVar[float] = 1.5
+    """Seconds after the fault's horizon for the engine to agree with the venue (at least until the
+    timeout watcher has had one ``order_timeout`` and a tick to settle a stream-less order)."""
     command_deadline: ClassVar[float] = 3.0
     """Seconds within which every command must return (settled, refused or unknown)."""
-    """Seconds after the fault's horizon for the engine to agree with the venue."""
     order_timeout: ClassVar[float] = 2.0
     """The engine's ``order_timeout`` (the watcher scenario uses a shorter one)."""
     symbol: ClassVar[str] = "BTCUSDT"
