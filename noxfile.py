@@ -144,17 +144,8 @@ def inflight(session: nox.Session) -> None:
     session.install(
         "-e", CORE, "-e", KIT, *(arg for name in names for arg in ("-e", f"./autotrader-{name}[test]"))
     )
-    present = [f"autotrader-{name}/tests/test_{name}_inflight.py" for name in names]
-    session.run(
-        "pytest",
-        "-q",
-        "-rs",
-        "-p",
-        "no:cacheprovider",
-        *present,
-        *session.posargs,
-        env={"AUTOTRADER_INFLIGHT": "full"},
-    )
+    session.env["AUTOTRADER_INFLIGHT"] = "full"
+    _pytest(session, "inflight", *(f"autotrader-{name}/tests/test_{name}_inflight.py" for name in names))
 
 
 @nox.session(name="crash-many")

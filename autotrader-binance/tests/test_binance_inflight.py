@@ -13,12 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import ClassVar, Literal
+from typing import ClassVar
 
-import pytest
 from autotrader_binance import BinanceAdapter, BinanceSettings
 from autotrader_binance.stream import StreamConfig
-from autotrader_conformance.inflight import InflightConformance
+from autotrader_conformance.inflight import InflightConformance, per_transport
 from autotrader_conformance.inflight.binance import BinanceVenue
 from binance_support import raw_payload
 
@@ -56,7 +55,6 @@ KNOWN: dict[str, str] = {
 
 
 class _BinanceInflight(InflightConformance):
-    transport: ClassVar[Literal["lean", "httpx", "aiohttp"]] = "lean"
     routes: ClassVar[Mapping[str, str]] = ROUTES
     inflight_xfail: ClassVar[Mapping[str, str]] = KNOWN
     symbol: ClassVar[str] = "ETHBTC"
@@ -90,23 +88,7 @@ class _BinanceInflight(InflightConformance):
         return BinanceAdapter(settings, stream_config=config)
 
 
-class TestBinanceInflightLean(_BinanceInflight):
-    """The default transport (lean HTTP/1.1): the CI subset, everything in the ``inflight`` session."""
-
-
-class TestBinanceInflightHttpx(_BinanceInflight):
-    """httpx's transport (``auto`` behind a proxy): the ``inflight`` session only."""
-
-    transport = "httpx"
-    inflight_tier = "full"
-
-
-class TestBinanceInflightAiohttp(_BinanceInflight):
-    """The optional aiohttp transport: the ``inflight`` session only."""
-
-    transport = "aiohttp"
-    inflight_tier = "full"
-
-    @pytest.fixture(autouse=True)
-    def _needs_aiohttp(self) -> None:
-        pytest.importorskip("aiohttp")
+# Lean (the default transport) runs the CI subset; httpx and aiohttp run in the ``inflight`` session.
+TestBinanceInflightLean, TestBinanceInflightHttpx, TestBinanceInflightAiohttp = per_transport(
+    _BinanceInflight
+)

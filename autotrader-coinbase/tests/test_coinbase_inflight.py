@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import ClassVar, Literal
+from typing import ClassVar
 
-import pytest
 from autotrader_coinbase import CoinbaseAdapter, CoinbaseSettings
-from autotrader_conformance.inflight import InflightConformance
+from autotrader_conformance.inflight import InflightConformance, per_transport
 from autotrader_conformance.inflight.coinbase import CoinbaseVenue
 from coinbase_payloads import KEY_NAME, load
 from cryptography.hazmat.primitives import serialization
@@ -44,7 +43,6 @@ KNOWN: dict[str, str] = {
 
 
 class _CoinbaseInflight(InflightConformance):
-    transport: ClassVar[Literal["lean", "httpx", "aiohttp"]] = "lean"
     routes: ClassVar[Mapping[str, str]] = ROUTES
     inflight_xfail: ClassVar[Mapping[str, str]] = KNOWN
     symbol: ClassVar[str] = "BTC-USD"
@@ -82,23 +80,7 @@ class _CoinbaseInflight(InflightConformance):
         return CoinbaseAdapter(settings)
 
 
-class TestCoinbaseInflightLean(_CoinbaseInflight):
-    """The default transport (lean HTTP/1.1): the CI subset, everything in the ``inflight`` session."""
-
-
-class TestCoinbaseInflightHttpx(_CoinbaseInflight):
-    """httpx's transport: the ``inflight`` session only."""
-
-    transport = "httpx"
-    inflight_tier = "full"
-
-
-class TestCoinbaseInflightAiohttp(_CoinbaseInflight):
-    """The optional aiohttp transport: the ``inflight`` session only."""
-
-    transport = "aiohttp"
-    inflight_tier = "full"
-
-    @pytest.fixture(autouse=True)
-    def _needs_aiohttp(self) -> None:
-        pytest.importorskip("aiohttp")
+# Lean (the default transport) runs the CI subset; httpx and aiohttp run in the ``inflight`` session.
+TestCoinbaseInflightLean, TestCoinbaseInflightHttpx, TestCoinbaseInflightAiohttp = per_transport(
+    _CoinbaseInflight
+)

@@ -12,10 +12,9 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import ClassVar, Literal
+from typing import ClassVar
 
-import pytest
-from autotrader_conformance.inflight import InflightConformance
+from autotrader_conformance.inflight import InflightConformance, per_transport
 from autotrader_conformance.inflight.okx import OkxVenue
 from autotrader_okx import OkxAdapter, OkxSettings
 from okx_support import API_KEY, API_SECRET, BALANCE, INSTRUMENTS, PASSPHRASE
@@ -39,7 +38,6 @@ KNOWN: dict[str, str] = {
 
 
 class _OkxInflight(InflightConformance):
-    transport: ClassVar[Literal["lean", "httpx", "aiohttp"]] = "lean"
     routes: ClassVar[Mapping[str, str]] = ROUTES
     inflight_xfail: ClassVar[Mapping[str, str]] = KNOWN
     symbol: ClassVar[str] = "BTC-USDT"
@@ -76,23 +74,5 @@ class _OkxInflight(InflightConformance):
         return OkxAdapter(settings)
 
 
-class TestOkxInflightLean(_OkxInflight):
-    """The default transport (lean HTTP/1.1): the CI subset, everything in the ``inflight`` session."""
-
-
-class TestOkxInflightHttpx(_OkxInflight):
-    """httpx's transport: the ``inflight`` session only."""
-
-    transport = "httpx"
-    inflight_tier = "full"
-
-
-class TestOkxInflightAiohttp(_OkxInflight):
-    """The optional aiohttp transport: the ``inflight`` session only."""
-
-    transport = "aiohttp"
-    inflight_tier = "full"
-
-    @pytest.fixture(autouse=True)
-    def _needs_aiohttp(self) -> None:
-        pytest.importorskip("aiohttp")
+# Lean (the default transport) runs the CI subset; httpx and aiohttp run in the ``inflight`` session.
+TestOkxInflightLean, TestOkxInflightHttpx, TestOkxInflightAiohttp = per_transport(_OkxInflight)

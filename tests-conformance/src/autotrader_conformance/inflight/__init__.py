@@ -12,7 +12,7 @@ from __future__ import annotations
 from autotrader_conformance.inflight.catalogue import CI_SCENARIOS, INFLIGHT_CATALOGUE, InflightSpec
 from autotrader_conformance.inflight.checks import InflightChecks, InflightResult, VenueView
 from autotrader_conformance.inflight.faults import FaultRule, FaultScript, StreamFaults
-from autotrader_conformance.inflight.scenarios import InflightConformance, InflightRun
+from autotrader_conformance.inflight.scenarios import InflightConformance, InflightRun, per_transport
 from autotrader_conformance.inflight.venue import LoopbackVenue, VenueClock, VenueFill, VenueOrder
 from autotrader_conformance.inflight.wire import VenueReply, VenueRequest
 
@@ -34,4 +34,5 @@ __all__ = [
     "VenueReply",
     "VenueRequest",
     "VenueView",
+    "per_transport",
 ]

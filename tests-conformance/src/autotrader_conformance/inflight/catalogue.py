@@ -128,5 +128,5 @@ _SPECS = (
 INFLIGHT_CATALOGUE: dict[str, InflightSpec] = {spec.id: spec for spec in _SPECS}
 """Every in-flight scenario by id."""
 
-CI_SCENARIOS = frozenset({"TC-INF-01", "TC-INF-06", "TC-INF-09", "TC-INF-12", "TC-INF-15"})
+CI_SCENARIOS = frozenset({"TC-INF-01", "TC-INF-06", "TC-INF-12", "TC-INF-15"})
 """The few (stream on) that run in CI for a class of tier ``"ci"``; the rest need ``AUTOTRADER_INFLIGHT=full``."""

@@ -49,7 +49,7 @@ from autotrader_conformance.inflight.checks import InflightChecks, InflightResul
 from autotrader_conformance.inflight.venue import LoopbackVenue
 from autotrader_conformance.summary import record_figures
 
-__all__ = ["InflightConformance", "InflightRun"]
+__all__ = ["InflightConformance", "InflightRun", "per_transport"]
 
 OVERSIZE = 64 * 1024 * 1024
 """Body size of an ``oversized`` reply: four times the adapters' default reply limit (16 MB)."""
@@ -120,6 +120,8 @@ class InflightConformance:
 
     inflight_xfail: ClassVar[Mapping[str, str]] = {}
     """``{scenario id or "id[stream]"/"id[no-stream]": reason}``: known open defects (strict xfail)."""
+    transport: ClassVar[str] = "lean"
+    """The REST transport ``make_adapter`` should use (``lean``, ``httpx``, ``aiohttp``: see :func:`per_transport`)."""
     inflight_tier: ClassVar[str] = "ci"
     """``"ci"``: the CI subset by default, all with ``AUTOTRADER_INFLIGHT=full``; ``"full"``: only then."""
     request_timeout: ClassVar[float] = 0.2
@@ -285,6 +287,8 @@ class InflightConformance:
         raise AssertionError("unreachable")
 
     def _gate(self, request: pytest.FixtureRequest, spec: InflightSpec, stream: bool) -> None:
+        if self.transport == "aiohttp":
+            pytest.importorskip("aiohttp")
         full = os.environ.get("AUTOTRADER_INFLIGHT", "") == "full"
         if not full and (self.inflight_tier != "ci" or spec.id not in CI_SCENARIOS or not stream):
             pytest.skip("in-flight scenario outside the CI subset (AUTOTRADER_INFLIGHT=full runs it)")
@@ -361,3 +365,31 @@ def _unbounded_reads(venue: LoopbackVenue) -> list[str]:
         for rule in venue.faults.rules
         if rule.oversize_bytes is not None and rule.sent >= rule.oversize_bytes
     ]
+
+
+def per_transport(base: type[InflightConformance]) -> tuple[type[InflightConformance], ...]:
+    """``base`` on each REST transport: lean (the default; CI subset), httpx and aiohttp (``inflight`` session).
+
+    Usage (the names on the left are the test classes pytest collects)::
+
+        TestMyInflightLean, TestMyInflightHttpx, TestMyInflightAiohttp = per_transport(_MyInflight)
+    """
+    name = base.__name__.lstrip("_")
+    variants = (
+        ("Lean", "lean", base.inflight_tier),
+        ("Httpx", "httpx", "full"),
+        ("Aiohttp", "aiohttp", "full"),
+    )
+    return tuple(
+        type(
+            f"Test{name}{suffix}",
+            (base,),
+            {
+                "transport": transport,
+                "inflight_tier": tier,
+                "__doc__": f"{name} on the {transport} transport (tier {tier!r}).",
+                "__module__": base.__module__,
+            },
+        )
+        for suffix, transport, tier in variants
+    )
