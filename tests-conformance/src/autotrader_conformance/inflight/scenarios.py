@@ -8,13 +8,18 @@ quiet and the horizon of the fault has passed, and runs the three
 
 Usage (Binance, see ``autotrader-binance/tests/test_binance_inflight.py``)::
 
-    class TestBinanceInflightLean(InflightConformance):
+    class _BinanceInflight(InflightConformance):
+        routes = {"submit": "POST /api/v3/order", ...}
+
         def make_venue(self) -> BinanceVenue:
             return BinanceVenue(exchange_info=..., account=..., prices={"ETHBTC": Decimal("0.05")})
 
         def make_adapter(self, venue: LoopbackVenue) -> BinanceAdapter:
             return BinanceAdapter(BinanceSettings(base_url=venue.url, ws_url=venue.ws_url,
+                                                  http_transport=self.transport,
                                                   recv_window_ms=600, request_timeout=0.2, ...))
+
+    TestBinanceInflightLean, TestBinanceInflightHttpx, TestBinanceInflightAiohttp = per_transport(_BinanceInflight)
 
 Known open defects are declared, not hidden: ``inflight_xfail = {"TC-INF-06": "issue 14 item 1: ..."}``
 (or ``"TC-INF-06[no-stream]"`` for one variant) marks them ``xfail(strict=True)``, so a fix
