@@ -26,6 +26,7 @@ from autotrader_core.errors import BrokerUnavailable
 from autotrader_core.events import OrderEvent, OrderFilled
 from autotrader_core.journal import codec
 from autotrader_core.models import Balance, Fill, Instrument, Order, OrderReport, Position, utc_now
+from autotrader_core.resend import ResendGuarantee
 from autotrader_paper.adapter import PAPER_CAPABILITIES
 
 from crashkit.broker import broker_settings
@@ -56,6 +57,9 @@ class RemotePaperAdapter(BrokerAdapter):
 
     name: ClassVar[str] = "paper"
     capabilities: ClassVar[Capabilities] = PAPER_CAPABILITIES
+    # The paper simulator refuses a client order id it has seen and creates nothing: a re-send
+    # with the same id can never make a second order (issue 14's resolver relies on it).
+    resend_guarantee = ResendGuarantee.idempotency_key("paper simulator: a known client order id is refused")
 
     def __init__(self, port: int, seed: int, kills: KillPoints) -> None:
         self.port = port
