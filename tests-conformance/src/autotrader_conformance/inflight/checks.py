@@ -4,7 +4,10 @@
    than the commands could create (one per submit, plus one per cancel-replace modify);
 2. **final state engine = broker**: the engine's order has the status, filled quantity,
    terms and broker order id of the venue's latest order for that id (no order at the
-   venue: the engine must hold it closed without fills);
+   venue: the engine must hold it closed without fills — or, on a venue whose re-send
+   guarantee is none, still *report it unknown* without fills: the engine may neither
+   re-send nor close it by itself there, so "reported, not guessed" is the right outcome,
+   and the runner then has the operator settle it and checks again);
 3. **position = fills**: the engine's position equals the signed sum of the venue's fills,
    and every venue fill is booked once.
 
@@ -14,7 +17,7 @@ go to the kit's summary table.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Protocol
@@ -58,6 +61,9 @@ class InflightResult:
     lost_fills: int = 0
     doubled_fills: int = 0
     venue_fills: int = 0
+    reported_unknown: list[str] = field(default_factory=list)
+    """Client order ids the venue never received that the engine (correctly, on a venue without
+    re-send guarantee) still reports as unknown: the operator must settle them."""
 
     @property
     def max_orders_per_cid(self) -> int:
@@ -105,18 +111,29 @@ class InflightChecks:
     Args:
         venue: The exchange's view.
         oms: The engine's order manager.
+        unknown: Only for a venue whose re-send guarantee is none: the client order ids the
+            engine reports as unknown right now (``engine.unknown_outcomes()``). An order the
+            venue never received is then fine while it is reported unknown without fills.
     """
 
-    def __init__(self, venue: VenueView, oms: OrderManager) -> None:
+    def __init__(
+        self, venue: VenueView, oms: OrderManager, *, unknown: Callable[[], Collection[str]] | None = None
+    ) -> None:
         self.venue = venue
         self.oms = oms
+        self.unknown = unknown
 
     def run(self, allowed: Mapping[str, int], symbols: Sequence[str]) -> InflightResult:
         """Check the orders in ``allowed`` (client order id → most venue orders) and ``symbols``' positions."""
         result = InflightResult(allowed_per_cid=dict(allowed))
+        unknown = set(self.unknown()) if self.unknown is not None else set()
         for cid in allowed:
             orders = self.venue.orders_for(cid)
             result.orders_per_cid[cid] = len(orders)
+            order = self.oms.get(cid)
+            if not orders and cid in unknown and order is not None and order.filled_quantity == 0:
+                result.reported_unknown.append(cid)  # reported, not guessed: the operator settles it
+                continue
             mismatch = self._state(cid, orders)
             if mismatch:
                 result.state_mismatches.append(mismatch)
