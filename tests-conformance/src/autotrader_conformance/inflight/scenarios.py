@@ -237,6 +237,12 @@ class InflightConformance:
         else:
             raise ValueError(f"unknown fault {fault!r}")
 
+    def unfired_faults(self, venue: Any) -> list[str]:
+        """Planned faults that never met a request (the scenario would have tested nothing)."""
+        if isinstance(venue, LoopbackVenue):
+            return [rule.describe() for rule in venue.faults.unfired()]
+        return []
+
     def silence_stream(self, venue: Any) -> None:
         """Keep the venue's private stream silent (the ``[no-stream]`` variants)."""
         assert isinstance(venue, LoopbackVenue)
@@ -346,9 +352,9 @@ class InflightConformance:
                 result = await run.operator_settles(result, allowed, (self.symbol,))
                 record_figures(request, result.figures(run.faults))
                 problems = run.problems + result.problems()
+                unfired = self.unfired_faults(run.venue)
+                assert not unfired, f"{spec.id}: fault never met a request: {unfired[0]}"
                 if isinstance(run.venue, LoopbackVenue):
-                    unfired = run.venue.faults.unfired()
-                    assert not unfired, f"{spec.id}: fault never met a request: {unfired[0].describe()}"
                     problems += _unbounded_reads(run.venue)
         raised = "; ".join(f"{what} raised {type(exc).__name__}: {exc}" for what, exc in run.raised)
         assert not problems, (
