@@ -17,7 +17,12 @@ from decimal import Decimal
 from typing import ClassVar
 
 import pytest
-from autotrader_conformance.inflight import InflightConformance, InflightSpec, per_transport
+from autotrader_conformance.inflight import (
+    INFLIGHT_CATALOGUE,
+    InflightConformance,
+    InflightSpec,
+    per_transport,
+)
 from autotrader_conformance.inflight.oanda import OANDA_ACCOUNT, OandaVenue
 from autotrader_core.control import EngineControl
 from autotrader_core.enums import OrderStatus
@@ -102,6 +107,7 @@ async def test_oanda_inflight_submit_that_never_landed_is_reported_not_guessed()
         assert order is not None
         assert order.status is OrderStatus.PENDING_SUBMIT, order.status
         assert [u.client_order_id for u in control.unknown_outcomes()] == [cid]
+        assert run.engine.status().unknown_orders == [cid]
         assert result.reported_unknown == [cid] and not result.problems()
         assert run.venue.orders_for(cid) == []
         assert run.venue.faults.seen[route] == 1, "a submit of unknown outcome was sent again"
@@ -110,3 +116,33 @@ async def test_oanda_inflight_submit_that_never_landed_is_reported_not_guessed()
         settled = run.engine.oms.get(cid)
         assert settled is not None and settled.status is OrderStatus.REJECTED
         assert control.unknown_outcomes() == []
+        assert run.engine.status().unknown_orders == []
+
+
+@pytest.mark.anyio
+async def test_oanda_inflight_replace_that_never_landed_leaves_the_old_order() -> None:
+    """The replace's connection is reset before OANDA executes it: the old order still works on
+    its old terms at the venue, nothing is sent again, and the engine ends in the venue's state
+    (the modify settled as not taken effect, or still reported unknown and settled by the operator)."""
+    case = TestOandaInflightLean()
+    spec = INFLIGHT_CATALOGUE["TC-INF-09"]
+    async with case._running(spec, stream=True) as run:
+        cid = run.engine.ids.next_id()
+        order = await run.engine.submit_order(
+            case.symbol,
+            "buy",
+            case.quantity,
+            order_type="limit",
+            limit_price=case.resting_price,
+            client_order_id=cid,
+        )
+        route = ROUTES["modify_native"]
+        run.venue.faults.on(route).reset_before()
+        await run.command("modify", run.engine.modify_order(order, quantity=case.reduced_quantity))
+        result = await run.settle(case.fault_horizon("lost"), {cid: 2}, (case.symbol,))
+        result = await run.operator_settles(result, {cid: 2}, (case.symbol,))
+        assert run.venue.faults.seen[route] == 1, "a modify of unknown outcome was sent again"
+        assert len(run.venue.orders_for(cid)) == 1
+        assert not result.problems(), result.problems()
+        settled = run.engine.oms.get(cid)
+        assert settled is not None and settled.quantity == case.quantity

@@ -7,7 +7,8 @@
    venue: the engine must hold it closed without fills — or, on a venue whose re-send
    guarantee is none, still *report it unknown* without fills: the engine may neither
    re-send nor close it by itself there, so "reported, not guessed" is the right outcome,
-   and the runner then has the operator settle it and checks again);
+   and the runner then has the operator settle it and checks again; likewise a modify that
+   never landed while the order still works at the venue on the terms the engine holds);
 3. **position = fills**: the engine's position equals the signed sum of the venue's fills,
    and every venue fill is booked once.
 
@@ -23,6 +24,7 @@ from decimal import Decimal
 from typing import Protocol
 
 from autotrader_core.enums import OrderStatus
+from autotrader_core.models import Order
 from autotrader_core.oms import OrderManager
 
 from autotrader_conformance.inflight.venue import VenueFill, VenueOrder
@@ -131,7 +133,7 @@ class InflightChecks:
             orders = self.venue.orders_for(cid)
             result.orders_per_cid[cid] = len(orders)
             order = self.oms.get(cid)
-            if not orders and cid in unknown and order is not None and order.filled_quantity == 0:
+            if cid in unknown and order is not None and self._never_landed(cid, order, orders):
                 result.reported_unknown.append(cid)  # reported, not guessed: the operator settles it
                 continue
             mismatch = self._state(cid, orders)
@@ -152,7 +154,21 @@ class InflightChecks:
         result.doubled_fills = sum(count - 1 for count in booked.values() if count > 1)
         return result
 
-    def _state(self, cid: str, orders: list[VenueOrder]) -> str | None:
+    def _never_landed(self, cid: str, order: Order, orders: list[VenueOrder]) -> bool:
+        """The engine's unknown request shows no effect at the venue: a submit with no order
+        there, or a modify whose order still works on the terms the engine holds."""
+        if not orders:
+            return order.status is OrderStatus.PENDING_SUBMIT and order.filled_quantity == 0
+        latest = orders[-1]
+        return (
+            order.status is OrderStatus.PENDING_MODIFY
+            and latest.is_open
+            and self._state(cid, orders, engine_status=latest.status) is None
+        )
+
+    def _state(
+        self, cid: str, orders: list[VenueOrder], *, engine_status: OrderStatus | None = None
+    ) -> str | None:
         order = self.oms.get(cid)
         if order is None:
             return f"{cid}: the engine does not know the order" if orders else None
@@ -161,7 +177,7 @@ class InflightChecks:
                 return None
             return f"{cid}: engine {order.status.value} (filled {order.filled_quantity}), the venue has no such order"
         latest = orders[-1]
-        engine = (order.status, order.filled_quantity)
+        engine = (engine_status or order.status, order.filled_quantity)
         venue = (latest.status, latest.filled)
         wrong = []
         if engine[0] != venue[0]:

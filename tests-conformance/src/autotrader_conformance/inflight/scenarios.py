@@ -44,6 +44,7 @@ import pytest
 from autotrader_core.adapter import BrokerAdapter
 from autotrader_core.control import EngineControl
 from autotrader_core.engine import ExecutionEngine
+from autotrader_core.enums import OrderStatus
 from autotrader_core.errors import TransientError
 from autotrader_core.models import Order
 from autotrader_core.resend import ResendRule
@@ -127,15 +128,21 @@ class InflightRun:
         self, result: InflightResult, allowed: Mapping[str, int], symbols: tuple[str, ...]
     ) -> InflightResult:
         """Settle what the engine rightly left unknown (the venue never got it) as an operator
-        would (``control.settle_unknown(..., as_="rejected")``), then check again: the end state
-        must then match the venue's."""
+        would (``control.settle_unknown``: a submit ``rejected``, a modify ``working``), then
+        check again: the end state must then match the venue's."""
         if not result.reported_unknown:
             return result
         control = EngineControl(self.engine)
         for cid in result.reported_unknown:
-            await control.settle_unknown(
-                cid, as_="rejected", by="inflight-kit", reason="the venue lists no such order"
-            )
+            order = self.engine.oms.get(cid)
+            if order is not None and order.status is OrderStatus.PENDING_MODIFY:
+                await control.settle_unknown(
+                    cid, as_="working", by="inflight-kit", reason="the venue shows the old terms"
+                )
+            else:
+                await control.settle_unknown(
+                    cid, as_="rejected", by="inflight-kit", reason="the venue lists no such order"
+                )
         after = InflightChecks(self.view, self.engine.oms).run(allowed, symbols)
         after.reported_unknown = list(result.reported_unknown)
         return after
