@@ -114,17 +114,7 @@ async def test_ibkr_inflight_resend_while_the_first_is_held_is_one_order() -> No
         assert isinstance(tws, StatefulTws)
         tws.fault("placeOrder", hold=2.0)
         cid = run.engine.ids.next_id()
-        await run.command(
-            "submit",
-            run.engine.submit_order(
-                case.symbol,
-                "buy",
-                case.quantity,
-                order_type="limit",
-                limit_price=case.resting_price,
-                client_order_id=cid,
-            ),
-        )
+        await run.command("submit", case._submit(run.engine, cid, market=False))
         result = await run.settle(2.2, {cid: 1}, (case.symbol,))
         placed = tws.requests("placeOrder")
         assert len(placed) >= 2, "the submit of unknown outcome was never re-sent"

@@ -90,17 +90,7 @@ async def test_oanda_inflight_submit_that_never_landed_is_reported_not_guessed()
         route = ROUTES["submit"]
         run.venue.faults.on(route).reset_before()
         cid = run.engine.ids.next_id()
-        await run.command(
-            "submit",
-            run.engine.submit_order(
-                case.symbol,
-                "buy",
-                case.quantity,
-                order_type="limit",
-                limit_price=case.resting_price,
-                client_order_id=cid,
-            ),
-        )
+        await run.command("submit", case._submit(run.engine, cid, market=False))
         result = await run.settle(case.fault_horizon("lost"), {cid: 1}, (case.symbol,))
         control = EngineControl(run.engine)
         order = run.engine.oms.get(cid)
@@ -128,14 +118,7 @@ async def test_oanda_inflight_replace_that_never_landed_leaves_the_old_order() -
     spec = INFLIGHT_CATALOGUE["TC-INF-09"]
     async with case._running(spec, stream=True) as run:
         cid = run.engine.ids.next_id()
-        order = await run.engine.submit_order(
-            case.symbol,
-            "buy",
-            case.quantity,
-            order_type="limit",
-            limit_price=case.resting_price,
-            client_order_id=cid,
-        )
+        order = await case._submit(run.engine, cid, market=False)
         route = ROUTES["modify_native"]
         run.venue.faults.on(route).reset_before()
         await run.command("modify", run.engine.modify_order(order, quantity=case.reduced_quantity))
