@@ -2,7 +2,7 @@
 
 * :mod:`.venue` — :class:`LoopbackVenue`, the base a venue for one wire subclasses;
 * :mod:`.faults` — the proxy's script (hold, drop, delay, reset, trickle, oversize; stream faults);
-* :mod:`.binance` — :class:`BinanceVenue`;
+* :mod:`.binance` — :class:`BinanceVenue` (also :mod:`.coinbase`, :mod:`.okx`, :mod:`.oanda`);
 * :mod:`.checks` — orders per client order id, engine = venue, position = fills;
 * :mod:`.scenarios` — :class:`InflightConformance`, the ``TC-INF-*`` scenarios.
 """

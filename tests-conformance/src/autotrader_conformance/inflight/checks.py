@@ -4,7 +4,11 @@
    than the commands could create (one per submit, plus one per cancel-replace modify);
 2. **final state engine = broker**: the engine's order has the status, filled quantity,
    terms and broker order id of the venue's latest order for that id (no order at the
-   venue: the engine must hold it closed without fills);
+   venue: the engine must hold it closed without fills — or, on a venue whose re-send
+   guarantee is none, still *report it unknown* without fills: the engine may neither
+   re-send nor close it by itself there, so "reported, not guessed" is the right outcome,
+   and the runner then has the operator settle it and checks again; likewise a modify that
+   never landed while the order still works at the venue on the terms the engine holds);
 3. **position = fills**: the engine's position equals the signed sum of the venue's fills,
    and every venue fill is booked once.
 
@@ -14,12 +18,13 @@ go to the kit's summary table.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Protocol
 
 from autotrader_core.enums import OrderStatus
+from autotrader_core.models import Order
 from autotrader_core.oms import OrderManager
 
 from autotrader_conformance.inflight.venue import VenueFill, VenueOrder
@@ -58,6 +63,9 @@ class InflightResult:
     lost_fills: int = 0
     doubled_fills: int = 0
     venue_fills: int = 0
+    reported_unknown: list[str] = field(default_factory=list)
+    """Client order ids the venue never received that the engine (correctly, on a venue without
+    re-send guarantee) still reports as unknown: the operator must settle them."""
 
     @property
     def max_orders_per_cid(self) -> int:
@@ -105,18 +113,29 @@ class InflightChecks:
     Args:
         venue: The exchange's view.
         oms: The engine's order manager.
+        unknown: Only for a venue whose re-send guarantee is none: the client order ids the
+            engine reports as unknown right now (``engine.unknown_outcomes()``). An order the
+            venue never received is then fine while it is reported unknown without fills.
     """
 
-    def __init__(self, venue: VenueView, oms: OrderManager) -> None:
+    def __init__(
+        self, venue: VenueView, oms: OrderManager, *, unknown: Callable[[], Collection[str]] | None = None
+    ) -> None:
         self.venue = venue
         self.oms = oms
+        self.unknown = unknown
 
     def run(self, allowed: Mapping[str, int], symbols: Sequence[str]) -> InflightResult:
         """Check the orders in ``allowed`` (client order id → most venue orders) and ``symbols``' positions."""
         result = InflightResult(allowed_per_cid=dict(allowed))
+        unknown = set(self.unknown()) if self.unknown is not None else set()
         for cid in allowed:
             orders = self.venue.orders_for(cid)
             result.orders_per_cid[cid] = len(orders)
+            order = self.oms.get(cid)
+            if cid in unknown and order is not None and self._never_landed(cid, order, orders):
+                result.reported_unknown.append(cid)  # reported, not guessed: the operator settles it
+                continue
             mismatch = self._state(cid, orders)
             if mismatch:
                 result.state_mismatches.append(mismatch)
@@ -135,7 +154,21 @@ class InflightChecks:
         result.doubled_fills = sum(count - 1 for count in booked.values() if count > 1)
         return result
 
-    def _state(self, cid: str, orders: list[VenueOrder]) -> str | None:
+    def _never_landed(self, cid: str, order: Order, orders: list[VenueOrder]) -> bool:
+        """The engine's unknown request shows no effect at the venue: a submit with no order
+        there, or a modify whose order still works on the terms the engine holds."""
+        if not orders:
+            return order.status is OrderStatus.PENDING_SUBMIT and order.filled_quantity == 0
+        latest = orders[-1]
+        return (
+            order.status is OrderStatus.PENDING_MODIFY
+            and latest.is_open
+            and self._state(cid, orders, engine_status=latest.status) is None
+        )
+
+    def _state(
+        self, cid: str, orders: list[VenueOrder], *, engine_status: OrderStatus | None = None
+    ) -> str | None:
         order = self.oms.get(cid)
         if order is None:
             return f"{cid}: the engine does not know the order" if orders else None
@@ -144,7 +177,7 @@ class InflightChecks:
                 return None
             return f"{cid}: engine {order.status.value} (filled {order.filled_quantity}), the venue has no such order"
         latest = orders[-1]
-        engine = (order.status, order.filled_quantity)
+        engine = (engine_status or order.status, order.filled_quantity)
         venue = (latest.status, latest.filled)
         wrong = []
         if engine[0] != venue[0]:

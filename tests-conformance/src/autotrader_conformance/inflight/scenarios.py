@@ -42,7 +42,9 @@ from typing import Any, ClassVar
 import anyio
 import pytest
 from autotrader_core.adapter import BrokerAdapter
+from autotrader_core.control import EngineControl
 from autotrader_core.engine import ExecutionEngine
+from autotrader_core.enums import OrderStatus
 from autotrader_core.errors import TransientError
 from autotrader_core.models import Order
 from autotrader_core.resend import ResendRule
@@ -107,7 +109,10 @@ class InflightRun:
         """Wait ``horizon`` seconds and for a quiet venue, then until the checks pass or the budget ends."""
         case = self.case
         await anyio.sleep(horizon)
-        checks = InflightChecks(self.view, self.engine.oms)
+        control = EngineControl(self.engine)
+        none = self.engine.adapter.resend_guarantee.rule is ResendRule.NONE
+        unknown = (lambda: [u.client_order_id for u in control.unknown_outcomes()]) if none else None
+        checks = InflightChecks(self.view, self.engine.oms, unknown=unknown)
         # Without a stream, the timeout watcher (one order_timeout, then its tick) may be what settles.
         order_timeout = self.engine.settings.order_timeout
         budget = max(case.settle_budget, order_timeout + min(1.0, order_timeout / 4) + 0.5 - horizon)
@@ -118,6 +123,29 @@ class InflightRun:
             if (quiet and not result.problems()) or time.monotonic() > deadline:
                 return result
             await anyio.sleep(0.05)
+
+    async def operator_settles(
+        self, result: InflightResult, allowed: Mapping[str, int], symbols: tuple[str, ...]
+    ) -> InflightResult:
+        """Settle what the engine rightly left unknown (the venue never got it) as an operator
+        would (``control.settle_unknown``: a submit ``rejected``, a modify ``working``), then
+        check again: the end state must then match the venue's."""
+        if not result.reported_unknown:
+            return result
+        control = EngineControl(self.engine)
+        for cid in result.reported_unknown:
+            order = self.engine.oms.get(cid)
+            if order is not None and order.status is OrderStatus.PENDING_MODIFY:
+                await control.settle_unknown(
+                    cid, as_="working", by="inflight-kit", reason="the venue shows the old terms"
+                )
+            else:
+                await control.settle_unknown(
+                    cid, as_="rejected", by="inflight-kit", reason="the venue lists no such order"
+                )
+        after = InflightChecks(self.view, self.engine.oms).run(allowed, symbols)
+        after.reported_unknown = list(result.reported_unknown)
+        return after
 
 
 class InflightConformance:
@@ -148,6 +176,9 @@ class InflightConformance:
     """The price a cancel-replace modify moves the resting order to (still resting)."""
     reduced_quantity: ClassVar[Decimal] = Decimal("0.5")
     """The quantity a native modify lowers the order to."""
+    native_modify_orders: ClassVar[int] = 1
+    """Venue orders one client order id may have after a native modify (2: the venue's modify is a
+    replace that creates a new order under the same client id, as OANDA's)."""
     routes: ClassVar[Mapping[str, str]] = {}
     """Operation → ``"METHOD /path"`` of the request it sends (loopback venues)."""
     faults_offered: ClassVar[frozenset[str]] = frozenset(FAULTS)
@@ -213,6 +244,12 @@ class InflightConformance:
         else:
             raise ValueError(f"unknown fault {fault!r}")
 
+    def unfired_faults(self, venue: Any) -> list[str]:
+        """Planned faults that never met a request (the scenario would have tested nothing)."""
+        if isinstance(venue, LoopbackVenue):
+            return [rule.describe() for rule in venue.faults.unfired()]
+        return []
+
     def silence_stream(self, venue: Any) -> None:
         """Keep the venue's private stream silent (the ``[no-stream]`` variants)."""
         assert isinstance(venue, LoopbackVenue)
@@ -220,12 +257,13 @@ class InflightConformance:
 
     async def stream_ready(self, venue: Any) -> None:
         """Wait until the adapter's private stream is subscribed."""
-        if isinstance(venue, LoopbackVenue) and venue.ws_path:
+        if isinstance(venue, LoopbackVenue) and (venue.ws_path or venue.line_stream_path):
             with anyio.move_on_after(3):
                 while not venue.subscribers:  # noqa: ASYNC110 - the venue has no event for it
                     await anyio.sleep(0.02)
             if not venue.subscribers:
-                pytest.fail(f"the adapter's private stream never subscribed at {venue.ws_url}", pytrace=False)
+                where = venue.ws_url or venue.url + venue.line_stream_path
+                pytest.fail(f"the adapter's private stream never subscribed at {where}", pytrace=False)
 
     def fault_horizon(self, fault: str) -> float:
         """Seconds after the command by which the fault has played out (held requests landed)."""
@@ -318,11 +356,12 @@ class InflightConformance:
             async with self._running(spec, stream) as run:
                 allowed = await self._play(run, spec)
                 result = await run.settle(self.fault_horizon(spec.fault), allowed, (self.symbol,))
+                result = await run.operator_settles(result, allowed, (self.symbol,))
                 record_figures(request, result.figures(run.faults))
                 problems = run.problems + result.problems()
+                unfired = self.unfired_faults(run.venue)
+                assert not unfired, f"{spec.id}: fault never met a request: {unfired[0]}"
                 if isinstance(run.venue, LoopbackVenue):
-                    unfired = run.venue.faults.unfired()
-                    assert not unfired, f"{spec.id}: fault never met a request: {unfired[0].describe()}"
                     problems += _unbounded_reads(run.venue)
         raised = "; ".join(f"{what} raised {type(exc).__name__}: {exc}" for what, exc in run.raised)
         assert not problems, (
@@ -348,7 +387,7 @@ class InflightConformance:
         change = self.modify_change(operation)
         assert change is not None
         await run.command("modify", engine.modify_order(order, **change))
-        return {cid: 2 if operation == "modify_replace" else 1}
+        return {cid: 2 if operation == "modify_replace" else self.native_modify_orders}
 
     def _submit(self, engine: ExecutionEngine, cid: str, *, market: bool) -> Awaitable[Order]:
         if market:

@@ -14,7 +14,10 @@ To add a venue (see ``docs/writing-an-adapter.md``, "In-flight scenarios"):
 2. record what it creates with :meth:`new_order` / :meth:`add_fill` and change
    ``VenueOrder.status``, and :meth:`emit` the private stream's frames;
 3. if the adapter streams over WebSocket, implement :meth:`stream_session` (the
-   broker's handshake, then :meth:`pump` the subscription's frames).
+   broker's handshake, then :meth:`pump` the subscription's frames); if it streams
+   chunked JSON lines over HTTP (OANDA), set ``line_stream_path`` and
+   :meth:`heartbeat_line`: a GET on that path is answered with the emitted frames as
+   chunked lines, and a heartbeat line every ``heartbeat_interval`` seconds.
 
 Everything listens on 127.0.0.1 and stops with the ``async with`` block.
 """
@@ -123,6 +126,10 @@ class LoopbackVenue(ABC):
     name: ClassVar[str] = "venue"
     ws_path: ClassVar[str] = ""
     """Path of the private stream's WebSocket endpoint (empty: the venue has no WebSocket stream)."""
+    line_stream_path: ClassVar[str] = ""
+    """Path of a chunked JSON-lines stream on the REST port (empty: none); see :meth:`heartbeat_line`."""
+    heartbeat_interval: ClassVar[float] = 5.0
+    """Seconds between heartbeat lines on the line stream while nothing else is sent."""
 
     def __init__(self, *, clock: VenueClock | None = None) -> None:
         self.clock = clock or VenueClock()
@@ -148,6 +155,14 @@ class LoopbackVenue(ABC):
     async def stream_session(self, ws: Any) -> None:
         """Serve one private-stream WebSocket connection (the broker's handshake, then :meth:`pump`)."""
         await ws.close()
+
+    def heartbeat_line(self) -> str | None:
+        """The line stream's heartbeat (``None``: the venue sends none)."""
+        return None
+
+    def fault_route(self, request: VenueRequest) -> str:
+        """The route the fault script matches (a venue may fold ids in a path into one route)."""
+        return request.route
 
     # -- state helpers -----------------------------------------------------------------
     def new_order(self, **terms: Any) -> VenueOrder:
@@ -274,6 +289,9 @@ class LoopbackVenue(ABC):
                 request = await read_request(reader)
                 if request is None:
                     return
+                if self.line_stream_path and request.path == self.line_stream_path:
+                    await self._line_stream(reader, writer)
+                    return
                 if not await self._one(request, reader, writer):
                     return
         except (ConnectionError, asyncio.IncompleteReadError, ValueError):
@@ -282,11 +300,44 @@ class LoopbackVenue(ABC):
             self._writers.discard(writer)
             writer.close()
 
+    async def _line_stream(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Chunked JSON lines: every emitted frame, a heartbeat when idle; silent while the stream is off."""
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+        )
+        await writer.drain()
+        queue: asyncio.Queue[str] = asyncio.Queue()
+        self._subscribers.append(queue)
+        closed = asyncio.ensure_future(reader.read())  # EOF: the client left
+        try:
+            while not writer.is_closing():
+                getter = asyncio.ensure_future(queue.get())
+                done, _ = await asyncio.wait(
+                    {getter, closed}, timeout=self.heartbeat_interval, return_when=asyncio.FIRST_COMPLETED
+                )
+                if closed in done:
+                    getter.cancel()
+                    return
+                if getter in done:
+                    line: str | None = getter.result()
+                else:
+                    getter.cancel()
+                    line = None if self.faults.stream.off else self.heartbeat_line()
+                if line is not None:
+                    data = (line + "\n").encode()
+                    writer.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+                    await writer.drain()
+        except ConnectionError:
+            return
+        finally:
+            closed.cancel()
+            self._subscribers.remove(queue)
+
     async def _one(
         self, request: VenueRequest, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> bool:
         """Serve one request through its fault rule; ``False`` when the connection is finished."""
-        rule = self.faults.match(request.route)
+        rule = self.faults.match(self.fault_route(request))
         self._pending += 1
         try:
             if rule is not None and rule.held:
