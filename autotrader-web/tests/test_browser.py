@@ -10,6 +10,7 @@ these tests must run, so a missing browser fails them.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import time
@@ -26,6 +27,7 @@ from anyio.abc import TaskStatus
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 from autotrader_core.engine import ExecutionEngine
 from autotrader_core.enums import OrderStatus
+from autotrader_core.errors import RequestTimeout, TransientError
 from autotrader_core.hookspecs import hookimpl
 from autotrader_core.models import Fill, Order, Position
 from autotrader_core.plugins import PluginManager
@@ -109,6 +111,16 @@ async def _run(session: LiveSession, *, task_status: TaskStatus[str]) -> None:
 @pytest.fixture
 def live() -> Iterator[LiveSession]:
     """A running paper session (random-walk prices, the demo strategy trading) with the page."""
+    yield from _live_session(MeanReversionDemo("BTCUSDT"))
+
+
+@pytest.fixture
+def quiet_live() -> Iterator[LiveSession]:
+    """The same without a strategy: only the test places orders (a planned fault hits its order)."""
+    yield from _live_session(None)
+
+
+def _live_session(strategy: MeanReversionDemo | None) -> Iterator[LiveSession]:
     with start_blocking_portal("asyncio") as portal:
         adapter = PaperAdapter(PaperSettings(seed=11, tick_interval=0.05))
         plugins = PluginManager(disabled=set())
@@ -116,7 +128,7 @@ def live() -> Iterator[LiveSession]:
         plugins.register(clock, name="fill-clock")
         engine = ExecutionEngine(
             adapter,
-            strategy=MeanReversionDemo("BTCUSDT"),
+            strategy=strategy,
             plugins=plugins,
             settings=EngineSettings(decision_interval=0.1, order_timeout=5),
         )
@@ -212,6 +224,50 @@ def test_kill_button_after_confirmation_engages_the_kill_switch(page: Page, live
     assert live.engine.control.trading_state.value == "halted"
     expect(page.locator("#alerts")).to_contain_text("kill by web:alice")
     expect(page.locator("#actions button[data-action=resume]")).to_be_disabled()
+
+
+def test_an_operator_settles_an_unknown_order_from_the_page_audited(
+    page: Page, quiet_live: LiveSession, caplog: pytest.LogCaptureFixture
+) -> None:
+    live = quiet_live
+    sign_in(page, live)
+    expect(page.locator("#unknown-card")).to_be_hidden()
+    far = (live.price() * D("0.5")).quantize(D("0.01"))
+    # The request never reaches the paper book and its reply is lost: the outcome is unknown.
+    live.adapter.faults.fail_next("submit", RequestTimeout("reply lost in transit"), after_apply=False)
+    with pytest.raises(TransientError):
+        live.call(live.engine.submit_order, "BTCUSDT", "buy", D("0.01"), order_type="limit", limit_price=far)
+    [order] = live.call(live.engine.control.open_orders)
+    cid = order.client_order_id
+    item = page.locator(f'#unknown li[data-unknown="{cid}"]')
+    expect(item).to_be_visible(timeout=10_000)
+    expect(item).to_contain_text("submit")
+    expect(item).to_contain_text("reply lost in transit")
+    expect(page.locator("#unknown-count")).to_have_text("(1)")
+
+    item.locator("select[data-settle-as]").select_option("rejected")
+    item.locator("button[data-settle]").click()  # no reason yet: refused on the page, nothing sent
+    expect(page.locator("#toast")).to_contain_text("Say what the broker shows")
+    expect(page.locator("#confirm")).to_be_hidden()
+    item.locator("input[data-settle-reason]").fill("not in the venue's order history")
+    time.sleep(0.3)  # live updates re-render meanwhile: the choice and the reason survive them
+    with caplog.at_level(logging.WARNING, logger="autotrader.audit"):
+        item.locator("button[data-settle]").click()
+        dialog = page.locator("#confirm")
+        expect(dialog).to_be_visible()
+        expect(dialog).to_contain_text(cid)
+        expect(dialog).to_contain_text("Never reached the broker")
+        page.click("#confirm-yes")
+        expect(page.locator("#unknown-card")).to_be_hidden(timeout=10_000)
+    expect(page.locator("#alerts")).to_contain_text(f"settle_unknown by web:alice (client_order_id={cid}")
+    expect(page.locator("#alerts")).to_contain_text(f"{cid} settled: rejected, settled by web:alice")
+    expect(page.locator(f'#orders tr[data-order="{cid}"]')).to_have_count(0)
+    assert order.status is OrderStatus.REJECTED and order.reject_reason
+    assert live.call(live.engine.control.unknown_outcomes) == []
+    [audit] = [r for r in caplog.records if r.name == "autotrader.audit"]
+    assert audit.action == "settle_unknown" and audit.actor == "web:alice"  # type: ignore[attr-defined]
+    assert audit.client_order_id == cid and audit.as_ == "rejected"  # type: ignore[attr-defined]
+    assert audit.reason == "not in the venue's order history"  # type: ignore[attr-defined]
 
 
 def test_a_read_only_token_sees_data_but_no_actions(page: Page, live: LiveSession) -> None:
