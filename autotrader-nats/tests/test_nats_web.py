@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import io
 import logging
+import os
+import signal
+import subprocess
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -21,11 +24,12 @@ import httpx
 import nats
 import pytest
 from autotrader_core.cli import main
+from autotrader_core.control import AccountId
 from autotrader_core.enums import OrderStatus
 from autotrader_core.errors import RiskRejected
 from autotrader_nats import AccountGateway, NatsSettings, RemoteEngine, connect_gateway
 from autotrader_nats.web import serve_gateway
-from autotrader_nats.wire import loads
+from autotrader_nats.wire import AccountNames, loads
 from autotrader_web import WebSettings
 from nats_gateway_main import make_gateway
 from nats_kit import NatsServer
@@ -188,3 +192,45 @@ def test_the_gateway_command_offers_the_page(capsys: pytest.CaptureFixture[str])
         main(["gateway", "--help"])
     out = capsys.readouterr().out
     assert "--web" in out and "--web-port" in out
+
+
+async def test_autotrader_gateway_web_serves_the_page_until_sigterm(
+    nats_server: NatsServer, tmp_path: Path
+) -> None:
+    command = [
+        str(Path(sys.executable).parent / "autotrader"),
+        *("gateway", "--broker", "paper", "--web", "--web-port", "0"),
+        *("--servers", nats_server.url, "--data-dir", str(tmp_path / "data")),
+    ]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AUTOTRADER_WEB_")}
+    proc = await anyio.to_thread.run_sync(
+        lambda: subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path
+        )
+    )
+    try:
+        assert proc.stdout is not None
+        lines: list[str] = []
+        with anyio.fail_after(30):
+            while not any(" ready on " in line for line in lines):
+                line = await anyio.to_thread.run_sync(proc.stdout.readline)
+                assert line, f"the gateway ended: {lines} {proc.stderr.read() if proc.stderr else ''}"
+                lines.append(line)
+        url = next(line.split(": ", 1)[1].strip() for line in lines if line.startswith("operator page for "))
+        token = next(line.rsplit(": ", 1)[1].strip() for line in lines if "control token" in line)
+        headers = {"Authorization": f"Bearer {token}"}
+        async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+            status = (await client.get("/api/status", headers=headers)).json()
+            assert status["account_label"] == "paper/paper/default" and status["connected"] is True
+            halted = await client.post("/api/actions/halt", json={"reason": "cli"}, headers=headers)
+            assert halted.status_code == 200 and halted.json()["actor"] == "web:operator"
+            assert (await client.get("/api/status")).status_code == 401
+        nc = await nats.connect(nats_server.url)
+        kv = await nc.jetstream().key_value(AccountNames(AccountId("paper", "paper", "default")).state_bucket)
+        assert loads((await kv.get("trading_state")).value or b"{}")["state"] == "halted"
+        await nc.close()
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGTERM)
+        await anyio.to_thread.run_sync(lambda: proc.wait(timeout=15))
+    assert proc.returncode == 0
