@@ -88,6 +88,8 @@ class LiveSession:
     adapter: PaperAdapter
     plane: ControlPlane
     clock: FillClock
+    owners: dict[str, str] = field(default_factory=dict)
+    """Order -> strategy, for a session served like a gateway's (``owners=``)."""
     url: str = ""
     done: Any = field(default=None)
 
@@ -120,7 +122,13 @@ def quiet_live() -> Iterator[LiveSession]:
     yield from _live_session(None)
 
 
-def _live_session(strategy: MeanReversionDemo | None) -> Iterator[LiveSession]:
+@pytest.fixture
+def owned_live() -> Iterator[LiveSession]:
+    """Without a strategy, served the way a gateway serves it: every order names its strategy."""
+    yield from _live_session(None, with_owners=True)
+
+
+def _live_session(strategy: MeanReversionDemo | None, *, with_owners: bool = False) -> Iterator[LiveSession]:
     with start_blocking_portal("asyncio") as portal:
         adapter = PaperAdapter(PaperSettings(seed=11, tick_interval=0.05))
         plugins = PluginManager(disabled=set())
@@ -132,8 +140,11 @@ def _live_session(strategy: MeanReversionDemo | None) -> Iterator[LiveSession]:
             plugins=plugins,
             settings=EngineSettings(decision_interval=0.1, order_timeout=5),
         )
-        plane = ControlPlane(engine.control, web_settings(), plugins=plugins)
-        session = LiveSession(portal, engine, adapter, plane, clock)
+        owners: dict[str, str] = {}
+        plane = ControlPlane(
+            engine.control, web_settings(), plugins=plugins, owners=owners.get if with_owners else None
+        )
+        session = LiveSession(portal, engine, adapter, plane, clock, owners)
         session.done, session.url = portal.start_task(_run, session)
         try:
             yield session
@@ -244,6 +255,14 @@ def test_an_operator_settles_an_unknown_order_from_the_page_audited(
     expect(item).to_contain_text("submit")
     expect(item).to_contain_text("reply lost in transit")
     expect(page.locator("#unknown-count")).to_have_text("(1)")
+    page.set_viewport_size(
+        {"width": 390, "height": 844}
+    )  # a phone: the settle form fits, nothing scrolls sideways
+    time.sleep(0.2)
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
+    for control in ("select[data-settle-as]", "input[data-settle-reason]", "button[data-settle]"):
+        box = item.locator(control).bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, (control, box)
 
     item.locator("select[data-settle-as]").select_option("rejected")
     item.locator("button[data-settle]").click()  # no reason yet: refused on the page, nothing sent
@@ -268,6 +287,28 @@ def test_an_operator_settles_an_unknown_order_from_the_page_audited(
     assert audit.action == "settle_unknown" and audit.actor == "web:alice"  # type: ignore[attr-defined]
     assert audit.client_order_id == cid and audit.as_ == "rejected"  # type: ignore[attr-defined]
     assert audit.reason == "not in the venue's order history"  # type: ignore[attr-defined]
+
+
+def test_a_gateway_page_shows_each_orders_strategy(
+    page: Page, owned_live: LiveSession, live: LiveSession
+) -> None:
+    far = (owned_live.price() * D("0.5")).quantize(D("0.01"))
+    for owner in ("alpha", "beta"):
+        order: Order = owned_live.call(
+            owned_live.engine.submit_order, "BTCUSDT", "buy", D("0.01"), order_type="limit", limit_price=far
+        )
+        owned_live.owners[order.client_order_id] = owner
+    owned_live.call(owned_live.plane.hub.touch)
+    sign_in(page, owned_live)
+    expect(page.locator("#orders-strategy")).to_be_visible()
+    for cid, owner in owned_live.owners.items():
+        expect(page.locator(f'#orders tr[data-order="{cid}"] td[data-label="Strategy"]')).to_have_text(owner)
+    # An engine of its own (one strategy) shows no such column.
+    live.call(live.engine.submit_order, "BTCUSDT", "buy", D("0.01"), order_type="limit", limit_price=far)
+    sign_in(page, live)
+    expect(page.locator("#orders tbody tr").first).to_be_visible(timeout=10_000)
+    expect(page.locator("#orders-strategy")).to_be_hidden()
+    assert page.locator('#orders td[data-label="Strategy"]').count() == 0
 
 
 def test_a_read_only_token_sees_data_but_no_actions(page: Page, live: LiveSession) -> None:
