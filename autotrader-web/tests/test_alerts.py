@@ -165,16 +165,21 @@ def test_without_a_url_nothing_is_posted_or_started() -> None:
     assert not alerter.enabled and alerter.sent == 0 and alerter._thread is None
 
 
-def test_journal_failure_is_posted(receiver: Receiver) -> None:
-    alerter = alerter_for(receiver.url)
-    order = Order(
-        client_order_id="c1",
+def market_order(client_order_id: str) -> Order:
+    """A market buy of 1 BTCUSDT on the paper broker (never sent: the alerter only reads it)."""
+    return Order(
+        client_order_id=client_order_id,
         symbol="BTCUSDT",
         side=OrderSide.BUY,
         quantity=D("1"),
         order_type=OrderType.MARKET,
         broker="paper",
     )
+
+
+def test_journal_failure_is_posted(receiver: Receiver) -> None:
+    alerter = alerter_for(receiver.url)
+    order = market_order("c1")
     alerter.autotrader_on_reject(order, "journal unavailable: disk full", None)
     alerter.autotrader_on_reject(
         order, "MAX_ORDER_NOTIONAL", "MAX_ORDER_NOTIONAL"
@@ -249,14 +254,7 @@ def test_the_plugin_module_forwards_unknown_orders(receiver: Receiver) -> None:
     alerter = alerts_plugin.configure(
         WebSettings(webhook_url=SecretStr(receiver.url), _env_file=None)  # type: ignore[call-arg]
     )
-    order = Order(
-        client_order_id="c9",
-        symbol="BTCUSDT",
-        side=OrderSide.BUY,
-        quantity=D("1"),
-        order_type=OrderType.MARKET,
-        broker="paper",
-    )
+    order = market_order("c9")
     try:
         assert alerts_plugin.default_alerter() is alerter
         alerts_plugin.autotrader_on_outcome_unknown(
