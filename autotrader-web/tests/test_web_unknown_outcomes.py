@@ -56,6 +56,8 @@ async def test_unknown_orders_are_listed_and_in_the_page_state(session: Session)
     assert [u["client_order_id"] for u in state["unknown_outcomes"]] == [order.client_order_id]
     status = (await session.client.get("/api/status", headers=session.headers())).json()
     assert status["unknown_orders"] == [order.client_order_id]
+    alerts = (await session.client.get("/api/alerts", headers=session.headers())).json()["alerts"]
+    assert any(f"outcome unknown for {order.client_order_id}" in a["message"] for a in alerts), alerts
     refusal(await session.client.get("/api/unknown"), 401, "unauthorized")
 
 
@@ -86,7 +88,9 @@ async def test_an_operator_settles_an_unknown_order_audited_with_the_token_name(
     assert listed == {"unknown_outcomes": []}
     alerts = (await session.client.get("/api/alerts", headers=session.headers())).json()["alerts"]
     assert any("settle_unknown by web:alice" in a["message"] for a in alerts), alerts
-    assert any(a["source"] == "unknown" and cid in a["message"] for a in alerts), alerts
+    assert any(a["source"] == "unknown" and f"{cid} settled: rejected" in a["message"] for a in alerts), (
+        alerts
+    )
 
 
 async def test_look_up_asks_the_broker_again_and_needs_no_reason(session: Session) -> None:

@@ -100,12 +100,7 @@ class LiveHub:
 
     @hookimpl
     def autotrader_on_outcome_unknown(self, order: Order, outcome: OutcomeUnknown) -> None:
-        """An order's outcome became unknown: the page lists it (and says so among the alerts)."""
-        self._note(
-            "critical",
-            "unknown",
-            f"{outcome.operation} outcome unknown for {order.client_order_id} ({order.symbol}): {outcome.reason}",
-        )
+        """An order's outcome became unknown: the page lists it (the engine's own alert says why)."""
         self.touch()
 
     @hookimpl
