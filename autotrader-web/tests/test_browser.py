@@ -270,6 +270,10 @@ def test_an_operator_settles_an_unknown_order_from_the_page_audited(
     expect(page.locator("#confirm")).to_be_hidden()
     item.locator("input[data-settle-reason]").fill("not in the venue's order history")
     time.sleep(0.3)  # live updates re-render meanwhile: the choice and the reason survive them
+    if os.environ.get("AUTOTRADER_WEB_SCREENSHOTS") == "1":
+        page.locator("#unknown-card").screenshot(
+            path=str(ROOT / "docs" / "img" / "operator-page-unknown.png")
+        )
     with caplog.at_level(logging.WARNING, logger="autotrader.audit"):
         item.locator("button[data-settle]").click()
         dialog = page.locator("#confirm")
