@@ -128,7 +128,7 @@ async def test_settle_refusals_are_typed_and_change_nothing(
             422,
             "invalid_body",
         )
-        assert "as" in body["message"]
+        assert "as:" in body["message"] and "look_up" in body["message"]
         refusal(
             await post(settle_path(cid), json={"reason": "x"}, headers=session.headers()), 422, "invalid_body"
         )

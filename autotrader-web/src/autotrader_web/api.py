@@ -36,7 +36,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from importlib.resources import files
-from typing import Any, Literal
+from typing import Any
 
 import anyio
 from autotrader_core.control import EngineControl
@@ -49,6 +49,7 @@ from autotrader_core.errors import (
     InvalidOrder,
     TransientError,
 )
+from autotrader_core.resolver import SettleAs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -102,7 +103,7 @@ class _SymbolBody(BaseModel):
 
 class _SettleBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    as_: Literal["look_up", "working", "filled", "canceled", "rejected"] = Field(alias="as")
+    as_: SettleAs = Field(alias="as")
     reason: str = Field(default="", max_length=200)
 
 
@@ -379,7 +380,7 @@ class _Api:
                 "outcome_not_unknown",
                 f"the outcome of order {order_id!r} is not unknown: nothing to settle",
             )
-        if body.as_ != "look_up" and not body.reason.strip():
+        if body.as_ is not SettleAs.LOOK_UP and not body.reason.strip():
             raise ApiError(
                 422, "reason_required", "say what the broker shows for this order in 'reason' (it is audited)"
             )
@@ -390,7 +391,7 @@ class _Api:
         return self.acted(
             principal,
             "settle_unknown",
-            settled_as=body.as_,
+            settled_as=body.as_.value,
             still_unknown=still_unknown,
             order=views.order_view(order, self.owners),
         )
