@@ -120,6 +120,14 @@ async def test_one_page_shows_every_strategys_orders_with_their_owner(
             while beta.context.open_orders():
                 await anyio.sleep(0.02)  # beta hears of it through the gateway's events
         assert [o.client_order_id for o in alpha.context.open_orders()] == [a]
+        # Cancel all from the page: every strategy's orders, at the broker too.
+        c = await resting(beta, "58000")
+        response = await paged.post("/api/actions/cancel-all")
+        assert response.status_code == 200 and set(response.json()["requested"]) == {a, c}
+        with anyio.fail_after(5):
+            while alpha.context.open_orders() or beta.context.open_orders():
+                await anyio.sleep(0.02)
+        assert await paged.gateway.engine.adapter.get_open_orders() == []
 
 
 async def test_a_halt_from_the_page_reaches_the_bucket_and_every_strategy(
