@@ -268,8 +268,15 @@ def test_an_operator_settles_an_unknown_order_from_the_page_audited(
     item.locator("button[data-settle]").click()  # no reason yet: refused on the page, nothing sent
     expect(page.locator("#toast")).to_contain_text("Say what the broker shows")
     expect(page.locator("#confirm")).to_be_hidden()
-    item.locator("input[data-settle-reason]").fill("not in the venue's order history")
-    time.sleep(0.3)  # live updates re-render meanwhile: the choice and the reason survive them
+    reason = item.locator("input[data-settle-reason]")
+    reason.click()
+    page.keyboard.type("not in the venue's ")
+    for _ in range(3):  # live updates re-render the page meanwhile: the focus, the choice and the text stay
+        live.call(live.plane.hub.touch)
+        time.sleep(0.15)
+    page.keyboard.type("order history")
+    expect(reason).to_have_value("not in the venue's order history")
+    expect(item.locator("select[data-settle-as]")).to_have_value("rejected")
     if os.environ.get("AUTOTRADER_WEB_SCREENSHOTS") == "1":
         page.locator("#unknown-card").screenshot(
             path=str(ROOT / "docs" / "img" / "operator-page-unknown.png")

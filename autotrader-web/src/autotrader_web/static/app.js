@@ -244,10 +244,14 @@ function unknownItem(u) {
 }
 
 function renderUnknown(items, readOnly) {
+  // Kept rows are never moved: moving a node would take the focus from a reason being typed.
   const list = $("unknown");
+  const wanted = new Set(items.map((u) => u.client_order_id));
+  for (const li of [...list.children]) if (!wanted.has(li.dataset.unknown)) li.remove();
   const keep = new Map([...list.children].map((li) => [li.dataset.unknown, li]));
-  const rows = items.map((u) => {
-    const li = keep.get(u.client_order_id) || unknownItem(u);
+  for (const u of items) {
+    let li = keep.get(u.client_order_id);
+    if (!li) list.append((li = unknownItem(u)));
     const o = u.order || {};
     const terms = [o.side, o.quantity, u.symbol, o.limit_price ? `@ ${o.limit_price}` : ""].filter(Boolean).join(" ");
     li.querySelector(".what").replaceChildren(
@@ -257,11 +261,9 @@ function renderUnknown(items, readOnly) {
     );
     li.querySelector(".why").textContent = u.last_error ? `${u.reason} · ${u.last_error}` : u.reason;
     li.querySelector(".settle").hidden = readOnly;
-    return li;
-  });
-  list.replaceChildren(...rows);
-  $("unknown-count").textContent = rows.length ? `(${rows.length})` : "";
-  $("unknown-card").hidden = rows.length === 0;
+  }
+  $("unknown-count").textContent = items.length ? `(${items.length})` : "";
+  $("unknown-card").hidden = items.length === 0;
 }
 
 async function settle(button) {
