@@ -19,6 +19,7 @@ from autotrader_core.errors import RequestTimeout, TransientError
 from autotrader_core.events import OutcomeResolved, OutcomeUnknown
 from autotrader_core.models import Alert, Order
 from autotrader_core.plugins import OBSERVER_GROUP, PluginManager
+from autotrader_core.resend import ResendGuarantee
 from autotrader_core.settings import EngineSettings
 from autotrader_web import WebhookAlerter, WebSettings, alerts_plugin
 from pydantic import SecretStr
@@ -233,6 +234,9 @@ async def test_an_unknown_order_is_posted_at_any_level_and_so_is_its_settling(re
     adapter = paper_adapter()
     engine = ExecutionEngine(adapter, plugins=plugins, settings=EngineSettings(order_timeout=5))
     async with engine:
+        adapter.resend_guarantee = ResendGuarantee.none(
+            "test: a venue with no re-send guarantee, so a lost submit stays unknown"
+        )
         adapter.faults.fail_next("submit", RequestTimeout("reply lost"), after_apply=False)
         with pytest.raises(TransientError):
             await engine.submit_order("BTCUSDT", "buy", D("0.01"), order_type="limit", limit_price="60000")

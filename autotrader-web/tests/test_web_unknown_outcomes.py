@@ -15,6 +15,7 @@ import pytest
 from autotrader_core.enums import OrderStatus
 from autotrader_core.errors import RequestTimeout, TransientError
 from autotrader_core.models import Order
+from autotrader_core.resend import ResendGuarantee
 from web_support import READ_TOKEN, Session
 
 pytestmark = pytest.mark.anyio
@@ -22,6 +23,10 @@ pytestmark = pytest.mark.anyio
 
 async def lost_submit(session: Session, price: str = "60000") -> Order:
     """A limit buy whose request never reached the paper book and whose reply was lost."""
+    # Paper declares an idempotency key (a re-send would settle it); as a venue with none, it stays unknown.
+    session.adapter.resend_guarantee = ResendGuarantee.none(
+        "test: a venue with no re-send guarantee, so a lost submit stays unknown"
+    )
     session.adapter.faults.fail_next("submit", RequestTimeout("reply lost in transit"), after_apply=False)
     with pytest.raises(TransientError):
         await session.engine.submit_order(
