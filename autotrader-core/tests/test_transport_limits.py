@@ -260,6 +260,21 @@ async def test_a_transport_on_its_own_refuses_a_bad_header_with_a_typed_error_wi
     assert KEY[:12] not in str(caught.value) + repr(caught.value)
 
 
+def test_the_header_check_refuses_exactly_control_characters_and_characters_past_latin_1() -> None:
+    # The check takes a fast path for ASCII text; it must refuse the same characters as the rule.
+    import re
+
+    from autotrader_core.transports import header_is_unsafe
+
+    rule = re.compile(r"[\x00-\x1f\x7f]|[^\x00-\xff]")
+    for code in [*range(0x300), 0x2028, 0x3000, 0xFEFF, 0x1F600]:
+        char = chr(code)
+        for text in (char, f"key{char}", f"{char}é", f"é{char}"):
+            assert header_is_unsafe(text) is (rule.search(text) is not None), (hex(code), text)
+    assert not header_is_unsafe("")
+    assert not header_is_unsafe(KEY)
+
+
 # -- 11. credentials in a base URL ------------------------------------------------------------------
 
 
