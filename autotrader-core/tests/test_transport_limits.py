@@ -144,6 +144,37 @@ async def test_a_reply_trickling_in_times_out_at_the_request_deadline(
     assert 0.5 < elapsed < 2.0
 
 
+async def test_lean_a_request_waiting_for_a_connection_keeps_to_its_own_deadline() -> None:
+    # One connection, held by a request that gets no reply: a second request times out waiting
+    # for the connection (nothing sent), and every slot is given back once each request ends.
+    from autotrader_core.transports import TransportTimeout
+
+    async def first_held(writer: asyncio.StreamWriter, wire: Wire) -> None:
+        if wire.requests > 1:
+            await write(writer, wire, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+
+    sender = LeanHttpTransport(max_connections=1)
+    async with misbehaving(first_held) as wire:
+
+        async def send(time_limit: float) -> HttpReply:
+            return await sender.send("GET", f"{wire.url}/x", headers={}, body=None, time_limit=time_limit)
+
+        held = asyncio.ensure_future(send(1.0))
+        await asyncio.sleep(0.1)
+        started = time.monotonic()
+        with pytest.raises(TransportTimeout) as waiting:
+            await send(0.2)
+        assert 0.15 < time.monotonic() - started < 0.6
+        assert waiting.value.connected is False
+        with pytest.raises(TransportTimeout) as unanswered:
+            await held
+        assert unanswered.value.connected is True
+        reply = await send(1.0)  # the slot came back: a new connection, answered
+        assert reply.status_code == 200
+        await sender.aclose()
+    assert wire.requests == 2
+
+
 # -- 8. a reply size limit ------------------------------------------------------------------------
 
 BLOCK = b"x" * 65536
