@@ -210,6 +210,11 @@ def types(session: nox.Session) -> None:
         "autotrader-nats/tests",
         "autotrader-paper/tests",
         "autotrader-template/tests",
+        "autotrader-binance/tests",
+        "autotrader-okx/tests",
+        "autotrader-coinbase/tests",
+        "autotrader-oanda/tests",
+        "autotrader-ibkr/tests",
         "tests-crash",
     ]:
         # The NATS tests borrow the crash suite's loopback broker (tests-crash/crashkit).

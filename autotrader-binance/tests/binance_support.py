@@ -63,7 +63,7 @@ class FakeWsApi:
         index = len(self.requests)
         seen: list[dict[str, Any]] = []
         self.requests.append(seen)
-        script = self.scripts[index] if index < len(self.scripts) else [{"hold": True}]
+        script: list[dict[str, Any]] = self.scripts[index] if index < len(self.scripts) else [{"hold": True}]
         for step in script:
             if "expect" in step:
                 request = json.loads(await ws.recv())

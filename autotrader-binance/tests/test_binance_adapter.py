@@ -64,7 +64,7 @@ def limit_order(**overrides: Any) -> Order:
 
 def resting_reply(order: Order) -> dict[str, Any]:
     """The documented FULL reply reshaped for a limit order that rests on the book (no fills)."""
-    reply = copy.deepcopy(raw_payload("order_full.json"))
+    reply: dict[str, Any] = copy.deepcopy(raw_payload("order_full.json"))
     reply.update(
         symbol=order.symbol,
         clientOrderId=order.client_order_id,
@@ -113,6 +113,7 @@ async def test_submit_limit_sends_our_client_order_id(httpx_mock: HTTPXMock) -> 
     httpx_mock.add_response(method="POST", json=resting_reply(order))
     events = await adapter.submit_order(order)
     assert [type(e) for e in events] == [OrderAccepted]
+    assert isinstance(events[0], OrderAccepted)
     assert events[0].broker_order_id == "28"
     params = sent_params(httpx_mock.get_requests(method="POST")[0])
     assert params["newClientOrderId"] == "at1abc"
@@ -381,6 +382,7 @@ async def test_cancel_replace_cancel_failed_is_modify_reject(httpx_mock: HTTPXMo
         limit_order(broker_order_id="4"), OrderChange(limit_price=Decimal("0.1"))
     )
     assert [type(e) for e in events] == [OrderModifyRejected]
+    assert isinstance(events[0], OrderModifyRejected)
     assert "cancel restrictions" in events[0].reason
     await adapter.disconnect()
 
@@ -402,6 +404,7 @@ async def test_cancel_replace_half_success_reports_the_cancel(httpx_mock: HTTPXM
         limit_order(broker_order_id="4"), OrderChange(limit_price=Decimal("0.2"))
     )
     assert [type(e) for e in events] == [OrderCanceled, OrderModifyRejected]
+    assert isinstance(events[1], OrderModifyRejected)
     assert "immediately match" in events[1].reason
     await adapter.disconnect()
 

@@ -17,6 +17,7 @@ import pytest
 from autotrader_binance import BinanceAdapter, BinanceSettings
 from autotrader_binance.stream import StreamConfig
 from autotrader_conformance import AdapterConformance, Scenario
+from pydantic import SecretStr
 
 RECORDINGS = Path(__file__).parent / "recordings"
 
@@ -28,8 +29,8 @@ def _settings(
         extra = {"market_data_silence": 0.3, **extra}
     return BinanceSettings(
         _env_file=None,  # type: ignore[call-arg]
-        api_key="test-key",
-        api_secret="test-secret",
+        api_key=SecretStr("test-key"),
+        api_secret=SecretStr("test-secret"),
         # No recorded stream: a dead loopback port, so a background stream never leaves the machine.
         ws_url=scenario.ws_url or "ws://127.0.0.1:9/no-stream-recorded",
         # The public market-data stream (TC-MD-*) replays on the same loopback server.

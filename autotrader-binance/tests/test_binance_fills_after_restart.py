@@ -35,7 +35,7 @@ def endpoint(path: str) -> re.Pattern[str]:
 
 def exchange_info(*pairs: tuple[str, str]) -> dict[str, Any]:
     """The documented exchangeInfo with one symbol per ``(base, quote)`` (rules as ETHBTC's)."""
-    info = copy.deepcopy(raw_payload("exchange_info.json"))
+    info: dict[str, Any] = copy.deepcopy(raw_payload("exchange_info.json"))
     template = info["symbols"][0]
     info["symbols"] = [
         dict(copy.deepcopy(template), symbol=base + quote, baseAsset=base, quoteAsset=quote)
@@ -45,7 +45,7 @@ def exchange_info(*pairs: tuple[str, str]) -> dict[str, Any]:
 
 
 def account(**held: str) -> dict[str, Any]:
-    reply = copy.deepcopy(raw_payload("account.json"))
+    reply: dict[str, Any] = copy.deepcopy(raw_payload("account.json"))
     reply["balances"] = [{"asset": asset, "free": free, "locked": "0"} for asset, free in held.items()]
     return reply
 

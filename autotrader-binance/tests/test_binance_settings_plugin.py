@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 from autotrader_binance import CAPABILITIES, BinanceAdapter, BinanceSettings
 from autotrader_binance.plugin import autotrader_adapters, make_adapter
+from autotrader_binance.settings import BinanceEnvironment
 from autotrader_core.errors import ConfigurationError
 from autotrader_core.plugins import PluginManager
 from binance_support import DOC_API_KEY, DOC_SECRET
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 
 def test_testnet_is_the_default_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -27,7 +28,7 @@ def test_testnet_is_the_default_environment(monkeypatch: pytest.MonkeyPatch) -> 
         ("demo", "https://demo-api.binance.com", "wss://demo-ws-api.binance.com/ws-api/v3"),
     ],
 )
-def test_documented_urls_per_environment(environment: str, rest: str, ws: str) -> None:
+def test_documented_urls_per_environment(environment: BinanceEnvironment, rest: str, ws: str) -> None:
     s = BinanceSettings(_env_file=None, environment=environment)  # type: ignore[call-arg]
     assert (s.rest_url, s.stream_url) == (rest, ws)
     assert s.is_live == (environment == "live")
@@ -35,7 +36,7 @@ def test_documented_urls_per_environment(environment: str, rest: str, ws: str) -
 
 def test_unknown_environment_refused() -> None:
     with pytest.raises(ValidationError):
-        BinanceSettings(_env_file=None, environment="mainnet")  # type: ignore[call-arg]
+        BinanceSettings(_env_file=None, environment="mainnet")  # type: ignore[call-arg,arg-type]  # refused on purpose
 
 
 def test_read_from_env_with_prefix_and_secrets_hidden(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -50,12 +51,14 @@ def test_read_from_env_with_prefix_and_secrets_hidden(monkeypatch: pytest.Monkey
 
 def test_both_key_types_at_once_refused() -> None:
     with pytest.raises(ValidationError, match="not both"):
-        BinanceSettings(_env_file=None, api_key="k", api_secret="s", private_key="pem")  # type: ignore[call-arg]
+        BinanceSettings(  # type: ignore[call-arg]
+            _env_file=None, api_key=SecretStr("k"), api_secret=SecretStr("s"), private_key=SecretStr("pem")
+        )
 
 
 def test_missing_credentials_is_configuration_error() -> None:
     with pytest.raises(ConfigurationError):
-        BinanceSettings(_env_file=None, api_key="k").require_credentials()  # type: ignore[call-arg]
+        BinanceSettings(_env_file=None, api_key=SecretStr("k")).require_credentials()  # type: ignore[call-arg]
 
 
 def test_plugin_registers_binance_with_its_capabilities() -> None:
@@ -107,7 +110,7 @@ def test_default_transport_is_lean_unless_a_proxy_carries_the_rest_url(
     monkeypatch.delenv("no_proxy", raising=False)
 
     def transport() -> object:
-        settings = BinanceSettings(_env_file=None, api_key="k", api_secret="s")  # type: ignore[call-arg]
+        settings = BinanceSettings(_env_file=None, api_key=SecretStr("k"), api_secret=SecretStr("s"))  # type: ignore[call-arg]
         return BinanceAdapter(settings).http.rest.transport
 
     assert isinstance(transport(), LeanHttpTransport)
@@ -118,7 +121,9 @@ def test_default_transport_is_lean_unless_a_proxy_carries_the_rest_url(
 
 
 def test_safe_submit_waits_out_the_recv_window_before_trusting_not_found() -> None:
-    adapter = BinanceAdapter(BinanceSettings(api_key="k", api_secret="s", recv_window_ms=3000))
+    adapter = BinanceAdapter(
+        BinanceSettings(api_key=SecretStr("k"), api_secret=SecretStr("s"), recv_window_ms=3000)
+    )
     assert adapter.unknown_outcome_settle_delay == 3.0
 
 

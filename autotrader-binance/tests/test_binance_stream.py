@@ -18,6 +18,7 @@ from autotrader_core.events import OrderAccepted, OrderEvent, OrderFilled
 from binance_support import DOC_API_KEY, DOC_SECRET, FakeWsApi, raw_payload
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from pydantic import SecretStr
 from pytest_httpx import HTTPXMock
 
 pytestmark = pytest.mark.anyio
@@ -32,14 +33,14 @@ TRADE = raw_payload("ws_execution_report_trade.json")
 
 def trade(trade_id: int, qty: str, cumulative: str, status: str) -> dict[str, Any]:
     """The documented partial-fill executionReport, with this fill's id and quantities."""
-    frame = copy.deepcopy(TRADE)
+    frame: dict[str, Any] = copy.deepcopy(TRADE)
     frame["event"].update(t=trade_id, l=qty, z=cumulative, X=status)
     return frame
 
 
 def order_new() -> dict[str, Any]:
     """The documented NEW report for the same order as the TRADE fixture."""
-    frame = copy.deepcopy(NEW)
+    frame: dict[str, Any] = copy.deepcopy(NEW)
     frame["event"].update(
         s="ETHUSDT", c="O-12345-test-trade", i=1234567890, q="1.00000000", p="2500.00000000"
     )
@@ -197,7 +198,12 @@ async def test_a_notice_reconnects_at_once_and_reports_why(notice: str, reason: 
     async with FakeWsApi([first, second]) as server:
         # A backoff of a minute: only a planned renewal (no wait) gets the event within 5 s.
         adapter = BinanceAdapter(
-            BinanceSettings(_env_file=None, api_key=DOC_API_KEY, api_secret=DOC_SECRET, ws_url=server.url),  # type: ignore[call-arg]
+            BinanceSettings(  # type: ignore[call-arg]
+                _env_file=None,
+                api_key=SecretStr(DOC_API_KEY),
+                api_secret=SecretStr(DOC_SECRET),
+                ws_url=server.url,
+            ),
             stream_config=StreamConfig(backoff_initial=60.0, backoff_max=60.0),
         )
         telemetry = _Reasons()
@@ -210,14 +216,20 @@ async def test_a_notice_reconnects_at_once_and_reports_why(notice: str, reason: 
 
 async def test_a_failed_clock_resync_retries_instead_of_ending_the_stream(httpx_mock: HTTPXMock) -> None:
     """-1021, then /api/v3/time is down: the stream keeps trying (and resyncs) instead of dying."""
-    skew = {
+    skew: dict[str, Any] = {
         "status": 400,
         "error": {"code": -1021, "msg": "Timestamp for this request is outside of the recvWindow."},
     }
     httpx_mock.add_response(url=f"{BASE}/api/v3/time", status_code=503, text="down")
     httpx_mock.add_response(url=f"{BASE}/api/v3/time", json=raw_payload("time.json"))
-    first = [{"expect": "userDataStream.subscribe.signature", "reply": skew}, {"hold": True}]
-    second = [{"expect": "userDataStream.subscribe.signature", "reply": skew}, {"hold": True}]
+    first: list[dict[str, Any]] = [
+        {"expect": "userDataStream.subscribe.signature", "reply": skew},
+        {"hold": True},
+    ]
+    second: list[dict[str, Any]] = [
+        {"expect": "userDataStream.subscribe.signature", "reply": skew},
+        {"hold": True},
+    ]
     third = [
         {"expect": "userDataStream.subscribe.signature", "reply": SUBSCRIBED},
         {"push": order_new()},
@@ -264,9 +276,12 @@ async def test_connection_renewed_before_the_24h_limit() -> None:
         {"hold": True},
     ]
     async with FakeWsApi([first, second]) as server:
-        settings = BinanceSettings(
-            _env_file=None, api_key=DOC_API_KEY, api_secret=DOC_SECRET, ws_url=server.url
-        )  # type: ignore[call-arg]
+        settings = BinanceSettings(  # type: ignore[call-arg]
+            _env_file=None,
+            api_key=SecretStr(DOC_API_KEY),
+            api_secret=SecretStr(DOC_SECRET),
+            ws_url=server.url,
+        )
         adapter = BinanceAdapter(settings, stream_config=StreamConfig(max_age=0.2, backoff_initial=0.01))
         (event,) = await collect(adapter, 1)
         await adapter.disconnect()
@@ -288,12 +303,15 @@ async def test_invalid_key_stops_the_stream_with_auth_error() -> None:
 
 
 async def test_clock_skew_on_subscribe_resyncs_and_retries(httpx_mock: HTTPXMock) -> None:
-    skew = {
+    skew: dict[str, Any] = {
         "status": 400,
         "error": {"code": -1021, "msg": "Timestamp for this request is outside of the recvWindow."},
     }
     httpx_mock.add_response(url=f"{BASE}/api/v3/time", json=raw_payload("time.json"))
-    first = [{"expect": "userDataStream.subscribe.signature", "reply": skew}, {"hold": True}]
+    first: list[dict[str, Any]] = [
+        {"expect": "userDataStream.subscribe.signature", "reply": skew},
+        {"hold": True},
+    ]
     second = [
         {"expect": "userDataStream.subscribe.signature", "reply": SUBSCRIBED},
         {"push": order_new()},
@@ -313,12 +331,15 @@ async def test_clock_skew_on_subscribe_retries_with_the_fresh_offset_not_the_old
 ) -> None:
     # Issue 14 (6), on the stream: a resync that only added one sample to a full median window
     # left the offset where it was, so the next subscribe was refused again.
-    skew = {
+    skew: dict[str, Any] = {
         "status": 400,
         "error": {"code": -1021, "msg": "Timestamp for this request is outside of the recvWindow."},
     }
     httpx_mock.add_response(url=f"{BASE}/api/v3/time", json=raw_payload("time.json"))
-    first = [{"expect": "userDataStream.subscribe.signature", "reply": skew}, {"hold": True}]
+    first: list[dict[str, Any]] = [
+        {"expect": "userDataStream.subscribe.signature", "reply": skew},
+        {"hold": True},
+    ]
     second = [
         {"expect": "userDataStream.subscribe.signature", "reply": SUBSCRIBED},
         {"push": order_new()},
@@ -355,12 +376,15 @@ async def test_server_ping_is_answered_with_pong() -> None:
 async def test_stream_logs_never_show_secrets(
     caplog: pytest.LogCaptureFixture, httpx_mock: HTTPXMock
 ) -> None:
-    skew = {
+    skew: dict[str, Any] = {
         "status": 400,
         "error": {"code": -1021, "msg": "Timestamp for this request is outside of the recvWindow."},
     }
     httpx_mock.add_response(url=f"{BASE}/api/v3/time", json=raw_payload("time.json"))
-    first = [{"expect": "userDataStream.subscribe.signature", "reply": skew}, {"hold": True}]
+    first: list[dict[str, Any]] = [
+        {"expect": "userDataStream.subscribe.signature", "reply": skew},
+        {"hold": True},
+    ]
     second = [
         {"expect": "userDataStream.subscribe.signature", "reply": SUBSCRIBED},
         {"push": order_new()},

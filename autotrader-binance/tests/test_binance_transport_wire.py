@@ -22,6 +22,7 @@ from autotrader_core.errors import BrokerProtocolError, InsufficientFunds, RateL
 from autotrader_core.events import OrderAccepted, OrderCanceled
 from autotrader_core.models import Order
 from binance_support import RECORDINGS
+from pydantic import SecretStr
 
 pytestmark = [pytest.mark.anyio, pytest.mark.parametrize("transport", ["lean", "aiohttp"])]
 SECRET = "test-secret"
@@ -104,8 +105,8 @@ async def replaying(
     port = server.sockets[0].getsockname()[1]
     settings = BinanceSettings(
         _env_file=None,  # type: ignore[call-arg]
-        api_key="test-key",
-        api_secret=SECRET,
+        api_key=SecretStr("test-key"),
+        api_secret=SecretStr(SECRET),
         base_url=f"http://127.0.0.1:{port}",
         http_transport=transport,
     )

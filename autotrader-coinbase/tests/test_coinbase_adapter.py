@@ -50,7 +50,7 @@ def _order(**kw: Any) -> Order:
 
 def _success(client_order_id: str, order_id: str = ORDER_ID) -> dict[str, Any]:
     """The documented success reply (protocols.md §3.3) for our ids."""
-    body = copy.deepcopy(load("create_order_success"))
+    body: dict[str, Any] = copy.deepcopy(load("create_order_success"))
     body["order_id"] = order_id
     body["success_response"].update(order_id=order_id, client_order_id=client_order_id)
     body["order_configuration"] = {
@@ -61,7 +61,7 @@ def _success(client_order_id: str, order_id: str = ORDER_ID) -> dict[str, Any]:
 
 def _order_payload(**changes: Any) -> dict[str, Any]:
     """The documented order object (nautilus http_order.json) with our ids/status."""
-    order = copy.deepcopy(load("get_order_limit_gtc")["order"])
+    order: dict[str, Any] = copy.deepcopy(load("get_order_limit_gtc")["order"])
     order.update(changes)
     return order
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from typing import Any
 
 import jwt
 import pytest
@@ -23,7 +24,9 @@ def ec_key() -> ec.EllipticCurvePrivateKey:
     return ec.generate_private_key(ec.SECP256R1())
 
 
-def _decode(token: str, public_key: object, *, algorithm: str = "ES256") -> tuple[dict, dict]:
+def _decode(
+    token: str, public_key: object, *, algorithm: str = "ES256"
+) -> tuple[dict[str, Any], dict[str, Any]]:
     header = jwt.get_unverified_header(token)
     claims = jwt.decode(
         token,

@@ -55,7 +55,7 @@ class FakeFills:
         page = self.pages.pop(0) if len(self.pages) > 1 else self.pages[0]
         if isinstance(page, Exception):
             raise page
-        return page
+        return list(page)  # a list of the declared item type (a list is invariant)
 
 
 class Clock:

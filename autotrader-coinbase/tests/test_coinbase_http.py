@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 import jwt
@@ -17,7 +18,7 @@ from pytest_httpx import HTTPXMock
 pytestmark = pytest.mark.anyio
 
 
-def _claims(request: httpx.Request, key: ec.EllipticCurvePrivateKey) -> tuple[dict, dict]:
+def _claims(request: httpx.Request, key: ec.EllipticCurvePrivateKey) -> tuple[dict[str, Any], dict[str, Any]]:
     scheme, token = request.headers["Authorization"].split(" ", 1)
     assert scheme == "Bearer"
     claims = jwt.decode(

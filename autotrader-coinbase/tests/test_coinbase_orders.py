@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from autotrader_coinbase.orders import build_create_order_body, build_edit_order_body
@@ -100,7 +101,7 @@ def test_sell_stop_limit_triggers_downwards() -> None:
         ),
     ],
 )
-def test_configurations(kw: dict, expected: dict) -> None:
+def test_configurations(kw: dict[str, Any], expected: dict[str, Any]) -> None:
     assert build_create_order_body(_order(**kw))["order_configuration"] == expected
 
 
@@ -130,7 +131,7 @@ def test_configurations(kw: dict, expected: dict) -> None:
         ({"symbol": "BTCUSD"}, InvalidOrder),
     ],
 )
-def test_refused_before_send(kw: dict, error: type[Exception]) -> None:
+def test_refused_before_send(kw: dict[str, Any], error: type[Exception]) -> None:
     with pytest.raises(error):
         build_create_order_body(_order(**kw))
 
@@ -170,6 +171,6 @@ def test_edit_body_sends_new_total_size_and_price() -> None:
         ({}, OrderChange(limit_price=Decimal("-1")), InvalidOrder),
     ],
 )
-def test_edit_refusals(kw: dict, change: OrderChange, error: type[Exception]) -> None:
+def test_edit_refusals(kw: dict[str, Any], change: OrderChange, error: type[Exception]) -> None:
     with pytest.raises(error):
         build_edit_order_body(_order(**kw), change, "oid")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from autotrader_coinbase.parsing import (
@@ -143,7 +144,7 @@ def test_unknown_status_raises_protocol_error(raw: object) -> None:
     ],
 )
 def test_order_configuration_variants(
-    config: dict, order_type: OrderType, tif: TimeInForce, fields: dict
+    config: dict[str, Any], order_type: OrderType, tif: TimeInForce, fields: dict[str, Any]
 ) -> None:
     parsed = parse_order_configuration(config)
     assert parsed.order_type is order_type
@@ -258,7 +259,7 @@ def test_product_without_price_increment_falls_back_to_quote_increment() -> None
     "change",
     [{"trading_disabled": True}, {"is_disabled": True}, {"status": "delisted"}, {"product_type": "FUTURE"}],
 )
-def test_untradable_or_non_spot_products_are_skipped(change: dict) -> None:
+def test_untradable_or_non_spot_products_are_skipped(change: dict[str, Any]) -> None:
     assert parse_product(dict(load("product_btc_usd"), **change)) is None
 
 

@@ -144,6 +144,37 @@ async def test_a_reply_trickling_in_times_out_at_the_request_deadline(
     assert 0.5 < elapsed < 2.0
 
 
+async def test_lean_a_request_waiting_for_a_connection_keeps_to_its_own_deadline() -> None:
+    # One connection, held by a request that gets no reply: a second request times out waiting
+    # for the connection (nothing sent), and every slot is given back once each request ends.
+    from autotrader_core.transports import TransportTimeout
+
+    async def first_held(writer: asyncio.StreamWriter, wire: Wire) -> None:
+        if wire.requests > 1:
+            await write(writer, wire, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+
+    sender = LeanHttpTransport(max_connections=1)
+    async with misbehaving(first_held) as wire:
+
+        async def send(time_limit: float) -> HttpReply:
+            return await sender.send("GET", f"{wire.url}/x", headers={}, body=None, time_limit=time_limit)
+
+        held = asyncio.ensure_future(send(1.0))
+        await asyncio.sleep(0.1)
+        started = time.monotonic()
+        with pytest.raises(TransportTimeout) as waiting:
+            await send(0.2)
+        assert 0.15 < time.monotonic() - started < 0.6
+        assert waiting.value.connected is False
+        with pytest.raises(TransportTimeout) as unanswered:
+            await held
+        assert unanswered.value.connected is True
+        reply = await send(1.0)  # the slot came back: a new connection, answered
+        assert reply.status_code == 200
+        await sender.aclose()
+    assert wire.requests == 2
+
+
 # -- 8. a reply size limit ------------------------------------------------------------------------
 
 BLOCK = b"x" * 65536
@@ -258,6 +289,21 @@ async def test_a_transport_on_its_own_refuses_a_bad_header_with_a_typed_error_wi
             await sender.send("GET", f"{wire.url}/x", headers={"X-Key": KEY + bad}, body=None, time_limit=1)
         await sender.aclose()
     assert KEY[:12] not in str(caught.value) + repr(caught.value)
+
+
+def test_the_header_check_refuses_exactly_control_characters_and_characters_past_latin_1() -> None:
+    # The check takes a fast path for ASCII text; it must refuse the same characters as the rule.
+    import re
+
+    from autotrader_core.transports import header_is_unsafe
+
+    rule = re.compile(r"[\x00-\x1f\x7f]|[^\x00-\xff]")
+    for code in [*range(0x300), 0x2028, 0x3000, 0xFEFF, 0x1F600]:
+        char = chr(code)
+        for text in (char, f"key{char}", f"{char}é", f"é{char}"):
+            assert header_is_unsafe(text) is (rule.search(text) is not None), (hex(code), text)
+    assert not header_is_unsafe("")
+    assert not header_is_unsafe(KEY)
 
 
 # -- 11. credentials in a base URL ------------------------------------------------------------------

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncGenerator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from unittest.mock import ANY
 
-from autotrader_oanda import OandaSettings
+from autotrader_core.events import OrderEvent
+from autotrader_oanda import OandaAdapter, OandaSettings
 from pydantic import SecretStr
 from pytest_httpx import HTTPXMock
 
@@ -23,6 +25,13 @@ def make_settings(**overrides: Any) -> OandaSettings:
     values: dict[str, Any] = {"token": SecretStr(FAKE_TOKEN), "account_id": ACCOUNT}
     values.update(overrides)
     return OandaSettings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+def events_of(adapter: OandaAdapter) -> AsyncGenerator[OrderEvent, None]:
+    """The adapter's event stream as the async generator it is (so ``aclosing`` can close it)."""
+    stream = adapter.stream_events()
+    assert isinstance(stream, AsyncGenerator)
+    return stream
 
 
 def load(name: str) -> dict[str, Any]:

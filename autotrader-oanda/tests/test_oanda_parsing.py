@@ -349,7 +349,7 @@ def test_report_from_transactions_cancel_and_partial_fill() -> None:
     cancel = reply_of("TC-ORD-02", "cancel")["orderCancelTransaction"]
     report = report_from_transactions("at0lim7c1q2w3e1", [created, cancel])
     assert report is not None
-    assert (report.status, report.filled_quantity) == (OrderStatus.CANCELED, 0)
+    assert (report.status, report.filled_quantity) == (OrderStatus.CANCELED, Decimal(0))
     ioc = load("edge/ioc-partial-fill")["http"][0]["response"]["json"]
     txs = [ioc["orderCreateTransaction"], ioc["orderFillTransaction"], ioc["orderCancelTransaction"]]
     partial = report_from_transactions("at0ioc7c1q2w3e1", txs)

@@ -79,6 +79,10 @@ def test_bad_tokens_are_refused_at_settings_time_without_echoing_them(token: str
 
 def test_a_refused_plain_text_token_is_not_echoed() -> None:
     with pytest.raises(ValidationError) as caught:
-        OandaSettings(_env_file=None, token="abc 123secret", account_id="101-004-1435156-001")  # type: ignore[call-arg]
+        OandaSettings(  # type: ignore[call-arg]
+            _env_file=None,
+            token="abc 123secret",  # type: ignore[arg-type]  # plain text, as the environment gives it
+            account_id="101-004-1435156-001",
+        )
     assert "123secret" not in str(caught.value)
     assert "123secret" not in repr(caught.value)

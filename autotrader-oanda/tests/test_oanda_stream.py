@@ -18,7 +18,7 @@ from autotrader_oanda import OandaAdapter
 from autotrader_oanda.http import OandaHttp
 from autotrader_oanda.parsing import TransactionTranslator
 from autotrader_oanda.stream import TransactionStream
-from oanda_helpers import load, make_settings, replay, reply_of
+from oanda_helpers import events_of, load, make_settings, replay, reply_of
 from oanda_line_server import LineServer
 from pytest_httpx import HTTPXMock
 
@@ -49,7 +49,7 @@ async def take(
 ) -> list[OrderEvent]:
     """The first ``count`` events of the stream, plus any arriving ``linger`` seconds after."""
     events: list[OrderEvent] = []
-    async with aclosing(adapter.stream_events()) as stream:
+    async with aclosing(events_of(adapter)) as stream:
         with anyio.fail_after(within):
             while len(events) < count:
                 events.append(await anext(stream))
@@ -191,7 +191,9 @@ async def test_backoff_restarts_after_a_connection_that_worked(httpx_mock: HTTPX
         delays: list[float | None] = []
         adapter = OandaAdapter(
             settings,
-            on_reconnect=lambda _: delays.append(adapter.stream and adapter.stream.last_reconnect_delay),
+            on_reconnect=lambda _: delays.append(
+                adapter.stream.last_reconnect_delay if adapter.stream else None
+            ),
         )
         try:
             events = await take(adapter, 2)
@@ -223,7 +225,7 @@ async def test_transactions_at_or_below_the_last_seen_id_are_skipped() -> None:
 async def test_one_stream_per_adapter(httpx_mock: HTTPXMock) -> None:
     """OANDA allows 20 streams per IP: a second concurrent stream_events() is refused."""
     async with streaming("edge/stream-heartbeat-gap", httpx_mock) as (adapter, _server):
-        async with aclosing(adapter.stream_events()) as first:
+        async with aclosing(events_of(adapter)) as first:
             await anext(first)
             await anext(first)
             with pytest.raises(ConfigurationError, match="already running"):

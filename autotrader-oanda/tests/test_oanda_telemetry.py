@@ -11,7 +11,7 @@ import pytest
 from autotrader_conformance.testing import RecordingTelemetry
 from autotrader_core.events import OrderEvent
 from autotrader_oanda import OandaAdapter
-from oanda_helpers import load, make_settings, replay
+from oanda_helpers import events_of, load, make_settings, replay
 from oanda_line_server import LineServer
 from pytest_httpx import HTTPXMock
 
@@ -39,7 +39,7 @@ async def observed_adapter(
 
 async def take(adapter: OandaAdapter, count: int) -> list[OrderEvent]:
     events: list[OrderEvent] = []
-    async with aclosing(adapter.stream_events()) as stream:
+    async with aclosing(events_of(adapter)) as stream:
         with anyio.fail_after(5):
             while len(events) < count:
                 events.append(await anext(stream))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from autotrader_okx import OkxAdapter, OkxSettings
 from okx_support import API_KEY, API_SECRET, PASSPHRASE
+from pydantic import SecretStr
 
 
 @pytest.fixture
@@ -16,10 +17,10 @@ def anyio_backend() -> str:
 @pytest.fixture
 def settings() -> OkxSettings:
     """Demo settings with fake credentials; explicit values, so no environment leaks in."""
-    return OkxSettings(
-        api_key=API_KEY,
-        api_secret=API_SECRET,
-        passphrase=PASSPHRASE,
+    return OkxSettings(  # type: ignore[call-arg]
+        api_key=SecretStr(API_KEY),
+        api_secret=SecretStr(API_SECRET),
+        passphrase=SecretStr(PASSPHRASE),
         environment="demo",
         region="global",
         _env_file=None,

@@ -30,6 +30,7 @@ from autotrader_core.models import Order
 from autotrader_okx import OkxAdapter, OkxSettings
 from autotrader_okx.auth import sign_rest
 from okx_support import API_KEY, API_SECRET, PASSPHRASE, REST, load_json
+from pydantic import SecretStr
 from pytest_httpx import HTTPXMock
 
 pytestmark = pytest.mark.anyio
@@ -83,7 +84,7 @@ async def test_connect_syncs_the_clock_with_unsigned_public_time(
 
 
 async def test_connect_without_credentials_fails_before_any_request(httpx_mock: HTTPXMock) -> None:
-    adapter = OkxAdapter(OkxSettings(api_key="k", _env_file=None))
+    adapter = OkxAdapter(OkxSettings(api_key=SecretStr("k"), _env_file=None))  # type: ignore[call-arg]
     with pytest.raises(Exception, match="AUTOTRADER_OKX_API_SECRET"):
         await adapter.connect()
     assert httpx_mock.get_requests() == []
@@ -271,8 +272,12 @@ async def test_reply_without_data_is_a_protocol_error(adapter: OkxAdapter, httpx
 
 async def test_live_environment_sends_no_demo_header(httpx_mock: HTTPXMock) -> None:
     live = OkxAdapter(
-        OkxSettings(
-            api_key=API_KEY, api_secret=API_SECRET, passphrase=PASSPHRASE, environment="live", _env_file=None
+        OkxSettings(  # type: ignore[call-arg]
+            api_key=SecretStr(API_KEY),
+            api_secret=SecretStr(API_SECRET),
+            passphrase=SecretStr(PASSPHRASE),
+            environment="live",
+            _env_file=None,
         )
     )
     httpx_mock.add_response(method="POST", url=ORDER_URL, text=doc.PLACE_OK)

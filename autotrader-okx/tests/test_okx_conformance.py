@@ -17,6 +17,7 @@ import pytest
 from autotrader_conformance import AdapterConformance, Scenario
 from autotrader_okx import OkxAdapter, OkxSettings
 from okx_support import API_KEY, API_SECRET, PASSPHRASE
+from pydantic import SecretStr
 
 RECORDINGS = Path(__file__).parent / "recordings"
 SKIPPED: dict[str, str] = {
@@ -31,10 +32,10 @@ def _settings(
     """A demo adapter's settings with fake credentials, its streams pointed at the kit's replay server."""
     if scenario.id == "TC-MD-04":  # a recorded silence: a short ping interval finds it in time
         extra = {"ping_interval": 0.3, "pong_timeout": 0.3, **extra}
-    return OkxSettings(
-        api_key=API_KEY,
-        api_secret=API_SECRET,
-        passphrase=PASSPHRASE,
+    return OkxSettings(  # type: ignore[call-arg]
+        api_key=SecretStr(API_KEY),
+        api_secret=SecretStr(API_SECRET),
+        passphrase=SecretStr(PASSPHRASE),
         environment="demo",
         ws_url=scenario.ws_url or "ws://127.0.0.1:9/unused",  # never the real host
         public_ws_url=scenario.ws_url or "ws://127.0.0.1:9/unused",

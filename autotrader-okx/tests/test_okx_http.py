@@ -7,7 +7,7 @@ from autotrader_okx.http import OkxHttp, Paths
 
 
 def test_order_endpoints_have_one_bucket_per_instrument() -> None:
-    http = OkxHttp(OkxSettings(_env_file=None))
+    http = OkxHttp(OkxSettings(_env_file=None))  # type: ignore[call-arg]
     btc = http.limiter_for("POST", Paths.ORDER, json_body={"instId": "BTC-USDT"})
     eth = http.limiter_for("POST", Paths.ORDER, json_body={"instId": "ETH-USDT"})
     assert btc is not eth
@@ -18,7 +18,7 @@ def test_order_endpoints_have_one_bucket_per_instrument() -> None:
 
 
 def test_account_endpoints_share_one_bucket_per_user() -> None:
-    http = OkxHttp(OkxSettings(_env_file=None))
+    http = OkxHttp(OkxSettings(_env_file=None))  # type: ignore[call-arg]
     balance = http.limiter_for("GET", Paths.BALANCE, params=[("ccy", "BTC")])
     assert balance is http.limiter_for("GET", Paths.BALANCE)
     assert (balance.capacity, balance.per_seconds) == (10, 2.0)

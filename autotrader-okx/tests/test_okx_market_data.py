@@ -66,6 +66,7 @@ MARK = json.dumps(
 
 def test_tickers_push_is_a_quote_with_exact_decimals() -> None:
     (quote,) = parse_public_frame(TICKERS, received_at=1.0)
+    assert isinstance(quote, Quote)
     assert quote == Quote(
         "BTC-USDT",
         Decimal("8888.88"),

@@ -26,7 +26,7 @@ def test_entry_point_registers_okx_with_its_capabilities() -> None:
 
 def test_factory_builds_a_demo_adapter_from_settings() -> None:
     manager = PluginManager().load_entry_points()
-    adapter = manager.create_adapter("okx", OkxSettings(_env_file=None))
+    adapter = manager.create_adapter("okx", OkxSettings(_env_file=None))  # type: ignore[call-arg]
     assert isinstance(adapter, OkxAdapter)
     assert adapter.settings.is_demo
     assert not adapter.is_connected
@@ -34,7 +34,7 @@ def test_factory_builds_a_demo_adapter_from_settings() -> None:
 
 def test_factory_accepts_base_settings() -> None:
     info = PluginManager().load_entry_points().adapters()["okx"]
-    adapter = info.factory(BrokerSettings(base_url="http://127.0.0.1:9", _env_file=None))
+    adapter = info.factory(BrokerSettings(base_url="http://127.0.0.1:9", _env_file=None))  # type: ignore[call-arg]
     assert isinstance(adapter, OkxAdapter)
     assert adapter.settings.rest_url == "http://127.0.0.1:9"
 

@@ -13,6 +13,7 @@ from autotrader_okx import OkxAdapter, OkxSettings
 from autotrader_okx.http import Paths
 from okx_support import API_KEY, API_SECRET, PASSPHRASE, REST
 from okx_ws_server import Session, okx_ws_server
+from pydantic import SecretStr
 from pytest_httpx import HTTPXMock
 
 pytestmark = pytest.mark.anyio
@@ -20,10 +21,10 @@ pytestmark = pytest.mark.anyio
 
 def stream_adapter(url: str) -> OkxAdapter:
     return OkxAdapter(
-        OkxSettings(
-            api_key=API_KEY,
-            api_secret=API_SECRET,
-            passphrase=PASSPHRASE,
+        OkxSettings(  # type: ignore[call-arg]
+            api_key=SecretStr(API_KEY),
+            api_secret=SecretStr(API_SECRET),
+            passphrase=SecretStr(PASSPHRASE),
             ws_url=url,
             reconnect_initial_delay=0.01,
             reconnect_max_delay=0.05,

@@ -127,6 +127,10 @@ class _Connection(asyncio.Protocol):
         self.transport.write(data)
         return self._waiter
 
+    def expire(self, time_limit: float) -> None:
+        """The request's deadline passed (a loop timer calls this): its waiter fails at once."""
+        self._finish(TransportTimeout(f"no complete reply within {time_limit:g}s"))
+
     def close(self) -> None:
         self.closed = True
         if self.transport is not None:
@@ -308,7 +312,7 @@ class LeanHttpTransport(HttpTransport):
         target = f"{slash}{path}" or "/"
         if sep:
             target = f"{target}?{query}"
-        if any(c in target for c in " \r\n"):
+        if " " in target or "\r" in target or "\n" in target:
             raise InvalidRequest("the request target holds spaces or line breaks")
         return known[0], known[1], target
 
@@ -336,25 +340,44 @@ class LeanHttpTransport(HttpTransport):
             head.append(body)
         data = b"".join(head)
         self._closed = False
-        if self._slots is None:
-            self._slots = asyncio.Semaphore(self._max)
-        connected = False
+        slots = self._slots
+        if slots is None:
+            slots = self._slots = asyncio.Semaphore(self._max)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + time_limit  # one deadline, from a slot and a connection to the last byte
         try:
-            async with asyncio.timeout(time_limit), self._slots:
-                connection = self._take_idle(key) or await self._connect(key)
-                connected = True
-                self._busy.add(connection)
-                try:
-                    reply = await connection.request(data, head=method == "HEAD", limit=max_reply_bytes)
-                except BaseException:
-                    connection.close()  # a late reply must never answer the next request
-                    raise
-                finally:
-                    self._busy.discard(connection)
+            if slots.locked():  # every connection is busy: wait for one, within the deadline
+                async with asyncio.timeout_at(deadline):
+                    await slots.acquire()
+            else:
+                await slots.acquire()  # returns at once
         except TimeoutError:
-            if connected:
-                raise TransportTimeout(f"no complete reply within {time_limit:g}s") from None
             raise TransportTimeout(f"no connection within {time_limit:g}s", connected=False) from None
+        try:
+            connection = self._take_idle(key)
+            if connection is None:
+                try:
+                    async with asyncio.timeout_at(deadline):
+                        connection = await self._connect(key)
+                except TimeoutError:
+                    raise TransportTimeout(f"no connection within {time_limit:g}s", connected=False) from None
+            self._busy.add(connection)
+            try:
+                # The reply waits under a plain loop timer that fails it at the deadline: per
+                # request much cheaper than a cancel scope (no task to cancel and uncancel).
+                waiter = connection.request(data, head=method == "HEAD", limit=max_reply_bytes)
+                timer = loop.call_at(deadline, connection.expire, time_limit)
+                try:
+                    reply = await waiter
+                finally:
+                    timer.cancel()
+            except BaseException:
+                connection.close()  # a late reply must never answer the next request
+                raise
+            finally:
+                self._busy.discard(connection)
+        finally:
+            slots.release()
         if reply.keep_alive and not connection.closed and not connection.buffer:
             connection.idle_since = time.monotonic()
             self._idle.setdefault(key, []).append(connection)
@@ -471,9 +494,20 @@ def _inflate(content: bytes, wbits: int, limit: int = DEFAULT_MAX_REPLY_BYTES) -
     return b"".join(pieces)
 
 
+_CHARSETS: dict[bytes, str | None] = {}  # Content-Type -> codec: a server sends one or two, every reply
+
+
 def _charset(content_type: bytes) -> str | None:
+    try:
+        return _CHARSETS[content_type]
+    except KeyError:
+        pass
+    codec = None
     for parameter in content_type.split(b";")[1:]:
         name, _, value = parameter.partition(b"=")
         if name.strip().lower() == b"charset":
-            return text_codec(value.strip().strip(b'"').decode("latin-1"))
-    return None
+            codec = text_codec(value.strip().strip(b'"').decode("latin-1"))
+            break
+    if len(_CHARSETS) < 64:  # bounded: the header is the server's to choose
+        _CHARSETS[content_type] = codec
+    return codec

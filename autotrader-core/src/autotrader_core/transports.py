@@ -71,6 +71,11 @@ def header_is_unsafe(text: str) -> bool:
     Such a header is refused before any client sees it: clients refuse it with messages
     (and debug logs) that quote the value, which is often a key or a signature.
     """
+    # Every request checks each header (the submit path's hot loop): for ASCII text, known at
+    # once, the non-printable characters are exactly the control characters (C0 and DEL), and
+    # ``isprintable`` finds them several times faster than the pattern does.
+    if text.isascii():
+        return not text.isprintable()
     return _UNSAFE_HEADER(text) is not None
 
 
