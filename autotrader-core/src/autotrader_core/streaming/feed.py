@@ -61,6 +61,8 @@ class SymbolFeed(abc.ABC, Generic[F]):
         policy: Reconnect backoff.
         telemetry: The adapter's telemetry (or a callable returning it).
         handshake_timeout: Seconds the subscribe step may take.
+        max_age: Renew the connection after this many seconds (a venue that closes old
+            connections, e.g. Binance at 24 h); ``None``: never.
     """
 
     reopen_on_change: ClassVar[bool] = False
@@ -76,6 +78,7 @@ class SymbolFeed(abc.ABC, Generic[F]):
         policy: RetryPolicy = STREAM_RETRY_POLICY,
         telemetry: AdapterTelemetry | Callable[[], AdapterTelemetry] | None = None,
         handshake_timeout: float = 10.0,
+        max_age: float | None = None,
     ) -> None:
         self.broker = broker
         self._instruments = instruments
@@ -97,6 +100,7 @@ class SymbolFeed(abc.ABC, Generic[F]):
             policy=policy,
             telemetry=telemetry,
             handshake_timeout=handshake_timeout,
+            max_age=max_age,
         )
 
     # -- what a venue implements -------------------------------------------------------
@@ -187,9 +191,11 @@ class SymbolFeed(abc.ABC, Generic[F]):
         if isinstance(frame, _Lost):
             return [Stale(None, f"connection lost ({frame.reason})")]
         items = self.decode(frame)
-        if items:
-            symbols = self._symbols
-            items = [item for item in items if type(item) is Stale or item.symbol in symbols]
+        symbols = self._symbols
+        for item in items:  # the hot path: every item is of a subscribed symbol, the list is kept
+            if type(item) is not Stale and item.symbol not in symbols:
+                items = [item for item in items if type(item) is Stale or item.symbol in symbols]
+                break
         if self._pending:
             items = [*self._pending, *items]
             self._pending = []
