@@ -129,6 +129,7 @@ class ExecutionEngine:
         self.prices = PriceCache(
             max_age=self.settings.max_quote_age,
             on_alert=lambda message: self.notifier.alert("warning", message),
+            accept_delayed=self.settings.accept_delayed_quotes,
         )
         """Latest quote, trade and mark price per symbol from the adapter's public market data."""
         self.market = MarketFeed(

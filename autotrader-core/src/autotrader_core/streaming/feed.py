@@ -112,6 +112,24 @@ class SymbolFeed(abc.ABC, Generic[F]):
     def subscribe_frames(self, symbols: Collection[str]) -> list[F]:
         """The frames that subscribe ``symbols`` (empty for ``reopen_on_change`` venues)."""
 
+    async def check_listed(self, symbols: Collection[str]) -> None:
+        """Refuse a symbol the venue doesn't list, before anything is registered or sent.
+
+        The default looks ``symbols`` up in ``instruments`` (read once). A venue without a
+        full catalogue (IBKR qualifies each contract on its own) overrides this.
+
+        Raises:
+            InvalidOrder: a symbol the venue doesn't list.
+        """
+        if self._known is None:
+            self._known = frozenset(await self._instruments())
+        unknown = sorted(symbol for symbol in symbols if symbol not in self._known)
+        if unknown:
+            raise InvalidOrder(
+                f"{self.broker} lists no instrument {', '.join(map(repr, unknown))}; nothing was subscribed",
+                broker=self.broker,
+            )
+
     def connection_frames(self) -> list[F]:
         """Frames sent once on every new connection, before the subscriptions (Coinbase ``heartbeats``)."""
         return []
@@ -137,7 +155,7 @@ class SymbolFeed(abc.ABC, Generic[F]):
             InvalidOrder: a symbol the venue doesn't list (nothing was sent).
         """
         wanted = _as_set(symbols)
-        await self._check_listed(wanted)
+        await self.check_listed(wanted)
         new = wanted - self._symbols
         if not new:
             return
@@ -202,16 +220,6 @@ class SymbolFeed(abc.ABC, Generic[F]):
         return items
 
     # -- internals -----------------------------------------------------------------------
-    async def _check_listed(self, wanted: set[str]) -> None:
-        if self._known is None:
-            self._known = frozenset(await self._instruments())
-        unknown = sorted(symbol for symbol in wanted if symbol not in self._known)
-        if unknown:
-            raise InvalidOrder(
-                f"{self.broker} lists no instrument {', '.join(map(repr, unknown))}; nothing was subscribed",
-                broker=self.broker,
-            )
-
     async def _changed(self, symbols: set[str], *, subscribe: bool) -> None:
         carrier = self._live
         if carrier is None:
