@@ -143,6 +143,7 @@ def test_a_delayed_quote_is_shown_but_prices_no_order_unless_accepted() -> None:
     assert quote is not None and quote.delayed  # the strategy sees it, flagged
     assert cache.is_fresh("X")  # young: a price to watch
     assert cache.reference_price("X", OrderSide.BUY) is None  # but no price to open an order on
+    assert cache.delayed_symbols() == ["X"]  # for the status (Prometheus quote_delayed)
     reason = cache.delayed_reason("X")
     assert reason is not None and "delayed" in reason and "accept_delayed_quotes" in reason
     cache.update(Quote("X", D("1"), D("1"), D("2"), D("1"), None, 10.0))  # live again

@@ -605,6 +605,7 @@ class ExecutionEngine:
             positions={s: p.quantity for s, p in positions.items()},
             realized_pnl={s: p.realized_pnl for s, p in positions.items()},
             quote_ages=self.prices.ages(),
+            delayed_quotes=self.prices.delayed_symbols(),
         )
 
     def __repr__(self) -> str:

@@ -319,6 +319,10 @@ class PriceCache:
         """Every symbol with a quote, trade or stale marker."""
         return sorted(set(self._quotes) | set(self._trades) | set(self._stale))
 
+    def delayed_symbols(self) -> list[str]:
+        """Symbols whose latest quote is delayed (``Quote.delayed``), for status pages and metrics."""
+        return sorted(symbol for symbol, quote in self._quotes.items() if quote.delayed)
+
     def ages(self) -> dict[str, float | None]:
         """Quote age per symbol (for status pages and metrics)."""
         return {symbol: self.age(symbol) for symbol in self.symbols()}

@@ -34,6 +34,8 @@ class EngineStatus:
     realized_pnl: dict[str, Decimal] = field(default_factory=dict)
     quote_ages: dict[str, float | None] = field(default_factory=dict)
     """Seconds since each subscribed symbol's latest quote (``None``: never quoted)."""
+    delayed_quotes: list[str] = field(default_factory=list)
+    """Symbols whose latest quote is delayed (``Quote.delayed``: served late by the venue)."""
 
     def as_dict(self) -> dict[str, Any]:
         """Plain-dict form (Decimals kept) for hooks and JSON logs."""
