@@ -133,14 +133,22 @@ async def test_a_buy_is_priced_at_the_ask_a_sell_at_the_bid() -> None:
         assert refused.value.reason == RiskChecks.PRICE_BAND
 
 
-async def test_a_stale_price_refuses_an_opening_order_but_not_getting_out() -> None:
+@pytest.mark.parametrize("why", ["stale", "delayed"])
+async def test_a_stale_or_delayed_price_refuses_an_opening_order_but_not_getting_out(why: str) -> None:
     broker = QuotingBroker()
     async with make(broker, Watcher(), max_order_notional=D("1000")) as engine:
         await engine.submit_order("BTCUSDT", "buy", D("0.5"))  # priced from the seeded snapshot
-        await broker.feed.send.send(Stale(None, "connection lost"))
-        await wait_until(lambda: not engine.prices.is_fresh("BTCUSDT"))
-        broker.snapshot_bid = D("0")  # the fallback snapshot is no price either (an empty book)
-        with pytest.raises(RiskRejected, match="empty book for BTCUSDT") as refused:
+        if why == "stale":
+            await broker.feed.send.send(Stale(None, "connection lost"))
+            await wait_until(lambda: not engine.prices.is_fresh("BTCUSDT"))
+            broker.snapshot_bid = D("0")  # the fallback snapshot is no price either (an empty book)
+            expected = "empty book for BTCUSDT"
+        else:  # a delayed quote (and snapshot) is fresh to watch but prices no opening order
+            broker.snapshot_delayed = True
+            await broker.feed.send.send(dataclasses.replace(quote("100.00", "100.10"), delayed=True))
+            await wait_until(lambda: getattr(engine.prices.quote("BTCUSDT"), "delayed", False))
+            expected = "BTCUSDT is delayed"
+        with pytest.raises(RiskRejected, match=expected) as refused:
             await engine.submit_order("BTCUSDT", "buy", D("0.1"))
         assert refused.value.reason == RiskChecks.NO_PRICE
         closing = await engine.submit_order("BTCUSDT", "sell", D("0.5"))  # only reduces: allowed
@@ -162,20 +170,6 @@ async def test_a_delayed_quote_is_shown_to_the_strategy_but_refuses_an_opening_o
         await broker.feed.send.send(quote("100.00", "100.10"))  # live again: the same order passes
         await wait_until(lambda: not getattr(engine.prices.quote("BTCUSDT"), "delayed", True))
         await engine.submit_order("BTCUSDT", "buy", D("0.1"), order_type="limit", limit_price="100.10")
-
-
-async def test_a_delayed_quote_never_blocks_getting_out() -> None:
-    broker = QuotingBroker()
-    async with make(broker, Watcher(), max_order_notional=D("1000")) as engine:
-        await engine.submit_order("BTCUSDT", "buy", D("0.5"))  # priced from the seeded live snapshot
-        broker.snapshot_delayed = True
-        await broker.feed.send.send(dataclasses.replace(quote("100.00", "100.10"), delayed=True))
-        await wait_until(lambda: getattr(engine.prices.quote("BTCUSDT"), "delayed", False))
-        with pytest.raises(RiskRejected, match="delayed") as refused:
-            await engine.submit_order("BTCUSDT", "buy", D("0.1"))
-        assert refused.value.reason == RiskChecks.NO_PRICE
-        closing = await engine.submit_order("BTCUSDT", "sell", D("0.5"))  # only reduces: allowed
-        assert closing.filled_quantity == D("0.5")
 
 
 async def test_accept_delayed_quotes_prices_orders_from_a_delayed_quote() -> None:
