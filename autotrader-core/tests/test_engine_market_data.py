@@ -51,11 +51,12 @@ class QuotingBroker(FakeBroker):
         self.feed = Feed()
         self.snapshots: list[str] = []
         self.snapshot_bid: D | None = None
+        self.snapshot_delayed = False
 
     async def get_quote(self, symbol: str) -> Quote:
         self.snapshots.append(symbol)
         bid = self.snapshot_bid if self.snapshot_bid is not None else D("99.00")
-        return Quote(symbol, bid, D("1"), bid + D("0.02"), D("1"))
+        return Quote(symbol, bid, D("1"), bid + D("0.02"), D("1"), delayed=self.snapshot_delayed)
 
     def open_market_data(self, *, trades: bool = False) -> Feed:
         return self.feed
@@ -90,11 +91,18 @@ async def wait_until(condition: object, seconds: float = 3.0) -> None:
             await anyio.sleep(0.01)
 
 
-def make(broker: QuotingBroker, strategy: Strategy | None = None, **limits: object) -> ExecutionEngine:
+def make(
+    broker: QuotingBroker, strategy: Strategy | None = None, *, accept_delayed: bool = False, **limits: object
+) -> ExecutionEngine:
     return ExecutionEngine(
         broker,
         strategy=strategy,
-        settings=EngineSettings(decision_interval=0.05, order_timeout=5, max_quote_age=0.5),
+        settings=EngineSettings(
+            decision_interval=0.05,
+            order_timeout=5,
+            max_quote_age=0.5,
+            accept_delayed_quotes=accept_delayed,
+        ),
         risk=RiskChecks(RiskLimits(**limits)),  # type: ignore[arg-type]
     )
 
@@ -125,18 +133,55 @@ async def test_a_buy_is_priced_at_the_ask_a_sell_at_the_bid() -> None:
         assert refused.value.reason == RiskChecks.PRICE_BAND
 
 
-async def test_a_stale_price_refuses_an_opening_order_but_not_getting_out() -> None:
+@pytest.mark.parametrize("why", ["stale", "delayed"])
+async def test_a_stale_or_delayed_price_refuses_an_opening_order_but_not_getting_out(why: str) -> None:
     broker = QuotingBroker()
     async with make(broker, Watcher(), max_order_notional=D("1000")) as engine:
         await engine.submit_order("BTCUSDT", "buy", D("0.5"))  # priced from the seeded snapshot
-        await broker.feed.send.send(Stale(None, "connection lost"))
-        await wait_until(lambda: not engine.prices.is_fresh("BTCUSDT"))
-        broker.snapshot_bid = D("0")  # the fallback snapshot is no price either (an empty book)
-        with pytest.raises(RiskRejected, match="empty book for BTCUSDT") as refused:
+        if why == "stale":
+            await broker.feed.send.send(Stale(None, "connection lost"))
+            await wait_until(lambda: not engine.prices.is_fresh("BTCUSDT"))
+            broker.snapshot_bid = D("0")  # the fallback snapshot is no price either (an empty book)
+            expected = "empty book for BTCUSDT"
+        else:  # a delayed quote (and snapshot) is fresh to watch but prices no opening order
+            broker.snapshot_delayed = True
+            await broker.feed.send.send(dataclasses.replace(quote("100.00", "100.10"), delayed=True))
+            await wait_until(lambda: getattr(engine.prices.quote("BTCUSDT"), "delayed", False))
+            expected = "BTCUSDT is delayed"
+        with pytest.raises(RiskRejected, match=expected) as refused:
             await engine.submit_order("BTCUSDT", "buy", D("0.1"))
         assert refused.value.reason == RiskChecks.NO_PRICE
         closing = await engine.submit_order("BTCUSDT", "sell", D("0.5"))  # only reduces: allowed
         assert closing.filled_quantity == D("0.5")
+
+
+async def test_a_delayed_quote_is_shown_to_the_strategy_but_refuses_an_opening_order() -> None:
+    broker, strategy = QuotingBroker(), Watcher()
+    broker.snapshot_delayed = True
+    async with make(broker, strategy, price_band=D("0.01")) as engine:
+        await broker.feed.send.send(dataclasses.replace(quote("100.00", "100.10"), delayed=True))
+        await wait_until(lambda: strategy.quotes)
+        _, seen = strategy.seen[-1]
+        assert seen is not None and seen.delayed and seen.ask == D("100.10")  # ctx.quote says so
+        with pytest.raises(RiskRejected, match=r"delayed.*accept_delayed_quotes") as refused:
+            await engine.submit_order("BTCUSDT", "buy", D("0.1"), order_type="limit", limit_price="100.10")
+        assert refused.value.reason == RiskChecks.NO_PRICE
+        assert broker.received == []  # nothing reached the broker
+        await broker.feed.send.send(quote("100.00", "100.10"))  # live again: the same order passes
+        await wait_until(lambda: not getattr(engine.prices.quote("BTCUSDT"), "delayed", True))
+        await engine.submit_order("BTCUSDT", "buy", D("0.1"), order_type="limit", limit_price="100.10")
+
+
+async def test_accept_delayed_quotes_prices_orders_from_a_delayed_quote() -> None:
+    broker = QuotingBroker()
+    broker.snapshot_delayed = True
+    async with make(broker, Watcher(), accept_delayed=True, price_band=D("0.01")) as engine:
+        await broker.feed.send.send(dataclasses.replace(quote("100.00", "100.10"), delayed=True))
+        await wait_until(lambda: getattr(engine.prices.quote("BTCUSDT"), "ask", None) == D("100.10"))
+        await engine.submit_order("BTCUSDT", "buy", D("0.1"), order_type="limit", limit_price="100.10")
+        with pytest.raises(RiskRejected) as refused:  # and the band is anchored on it
+            await engine.submit_order("BTCUSDT", "buy", D("0.1"), order_type="limit", limit_price="90.00")
+        assert refused.value.reason == RiskChecks.PRICE_BAND
 
 
 async def test_an_unsubscribed_symbol_gets_a_snapshot_when_a_check_needs_a_price() -> None:

@@ -128,3 +128,28 @@ def test_market_data_capabilities_are_features() -> None:
     assert caps.supports(Feature.QUOTES) and caps.supports(Feature.TRADES)
     assert not caps.supports(Feature.MARK_PRICE)
     assert "quotes" in caps.summary()
+
+
+# -- delayed quotes (IBKR's reqMarketDataType 3) ------------------------------------------
+def test_a_quote_is_live_unless_marked_delayed() -> None:
+    assert Quote("X", D("1"), D("1"), D("2"), D("1")).delayed is False
+
+
+def test_a_delayed_quote_is_shown_but_prices_no_order_unless_accepted() -> None:
+    now = [10.0]
+    cache = PriceCache(max_age=5, clock=lambda: now[0])
+    cache.update(Quote("X", D("1"), D("1"), D("2"), D("1"), None, 10.0, delayed=True))
+    quote = cache.quote("X")
+    assert quote is not None and quote.delayed  # the strategy sees it, flagged
+    assert cache.is_fresh("X")  # young: a price to watch
+    assert cache.reference_price("X", OrderSide.BUY) is None  # but no price to open an order on
+    assert cache.delayed_symbols() == ["X"]  # for the status (Prometheus quote_delayed)
+    reason = cache.delayed_reason("X")
+    assert reason is not None and "delayed" in reason and "accept_delayed_quotes" in reason
+    cache.update(Quote("X", D("1"), D("1"), D("2"), D("1"), None, 10.0))  # live again
+    assert cache.reference_price("X", OrderSide.BUY) == D("2") and cache.delayed_reason("X") is None
+
+    accepting = PriceCache(max_age=5, clock=lambda: now[0], accept_delayed=True)
+    accepting.update(Quote("X", D("1"), D("1"), D("2"), D("1"), None, 10.0, delayed=True))
+    assert accepting.reference_price("X", OrderSide.SELL) == D("1")
+    assert accepting.delayed_reason("X") is None

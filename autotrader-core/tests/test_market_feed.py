@@ -123,6 +123,31 @@ async def test_unknown_symbols_are_refused_before_anything_is_registered_or_sent
     await feed.aclose()
 
 
+class OneByOneFeed(Feed):
+    """A venue without a catalogue: each symbol is looked up on its own (IBKR's contract details)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.looked_up: list[str] = []
+
+    async def check_listed(self, symbols: Collection[str]) -> None:
+        for symbol in sorted(symbols):
+            self.looked_up.append(symbol)
+            if symbol.startswith("Z"):
+                raise InvalidOrder(f"no contract {symbol}")
+
+
+async def test_a_venue_can_check_symbols_one_at_a_time_through_the_public_hook() -> None:
+    feed = OneByOneFeed()
+    with pytest.raises(InvalidOrder, match="ZZZ"):
+        await feed.subscribe(["AAA", "ZZZ"])
+    assert feed.symbols == frozenset() and feed.carriers == []  # nothing registered or sent
+    await feed.subscribe(["CCC"])  # not in the catalogue, found by the venue's own lookup
+    assert feed.symbols == {"CCC"} and feed.listings == 0  # the catalogue was never asked
+    assert feed.looked_up == ["AAA", "ZZZ", "CCC"]
+    await feed.aclose()
+
+
 async def test_no_connection_until_a_symbol_then_resubscribe_all_and_stale_first_after_a_drop() -> None:
     feed = Feed()
     reader = Reader(feed)

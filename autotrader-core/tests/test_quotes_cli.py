@@ -14,7 +14,7 @@ from autotrader_core.cli import main
 from autotrader_core.enums import OrderSide
 from autotrader_core.errors import ConfigurationError, InvalidOrder
 from autotrader_core.market_data import MarketData, Quote, Stale, Trade
-from autotrader_core.quotes_cli import stream_quotes
+from autotrader_core.quotes_cli import format_item, stream_quotes
 
 from .fakes import FakeBroker
 
@@ -98,7 +98,14 @@ async def test_json_lines_keep_decimals_exact() -> None:
         "ask": "100.10000001",
         "ask_size": "1.5",
         "broker_time": None,
+        "delayed": False,
     }
+
+
+def test_a_delayed_quote_says_so_on_its_line() -> None:
+    delayed = dataclasses.replace(quote("100.00"), delayed=True)
+    assert format_item(delayed).endswith("  delayed")
+    assert "delayed" not in format_item(quote("100.00"))
 
 
 async def test_an_unknown_symbol_is_a_typed_error_and_the_feed_is_closed() -> None:

@@ -80,3 +80,14 @@ def test_exceptions_keep_code_and_text(code: int, text: str, exc: type[Exception
 def test_rate_limited_is_retryable_and_not_found_is_not() -> None:
     assert to_exception(ErrorRecord(1, 100, "x", "")).retryable
     assert not to_exception(ErrorRecord(1, 10147, "x", "")).retryable
+
+
+def test_no_market_data_permission_is_the_cores_and_still_importable_here() -> None:
+    import autotrader_core
+    from autotrader_core.errors import BrokerError
+    from autotrader_core.errors import NoMarketDataPermission as Core
+    from autotrader_ibkr.errors import NoMarketDataPermission, market_data_error
+
+    assert NoMarketDataPermission is Core is autotrader_core.NoMarketDataPermission
+    error = market_data_error(354, "Requested market data is not subscribed.", "AAPL")
+    assert isinstance(error, Core) and isinstance(error, BrokerError) and not error.retryable

@@ -139,6 +139,7 @@ async def test_no_value_ticks_make_the_symbol_stale_never_a_zero_price(session: 
     first, quote, last = items.items[0], items.items[1], items.items[-1]
     assert isinstance(first, Stale) and first.symbol == "AAPL" and "no bid" in first.reason
     assert isinstance(quote, Quote) and (quote.bid, quote.ask) == (D("185.25"), D("185.27"))
+    assert not quote.delayed  # a live line
     assert isinstance(last, Stale) and "no ask" in last.reason
     assert cache.reference_price("AAPL", OrderSide.BUY) is None  # stale: never a price of zero
     assert alerts == []  # the feed said "stale" itself; the cache never saw a zero to refuse
@@ -167,6 +168,11 @@ async def test_delayed_quotes_when_asked_for(session: Session) -> None:
         snapshot = await adapter.get_quote("AAPL")
     assert _quotes(items) == [(D("185.05"), D("300"), D("185.07"), D("500"))]
     assert (snapshot.bid, snapshot.ask) == (D("185.05"), D("185.07"))
+    # Marked delayed: the price cache shows them but prices no opening order on them.
+    assert all(quote.delayed for quote in items.of(Quote)) and snapshot.delayed
+    cache = PriceCache()
+    cache.update(items.of(Quote)[-1])
+    assert cache.quote("AAPL") is not None and cache.reference_price("AAPL", OrderSide.BUY) is None
 
 
 async def test_a_refused_symbol_is_stale_and_the_others_go_on(
@@ -391,5 +397,6 @@ async def test_10089_makes_the_symbol_stale_and_keeps_the_line(
     first = items.items[0]
     assert isinstance(first, Stale) and "TWS error 10089" in first.reason
     assert _quotes(items) == ([(D("185.05"), D("300"), D("185.07"), D("500"))] if quoted else [])
+    assert all(quote.delayed for quote in items.of(Quote))  # after 10089, TWS serves delayed data
     if not quoted:
         assert "delayed" in items.items[1].reason  # type: ignore[union-attr]

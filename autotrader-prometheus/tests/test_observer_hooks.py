@@ -224,8 +224,11 @@ def test_status_snapshot_sets_gauges(observer: PrometheusObserver) -> None:
         "positions": {"BTCUSDT": D("-0.5"), "ETHUSDT": D("0")},
         "realized_pnl": {"BTCUSDT": D("12.5")},
         "quote_ages": {"BTCUSDT": 1.5, "ETHUSDT": None},
+        "delayed_quotes": ["BTCUSDT"],
     }
     observer.autotrader_on_status(status=status)
+    assert get(observer, "autotrader_quote_delayed", broker="paper", symbol="BTCUSDT") == 1
+    assert get(observer, "autotrader_quote_delayed", broker="paper", symbol="ETHUSDT") == 0
     assert get(observer, "autotrader_quote_age_seconds", broker="paper", symbol="BTCUSDT") == 1.5
     assert get(observer, "autotrader_quote_age_seconds", broker="paper", symbol="ETHUSDT") is None
     assert get(observer, "autotrader_open_orders", broker="paper") == 3

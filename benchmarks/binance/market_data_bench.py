@@ -58,8 +58,8 @@ def ours_raw() -> Callable[[str], object]:
     from autotrader_core.market_data import PriceCache
 
     feed = BinanceMarketData("ws://127.0.0.1:9/ws", symbols={"BTCUSDT"})
-    feed._subscribed.add("BTCUSDT")  # subscribed without a connection: only decode is measured
-    decode = feed._decode  # the exact function the stream calls per frame
+    feed._symbols.add("BTCUSDT")  # subscribed without a connection: only decode is measured
+    decode = feed._decode_frame  # the exact function the stream calls per frame (SymbolFeed's)
     update = PriceCache().update
 
     def one(frame: str) -> object:

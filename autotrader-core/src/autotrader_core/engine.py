@@ -130,6 +130,7 @@ class ExecutionEngine:
         self.prices = PriceCache(
             max_age=self.settings.max_quote_age,
             on_alert=lambda message: self.notifier.alert("warning", message),
+            accept_delayed=self.settings.accept_delayed_quotes,
         )
         """Latest quote, trade and mark price per symbol from the adapter's public market data."""
         self.market = MarketFeed(
@@ -653,6 +654,7 @@ class ExecutionEngine:
             quote_ages=self.prices.ages(),
             unknown_outcomes=len(unknown),
             unknown_orders=[u.client_order_id for u in unknown],
+            delayed_quotes=self.prices.delayed_symbols(),
         )
 
     def __repr__(self) -> str:

@@ -43,6 +43,7 @@ __all__ = [
     "IllegalTransition",
     "InsufficientFunds",
     "InvalidOrder",
+    "NoMarketDataPermission",
     "OrderNotFound",
     "PluginError",
     "RateLimited",
@@ -146,6 +147,12 @@ class DuplicateClientOrderId(BrokerError):
     Raised so that a re-send after an unknown outcome is resolved by a query, never
     by a second order.
     """
+
+
+class NoMarketDataPermission(BrokerError):
+    """The venue serves no (live) market data of a symbol to this account: no subscription,
+    a subscription not enabled for the API, or the live session in use elsewhere (IBKR's
+    354, 10089, 10168, 10186, 10197). Not retried: the symbol's price stays stale."""
 
 
 class RateLimited(BrokerError):

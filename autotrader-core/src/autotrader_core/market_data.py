@@ -54,6 +54,11 @@ class Quote:
     ``broker_time`` is the venue's timestamp when it sends one (Binance's book ticker
     has none); ``received_at`` is ``time.monotonic()`` when the frame arrived, the clock
     every age is measured on.
+
+    ``delayed`` is true when the venue serves this symbol's quotes late on purpose (IBKR
+    without a live market-data subscription: 15-20 minutes behind). Such a quote arrives
+    just now but shows an old market: strategies see it (flagged), while the price cache
+    gives it to no opening order unless ``EngineSettings.accept_delayed_quotes`` allows it.
     """
 
     symbol: str
@@ -63,6 +68,7 @@ class Quote:
     ask_size: Decimal
     broker_time: datetime | None = None
     received_at: float = field(default_factory=_now)
+    delayed: bool = False
 
     @property
     def mid(self) -> Decimal:
@@ -169,6 +175,8 @@ class PriceCache:
         on_alert: Called with a message when the cache refuses a quote (crossed,
             empty, zero-size) — once per symbol until a good quote arrives.
         clock: Monotonic seconds (tests inject one).
+        accept_delayed: Let a delayed quote (``Quote.delayed``) price orders
+            (``accept_delayed_quotes``); by default it prices none.
     """
 
     def __init__(
@@ -177,10 +185,12 @@ class PriceCache:
         max_age: float = 5.0,
         on_alert: Callable[[str], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        accept_delayed: bool = False,
     ) -> None:
         if max_age <= 0:
             raise ValueError("max_age must be positive")
         self.max_age = max_age
+        self.accept_delayed = accept_delayed
         self._on_alert = on_alert
         self._clock = clock
         self._quotes: dict[str, Quote] = {}
@@ -262,11 +272,26 @@ class PriceCache:
         """Whether ``symbol`` has a quote younger than ``max_age`` and no stale marker."""
         return self.stale_reason(symbol, max_age) is None
 
+    def delayed_reason(self, symbol: str) -> str | None:
+        """Why ``symbol``'s quote prices no order although it is fresh: it is delayed (``None``: it is not)."""
+        quote = self._quotes.get(symbol)
+        if quote is None or not quote.delayed or self.accept_delayed:
+            return None
+        return (
+            f"the quote for {symbol} is delayed (the venue serves no live data of it), "
+            "and accept_delayed_quotes is off"
+        )
+
     def reference_price(self, symbol: str, side: OrderSide, max_age: float | None = None) -> Decimal | None:
-        """What an order would trade at now: the ask for a buy, the bid for a sell; ``None`` if stale."""
+        """What an order would trade at now: the ask for a buy, the bid for a sell.
+
+        ``None`` if stale, or delayed while delayed quotes are not accepted (:meth:`delayed_reason`).
+        """
         if not self.is_fresh(symbol, max_age):
             return None
         quote = self._quotes[symbol]
+        if quote.delayed and not self.accept_delayed:
+            return None
         return quote.ask if side is OrderSide.BUY else quote.bid
 
     def last_price(self, symbol: str, max_age: float | None = None) -> PriceReading | None:
@@ -293,6 +318,10 @@ class PriceCache:
     def symbols(self) -> list[str]:
         """Every symbol with a quote, trade or stale marker."""
         return sorted(set(self._quotes) | set(self._trades) | set(self._stale))
+
+    def delayed_symbols(self) -> list[str]:
+        """Symbols whose latest quote is delayed (``Quote.delayed``), for status pages and metrics."""
+        return sorted(symbol for symbol, quote in self._quotes.items() if quote.delayed)
 
     def ages(self) -> dict[str, float | None]:
         """Quote age per symbol (for status pages and metrics)."""

@@ -93,7 +93,8 @@ class MarketFeed:
         """Why ``symbol`` has no usable price (for a risk refusal)."""
         if not self.available:
             return f"{self._adapter.name} offers no market data and knows no price for {symbol}"
-        return self._prices.stale_reason(symbol) or f"no price for {symbol}"
+        prices = self._prices
+        return prices.stale_reason(symbol) or prices.delayed_reason(symbol) or f"no price for {symbol}"
 
     async def snapshot(self, symbol: str) -> Quote | None:
         """Fetch ``symbol``'s REST snapshot into the cache (``None`` if it fails or is no price)."""

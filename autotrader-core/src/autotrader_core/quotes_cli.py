@@ -137,7 +137,7 @@ def format_item(item: MarketData, *, snapshot: bool = False) -> str:
         label = "snapshot" if snapshot else "quote"
         return (
             f"{label:8} {item.symbol}  bid {item.bid} x {item.bid_size}  ask {item.ask} x {item.ask_size}"
-            f"  spread {item.spread}"
+            f"  spread {item.spread}" + ("  delayed" if item.delayed else "")
         )
     if isinstance(item, Trade):
         side = item.aggressor.value if item.aggressor is not None else "?"

@@ -160,6 +160,11 @@ class EngineSettings(BaseSettings):
     """Seconds between status snapshots sent to the ``autotrader_on_status`` hook."""
     max_quote_age: float = Field(default=5.0, gt=0)
     """Seconds after which a quote is stale: no longer a price for strategies or risk checks."""
+    accept_delayed_quotes: bool = False
+    """Let a delayed quote (``Quote.delayed``: e.g. IBKR without a live subscription) price
+    opening orders. Off: strategies still see it, flagged, but risk checks that need a price
+    refuse an opening order with ``NO_PRICE`` (saying it is delayed); reducing orders pass as
+    for a stale price."""
     order_timeout: float = Field(default=30.0, gt=0)
     """Seconds an order may stay unconfirmed before the engine queries the broker about it."""
     data_dir: Path = Path.home() / ".autotrader"

@@ -38,6 +38,8 @@ class EngineStatus:
     """Orders whose last submit or modify has an unknown outcome (open, counted in exposure)."""
     unknown_orders: list[str] = field(default_factory=list)
     """Their client order ids, oldest first (see ``ExecutionEngine.unknown_outcomes()``)."""
+    delayed_quotes: list[str] = field(default_factory=list)
+    """Symbols whose latest quote is delayed (``Quote.delayed``: served late by the venue)."""
 
     def as_dict(self) -> dict[str, Any]:
         """Plain-dict form (Decimals kept) for hooks and JSON logs."""

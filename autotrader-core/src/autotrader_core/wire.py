@@ -194,7 +194,10 @@ class WireReader:
     # -- numbers -----------------------------------------------------------------------
     def decimal(self, payload: Any, key: Key) -> Decimal:
         """A required decimal string (or integer) → ``Decimal``; floats and non-numbers refused."""
-        value = self.field(payload, key)
+        # field() inlined: this runs several times per market-data frame.
+        value = payload.get(key, _MISSING) if type(payload) is dict else self._get(payload, key)
+        if value is _MISSING:
+            raise self.error("is missing", field=key, payload=payload)
         if type(value) is str and value.isascii() and "_" not in value:  # the hot path, inlined
             try:
                 result = Decimal(value)
@@ -234,7 +237,9 @@ class WireReader:
     # -- text and choices --------------------------------------------------------------
     def text(self, payload: Any, key: Key, *, non_empty: bool = False) -> str:
         """A required string (``non_empty``: and not ``""``)."""
-        value = self.field(payload, key)
+        value = payload.get(key, _MISSING) if type(payload) is dict else self._get(payload, key)  # field()
+        if value is _MISSING:
+            raise self.error("is missing", field=key, payload=payload)
         if type(value) is str and (value or not non_empty):  # the hot path, inlined
             return value
         if not isinstance(value, str):

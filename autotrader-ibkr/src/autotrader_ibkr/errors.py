@@ -18,6 +18,7 @@ from autotrader_core.errors import (
     DuplicateClientOrderId,
     InsufficientFunds,
     InvalidOrder,
+    NoMarketDataPermission,
     OrderNotFound,
     RateLimited,
 )
@@ -168,12 +169,10 @@ def to_exception(record: ErrorRecord, *, context: str = "") -> AutotraderError:
 
 
 # ---------------------------------------------------------------------------- market data
-class NoMarketDataPermission(BrokerError):
-    """TWS serves no (live) market data of this contract to this login: no subscription (354,
-    10168/10186), a subscription not enabled for the API (10089), the live session elsewhere
-    (10197), or only delayed data while ``delayed_data`` is ``stale``."""
-
-
+# NoMarketDataPermission is the core's (autotrader_core.errors), still importable from here:
+# TWS serves no (live) market data of this contract to this login: no subscription (354,
+# 10168/10186), a subscription not enabled for the API (10089), the live session elsewhere
+# (10197), or only delayed data while ``delayed_data`` is ``stale``.
 _NO_PERMISSION = frozenset({354, 10089, 10168, 10186, 10197})
 
 MARKET_DATA_NOTICES = frozenset({10090, 10091, 10167})

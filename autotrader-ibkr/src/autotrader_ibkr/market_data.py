@@ -223,11 +223,14 @@ class IbkrMarketData(SymbolFeed[MdFrame]):
         self._contract_for = contract_for
         self.trades = trades
 
-    async def _check_listed(self, wanted: set[str]) -> None:
-        # IBKR has no list of every instrument: each symbol is qualified (reqContractDetails)
-        # before anything is requested; an unknown one raises InvalidOrder.
+    async def check_listed(self, symbols: Collection[str]) -> None:
+        """IBKR lists no catalogue: each symbol is qualified (``reqContractDetails``) first.
+
+        Raises:
+            InvalidOrder: a symbol TWS finds no contract for (nothing was requested).
+        """
         await self._connect()
-        for symbol in sorted(wanted):
+        for symbol in sorted(symbols):
             await self._contract_for(symbol)
 
     def make_carrier(self, symbols: frozenset[str]) -> MarketDataCarrier:

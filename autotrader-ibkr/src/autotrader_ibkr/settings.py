@@ -84,8 +84,9 @@ class IbkrSettings(BrokerSettings):
     """Market data without a live subscription. ``stale`` (default) and ``quotes`` ask TWS for
     live-or-delayed data (``reqMarketDataType(3)``: live where the account has the
     subscription, 15-20 minutes delayed where not); a delayed line then yields ``Stale``
-    (``stale``: never a price risk checks trust) or its quotes (``quotes``: for watching a
-    market; they are not live). ``off`` asks for live data only: without a subscription TWS
+    (``stale``: never a price risk checks trust) or its quotes marked ``Quote.delayed``
+    (``quotes``: for watching a market; they price no opening order unless
+    ``EngineSettings.accept_delayed_quotes``). ``off`` asks for live data only: without a subscription TWS
     refuses the request (354) and the symbol stays stale."""
     trades_source: Literal["last", "tick_by_tick"] = "last"
     """Where ``open_market_data(trades=True)`` takes trades from. ``last``: the market-data line's

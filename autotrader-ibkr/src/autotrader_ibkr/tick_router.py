@@ -15,6 +15,7 @@ connection; a snapshot (``get_quote``) waits for its first full book.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 import time
@@ -333,18 +334,19 @@ class MarketDataRouter:
         item = line.book.state(line.symbol, now)
         if item is None:
             return
-        if (
-            isinstance(item, Quote)
-            and line.data_type != 1
-            and self._session.settings.delayed_data != "quotes"
-        ):
-            item = Stale(
-                line.symbol,
-                f"IBKR serves {line.symbol} {DATA_TYPES.get(line.data_type, 'non-live')} data only "
-                "(no live market-data subscription): not a live price",
-            )
+        if isinstance(item, Quote) and line.data_type != 1:
+            if self._session.settings.delayed_data == "quotes":
+                item = dataclasses.replace(item, delayed=True)  # shown, but priced no order by default
+            else:
+                item = Stale(
+                    line.symbol,
+                    f"IBKR serves {line.symbol} {DATA_TYPES.get(line.data_type, 'non-live')} data only "
+                    "(no live market-data subscription): not a live price",
+                )
         key = (
-            (item.bid, item.bid_size, item.ask, item.ask_size) if isinstance(item, Quote) else (item.reason,)
+            (item.bid, item.bid_size, item.ask, item.ask_size, item.delayed)
+            if isinstance(item, Quote)
+            else (item.reason,)
         )
         if key == line.last:
             return

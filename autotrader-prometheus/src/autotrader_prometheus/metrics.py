@@ -162,6 +162,14 @@ class ExporterMetrics:
             namespace=ns,
             registry=reg,
         )
+        self.quote_delayed = Gauge(
+            "quote_delayed",
+            "1 while the symbol's latest quote is delayed (served late by the venue; it prices no "
+            "opening order unless accept_delayed_quotes), else 0.",
+            ["broker", "account", "symbol"],
+            namespace=ns,
+            registry=reg,
+        )
 
         # -- engine status snapshot (autotrader_on_status) ------------------------------
         self.open_orders = Gauge(

@@ -350,9 +350,11 @@ class PrometheusObserver:
             for symbol, quantity in positions.items():
                 self._set_position(broker, acct, symbol, quantity, realized.get(symbol, Decimal(0)))
             quote_ages: Mapping[str, float | None] = status.get("quote_ages") or {}
+            delayed = set(status.get("delayed_quotes") or ())
             for symbol, age in quote_ages.items():
                 if age is not None:
                     m.quote_age.labels(broker, acct, self._symbols(symbol)).set(float(age))
+                m.quote_delayed.labels(broker, acct, self._symbols(symbol)).set(int(symbol in delayed))
             m.last_status.labels(broker, acct).set_to_current_time()
 
     def __repr__(self) -> str:

@@ -61,6 +61,8 @@ class SymbolFeed(abc.ABC, Generic[F]):
         policy: Reconnect backoff.
         telemetry: The adapter's telemetry (or a callable returning it).
         handshake_timeout: Seconds the subscribe step may take.
+        max_age: Renew the connection after this many seconds (a venue that closes old
+            connections, e.g. Binance at 24 h); ``None``: never.
     """
 
     reopen_on_change: ClassVar[bool] = False
@@ -76,6 +78,7 @@ class SymbolFeed(abc.ABC, Generic[F]):
         policy: RetryPolicy = STREAM_RETRY_POLICY,
         telemetry: AdapterTelemetry | Callable[[], AdapterTelemetry] | None = None,
         handshake_timeout: float = 10.0,
+        max_age: float | None = None,
     ) -> None:
         self.broker = broker
         self._instruments = instruments
@@ -97,6 +100,7 @@ class SymbolFeed(abc.ABC, Generic[F]):
             policy=policy,
             telemetry=telemetry,
             handshake_timeout=handshake_timeout,
+            max_age=max_age,
         )
 
     # -- what a venue implements -------------------------------------------------------
@@ -107,6 +111,24 @@ class SymbolFeed(abc.ABC, Generic[F]):
     @abc.abstractmethod
     def subscribe_frames(self, symbols: Collection[str]) -> list[F]:
         """The frames that subscribe ``symbols`` (empty for ``reopen_on_change`` venues)."""
+
+    async def check_listed(self, symbols: Collection[str]) -> None:
+        """Refuse a symbol the venue doesn't list, before anything is registered or sent.
+
+        The default looks ``symbols`` up in ``instruments`` (read once). A venue without a
+        full catalogue (IBKR qualifies each contract on its own) overrides this.
+
+        Raises:
+            InvalidOrder: a symbol the venue doesn't list.
+        """
+        if self._known is None:
+            self._known = frozenset(await self._instruments())
+        unknown = sorted(symbol for symbol in symbols if symbol not in self._known)
+        if unknown:
+            raise InvalidOrder(
+                f"{self.broker} lists no instrument {', '.join(map(repr, unknown))}; nothing was subscribed",
+                broker=self.broker,
+            )
 
     def connection_frames(self) -> list[F]:
         """Frames sent once on every new connection, before the subscriptions (Coinbase ``heartbeats``)."""
@@ -133,7 +155,7 @@ class SymbolFeed(abc.ABC, Generic[F]):
             InvalidOrder: a symbol the venue doesn't list (nothing was sent).
         """
         wanted = _as_set(symbols)
-        await self._check_listed(wanted)
+        await self.check_listed(wanted)
         new = wanted - self._symbols
         if not new:
             return
@@ -187,25 +209,17 @@ class SymbolFeed(abc.ABC, Generic[F]):
         if isinstance(frame, _Lost):
             return [Stale(None, f"connection lost ({frame.reason})")]
         items = self.decode(frame)
-        if items:
-            symbols = self._symbols
-            items = [item for item in items if type(item) is Stale or item.symbol in symbols]
+        symbols = self._symbols
+        for item in items:  # the hot path: every item is of a subscribed symbol, the list is kept
+            if type(item) is not Stale and item.symbol not in symbols:
+                items = [item for item in items if type(item) is Stale or item.symbol in symbols]
+                break
         if self._pending:
             items = [*self._pending, *items]
             self._pending = []
         return items
 
     # -- internals -----------------------------------------------------------------------
-    async def _check_listed(self, wanted: set[str]) -> None:
-        if self._known is None:
-            self._known = frozenset(await self._instruments())
-        unknown = sorted(symbol for symbol in wanted if symbol not in self._known)
-        if unknown:
-            raise InvalidOrder(
-                f"{self.broker} lists no instrument {', '.join(map(repr, unknown))}; nothing was subscribed",
-                broker=self.broker,
-            )
-
     async def _changed(self, symbols: set[str], *, subscribe: bool) -> None:
         carrier = self._live
         if carrier is None:
