@@ -12,6 +12,9 @@ reconciliation and kill switch. Strategies anywhere talk to it through NATS:
   named (``At-Reply-To``), and kept for ``svc.result`` queries after a lost reply;
 * **events out** — order events, fills with the position after them, balances, on the
   stream ``AT_EVT_<account>`` that any number of consumers replay from any sequence;
+* **market data** — the symbols remote strategies declare (``Strategy.symbols``) are
+  subscribed on the engine's market feed; every fresh quote goes out on ``md.<symbol>``
+  as it arrives, and a stale marker whenever the engine's price cache stops trusting it;
 * **trading state** — KV bucket ``AT_STATE_<account>``: ``trading_state`` (active /
   reducing / halted) and ``kill``, watched by its own task so a halt takes effect at
   once, never behind queued submits.
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import math
 import secrets
 from collections.abc import Callable
 from pathlib import Path
@@ -40,10 +44,12 @@ from autotrader_core.errors import AutotraderError, InvalidOrder, RequestTimeout
 from autotrader_core.events import OrderEvent, OrderFilled
 from autotrader_core.hookspecs import hookimpl
 from autotrader_core.journal import Journal, SqliteJournal, codec, default_journal_path
+from autotrader_core.market_data import Quote, Stale
 from autotrader_core.models import Instrument, Order, Position
 from autotrader_core.plugins import PluginManager
 from autotrader_core.risk import RiskChecks
 from autotrader_core.settings import EngineSettings
+from autotrader_core.strategy import Strategy, StrategyContext
 from nats.js import JetStreamContext, api
 from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
@@ -58,6 +64,8 @@ from autotrader_nats.wire import (
     encode_error,
     encode_instrument,
     encode_position,
+    encode_quote,
+    encode_stale,
     loads,
 )
 
@@ -84,6 +92,22 @@ class _EventTap:
         self._gateway._queue_order_event(order, event)
 
 
+class _QuoteRelay(Strategy):
+    """The gateway engine's strategy: it decides nothing; it relays every fresh quote.
+
+    The engine calls ``on_quote`` with each fresh quote of a subscribed symbol as the feed
+    delivers it (its public contract for strategies); the gateway has no other push of quotes.
+    """
+
+    name = "gateway-quotes"
+
+    def __init__(self, gateway: AccountGateway) -> None:
+        self._gateway = gateway
+
+    async def on_quote(self, quote: Quote, ctx: StrategyContext) -> None:
+        await self._gateway._relay_quote(quote)
+
+
 class AccountGateway:
     """Serve one broker account's engine over NATS.
 
@@ -95,7 +119,8 @@ class AccountGateway:
         risk: The account's risk checks (shared by every strategy).
         plugins: Plugin manager (observers such as the metrics exporter); the gateway adds its own tap.
         journal: The journal (default: ``journal_from_settings``-style file for this account).
-        quote_interval: Seconds between last-price broadcasts (``0``: none).
+        quote_interval: Seconds between last-price broadcasts and stale checks of the
+            market-data symbols (``0``: none; quotes themselves go out as they arrive).
     """
 
     def __init__(
@@ -122,7 +147,12 @@ class AccountGateway:
             fsync=self.settings.journal_fsync,
         )
         self.engine = ExecutionEngine(
-            adapter, risk=risk, settings=self.settings, plugins=self.plugins, journal=self.journal
+            adapter,
+            strategy=_QuoteRelay(self),
+            risk=risk,
+            settings=self.settings,
+            plugins=self.plugins,
+            journal=self.journal,
         )
         self.control = EngineControl(self.engine, account=account)
         self.account: AccountId = self.control.account
@@ -148,6 +178,7 @@ class AccountGateway:
         self._nc: Any = None
         self._kv: KeyValue | None = None
         self._instruments: list[Instrument] = []
+        self._stale_sent: dict[str, str] = {}
 
     # -- lifecycle ------------------------------------------------------------------------
     async def run(self, *, ready: Callable[[], None] | None = None) -> None:
@@ -622,11 +653,14 @@ class AccountGateway:
             await self._published_all.wait()
 
     async def _publish_quotes(self, nc: Any) -> None:
-        adapter = self.engine.adapter
+        # The engine's own reading (the feed's price cache where the symbol is on it, stale:
+        # none; else the adapter's price, e.g. paper's), never the adapter's alone: a live
+        # venue's adapter knows no price without its market data.
+        context = self.engine.context
         while True:
             prices = {}
             for symbol in self._symbols():
-                price = adapter.last_price(symbol)
+                price = context.last_price(symbol)
                 if price is not None:
                     prices[symbol] = str(price)
             if prices:
@@ -634,16 +668,56 @@ class AccountGateway:
                     await nc.publish(self.names.quotes, dumps(prices))
                 except Exception as exc:  # quotes are not stored: the next ones will do
                     logger.debug("quotes not published: %s", exc)
+            await self._publish_stale(nc)
             await anyio.sleep(self.quote_interval)
 
+    async def _publish_stale(self, nc: Any) -> None:
+        # The cache marks a symbol stale without a callback (feed dropped, gap, bad book):
+        # looked at every quote_interval, sent once per new reason (and in every snapshot).
+        for symbol, reason in self._stale_markers(self.engine.market.symbols).items():
+            if self._stale_sent.get(symbol) == reason:
+                continue
+            self._stale_sent[symbol] = reason
+            try:
+                await nc.publish(self.names.market_data(symbol), dumps(encode_stale(Stale(symbol, reason))))
+            except Exception as exc:
+                logger.debug("stale marker not published: %s", exc)
+
+    def _stale_markers(self, symbols: Any) -> dict[str, str]:
+        # Stale markers only: an old quote's age is judged by each strategy from the quote's age.
+        prices = self.engine.prices
+        markers = {}
+        for symbol in symbols:
+            if symbol in prices.known:
+                reason = prices.stale_reason(symbol, max_age=math.inf)
+                if reason is not None:
+                    markers[symbol] = reason
+        return markers
+
+    async def _relay_quote(self, quote: Quote) -> None:
+        self._stale_sent.pop(quote.symbol, None)
+        if self._nc is None:
+            return
+        try:
+            await self._nc.publish(self.names.market_data(quote.symbol), dumps(encode_quote(quote)))
+        except Exception as exc:  # not stored: the next quote will do
+            logger.debug("quote not published: %s", exc)
+
     def _symbols(self) -> list[str]:
-        return [i.symbol for i in self._instruments]
+        return list(dict.fromkeys([*(i.symbol for i in self._instruments), *self.engine.market.symbols]))
 
     # -- services ---------------------------------------------------------------------------------
     async def _on_snapshot(self, msg: Any) -> None:
         try:
             request = loads(msg.data) if msg.data else {}
             owner = str(request.get("owner") or "*")
+            symbols = [str(s) for s in request.get("symbols") or ()]
+            if symbols:  # a remote strategy's Strategy.symbols: on the engine's market feed
+                try:
+                    await self.engine.subscribe(symbols)
+                except AutotraderError as exc:
+                    await msg.respond(dumps({"error": encode_error(exc)}))
+                    return
             orders = [
                 o
                 for o in self.control.open_orders()
@@ -657,6 +731,10 @@ class AccountGateway:
                 "balances": [encode_balance(b) for b in self.control.balances()],
                 "positions": [encode_position(p) for p in self.control.positions().values()],
                 "orders": [codec.encode_order(o) for o in orders],
+                "quotes": [
+                    encode_quote(q) for q in (self.engine.prices.quote(s) for s in symbols) if q is not None
+                ],
+                "stale": self._stale_markers(symbols),
             }
             await msg.respond(dumps(body))
         except Exception:

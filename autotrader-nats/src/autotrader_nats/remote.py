@@ -10,11 +10,16 @@
     async with connect_gateway("binance", "testnet", strategy=BuyTheDip()) as engine:
         await engine.run(duration=60)
 
-The strategy gets the same hooks (``on_start``, ``decide``, ``on_fill``,
+The strategy gets the same hooks (``on_start``, ``decide``, ``on_quote``, ``on_fill``,
 ``on_order_update``, ``on_stop``) and a :class:`~autotrader_core.strategy.StrategyContext`
 with the same reads. It sees its own orders only (ownership is the strategy's ``name``;
 the gateway refuses to cancel or modify another strategy's order). Client order ids are
 generated here, before the command leaves, so a re-sent command names the same order.
+
+The symbols the strategy declares (``Strategy.symbols``) are subscribed on the gateway
+engine's market feed at connect; its quotes and stale markers keep a local
+:class:`~autotrader_core.market_data.PriceCache`, so ``ctx.quote`` / ``ctx.last_price`` /
+``ctx.price_age`` read as in process (a stale price is ``None``, never an old one).
 
 Events come from a durable JetStream consumer named after the strategy: a strategy that
 restarts gets every event it missed (``on_fill`` / ``on_order_update`` are called for
@@ -50,12 +55,12 @@ from autotrader_core.events import OrderFilled
 from autotrader_core.ids import ClientOrderIdGenerator
 from autotrader_core.journal import codec
 from autotrader_core.kill_switch import kill_on_signals_active
-from autotrader_core.market_data import Quote
+from autotrader_core.market_data import PriceCache, Quote
 from autotrader_core.models import Balance, ExecutionDecision, Instrument, Order, Position, utc_now
 from autotrader_core.orders import build_order, decision_target
 from autotrader_core.settings import EngineSettings
 from autotrader_core.shutdown import signals_supported
-from autotrader_core.strategy import Strategy
+from autotrader_core.strategy import Strategy, strategy_symbols
 from nats.js import api
 
 from autotrader_nats.settings import NatsSettings
@@ -66,6 +71,7 @@ from autotrader_nats.wire import (
     decode_balance,
     decode_error,
     decode_instrument,
+    decode_market_data,
     decode_position,
     dumps,
     loads,
@@ -113,7 +119,12 @@ class RemoteContext:
         return utc_now()
 
     def last_price(self, symbol: str) -> Decimal | None:
-        """Latest price the gateway broadcast for ``symbol``."""
+        """The mid of the fresh quote relayed from the gateway's market feed (``None`` when stale);
+        for a symbol not on the feed, the gateway's last broadcast price (the paper broker's)."""
+        market = self._engine.market
+        if symbol in market.known:
+            reading = market.last_price(symbol)
+            return None if reading is None else reading.price  # stale: no price, never an old one
         return self._engine.prices.get(symbol)
 
     def position(self, symbol: str) -> Position:
@@ -135,11 +146,16 @@ class RemoteContext:
         return list(self._engine.balances)
 
     def quote(self, symbol: str) -> Quote | None:
-        """Best bid/ask is not relayed by the gateway yet (it broadcasts last prices): always ``None``."""
-        return None
+        """The latest fresh best bid/ask of ``symbol`` (``None`` when stale or never quoted)."""
+        market = self._engine.market
+        return market.quote(symbol) if market.is_fresh(symbol) else None
 
     def price_age(self, symbol: str) -> float | None:
-        """Seconds since the gateway's last price for ``symbol`` (``None``: never received)."""
+        """Seconds since ``symbol``'s latest quote arrived at the gateway (for a symbol not on the
+        feed: since the gateway's last broadcast price; ``None``: never received)."""
+        age = self._engine.market.age(symbol)
+        if age is not None:
+            return age
         received = self._engine.price_times.get(symbol)
         return None if received is None else max(0.0, time.monotonic() - received)
 
@@ -202,6 +218,10 @@ class RemoteEngine:
         self.prices: dict[str, Decimal] = {}
         self.price_times: dict[str, float] = {}
         """``time.monotonic()`` when each symbol's latest price arrived."""
+        self.symbols = strategy_symbols(strategy)
+        """Symbols subscribed on the gateway's market feed (the strategy's ``symbols``)."""
+        self.market = PriceCache(max_age=self.settings.max_quote_age)
+        """Quotes and stale markers relayed from the gateway engine's market feed."""
         self.trading_state = "active"
         self.last_event_sequence = 0
         """Event-stream sequence of the last event applied (a restart can replay from here)."""
@@ -239,6 +259,8 @@ class RemoteEngine:
         self._inbox = self._nc.new_inbox()
         await self._nc.subscribe(f"{self._inbox}.*", cb=self._on_reply)
         await self._nc.subscribe(self.names.quotes, cb=self._on_quotes)
+        for symbol in self.symbols:  # before the snapshot: no quote falls between the two
+            await self._nc.subscribe(self.names.market_data(symbol), cb=self._on_market_data)
         await self._load_snapshot()
         await self._subscribe_events()
         self._task_group = anyio.create_task_group()
@@ -363,10 +385,18 @@ class RemoteEngine:
     async def _load_snapshot(self) -> None:
         reply = await self._nc.request(
             self.names.service("snapshot"),
-            dumps({"owner": self.owner}),
+            dumps({"owner": self.owner, "symbols": self.symbols}),
             timeout=self.nats_settings.request_timeout,
         )
         body = loads(reply.data)
+        if "error" in body:  # e.g. a declared symbol the venue doesn't list
+            raise decode_error(body["error"])
+        for raw in body.get("quotes", []):
+            quote = decode_market_data(raw)
+            if isinstance(quote, Quote) and self.market.quote(quote.symbol) is None:
+                self.market.update(quote)  # only if no relayed one (newer) arrived meanwhile
+        for symbol, reason in (body.get("stale") or {}).items():
+            self.market.mark_stale(str(symbol), str(reason))
         self.trading_state = str(body.get("trading_state", "active"))
         self.instruments = {i.symbol: i for i in (decode_instrument(x) for x in body.get("instruments", []))}
         self.balances = [decode_balance(b) for b in body.get("balances", [])]
@@ -672,6 +702,20 @@ class RemoteEngine:
             self.price_times.update(dict.fromkeys(received, now))
         except (ValueError, ArithmeticError) as exc:
             logger.error("unreadable quotes skipped: %s", exc)
+
+    async def _on_market_data(self, msg: Any) -> None:
+        try:
+            item = decode_market_data(loads(msg.data))
+        except (ValueError, KeyError, TypeError, ArithmeticError) as exc:
+            logger.error("unreadable market data skipped: %s", exc)
+            return
+        if not self.market.update(item) or not isinstance(item, Quote):
+            return
+        if self.strategy is not None and self._running:
+            try:
+                await self.strategy.on_quote(item, self.context)
+            except Exception:
+                logger.exception("strategy on_quote failed for %s", item.symbol)
 
     async def _decision_loop(self) -> None:
         strategy = self.strategy
