@@ -11,7 +11,10 @@ reconciliation and kill switch. Strategies anywhere talk to it through NATS:
 * **replies** — the outcome (the order) or a typed error, on the subject the command
   named (``At-Reply-To``), and kept for ``svc.result`` queries after a lost reply;
 * **events out** — order events, fills with the position after them, balances, on the
-  stream ``AT_EVT_<account>`` that any number of consumers replay from any sequence;
+  stream ``AT_EVT_<account>`` that any number of consumers replay from any sequence; the
+  events of one strategy that are ready together go in one message (see
+  :func:`~autotrader_nats.wire.event_bodies`), so a market order's accept and fill cost one
+  stored message, one acknowledgement and one delivery, not two;
 * **market data** — the symbols remote strategies declare (``Strategy.symbols``) are
   subscribed on the engine's market feed; every fresh quote goes out on ``md.<symbol>``
   as it arrives, and a stale marker whenever the engine's price cache stops trusting it;
@@ -66,6 +69,7 @@ from autotrader_nats.wire import (
     encode_position,
     encode_quote,
     encode_stale,
+    join_events,
     loads,
 )
 
@@ -76,6 +80,7 @@ logger = logging.getLogger(__name__)
 UNOWNED = "_unowned"
 """Owner of orders no strategy sent through the gateway (adopted by reconciliation, flattens)."""
 _EVENT_BATCH = 512
+_EVENTS_PER_MESSAGE = 64
 _CONSUMER = "gateway"
 _EVENT_ACK_TIMEOUT = 5.0
 _COMMAND_ACK_WAIT = 5.0
@@ -607,16 +612,26 @@ class AccountGateway:
                 self._published_all.set()
 
     async def _publish_batch(self, js: JetStreamContext, batch: list[tuple[str | None, str, bytes]]) -> None:
+        # One message per strategy subject for the events ready together (in their order);
+        # the id is fixed before the first attempt, so a re-send is de-duplicated.
+        grouped: dict[str, list[bytes]] = {}
         items: list[tuple[str, bytes, str]] = []
         for cid, subject, payload in batch:
-            if cid is not None:
-                owner = self._owners.get(cid)
-                if owner is None:
-                    owner = await anyio.to_thread.run_sync(self.command_log.owner_of, cid) or UNOWNED
-                    self._owners[cid] = owner
-                subject = self.names.order_events(owner)
-            self._event_count += 1
-            items.append((subject, payload, f"{self._run_id}-{self._event_count}"))
+            if cid is None:  # balances: one message each, as consumers of evt.account read them
+                self._event_count += 1
+                items.append((subject, payload, f"{self._run_id}-{self._event_count}"))
+                continue
+            owner = self._owners.get(cid)
+            if owner is None:
+                owner = await anyio.to_thread.run_sync(self.command_log.owner_of, cid) or UNOWNED
+                self._owners[cid] = owner
+            grouped.setdefault(self.names.order_events(owner), []).append(payload)
+        for subject, payloads in grouped.items():
+            for start in range(0, len(payloads), _EVENTS_PER_MESSAGE):
+                self._event_count += 1
+                chunk = payloads[start : start + _EVENTS_PER_MESSAGE]
+                payload = chunk[0] if len(chunk) == 1 else join_events(self.account, chunk)
+                items.append((subject, payload, f"{self._run_id}-{self._event_count}"))
         delay = 0.05
         while items:
             failed: list[tuple[str, bytes, str]] = []

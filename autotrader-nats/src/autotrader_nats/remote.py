@@ -74,6 +74,7 @@ from autotrader_nats.wire import (
     decode_market_data,
     decode_position,
     dumps,
+    event_bodies,
     loads,
 )
 
@@ -581,11 +582,15 @@ class RemoteEngine:
         deadline = time.monotonic() + self.nats_settings.request_timeout
         try:
             await self._publish(command_id, payload, reply_to, deadline)
+            wait = 1.0
             while not box:
-                with anyio.move_on_after(max(0.05, min(1.0, deadline - time.monotonic()))):
+                with anyio.move_on_after(max(0.05, min(wait, deadline - time.monotonic()))):
                     await event.wait()
                 if box:
                     break
+                # Asked at 1, 3, 7, ... s (and at the deadline): a slow reply under load is
+                # not a lost one, and asking every second would add load where there is most.
+                wait = min(wait * 2, 8.0)
                 found = await self._ask_result(command_id)
                 if found is not None:
                     box.append(found)
@@ -649,14 +654,28 @@ class RemoteEngine:
 
     async def _on_event(self, msg: Any) -> None:
         try:
-            body = loads(msg.data)
+            bodies = event_bodies(loads(msg.data))
+        except (ValueError, TypeError) as exc:
+            logger.error("unreadable event message skipped: %s", exc)
+            bodies = []
+        for body in bodies:  # one bad event never costs the others of its message
+            await self._apply_event(body)
+        self.last_event_sequence = msg.metadata.sequence.stream
+        try:
+            await msg.ack()
+        except nats.errors.ConnectionClosedError:
+            # Stopping while this event was handled: unacknowledged, it comes again at the next
+            # start (fills are de-duplicated); not an error worth a traceback at Ctrl-C.
+            logger.debug("event not acknowledged: the connection closed meanwhile")
+
+    async def _apply_event(self, body: dict[str, Any]) -> None:
+        try:
             order = self._remember(codec.decode_order(body["order"]))
             event = codec.decode_event(body["event"])
             position = None
             if "position" in body:
                 position = decode_position(body["position"])
                 self.positions[position.symbol] = position
-            self.last_event_sequence = msg.metadata.sequence.stream
             await self._started.wait()
             fresh_fill = isinstance(event, OrderFilled) and self._first_time(event)
             if self.strategy is not None and self._running:
@@ -668,12 +687,6 @@ class RemoteEngine:
                     logger.exception("strategy callback failed for order %s", order.client_order_id)
         except (ValueError, KeyError, TypeError, AutotraderError) as exc:
             logger.error("unreadable event skipped: %s", exc)
-        try:
-            await msg.ack()
-        except nats.errors.ConnectionClosedError:
-            # Stopping while this event was handled: unacknowledged, it comes again at the next
-            # start (fills are de-duplicated); not an error worth a traceback at Ctrl-C.
-            logger.debug("event not acknowledged: the connection closed meanwhile")
 
     def _first_time(self, event: OrderFilled) -> bool:
         # A redelivered fill (at-least-once delivery) reaches on_fill once, as in process.

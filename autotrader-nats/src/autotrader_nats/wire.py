@@ -48,6 +48,8 @@ __all__ = [
     "encode_position",
     "encode_quote",
     "encode_stale",
+    "event_bodies",
+    "join_events",
     "loads",
 ]
 
@@ -126,6 +128,26 @@ class AccountNames:
     def state_bucket(self) -> str:
         """The KV bucket with ``trading_state`` and ``kill``."""
         return "AT_STATE_" + "_".join(self._parts)
+
+
+def join_events(account: AccountId, payloads: list[bytes]) -> bytes:
+    """Several encoded event bodies as one message: ``{"account", "type": "events", "events": [...]}``.
+
+    The gateway sends the events of one strategy that are ready together this way (a
+    market order's accept and fill): one stored message, one acknowledgement, one delivery.
+    """
+    head = dumps({"account": str(account), "type": "events"})[:-1]
+    return head + b',"events":[' + b",".join(payloads) + b"]}"
+
+
+def event_bodies(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The event bodies of one event-stream message, in order (one, or those of :func:`join_events`)."""
+    if body.get("type") == "events":
+        events = body.get("events")
+        if not isinstance(events, list):
+            raise ValueError("an events message without a list of events")
+        return [e for e in events if isinstance(e, dict)]
+    return [body]
 
 
 def dumps(body: Any) -> bytes:
