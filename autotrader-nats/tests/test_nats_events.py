@@ -16,6 +16,7 @@ from autotrader_core.models import Order
 from autotrader_core.strategy import Strategy, StrategyContext
 from autotrader_nats import AccountGateway, NatsSettings, RemoteEngine, connect_gateway
 from autotrader_nats.wire import dumps, event_bodies, join_events, loads
+from nats.js.api import AckPolicy
 from nats_gateway_main import make_gateway
 from nats_kit import NatsServer
 
@@ -66,6 +67,18 @@ async def test_events_ready_together_share_a_message_and_each_reaches_the_strate
         with anyio.fail_after(10):
             while len(strategy.seen) < 80:
                 await anyio.sleep(0.01)
+        # One ack covers the events before it ("all" policy), yet none is left unacknowledged
+        # (it would come again after the ack wait).
+        nc = await nats.connect(nats_server.url)
+        with anyio.fail_after(3):
+            while True:
+                consumer = await nc.jetstream().consumer_info(gateway.names.event_stream, "strategy-grouped")
+                if consumer.num_ack_pending == 0:
+                    break
+                await anyio.sleep(0.05)
+        await nc.close()
+        assert consumer.config.ack_policy == AckPolicy.ALL
+        assert consumer.num_redelivered == 0
     for order in orders:  # each order's accept, then its fill
         cid = order.client_order_id
         assert [s for c, s in strategy.seen if c == cid] == [OrderStatus.ACCEPTED, OrderStatus.FILLED]

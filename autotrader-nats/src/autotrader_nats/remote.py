@@ -84,6 +84,7 @@ logger = logging.getLogger(__name__)
 
 _EVENT_ACK_WAIT = 5.0
 _SEEN_FILLS = 200_000
+_ACK_EVERY = 64
 
 
 def connect_gateway(
@@ -235,6 +236,9 @@ class RemoteEngine:
         self._started = anyio.Event()
         self._seen_fills: set[tuple[str, str]] = set()
         self._seen_order: collections.deque[tuple[str, str]] = collections.deque()
+        self._event_sub: Any = None
+        self._ack_all = False
+        self._unacked = 0
         self._running = False
         self._halt_decisions = False
         self._order_changed = anyio.Event()
@@ -421,14 +425,19 @@ class RemoteEngine:
         else:
             # A short ack wait: an event lost in flight (a NATS node restarting) comes again
             # within seconds; repeats are harmless (fills are de-duplicated on trade id).
-            await self._js.subscribe(
+            # Ack policy "all": one ack covers every event before it, so a burst costs one
+            # ack (sent when no more events wait, or every _ACK_EVERY), not one per event.
+            self._event_sub = await self._js.subscribe(
                 self.names.order_events(self.owner),
                 durable=durable,
                 stream=self.names.event_stream,
                 cb=self._on_event,
                 manual_ack=True,
-                config=api.ConsumerConfig(ack_wait=_EVENT_ACK_WAIT),
+                config=api.ConsumerConfig(ack_wait=_EVENT_ACK_WAIT, ack_policy=api.AckPolicy.ALL),
             )
+            # A durable made by an earlier version keeps its explicit policy: ack each event then.
+            info = await self._event_sub.consumer_info()
+            self._ack_all = info.config.ack_policy == api.AckPolicy.ALL
         await self._js.subscribe(
             self.names.account_events,
             stream=self.names.event_stream,
@@ -661,6 +670,11 @@ class RemoteEngine:
         for body in bodies:  # one bad event never costs the others of its message
             await self._apply_event(body)
         self.last_event_sequence = msg.metadata.sequence.stream
+        if self._ack_all:
+            self._unacked += 1
+            if self._event_sub.pending_msgs and self._unacked < _ACK_EVERY:
+                return  # the ack of a later event (moments away) covers this one
+            self._unacked = 0
         try:
             await msg.ack()
         except nats.errors.ConnectionClosedError:
