@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import anyio
 import nats
@@ -127,3 +128,32 @@ async def test_one_bad_event_in_a_message_never_costs_the_others(
         with anyio.fail_after(5):
             while engine.orders[order.client_order_id].status is not OrderStatus.CANCELED:
                 await anyio.sleep(0.01)
+
+
+async def test_a_slow_reply_is_waited_for_not_asked_for(
+    gateway: AccountGateway, nats_server: NatsServer
+) -> None:
+    # Under load replies take seconds; asking svc.result every second would add load where
+    # there is most. Only a reconnect (a reply may be lost) or 5 s of silence makes it ask.
+    adapter: Any = gateway.engine.adapter
+    submit = adapter.submit_order
+
+    async def slow_submit(order: Order) -> Any:
+        await anyio.sleep(2.5)
+        return await submit(order)
+
+    adapter.submit_order = slow_submit
+    nc = await nats.connect(nats_server.url)
+    asked: list[bytes] = []
+
+    async def record(msg: Any) -> None:
+        asked.append(msg.data)
+
+    await nc.subscribe(gateway.names.service("result"), cb=record)
+    async with connect_gateway(
+        "paper", "paper", nats_settings=NatsSettings(servers=[nats_server.url])
+    ) as engine:
+        order = await engine.submit_order("BTCUSDT", "buy", Decimal("0.01"))
+    await nc.close()
+    assert order.status is OrderStatus.FILLED
+    assert asked == []

@@ -85,6 +85,7 @@ logger = logging.getLogger(__name__)
 _EVENT_ACK_WAIT = 5.0
 _SEEN_FILLS = 200_000
 _ACK_EVERY = 64
+_QUIET_ASK = 5.0
 
 
 def connect_gateway(
@@ -236,6 +237,7 @@ class RemoteEngine:
         self._started = anyio.Event()
         self._seen_fills: set[tuple[str, str]] = set()
         self._seen_order: collections.deque[tuple[str, str]] = collections.deque()
+        self._reconnects = 0
         self._event_sub: Any = None
         self._ack_all = False
         self._unacked = 0
@@ -259,7 +261,10 @@ class RemoteEngine:
 
     async def start(self) -> None:
         """Connect, load the snapshot (instruments, balances, positions, own open orders), subscribe."""
-        self._nc = await nats.connect(**self.nats_settings.connect_options(role=f"strategy-{self.owner}"))
+        self._nc = await nats.connect(
+            **self.nats_settings.connect_options(role=f"strategy-{self.owner}"),
+            reconnected_cb=self._on_reconnected,
+        )
         self._js = self._nc.jetstream()
         self._inbox = self._nc.new_inbox()
         await self._nc.subscribe(f"{self._inbox}.*", cb=self._on_reply)
@@ -590,16 +595,24 @@ class RemoteEngine:
         self._waiters[command_id] = (event, box)
         deadline = time.monotonic() + self.nats_settings.request_timeout
         try:
-            await self._publish(command_id, payload, reply_to, deadline)
-            wait = 1.0
+            duplicate = await self._publish(command_id, payload, reply_to, deadline)
+            # A reply is lost only with a connection (ours, the server's) going down: a
+            # restarted gateway answers a redelivered command itself. So ask svc.result
+            # every second after a reconnect; otherwise at 5, 15, 35 s and at the deadline —
+            # a slow reply under load is not a lost one, and asking adds load where there is most.
+            # A duplicate (re-sent within the de-dup window) is not delivered again: ask at once.
+            reconnects, every = self._reconnects, _QUIET_ASK
+            ask_at = time.monotonic() + (0.0 if duplicate else every)
             while not box:
-                with anyio.move_on_after(max(0.05, min(wait, deadline - time.monotonic()))):
+                with anyio.move_on_after(max(0.05, min(1.0, deadline - time.monotonic()))):
                     await event.wait()
                 if box:
                     break
-                # Asked at 1, 3, 7, ... s (and at the deadline): a slow reply under load is
-                # not a lost one, and asking every second would add load where there is most.
-                wait = min(wait * 2, 8.0)
+                now = time.monotonic()
+                if self._reconnects == reconnects and now < ask_at and now < deadline:
+                    continue
+                every *= 2
+                ask_at = now + every
                 found = await self._ask_result(command_id)
                 if found is not None:
                     box.append(found)
@@ -615,24 +628,28 @@ class RemoteEngine:
             raise decode_error(body.get("error") or {})
         return body
 
-    async def _publish(self, command_id: str, payload: bytes, reply_to: str, deadline: float) -> None:
+    async def _publish(self, command_id: str, payload: bytes, reply_to: str, deadline: float) -> bool:
+        # True: JetStream already held this command id (a re-send inside its de-dup window).
         delay = 0.05
         while True:
             try:
-                await self._js.publish(
+                ack = await self._js.publish(
                     self.names.commands,
                     payload,
                     stream=self.names.command_stream,
                     headers={"Nats-Msg-Id": command_id, REPLY_HEADER: reply_to},
                     timeout=max(0.5, min(2.0, deadline - time.monotonic())),
                 )
-                return
+                return bool(ack.duplicate)
             except (nats.errors.Error, TimeoutError) as exc:
                 # Not confirmed: maybe stored, maybe not. Same id again is safe (de-duplicated).
                 if time.monotonic() >= deadline:
                     raise BrokerUnavailable(f"NATS did not store command {command_id}: {exc!r}") from None
                 await anyio.sleep(delay)
                 delay = min(delay * 2, 1.0)
+
+    async def _on_reconnected(self) -> None:
+        self._reconnects += 1  # replies sent meanwhile may be lost: waiting commands ask for them
 
     async def _ask_result(self, command_id: str) -> bytes | None:
         try:
