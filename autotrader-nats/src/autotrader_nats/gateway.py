@@ -184,6 +184,7 @@ class AccountGateway:
         self._kv: KeyValue | None = None
         self._instruments: list[Instrument] = []
         self._stale_sent: dict[str, str] = {}
+        self._subjects: dict[str, str] = {}
 
     # -- lifecycle ------------------------------------------------------------------------
     async def run(self, *, ready: Callable[[], None] | None = None) -> None:
@@ -625,7 +626,10 @@ class AccountGateway:
             if owner is None:
                 owner = await anyio.to_thread.run_sync(self.command_log.owner_of, cid) or UNOWNED
                 self._owners[cid] = owner
-            grouped.setdefault(self.names.order_events(owner), []).append(payload)
+            owner_subject = self._subjects.get(owner)
+            if owner_subject is None:  # built once per owner
+                owner_subject = self._subjects[owner] = self.names.order_events(owner)
+            grouped.setdefault(owner_subject, []).append(payload)
         for subject, payloads in grouped.items():
             for start in range(0, len(payloads), _EVENTS_PER_MESSAGE):
                 self._event_count += 1
