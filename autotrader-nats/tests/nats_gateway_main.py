@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from decimal import Decimal
 from pathlib import Path
 
@@ -48,6 +50,18 @@ def make_gateway(url: str, data_dir: Path, broker_port: int | None = None) -> Ac
         ),
         quote_interval=0.1,
     )
+
+
+@asynccontextmanager
+async def serving(gateway: AccountGateway) -> AsyncIterator[AccountGateway]:
+    """Run ``gateway`` in this process until the block ends (for tests in process)."""
+    async with anyio.create_task_group() as tg:
+        ready = anyio.Event()
+        tg.start_soon(lambda: gateway.run(ready=ready.set))
+        with anyio.fail_after(20):
+            await ready.wait()
+        yield gateway
+        await gateway.stop()
 
 
 async def main() -> None:

@@ -18,7 +18,7 @@ from autotrader_core.strategy import Strategy, StrategyContext
 from autotrader_nats import AccountGateway, NatsSettings, RemoteEngine, connect_gateway
 from autotrader_nats.wire import dumps, event_bodies, join_events, loads
 from nats.js.api import AckPolicy
-from nats_gateway_main import make_gateway
+from nats_gateway_main import make_gateway, serving
 from nats_kit import NatsServer
 
 pytestmark = pytest.mark.anyio
@@ -26,14 +26,8 @@ pytestmark = pytest.mark.anyio
 
 @pytest.fixture
 async def gateway(nats_server: NatsServer, tmp_path: Path) -> AsyncIterator[AccountGateway]:
-    gw = make_gateway(nats_server.url, tmp_path / "data")
-    async with anyio.create_task_group() as tg:
-        ready = anyio.Event()
-        tg.start_soon(lambda: gw.run(ready=ready.set))
-        with anyio.fail_after(20):
-            await ready.wait()
+    async with serving(make_gateway(nats_server.url, tmp_path / "data")) as gw:
         yield gw
-        await gw.stop()
 
 
 class Updates(Strategy):

@@ -22,6 +22,7 @@ from autotrader_core.settings import EngineSettings
 from autotrader_core.strategy import Strategy, StrategyContext
 from autotrader_nats import AccountGateway, NatsSettings, RemoteEngine, connect_gateway
 from autotrader_paper import PaperAdapter, PaperSettings
+from nats_gateway_main import serving
 from nats_kit import NatsServer
 
 pytestmark = pytest.mark.anyio
@@ -66,14 +67,14 @@ class LiveLikePaper(PaperAdapter):
         return None  # a live venue's adapter knows no price without its market data
 
     async def get_quote(self, symbol: str) -> Quote:
-        return Quote(symbol, Decimal("63000.00"), Decimal("1"), Decimal("63000.20"), Decimal("1"))
+        return Quote(symbol, Decimal("65000.00"), Decimal("1"), Decimal("65000.20"), Decimal("1"))
 
     def open_market_data(self, *, trades: bool = False) -> Feed:
         return self.feed
 
 
 class QuoteTrader(Strategy):
-    """Buys once on a price below 70,000; records what each quote callback saw."""
+    """Buys once when the ask is below 64,100; records what each quote callback saw."""
 
     name = "quote-trader"
     symbols = ("BTCUSDT",)
@@ -86,10 +87,10 @@ class QuoteTrader(Strategy):
         self.quotes.append((quote, ctx.last_price("BTCUSDT"), ctx.quote("BTCUSDT")))
 
     async def decide(self, ctx: StrategyContext) -> Sequence[ExecutionDecision]:
-        price = ctx.last_price("BTCUSDT")
-        if price is not None and price < Decimal("70000") and ctx.position("BTCUSDT").is_flat:
-            return [ExecutionDecision(DecisionAction.BUY, "BTCUSDT", Decimal("0.01"))]
-        return []
+        quote = ctx.quote("BTCUSDT")  # what a buy would pay now: the fresh ask
+        if quote is None or quote.ask >= Decimal("64100") or self.fills:
+            return []
+        return [ExecutionDecision(DecisionAction.BUY, "BTCUSDT", Decimal("0.01"))]
 
     async def on_fill(self, fill: Fill, position: Position, ctx: StrategyContext) -> None:
         self.fills.append(fill)
@@ -103,13 +104,8 @@ async def live_gateway(nats_server: NatsServer, tmp_path: Path) -> AsyncIterator
         settings=EngineSettings(data_dir=tmp_path / "data", journal_fsync=False, reconcile_interval=0),
         quote_interval=0.05,
     )
-    async with anyio.create_task_group() as tg:
-        ready = anyio.Event()
-        tg.start_soon(lambda: gw.run(ready=ready.set))
-        with anyio.fail_after(20):
-            await ready.wait()
+    async with serving(gw):
         yield gw
-        await gw.stop()
 
 
 def remote(server: NatsServer, strategy: Strategy) -> RemoteEngine:
@@ -142,7 +138,9 @@ async def test_a_remote_strategy_sees_the_feed_price_and_trades_and_a_stale_reac
         ctx = engine.context
         assert feed.subscribed == ["BTCUSDT"]  # declared at connect, subscribed by the gateway
         # the REST snapshot the engine took on subscribing is there before any stream quote
-        assert ctx.last_price("BTCUSDT") == Decimal("63000.10")
+        assert ctx.last_price("BTCUSDT") == Decimal("65000.10")
+        await anyio.sleep(0.3)  # decision cycles at the snapshot price: too high, nothing bought
+        assert strategy.fills == []
         await feed.send.send(
             Quote("BTCUSDT", Decimal("64000.00"), Decimal("0.5"), Decimal("64000.20"), Decimal("2"))
         )
@@ -169,7 +167,7 @@ async def test_a_remote_strategy_sees_the_feed_price_and_trades_and_a_stale_reac
             Quote("BTCUSDT", Decimal("64100.00"), Decimal("1"), Decimal("64100.20"), Decimal("1"))
         )
         await wait_until(lambda: ctx.last_price("BTCUSDT") == Decimal("64100.10"))
-        assert len(strategy.fills) == 1  # bought once: the position is no longer flat
+        assert len(strategy.fills) == 1  # bought once, on the quote that came through the feed
 
 
 async def test_a_stale_from_before_the_connect_arrives_with_the_snapshot(
