@@ -241,6 +241,7 @@ class RemoteEngine:
         self._event_sub: Any = None
         self._ack_all = False
         self._unacked = 0
+        self._acked_at = 0.0
         self._running = False
         self._halt_decisions = False
         self._order_changed = anyio.Event()
@@ -431,7 +432,7 @@ class RemoteEngine:
             # A short ack wait: an event lost in flight (a NATS node restarting) comes again
             # within seconds; repeats are harmless (fills are de-duplicated on trade id).
             # Ack policy "all": one ack covers every event before it, so a burst costs one
-            # ack (sent when no more events wait, or every _ACK_EVERY), not one per event.
+            # ack (sent when no more events wait, every _ACK_EVERY or every second), not one per event.
             self._event_sub = await self._js.subscribe(
                 self.names.order_events(self.owner),
                 durable=durable,
@@ -689,9 +690,10 @@ class RemoteEngine:
         self.last_event_sequence = msg.metadata.sequence.stream
         if self._ack_all:
             self._unacked += 1
-            if self._event_sub.pending_msgs and self._unacked < _ACK_EVERY:
-                return  # the ack of a later event (moments away) covers this one
-            self._unacked = 0
+            now = time.monotonic()
+            if self._event_sub.pending_msgs and self._unacked < _ACK_EVERY and now - self._acked_at < 1.0:
+                return  # the ack of a later event (moments away, well within the ack wait) covers this one
+            self._unacked, self._acked_at = 0, now
         try:
             await msg.ack()
         except nats.errors.ConnectionClosedError:
