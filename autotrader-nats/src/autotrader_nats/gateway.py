@@ -32,6 +32,7 @@ import collections
 import logging
 import math
 import secrets
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -81,6 +82,7 @@ UNOWNED = "_unowned"
 """Owner of orders no strategy sent through the gateway (adopted by reconciliation, flattens)."""
 _EVENT_BATCH = 512
 _EVENTS_PER_MESSAGE = 64
+_BALANCES_EVERY = 0.1
 _CONSUMER = "gateway"
 _EVENT_ACK_TIMEOUT = 5.0
 _COMMAND_ACK_WAIT = 5.0
@@ -185,6 +187,7 @@ class AccountGateway:
         self._instruments: list[Instrument] = []
         self._stale_sent: dict[str, str] = {}
         self._subjects: dict[str, str] = {}
+        self._draining = False
 
     # -- lifecycle ------------------------------------------------------------------------
     async def run(self, *, ready: Callable[[], None] | None = None) -> None:
@@ -591,21 +594,27 @@ class AccountGateway:
         self._outbox_ready.set()
 
     async def _publish_events(self, js: JetStreamContext) -> None:
+        # Balances are a state (consumers read the latest): looked at and sent when changed at
+        # most every _BALANCES_EVERY, not encoded again after every batch of events.
         balances_sent: bytes = b""
+        balances_at = -math.inf
         while True:
-            with anyio.move_on_after(1.0):
+            with anyio.move_on_after(_BALANCES_EVERY):
                 await self._outbox_ready.wait()
             self._outbox_ready = anyio.Event()
-            balances = dumps(
-                {
-                    "account": str(self.account),
-                    "type": "balances",
-                    "balances": [encode_balance(b) for b in self.control.balances()],
-                }
-            )
-            if balances != balances_sent:
-                self._outbox.append((None, self.names.account_events, balances))
-                balances_sent = balances
+            now = time.monotonic()
+            if now - balances_at >= _BALANCES_EVERY or self._draining:
+                balances_at = now
+                balances = dumps(
+                    {
+                        "account": str(self.account),
+                        "type": "balances",
+                        "balances": [encode_balance(b) for b in self.control.balances()],
+                    }
+                )
+                if balances != balances_sent:
+                    self._outbox.append((None, self.names.account_events, balances))
+                    balances_sent = balances
             while self._outbox:
                 batch = [self._outbox.popleft() for _ in range(min(_EVENT_BATCH, len(self._outbox)))]
                 await self._publish_batch(js, batch)
@@ -666,7 +675,9 @@ class AccountGateway:
                 delay = min(delay * 2, 2.0)
 
     async def _drain_outbox(self) -> None:
-        # At stop: the last events (e.g. the kill switch's cancels) are stored before we leave.
+        # At stop: the last events (e.g. the kill switch's cancels) and balances are stored before we leave.
+        self._draining = True
+        self._published_all = anyio.Event()
         self._outbox_ready.set()
         with anyio.move_on_after(5.0):
             await self._published_all.wait()
