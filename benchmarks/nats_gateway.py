@@ -13,6 +13,10 @@ process (paper broker inside, journal ``sync="intent"``), and 1, 4, 16 strategy 
 * **added latency**: one strategy, light load (one order at a time, a pause between), the
   time from ``submit_order`` to the reply, versus ``ExecutionEngine.submit_order`` on the
   same paper broker in process.
+* **CPU per order**: process CPU time (user + system) of the gateway, the server and the
+  strategy processes over a phase, divided by its orders — much less noisy than orders/s on
+  a shared machine (other jobs take wall time, not our CPU time). The load average is printed
+  with every phase.
 """
 
 from __future__ import annotations
@@ -125,7 +129,7 @@ async def strategy_role(url: str, owner: str, seconds: float, window: int) -> No
                 except Exception:
                     errors += 1
 
-        started = time.monotonic()
+        started, cpu_started = time.monotonic(), time.process_time()
         async with anyio.create_task_group() as tg:
             for _ in range(window):
                 tg.start_soon(worker)
@@ -135,7 +139,18 @@ async def strategy_role(url: str, owner: str, seconds: float, window: int) -> No
                 await all_back.wait()
         elapsed = time.monotonic() - started
     done = len(fills.intersection(replies))
-    print(json.dumps({"owner": owner, "orders": done, "seconds": elapsed, "errors": errors}), flush=True)
+    print(
+        json.dumps(
+            {
+                "owner": owner,
+                "orders": done,
+                "seconds": elapsed,
+                "errors": errors,
+                "cpu": time.process_time() - cpu_started,
+            }
+        ),
+        flush=True,
+    )
 
 
 async def latency_role(url: str, count: int) -> None:
@@ -143,6 +158,7 @@ async def latency_role(url: str, count: int) -> None:
     from autotrader_nats import NatsSettings, connect_gateway
 
     samples = []
+    cpu_started = time.process_time()
     async with connect_gateway(
         "paper", "paper", owner="latency", nats_settings=NatsSettings(servers=[url])
     ) as engine:
@@ -152,7 +168,7 @@ async def latency_role(url: str, count: int) -> None:
             if i >= 20:  # warm-up excluded
                 samples.append((time.perf_counter() - started) * 1000)
             await anyio.sleep(0.005)
-    print(json.dumps({"samples": samples}), flush=True)
+    print(json.dumps({"samples": samples, "cpu": time.process_time() - cpu_started}), flush=True)
 
 
 async def in_process_latency(count: int) -> list[float]:
@@ -177,6 +193,19 @@ async def in_process_latency(count: int) -> list[float]:
 
 
 # -- the driver ---------------------------------------------------------------------------------------
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a running process (Linux ``/proc``; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _load() -> str:
+    return "load average {:.1f} {:.1f} {:.1f}".format(*os.getloadavg())
+
+
 def _pct(samples: list[float], q: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -192,8 +221,16 @@ def main() -> None:
     parser.add_argument("--window", type=int, default=32, help="orders outstanding per strategy")
     parser.add_argument("--strategies", default="1,4,16")
     parser.add_argument("--latency-orders", type=int, default=500)
+    parser.add_argument("--profile", help="cProfile the gateway process into this file (pstats)")
     args = parser.parse_args()
     if args.role == "gateway":
+        if args.profile:
+            import cProfile
+
+            with cProfile.Profile(time.thread_time) as profile:  # CPU of the event loop; stopped by SIGTERM
+                anyio.run(gateway_role, args.url, args.data_dir)
+            profile.dump_stats(args.profile)
+            return
         anyio.run(gateway_role, args.url, args.data_dir)
         return
     if args.role == "strategy":
@@ -227,6 +264,7 @@ def main() -> None:
                     url,
                     "--data-dir",
                     str(Path(tmp) / "data"),
+                    *(["--profile", str(Path(args.profile).resolve())] if args.profile else []),
                 ],
                 stdout=subprocess.PIPE,
                 text=True,
@@ -235,7 +273,9 @@ def main() -> None:
             if gateway.stdout.readline().strip() != "ready":
                 raise SystemExit("the gateway did not start")
 
+            print(f"# {_load()}")
             local = anyio.run(in_process_latency, args.latency_orders)
+            cpu_before = _cpu_seconds(gateway.pid) + _cpu_seconds(server.pid)
             out = subprocess.run(
                 [
                     sys.executable,
@@ -251,7 +291,9 @@ def main() -> None:
                 text=True,
                 check=True,
             ).stdout
-            remote = json.loads(out.strip().splitlines()[-1])["samples"]
+            latency = json.loads(out.strip().splitlines()[-1])
+            remote = latency["samples"]
+            cpu = _cpu_seconds(gateway.pid) + _cpu_seconds(server.pid) - cpu_before + latency["cpu"]
             print(
                 f"latency, light load ({args.latency_orders} orders, one at a time, submit → reply with the fill):"
             )
@@ -261,11 +303,16 @@ def main() -> None:
                 f"  added           p50 {_pct(remote, 0.5) - _pct(local, 0.5):6.3f} ms   "
                 f"p99 {_pct(remote, 0.99) - _pct(local, 0.99):6.3f} ms"
             )
+            print(
+                f"  CPU per order   {cpu / len(remote) * 1000:6.3f} ms (gateway + server + strategy, "
+                f"incl. connect and warm-up)   {_load()}"
+            )
 
             print(
                 f"throughput at saturation ({args.window} outstanding per strategy, {args.seconds:g} s, order + fill event back):"
             )
             for n in (int(x) for x in args.strategies.split(",")):
+                gateway_cpu, server_cpu = _cpu_seconds(gateway.pid), _cpu_seconds(server.pid)
                 children = [
                     subprocess.Popen(
                         [
@@ -291,13 +338,20 @@ def main() -> None:
                 orders = sum(r["orders"] for r in results)
                 seconds = max(r["seconds"] for r in results)
                 errors = sum(r["errors"] for r in results)
+                gateway_cpu = _cpu_seconds(gateway.pid) - gateway_cpu
+                server_cpu = _cpu_seconds(server.pid) - server_cpu
+                strategies_cpu = sum(r["cpu"] for r in results)
+                per = 1000 / max(1, orders)
                 print(
-                    f"  {n:2d} strategy process(es): {orders / seconds:8.0f} orders/s aggregate ({orders} orders, {errors} errors)"
+                    f"  {n:2d} strategy process(es): {orders / seconds:8.0f} orders/s aggregate ({orders} orders, {errors} errors)\n"
+                    f"      CPU per order {(gateway_cpu + server_cpu + strategies_cpu) * per:.3f} ms: gateway "
+                    f"{gateway_cpu * per:.3f}, server {server_cpu * per:.3f}, strategies {strategies_cpu * per:.3f} "
+                    f"(their own from the first order)   {_load()}"
                 )
         finally:
             if gateway is not None and gateway.poll() is None:
-                gateway.send_signal(signal.SIGKILL)
-                gateway.wait(10)
+                gateway.send_signal(signal.SIGTERM if args.profile else signal.SIGKILL)
+                gateway.wait(30)
             server.send_signal(signal.SIGTERM)
             server.wait(10)
 

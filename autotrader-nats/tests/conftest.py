@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import anyio
 import pytest
 from autotrader_nats import AccountGateway
-from nats_gateway_main import make_gateway
+from nats_gateway_main import make_gateway, serving
 from nats_kit import NatsServer
 
 
@@ -34,11 +33,5 @@ def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
 @pytest.fixture
 async def gateway(nats_server: NatsServer, tmp_path: Path) -> AsyncIterator[AccountGateway]:
     """The fault tests' gateway (``nats_gateway_main.make_gateway``), run in this process until the test ends."""
-    gw = make_gateway(nats_server.url, tmp_path / "data")
-    async with anyio.create_task_group() as tg:
-        ready = anyio.Event()
-        tg.start_soon(lambda: gw.run(ready=ready.set))
-        with anyio.fail_after(20):
-            await ready.wait()
+    async with serving(make_gateway(nats_server.url, tmp_path / "data")) as gw:
         yield gw
-        await gw.stop()

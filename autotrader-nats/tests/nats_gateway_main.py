@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -58,6 +60,18 @@ def make_gateway(url: str, data_dir: Path, broker_port: int | None = None) -> Ac
         else None,
         budgets=GatewaySettings().budgets,  # AUTOTRADER_GATEWAY_BUDGETS, as `autotrader gateway` reads it
     )
+
+
+@asynccontextmanager
+async def serving(gateway: AccountGateway) -> AsyncIterator[AccountGateway]:
+    """Run ``gateway`` in this process until the block ends (for tests in process)."""
+    async with anyio.create_task_group() as tg:
+        ready = anyio.Event()
+        tg.start_soon(lambda: gateway.run(ready=ready.set))
+        with anyio.fail_after(20):
+            await ready.wait()
+        yield gateway
+        await gateway.stop()
 
 
 async def main() -> None:

@@ -11,7 +11,13 @@ reconciliation and kill switch. Strategies anywhere talk to it through NATS:
 * **replies** — the outcome (the order) or a typed error, on the subject the command
   named (``At-Reply-To``), and kept for ``svc.result`` queries after a lost reply;
 * **events out** — order events, fills with the position after them, balances, on the
-  stream ``AT_EVT_<account>`` that any number of consumers replay from any sequence;
+  stream ``AT_EVT_<account>`` that any number of consumers replay from any sequence; the
+  events of one strategy that are ready together go in one message (see
+  :func:`~autotrader_nats.wire.event_bodies`), so a market order's accept and fill cost one
+  stored message, one acknowledgement and one delivery, not two;
+* **market data** — the symbols remote strategies declare (``Strategy.symbols``) are
+  subscribed on the engine's market feed; every fresh quote goes out on ``md.<symbol>``
+  as it arrives, and a stale marker whenever the engine's price cache stops trusting it;
 * **trading state** — KV bucket ``AT_STATE_<account>``: ``trading_state`` (active /
   reducing / halted) and ``kill``, watched by its own task so a halt takes effect at
   once, never behind queued submits;
@@ -27,6 +33,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import math
 import secrets
 import time
 from collections.abc import Callable, Mapping
@@ -47,11 +54,13 @@ from autotrader_core.events import OrderEvent, OrderFilled
 from autotrader_core.hookspecs import hookimpl
 from autotrader_core.journal import Journal, SqliteJournal, codec, default_journal_path
 from autotrader_core.kill_switch import KillReport
+from autotrader_core.market_data import Quote, Stale
 from autotrader_core.models import Instrument, Order, Position
 from autotrader_core.plugins import PluginManager
 from autotrader_core.risk import RiskChecks
 from autotrader_core.settings import EngineSettings
 from autotrader_core.snapshots import CompactionPolicy, run_compactor
+from autotrader_core.strategy import Strategy, StrategyContext
 from nats.js import JetStreamContext, api
 from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
@@ -67,6 +76,9 @@ from autotrader_nats.wire import (
     encode_error,
     encode_instrument,
     encode_position,
+    encode_quote,
+    encode_stale,
+    join_events,
     loads,
 )
 
@@ -77,6 +89,8 @@ logger = logging.getLogger(__name__)
 UNOWNED = "_unowned"
 """Owner of orders no strategy sent through the gateway (adopted by reconciliation, flattens)."""
 _EVENT_BATCH = 512
+_EVENTS_PER_MESSAGE = 64
+_BALANCES_EVERY = 0.1
 _CONSUMER = "gateway"
 _EVENT_ACK_TIMEOUT = 5.0
 _COMMAND_ACK_WAIT = 5.0
@@ -94,6 +108,22 @@ class _EventTap:
         self._gateway._queue_order_event(order, event)
 
 
+class _QuoteRelay(Strategy):
+    """The gateway engine's strategy: it decides nothing; it relays every fresh quote.
+
+    The engine calls ``on_quote`` with each fresh quote of a subscribed symbol as the feed
+    delivers it (its public contract for strategies); the gateway has no other push of quotes.
+    """
+
+    name = "gateway-quotes"
+
+    def __init__(self, gateway: AccountGateway) -> None:
+        self._gateway = gateway
+
+    async def on_quote(self, quote: Quote, ctx: StrategyContext) -> None:
+        await self._gateway._relay_quote(quote)
+
+
 class AccountGateway:
     """Serve one broker account's engine over NATS.
 
@@ -105,7 +135,8 @@ class AccountGateway:
         risk: The account's risk checks (shared by every strategy).
         plugins: Plugin manager (observers such as the metrics exporter); the gateway adds its own tap.
         journal: The journal (default: ``journal_from_settings``-style file for this account).
-        quote_interval: Seconds between last-price broadcasts (``0``: none).
+        quote_interval: Seconds between last-price broadcasts and stale checks of the
+            market-data symbols (``0``: none; quotes themselves go out as they arrive).
         compaction: When to fold the journal into a snapshot (default: every 100,000 rows
             or once a day); ``None``: never (a restart then replays the whole journal).
         budgets: Per-strategy risk budgets by strategy (ownership) name
@@ -138,7 +169,12 @@ class AccountGateway:
             fsync=self.settings.journal_fsync,
         )
         self.engine = ExecutionEngine(
-            adapter, risk=risk, settings=self.settings, plugins=self.plugins, journal=self.journal
+            adapter,
+            strategy=_QuoteRelay(self),
+            risk=risk,
+            settings=self.settings,
+            plugins=self.plugins,
+            journal=self.journal,
         )
         self.control = EngineControl(self.engine, account=account)
         self.account: AccountId = self.control.account
@@ -169,6 +205,9 @@ class AccountGateway:
         self._nc: Any = None
         self._kv: KeyValue | None = None
         self._instruments: list[Instrument] = []
+        self._stale_sent: dict[str, str] = {}
+        self._subjects: dict[str, str] = {}
+        self._draining = False
 
     # -- lifecycle ------------------------------------------------------------------------
     async def run(self, *, ready: Callable[[], None] | None = None) -> None:
@@ -651,21 +690,27 @@ class AccountGateway:
         self._outbox_ready.set()
 
     async def _publish_events(self, js: JetStreamContext) -> None:
+        # Balances are a state (consumers read the latest): looked at and sent when changed at
+        # most every _BALANCES_EVERY, not encoded again after every batch of events.
         balances_sent: bytes = b""
+        balances_at = -math.inf
         while True:
-            with anyio.move_on_after(1.0):
+            with anyio.move_on_after(_BALANCES_EVERY):
                 await self._outbox_ready.wait()
             self._outbox_ready = anyio.Event()
-            balances = dumps(
-                {
-                    "account": str(self.account),
-                    "type": "balances",
-                    "balances": [encode_balance(b) for b in self.control.balances()],
-                }
-            )
-            if balances != balances_sent:
-                self._outbox.append((None, self.names.account_events, balances))
-                balances_sent = balances
+            now = time.monotonic()
+            if now - balances_at >= _BALANCES_EVERY or self._draining:
+                balances_at = now
+                balances = dumps(
+                    {
+                        "account": str(self.account),
+                        "type": "balances",
+                        "balances": [encode_balance(b) for b in self.control.balances()],
+                    }
+                )
+                if balances != balances_sent:
+                    self._outbox.append((None, self.names.account_events, balances))
+                    balances_sent = balances
             while self._outbox:
                 batch = [self._outbox.popleft() for _ in range(min(_EVENT_BATCH, len(self._outbox)))]
                 await self._publish_batch(js, batch)
@@ -673,16 +718,29 @@ class AccountGateway:
                 self._published_all.set()
 
     async def _publish_batch(self, js: JetStreamContext, batch: list[tuple[str | None, str, bytes]]) -> None:
+        # One message per strategy subject for the events ready together (in their order);
+        # the id is fixed before the first attempt, so a re-send is de-duplicated.
+        grouped: dict[str, list[bytes]] = {}
         items: list[tuple[str, bytes, str]] = []
         for cid, subject, payload in batch:
-            if cid is not None:
-                owner = self._owners.get(cid)
-                if owner is None:
-                    owner = await anyio.to_thread.run_sync(self.command_log.owner_of, cid) or UNOWNED
-                    self._owners[cid] = owner
-                subject = self.names.order_events(owner)
-            self._event_count += 1
-            items.append((subject, payload, f"{self._run_id}-{self._event_count}"))
+            if cid is None:  # balances: one message each, as consumers of evt.account read them
+                self._event_count += 1
+                items.append((subject, payload, f"{self._run_id}-{self._event_count}"))
+                continue
+            owner = self._owners.get(cid)
+            if owner is None:
+                owner = await anyio.to_thread.run_sync(self.command_log.owner_of, cid) or UNOWNED
+                self._owners[cid] = owner
+            owner_subject = self._subjects.get(owner)
+            if owner_subject is None:  # built once per owner
+                owner_subject = self._subjects[owner] = self.names.order_events(owner)
+            grouped.setdefault(owner_subject, []).append(payload)
+        for subject, payloads in grouped.items():
+            for start in range(0, len(payloads), _EVENTS_PER_MESSAGE):
+                self._event_count += 1
+                chunk = payloads[start : start + _EVENTS_PER_MESSAGE]
+                payload = chunk[0] if len(chunk) == 1 else join_events(self.account, chunk)
+                items.append((subject, payload, f"{self._run_id}-{self._event_count}"))
         delay = 0.05
         while items:
             failed: list[tuple[str, bytes, str]] = []
@@ -713,17 +771,22 @@ class AccountGateway:
                 delay = min(delay * 2, 2.0)
 
     async def _drain_outbox(self) -> None:
-        # At stop: the last events (e.g. the kill switch's cancels) are stored before we leave.
+        # At stop: the last events (e.g. the kill switch's cancels) and balances are stored before we leave.
+        self._draining = True
+        self._published_all = anyio.Event()
         self._outbox_ready.set()
         with anyio.move_on_after(5.0):
             await self._published_all.wait()
 
     async def _publish_quotes(self, nc: Any) -> None:
-        adapter = self.engine.adapter
+        # The engine's own reading (the feed's price cache where the symbol is on it, stale:
+        # none; else the adapter's price, e.g. paper's), never the adapter's alone: a live
+        # venue's adapter knows no price without its market data.
+        context = self.engine.context
         while True:
             prices = {}
             for symbol in self._symbols():
-                price = adapter.last_price(symbol)
+                price = context.last_price(symbol)
                 if price is not None:
                     prices[symbol] = str(price)
             if prices:
@@ -731,10 +794,43 @@ class AccountGateway:
                     await nc.publish(self.names.quotes, dumps(prices))
                 except Exception as exc:  # quotes are not stored: the next ones will do
                     logger.debug("quotes not published: %s", exc)
+            await self._publish_stale(nc)
             await anyio.sleep(self.quote_interval)
 
+    async def _publish_stale(self, nc: Any) -> None:
+        # The cache marks a symbol stale without a callback (feed dropped, gap, bad book):
+        # looked at every quote_interval, sent once per new reason (and in every snapshot).
+        for symbol, reason in self._stale_markers(self.engine.market.symbols).items():
+            if self._stale_sent.get(symbol) == reason:
+                continue
+            self._stale_sent[symbol] = reason
+            try:
+                await nc.publish(self.names.market_data(symbol), dumps(encode_stale(Stale(symbol, reason))))
+            except Exception as exc:
+                logger.debug("stale marker not published: %s", exc)
+
+    def _stale_markers(self, symbols: Any) -> dict[str, str]:
+        # Stale markers only: an old quote's age is judged by each strategy from the quote's age.
+        prices = self.engine.prices
+        markers = {}
+        for symbol in symbols:
+            if symbol in prices.known:
+                reason = prices.stale_reason(symbol, max_age=math.inf)
+                if reason is not None:
+                    markers[symbol] = reason
+        return markers
+
+    async def _relay_quote(self, quote: Quote) -> None:
+        self._stale_sent.pop(quote.symbol, None)
+        if self._nc is None:
+            return
+        try:
+            await self._nc.publish(self.names.market_data(quote.symbol), dumps(encode_quote(quote)))
+        except Exception as exc:  # not stored: the next quote will do
+            logger.debug("quote not published: %s", exc)
+
     def _symbols(self) -> list[str]:
-        return [i.symbol for i in self._instruments]
+        return list(dict.fromkeys([*(i.symbol for i in self._instruments), *self.engine.market.symbols]))
 
     # -- cancel-on-disconnect -------------------------------------------------------------------
     async def _on_heartbeat(self, msg: Any) -> None:
@@ -778,6 +874,13 @@ class AccountGateway:
         try:
             request = loads(msg.data) if msg.data else {}
             owner = str(request.get("owner") or "*")
+            symbols = [str(s) for s in request.get("symbols") or ()]
+            if symbols:  # a remote strategy's Strategy.symbols: on the engine's market feed
+                try:
+                    await self.engine.subscribe(symbols)
+                except AutotraderError as exc:
+                    await msg.respond(dumps({"error": encode_error(exc)}))
+                    return
             orders = [
                 o
                 for o in self.control.open_orders()
@@ -791,6 +894,10 @@ class AccountGateway:
                 "balances": [encode_balance(b) for b in self.control.balances()],
                 "positions": [encode_position(p) for p in self.control.positions().values()],
                 "orders": [codec.encode_order(o) for o in orders],
+                "quotes": [
+                    encode_quote(q) for q in (self.engine.prices.quote(s) for s in symbols) if q is not None
+                ],
+                "stale": self._stale_markers(symbols),
             }
             await msg.respond(dumps(body))
         except Exception:

@@ -10,11 +10,16 @@
     async with connect_gateway("binance", "testnet", strategy=BuyTheDip()) as engine:
         await engine.run(duration=60)
 
-The strategy gets the same hooks (``on_start``, ``decide``, ``on_fill``,
+The strategy gets the same hooks (``on_start``, ``decide``, ``on_quote``, ``on_fill``,
 ``on_order_update``, ``on_stop``) and a :class:`~autotrader_core.strategy.StrategyContext`
 with the same reads. It sees its own orders only (ownership is the strategy's ``name``;
 the gateway refuses to cancel or modify another strategy's order). Client order ids are
 generated here, before the command leaves, so a re-sent command names the same order.
+
+The symbols the strategy declares (``Strategy.symbols``) are subscribed on the gateway
+engine's market feed at connect; its quotes and stale markers keep a local
+:class:`~autotrader_core.market_data.PriceCache`, so ``ctx.quote`` / ``ctx.last_price`` /
+``ctx.price_age`` read as in process (a stale price is ``None``, never an old one).
 
 Events come from a durable JetStream consumer named after the strategy: a strategy that
 restarts gets every event it missed (``on_fill`` / ``on_order_update`` are called for
@@ -50,12 +55,12 @@ from autotrader_core.events import OrderFilled
 from autotrader_core.ids import ClientOrderIdGenerator
 from autotrader_core.journal import codec
 from autotrader_core.kill_switch import kill_on_signals_active
-from autotrader_core.market_data import Quote
+from autotrader_core.market_data import PriceCache, Quote
 from autotrader_core.models import Balance, ExecutionDecision, Instrument, Order, Position, utc_now
 from autotrader_core.orders import build_order, decision_target
 from autotrader_core.settings import EngineSettings
 from autotrader_core.shutdown import signals_supported
-from autotrader_core.strategy import Strategy
+from autotrader_core.strategy import Strategy, strategy_symbols
 from nats.js import api
 
 from autotrader_nats.settings import NatsSettings
@@ -66,8 +71,10 @@ from autotrader_nats.wire import (
     decode_balance,
     decode_error,
     decode_instrument,
+    decode_market_data,
     decode_position,
     dumps,
+    event_bodies,
     loads,
 )
 
@@ -77,6 +84,8 @@ logger = logging.getLogger(__name__)
 
 _EVENT_ACK_WAIT = 5.0
 _SEEN_FILLS = 200_000
+_ACK_EVERY = 64
+_QUIET_ASK = 5.0
 
 
 def connect_gateway(
@@ -115,7 +124,12 @@ class RemoteContext:
         return utc_now()
 
     def last_price(self, symbol: str) -> Decimal | None:
-        """Latest price the gateway broadcast for ``symbol``."""
+        """The mid of the fresh quote relayed from the gateway's market feed (``None`` when stale);
+        for a symbol not on the feed, the gateway's last broadcast price (the paper broker's)."""
+        market = self._engine.market
+        if symbol in market.known:
+            reading = market.last_price(symbol)
+            return None if reading is None else reading.price  # stale: no price, never an old one
         return self._engine.prices.get(symbol)
 
     def position(self, symbol: str) -> Position:
@@ -137,11 +151,16 @@ class RemoteContext:
         return list(self._engine.balances)
 
     def quote(self, symbol: str) -> Quote | None:
-        """Best bid/ask is not relayed by the gateway yet (it broadcasts last prices): always ``None``."""
-        return None
+        """The latest fresh best bid/ask of ``symbol`` (``None`` when stale or never quoted)."""
+        market = self._engine.market
+        return market.quote(symbol) if market.is_fresh(symbol) else None
 
     def price_age(self, symbol: str) -> float | None:
-        """Seconds since the gateway's last price for ``symbol`` (``None``: never received)."""
+        """Seconds since ``symbol``'s latest quote arrived at the gateway (for a symbol not on the
+        feed: since the gateway's last broadcast price; ``None``: never received)."""
+        age = self._engine.market.age(symbol)
+        if age is not None:
+            return age
         received = self._engine.price_times.get(symbol)
         return None if received is None else max(0.0, time.monotonic() - received)
 
@@ -215,6 +234,10 @@ class RemoteEngine:
         self.prices: dict[str, Decimal] = {}
         self.price_times: dict[str, float] = {}
         """``time.monotonic()`` when each symbol's latest price arrived."""
+        self.symbols = strategy_symbols(strategy)
+        """Symbols subscribed on the gateway's market feed (the strategy's ``symbols``)."""
+        self.market = PriceCache(max_age=self.settings.max_quote_age)
+        """Quotes and stale markers relayed from the gateway engine's market feed."""
         self.trading_state = "active"
         self.last_event_sequence = 0
         """Event-stream sequence of the last event applied (a restart can replay from here)."""
@@ -227,6 +250,11 @@ class RemoteEngine:
         self._started = anyio.Event()
         self._seen_fills: set[tuple[str, str]] = set()
         self._seen_order: collections.deque[tuple[str, str]] = collections.deque()
+        self._reconnects = 0
+        self._event_sub: Any = None
+        self._ack_all = False
+        self._unacked = 0
+        self._acked_at = 0.0
         self._running = False
         self._halt_decisions = False
         self._order_changed = anyio.Event()
@@ -247,11 +275,16 @@ class RemoteEngine:
 
     async def start(self) -> None:
         """Connect, load the snapshot (instruments, balances, positions, own open orders), subscribe."""
-        self._nc = await nats.connect(**self.nats_settings.connect_options(role=f"strategy-{self.owner}"))
+        self._nc = await nats.connect(
+            **self.nats_settings.connect_options(role=f"strategy-{self.owner}"),
+            reconnected_cb=self._on_reconnected,
+        )
         self._js = self._nc.jetstream()
         self._inbox = self._nc.new_inbox()
         await self._nc.subscribe(f"{self._inbox}.*", cb=self._on_reply)
         await self._nc.subscribe(self.names.quotes, cb=self._on_quotes)
+        for symbol in self.symbols:  # before the snapshot: no quote falls between the two
+            await self._nc.subscribe(self.names.market_data(symbol), cb=self._on_market_data)
         await self._load_snapshot()
         await self._subscribe_events()
         self._task_group = anyio.create_task_group()
@@ -398,10 +431,18 @@ class RemoteEngine:
     async def _load_snapshot(self) -> None:
         reply = await self._nc.request(
             self.names.service("snapshot"),
-            dumps({"owner": self.owner}),
+            dumps({"owner": self.owner, "symbols": self.symbols}),
             timeout=self.nats_settings.request_timeout,
         )
         body = loads(reply.data)
+        if "error" in body:  # e.g. a declared symbol the venue doesn't list
+            raise decode_error(body["error"])
+        for raw in body.get("quotes", []):
+            quote = decode_market_data(raw)
+            if isinstance(quote, Quote) and self.market.quote(quote.symbol) is None:
+                self.market.update(quote)  # only if no relayed one (newer) arrived meanwhile
+        for symbol, reason in (body.get("stale") or {}).items():
+            self.market.mark_stale(str(symbol), str(reason))
         self.trading_state = str(body.get("trading_state", "active"))
         self.instruments = {i.symbol: i for i in (decode_instrument(x) for x in body.get("instruments", []))}
         self.balances = [decode_balance(b) for b in body.get("balances", [])]
@@ -425,14 +466,19 @@ class RemoteEngine:
         else:
             # A short ack wait: an event lost in flight (a NATS node restarting) comes again
             # within seconds; repeats are harmless (fills are de-duplicated on trade id).
-            await self._js.subscribe(
+            # Ack policy "all": one ack covers every event before it, so a burst costs one
+            # ack (sent when no more events wait, every _ACK_EVERY or every second), not one per event.
+            self._event_sub = await self._js.subscribe(
                 self.names.order_events(self.owner),
                 durable=durable,
                 stream=self.names.event_stream,
                 cb=self._on_event,
                 manual_ack=True,
-                config=api.ConsumerConfig(ack_wait=_EVENT_ACK_WAIT),
+                config=api.ConsumerConfig(ack_wait=_EVENT_ACK_WAIT, ack_policy=api.AckPolicy.ALL),
             )
+            # A durable made by an earlier version keeps its explicit policy: ack each event then.
+            info = await self._event_sub.consumer_info()
+            self._ack_all = info.config.ack_policy == api.AckPolicy.ALL
         await self._js.subscribe(
             self.names.account_events,
             stream=self.names.event_stream,
@@ -585,12 +631,24 @@ class RemoteEngine:
         self._waiters[command_id] = (event, box)
         deadline = time.monotonic() + self.nats_settings.request_timeout
         try:
-            await self._publish(command_id, payload, reply_to, deadline)
+            duplicate = await self._publish(command_id, payload, reply_to, deadline)
+            # A reply is lost only with a connection (ours, the server's) going down: a
+            # restarted gateway answers a redelivered command itself. So ask svc.result
+            # every second after a reconnect; otherwise at 5, 15, 35 s and at the deadline —
+            # a slow reply under load is not a lost one, and asking adds load where there is most.
+            # A duplicate (re-sent within the de-dup window) is not delivered again: ask at once.
+            reconnects, every = self._reconnects, _QUIET_ASK
+            ask_at = time.monotonic() + (0.0 if duplicate else every)
             while not box:
                 with anyio.move_on_after(max(0.05, min(1.0, deadline - time.monotonic()))):
                     await event.wait()
                 if box:
                     break
+                now = time.monotonic()
+                if self._reconnects == reconnects and now < ask_at and now < deadline:
+                    continue
+                every *= 2
+                ask_at = now + every
                 found = await self._ask_result(command_id)
                 if found is not None:
                     box.append(found)
@@ -606,24 +664,28 @@ class RemoteEngine:
             raise decode_error(body.get("error") or {})
         return body
 
-    async def _publish(self, command_id: str, payload: bytes, reply_to: str, deadline: float) -> None:
+    async def _publish(self, command_id: str, payload: bytes, reply_to: str, deadline: float) -> bool:
+        # True: JetStream already held this command id (a re-send inside its de-dup window).
         delay = 0.05
         while True:
             try:
-                await self._js.publish(
+                ack = await self._js.publish(
                     self.names.commands,
                     payload,
                     stream=self.names.command_stream,
                     headers={"Nats-Msg-Id": command_id, REPLY_HEADER: reply_to},
                     timeout=max(0.5, min(2.0, deadline - time.monotonic())),
                 )
-                return
+                return bool(ack.duplicate)
             except (nats.errors.Error, TimeoutError) as exc:
                 # Not confirmed: maybe stored, maybe not. Same id again is safe (de-duplicated).
                 if time.monotonic() >= deadline:
                     raise BrokerUnavailable(f"NATS did not store command {command_id}: {exc!r}") from None
                 await anyio.sleep(delay)
                 delay = min(delay * 2, 1.0)
+
+    async def _on_reconnected(self) -> None:
+        self._reconnects += 1  # replies sent meanwhile may be lost: waiting commands ask for them
 
     async def _ask_result(self, command_id: str) -> bytes | None:
         try:
@@ -654,14 +716,34 @@ class RemoteEngine:
 
     async def _on_event(self, msg: Any) -> None:
         try:
-            body = loads(msg.data)
+            bodies = event_bodies(loads(msg.data))
+        except (ValueError, TypeError) as exc:
+            logger.error("unreadable event message skipped: %s", exc)
+            bodies = []
+        for body in bodies:  # one bad event never costs the others of its message
+            await self._apply_event(body)
+        self.last_event_sequence = msg.metadata.sequence.stream
+        if self._ack_all:
+            self._unacked += 1
+            now = time.monotonic()
+            if self._event_sub.pending_msgs and self._unacked < _ACK_EVERY and now - self._acked_at < 1.0:
+                return  # the ack of a later event (moments away, well within the ack wait) covers this one
+            self._unacked, self._acked_at = 0, now
+        try:
+            await msg.ack()
+        except nats.errors.ConnectionClosedError:
+            # Stopping while this event was handled: unacknowledged, it comes again at the next
+            # start (fills are de-duplicated); not an error worth a traceback at Ctrl-C.
+            logger.debug("event not acknowledged: the connection closed meanwhile")
+
+    async def _apply_event(self, body: dict[str, Any]) -> None:
+        try:
             order = self._remember(codec.decode_order(body["order"]))
             event = codec.decode_event(body["event"])
             position = None
             if "position" in body:
                 position = decode_position(body["position"])
                 self.positions[position.symbol] = position
-            self.last_event_sequence = msg.metadata.sequence.stream
             await self._started.wait()
             fresh_fill = isinstance(event, OrderFilled) and self._first_time(event)
             if self.strategy is not None and self._running:
@@ -673,12 +755,6 @@ class RemoteEngine:
                     logger.exception("strategy callback failed for order %s", order.client_order_id)
         except (ValueError, KeyError, TypeError, AutotraderError) as exc:
             logger.error("unreadable event skipped: %s", exc)
-        try:
-            await msg.ack()
-        except nats.errors.ConnectionClosedError:
-            # Stopping while this event was handled: unacknowledged, it comes again at the next
-            # start (fills are de-duplicated); not an error worth a traceback at Ctrl-C.
-            logger.debug("event not acknowledged: the connection closed meanwhile")
 
     def _first_time(self, event: OrderFilled) -> bool:
         # A redelivered fill (at-least-once delivery) reaches on_fill once, as in process.
@@ -707,6 +783,20 @@ class RemoteEngine:
             self.price_times.update(dict.fromkeys(received, now))
         except (ValueError, ArithmeticError) as exc:
             logger.error("unreadable quotes skipped: %s", exc)
+
+    async def _on_market_data(self, msg: Any) -> None:
+        try:
+            item = decode_market_data(loads(msg.data))
+        except (ValueError, KeyError, TypeError, ArithmeticError) as exc:
+            logger.error("unreadable market data skipped: %s", exc)
+            return
+        if not self.market.update(item) or not isinstance(item, Quote):
+            return
+        if self.strategy is not None and self._running:
+            try:
+                await self.strategy.on_quote(item, self.context)
+            except Exception:
+                logger.exception("strategy on_quote failed for %s", item.symbol)
 
     async def _decision_loop(self) -> None:
         strategy = self.strategy

@@ -10,6 +10,8 @@ the journal keeps). Names of one account (``broker/environment/account``)::
                                                   (both in stream AT_EVT_<b>_<e>_<a>)
     autotrader.<b>.<e>.<a>.svc.<name>             request/reply: snapshot, result
     autotrader.<b>.<e>.<a>.quotes                 last prices (core NATS, not stored)
+    autotrader.<b>.<e>.<a>.md.<symbol>            quotes and stale markers of one symbol
+                                                  from the engine's market feed (core NATS)
     KV bucket AT_STATE_<b>_<e>_<a>                trading_state, kill
 """
 
@@ -17,7 +19,9 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -26,6 +30,7 @@ from autotrader_core.control import AccountId
 from autotrader_core.errors import AutotraderError, CircuitOpen, RateLimited, RiskRejected
 from autotrader_core.journal import JournalError
 from autotrader_core.journal.codec import decode_position, encode_position
+from autotrader_core.market_data import Quote, Stale
 from autotrader_core.models import Balance, Instrument
 
 __all__ = [
@@ -35,12 +40,17 @@ __all__ = [
     "decode_balance",
     "decode_error",
     "decode_instrument",
+    "decode_market_data",
     "decode_position",
     "dumps",
     "encode_balance",
     "encode_error",
     "encode_instrument",
     "encode_position",
+    "encode_quote",
+    "encode_stale",
+    "event_bodies",
+    "join_events",
     "loads",
 ]
 
@@ -115,10 +125,34 @@ class AccountNames:
         """Last prices, published by the gateway (not stored)."""
         return f"{self.prefix}.quotes"
 
+    def market_data(self, symbol: str) -> str:
+        """Quotes and stale markers of ``symbol`` from the gateway engine's market feed (not stored)."""
+        return f"{self.prefix}.md.{_token(symbol)}"
+
     @property
     def state_bucket(self) -> str:
         """The KV bucket with ``trading_state`` and ``kill``."""
         return "AT_STATE_" + "_".join(self._parts)
+
+
+def join_events(account: AccountId, payloads: list[bytes]) -> bytes:
+    """Several encoded event bodies as one message: ``{"account", "type": "events", "events": [...]}``.
+
+    The gateway sends the events of one strategy that are ready together this way (a
+    market order's accept and fill): one stored message, one acknowledgement, one delivery.
+    """
+    head = dumps({"account": str(account), "type": "events"})[:-1]
+    return head + b',"events":[' + b",".join(payloads) + b"]}"
+
+
+def event_bodies(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The event bodies of one event-stream message, in order (one, or those of :func:`join_events`)."""
+    if body.get("type") == "events":
+        events = body.get("events")
+        if not isinstance(events, list):
+            raise ValueError("an events message without a list of events")
+        return [e for e in events if isinstance(e, dict)]
+    return [body]
 
 
 def dumps(body: Any) -> bytes:
@@ -229,4 +263,47 @@ def decode_instrument(body: dict[str, Any]) -> Instrument:
         multiplier=Decimal(body["multiplier"]),
         max_quantity=opt("max_quantity"),
         market_lot_size=opt("market_lot_size"),
+    )
+
+
+# -- market data ------------------------------------------------------------------------
+def encode_quote(quote: Quote, now: float | None = None) -> dict[str, Any]:
+    """A quote as decimal strings; its age (seconds at ``now``, ``time.monotonic()``) replaces
+    ``received_at``, since monotonic clocks of two machines don't compare."""
+    now = time.monotonic() if now is None else now
+    return {
+        "type": "quote",
+        "symbol": quote.symbol,
+        "bid": str(quote.bid),
+        "bid_size": str(quote.bid_size),
+        "ask": str(quote.ask),
+        "ask_size": str(quote.ask_size),
+        "broker_time": None if quote.broker_time is None else quote.broker_time.isoformat(),
+        "age": max(0.0, now - quote.received_at),
+    }
+
+
+def encode_stale(stale: Stale) -> dict[str, Any]:
+    """A stale marker: prices of ``symbol`` can't be trusted since ``reason``."""
+    return {"type": "stale", "symbol": stale.symbol, "reason": stale.reason}
+
+
+def decode_market_data(body: dict[str, Any], now: float | None = None) -> Quote | Stale:
+    """Inverse of :func:`encode_quote` / :func:`encode_stale`; a quote's ``received_at`` is ``now - age``
+    on this machine's monotonic clock, so ``price_age`` and staleness read as at the gateway."""
+    if body.get("type") == "stale":
+        symbol = body.get("symbol")
+        return Stale(None if symbol is None else str(symbol), str(body.get("reason", "")))
+    if body.get("type") != "quote":
+        raise ValueError(f"unknown market data type {body.get('type')!r}")
+    now = time.monotonic() if now is None else now
+    broker_time = body.get("broker_time")
+    return Quote(
+        symbol=str(body["symbol"]),
+        bid=Decimal(body["bid"]),
+        bid_size=Decimal(body["bid_size"]),
+        ask=Decimal(body["ask"]),
+        ask_size=Decimal(body["ask_size"]),
+        broker_time=None if broker_time is None else datetime.fromisoformat(broker_time),
+        received_at=now - float(body.get("age") or 0.0),
     )
