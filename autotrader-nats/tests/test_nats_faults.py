@@ -58,13 +58,19 @@ def submit(cid: str, qty: str = "0.001") -> bytes:
 async def collect_outcomes(
     nc: Any, cids: list[str], replies: dict[str, dict[str, Any]], within: float
 ) -> None:
-    """Wait for a reply to every command, asking the gateway (svc.result) for those whose reply was lost."""
+    """Wait for a settled outcome of every command, asking the gateway (svc.result) for the rest.
+
+    A reply can come while the order's outcome is still being resolved (its request was in
+    flight when the gateway died: ``pending_submit``, unknown until the venue's window has
+    passed); a strategy then asks again, as it would for a lost reply.
+    """
     with anyio.fail_after(within):
-        while len(replies) < len(cids):
+        while True:
+            waiting = [c for c in cids if c not in replies or _pending(replies[c])]
+            if not waiting:
+                return
             await anyio.sleep(0.2)
-            for cid in cids:
-                if cid in replies:
-                    continue
+            for cid in waiting:
                 try:
                     msg = await nc.request(NAMES.service("result"), dumps({"id": cid}), timeout=1)
                 except (nats.errors.Error, TimeoutError):
@@ -72,6 +78,11 @@ async def collect_outcomes(
                 body = loads(msg.data)
                 if body.get("ok") is not None:
                     replies[cid] = body
+
+
+def _pending(body: dict[str, Any]) -> bool:
+    order = body.get("order")
+    return isinstance(order, dict) and order.get("status") == OrderStatus.PENDING_SUBMIT.value
 
 
 def settled(body: dict[str, Any]) -> bool:
@@ -157,7 +168,11 @@ async def test_gateway_sigkilled_mid_flight_recovers_and_executes_every_command_
         await nc.close()
         gateway.kill(signal.SIGKILL)
     assert all(replies[c]["ok"] for c in cids), [replies[c] for c in cids if not replies[c]["ok"]]
-    assert all(settled(replies[c]) for c in cids), [replies[c]["order"]["status"] for c in cids]
+    assert all(settled(replies[c]) for c in cids), [
+        (c, replies[c]["order"]["status"], replies[c]["order"].get("reject_reason"))
+        for c in cids
+        if not settled(replies[c])
+    ]
     counted = intents(data)
     assert set(counted) == set(cids), "a command was lost"
     assert max(counted.values()) == 1, "a command was executed twice"
