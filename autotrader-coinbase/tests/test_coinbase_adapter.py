@@ -532,3 +532,43 @@ async def test_one_unknown_open_order_costs_not_the_others(
     assert len(reports) == 1
     [bad] = adapter.bad_items
     assert bad.what == "order" and "SOME_NEW_STATUS" in str(bad.error)
+
+
+async def test_declares_the_client_order_id_as_idempotency_key(adapter: CoinbaseAdapter) -> None:
+    from autotrader_core.resend import ResendRule
+
+    guarantee = adapter.resend_guarantee
+    assert guarantee.rule is ResendRule.IDEMPOTENCY_KEY
+    assert guarantee.resend_is_immediately_safe
+    assert "client_order_id" in guarantee.source
+
+
+async def test_resend_answered_with_the_existing_order_is_that_order_not_a_new_one(
+    httpx_mock: HTTPXMock, adapter: CoinbaseAdapter, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The first send was taken (its reply lost); the re-send's reply is the existing order (§3.3)."""
+    from autotrader_core.oms import OrderManager
+
+    oms = OrderManager()
+    order = oms.add(_order())
+    first = _success(order.client_order_id)
+    httpx_mock.add_response(url=f"{API}/orders", method="POST", json=first)  # the first send, answered
+    httpx_mock.add_response(url=f"{API}/orders", method="POST", json=copy.deepcopy(first))  # the re-send
+    for event in await adapter.submit_order(order):
+        oms.apply(event)
+    with caplog.at_level("ERROR"):
+        resent = await adapter.submit_order(order)
+    assert resent == [OrderAccepted(order.client_order_id, ORDER_ID, timestamp=resent[0].timestamp)]
+    for event in resent:
+        oms.apply(event)
+    assert [o.client_order_id for o in oms] == [order.client_order_id]  # one order, not two
+    assert order.broker_order_id == ORDER_ID
+    assert order.status is OrderStatus.ACCEPTED
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+    # The stream's updates of the existing order are the client order's events.
+    httpx_mock.add_response(
+        url=f"{API}/orders/historical/{ORDER_ID}",
+        json={"order": _order_payload(order_id=ORDER_ID, client_order_id=order.client_order_id)},
+    )
+    report = await adapter.get_order(symbol="BTC-USD", client_order_id=order.client_order_id)
+    assert (report.client_order_id, report.broker_order_id) == (order.client_order_id, ORDER_ID)

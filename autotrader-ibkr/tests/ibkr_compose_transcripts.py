@@ -862,6 +862,19 @@ def submit_no_ack() -> dict[str, Any]:
     )
 
 
+@flow("resend_same_id")
+def resend_same_id() -> dict[str, Any]:
+    return transcript(
+        "LMT buy 10 AAPL: the first placeOrder gets no answer before the adapter's timeout; the re-send "
+        "carries the same orderId (TWS API docs: placeOrder with an orderId already in use modifies that "
+        "order, it never adds one) and TWS acknowledges the one order.",
+        [
+            {**place("at0again1", "LMT", lmtPrice="150.25"), "reply": []},
+            {**place("at0again1", "LMT", lmtPrice="150.25"), "reply": _ack("at0again1")},
+        ],
+    )
+
+
 @flow("readme_example")
 def readme_example() -> dict[str, Any]:
     ack = [

@@ -389,3 +389,22 @@ async def test_get_fills_filters_by_symbol_and_time(session: Session) -> None:
         assert len(await adapter.get_fills(since=datetime(2025, 11, 24, 14, 30, tzinfo=UTC))) == 1
         assert await adapter.get_fills(since=datetime(2025, 11, 24, 14, 31)) == []  # naive = UTC
         assert tws.requests("reqExecutions")[-1].named["time"] == ""
+
+
+async def test_resend_after_a_lost_acknowledgement_reuses_the_same_order_id(session: Session) -> None:
+    """The declared SAME_ID guarantee holds only if a re-send carries the first orderId, not a fresh one."""
+    from autotrader_core.errors import RequestTimeout
+    from autotrader_core.resend import ResendRule
+
+    async with session("resend_same_id", order_ack_timeout=0.3) as (tws, adapter):
+        assert adapter.resend_guarantee.rule is ResendRule.SAME_ID
+        assert "placeOrder" in adapter.resend_guarantee.source
+        order = make_order("at0again1")
+        with pytest.raises(RequestTimeout):
+            await adapter.submit_order(order)
+        [accepted] = await adapter.submit_order(order)
+        first, second = tws.requests("placeOrder")
+        assert first.named["orderId"] == second.named["orderId"]  # never a fresh getReqId
+        assert accepted.broker_order_id == first.named["orderId"]
+        assert tws.script_finished
+        assert tws.unexpected == []

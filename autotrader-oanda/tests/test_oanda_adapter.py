@@ -384,3 +384,50 @@ async def test_one_pending_order_of_an_unknown_type_costs_not_the_others(
     assert [r.broker_order_id for r in reports] == ["2304", "2309"]
     [bad] = adapter.bad_items
     assert bad.what == "open order" and bad.raw["id"] == "2399"
+
+
+def test_declares_no_resend_guarantee_with_the_reason() -> None:
+    from autotrader_core.resend import ResendRule
+    from oanda_helpers import make_settings
+
+    guarantee = OandaAdapter(make_settings()).resend_guarantee
+    assert guarantee.rule is ResendRule.NONE
+    assert not guarantee.allows_resend
+    assert "pending" in guarantee.source and "expiry" in guarantee.source
+
+
+async def test_lost_replace_reply_then_the_stream_reads_the_replace_not_a_cancel(
+    adapter: OandaAdapter, httpx_mock: HTTPXMock
+) -> None:
+    """Issue 14 item 2, checked on OANDA: the replace's cancel of the old id is never a cancel."""
+    from autotrader_core.enums import OrderStatus
+    from autotrader_core.oms import OrderManager
+
+    recording = load("TC-ORD-05")
+    submit = reply_of("TC-ORD-05", "submit")
+    httpx_mock.add_response(
+        method="POST", url=f"{REST}/orders", status_code=201, json=json.loads(json.dumps(submit, default=str))
+    )
+    httpx_mock.add_exception(
+        httpx.ReadTimeout("reply lost"), method="PUT", url=f"{REST}/orders/@at0lim7c1q2w3e1"
+    )
+    oms = OrderManager()
+    order = oms.add(_order(recording["input"]))
+    for event in await adapter.submit_order(order):
+        oms.apply(event)
+    oms.mark_pending_modify(order.client_order_id)
+    with pytest.raises(RequestTimeout):
+        await adapter.modify_order(
+            order, OrderChange(quantity=Decimal(500000), limit_price=Decimal("1.25000"))
+        )
+    # The transaction stream then delivers what the replace did (the same transactions as the lost reply).
+    replaced = reply_of("TC-ORD-05", "modify")
+    statuses = []
+    for key in ("orderCancelTransaction", "orderCreateTransaction"):
+        for event in adapter._translator.events(json.loads(json.dumps(replaced[key], default=str))):
+            oms.apply(event)
+            statuses.append(order.status)
+    assert OrderStatus.CANCELED not in statuses
+    assert order.status is OrderStatus.ACCEPTED
+    assert order.broker_order_id == "2307"
+    assert order.limit_price == Decimal("1.25000")

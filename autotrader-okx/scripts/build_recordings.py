@@ -33,6 +33,12 @@ SIGNED = {
     "x-simulated-trading": "1",
 }
 SRC = "https://www.okx.com/docs-v5/en/ (OKX API v5 docs), as digested in protocols.md"
+ORDER_ENTRY = {**SIGNED, "expTime": "<ANY>"}
+"""Headers of place and amend: signed, plus the ``expTime`` request header OKX documents for them."""
+EXPTIME_SOURCE = (
+    " expTime: OKX docs 'Transaction timeouts' (REST request header on place/amend, ms epoch; "
+    "protocols.md §2.2); its value is ours (signed timestamp + request_expiry_ms), matched as <ANY>."
+)
 
 
 def time_ex():
@@ -56,7 +62,7 @@ def submit_ex(order_body, reply, *, status=200, label="submit", note=None):
         "request": {
             "method": "POST",
             "url": f"{REST}/api/v5/trade/order",
-            "headers": SIGNED,
+            "headers": ORDER_ENTRY,
             "json": order_body,
         },
         "response": {"status": status, "json": reply},
@@ -144,6 +150,8 @@ COMPOSED = (
 
 def write(rec):
     provenance = rec.pop("provenance", COMPOSED)
+    if any("expTime" in ex["request"].get("headers", {}) for ex in rec.get("http", [])):
+        rec["source"] += EXPTIME_SOURCE
     rec = {"id": rec["id"], **{k: v for k, v in rec.items() if k != "id"}}
     ordered = {}
     for key, value in rec.items():
@@ -503,7 +511,7 @@ def tc_ord_05() -> None:
                     "request": {
                         "method": "POST",
                         "url": f"{REST}/api/v5/trade/amend-order",
-                        "headers": SIGNED,
+                        "headers": ORDER_ENTRY,
                         "json": {"instId": "BTC-USDT", "ordId": ord_id, "newSz": "0.002", "newPx": "13000.1"},
                     },
                     "response": {"status": 200, "json": amend_reply},
@@ -791,6 +799,20 @@ def tc_res_02_03() -> None:
                 ],
             }
         )
+
+
+def tc_res_06() -> None:
+    """TC-RES-06: venue_time() reads OKX's clock (the expiry guarantee is proved by it)."""
+    write(
+        {
+            "id": "TC-RES-06",
+            "description": "venue_time() asks OKX's clock: one unsigned GET /api/v5/public/time, read exactly.",
+            "source": f"{SRC} §2.7 [DOC] public time (unchanged).",
+            "input": {},
+            "expect": {"server_time": "2020-08-10T02:26:23.085+00:00"},
+            "http": [dict(time_ex(), note="venue_time(); protocols.md §2.7 [DOC]")],
+        }
+    )
 
 
 def tc_str_01() -> None:
@@ -1101,6 +1123,7 @@ RECORDINGS = (
     tc_err_05,
     tc_res_01,
     tc_res_02_03,
+    tc_res_06,
     tc_str_01,
     tc_str_02,
     tc_bad_01,

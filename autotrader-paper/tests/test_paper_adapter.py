@@ -402,3 +402,19 @@ async def test_dropped_stream_reconnects_with_a_catch_up_so_no_fill_is_lost() ->
     assert {e.fill.trade_id for e in delivered if isinstance(e, OrderFilled)} == {f.trade_id for f in history}
     assert sum(f.quantity for f in history) == D("0.05")
     assert a.faults.stream_drops == 0
+
+
+async def test_declared_resend_guarantee_matches_a_resend_after_a_lost_reply() -> None:
+    """Idempotency key: the re-send of a taken order is refused as already there; one order, one fill."""
+    from autotrader_core.resend import ResendRule
+
+    a = await connected()
+    assert a.resend_guarantee.rule is ResendRule.IDEMPOTENCY_KEY
+    assert "DuplicateClientOrderId" in a.resend_guarantee.source
+    o = order("buy", "0.01", kind="limit", limit="64000.00")
+    a.faults.fail_next("submit", RequestTimeout("reply lost"), after_apply=True)
+    with pytest.raises(RequestTimeout):
+        await a.submit_order(o)
+    with pytest.raises(DuplicateClientOrderId):
+        await a.submit_order(o)  # the re-send the guarantee allows: nothing new is created
+    assert [r.client_order_id for r in await a.get_open_orders()] == [o.client_order_id]

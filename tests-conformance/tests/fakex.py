@@ -32,6 +32,7 @@ from autotrader_core.errors import (
 )
 from autotrader_core.events import OrderAccepted, OrderCanceled, OrderEvent, OrderFilled, OrderModified
 from autotrader_core.models import Balance, Fill, Instrument, Order, OrderReport, Position
+from autotrader_core.resend import ResendGuarantee
 from autotrader_core.rest import RestClient
 from autotrader_core.skipping import parse_each
 from autotrader_core.transports import HttpReply
@@ -71,6 +72,9 @@ class FakexAdapter(BrokerAdapter):
     """Adapter for the fictional fakex broker."""
 
     name: ClassVar[str] = "fakex"
+    resend_guarantee = ResendGuarantee.none(
+        "fakex, a fictional broker: documents no request expiry or idempotency key"
+    )
     capabilities: ClassVar[Capabilities] = Capabilities(
         order_types=frozenset({OrderType.MARKET, OrderType.LIMIT, OrderType.STOP_LIMIT}),
         time_in_force=frozenset({TimeInForce.GTC}),

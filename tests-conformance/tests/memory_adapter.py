@@ -11,6 +11,7 @@ from autotrader_core.enums import AssetClass, OrderStatus, OrderType, TimeInForc
 from autotrader_core.errors import InsufficientFunds, InvalidOrder, OrderNotFound
 from autotrader_core.events import OrderAccepted, OrderCanceled, OrderEvent, OrderFilled
 from autotrader_core.models import Balance, Fill, Instrument, Order, OrderReport, Position
+from autotrader_core.resend import ResendGuarantee
 
 PRICE = Decimal("100.00")
 FEE_RATE = Decimal("0.001")
@@ -20,6 +21,7 @@ class MemoryAdapter(BrokerAdapter):
     """Market orders fill at PRICE; limit orders rest; cash is checked."""
 
     name: ClassVar[str] = "memory"
+    resend_guarantee = ResendGuarantee.none("memory test broker: no request expiry, no idempotency key")
     capabilities: ClassVar[Capabilities] = Capabilities(
         order_types=frozenset({OrderType.MARKET, OrderType.LIMIT}),
         time_in_force=frozenset({TimeInForce.GTC}),

@@ -69,7 +69,7 @@ def test_simulated_adapter_runs_through_the_fault_wrapper(pytester: pytest.Pytes
     pytester.syspathinsert(HERE)
     pytester.makepyfile(test_memory=MEMORY_SUITE)
     result = pytester.runpytest("-p", "no:cacheprovider", "-rs")
-    result.assert_outcomes(passed=20, skipped=17)  # 5 × TC-MD-*: no quotes
+    result.assert_outcomes(passed=21, skipped=18)  # 5 × TC-MD-*: no quotes
     output = result.stdout.str()
     for reason in (
         "TC-BAD-01: the kit plays the bad item from a recording",
@@ -81,6 +81,7 @@ def test_simulated_adapter_runs_through_the_fault_wrapper(pytester: pytest.Pytes
         "TC-ORD-06: adapter does not declare stop_limit_orders",
         "TC-RES-04: an IP ban is an HTTP reply",
         "TC-FLT-05: a simulator signs no timestamps",
+        "TC-RES-06: a simulated adapter has no venue clock on a wire to read",
         "TC-FLT-06: adapter does not declare streaming_fills",
         "TC-SEC-01: the test class has no secrets() hook",
     ):
@@ -90,7 +91,7 @@ def test_simulated_adapter_runs_through_the_fault_wrapper(pytester: pytest.Pytes
 def test_recorded_adapter_passes_and_shows_skip_reasons(suite_dir: pytest.Pytester) -> None:
     suite_dir.makepyfile(test_fakex=FAKEX_SUITE)
     result = suite_dir.runpytest("-p", "no:cacheprovider", "-rs")
-    result.assert_outcomes(passed=27, skipped=10)  # 5 × TC-MD-*: no quotes
+    result.assert_outcomes(passed=28, skipped=11)  # 5 × TC-MD-*: no quotes
     result.stdout.fnmatch_lines(["*TC-POS-01: adapter does not declare broker_positions*"])
 
 
@@ -277,3 +278,68 @@ def test_a_hung_scenario_fails_with_the_replay_status(suite_dir: pytest.Pytester
             "*connection #1 stopped at step 1*never-sent*",
         ]
     )
+
+
+def test_an_adapter_that_declares_no_resend_guarantee_fails_tc_res_05(pytester: pytest.Pytester) -> None:
+    pytester.syspathinsert(HERE)
+    suite = MEMORY_SUITE.replace(
+        "from memory_adapter import MemoryAdapter, PRICE, FEE_RATE",
+        """from autotrader_core.adapter import BrokerAdapter
+from memory_adapter import MemoryAdapter as _Memory, PRICE, FEE_RATE
+
+class MemoryAdapter(_Memory):
+    resend_guarantee = BrokerAdapter.resend_guarantee  # the default: nothing declared""",
+    )
+    pytester.makepyfile(test_memory=suite)
+    result = pytester.runpytest("-p", "no:cacheprovider", "-k", "res_05")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*memory does not declare its venue's re-send guarantee*"])
+
+
+def test_an_expiry_needs_its_venue_clock_recorded_and_read_exactly(suite_dir: pytest.Pytester) -> None:
+    """TC-RES-05 asks an expiry adapter for TC-RES-06; TC-RES-06 checks venue_time() against the recording."""
+    suite = FAKEX_SUITE.replace(
+        "from fakex import FakexAdapter",
+        """from datetime import UTC, datetime
+from autotrader_core.resend import ResendGuarantee
+from fakex import FakexAdapter as _Fakex
+
+class FakexAdapter(_Fakex):
+    resend_guarantee = ResendGuarantee.expiry(5.0, "fakex: a request older than 5 s by its clock is refused")
+    def request_stamp(self):
+        return datetime.now(UTC)
+    async def venue_time(self):
+        from autotrader_core.rest import RestClient
+        rest = RestClient(broker="fakex", base_url="https://api.fakex.test", error_mapper=lambda r, b: None)
+        try:
+            body = await rest.request("GET", "/v1/time")
+        finally:
+            await rest.aclose()
+        return datetime.fromtimestamp(int(body["serverTime"]) / 1000, tz=UTC)""",
+    )
+    suite_dir.makepyfile(test_fakex=suite)
+    result = suite_dir.runpytest("-p", "no:cacheprovider", "-k", "res_05 or res_06")
+    result.assert_outcomes(failed=1, skipped=1)
+    result.stdout.fnmatch_lines(["*fakex declares an expiry: record TC-RES-06*"])
+    recording = {
+        "id": "TC-RES-06",
+        "description": "venue_time()",
+        "source": "fakex docs",
+        "provenance": "composed: fakex is fictional",
+        "http": [
+            {
+                "request": {"method": "GET", "url": "https://api.fakex.test/v1/time"},
+                "response": {"status": 200, "json": {"serverTime": 1499827319559}},
+            }
+        ],
+        "input": {},
+        "expect": {"server_time": "2017-07-12T02:41:59.559+00:00"},
+    }
+    (suite_dir.path / "recordings" / "TC-RES-06.json").write_text(json.dumps(recording))
+    result = suite_dir.runpytest("-p", "no:cacheprovider", "-k", "res_05 or res_06")
+    result.assert_outcomes(passed=2)
+    recording["expect"] = {"server_time": "2017-07-12T02:41:59.560+00:00"}
+    (suite_dir.path / "recordings" / "TC-RES-06.json").write_text(json.dumps(recording))
+    result = suite_dir.runpytest("-p", "no:cacheprovider", "-k", "res_06")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*venue_time() 2017-07-12T02:41:59.559000+00:00, the venue said*"])

@@ -7,6 +7,18 @@ returns ``[]`` and positions come from the OMS (fills) and the balances.
 Id map: ``myTrades`` and the stream name orders by Binance's ``orderId`` only in
 places, so the adapter remembers ``(symbol, orderId) → client order id`` for
 orders it has seen (the only state it keeps besides instrument rules).
+
+Re-send guarantee: an expiry. Binance re-checks a signed request's ``timestamp``
+against ``recvWindow`` just before the matching engine (protocols.md §1.2), so a
+request whose stamp plus ``recvWindow`` has passed by Binance's clock
+(``GET /api/v3/time``) can no longer execute.
+
+A cancel-replace whose outcome is unknown (no reply, HTTP 5xx, an unreadable reply,
+a cancelled wait) raises as before, with ``replaced_broker_order_id`` set on the
+exception: the ``orderId`` the replace may have canceled. Until Binance says which
+order lives, that id's CANCELED is never read as a cancel of the client order, and
+a NEW for the same client order id under another ``orderId`` is read as the
+replacement (``OrderModified`` with its terms and id).
 """
 
 from __future__ import annotations
@@ -14,6 +26,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import aclosing
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -24,6 +37,7 @@ from autotrader_core.clock import ClockOffset
 from autotrader_core.decimals import require_decimal
 from autotrader_core.enums import OrderStatus, OrderType
 from autotrader_core.errors import (
+    BrokerError,
     BrokerProtocolError,
     ConfigurationError,
     InvalidOrder,
@@ -42,6 +56,7 @@ from autotrader_core.events import (
 )
 from autotrader_core.market_data import Quote
 from autotrader_core.models import Balance, Fill, Instrument, Order, OrderReport, Position
+from autotrader_core.resend import ResendGuarantee
 from autotrader_core.skipping import PARSE_ERRORS, BadItemLog
 from autotrader_core.streaming import Gap
 from autotrader_core.transport_choice import make_transport
@@ -72,12 +87,32 @@ from autotrader_binance.stream import StreamConfig, UserDataStream
 if TYPE_CHECKING:  # httpx is loaded only when the httpx transport is chosen
     import httpx
 
-__all__ = ["CAPABILITIES", "BinanceAdapter"]
+__all__ = ["CAPABILITIES", "REPLACED_BROKER_ORDER_ID", "BinanceAdapter"]
 
 logger = logging.getLogger(__name__)
 
 _TERMINAL = (OrderCanceled, OrderExpired, OrderRejected)
 _CATCH_UP_MARGIN_MS = 5_000
+
+REPLACED_BROKER_ORDER_ID = "replaced_broker_order_id"
+"""Attribute set on the exception of a cancel-replace whose outcome is unknown: the
+``orderId`` the replace may have canceled (the replacement carries the same client order
+id under a new ``orderId``; look it up by client order id)."""
+
+_RECV_WINDOW_SOURCE = (
+    "Binance Spot REST: a signed request is refused when serverTime - timestamp > recvWindow, "
+    "re-checked just before the matching engine (-1021; protocols.md §1.2)"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _PendingReplace:
+    """A cancel-replace sent whose outcome is not known yet: the old id and the new terms."""
+
+    old_order_id: str
+    quantity: Decimal
+    limit_price: Decimal | None
+    stop_price: Decimal | None
 
 
 class BinanceAdapter(BrokerAdapter):
@@ -105,6 +140,9 @@ class BinanceAdapter(BrokerAdapter):
         # A lost request can still reach Binance until its recvWindow runs out; the safe
         # submit waits that long before trusting a "not found" (no late duplicate).
         self.unknown_outcome_settle_delay = self.settings.recv_window_ms / 1000
+        self.resend_guarantee = ResendGuarantee.expiry(
+            self.settings.recv_window_ms / 1000, _RECV_WINDOW_SOURCE
+        )
         self._transport = transport
         self._stream_config = stream_config
         self._clock = ClockOffset()
@@ -118,6 +156,8 @@ class BinanceAdapter(BrokerAdapter):
         """Orders not yet known to be finished (caught up after a stream gap)."""
         self._replaced: set[str] = set()
         """orderIds canceled by a cancelReplace modify: their CANCELED report is not a cancel."""
+        self._replacing: dict[tuple[str, str], _PendingReplace] = {}
+        """(symbol, client order id) → a cancel-replace not yet settled by its reply or the stream."""
         self._stream: UserDataStream | None = None
         self.bad_items = BadItemLog(BROKER, telemetry=lambda: self.telemetry)
         """Payload items skipped because they could not be parsed (each also logged and alerted)."""
@@ -183,6 +223,23 @@ class BinanceAdapter(BrokerAdapter):
     def http(self) -> BinanceHttp:
         """The request path (exposed for diagnostics: rate-limit usage, clock offset)."""
         return self._client()
+
+    # -- re-send guarantee (recvWindow expiry) -----------------------------------------
+
+    def request_stamp(self) -> datetime:
+        """The ``timestamp`` a signed request sent now carries (local clock + measured offset).
+
+        Never below the newest ``timestamp`` already signed: a resync that lowered the
+        offset after a send must not make the stamp of that send look older than it was.
+        """
+        http = self._client()
+        stamp_ms = max(http.clock.now_ms(), http.last_signed_timestamp_ms)
+        return datetime.fromtimestamp(stamp_ms / 1000, tz=UTC)
+
+    async def venue_time(self) -> datetime:
+        """Binance's clock now: ``GET /api/v3/time`` through the rate-limited request path."""
+        server_ms = await self._client().server_time_ms()
+        return datetime.fromtimestamp(server_ms / 1000, tz=UTC)
 
     # -- connection -------------------------------------------------------------------
 
@@ -395,15 +452,17 @@ class BinanceAdapter(BrokerAdapter):
         if rules is not None:
             check_against_rules(replacement, rules)
         # Marked before sending: the stream may report the old order's CANCELED before this reply.
+        key = (order.symbol, order.client_order_id)
         if order.broker_order_id:
             self._replaced.add(order.broker_order_id)
+            self._replacing[key] = _PendingReplace(order.broker_order_id, quantity, limit_price, stop_price)
         try:
             reply = await self._client().request(
                 "POST", "/api/v3/order/cancelReplace", params=params, signed=True, order=True
             )
+            events = self._cancel_replace_success(order, reply, quantity, limit_price, stop_price)
         except CancelReplaceFailed as exc:
-            if order.broker_order_id:
-                self._replaced.discard(order.broker_order_id)
+            self._replace_refused(order)
             if exc.cancel_succeeded:  # HTTP 409: the old order is gone, the replacement was refused
                 self._remember(order.symbol, order.broker_order_id, order.client_order_id, open_=False)
                 return [
@@ -413,11 +472,26 @@ class BinanceAdapter(BrokerAdapter):
                     OrderModifyRejected(order.client_order_id, reason=exc.reason),
                 ]
             return [OrderModifyRejected(order.client_order_id, reason=exc.reason)]
-        except BaseException:
-            if order.broker_order_id:
-                self._replaced.discard(order.broker_order_id)
+        except (BrokerError, InvalidOrder):
+            # Binance answered and refused the whole request: nothing was canceled or placed.
+            self._replace_refused(order)
             raise
-        return self._cancel_replace_success(order, reply, quantity, limit_price, stop_price)
+        except BaseException as exc:
+            # Outcome unknown (no reply, 5xx, an unreadable or malformed reply, our wait
+            # cancelled): the old order may be canceled and the replacement working. Keep both
+            # under watch: the old id's CANCELED is the replace's own, and the stream's NEW for
+            # this client order id under another orderId is the replacement (see _translate).
+            if order.broker_order_id and isinstance(exc, Exception):
+                setattr(exc, REPLACED_BROKER_ORDER_ID, order.broker_order_id)
+            raise
+        self._replacing.pop(key, None)
+        return events
+
+    def _replace_refused(self, order: Order) -> None:
+        """Binance refused the cancel-replace: the old order's cancel, if any, is a real one again."""
+        self._replacing.pop((order.symbol, order.client_order_id), None)
+        if order.broker_order_id:
+            self._replaced.discard(order.broker_order_id)
 
     def _cancel_replace_success(
         self,
@@ -632,7 +706,12 @@ class BinanceAdapter(BrokerAdapter):
             symbol = str(event.get("s"))
             order_id = str(event.get("i"))
             if event.get("x") == "CANCELED" and order_id in self._replaced:
+                self._open.pop((symbol, order_id), None)
                 return []  # the old half of our own cancelReplace modify, not a cancel
+            replacement = self._replacement(symbol, order_id, event)
+            if replacement is not None:
+                self._remember(symbol, order_id, replacement.client_order_id, open_=True)
+                return [replacement]
             try:
                 events = parse_execution_report(event)
             except RefusedFill as refused:
@@ -656,6 +735,34 @@ class BinanceAdapter(BrokerAdapter):
             for balance in balances:
                 self.balances[balance.asset] = balance
         return []  # balanceUpdate, listStatus, externalLockUpdate: nothing for the OMS
+
+    def _replacement(self, symbol: str, order_id: str, event: dict[str, Any]) -> OrderModified | None:
+        """A NEW under a new orderId for a client order id being replaced: the replacement placed.
+
+        Read as the modify itself (its terms and id), whether it comes before the
+        cancelReplace reply or after a reply that was lost.
+        """
+        if event.get("x") != "NEW":
+            return None
+        client_order_id = event.get("c")
+        if not isinstance(client_order_id, str):
+            return None
+        pending = self._replacing.get((symbol, client_order_id))
+        if pending is None or pending.old_order_id == order_id:
+            return None
+        try:
+            accepted = parse_execution_report(event)[0]
+        except PARSE_ERRORS:
+            return None  # the ordinary path reports the bad item
+        del self._replacing[(symbol, client_order_id)]
+        return OrderModified(
+            client_order_id,
+            quantity=pending.quantity,
+            limit_price=pending.limit_price,
+            stop_price=pending.stop_price,
+            broker_order_id=order_id,
+            timestamp=accepted.timestamp,
+        )
 
     async def _catch_up_gap(self, gap: Gap) -> list[OrderEvent]:
         # Binance filters trades by its own clock: the last moment the old connection handed

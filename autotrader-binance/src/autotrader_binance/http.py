@@ -115,6 +115,8 @@ class BinanceHttp:
         self._banned_until = 0.0  # time.monotonic() when an IP ban (HTTP 418) ends
         self._sync_interval = clock_sync_interval
         self._last_sync: float | None = None  # time.monotonic() of the last clock sync
+        self.last_signed_timestamp_ms = 0
+        """The newest ``timestamp`` put in a signed request (an upper bound for every one sent)."""
 
     @property
     def clock(self) -> ClockOffset:
@@ -173,6 +175,7 @@ class BinanceHttp:
 
     def _sign(self, request: RestRequest) -> None:
         assert self._signer is not None  # only installed with a signer
+        self.last_signed_timestamp_ms = max(self.last_signed_timestamp_ms, request.timestamp_ms)
         # recvWindow and timestamp are digits: their encoding is themselves.
         stamp = f"recvWindow={self._recv_window}&timestamp={request.timestamp_ms}"
         if request.body is None:  # GET: everything in the query string
@@ -256,8 +259,8 @@ class BinanceHttp:
             )
 
     async def server_time_ms(self) -> int:
-        """``GET /api/v3/time`` → Binance's clock in epoch ms."""
-        body = await self.rest.request("GET", "/api/v3/time", weight=1)
+        """``GET /api/v3/time`` → Binance's clock in epoch ms (every limiter, refused during a ban)."""
+        body = await self.request("GET", "/api/v3/time", weight=1)
         value = wire_field(body, "serverTime", broker=BROKER)
         if isinstance(value, bool) or not isinstance(value, int):
             raise BrokerProtocolError("serverTime must be an integer", payload=body, broker=BROKER)

@@ -40,6 +40,7 @@ from autotrader_core.events import (
 )
 from autotrader_core.market_data import MarketDataFeed, Quote
 from autotrader_core.models import Balance, Fill, Instrument, Order, OrderReport, Position
+from autotrader_core.resend import ResendGuarantee
 from autotrader_core.skipping import BadItemLog
 from autotrader_core.transports import HttpTransport
 
@@ -117,6 +118,12 @@ class CoinbaseAdapter(BrokerAdapter):
 
     name: ClassVar[str] = "coinbase"
     capabilities: ClassVar[Capabilities] = COINBASE_CAPABILITIES
+    resend_guarantee = ResendGuarantee.idempotency_key(
+        "Coinbase Advanced Trade POST /orders: client_order_id is an idempotency key; if it is not "
+        "unique no order is created and the existing order with that id is returned (protocols.md "
+        "§3.3); an edit (POST /orders/edit) sets the new total size and price, the same edit twice "
+        "leaves the same terms"
+    )
 
     def __init__(
         self,
@@ -541,6 +548,10 @@ class CoinbaseAdapter(BrokerAdapter):
     async def server_time(self) -> datetime:
         """Coinbase's clock (``GET /time``)."""
         return datetime.fromtimestamp(await self._http.server_time_ms() / 1000, UTC)
+
+    async def venue_time(self) -> datetime:
+        """Coinbase's clock (``GET /time``): not needed by an idempotency key, served anyway."""
+        return await self.server_time()
 
     # -- stream ------------------------------------------------------------------------------------
 

@@ -50,6 +50,7 @@ from autotrader_core.events import (
     OrderModifyRejected,
 )
 from autotrader_core.models import Balance, Fill, Instrument, Order, OrderReport, Position
+from autotrader_core.resend import ResendGuarantee
 from autotrader_core.streaming import Gap, Reconnect, ReconnectingStream
 
 from autotrader_ibkr.answers import (
@@ -100,6 +101,12 @@ class IbkrAdapter(BrokerAdapter):
 
     name: ClassVar[str] = BROKER
     capabilities: ClassVar[Capabilities] = CAPABILITIES
+    resend_guarantee = ResendGuarantee.same_id(
+        "TWS API placeOrder: an orderId already in use modifies that order, it never adds one; "
+        "this adapter re-sends a client order id (and every modify) with the orderId it first used, "
+        "remembered for the life of the process and re-learned from TWS's open orders (orderRef) "
+        "after a restart"
+    )
 
     def __init__(
         self, settings: IbkrSettings | None = None, *, ib_factory: Callable[[], ib_async.IB] = ib_async.IB

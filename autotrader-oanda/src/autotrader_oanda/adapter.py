@@ -37,6 +37,7 @@ from autotrader_core.events import (
 )
 from autotrader_core.market_data import MarketDataFeed, Quote
 from autotrader_core.models import Balance, Fill, Instrument, Order, OrderReport, Position
+from autotrader_core.resend import ResendGuarantee
 from autotrader_core.skipping import BadItemLog
 from autotrader_core.transports import HttpTransport
 
@@ -95,6 +96,11 @@ class OandaAdapter(BrokerAdapter):
     """
 
     name: ClassVar[str] = BROKER
+    resend_guarantee = ResendGuarantee.none(
+        "OANDA v20: clientExtensions.id is unique among pending orders only (a filled or canceled "
+        "order's id can be used again) and a request has no expiry, so nothing makes a re-send safe; "
+        "an unknown outcome is looked up and settled, never sent again"
+    )
     capabilities: ClassVar[Capabilities] = Capabilities(
         order_types=frozenset({OrderType.MARKET, OrderType.LIMIT, OrderType.STOP}),
         time_in_force=frozenset({TimeInForce.GTC, TimeInForce.DAY, TimeInForce.IOC, TimeInForce.FOK}),

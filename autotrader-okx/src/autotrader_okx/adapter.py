@@ -10,7 +10,10 @@ What is particular to OKX and handled here:
   new price): no cancel/replace, the order keeps its ids and queue position rules;
 * stop and stop-limit would need the separate algo-order API (``order-algo``,
   its own ids, state on the business WebSocket); they are not implemented and
-  are refused before anything is sent.
+  are refused before anything is sent;
+* place and amend carry the ``expTime`` header (``settings.request_expiry_ms``), so
+  the re-send guarantee is an expiry: a request whose outcome is unknown is dead
+  once OKX's clock (``GET /api/v5/public/time``) has passed its stamp plus that window.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from autotrader_core.errors import BrokerProtocolError, InvalidOrder, OrderNotFo
 from autotrader_core.events import OrderEvent
 from autotrader_core.market_data import MarketDataFeed, Quote
 from autotrader_core.models import Balance, Fill, Instrument, Order, OrderReport, Position
+from autotrader_core.resend import ResendGuarantee
 from autotrader_core.skipping import BadItemLog
 from autotrader_core.transports import HttpTransport
 
@@ -55,6 +59,11 @@ __all__ = ["CLIENT_ORDER_ID_PATTERN", "OkxAdapter"]
 _PAGE_LIMIT = 100
 _MAX_PAGES = 50  # 5,000 rows: a safety stop, far above what one account has open
 _FILLS_WINDOW = timedelta(days=3)  # /trade/fills covers 3 days; older needs /fills-history
+_EXPTIME_SOURCE = (
+    "OKX v5 expTime request header on place and amend orders: the request is not processed if "
+    "the server's time is after expTime (sent as the signed timestamp + request_expiry_ms; "
+    "refusals 50036/50037)"
+)
 
 
 class OkxAdapter(BrokerAdapter):
@@ -94,6 +103,12 @@ class OkxAdapter(BrokerAdapter):
         transport: httpx.AsyncBaseTransport | HttpTransport | None = None,
     ) -> None:
         self.settings = settings if settings is not None else OkxSettings()
+        self.resend_guarantee = ResendGuarantee.expiry(
+            self.settings.request_expiry_ms / 1000, _EXPTIME_SOURCE
+        )
+        # A lost place can still reach OKX until its expTime: the safe submit waits that long
+        # before trusting a "not found" (no late duplicate).
+        self.unknown_outcome_settle_delay = self.settings.request_expiry_ms / 1000
         self._clock = ClockOffset()
         self._transport = transport
         self._http: OkxHttp | None = None
@@ -111,6 +126,19 @@ class OkxAdapter(BrokerAdapter):
                 self.settings, clock=self._clock, transport=self._transport, on_wait=self._rate_limit_waited
             )
         return self._http
+
+    def request_stamp(self) -> datetime:
+        """The timestamp (and so the ``expTime`` base) a request signed now carries, by OKX's clock.
+
+        Never below the newest timestamp already signed: a resync that lowered the offset
+        after a send must not make that send look older than it was.
+        """
+        stamp_ms = max(self._clock.now_ms(), self.http.last_signed_timestamp_ms)
+        return datetime.fromtimestamp(stamp_ms / 1000, tz=UTC)
+
+    async def venue_time(self) -> datetime:
+        """OKX's clock now: ``GET /api/v5/public/time`` (rate-limited like every request)."""
+        return datetime.fromtimestamp(await self.http.server_time_ms() / 1000, tz=UTC)
 
     async def connect(self) -> None:
         """Check credentials are configured and sync the clock with ``/api/v5/public/time``."""

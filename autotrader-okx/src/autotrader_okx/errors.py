@@ -29,6 +29,7 @@ __all__ = [
     "BROKER",
     "CLOCK_SKEW_CODES",
     "ERROR_TABLE",
+    "EXPIRED_REQUEST_CODES",
     "RATE_LIMIT_WINDOW_SECONDS",
     "error_for_code",
     "error_from_envelope",
@@ -42,6 +43,12 @@ RATE_LIMIT_WINDOW_SECONDS = 2.0
 
 CLOCK_SKEW_CODES = frozenset({"50102", "60006"})
 """Timestamp expired (REST / WS): resync the clock before retrying."""
+
+EXPIRED_REQUEST_CODES = frozenset({"50036", "50037"})
+"""A place/amend refused because its ``expTime`` header had passed: OKX did not process it.
+
+50036 "The expTime can't be earlier than the current system time", 50037 "Order expired"
+(OKX's error table). A proven refusal (:class:`BrokerError`), never an unknown outcome."""
 
 _AUTH = (
     "50100",  # API frozen
@@ -141,6 +148,7 @@ _INVALID = (
 )
 
 ERROR_TABLE: Mapping[str, type[AutotraderError]] = {
+    **dict.fromkeys(EXPIRED_REQUEST_CODES, BrokerError),
     **dict.fromkeys(_AUTH, AuthenticationError),
     **dict.fromkeys(_RATE, RateLimited),
     **dict.fromkeys(_UNAVAILABLE, BrokerUnavailable),

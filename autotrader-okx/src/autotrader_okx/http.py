@@ -11,7 +11,9 @@ Built on :class:`autotrader_core.rest.RestClient`. What is particular to OKX:
 * errors reported inside HTTP 200 (top-level ``code`` and per-item ``sCode``)
   mapped by :func:`autotrader_okx.errors.error_from_envelope`;
 * a ``50102`` (timestamp expired) reply resyncs the clock and retries once: the
-  gateway refused the request, so re-sending cannot duplicate anything.
+  gateway refused the request, so re-sending cannot duplicate anything;
+* place and amend carry the ``expTime`` header (the signed timestamp plus
+  ``settings.request_expiry_ms``): OKX does not process them after that moment.
 """
 
 from __future__ import annotations
@@ -111,6 +113,8 @@ class OkxHttp:
         has_credentials = bool(settings.api_key.get_secret_value())
         self._limiters: dict[tuple[str, str, str], RateLimiter] = {}
         self._order_limiter = RateLimiter("okx sub-account orders", 1000, 2.0, on_wait=on_wait)
+        self.last_signed_timestamp_ms = 0
+        """The newest timestamp put in a signed request (an upper bound for every one sent)."""
         self.rest = RestClient(
             broker=BROKER,
             base_url=settings.rest_url,
@@ -217,6 +221,10 @@ class OkxHttp:
     # -- hooks given to RestClient --------------------------------------------
     def _sign(self, request: RestRequest) -> None:
         settings = self._settings
+        self.last_signed_timestamp_ms = max(self.last_signed_timestamp_ms, request.timestamp_ms)
+        if request.method == "POST" and request.path in ORDER_ENTRY_PATHS:
+            # OKX's clock (our estimate) when signed + the window: OKX refuses it after that.
+            request.headers["expTime"] = str(request.timestamp_ms + settings.request_expiry_ms)
         request.headers.update(
             rest_auth_headers(
                 api_key=settings.api_key.get_secret_value(),

@@ -84,6 +84,12 @@ class OkxSettings(BrokerSettings):
     """Upper bound of the exponential reconnect backoff, in seconds."""
     catch_up_overlap: float = Field(default=5.0, ge=0)
     """Seconds before the last event seen that the post-reconnect fills query starts from."""
+    request_expiry_ms: int = Field(default=5000, ge=100, le=60_000)
+    """Milliseconds a place or amend request stays valid: sent as OKX's ``expTime`` header
+    (the signed timestamp plus this), after which OKX refuses the request (50036/50037) instead
+    of executing it late. It is the window of the declared re-send guarantee: a request whose
+    outcome is unknown is provably dead once OKX's clock has passed it. Too short a window
+    refuses orders that were merely slow; 100 ms to 60 s."""
     public_ws_url: str | None = None
     """Public (market-data) WebSocket URL override; default: the region/environment's ``/ws/v5/public``."""
     http_transport: Literal["auto", "httpx", "aiohttp", "lean"] = "auto"

@@ -32,6 +32,7 @@ from autotrader_core.errors import BrokerUnavailable, OrderNotFound
 from autotrader_core.events import OrderEvent, OrderFilled
 from autotrader_core.market_data import MarketDataFeed, Quote
 from autotrader_core.models import Balance, Fill, Instrument, Order, OrderReport, Position, utc_now
+from autotrader_core.resend import ResendGuarantee
 
 from autotrader_paper.faults import FaultInjector, InjectedFault
 from autotrader_paper.market_data import PaperMarketData, paper_quote
@@ -94,6 +95,12 @@ class PaperAdapter(BrokerAdapter):
 
     name: ClassVar[str] = BROKER_NAME
     capabilities: ClassVar[Capabilities] = PAPER_CAPABILITIES
+    resend_guarantee = ResendGuarantee.idempotency_key(
+        "paper simulator: a client order id it has seen (working, in flight under latency, or "
+        "finished, within its id history) is refused with DuplicateClientOrderId and nothing is created, so a re-send after "
+        "a lost reply (fault plan after_apply) never makes a second order; the refusal means the "
+        "order is already there: look it up. A modify sets absolute terms: sent twice, same order"
+    )
 
     def __init__(
         self,

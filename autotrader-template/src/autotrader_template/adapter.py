@@ -22,6 +22,7 @@ from autotrader_core.enums import AssetClass, OrderStatus, OrderType, TimeInForc
 from autotrader_core.errors import ConfigurationError, InvalidOrder
 from autotrader_core.events import OrderAccepted, OrderCanceled, OrderEvent, OrderFilled
 from autotrader_core.models import Balance, Fill, Instrument, Order, OrderReport, Position
+from autotrader_core.resend import ResendGuarantee
 from autotrader_core.skipping import BadItemLog
 from autotrader_core.wire import WireReader
 
@@ -56,6 +57,15 @@ class TemplateAdapter(BrokerAdapter):
 
     name: ClassVar[str] = BROKER
     capabilities: ClassVar[Capabilities] = CAPABILITIES
+    # REPLACE: declare what makes a re-send safe on *your* venue (docs/writing-an-adapter.md,
+    # "Declare your re-send guarantee"): ResendGuarantee.expiry(window, source) if it refuses a
+    # request older than a window by its own clock (then override request_stamp() and
+    # venue_time()), .idempotency_key(source) if a repeated client order id returns the existing
+    # order, .same_id(source) if a repeated order id modifies that order. Keep none() unless your
+    # venue documents one of these: the core then never re-sends an order whose outcome is unknown.
+    resend_guarantee = ResendGuarantee.none(
+        "template venue: documents no request expiry and no idempotency key (replace with yours)"
+    )
 
     def __init__(self, settings: TemplateSettings) -> None:
         self.settings = settings

@@ -261,6 +261,22 @@ _SPECS = (
         simulated_skip_reason="an IP ban is an HTTP reply; a simulator has no HTTP transport to ban",
     ),
     ScenarioSpec(
+        "TC-RES-05",
+        "the adapter declares its venue's re-send guarantee: a ResendGuarantee naming its source",
+        "resiliency",
+        replays="TC-CON-01",
+    ),
+    ScenarioSpec(
+        "TC-RES-06",
+        "an expiry guarantee is provable: venue_time() reads the venue's recorded clock, "
+        "request_stamp() is timezone-aware (adapters declaring an expiry)",
+        "resiliency",
+        expect_required=("server_time",),
+        recording_optional=True,
+        simulated="skip",
+        simulated_skip_reason="a simulated adapter has no venue clock on a wire to read",
+    ),
+    ScenarioSpec(
         "TC-STR-01",
         "fills arrive through the adapter's stream with exact Decimals",
         "stream",

@@ -69,6 +69,9 @@ class FaultyAdapter(BrokerAdapter):
 
     def __init__(self, inner: BrokerAdapter) -> None:
         self.inner = inner
+        # What the wrapped venue guarantees for a re-send and how long it settles, not the defaults.
+        self.resend_guarantee = inner.resend_guarantee
+        self.unknown_outcome_settle_delay = inner.unknown_outcome_settle_delay
         self.faults = SimpleFaultPlan()
         self.calls: dict[str, int] = {}
         self.submitted: list[str] = []
@@ -95,6 +98,14 @@ class FaultyAdapter(BrokerAdapter):
     def is_connected(self) -> bool:
         """The wrapped adapter's connection state."""
         return self.inner.is_connected
+
+    def request_stamp(self) -> datetime:
+        """The wrapped adapter's stamp (its estimate of the venue's clock)."""
+        return self.inner.request_stamp()
+
+    async def venue_time(self) -> datetime:
+        """The wrapped adapter's reading of the venue's clock (never faulted)."""
+        return await self.inner.venue_time()
 
     @property
     def telemetry(self) -> AdapterTelemetry:

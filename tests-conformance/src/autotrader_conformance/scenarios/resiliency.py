@@ -1,14 +1,19 @@
-"""TC-RES: rate limits, unknown outcomes on submit, bans."""
+"""TC-RES: rate limits, unknown outcomes on submit, bans, the declared re-send guarantee."""
 
 from __future__ import annotations
 
 import time
+from datetime import datetime, timedelta
 from decimal import Decimal
 
+import pytest
+from autotrader_core.adapter import BrokerAdapter
 from autotrader_core.errors import BrokerUnavailable, RateLimited, RequestTimeout
 from autotrader_core.events import OrderAccepted
+from autotrader_core.resend import ResendGuarantee, ResendRule
 from autotrader_core.resiliency import retry, submit_with_lookup
 
+from autotrader_conformance.catalogue import get_spec
 from autotrader_conformance.scenario import Scenario
 from autotrader_conformance.scenarios._base import ScenarioBase, scenario
 from autotrader_conformance.scenarios._checks import assert_report_matches, events_of, expect_error
@@ -126,3 +131,75 @@ class ResiliencyScenarios(ScenarioBase):
             assert Decimal(str(error.retry_after)) == sc.decimal("retry_after"), (
                 f"retry_after {error.retry_after}, expected {sc.decimal('retry_after')}"
             )
+
+    @scenario("TC-RES-05")
+    async def test_res_05_resend_guarantee_declared(self, conformance_scenario: Scenario) -> None:
+        """The adapter declares what makes a re-send safe on its venue, and says where the venue documents it.
+
+        The core re-sends a submit or modify whose outcome is unknown only when this
+        guarantee holds (``autotrader_core.resend``). An expiry must be provable: the
+        adapter stamps requests with a timezone-aware time and records TC-RES-06 (its
+        venue's time endpoint). Plays TC-CON-01's traffic (connect, disconnect).
+        """
+        async with self.session(conformance_scenario) as session:
+            adapter = session.adapter
+            guarantee = adapter.resend_guarantee
+            assert isinstance(guarantee, ResendGuarantee), (
+                f"resend_guarantee must be an autotrader_core.resend.ResendGuarantee, not {guarantee!r}"
+            )
+            assert guarantee is not BrokerAdapter.resend_guarantee, (
+                f"{adapter.name} does not declare its venue's re-send guarantee: set resend_guarantee to "
+                "ResendGuarantee.expiry / .idempotency_key / .same_id / .none(source) (docs/writing-an-"
+                "adapter.md, 'Declare your re-send guarantee')"
+            )
+            assert guarantee.source.strip(), "the guarantee must name where the venue documents it (source)"
+            if guarantee.rule is ResendRule.EXPIRY:
+                assert guarantee.window is not None and guarantee.window > 0
+                stamp = adapter.request_stamp()
+                assert stamp.tzinfo is not None and stamp.utcoffset() is not None, (
+                    f"request_stamp() must be timezone-aware, got {stamp!r}"
+                )
+                recordings = self.recordings_dir()
+                proof = get_spec("TC-RES-06")
+                if recordings is not None and proof.id not in self.skip_scenarios:
+                    assert (recordings / proof.file_name).is_file(), (
+                        f"{adapter.name} declares an expiry: record {proof.id} ({proof.title}) so the kit "
+                        "can check venue_time() against the venue's time endpoint"
+                    )
+            await adapter.connect()
+            await adapter.disconnect()
+
+    @scenario("TC-RES-06")
+    async def test_res_06_expiry_is_provable_by_the_venue_clock(self, conformance_scenario: Scenario) -> None:
+        """``venue_time()`` asks the venue (the recorded time endpoint) and is exact and aware.
+
+        With it the core proves a request whose outcome is unknown expired: the venue's
+        clock is past the request's stamp plus the window. Recorded by adapters that
+        declare an expiry; the recording holds the venue's time endpoint only.
+        """
+        sc = conformance_scenario
+        expected = datetime.fromisoformat(str(sc.value("server_time")))
+        async with self.session(sc) as session:
+            adapter = session.adapter
+            guarantee = adapter.resend_guarantee
+            if guarantee.rule is not ResendRule.EXPIRY:
+                pytest.fail(
+                    f"{sc.id} is recorded but {adapter.name} declares {guarantee.rule.value}, not an expiry: "
+                    "remove the recording or declare the expiry the venue documents",
+                    pytrace=False,
+                )
+            assert guarantee.window is not None
+            venue_now = await adapter.venue_time()
+            assert venue_now.tzinfo is not None and venue_now.utcoffset() is not None, (
+                f"venue_time() must be timezone-aware, got {venue_now!r}"
+            )
+            assert venue_now == expected, (
+                f"venue_time() {venue_now.isoformat()}, the venue said {expected.isoformat()}"
+            )
+            stamp = adapter.request_stamp()
+            assert stamp.tzinfo is not None and stamp.utcoffset() is not None, (
+                f"request_stamp() must be timezone-aware, got {stamp!r}"
+            )
+            window = timedelta(seconds=guarantee.window)
+            assert guarantee.expired_by(venue_now - window - timedelta(milliseconds=1), venue_now)
+            assert not guarantee.expired_by(venue_now, venue_now)
