@@ -2,7 +2,7 @@
 
 Prints figures; it is not a pass/fail test. Each venue's documented quote frame
 (protocols-market-data.md: OKX §2.4 ``tickers``, Coinbase §3.5 ``ticker``, OANDA §4.2 price
-line; paper's simulated quote for reference) goes through the adapter's own parser, the
+line; IBKR §5.5 tickPrice/tickSize; paper's simulated quote for reference) goes through the adapter's own parser, the
 one its feed runs, and every figure is checked to give the exact Decimals first.
 
 Run with the adapters installed, e.g.::
@@ -23,6 +23,7 @@ from decimal import Decimal
 
 from autotrader_coinbase.market_data import parse_market_message
 from autotrader_core.market_data import Quote
+from autotrader_ibkr.ticks import Book, parse_tick_price, parse_tick_size
 from autotrader_oanda.market_data import parse_price_line
 from autotrader_okx.market_data import parse_public_frame
 from autotrader_paper import PaperAdapter, PaperSettings
@@ -89,6 +90,26 @@ OANDA_PRICE = (
     '"time":"2016-09-20T15:05:47.960449532Z"}'
 )
 
+# IBKR: one quote is four TWS messages (bid price+size, size again, ask price+size, size again),
+# already split into fields by ib_async's socket reader (not counted here).
+IBKR_TICKS = (
+    ["1", "6", "7", "1", "185.25", "300", "1"],
+    ["2", "6", "7", "0", "300"],
+    ["1", "6", "7", "2", "185.27", "500", "1"],
+    ["2", "6", "7", "3", "500"],
+)
+
+
+def _ibkr() -> object:
+    book = Book()
+    for fields in IBKR_TICKS:
+        _ = (
+            book.apply_price(parse_tick_price(fields))
+            if fields[0] == "1"
+            else book.apply_size(parse_tick_size(fields))
+        )
+    return book.state("AAPL", 0.0)
+
 
 def _coinbase(frame: str) -> list[object]:
     # No sequence tracker: the same frame replayed must not count as an old message.
@@ -116,6 +137,7 @@ def _cases() -> list[tuple[str, Callable[[], object], tuple[str, ...]]]:
             lambda: parse_price_line(OANDA_PRICE, received_at=0.0)[0],
             ("EUR_USD", "1.11690", "10000000", "1.11704", "10000000"),
         ),
+        ("ibkr 4 tick messages -> quote", _ibkr, ("AAPL", "185.25", "300", "185.27", "500")),
         (
             "paper (simulated, no frame)",
             lambda: paper_quote(paper.simulator, paper_symbol),

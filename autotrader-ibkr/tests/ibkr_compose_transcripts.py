@@ -1255,6 +1255,450 @@ def garbage_execution_between_fills() -> dict[str, Any]:
     )
 
 
+# ---------------------------------------------------------------------------- market data
+MD_FLOW = (
+    "market-data flow: TWS API docs, Market Data: Live (reqMarketDataType, reqMktData -> tickReqParams, "
+    "marketDataType, tickPrice with the side's size then a repeated tickSize, tick-by-tick AllLast) and "
+    "Message Codes (354, 10089, 10167, 10168, 1100, 1101); tick layouts as in protocols-market-data.md §5.5/5.6"
+)
+MD_VALUES = (
+    "tick values: composed; version 6 of tickPrice/tickSize/tickString as in wboayue/rust-ibapi's "
+    "mock-gateway market-data fixtures; US-stock sizes in shares (TWS's 'sizes in shares instead of lots' "
+    "setting; which one a login uses is pinned here, protocols-market-data.md §7 item 17)"
+)
+T_TRADE = "1764009005"
+NOT_FOR_API_TEXT = "The market data subscribed with the user does not extend support for API use."
+NOT_FOR_API_CITE = (
+    "10089 text: IBKR's Campus table has no message for 10089 (protocols-market-data.md §7 item 20); "
+    "the text here is the table's note, not a captured message"
+)  # 2025-11-24 18:30:05 UTC (during the session of T0's day)
+
+
+def md_transcript(
+    description: str, script: list[dict[str, Any]], *, cites: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """A market-data transcript: cancels and clock requests are answered as TWS does (nothing / the time)."""
+    content = transcript(description, script, cites=(MD_FLOW, MD_VALUES, *cites))
+    content["answers"].update(
+        {
+            "cancelMktData": [{"reply": []}],
+            "cancelTickByTickData": [{"reply": []}],
+            "reqCurrentTime": [{"reply": [m.current_time(T_TRADE)]}],
+        }
+    )
+    return content
+
+
+def md_type(data_type: str = "3") -> dict[str, Any]:
+    """reqMarketDataType, sent once per socket before the first market-data request (3: live or delayed)."""
+    return {"expect": {"request": "reqMarketDataType", "fields": {"marketDataType": data_type}}, "reply": []}
+
+
+def quote_ticks(
+    req_id: str, bid: str, bid_size: str, ask: str, ask_size: str, *, delayed: bool = False
+) -> list[list[str]]:
+    """bid and ask of one request as TWS sends them: each price with its size, then the size again."""
+    b, bs, a, as_ = ("66", "69", "67", "70") if delayed else ("1", "0", "2", "3")
+    return [
+        m.tick_price(req_id, b, bid, bid_size, "1"),
+        m.tick_size(req_id, bs, bid_size),
+        m.tick_price(req_id, a, ask, ask_size, "1"),
+        m.tick_size(req_id, as_, ask_size),
+    ]
+
+
+def aapl_line(
+    req_id: str, bid: str, bid_size: str, ask: str, ask_size: str, data_type: str = "1"
+) -> list[list[str]]:
+    """The first answer to reqMktData of AAPL: request parameters, data type, quote, last, volume, close."""
+    delayed = data_type != "1"
+    last, last_size, volume, close = ("68", "71", "74", "75") if delayed else ("4", "5", "8", "9")
+    return [
+        m.tick_req_params(req_id, "0.01", "9c0001", "3"),
+        m.market_data_type(req_id, data_type),
+        *quote_ticks(req_id, bid, bid_size, ask, ask_size, delayed=delayed),
+        m.tick_price(req_id, last, "185.26", "100", "0"),
+        m.tick_size(req_id, last_size, "100"),
+        m.tick_size(req_id, volume, "2345678"),
+        m.tick_price(req_id, close, "184.1", "0", "0"),
+        m.tick_string(req_id, "88" if delayed else "45", "1764009000"),
+    ]
+
+
+def mkt_data(symbol: str, *, snapshot: str = "0") -> dict[str, Any]:
+    """A script step expecting reqMktData of ``symbol`` (the contract's ``symbol`` field)."""
+    return {"expect": {"request": "reqMktData", "fields": {"symbol": symbol, "snapshot": snapshot}}}
+
+
+def snapshot_answer(bid: str, bid_size: str, ask: str, ask_size: str) -> list[list[str]]:
+    """A snapshot reqMktData answer: data type, the quote, then tickSnapshotEnd."""
+    return [
+        m.market_data_type("${reqId}", "1"),
+        *quote_ticks("${reqId}", bid, bid_size, ask, ask_size),
+        m.tick_snapshot_end("${reqId}"),
+    ]
+
+
+@flow("conformance/TC-MD-01")
+def md_subscribe_and_parse() -> dict[str, Any]:
+    return md_transcript(
+        "Quotes and trades of AAPL: reqMarketDataType(3), reqMktData (first quote 185.25 x 300 / 185.27 x "
+        "500, plus the last trade before the subscription, volume and close ticks); the bid moves to "
+        "185.26 x 200, then a trade: last 185.27 x 100 with its timestamp. Then a snapshot reqMktData "
+        "(get_quote).",
+        [
+            md_type(),
+            {**mkt_data("AAPL"), "reply": aapl_line("${reqId}", "185.25", "300", "185.27", "500")},
+            {"sleep": 0.05},
+            {
+                "push": [
+                    m.tick_price("${reqId@AAPL}", "1", "185.26", "200", "1"),
+                    m.tick_size("${reqId@AAPL}", "0", "200"),
+                ]
+            },
+            {"sleep": 0.05},
+            {
+                "push": [
+                    m.tick_price("${reqId@AAPL}", "4", "185.27", "100", "0"),
+                    m.tick_size("${reqId@AAPL}", "5", "100"),
+                    m.tick_string("${reqId@AAPL}", "45", T_TRADE),
+                ]
+            },
+            {**mkt_data("AAPL", snapshot="1"), "reply": snapshot_answer("185.26", "200", "185.27", "500")},
+        ],
+    )
+
+
+@flow("market_data_tick_by_tick")
+def md_tick_by_tick() -> dict[str, Any]:
+    return md_transcript(
+        "trades_source=tick_by_tick: AAPL quotes from reqMktData (its last-trade ticks are not trades "
+        "here) and trades from tick-by-tick AllLast: one trade 100 @ 185.27 on ISLAND with its time.",
+        [
+            md_type(),
+            {**mkt_data("AAPL"), "reply": aapl_line("${reqId}", "185.25", "300", "185.27", "500")},
+            {"expect": {"request": "reqTickByTickData", "fields": {"symbol": "AAPL", "tickType": "AllLast"}}},
+            {"sleep": 0.05},
+            {
+                "push": [
+                    m.tick_price("${reqId@AAPL}", "1", "185.26", "200", "1"),
+                    m.tick_size("${reqId@AAPL}", "0", "200"),
+                ]
+            },
+            {"sleep": 0.05},
+            {"push": [m.tick_by_tick_last("${tbtReqId@AAPL}", T_TRADE, "185.27", "100", "ISLAND")]},
+        ],
+    )
+
+
+@flow("market_data_tick_by_tick_refused")
+def md_tick_by_tick_refused() -> dict[str, Any]:
+    return md_transcript(
+        "trades_source=tick_by_tick: AAPL quotes, but TWS refuses the tick-by-tick request with error "
+        "10189 'Failed to request tick-by-tick data. Invalid Real-time Query'; the quotes go on.",
+        [
+            md_type(),
+            {**mkt_data("AAPL"), "reply": aapl_line("${reqId}", "185.25", "300", "185.27", "500")},
+            {
+                "expect": {
+                    "request": "reqTickByTickData",
+                    "fields": {"symbol": "AAPL", "tickType": "AllLast"},
+                },
+                "reply": [
+                    m.error(
+                        "${reqId}", "10189", "Failed to request tick-by-tick data. Invalid Real-time Query"
+                    )
+                ],
+            },
+            {"sleep": 0.05},
+            {"push": [m.tick_price("${reqId@AAPL}", "1", "185.26", "200", "1")]},
+        ],
+    )
+
+
+@flow("engine_trades_on_quotes")
+def md_engine() -> dict[str, Any]:
+    return md_transcript(
+        "The engine runs a strategy on AAPL: its market feed takes the snapshot (reqMarketDataType(3), "
+        "snapshot reqMktData) and the streaming reqMktData; the strategy rests a limit buy of 10 at the "
+        "bid (185.25), which TWS accepts.",
+        [
+            md_type(),
+            {**mkt_data("AAPL", snapshot="1"), "reply": snapshot_answer("185.25", "300", "185.27", "500")},
+            {**mkt_data("AAPL"), "reply": aapl_line("${reqId}", "185.25", "300", "185.27", "500")},
+            {
+                # The engine makes the client order id: any orderRef, filled into the reply from the request.
+                "expect": {
+                    "request": "placeOrder",
+                    "fields": {
+                        "orderType": "LMT",
+                        "lmtPrice": "185.25",
+                        "totalQuantity": "10",
+                        "action": "BUY",
+                    },
+                },
+                "reply": [
+                    _open("Submitted", "${orderRef}", lmt_price="185.25"),
+                    _status("Submitted", "0", "10"),
+                ],
+            },
+        ],
+    )
+
+
+@flow("conformance/TC-MD-02")
+def md_unknown_symbol() -> dict[str, Any]:
+    return md_transcript(
+        "NOPE is looked up (reqContractDetails) and TWS answers error 200 'No security definition has been "
+        "found for the request': no market data is requested, for the feed or the snapshot.",
+        [],
+    )
+
+
+@flow("conformance/TC-MD-03")
+def md_reconnect() -> dict[str, Any]:
+    return md_transcript(
+        "AAPL quotes; TWS drops the socket (a TWS restart); the adapter reconnects (same client id), sends "
+        "reqMarketDataType again (TWS forgets it per socket) and re-requests AAPL, which quotes anew.",
+        [
+            md_type(),
+            {**mkt_data("AAPL"), "reply": aapl_line("${reqId}", "185.25", "300", "185.27", "500")},
+            {"sleep": 0.1},
+            {"drop": True},
+            md_type(),
+            {**mkt_data("AAPL"), "reply": aapl_line("${reqId}", "185.31", "400", "185.33", "600")},
+        ],
+    )
+
+
+@flow("conformance/TC-MD-04")
+def md_silence() -> dict[str, Any]:
+    return md_transcript(
+        "AAPL quotes, then nothing: after the silence the adapter asks TWS for its clock (reqCurrentTime) "
+        "and gets no answer (a hung TWS); it cancels the line and requests AAPL again on the same socket, "
+        "which quotes anew.",
+        [
+            md_type(),
+            {**mkt_data("AAPL"), "reply": aapl_line("${reqId}", "185.25", "300", "185.27", "500")},
+            {"expect": {"request": "reqCurrentTime"}, "reply": []},
+            {"expect": {"request": "cancelMktData"}, "reply": []},
+            {**mkt_data("AAPL"), "reply": aapl_line("${reqId}", "185.31", "400", "185.33", "600")},
+        ],
+    )
+
+
+def eur_line(req_id: str) -> list[list[str]]:
+    """The first answer to reqMktData of EUR.USD (IDEALPRO: sizes in units of the base currency)."""
+    return [
+        m.tick_req_params(req_id, "5.0E-5", "", "3"),
+        m.market_data_type(req_id, "1"),
+        *quote_ticks(req_id, "1.08525", "2000000", "1.0853", "1500000"),
+    ]
+
+
+@flow("conformance/TC-MD-05")
+def md_unsubscribe() -> dict[str, Any]:
+    return md_transcript(
+        "AAPL and EUR.USD quote; EUR.USD is canceled (cancelMktData); AAPL quotes on, and an EUR.USD tick "
+        "TWS had already sent when the cancel arrived is not a price any more.",
+        [
+            md_type(),
+            {**mkt_data("AAPL"), "reply": aapl_line("${reqId}", "185.25", "300", "185.27", "500")},
+            {**mkt_data("EUR"), "reply": eur_line("${reqId}")},
+            {
+                "expect": {"request": "cancelMktData"},
+                "reply": [
+                    m.tick_price("${reqId@EUR}", "1", "1.0852", "1000000", "1"),
+                    m.tick_price("${reqId@AAPL}", "2", "185.28", "700", "1"),
+                    m.tick_size("${reqId@AAPL}", "3", "700"),
+                ],
+            },
+        ],
+    )
+
+
+@flow("market_data_no_value")
+def md_no_value() -> dict[str, Any]:
+    return md_transcript(
+        "AAPL before the open: TWS sends -1 prices with size 0 for bid and ask (no data), then the book "
+        "fills: bid 185.25 x 300, ask 185.27 x 500; then the ask empties with a size-0 tickSize.",
+        [
+            md_type(),
+            {
+                **mkt_data("AAPL"),
+                "reply": [
+                    m.tick_req_params("${reqId}", "0.01", "9c0001", "3"),
+                    m.market_data_type("${reqId}", "1"),
+                    m.tick_price("${reqId}", "1", "-1", "0", "0"),
+                    m.tick_size("${reqId}", "0", "0"),
+                    m.tick_price("${reqId}", "2", "-1", "0", "0"),
+                    m.tick_size("${reqId}", "3", "0"),
+                ],
+            },
+            {"sleep": 0.05},
+            {"push": quote_ticks("${reqId}", "185.25", "300", "185.27", "500")},
+            {"sleep": 0.05},
+            {"push": [m.tick_size("${reqId}", "3", "0")]},
+        ],
+        cites=("no-data ticks: TWS API docs, 'a tickPrice value of -1 or 0 followed by a tickSize of 0'",),
+    )
+
+
+@flow("market_data_delayed")
+def md_delayed() -> dict[str, Any]:
+    return md_transcript(
+        "AAPL without a live subscription: reqMarketDataType(3) makes TWS answer warning 10167 'Requested "
+        "market data is not subscribed. Displaying delayed market data.', marketDataType 3 and the delayed "
+        "ticks 66-71 (bid 185.05 x 300, ask 185.07 x 500); a snapshot (get_quote) is delayed too.",
+        [
+            md_type(),
+            {
+                **mkt_data("AAPL"),
+                "reply": [
+                    m.error(
+                        "${reqId}",
+                        "10167",
+                        "Requested market data is not subscribed. Displaying delayed market data.",
+                    ),
+                    *aapl_line("${reqId}", "185.05", "300", "185.07", "500", data_type="3"),
+                ],
+            },
+            {
+                **mkt_data("AAPL", snapshot="1"),
+                "reply": [
+                    m.market_data_type("${reqId}", "3"),
+                    *quote_ticks("${reqId}", "185.05", "300", "185.07", "500", delayed=True),
+                    m.tick_snapshot_end("${reqId}"),
+                ],
+            },
+        ],
+    )
+
+
+@flow("market_data_no_permission")
+def md_no_permission() -> dict[str, Any]:
+    text_354 = (
+        "Requested market data is not subscribed. Check API status by selecting the Account menu then under "
+        "Management choose Market Data Subscription Manager and/or availability of delayed data."
+    )
+    return md_transcript(
+        "Live data only (delayed_data=off, no reqMarketDataType): ES is refused with error 354 (no "
+        "subscription) while AAPL quotes on; a snapshot of ES is refused with 10089 (subscription not "
+        "enabled for the API).",
+        [
+            {**mkt_data("AAPL"), "reply": aapl_line("${reqId}", "185.25", "300", "185.27", "500")},
+            {**mkt_data("ES"), "reply": [m.error("${reqId}", "354", text_354)]},
+            {"sleep": 0.05},
+            {"push": [m.tick_price("${reqId@AAPL}", "1", "185.26", "200", "1")]},
+            {
+                **mkt_data("ES", snapshot="1"),
+                "reply": [m.error("${reqId}", "10089", NOT_FOR_API_TEXT)],
+            },
+        ],
+        cites=(NOT_FOR_API_CITE,),
+    )
+
+
+@flow("market_data_not_for_api")
+def md_not_for_api() -> dict[str, Any]:
+    return md_transcript(
+        "AAPL's subscription is not enabled for the API: TWS answers 10089, then serves the line "
+        "delayed (marketDataType 3, ticks 66-71: bid 185.05 x 300, ask 185.07 x 500).",
+        [
+            md_type(),
+            {
+                **mkt_data("AAPL"),
+                "reply": [
+                    m.error("${reqId}", "10089", NOT_FOR_API_TEXT),
+                    *aapl_line("${reqId}", "185.05", "300", "185.07", "500", data_type="3"),
+                ],
+            },
+        ],
+        cites=(NOT_FOR_API_CITE, "10089 followed by data: wboayue/rust-ibapi#768 (10089 is a data advisory)"),
+    )
+
+
+@flow("market_data_restored")
+def md_restored() -> dict[str, Any]:
+    return md_transcript(
+        "AAPL quotes; TWS loses IBKR (1100), then restores it with the data lost (1101: 'Your market data "
+        "requests have been lost and need to be re-submitted'); the adapter re-requests AAPL on the same "
+        "socket and it quotes anew.",
+        [
+            md_type(),
+            {**mkt_data("AAPL"), "reply": aapl_line("${reqId}", "185.25", "300", "185.27", "500")},
+            {"sleep": 0.05},
+            {
+                "push": [
+                    m.error("-1", "1100", "Connectivity between IB and Trader Workstation has been lost.")
+                ]
+            },
+            {"sleep": 0.05},
+            {
+                "push": [
+                    m.error(
+                        "-1",
+                        "1101",
+                        "Connectivity between IB and Trader Workstation has been restored - data lost.",
+                    )
+                ]
+            },
+            {**mkt_data("AAPL"), "reply": aapl_line("${reqId}", "185.31", "400", "185.33", "600")},
+        ],
+    )
+
+
+@flow("quotes_cli")
+def md_quotes_cli() -> dict[str, Any]:
+    return md_transcript(
+        "`autotrader quotes ibkr AAPL`: the snapshot first (reqMarketDataType(3), snapshot reqMktData), "
+        "then the streaming reqMktData: two quotes.",
+        [
+            md_type(),
+            {**mkt_data("AAPL", snapshot="1"), "reply": snapshot_answer("185.25", "300", "185.27", "500")},
+            {**mkt_data("AAPL"), "reply": aapl_line("${reqId}", "185.25", "300", "185.27", "500")},
+            {"sleep": 0.05},
+            {"push": [m.tick_price("${reqId@AAPL}", "1", "185.26", "200", "1")]},
+        ],
+    )
+
+
+@flow("market_data_bad_tick")
+def md_bad_tick() -> dict[str, Any]:
+    return md_transcript(
+        "AAPL and EUR.USD quote; then an AAPL bid tickPrice whose price is 'Infinity' (the TWS API's "
+        "encoding of an infinite double, ibapi's INFINITY_STR, which no price can be) next to a valid EUR.USD ask update; "
+        "then a valid AAPL bid. The unreadable tick costs only itself.",
+        [
+            md_type(),
+            {**mkt_data("AAPL"), "reply": aapl_line("${reqId}", "185.25", "300", "185.27", "500")},
+            {**mkt_data("EUR"), "reply": eur_line("${reqId}")},
+            {"sleep": 0.05},
+            {
+                "push": [
+                    m.tick_price("${reqId@AAPL}", "1", "Infinity", "300", "1"),
+                    m.tick_price("${reqId@EUR}", "2", "1.08535", "1000000", "1"),
+                    m.tick_size("${reqId@EUR}", "3", "1000000"),
+                ]
+            },
+            {"sleep": 0.05},
+            {"push": [m.tick_price("${reqId@AAPL}", "1", "185.26", "200", "1")]},
+        ],
+        cites=(
+            "composed variation: a tickPrice with price 'Infinity' (rule 11: one bad item costs only itself)",
+        ),
+    )
+
+
+@flow("market_data_quiet")
+def md_quiet() -> dict[str, Any]:
+    return md_transcript(
+        "AAPL quotes once, then the market is quiet: TWS sends nothing but answers every reqCurrentTime "
+        "(standing answer), so the line stays as it is.",
+        [md_type(), {**mkt_data("AAPL"), "reply": aapl_line("${reqId}", "185.25", "300", "185.27", "500")}],
+    )
+
+
 # ---------------------------------------------------------------------------- writing
 def write(name: str, content: dict[str, Any]) -> None:
     """Write one transcript with one message per line (readable diffs)."""

@@ -38,6 +38,8 @@ TRANSCRIPTS = Path(__file__).parent / "recordings"
 
 # Client -> server message ids (ibapi ``message.OUT``) the fake understands by name.
 REQUEST_NAMES = {
+    1: "reqMktData",
+    2: "cancelMktData",
     3: "placeOrder",
     4: "cancelOrder",
     5: "reqOpenOrders",
@@ -49,12 +51,15 @@ REQUEST_NAMES = {
     16: "reqAllOpenOrders",
     17: "reqManagedAccts",
     49: "reqCurrentTime",
+    59: "reqMarketDataType",
     61: "reqPositions",
     62: "reqAccountSummary",
     64: "cancelPositions",
     71: "startApi",
     76: "reqAccountUpdatesMulti",
     77: "cancelAccountUpdatesMulti",
+    97: "reqTickByTickData",
+    98: "cancelTickByTickData",
     99: "reqCompletedOrders",
 }
 
@@ -102,6 +107,13 @@ REQUEST_FIELDS: dict[str, dict[str, int]] = {
     "reqAccountSummary": {"reqId": 2},
     "reqAccountUpdates": {"subscribe": 2, "account": 3},
     "startApi": {"clientId": 2},
+    # reqMktData: 1, 11, reqId, 12 contract fields, deltaNeutral flag, genericTickList, snapshot, ...
+    "reqMktData": {"reqId": 2, "conId": 3, "symbol": 4, "secType": 5, "genericTickList": 16, "snapshot": 17},
+    "cancelMktData": {"reqId": 2},
+    "reqMarketDataType": {"marketDataType": 2},
+    # reqTickByTickData: 97, reqId, 12 contract fields, tickType, numberOfTicks, ignoreSize (no version)
+    "reqTickByTickData": {"reqId": 1, "conId": 2, "symbol": 3, "secType": 4, "tickType": 14},
+    "cancelTickByTickData": {"reqId": 1},
 }
 
 
@@ -291,6 +303,10 @@ class FakeTws:
             if request.name == "placeOrder" and request.named.get("orderRef"):
                 # ``${orderId@<orderRef>}``: the orderId of a given order when a script places several.
                 self.context[f"orderId@{request.named['orderRef']}"] = request.named["orderId"]
+            if request.name in ("reqMktData", "reqTickByTickData"):
+                # ``${reqId@AAPL}`` / ``${tbtReqId@AAPL}``: a symbol's line when a script streams several.
+                prefix = "reqId" if request.name == "reqMktData" else "tbtReqId"
+                self.context[f"{prefix}@{request.named['symbol']}"] = request.named["reqId"]
             self._reply(step.get("reply", []), request)
             self._run_pending_steps(request)
             return

@@ -577,3 +577,50 @@ def completed_order(
         UNSET_DOUBLE,  # midOffsetAtHalf
     ]
     return head + middle + tail
+
+
+# ---------------------------------------------------------------------------- market data
+# Layouts: protocols-market-data.md §5.5/5.6 (ib_async 2.1.0 decoder.py, ibapi EDecoder at 178).
+# The per-message version of tickPrice/tickSize/tickString is not documented (§7 item 19); both
+# decoders read and discard it. 6 is the value wboayue/rust-ibapi's mock-gateway market-data fixtures
+# use (src/testdata, "type(1), version(6), request_id, tick_type, price, size, attrib_mask").
+def tick_price(req_id: str, tick_type: str, price: str, size: str, attr_mask: str = "0") -> list[str]:
+    """TICK_PRICE (1): one side's price with that side's size (1 bid, 2 ask, 4 last; 66/67/68 delayed)."""
+    return ["1", "6", req_id, tick_type, price, size, attr_mask]
+
+
+def tick_size(req_id: str, tick_type: str, size: str) -> list[str]:
+    """TICK_SIZE (2): a size alone (0 bid, 3 ask, 5 last, 8 volume; 69/70/71 delayed)."""
+    return ["2", "6", req_id, tick_type, size]
+
+
+def tick_string(req_id: str, tick_type: str, value: str) -> list[str]:
+    """TICK_STRING (46): e.g. 45 last timestamp (epoch seconds), 32/33 bid/ask exchange."""
+    return ["46", "6", req_id, tick_type, value]
+
+
+def tick_snapshot_end(req_id: str) -> list[str]:
+    """TICK_SNAPSHOT_END (57): a snapshot request is complete."""
+    return ["57", "1", req_id]
+
+
+def market_data_type(req_id: str, data_type: str) -> list[str]:
+    """MARKET_DATA_TYPE (58): 1 live, 2 frozen, 3 delayed, 4 delayed frozen, per request."""
+    return ["58", "1", req_id, data_type]
+
+
+def tick_req_params(req_id: str, min_tick: str, bbo_exchange: str, snapshot_permissions: str) -> list[str]:
+    """TICK_REQ_PARAMS (81, no version): sent after a subscribed reqMktData."""
+    return ["81", req_id, min_tick, bbo_exchange, snapshot_permissions]
+
+
+def tick_by_tick_last(
+    req_id: str, time: str, price: str, size: str, exchange: str, mask: str = "0", conditions: str = ""
+) -> list[str]:
+    """TICK_BY_TICK (99, no version), type 2 AllLast: one trade with its epoch-seconds time."""
+    return ["99", req_id, "2", time, price, size, mask, exchange, conditions]
+
+
+def current_time(epoch_seconds: str) -> list[str]:
+    """CURRENT_TIME (49): the answer to reqCurrentTime."""
+    return ["49", "1", epoch_seconds]

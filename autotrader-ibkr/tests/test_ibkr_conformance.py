@@ -31,9 +31,11 @@ SYMBOL = "AAPL"
 class FakeTwsIbkrAdapter(IbkrAdapter):
     """The real adapter; ``connect`` first starts a fake TWS replaying the scenario's transcript."""
 
-    def __init__(self, transcript: str) -> None:
-        super().__init__(IbkrSettings(symbols=[SYMBOL]))
+    def __init__(self, transcript: str, **overrides: object) -> None:
+        # The overrides count from the start: a market-data feed reads its settings when opened.
+        super().__init__(IbkrSettings(symbols=[SYMBOL], **overrides))  # type: ignore[arg-type]
         self._transcript = transcript
+        self._overrides = overrides
         self.tws: FakeTws | None = None
         self.played: FakeTws | None = None
         """The fake TWS of the last session, kept after disconnect for the teardown checks."""
@@ -44,7 +46,7 @@ class FakeTwsIbkrAdapter(IbkrAdapter):
             tws = FakeTws(Transcript.load(self._transcript))
             await tws.__aenter__()
             self.tws = self.played = tws
-            self.settings = settings_for(tws, symbols=[SYMBOL], order_ack_timeout=3.0)
+            self.settings = settings_for(tws, symbols=[SYMBOL], order_ack_timeout=3.0, **self._overrides)
         await super().connect()
 
     async def disconnect(self) -> None:
@@ -87,6 +89,9 @@ class TestIbkrConformance(AdapterConformance):
     own_wire_scenarios: ClassVar[dict[str, str]] = {
         "TC-BAD-01": "an openOrder with a blank totalQuantity among two valid ones",
         "TC-BAD-02": "an execDetails with side 'B0T' between two fills",
+        # Market data runs on the TWS socket: the fake TWS drops it (TC-MD-03) or leaves a ping unanswered.
+        "TC-MD-03": "the fake TWS drops the socket after the first quote; the adapter reconnects",
+        "TC-MD-04": "the fake TWS answers nothing, not even reqCurrentTime, after the first quote",
     }
 
     def teardown_method(self) -> None:
@@ -100,7 +105,9 @@ class TestIbkrConformance(AdapterConformance):
 
     def make_adapter(self, scenario: Scenario) -> BrokerAdapter:
         """A fresh adapter whose fake TWS replays this scenario's transcript (no I/O here)."""
-        adapter = FakeTwsIbkrAdapter(f"conformance/{scenario.id}")
+        # TC-MD-04: a short silence rule, so the scenario's silence is noticed quickly.
+        quick = {"market_data_silence": 0.3, "request_timeout": 1.0} if scenario.id == "TC-MD-04" else {}
+        adapter = FakeTwsIbkrAdapter(f"conformance/{scenario.id}", **quick)
         self.__dict__.setdefault("_made", []).append(adapter)  # the kit also builds probes on other instances
         return adapter
 
@@ -145,6 +152,11 @@ class TestIbkrConformance(AdapterConformance):
             "TC-STR-01": _order("cfstr01"),
             "TC-STR-02": _order("cfstr02", quantity="100"),
             "TC-BAD-02": _order("cfbad02", quantity="30"),
+            "TC-MD-01": {"symbols": [SYMBOL], "trades": True},
+            "TC-MD-02": {"symbol": "NOPE", "snapshot": True},
+            "TC-MD-03": {"symbols": [SYMBOL]},
+            "TC-MD-04": {"symbols": [SYMBOL]},
+            "TC-MD-05": {"symbols": [SYMBOL, "EUR.USD"], "unsubscribe": ["EUR.USD"]},
         }
         return inputs.get(scenario_id, {})
 
@@ -215,5 +227,34 @@ class TestIbkrConformance(AdapterConformance):
                     },
                 ]
             },
+            "TC-MD-01": {
+                "items": [
+                    _quote("185.25", "300", "185.27", "500"),
+                    _quote("185.26", "200", "185.27", "500"),
+                    {"kind": "trade", "symbol": SYMBOL, "price": "185.27", "size": "100"},
+                ],
+                "snapshot": _quote("185.26", "200", "185.27", "500"),
+            },
+            "TC-MD-03": {
+                "before": _quote("185.25", "300", "185.27", "500"),
+                "after": _quote("185.31", "400", "185.33", "600"),
+            },
+            "TC-MD-04": {
+                "before": _quote("185.25", "300", "185.27", "500"),
+                "after": _quote("185.31", "400", "185.33", "600"),
+            },
+            "TC-MD-05": {"after": _quote("185.25", "300", "185.28", "700")},
         }
         return values.get(scenario_id, {})
+
+
+def _quote(bid: str, bid_size: str, ask: str, ask_size: str) -> dict[str, str]:
+    """An expected AAPL quote, as the transcripts' tickPrice/tickSize messages state it."""
+    return {
+        "kind": "quote",
+        "symbol": SYMBOL,
+        "bid": bid,
+        "bid_size": bid_size,
+        "ask": ask,
+        "ask_size": ask_size,
+    }

@@ -24,7 +24,15 @@ from autotrader_core.errors import (
 
 from autotrader_ibkr.parsing import BROKER, ErrorRecord
 
-__all__ = ["ErrorKind", "classify", "ends_order_request", "to_exception"]
+__all__ = [
+    "MARKET_DATA_NOTICES",
+    "ErrorKind",
+    "NoMarketDataPermission",
+    "classify",
+    "ends_order_request",
+    "market_data_error",
+    "to_exception",
+]
 
 
 class ErrorKind(Enum):
@@ -156,4 +164,31 @@ def to_exception(record: ErrorRecord, *, context: str = "") -> AutotraderError:
         return ConfigurationError(message, broker=BROKER, code=code, broker_message=text)
     if kind is ErrorKind.REQUEST_FAILED and record.code in (200, 321):
         return InvalidOrder(message, broker=BROKER, code=code, broker_message=text)
+    return BrokerError(message, broker=BROKER, code=code, broker_message=text)
+
+
+# ---------------------------------------------------------------------------- market data
+class NoMarketDataPermission(BrokerError):
+    """TWS serves no (live) market data of this contract to this login: no subscription (354,
+    10168/10186), a subscription not enabled for the API (10089), the live session elsewhere
+    (10197), or only delayed data while ``delayed_data`` is ``stale``."""
+
+
+_NO_PERMISSION = frozenset({354, 10089, 10168, 10186, 10197})
+
+MARKET_DATA_NOTICES = frozenset({10090, 10091, 10167})
+"""Warnings about a market-data request that goes on: part of the data is not subscribed
+(10090/10091: the default ticks still flow) or delayed data is shown instead (10167: the
+``marketDataType`` message that follows says so). Never the end of the request."""
+
+
+def market_data_error(code: int, text: str, symbol: str) -> AutotraderError:
+    """The core exception for an error TWS sent about a market-data request of ``symbol``."""
+    message = f"TWS error {code} (market data of {symbol}): {text}"
+    if code in _NO_PERMISSION:
+        return NoMarketDataPermission(message, broker=BROKER, code=code, broker_message=text)
+    if code in (200, 321):
+        return InvalidOrder(message, broker=BROKER, code=code, broker_message=text)
+    if code == 100:
+        return RateLimited(message, retry_after=1.0, broker=BROKER, code=code, broker_message=text)
     return BrokerError(message, broker=BROKER, code=code, broker_message=text)

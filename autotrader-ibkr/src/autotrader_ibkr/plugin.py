@@ -31,11 +31,14 @@ CAPABILITIES = Capabilities(
     streaming_fills=True,
     broker_positions=True,
     fill_history=True,
+    quotes=True,
+    trades=True,
     test_environments=("paper",),
     notes=(
         "needs a running TWS or IB Gateway with the API socket enabled",
         "executions history covers the current day (TWS limit)",
         "instruments are the symbols qualified so far (settings.symbols preloads them)",
+        "market data needs the account's market-data subscriptions (else delayed: stale by default)",
     ),
 )
 """What the IBKR adapter supports (``IbkrAdapter.capabilities``)."""

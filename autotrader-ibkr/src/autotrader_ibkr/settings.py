@@ -80,6 +80,23 @@ class IbkrSettings(BrokerSettings):
     commission_timeout: float = Field(default=10.0, gt=0)
     """Seconds to hold an execution for its commission report before releasing the fill
     without a fee (a fill is never held back for good)."""
+    delayed_data: Literal["stale", "quotes", "off"] = "stale"
+    """Market data without a live subscription. ``stale`` (default) and ``quotes`` ask TWS for
+    live-or-delayed data (``reqMarketDataType(3)``: live where the account has the
+    subscription, 15-20 minutes delayed where not); a delayed line then yields ``Stale``
+    (``stale``: never a price risk checks trust) or its quotes (``quotes``: for watching a
+    market; they are not live). ``off`` asks for live data only: without a subscription TWS
+    refuses the request (354) and the symbol stays stale."""
+    trades_source: Literal["last", "tick_by_tick"] = "last"
+    """Where ``open_market_data(trades=True)`` takes trades from. ``last``: the market-data line's
+    last price and size ticks (no extra line; TWS reports the last trade every 250 ms for stocks,
+    so trades in between are not seen). ``tick_by_tick``: one ``AllLast`` message per trade with
+    the exchange's time, on a tick-by-tick line per symbol (TWS allows those for at most 5 % of
+    the account's market-data lines)."""
+    market_data_silence: float = Field(default=30.0, gt=0)
+    """Seconds without any market-data message after which the feed asks TWS for its clock
+    (``reqCurrentTime``); no answer within ``request_timeout`` re-requests every line, with
+    ``Stale`` first (TWS has no protocol heartbeat; a quiet symbol sends nothing)."""
 
     @model_validator(mode="after")
     def _check_port(self) -> IbkrSettings:

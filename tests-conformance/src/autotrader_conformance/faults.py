@@ -28,6 +28,7 @@ from autotrader_core.adapter import AdapterTelemetry, BrokerAdapter, OrderChange
 from autotrader_core.errors import AutotraderError
 from autotrader_core.events import OrderEvent
 from autotrader_core.fault_plan import FAULT_OPERATIONS, FaultQueue, PlannedFault
+from autotrader_core.market_data import MarketDataFeed, Quote
 from autotrader_core.models import Balance, Fill, Instrument, Order, OrderReport, Position
 
 __all__ = ["OPERATIONS", "FaultPlan", "FaultyAdapter", "PlannedFault", "SimpleFaultPlan", "with_faults"]
@@ -171,6 +172,14 @@ class FaultyAdapter(BrokerAdapter):
     def stream_events(self) -> AsyncIterator[OrderEvent]:
         """The wrapped adapter's stream, untouched."""
         return self.inner.stream_events()
+
+    async def get_quote(self, symbol: str) -> Quote:
+        """The wrapped adapter's market-data snapshot, untouched (TC-MD on a socket broker)."""
+        return await self.inner.get_quote(symbol)
+
+    def open_market_data(self, *, trades: bool = False) -> MarketDataFeed:
+        """The wrapped adapter's market-data feed, untouched (TC-MD on a socket broker)."""
+        return self.inner.open_market_data(trades=trades)
 
 
 def with_faults(adapter: BrokerAdapter) -> FaultyAdapter:
