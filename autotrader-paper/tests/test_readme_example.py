@@ -17,6 +17,7 @@ from autotrader_core import ExecutionEngine, OrderStatus, PluginManager
 from autotrader_core.settings import EngineSettings
 
 README = Path(__file__).resolve().parents[2] / "README.md"
+EXAMPLE = README.parent / "examples" / "mean_reversion.py"
 
 
 def _examples() -> list[str]:
@@ -24,6 +25,12 @@ def _examples() -> list[str]:
     text = README.read_text(encoding="utf-8")
     section = text.split("## Using it", 1)[1].split("\n## ", 1)[0]
     return re.findall(r"```python\n(.*?)```", section, re.DOTALL)
+
+
+def test_the_first_example_is_examples_mean_reversion_py_verbatim() -> None:
+    # Every adapter's test_<broker>_readme_example.py runs that file's strategy on loopback
+    # recordings: the README shows exactly what they prove trades.
+    assert _examples()[0] == EXAMPLE.read_text(encoding="utf-8")
 
 
 def test_the_first_example_trades_on_paper_and_prints_its_fills(tmp_path: Path) -> None:
