@@ -1,6 +1,6 @@
 """Builders for TWS -> client messages in the layout of server version 178.
 
-Used only by ``ibkr_compose_transcripts.py`` to write the transcript files that the fake
+Used only by ``ibkr_compose_recordings.py`` to write the transcript files that the fake
 TWS replays; tests read the JSON files, not this module.
 
 Layout source: the field order ib_async 2.1.0's ``decoder.py`` reads at server
@@ -320,8 +320,13 @@ def open_order(
     client_id: str,
     perm_id: str,
     status: str,
+    shares_allocation: str = "100",
 ) -> list[str]:
     """OPEN_ORDER (5) for a plain single-leg order, server version 178 (135 fields).
+
+    ``shares_allocation``: the share count in the deprecated sharesAllocation field
+    (``<permId>.0/<account>/<shares>``, not read by ib_async); most transcripts keep the
+    ``100`` of the capture they follow.
 
     Server >= 145 sends no version field; >= 177 drops faProfile; 159/160/162/170
     add duration, postToAts, autoCancelParent and the peg-best/mid fields.
@@ -347,7 +352,7 @@ def open_order(
         "0",  # hidden
         "0",  # discretionaryAmt
         "",  # goodAfterTime
-        f"{perm_id}.0/{account}/100",  # sharesAllocation (deprecated)
+        f"{perm_id}.0/{account}/{shares_allocation}",  # sharesAllocation (deprecated)
         "",  # faGroup
         "",  # faMethod
         "",  # faPercentage

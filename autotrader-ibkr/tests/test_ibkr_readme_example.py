@@ -1,13 +1,10 @@
 """The README's example strategy on IBKR (issue 16): the real engine, the adapter built as the
 example builds it (settings from the environment), the real ib_async client against the fake TWS
-replaying ``recordings/readme/README-SESSION.json`` (composed).
+replaying ``recordings/readme/README-SESSION.json`` (composed by ``ibkr_compose_recordings.py``).
 
-It does not trade yet: autotrader-ibkr has no market data (no ``quotes`` capability, no
-``market_data.py``), so ``ctx.last_price("AAPL")`` stays ``None`` and the example never decides.
-The test is a strict xfail on exactly that (``StrategySawNoPrice``); any other failure is a real
-one. Once the adapter requests market data, add the venue's answers (``reqMktData`` → tick
-prices and sizes) to the transcript's standing answers and drop the mark: the order half of the
-transcript (two MKT orders, their executions and commissions) is already there.
+The transcript quotes AAPL (snapshot, then the stream): a steady quote, a dip, a rise; the
+example buys 1 share on the dip and closes it on the rise, both MKT orders filled with their
+commissions.
 """
 
 from __future__ import annotations
@@ -18,7 +15,6 @@ from pathlib import Path
 
 import pytest
 from autotrader_conformance.strategy_replay import trade_from_environment
-from autotrader_ibkr import IbkrAdapter
 from ibkr_fake_tws import fake_tws
 
 pytestmark = pytest.mark.anyio
@@ -26,16 +22,6 @@ pytestmark = pytest.mark.anyio
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "mean_reversion.py"
 
 
-class StrategySawNoPrice(AssertionError):
-    """The example's strategy ran without ever getting a price from the adapter."""
-
-
-@pytest.mark.xfail(
-    strict=True,
-    raises=StrategySawNoPrice,
-    reason="autotrader-ibkr offers no market data (capabilities.quotes is False, no market_data.py): "
-    "ctx.last_price('AAPL') is None forever, so the README example never trades on IBKR (issue 16)",
-)
 async def test_the_readme_example_buys_the_dip_and_closes_on_ibkr(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -43,32 +29,22 @@ async def test_the_readme_example_buys_the_dip_and_closes_on_ibkr(
     symbol, size = example["MARKETS"]["ibkr"]
     strategy = example["MeanReversion"](symbol, Decimal(size))
     async with fake_tws("readme/README-SESSION") as tws:
-        try:
-            status = await trade_from_environment(  # the adapter built as the example builds it
-                "ibkr",
-                strategy,
-                None,
-                environment={
-                    "PORT": str(tws.port),
-                    "SYMBOLS": f'["{symbol}"]',
-                    "TWS_TIMEZONE": "US/Eastern",
-                    "CONNECT_TIMEOUT": "3",
-                    "RECONNECT_DELAY": "0.05",
-                },
-                monkeypatch=monkeypatch,
-                data_dir=tmp_path,
-                order_ids=("atreadme01", "atreadme02"),
-                within=3.0,
-            )
-        except AssertionError as exc:
-            if not strategy.prices and not IbkrAdapter.capabilities.quotes:
-                raise StrategySawNoPrice(f"no price for {symbol} in 3 s: {exc}") from exc
-            if not strategy.prices:  # market data arrived in the adapter: this test must follow
-                raise AssertionError(
-                    "autotrader-ibkr now declares quotes: add TWS's market-data answers to "
-                    "recordings/readme/README-SESSION.json and remove this test's xfail mark"
-                ) from exc
-            raise
+        status = await trade_from_environment(  # the adapter built as the example builds it
+            "ibkr",
+            strategy,
+            None,
+            environment={
+                "PORT": str(tws.port),
+                "SYMBOLS": f'["{symbol}"]',
+                "TWS_TIMEZONE": "US/Eastern",
+                "CONNECT_TIMEOUT": "3",
+                "RECONNECT_DELAY": "0.05",
+            },
+            monkeypatch=monkeypatch,
+            data_dir=tmp_path,
+            order_ids=("atreadme01", "atreadme02"),
+            within=5.0,
+        )
         assert tws.script_finished and tws.unexpected == []
     # TWS saw a MKT buy of 1 share, then a MKT sell of 1 closing it, each with our id as orderRef.
     buy, sell = (request.named for request in tws.requests("placeOrder"))

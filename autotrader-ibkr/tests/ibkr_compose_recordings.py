@@ -1,9 +1,12 @@
-"""Compose the shipped transcripts in ``tests/recordings/``: ``python tests/ibkr_compose_transcripts.py [name…]``.
+"""Compose the shipped transcripts in ``tests/recordings/``: ``python tests/ibkr_compose_recordings.py``.
 
-One shape: every transcript is built by one small function registered with
-``@flow("<file name>")`` (conformance scenarios under ``conformance/<id>``); the
-function returns the file's content, built from the helpers above the flows;
-:func:`main` writes every registered flow (or the ones named on the command line).
+``--only NAME`` rewrites one file (``--only conformance/TC-ORD-01``); ``--check`` writes
+nothing and fails with a diff when a committed file differs from what is composed
+(test_ibkr_recordings_composed.py runs it in CI). The shape is the kit's
+(autotrader_conformance.composing): every transcript is built by one small function
+registered with ``@recording("<file name>")`` (conformance scenarios under
+``conformance/<id>``); the function returns the file's content, built from the helpers
+above the flows; the kit's writer validates and writes it.
 
 These transcripts were **composed** message by message in the server-version-178
 layouts (see ``ibkr_tws_messages.py`` for the layout sources), not captured from a live
@@ -16,15 +19,15 @@ the same schema with ``"captured: <where, when>"`` and replaces a composed one a
 
 from __future__ import annotations
 
-import json
-import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import ibkr_tws_messages as m
+from autotrader_conformance.composing import Composer
 
-OUT = Path(__file__).parent / "recordings"
+# The fake TWS's own transcript format (not kit recordings), one JSON value per line.
+COMPOSER = Composer(Path(__file__).parent / "recordings", kit_schema=False, indent=1, ensure_ascii=True)
+recording = COMPOSER.recording
 ACCOUNT = "DU1234567"  # fake paper account (paper accounts start with DU)
 CLIENT_ID = "1"
 SOURCE = (
@@ -60,21 +63,6 @@ IBKR_CORRECTIONS = (
     "TWS API docs, Executions: a correction repeats the execution with only the part of execId "
     "after its last '.' changed"
 )
-
-Flow = Callable[[], dict[str, Any]]
-FLOWS: dict[str, Flow] = {}
-"""Every transcript this module writes: file name (without ``.json``) -> builder."""
-
-
-def flow(name: str) -> Callable[[Flow], Flow]:
-    """Register a function as the builder of ``tests/recordings/<name>.json``."""
-
-    def register(build: Flow) -> Flow:
-        FLOWS[name] = build
-        return build
-
-    return register
-
 
 ON_CONNECT = [
     m.managed_accounts(ACCOUNT),
@@ -240,15 +228,22 @@ def _open(status: str, order_ref: str, **terms: Any) -> list[str]:
         account=ACCOUNT,
         order_ref=order_ref,
         client_id=CLIENT_ID,
-        perm_id=PERM,
+        perm_id=terms.get("perm_id", PERM),
         status=status,
+        shares_allocation=terms.get("shares_allocation", "100"),
     )
 
 
 def _status(
-    status: str, filled: str, remaining: str, avg: str = "0", last: str = "0", order_id: str = "${orderId}"
+    status: str,
+    filled: str,
+    remaining: str,
+    avg: str = "0",
+    last: str = "0",
+    order_id: str = "${orderId}",
+    perm: str = PERM,
 ) -> list[str]:
-    return m.order_status(order_id, status, filled, remaining, avg, PERM, last, CLIENT_ID)
+    return m.order_status(order_id, status, filled, remaining, avg, perm, last, CLIENT_ID)
 
 
 def _exec(
@@ -265,7 +260,7 @@ def _exec(
         side=kw.get("side", "BOT"),
         shares=shares,
         price=price,
-        perm_id=PERM,
+        perm_id=kw.get("perm_id", PERM),
         client_id=CLIENT_ID,
         cum_qty=cum,
         avg_price=avg,
@@ -341,7 +336,7 @@ def _margin_reject(ref: str) -> list[list[str]]:
 
 
 # ---------------------------------------------------------------------------- adapter flows
-@flow("connect")
+@recording("connect")
 def connect() -> dict[str, Any]:
     return transcript(
         "Connect handshake and the connect-time requests ib_async sends; a long AAPL position and a "
@@ -354,7 +349,7 @@ def connect() -> dict[str, Any]:
     )
 
 
-@flow("limit_place_cancel")
+@recording("limit_place_cancel")
 def limit_place_cancel() -> dict[str, Any]:
     return transcript(
         "LMT DAY buy 10 AAPL @ 150.25 acknowledged (PreSubmitted, Submitted), listed by reqOpenOrders, "
@@ -377,7 +372,7 @@ def limit_place_cancel() -> dict[str, Any]:
     )
 
 
-@flow("market_partial_fills")
+@recording("market_partial_fills")
 def market_partial_fills() -> dict[str, Any]:
     return transcript(
         "MKT buy 100 AAPL filled in two executions (60 @ 150.25, 40 @ 150.26), each followed by its "
@@ -400,7 +395,7 @@ def market_partial_fills() -> dict[str, Any]:
     )
 
 
-@flow("fx_commission_first")
+@recording("fx_commission_first")
 def fx_commission_first() -> dict[str, Any]:
     fx_exec = "0001f4e8.6734b5e0.01.01"
     fx = {
@@ -440,7 +435,7 @@ def fx_commission_first() -> dict[str, Any]:
     )
 
 
-@flow("reject_201")
+@recording("reject_201")
 def reject_201() -> dict[str, Any]:
     return transcript(
         "LMT buy 1000 AAPL refused for margin the way TWS does it: PreSubmitted openOrder and orderStatus, "
@@ -451,7 +446,7 @@ def reject_201() -> dict[str, Any]:
     )
 
 
-@flow("reject_inactive_first")
+@recording("reject_inactive_first")
 def reject_inactive_first() -> dict[str, Any]:
     return transcript(
         "LMT buy 10 AAPL: TWS answers Inactive (openOrder and orderStatus) and only later error 201 "
@@ -468,7 +463,7 @@ def reject_inactive_first() -> dict[str, Any]:
     )
 
 
-@flow("order_warning_10349")
+@recording("order_warning_10349")
 def order_warning_10349() -> dict[str, Any]:
     ref, fill = "at0warn01", "0000e0d5.6734a1e0.01.01"
     return transcript(
@@ -491,7 +486,7 @@ def order_warning_10349() -> dict[str, Any]:
     )
 
 
-@flow("fill_time_formats")
+@recording("fill_time_formats")
 def fill_time_formats() -> dict[str, Any]:
     ref = "at0time01"
     stamps = (
@@ -515,7 +510,7 @@ def fill_time_formats() -> dict[str, Any]:
     )
 
 
-@flow("execution_correction")
+@recording("execution_correction")
 def execution_correction() -> dict[str, Any]:
     ref = "at0corr01"
     first, corrected = "0000e0d5.6734a201.01.01", "0000e0d5.6734a201.01.02"
@@ -545,7 +540,7 @@ def execution_correction() -> dict[str, Any]:
     )
 
 
-@flow("bad_execution_between_fills")
+@recording("bad_execution_between_fills")
 def bad_execution_between_fills() -> dict[str, Any]:
     ref = "at0bad01"
     good1, bad, good2 = "0000e0d5.6734a301.01.01", "0000e0d5.6734a302.01.01", "0000e0d5.6734a303.01.01"
@@ -571,7 +566,7 @@ def bad_execution_between_fills() -> dict[str, Any]:
     )
 
 
-@flow("modify_then_cancel")
+@recording("modify_then_cancel")
 def modify_then_cancel() -> dict[str, Any]:
     return transcript(
         "LMT buy 10 AAPL @ 150.25, modified natively (same orderId) to 150.5 and 12 shares, then canceled.",
@@ -589,7 +584,7 @@ def modify_then_cancel() -> dict[str, Any]:
     )
 
 
-@flow("cancel_unknown")
+@recording("cancel_unknown")
 def cancel_unknown() -> dict[str, Any]:
     return transcript(
         "cancelOrder for an orderId TWS does not know: error 10147.",
@@ -601,7 +596,7 @@ def cancel_unknown() -> dict[str, Any]:
     )
 
 
-@flow("locate_hold_cancel_no_reply")
+@recording("locate_hold_cancel_no_reply")
 def locate_hold_cancel_no_reply() -> dict[str, Any]:
     ref = "at0short1"
     short = {"action": "SELL", "quantity": "100"}
@@ -649,7 +644,7 @@ def locate_hold_cancel_no_reply() -> dict[str, Any]:
     )
 
 
-@flow("cancel_no_reply_still_listed")
+@recording("cancel_no_reply_still_listed")
 def cancel_no_reply_still_listed() -> dict[str, Any]:
     ref = "at0silent1"
     return transcript(
@@ -665,7 +660,7 @@ def cancel_no_reply_still_listed() -> dict[str, Any]:
     )
 
 
-@flow("reconnect_mid_fill")
+@recording("reconnect_mid_fill")
 def reconnect_mid_fill() -> dict[str, Any]:
     # A fill in three executions with the socket dropped after the first: the second happens
     # while we are away, the third after the reconnect.
@@ -720,7 +715,7 @@ CLIENT_ID_IN_USE = m.error(
 )
 
 
-@flow("reconnect_client_id_in_use")
+@recording("reconnect_client_id_in_use")
 def reconnect_client_id_in_use() -> dict[str, Any]:
     ref = "at0cid01"
     late = "0000e0d5.6734a2b1.01.01"
@@ -748,7 +743,7 @@ def reconnect_client_id_in_use() -> dict[str, Any]:
     return content
 
 
-@flow("connectivity_restored")
+@recording("connectivity_restored")
 def connectivity_restored() -> dict[str, Any]:
     return transcript(
         "After connecting, TWS loses its link to IBKR (1100) and gets it back with data kept (1102): "
@@ -770,7 +765,7 @@ CONNECTIVITY_RESTORED = m.error(
 )
 
 
-@flow("connectivity_lost")
+@recording("connectivity_lost")
 def connectivity_lost() -> dict[str, Any]:
     return transcript(
         "After connecting, TWS loses its link to IBKR (1100) for half a second, then gets it back (1102): "
@@ -785,7 +780,7 @@ def connectivity_lost() -> dict[str, Any]:
     )
 
 
-@flow("commission_missing")
+@recording("commission_missing")
 def commission_missing() -> dict[str, Any]:
     lonely = "0000e0d5.6734a1d4.01.01"
     return transcript(
@@ -807,7 +802,7 @@ def commission_missing() -> dict[str, Any]:
 TICK_110 = "The price does not conform to the minimum price variation for this contract."
 
 
-@flow("modify_rejected")
+@recording("modify_rejected")
 def modify_rejected() -> dict[str, Any]:
     return transcript(
         "LMT buy 10 AAPL @ 150.25 acknowledged; a modify to 150.257 is refused with error 110 (price "
@@ -831,7 +826,7 @@ STOP_LIMIT = {
 }
 
 
-@flow("stop_limit")
+@recording("stop_limit")
 def stop_limit() -> dict[str, Any]:
     return transcript(
         "STP LMT GTC sell 10 AAPL, stop 148, limit 147.5: acknowledged with the exact prices.",
@@ -852,7 +847,7 @@ def stop_limit() -> dict[str, Any]:
     )
 
 
-@flow("submit_no_ack")
+@recording("submit_no_ack")
 def submit_no_ack() -> dict[str, Any]:
     return transcript(
         "LMT buy 10 AAPL: TWS takes the order but its acknowledgement is lost (no reply before the "
@@ -862,7 +857,7 @@ def submit_no_ack() -> dict[str, Any]:
     )
 
 
-@flow("resend_same_id")
+@recording("resend_same_id")
 def resend_same_id() -> dict[str, Any]:
     return transcript(
         "LMT buy 10 AAPL: the first placeOrder gets no answer before the adapter's timeout; the re-send "
@@ -875,7 +870,7 @@ def resend_same_id() -> dict[str, Any]:
     )
 
 
-@flow("readme_example")
+@recording("readme_example")
 def readme_example() -> dict[str, Any]:
     ack = [
         m.open_order(
@@ -914,7 +909,7 @@ def readme_example() -> dict[str, Any]:
     )
 
 
-@flow("client_id_in_use")
+@recording("client_id_in_use")
 def client_id_in_use() -> dict[str, Any]:
     content = transcript(
         "TWS refuses every connection: another client already uses client id 1 (error 326), then closes "
@@ -927,7 +922,7 @@ def client_id_in_use() -> dict[str, Any]:
     return content
 
 
-@flow("server_version_163")
+@recording("server_version_163")
 def server_version_163() -> dict[str, Any]:
     content = transcript(
         "TWS negotiates server version 163, below the range the adapter is proven for (157-163 lay out "
@@ -941,7 +936,7 @@ def server_version_163() -> dict[str, Any]:
     return content
 
 
-@flow("restart_open_order")
+@recording("restart_open_order")
 def restart_open_order() -> dict[str, Any]:
     restart_ref = "at0gtc01"
     earlier = "0000e0d5.6734a0f1.01.01"
@@ -1025,7 +1020,7 @@ def restart_open_order() -> dict[str, Any]:
 # One transcript per kit scenario (``conformance/<id>``); client order ids are the fixed ones
 # ``test_ibkr_conformance.py`` puts in each scenario's input.
 def _conformance(sid: str, description: str, script: list[dict[str, Any]], **kw: Any) -> None:
-    FLOWS[f"conformance/{sid}"] = lambda: transcript(description, script, **kw)
+    COMPOSER.add(f"conformance/{sid}", lambda: transcript(description, script, **kw))
 
 
 _conformance("TC-CON-01", "Connect and disconnect.", [])
@@ -1145,7 +1140,7 @@ _conformance(
 )
 
 
-@flow("conformance/TC-STR-02")
+@recording("conformance/TC-STR-02")
 def stream_reconnect_catch_up() -> dict[str, Any]:
     ref = "cfstr02"
     catch_up = [
@@ -1189,7 +1184,7 @@ _BAD_LISTED = (
 )
 
 
-@flow("conformance/TC-BAD-01")
+@recording("conformance/TC-BAD-01")
 def open_orders_with_one_unreadable() -> dict[str, Any]:
     def listed(order_id: str, perm: str, ref: str, quantity: str) -> list[list[str]]:
         return [
@@ -1228,7 +1223,7 @@ def open_orders_with_one_unreadable() -> dict[str, Any]:
     return content
 
 
-@flow("conformance/TC-BAD-02")
+@recording("conformance/TC-BAD-02")
 def garbage_execution_between_fills() -> dict[str, Any]:
     ref = "cfbad02"
     good1, bad, good2 = "0000e0d5.6734a401.01.01", "0000e0d5.6734a402.01.01", "0000e0d5.6734a403.01.01"
@@ -1339,7 +1334,7 @@ def snapshot_answer(bid: str, bid_size: str, ask: str, ask_size: str) -> list[li
     ]
 
 
-@flow("conformance/TC-MD-01")
+@recording("conformance/TC-MD-01")
 def md_subscribe_and_parse() -> dict[str, Any]:
     return md_transcript(
         "Quotes and trades of AAPL: reqMarketDataType(3), reqMktData (first quote 185.25 x 300 / 185.27 x "
@@ -1369,7 +1364,94 @@ def md_subscribe_and_parse() -> dict[str, Any]:
     )
 
 
-@flow("market_data_tick_by_tick")
+README_PROVENANCE = (
+    "composed: from the conformance transcript TC-ORD-01 (its handshake, standing answers and placeOrder "
+    "reply layouts, server version 178), with our order values (orderRef, action, quantity 1, perm ids, "
+    "exec ids, prices, commissions) as variations; its market data from the conformance transcript "
+    "TC-MD-01 (reqMarketDataType, snapshot and streaming reqMktData answers), with AAPL quotes around "
+    "the fill prices as variations"
+)
+
+
+def _readme_market_order(
+    ref: str, action: str, perm: str, exec_id: str, time: str, price: str
+) -> dict[str, Any]:
+    """The README example's MKT order of 1 AAPL: accepted, filled in one execution, its commission."""
+    side = "BOT" if action == "BUY" else "SLD"
+    return {
+        "expect": {
+            "request": "placeOrder",
+            "fields": {"orderRef": ref, "action": action, "orderType": "MKT", "totalQuantity": "1"},
+        },
+        "reply": [
+            _open(
+                "PreSubmitted",
+                ref,
+                action=action,
+                quantity="1",
+                order_type="MKT",
+                lmt_price="0.0",
+                perm_id=perm,
+                shares_allocation="1",
+            ),
+            _status("PreSubmitted", "0", "1", perm=perm),
+            _exec("-1", exec_id, "1", price, "1", price, ref, side=side, time=time, perm_id=perm),
+            _status("Filled", "1", "0", price, price, perm=perm),
+            m.commission_report(exec_id, "1.0", "USD"),
+        ],
+    }
+
+
+@recording("readme/README-SESSION")
+def readme_session() -> dict[str, Any]:
+    """The README example's strategy session (test_ibkr_readme_example.py): a buy of 1 AAPL, then its close.
+
+    The example's strategy needs 20 prices (0.4 s of decision cycles) before it decides:
+    a steady quote, then a dip below the average (it buys), then a rise above it (it closes).
+    """
+    script = [
+        md_type(),
+        {**mkt_data("AAPL", snapshot="1"), "reply": snapshot_answer("150.50", "300", "150.52", "500")},
+        {
+            **mkt_data("AAPL"),
+            "reply": [
+                m.tick_req_params("${reqId}", "0.01", "9c0001", "3"),
+                m.market_data_type("${reqId}", "1"),
+                *quote_ticks("${reqId}", "150.50", "300", "150.52", "500"),
+            ],
+        },
+        {"sleep": 1.5},
+        {"push": quote_ticks("${reqId@AAPL}", "150.24", "300", "150.26", "500")},
+        _readme_market_order(
+            "atreadme01",
+            "BUY",
+            "1376327601",
+            "0000e0d5.6734a1c1.01.01",
+            "20251124 09:31:05 US/Eastern",
+            "150.26",
+        ),
+        {"sleep": 0.3},
+        {"push": quote_ticks("${reqId@AAPL}", "150.80", "300", "150.82", "500")},
+        _readme_market_order(
+            "atreadme02",
+            "SELL",
+            "1376327602",
+            "0000e0d5.6734a1c2.01.01",
+            "20251124 09:31:07 US/Eastern",
+            "150.80",
+        ),
+    ]
+    content = md_transcript(
+        "the README example on IBKR: connect, qualify AAPL, subscribe to its quotes (snapshot, then the "
+        "stream): a steady quote, a dip (the example buys: a MKT buy of 1 share) and a rise above the "
+        "average (it closes: a MKT sell of 1), each order filled in one execution with its commission",
+        script,
+    )
+    content["provenance"] = README_PROVENANCE
+    return content
+
+
+@recording("market_data_tick_by_tick")
 def md_tick_by_tick() -> dict[str, Any]:
     return md_transcript(
         "trades_source=tick_by_tick: AAPL quotes from reqMktData (its last-trade ticks are not trades "
@@ -1391,7 +1473,7 @@ def md_tick_by_tick() -> dict[str, Any]:
     )
 
 
-@flow("market_data_tick_by_tick_refused")
+@recording("market_data_tick_by_tick_refused")
 def md_tick_by_tick_refused() -> dict[str, Any]:
     return md_transcript(
         "trades_source=tick_by_tick: AAPL quotes, but TWS refuses the tick-by-tick request with error "
@@ -1416,7 +1498,7 @@ def md_tick_by_tick_refused() -> dict[str, Any]:
     )
 
 
-@flow("engine_trades_on_quotes")
+@recording("engine_trades_on_quotes")
 def md_engine() -> dict[str, Any]:
     return md_transcript(
         "The engine runs a strategy on AAPL: its market feed takes the snapshot (reqMarketDataType(3), "
@@ -1446,7 +1528,7 @@ def md_engine() -> dict[str, Any]:
     )
 
 
-@flow("conformance/TC-MD-02")
+@recording("conformance/TC-MD-02")
 def md_unknown_symbol() -> dict[str, Any]:
     return md_transcript(
         "NOPE is looked up (reqContractDetails) and TWS answers error 200 'No security definition has been "
@@ -1455,7 +1537,7 @@ def md_unknown_symbol() -> dict[str, Any]:
     )
 
 
-@flow("conformance/TC-MD-03")
+@recording("conformance/TC-MD-03")
 def md_reconnect() -> dict[str, Any]:
     return md_transcript(
         "AAPL quotes; TWS drops the socket (a TWS restart); the adapter reconnects (same client id), sends "
@@ -1471,7 +1553,7 @@ def md_reconnect() -> dict[str, Any]:
     )
 
 
-@flow("conformance/TC-MD-04")
+@recording("conformance/TC-MD-04")
 def md_silence() -> dict[str, Any]:
     return md_transcript(
         "AAPL quotes, then nothing: after the silence the adapter asks TWS for its clock (reqCurrentTime) "
@@ -1496,7 +1578,7 @@ def eur_line(req_id: str) -> list[list[str]]:
     ]
 
 
-@flow("conformance/TC-MD-05")
+@recording("conformance/TC-MD-05")
 def md_unsubscribe() -> dict[str, Any]:
     return md_transcript(
         "AAPL and EUR.USD quote; EUR.USD is canceled (cancelMktData); AAPL quotes on, and an EUR.USD tick "
@@ -1517,7 +1599,7 @@ def md_unsubscribe() -> dict[str, Any]:
     )
 
 
-@flow("market_data_no_value")
+@recording("market_data_no_value")
 def md_no_value() -> dict[str, Any]:
     return md_transcript(
         "AAPL before the open: TWS sends -1 prices with size 0 for bid and ask (no data), then the book "
@@ -1544,7 +1626,7 @@ def md_no_value() -> dict[str, Any]:
     )
 
 
-@flow("market_data_delayed")
+@recording("market_data_delayed")
 def md_delayed() -> dict[str, Any]:
     return md_transcript(
         "AAPL without a live subscription: reqMarketDataType(3) makes TWS answer warning 10167 'Requested "
@@ -1575,7 +1657,7 @@ def md_delayed() -> dict[str, Any]:
     )
 
 
-@flow("market_data_no_permission")
+@recording("market_data_no_permission")
 def md_no_permission() -> dict[str, Any]:
     text_354 = (
         "Requested market data is not subscribed. Check API status by selecting the Account menu then under "
@@ -1599,7 +1681,7 @@ def md_no_permission() -> dict[str, Any]:
     )
 
 
-@flow("market_data_not_for_api")
+@recording("market_data_not_for_api")
 def md_not_for_api() -> dict[str, Any]:
     return md_transcript(
         "AAPL's subscription is not enabled for the API: TWS answers 10089, then serves the line "
@@ -1618,7 +1700,7 @@ def md_not_for_api() -> dict[str, Any]:
     )
 
 
-@flow("market_data_restored")
+@recording("market_data_restored")
 def md_restored() -> dict[str, Any]:
     return md_transcript(
         "AAPL quotes; TWS loses IBKR (1100), then restores it with the data lost (1101: 'Your market data "
@@ -1648,7 +1730,7 @@ def md_restored() -> dict[str, Any]:
     )
 
 
-@flow("quotes_cli")
+@recording("quotes_cli")
 def md_quotes_cli() -> dict[str, Any]:
     return md_transcript(
         "`autotrader quotes ibkr AAPL`: the snapshot first (reqMarketDataType(3), snapshot reqMktData), "
@@ -1663,7 +1745,7 @@ def md_quotes_cli() -> dict[str, Any]:
     )
 
 
-@flow("market_data_bad_tick")
+@recording("market_data_bad_tick")
 def md_bad_tick() -> dict[str, Any]:
     return md_transcript(
         "AAPL and EUR.USD quote; then an AAPL bid tickPrice whose price is 'Infinity' (the TWS API's "
@@ -1690,7 +1772,7 @@ def md_bad_tick() -> dict[str, Any]:
     )
 
 
-@flow("market_data_quiet")
+@recording("market_data_quiet")
 def md_quiet() -> dict[str, Any]:
     return md_transcript(
         "AAPL quotes once, then the market is quiet: TWS sends nothing but answers every reqCurrentTime "
@@ -1699,20 +1781,5 @@ def md_quiet() -> dict[str, Any]:
     )
 
 
-# ---------------------------------------------------------------------------- writing
-def write(name: str, content: dict[str, Any]) -> None:
-    """Write one transcript with one message per line (readable diffs)."""
-    path = OUT / f"{name}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(content, indent=1) + "\n")
-
-
-def main(names: list[str] | None = None) -> None:
-    """Write every registered flow, or only those named."""
-    for name, build in FLOWS.items():
-        if not names or name in names:
-            write(name, build())
-
-
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    raise SystemExit(COMPOSER.main())

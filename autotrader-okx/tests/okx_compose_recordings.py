@@ -1,13 +1,16 @@
-"""Build tests/recordings/TC-*.json from OKX's documented payloads (tests/payloads, protocols.md §2).
+"""Compose tests/recordings/TC-*.json from OKX's documented payloads (tests/payloads, protocols.md §2).
+
+``python tests/okx_compose_recordings.py`` rewrites them (``--only TC-ORD-01`` one,
+``--check`` fails with a diff when a committed file differs; test_okx_recordings_composed.py
+runs it in CI). The shape is the kit's (autotrader_conformance.composing): shared builders
+first, then one function per recording, registered with ``@recording("<scenario id>")``.
 
 No demo-account capture was possible when these were written (no network, no keys), so
 each recording is assembled from the documented example payloads; every change to a
-documented payload is a named field in this script and is listed in the recording's
-``source``. Re-run after editing: ``python scripts/build_recordings.py``. When real demo
-traffic is captured, replace the recordings with it (docs/writing-an-adapter.md §7).
-
-Shape: shared builders first, then one function per recording (named after its scenario
-id), listed in ``RECORDINGS`` and written by ``main()``.
+documented payload is a named field in this module and is listed in the recording's
+``source``. When real demo traffic is captured, replace the recordings with it and drop
+their functions here (docs/writing-an-adapter.md §7). Other files in tests/recordings
+(TC-MD-*, TC-FLT-05, readme/) are written by hand.
 """
 
 from __future__ import annotations
@@ -16,7 +19,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-T = Path(__file__).resolve().parent.parent / "tests"
+from autotrader_conformance.composing import Composer
+
+T = Path(__file__).resolve().parent
+COMPOSER = Composer(T / "recordings")
+recording = COMPOSER.recording
 
 
 def P(name: str) -> Any:
@@ -142,13 +149,14 @@ def push(**changes):
 
 
 COMPOSED = (
-    "composed: assembled by scripts/build_recordings.py from OKX's documented example payloads "
+    "composed: assembled by tests/okx_compose_recordings.py from OKX's documented example payloads "
     "(tests/payloads, protocols.md §2); every change to a documented payload is named in source"
 )
 """No OKX flow here was captured from the broker: each recording says so (the kit requires it)."""
 
 
-def write(rec):
+def finish(rec):
+    """The recording as written: id first, provenance (COMPOSED unless given) after source."""
     provenance = rec.pop("provenance", COMPOSED)
     if any("expTime" in ex["request"].get("headers", {}) for ex in rec.get("http", [])):
         rec["source"] += EXPTIME_SOURCE
@@ -158,16 +166,16 @@ def write(rec):
         ordered[key] = value
         if key == "source":
             ordered["provenance"] = provenance
-    rec = ordered
-    (T / "recordings" / f"{rec['id']}.json").write_text(json.dumps(rec, indent=2, ensure_ascii=False) + "\n")
+    return ordered
 
 
 CL = "atmc8x2k1q7zr1"  # client order ids in the core generator's format (<= 24 lowercase alnum)
 
 
-def tc_con_01() -> None:
+@recording("TC-CON-01")
+def tc_con_01() -> dict[str, Any]:
     """TC-CON-01: connect syncs the clock, disconnect twice."""
-    write(
+    return finish(
         {
             "id": "TC-CON-01",
             "description": "connect() syncs the clock with the public time endpoint; disconnect twice.",
@@ -179,9 +187,10 @@ def tc_con_01() -> None:
     )
 
 
-def tc_ins_01() -> None:
+@recording("TC-INS-01")
+def tc_ins_01() -> dict[str, Any]:
     """TC-INS-01: tradable instruments."""
-    write(
+    return finish(
         {
             "id": "TC-INS-01",
             "description": "Spot instruments with tickSz/lotSz/minSz as exact decimals.",
@@ -212,9 +221,10 @@ def tc_ins_01() -> None:
     )
 
 
-def tc_bal_01() -> None:
+@recording("TC-BAL-01")
+def tc_bal_01() -> dict[str, Any]:
     """TC-BAL-01: balances."""
-    write(
+    return finish(
         {
             "id": "TC-BAL-01",
             "description": "Trading-account balance: total = cashBal, available = availBal.",
@@ -240,9 +250,10 @@ def tc_bal_01() -> None:
     )
 
 
-def tc_pos_01() -> None:
+@recording("TC-POS-01")
+def tc_pos_01() -> dict[str, Any]:
     """TC-POS-01: positions."""
-    write(
+    return finish(
         {
             "id": "TC-POS-01",
             "description": "An isolated-margin BTC-USDT position (posSide net: pos carries the sign).",
@@ -266,7 +277,8 @@ def tc_pos_01() -> None:
     )
 
 
-def tc_ord_01() -> None:
+@recording("TC-ORD-01")
+def tc_ord_01() -> dict[str, Any]:
     """TC-ORD-01: market sell, fill on the stream."""
     cl = "atmc8x2k1q7zr2"
     ord_id = "452197707845865472"
@@ -279,7 +291,7 @@ def tc_ord_01() -> None:
         "sz": "0.001",
         "tgtCcy": "base_ccy",
     }
-    write(
+    return finish(
         {
             "id": "TC-ORD-01",
             "description": "Market sell of 0.001 BTC; accepted by REST, filled (taker) on the orders channel.",
@@ -315,7 +327,8 @@ def tc_ord_01() -> None:
     )
 
 
-def tc_ord_02() -> None:
+@recording("TC-ORD-02")
+def tc_ord_02() -> dict[str, Any]:
     """TC-ORD-02: limit lifecycle."""
     cl = "atmc8x2k1q7zr3"
     ord_id = "1752588852617379840"
@@ -330,7 +343,7 @@ def tc_ord_02() -> None:
     }
     cancel_reply = P("cancel_ok")
     cancel_reply["data"][0].update(clOrdId=cl, ordId=ord_id)
-    write(
+    return finish(
         {
             "id": "TC-ORD-02",
             "description": "Limit buy rests (state live), is found by clOrdId, canceled by ordId; the cancel reply "
@@ -373,7 +386,8 @@ def tc_ord_02() -> None:
     )
 
 
-def tc_ord_03() -> None:
+@recording("TC-ORD-03")
+def tc_ord_03() -> dict[str, Any]:
     """TC-ORD-03: by client and broker id."""
     cl = "atmc8x2k1q7zr4"
     ord_id = "1752588852617379841"
@@ -387,7 +401,7 @@ def tc_ord_03() -> None:
         "sz": "0.001",
     }
     item = live_limit(cl, ord_id, "buy", "13013.5", "0.001")
-    write(
+    return finish(
         {
             "id": "TC-ORD-03",
             "description": "The same resting limit order found by clOrdId and by ordId.",
@@ -411,7 +425,8 @@ def tc_ord_03() -> None:
     )
 
 
-def tc_ord_04() -> None:
+@recording("TC-ORD-04")
+def tc_ord_04() -> dict[str, Any]:
     """TC-ORD-04: open orders."""
     orders = [
         ("atmc8x2k1q7zr5", "1752588852617379842", "buy", "13013.5", "0.001"),
@@ -452,7 +467,7 @@ def tc_ord_04() -> None:
             },
         }
     )
-    write(
+    return finish(
         {
             "id": "TC-ORD-04",
             "description": "Two resting limit orders listed by orders-pending (newest first).",
@@ -471,7 +486,8 @@ def tc_ord_04() -> None:
     )
 
 
-def tc_ord_05() -> None:
+@recording("TC-ORD-05")
+def tc_ord_05() -> dict[str, Any]:
     """TC-ORD-05: native amend."""
     cl = "atmc8x2k1q7zr7"
     ord_id = "1752588852617379844"
@@ -486,7 +502,7 @@ def tc_ord_05() -> None:
     }
     amend_reply = P("amend_ok")
     amend_reply["data"][0].update(clOrdId=cl, ordId=ord_id, reqId="")
-    write(
+    return finish(
         {
             "id": "TC-ORD-05",
             "description": "Native amend-order of a resting limit (new total size and price); the reply only "
@@ -526,7 +542,8 @@ def tc_ord_05() -> None:
     )
 
 
-def tc_err_01() -> None:
+@recording("TC-ERR-01")
+def tc_err_01() -> dict[str, Any]:
     """TC-ERR-01: insufficient funds."""
     cl = "atmc8x2k1q7zr8"
     body = {
@@ -542,7 +559,7 @@ def tc_err_01() -> None:
     rej["data"][0].update(
         clOrdId=cl, sCode="51008", sMsg="Order failed. Insufficient USDT balance in account."
     )
-    write(
+    return finish(
         {
             "id": "TC-ERR-01",
             "description": "A buy larger than the USDT balance: HTTP 200, code 1, item sCode 51008.",
@@ -561,7 +578,8 @@ def tc_err_01() -> None:
     )
 
 
-def tc_err_02() -> None:
+@recording("TC-ERR-02")
+def tc_err_02() -> dict[str, Any]:
     """TC-ERR-02: unknown order."""
     cl = "atmc8x2k1q7zr9"
     cancel_fail = P("cancel_ok")
@@ -569,7 +587,7 @@ def tc_err_02() -> None:
     cancel_fail["data"][0].update(
         clOrdId=cl, ordId="", sCode="51400", sMsg="Cancellation failed as the order does not exist."
     )
-    write(
+    return finish(
         {
             "id": "TC-ERR-02",
             "description": "Query (51603) and cancel (51400) of an order OKX does not know.",
@@ -607,7 +625,8 @@ def tc_err_02() -> None:
     )
 
 
-def tc_err_03() -> None:
+@recording("TC-ERR-03")
+def tc_err_03() -> dict[str, Any]:
     """TC-ERR-03: invalid order (lot size)."""
     cl = "atmc8x2k1q7zra"
     body = {
@@ -623,7 +642,7 @@ def tc_err_03() -> None:
     rej["data"][0].update(
         clOrdId=cl, sCode="51121", sMsg="Order quantity must be a multiple of the lot size."
     )
-    write(
+    return finish(
         {
             "id": "TC-ERR-03",
             "description": "Size not a multiple of lotSz 0.00000001: OKX refuses with 51121.",
@@ -642,9 +661,10 @@ def tc_err_03() -> None:
     )
 
 
-def tc_err_04() -> None:
+@recording("TC-ERR-04")
+def tc_err_04() -> dict[str, Any]:
     """TC-ERR-04: bad credentials."""
-    write(
+    return finish(
         {
             "id": "TC-ERR-04",
             "description": "Unknown API key: HTTP 401 with code 50111 on the first signed request.",
@@ -674,7 +694,8 @@ def tc_err_04() -> None:
     )
 
 
-def tc_err_05() -> None:
+@recording("TC-ERR-05")
+def tc_err_05() -> dict[str, Any]:
     """TC-ERR-05: malformed reply."""
     cl = "atmc8x2k1q7zrb"
     ord_id = "1752588852617379845"
@@ -691,7 +712,7 @@ def tc_err_05() -> None:
     ex = submit_ex(body, None)
     ex["response"] = {"status": 200, "text": truncated}
     ex["note"] = "the documented place reply cut off after 60 bytes (connection lost mid-body)"
-    write(
+    return finish(
         {
             "id": "TC-ERR-05",
             "description": "The place reply arrives truncated (not JSON): BrokerProtocolError; the order is then "
@@ -719,9 +740,10 @@ def tc_err_05() -> None:
     )
 
 
-def tc_res_01() -> None:
+@recording("TC-RES-01")
+def tc_res_01() -> dict[str, Any]:
     """TC-RES-01: rate limited."""
-    write(
+    return finish(
         {
             "id": "TC-RES-01",
             "description": "HTTP 429 {code 50011} without Retry-After (OKX documents none): the adapter waits one "
@@ -757,53 +779,66 @@ def tc_res_01() -> None:
     )
 
 
-def tc_res_02_03() -> None:
-    """TC-RES-02 and TC-RES-03: unknown outcome on submit."""
-    for sid, cl, ord_id, failure, what in (
-        ("TC-RES-02", "atmc8x2k1q7zrc", "1752588852617379846", {"status": 503, "text": ""}, "HTTP 503"),
-        ("TC-RES-03", "atmc8x2k1q7zrd", "1752588852617379847", {"exception": "timeout"}, "a read timeout"),
-    ):
-        body = {
-            "instId": "BTC-USDT",
-            "tdMode": "cash",
-            "clOrdId": cl,
-            "side": "buy",
-            "ordType": "limit",
-            "px": "13013.5",
-            "sz": "0.001",
+def unknown_outcome(sid, cl, ord_id, failure, what):
+    """TC-RES-02 and TC-RES-03: the place request's outcome is unknown; the lookup finds the order."""
+    body = {
+        "instId": "BTC-USDT",
+        "tdMode": "cash",
+        "clOrdId": cl,
+        "side": "buy",
+        "ordType": "limit",
+        "px": "13013.5",
+        "sz": "0.001",
+    }
+    ex = submit_ex(body, None)
+    ex["response"] = failure
+    return finish(
+        {
+            "id": sid,
+            "description": f"The place request ends in {what}; the lookup by clOrdId finds the order resting, "
+            "so it is never sent again.",
+            "source": f"{SRC} §2.3 [DOC] order object for the lookup. Derived: ids, state live, fill fields empty.",
+            "input": {
+                "symbol": "BTC-USDT",
+                "side": "buy",
+                "quantity": "0.001",
+                "limit_price": "13013.5",
+                "client_order_id": cl,
+            },
+            "expect": {"submits": 1},
+            "http": [
+                time_ex(),
+                ex,
+                get_order_ex(
+                    {"instId": "BTC-USDT", "clOrdId": cl},
+                    live_limit(cl, ord_id, "buy", "13013.5", "0.001"),
+                    label="lookup",
+                ),
+            ],
         }
-        ex = submit_ex(body, None)
-        ex["response"] = failure
-        write(
-            {
-                "id": sid,
-                "description": f"The place request ends in {what}; the lookup by clOrdId finds the order resting, "
-                "so it is never sent again.",
-                "source": f"{SRC} §2.3 [DOC] order object for the lookup. Derived: ids, state live, fill fields empty.",
-                "input": {
-                    "symbol": "BTC-USDT",
-                    "side": "buy",
-                    "quantity": "0.001",
-                    "limit_price": "13013.5",
-                    "client_order_id": cl,
-                },
-                "expect": {"submits": 1},
-                "http": [
-                    time_ex(),
-                    ex,
-                    get_order_ex(
-                        {"instId": "BTC-USDT", "clOrdId": cl},
-                        live_limit(cl, ord_id, "buy", "13013.5", "0.001"),
-                        label="lookup",
-                    ),
-                ],
-            }
-        )
+    )
 
 
-def tc_res_06() -> None:
+@recording("TC-RES-02")
+def tc_res_02() -> dict[str, Any]:
+    """TC-RES-02: the place request gets HTTP 503."""
+    return unknown_outcome(
+        "TC-RES-02", "atmc8x2k1q7zrc", "1752588852617379846", {"status": 503, "text": ""}, "HTTP 503"
+    )
+
+
+@recording("TC-RES-03")
+def tc_res_03() -> dict[str, Any]:
+    """TC-RES-03: the place request times out."""
+    return unknown_outcome(
+        "TC-RES-03", "atmc8x2k1q7zrd", "1752588852617379847", {"exception": "timeout"}, "a read timeout"
+    )
+
+
+@recording("TC-RES-06")
+def tc_res_06() -> dict[str, Any]:
     """TC-RES-06: venue_time() reads OKX's clock (the expiry guarantee is proved by it)."""
-    write(
+    return finish(
         {
             "id": "TC-RES-06",
             "description": "venue_time() asks OKX's clock: one unsigned GET /api/v5/public/time, read exactly.",
@@ -815,7 +850,8 @@ def tc_res_06() -> None:
     )
 
 
-def tc_str_01() -> None:
+@recording("TC-STR-01")
+def tc_str_01() -> dict[str, Any]:
     """TC-STR-01: documented push."""
     cl = "atmc8x2k1q7zre"
     ord_id = "452197707845865472"
@@ -828,7 +864,7 @@ def tc_str_01() -> None:
         "px": "31527.1",
         "sz": "0.001",
     }
-    write(
+    return finish(
         {
             "id": "TC-STR-01",
             "description": "A limit sell fills completely as maker; the fill arrives on the orders channel.",
@@ -856,7 +892,8 @@ def tc_str_01() -> None:
     )
 
 
-def tc_str_02() -> None:
+@recording("TC-STR-02")
+def tc_str_02() -> dict[str, Any]:
     """TC-STR-02: drop mid-fill."""
     cl = "atmc8x2k1q7zrf"
     ord_id = "452197707845865472"
@@ -909,7 +946,7 @@ def tc_str_02() -> None:
         fillTime="1654084355263",
         uTime="1654084355264",
     )
-    write(
+    return finish(
         {
             "id": "TC-STR-02",
             "description": "Sell 0.003 fills in three trades of 0.001. The stream drops after the first; the second "
@@ -995,7 +1032,8 @@ def tc_str_02() -> None:
     )
 
 
-def tc_bad_01() -> None:
+@recording("TC-BAD-01")
+def tc_bad_01() -> dict[str, Any]:
     """TC-BAD-01: one order of an unknown type."""
     orders = [
         ("atmc8x2k1q7zr5", "1752588852617379842", "buy", "13013.5", "0.001"),
@@ -1004,7 +1042,7 @@ def tc_bad_01() -> None:
     unknown = live_limit("", "1752588852617379844", "buy", "13000.1", "0.001")
     unknown["ordType"] = "some_future_type"
     listed = [live_limit(cl, oid, side, px, sz) for cl, oid, side, px, sz in reversed(orders)]
-    write(
+    return finish(
         {
             "id": "TC-BAD-01",
             "description": "orders-pending lists our two resting orders and, between them, an order placed by another "
@@ -1035,7 +1073,8 @@ def tc_bad_01() -> None:
     )
 
 
-def tc_bad_02() -> None:
+@recording("TC-BAD-02")
+def tc_bad_02() -> dict[str, Any]:
     """TC-BAD-02: garbage frame between two fills."""
     cl = "atmc8x2k1q7zrg"
     ord_id = "452197707845865472"
@@ -1068,7 +1107,7 @@ def tc_bad_02() -> None:
         uTime="1654084354264",
     )
     fill = {"quantity": "0.001", "price": "31527.1", "fee": "0.02522168", "fee_currency": "USDT"}
-    write(
+    return finish(
         {
             "id": "TC-BAD-02",
             "description": "Sell 0.002 fills in two trades of 0.001 pushed on the orders channel; a torn, unparseable "
@@ -1106,37 +1145,5 @@ def tc_bad_02() -> None:
     )
 
 
-RECORDINGS = (
-    tc_con_01,
-    tc_ins_01,
-    tc_bal_01,
-    tc_pos_01,
-    tc_ord_01,
-    tc_ord_02,
-    tc_ord_03,
-    tc_ord_04,
-    tc_ord_05,
-    tc_err_01,
-    tc_err_02,
-    tc_err_03,
-    tc_err_04,
-    tc_err_05,
-    tc_res_01,
-    tc_res_02_03,
-    tc_res_06,
-    tc_str_01,
-    tc_str_02,
-    tc_bad_01,
-    tc_bad_02,
-)
-"""One function per recording, in the order they are written."""
-
-
-def main() -> None:
-    """Write every recording into tests/recordings/."""
-    for build in RECORDINGS:
-        build()
-
-
 if __name__ == "__main__":
-    main()
+    raise SystemExit(COMPOSER.main())
