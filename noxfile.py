@@ -136,9 +136,13 @@ def crash(session: nox.Session) -> None:
 
 @nox.session(name="crash-many")
 def crash_many(session: nox.Session) -> None:
-    """Hundreds of seeded kill -9 scenarios (not CI): nox -s crash-many -- --runs 300 --seed 7000."""
+    """Hundreds of seeded kill -9 scenarios, half of them held in flight (not CI): a summary per kill mode.
+
+    nox -s crash-many -- --runs 300 --seed 7000 --kills both --guarantee mixed
+    """
     session.install("-e", CORE, "-e", "./autotrader-paper")
-    session.run("python", "tests-crash/run_crash.py", *(session.posargs or ["--runs", "200", "--seed", "1"]))
+    default = ["--runs", "300", "--seed", "1", "--kills", "both", "--guarantee", "mixed"]
+    session.run("python", "tests-crash/run_crash.py", *(session.posargs or default))
 
 
 @nox.session
@@ -191,6 +195,7 @@ def types(session: nox.Session) -> None:
         "autotrader-nats/tests",
         "autotrader-paper/tests",
         "autotrader-template/tests",
+        "tests-crash",
     ]:
         # The NATS tests borrow the crash suite's loopback broker (tests-crash/crashkit).
         env = {"MYPYPATH": "tests-crash"} if tests.startswith("autotrader-nats") else {}

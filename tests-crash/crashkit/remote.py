@@ -5,6 +5,11 @@ every subscription it first re-reads the fills since ``connect()`` (catch-up).
 
 A kill point ``"name:n"`` (env ``CRASH_POINT``) SIGKILLs this process the n-th time
 the point is reached: a real ``kill -9`` at an exact place, no cleanup, no flush.
+
+It declares the broker's re-send guarantee (by default an expiry of
+:data:`~crashkit.holds.DEFAULT_WINDOW` seconds, like Binance's ``recvWindow``): every
+submit, cancel and modify carries a stamp by the broker's clock (:meth:`request_stamp`, from the
+offset measured at ``connect()``), and :meth:`venue_time` asks the broker for its clock.
 """
 
 from __future__ import annotations
@@ -20,15 +25,17 @@ from typing import Any, ClassVar
 import anyio
 from anyio.abc import SocketStream
 from anyio.streams.buffered import BufferedByteReceiveStream
-from autotrader_core.adapter import BrokerAdapter
+from autotrader_core.adapter import BrokerAdapter, OrderChange
 from autotrader_core.capabilities import Capabilities
 from autotrader_core.errors import BrokerUnavailable
 from autotrader_core.events import OrderEvent, OrderFilled
 from autotrader_core.journal import codec
 from autotrader_core.models import Balance, Fill, Instrument, Order, OrderReport, Position, utc_now
+from autotrader_core.resend import ResendGuarantee, ResendRule
 from autotrader_paper.adapter import PAPER_CAPABILITIES
 
 from crashkit.broker import broker_settings
+from crashkit.holds import DEFAULT_WINDOW
 from crashkit.wire import error_from_wire, pack, unpack
 
 __all__ = ["KillPoints", "RemotePaperAdapter"]
@@ -57,9 +64,17 @@ class RemotePaperAdapter(BrokerAdapter):
     name: ClassVar[str] = "paper"
     capabilities: ClassVar[Capabilities] = PAPER_CAPABILITIES
 
-    def __init__(self, port: int, seed: int, kills: KillPoints) -> None:
+    def __init__(
+        self, port: int, seed: int, kills: KillPoints, guarantee: ResendGuarantee | None = None
+    ) -> None:
         self.port = port
         self.kills = kills
+        self.resend_guarantee = guarantee or ResendGuarantee.expiry(
+            DEFAULT_WINDOW, "crash broker (tests-crash)"
+        )
+        if self.resend_guarantee.rule is ResendRule.EXPIRY:
+            self.unknown_outcome_settle_delay = self.resend_guarantee.window
+        self._offset = timedelta(0)
         self._instruments = [spec.to_instrument() for spec in broker_settings(seed).instruments]
         self._stream: SocketStream | None = None
         self._receive: BufferedByteReceiveStream | None = None
@@ -71,6 +86,18 @@ class RemotePaperAdapter(BrokerAdapter):
         self._connected_at = utc_now()
         self._stream = await anyio.connect_tcp("127.0.0.1", self.port)
         self._receive = BufferedByteReceiveStream(self._stream)
+        # The broker's clock is not ours: measure the offset once, as a venue adapter syncs its clock.
+        sent = utc_now()
+        broker_now = await self.venue_time()
+        self._offset = broker_now - (sent + (utc_now() - sent) / 2)
+
+    def request_stamp(self) -> datetime:
+        """The stamp a request sent now carries: our clock corrected to the broker's."""
+        return utc_now() + self._offset
+
+    async def venue_time(self) -> datetime:
+        """The broker's clock, asked of the broker."""
+        return datetime.fromisoformat(await self._call("time"))
 
     async def disconnect(self) -> None:
         if self._stream is not None:
@@ -87,6 +114,8 @@ class RemotePaperAdapter(BrokerAdapter):
         async with self._lock:
             if point:
                 self.kills.reach(f"{point}.before_send")
+            if args.get("stamp") is True:  # stamped as it leaves, so waiting for the lock cannot age it
+                args["stamp"] = self.request_stamp().isoformat()
             try:
                 await self._stream.send(pack({"id": next(self._ids), "op": op, "args": args}))
                 reply = unpack(await self._receive.receive_until(b"\n", 1 << 22))
@@ -99,11 +128,25 @@ class RemotePaperAdapter(BrokerAdapter):
         return reply["ok"]
 
     async def submit_order(self, order: Order) -> list[OrderEvent]:
-        rows = await self._call("submit", "submit", order=codec.encode_order(order))
+        rows = await self._call("submit", "submit", order=codec.encode_order(order), stamp=True)
         return [codec.decode_event(r) for r in rows]
 
     async def cancel_order(self, order: Order) -> list[OrderEvent]:
-        rows = await self._call("cancel", "cancel", order=codec.encode_order(order))
+        rows = await self._call("cancel", "cancel", order=codec.encode_order(order), stamp=True)
+        return [codec.decode_event(r) for r in rows]
+
+    async def modify_order(self, order: Order, change: OrderChange) -> list[OrderEvent]:
+        rows = await self._call(
+            "modify",
+            "modify",
+            order=codec.encode_order(order),
+            change={
+                "quantity": _text(change.quantity),
+                "limit_price": _text(change.limit_price),
+                "stop_price": _text(change.stop_price),
+            },
+            stamp=True,
+        )
         return [codec.decode_event(r) for r in rows]
 
     async def get_order(
@@ -161,3 +204,7 @@ class RemotePaperAdapter(BrokerAdapter):
             return
         finally:
             await stream.aclose()
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
