@@ -8,14 +8,17 @@ is what the broker did.
 from __future__ import annotations
 
 import logging
+import os
 import sys
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import anyio
 from autotrader_core.adapter import BrokerAdapter
 from autotrader_core.settings import EngineSettings
-from autotrader_nats import AccountGateway, NatsSettings
+from autotrader_core.snapshots import CompactionPolicy
+from autotrader_nats import AccountGateway, GatewaySettings, NatsSettings
 from autotrader_paper import PaperAdapter, PaperSettings
 
 
@@ -47,6 +50,13 @@ def make_gateway(url: str, data_dir: Path, broker_port: int | None = None) -> Ac
             data_dir=data_dir, journal_sync="every", journal_fsync=False, reconcile_interval=0
         ),
         quote_interval=0.1,
+        # AT_TEST_COMPACT=1: compact all the time, keeping no finished order (the harshest case).
+        compaction=CompactionPolicy(
+            max_records=1, max_age=timedelta(0), keep_completed=0, check_interval=0.05
+        )
+        if os.environ.get("AT_TEST_COMPACT")
+        else None,
+        budgets=GatewaySettings().budgets,  # AUTOTRADER_GATEWAY_BUDGETS, as `autotrader gateway` reads it
     )
 
 

@@ -157,8 +157,10 @@ class GatewayProcess:
             self.process.wait(15)
 
 
-def start_strategy_process(nats_url: str) -> subprocess.Popen[str]:
+def start_strategy_process(nats_url: str, *flags: str) -> subprocess.Popen[str]:
     """``tests/nats_strategy_main.py``: places one resting order, prints ``placed <id> <status>``, waits."""
     return subprocess.Popen(
-        [sys.executable, str(HERE / "nats_strategy_main.py"), nats_url], stdout=subprocess.PIPE, text=True
+        [sys.executable, str(HERE / "nats_strategy_main.py"), nats_url, *flags],
+        stdout=subprocess.PIPE,
+        text=True,
     )

@@ -1,4 +1,7 @@
-"""A strategy process for the fault tests: places one resting limit order, prints its id, waits to be killed."""
+"""A strategy process for the fault tests: places one resting limit order, prints its id, waits to be killed.
+
+``python nats_strategy_main.py NATS_URL [--cancel-on-disconnect]``.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +21,11 @@ class Rester(Strategy):
 
 async def main() -> None:
     async with connect_gateway(
-        "paper", "paper", strategy=Rester(), nats_settings=NatsSettings(servers=[sys.argv[1]])
+        "paper",
+        "paper",
+        strategy=Rester(),
+        nats_settings=NatsSettings(servers=[sys.argv[1]]),
+        cancel_on_disconnect="--cancel-on-disconnect" in sys.argv,
     ) as engine:
         order = await engine.submit_order(
             "BTCUSDT", "buy", Decimal("0.01"), order_type="limit", limit_price=Decimal("50000")

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any, ClassVar
+
 import pytest
 from autotrader_core.cli import main
+from autotrader_nats import cli as gateway_cli
 
 
 def test_the_gateway_subcommand_is_installed(capsys: pytest.CaptureFixture[str]) -> None:
@@ -24,3 +28,30 @@ def test_autotrader_plugins_lists_the_gateway_command(capsys: pytest.CaptureFixt
     out = capsys.readouterr().out
     assert "command: autotrader gateway  (autotrader-nats " in out
     assert "paper" in out  # the adapters are still listed
+
+
+class _Recorder:
+    """Stands in for AccountGateway: records how the CLI built it, serves nothing."""
+
+    built: ClassVar[list[dict[str, Any]]] = []
+
+    def __init__(self, adapter: object, **kwargs: Any) -> None:
+        self.built.append(kwargs)
+        self.account, self.names = "paper", None
+
+    async def run(self, *, ready: Any = None) -> None:
+        return None
+
+
+@pytest.mark.parametrize(
+    ("flag", "rows"), [([], 100_000), (["--compact-after", "500"], 500), (["--compact-after", "0"], None)]
+)
+def test_compact_after_sets_the_gateways_compaction_policy(
+    flag: list[str], rows: int | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(gateway_cli, "AccountGateway", _Recorder)
+    _Recorder.built = []
+    assert main(["gateway", "--broker", "paper", "--data-dir", str(tmp_path), *flag]) == 0
+    (kwargs,) = _Recorder.built
+    policy = kwargs["compaction"]
+    assert (policy.max_records if policy is not None else None) == rows

@@ -32,9 +32,15 @@ JOURNAL = "journal-paper-paper.sqlite3"
 
 
 def intents(data_dir: Path) -> Counter[str]:
-    """How many times each client order id was journaled as a new order (write-ahead of every send)."""
+    """How many times each client order id was journaled as a new order (write-ahead of every send).
+
+    Intents a compaction folded away count once each (their ids are kept in ``journal_order_ids``).
+    """
     with sqlite3.connect(data_dir / JOURNAL) as conn:
-        rows = conn.execute("SELECT client_order_id FROM journal WHERE kind = 'intent'").fetchall()
+        rows = conn.execute(
+            "SELECT client_order_id FROM journal WHERE kind = 'intent' "
+            "UNION ALL SELECT client_order_id FROM journal_order_ids"
+        ).fetchall()
     return Counter(str(r[0]) for r in rows)
 
 
@@ -107,9 +113,12 @@ def broker() -> Iterator[int]:
     assert server.internal_errors == []
 
 
+@pytest.mark.parametrize("compacting", [False, True], ids=["journal", "journal-compacting"])
 async def test_gateway_sigkilled_mid_flight_recovers_and_executes_every_command_once(
-    nats_server: NatsServer, tmp_path: Path, broker: int
+    nats_server: NatsServer, tmp_path: Path, broker: int, compacting: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    if compacting:  # the gateway folds its journal every 50 ms, keeping no finished order in memory
+        monkeypatch.setenv("AT_TEST_COMPACT", "1")
     data = tmp_path / "data"
     gateway = GatewayProcess(nats_server.url, data, [str(broker)])
     gateway.start()
@@ -152,6 +161,10 @@ async def test_gateway_sigkilled_mid_flight_recovers_and_executes_every_command_
     counted = intents(data)
     assert set(counted) == set(cids), "a command was lost"
     assert max(counted.values()) == 1, "a command was executed twice"
+    if compacting:
+        with sqlite3.connect(data / JOURNAL) as conn:
+            (snapshots,) = conn.execute("SELECT COUNT(*) FROM journal_snapshot").fetchone()
+        assert snapshots == 1, "the gateway never compacted its journal"
 
 
 async def test_nats_server_restarted_mid_flight_loses_and_doubles_nothing(
@@ -244,6 +257,44 @@ async def test_a_killed_strategy_leaves_its_orders_and_a_restart_replays_what_it
                 while not any(o.client_order_id == cid and o.status is OrderStatus.CANCELED for o in seen):
                     await anyio.sleep(0.02)
             assert again.context.open_orders() == []
+    finally:
+        if strategy.poll() is None:
+            strategy.kill()
+            strategy.wait(10)
+        gateway.kill(signal.SIGKILL)
+
+
+async def test_a_killed_strategy_that_asked_for_cancel_on_disconnect_has_its_orders_cancelled(
+    nats_server: NatsServer, tmp_path: Path
+) -> None:
+    gateway = GatewayProcess(nats_server.url, tmp_path / "data")
+    gateway.start()
+    strategy = start_strategy_process(nats_server.url, "--cancel-on-disconnect")
+    try:
+        assert strategy.stdout is not None
+        placed = strategy.stdout.readline().split()
+        assert placed[0] == "placed" and placed[2] == "accepted", placed
+        cid = placed[1]
+        async with connect_gateway(
+            "paper", "paper", owner="ops", nats_settings=NatsSettings(servers=[nats_server.url])
+        ) as ops:
+
+            async def resting() -> list[str]:
+                reply = await ops._nc.request(
+                    NAMES.service("snapshot"), dumps({"owner": "rester"}), timeout=5
+                )
+                return [o["client_order_id"] for o in loads(reply.data)["orders"]]
+
+            await anyio.sleep(1.5)  # heartbeats flowing: the live strategy's order stays
+            assert await resting() == [cid]
+            strategy.send_signal(signal.SIGKILL)  # no goodbye: only the missing heartbeats tell
+            strategy.wait(10)
+            killed_at = time.monotonic()
+            with anyio.fail_after(10):
+                while await resting():
+                    await anyio.sleep(0.1)
+            assert time.monotonic() - killed_at < 5  # 3 missed 1 s heartbeats, then the cancel
+        assert "cancel-on-disconnect" in gateway.output() and "heartbeats stopped" in gateway.output()
     finally:
         if strategy.poll() is None:
             strategy.kill()

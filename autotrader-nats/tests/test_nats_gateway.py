@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+import sqlite3
+from collections.abc import Awaitable, Callable, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -43,18 +44,6 @@ class BuyTheDip(Strategy):
 
     async def on_order_update(self, order: Order, ctx: StrategyContext) -> None:
         self.updates.append(order)
-
-
-@pytest.fixture
-async def gateway(nats_server: NatsServer, tmp_path: Path) -> AsyncIterator[AccountGateway]:
-    gw = make_gateway(nats_server.url, tmp_path / "data")
-    async with anyio.create_task_group() as tg:
-        ready = anyio.Event()
-        tg.start_soon(lambda: gw.run(ready=ready.set))
-        with anyio.fail_after(20):
-            await ready.wait()
-        yield gw
-        await gw.stop()
 
 
 def remote(server: NatsServer, **kw: Any) -> RemoteEngine:
@@ -186,3 +175,73 @@ async def test_events_carry_the_account_and_replay_from_a_sequence(
 
 def _unused(_: Sequence[object]) -> None:  # keeps Sequence imported for type checkers of helpers
     return None
+
+
+async def test_cancel_on_disconnect_cancels_at_once_on_a_clean_stop_and_only_that_strategys_orders(
+    gateway: AccountGateway, nats_server: NatsServer
+) -> None:
+    async with remote(nats_server, owner="keeper") as keeper:
+        kept = await keeper.submit_order(
+            "BTCUSDT", "buy", Decimal("0.01"), order_type="limit", limit_price=Decimal("50000")
+        )
+        async with remote(nats_server, owner="leaver", cancel_on_disconnect=True) as leaver:
+            left = await leaver.submit_order(
+                "BTCUSDT", "buy", Decimal("0.01"), order_type="limit", limit_price=Decimal("50000")
+            )
+            await anyio.sleep(0.5)
+            assert gateway.control.order(left.client_order_id).status is OrderStatus.ACCEPTED  # type: ignore[union-attr]
+        with anyio.fail_after(3):  # the leave notice: no heartbeat timeout to wait for
+            while gateway.control.order(left.client_order_id).status is not OrderStatus.CANCELED:  # type: ignore[union-attr]
+                await anyio.sleep(0.02)
+        await anyio.sleep(0.5)
+        assert gateway.control.order(kept.client_order_id).status is OrderStatus.ACCEPTED  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    "past_window",
+    [False, True],
+    ids=["deduplicated-then-asked-for", "past-the-dedup-window-executed-path"],
+)
+async def test_a_submit_resent_after_its_order_was_compacted_away_is_answered_not_executed_again(
+    nats_server: NatsServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, past_window: bool
+) -> None:
+    monkeypatch.setenv("AT_TEST_COMPACT", "1")  # compact every 50 ms, keeping no finished order
+    data = tmp_path / "data"
+
+    async def serve(body: Callable[[AccountGateway], Awaitable[None]]) -> None:
+        gw = make_gateway(nats_server.url, data)
+        async with anyio.create_task_group() as tg:
+            ready = anyio.Event()
+            tg.start_soon(lambda: gw.run(ready=ready.set))
+            with anyio.fail_after(20):
+                await ready.wait()
+            await body(gw)
+            await gw.stop()
+
+    async def first_run(gw: AccountGateway) -> None:
+        async with remote(nats_server) as engine:
+            order = await engine.submit_order(
+                "BTCUSDT", "buy", Decimal("0.01"), client_order_id="atcompacted1"
+            )
+        assert order.status is OrderStatus.FILLED
+        with anyio.fail_after(10):  # folded into a snapshot: the order lives on as an archived id only
+            while await gw.journal.compacted_order("atcompacted1") is None:
+                await anyio.sleep(0.05)
+
+    await serve(first_run)
+    # As if the gateway had died after executing the submit but before recording its reply.
+    with sqlite3.connect(data / "journal-paper-paper.commands.sqlite3") as conn:
+        conn.execute("UPDATE commands SET state = 'started', reply = NULL WHERE id = 'atcompacted1'")
+
+    async def second_run(gw: AccountGateway) -> None:
+        assert gw.engine.oms.get("atcompacted1") is None  # not in memory after the restart
+        if past_window:  # JetStream stores the re-sent command: the gateway's own records answer it
+            await anyio.sleep(2.5)
+        async with remote(nats_server) as engine:
+            again = await engine.submit_order(
+                "BTCUSDT", "buy", Decimal("0.01"), client_order_id="atcompacted1"
+            )
+        assert again.status is OrderStatus.FILLED and again.filled_quantity == Decimal("0.01")
+        assert gw.commands_executed == 0  # answered from the archive, never sent again
+
+    await serve(second_run)

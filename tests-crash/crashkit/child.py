@@ -33,6 +33,7 @@ from autotrader_core.journal import SqliteJournal
 from autotrader_core.models import Order
 from autotrader_core.recovery import NEVER_SENT_CODE, NEVER_SENT_REASON
 from autotrader_core.settings import EngineSettings
+from autotrader_core.snapshots import compact_journal
 
 from crashkit.holds import guarantee_from_text
 from crashkit.remote import KillPoints, RemotePaperAdapter
@@ -130,6 +131,9 @@ async def main(args: argparse.Namespace) -> int:
         )
         if not report.clean:
             return 3
+        if os.environ.get("CRASH_COMPACT"):  # fold what the last runs wrote into a snapshot (issue 18)
+            journal.storage.compaction_hook = lambda step: kills.reach(f"compaction.{step}")
+            await compact_journal(journal, instruments=engine.oms.instruments())
         if args.wait_go:  # the harness lets the plan run once the next engine is warm
             await anyio.to_thread.run_sync(sys.stdin.readline)
         # A plan item is owed again when its order was closed as never placed: NEVER_SENT today,

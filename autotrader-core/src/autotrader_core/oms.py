@@ -33,7 +33,7 @@ from autotrader_core.models import Fill, Instrument, Order, OrderReport, Positio
 from autotrader_core.positions import apply_fill_to_position
 from autotrader_core.state_machine import Trigger, next_status
 
-__all__ = ["OmsListener", "OmsMetrics", "OrderManager"]
+__all__ = ["OmsListener", "OmsMetrics", "OmsState", "OrderManager"]
 
 logger = logging.getLogger(__name__)
 _ZERO = Decimal(0)
@@ -78,6 +78,23 @@ class OmsMetrics:
 
 
 @dataclass(slots=True)
+class OmsState:
+    """Everything an :class:`OrderManager` holds: what a journal snapshot keeps (see
+    :mod:`autotrader_core.snapshots`)."""
+
+    active: list[Order]
+    completed: list[Order]
+    """Oldest first."""
+    fills: dict[str, list[Fill]]
+    """Applied fills per client order id, in the order applied."""
+    broker_ids: dict[str, str]
+    """Broker order id → client order id (a replaced order's old ids included)."""
+    positions: list[Position]
+    orphans: list[Fill]
+    metrics: OmsMetrics
+
+
+@dataclass(slots=True)
 class _Book:
     active: dict[str, Order] = field(default_factory=dict)
     completed: dict[str, Order] = field(default_factory=dict)
@@ -109,6 +126,10 @@ class OrderManager:
     def set_instruments(self, instruments: Iterable[Instrument]) -> None:
         """Instrument rules used to value fees and contract multipliers."""
         self._instruments = {i.symbol: i for i in instruments}
+
+    def instruments(self) -> list[Instrument]:
+        """The instrument rules set by :meth:`set_instruments` (a snapshot's fold uses the same)."""
+        return list(self._instruments.values())
 
     # -- queries --------------------------------------------------------------
     def get(self, client_order_id: str) -> Order | None:
@@ -372,6 +393,42 @@ class OrderManager:
             self._book.by_broker_id.pop(order.broker_order_id, None)
         for fill in self._book.fills.pop(cid, ()):
             self._seen_fills.discard(fill.key)
+
+    # -- snapshots ------------------------------------------------------------------
+    def export_state(self) -> OmsState:
+        """The whole state, for a snapshot (the objects themselves: encode before changing them)."""
+        orders = {**self._book.active, **self._book.completed}
+        return OmsState(
+            active=list(self._book.active.values()),
+            completed=self.completed_orders(),
+            fills={cid: list(fills) for cid, fills in self._book.fills.items() if cid in orders},
+            broker_ids={b: c for b, c in self._book.by_broker_id.items() if c in orders},
+            positions=list(self._positions.values()),
+            orphans=list(self._orphans),
+            metrics=self.metrics,
+        )
+
+    def restore_state(self, state: OmsState) -> None:
+        """Load a snapshot's state into this fresh OMS (then replay the journal rows after it).
+
+        Raises:
+            InvalidOrder: this OMS already holds orders or positions.
+        """
+        if self._book.active or self._book.completed or self._positions:
+            raise InvalidOrder("a snapshot is restored into a fresh OMS only")
+        for order in state.active:
+            self._book.active[order.client_order_id] = order
+        for order in state.completed:
+            self._book.completed[order.client_order_id] = order
+            self._completed_order.append(order.client_order_id)
+        self._book.by_broker_id.update(state.broker_ids)
+        for cid, fills in state.fills.items():
+            self._book.fills[cid] = list(fills)
+            self._seen_fills.update(f.key for f in fills)
+        self._positions = {p.symbol: p for p in state.positions}
+        self._orphans = list(state.orphans)
+        self._seen_fills.update(f.key for f in state.orphans)
+        self.metrics = state.metrics
 
     # -- broker queries -----------------------------------------------------------
     def apply_report(self, report: OrderReport) -> Order | None:

@@ -47,6 +47,7 @@ from autotrader_core.events import (
     OrderModified,
     OrderModifyRejected,
 )
+from autotrader_core.journal import snapshot as journal_snapshot
 from autotrader_core.journal.base import Journal, JournalEntry
 from autotrader_core.models import Fill, Order, OrderReport, utc_now
 from autotrader_core.notifier import Notifier
@@ -94,6 +95,10 @@ class ReplaySummary:
     last_recorded_at: datetime | None = None
     fill_keys: set[tuple[str, str, str]] = field(default_factory=set)
     """Identity of every fill in the journal (kept even after the OMS evicts old orders)."""
+    snapshot_seq: int = 0
+    """The snapshot replay started from (0: none; the counts above are of the rows after it)."""
+    last_seq: int = 0
+    """The last row replayed (or the snapshot's, when no row follows it)."""
 
 
 def apply_entry(oms: OrderManager, entry: JournalEntry) -> bool:
@@ -129,9 +134,15 @@ def _cid(entry: JournalEntry) -> str:
 
 
 async def replay_journal(journal: Journal, oms: OrderManager) -> ReplaySummary:
-    """Rebuild ``oms`` from every record in ``journal`` (call on a fresh OMS)."""
+    """Rebuild ``oms`` from the journal's snapshot, if any, and every record after it (call on a fresh OMS)."""
     summary = ReplaySummary()
-    async for entry in journal.entries():
+    base = await journal_snapshot.restore(journal, oms)
+    if base is not None:
+        summary.snapshot_seq = summary.last_seq = base.seq
+        summary.last_recorded_at = base.recorded_at
+        summary.fill_keys = base.fill_keys
+    async for entry in journal.entries(after_seq=summary.snapshot_seq):
+        summary.last_seq = entry.seq
         summary.records += 1
         summary.last_recorded_at = entry.recorded_at
         kind = entry.kind

@@ -4,6 +4,8 @@
   reconciliation, kill switch) served over NATS; ``autotrader gateway --broker NAME``.
 * :func:`connect_gateway` / :class:`RemoteEngine` — the same ``Strategy`` API through a
   gateway instead of an adapter.
+* :class:`GatewaySettings` / :class:`StrategyBudget` — per-strategy risk budgets the
+  gateway enforces (position, open notional, order rate), from ``AUTOTRADER_GATEWAY_*``.
 * :class:`NatsSettings` — servers, credentials (nkeys, creds file, user/password, token as
   ``SecretStr``) and TLS, from ``AUTOTRADER_NATS_*``.
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
+from autotrader_nats.budgets import GatewaySettings, StrategyBudget
 from autotrader_nats.command_log import CommandLog
 from autotrader_nats.gateway import AccountGateway
 from autotrader_nats.remote import RemoteContext, RemoteEngine, connect_gateway
@@ -28,10 +31,12 @@ __all__ = [
     "AccountGateway",
     "AccountNames",
     "CommandLog",
+    "GatewaySettings",
     "NatsSettings",
     "RemoteContext",
     "RemoteEngine",
     "RemoteShutdownReport",
+    "StrategyBudget",
     "__version__",
     "connect_gateway",
 ]

@@ -10,7 +10,9 @@ from pathlib import Path
 import anyio
 from autotrader_core.plugins import PluginManager
 from autotrader_core.settings import EngineSettings
+from autotrader_core.snapshots import CompactionPolicy
 
+from autotrader_nats.budgets import GatewaySettings
 from autotrader_nats.gateway import AccountGateway
 from autotrader_nats.settings import NatsSettings
 
@@ -24,6 +26,13 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     parser.add_argument("--account", default="default", help="account label (one gateway per account)")
     parser.add_argument("--data-dir", type=Path, help="where the journal and command log live")
     parser.add_argument("--servers", help="comma-separated NATS URLs (default: AUTOTRADER_NATS_SERVERS)")
+    parser.add_argument(
+        "--compact-after",
+        type=int,
+        default=CompactionPolicy().max_records,
+        metavar="ROWS",
+        help="compact the journal once this many rows follow its last snapshot (0: never)",
+    )
     parser.set_defaults(func=_cmd_gateway)
 
 
@@ -36,8 +45,15 @@ async def _gateway(args: argparse.Namespace) -> int:
     adapter = manager.create_adapter(args.broker)
     settings = EngineSettings() if args.data_dir is None else EngineSettings(data_dir=args.data_dir)
     nats_settings = NatsSettings() if not args.servers else NatsSettings(servers=args.servers.split(","))
+    compaction = CompactionPolicy(max_records=args.compact_after) if args.compact_after > 0 else None
     gateway = AccountGateway(
-        adapter, nats_settings=nats_settings, settings=settings, account=args.account, plugins=manager
+        adapter,
+        nats_settings=nats_settings,
+        settings=settings,
+        account=args.account,
+        plugins=manager,
+        compaction=compaction,
+        budgets=GatewaySettings().budgets,
     )
 
     def ready() -> None:

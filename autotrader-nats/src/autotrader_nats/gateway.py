@@ -14,7 +14,10 @@ reconciliation and kill switch. Strategies anywhere talk to it through NATS:
   stream ``AT_EVT_<account>`` that any number of consumers replay from any sequence;
 * **trading state** — KV bucket ``AT_STATE_<account>``: ``trading_state`` (active /
   reducing / halted) and ``kill``, watched by its own task so a halt takes effect at
-  once, never behind queued submits.
+  once, never behind queued submits;
+* **bounded restart** — the journal is compacted into a snapshot whenever its tail grows
+  past the :class:`~autotrader_core.snapshots.CompactionPolicy` (by rows or age), so a
+  gateway that ran for months restarts by replaying the snapshot and a short tail.
 
 It uses only the engine's public API and its control seam
 (:class:`~autotrader_core.control.EngineControl`). Runs on the asyncio backend (nats-py).
@@ -25,7 +28,10 @@ from __future__ import annotations
 import collections
 import logging
 import secrets
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +41,7 @@ import nats
 from autotrader_core.adapter import BrokerAdapter
 from autotrader_core.control import AccountId, EngineControl
 from autotrader_core.engine import ExecutionEngine
-from autotrader_core.enums import TradingState
+from autotrader_core.enums import OrderSide, TradingState
 from autotrader_core.errors import AutotraderError, InvalidOrder, RequestTimeout
 from autotrader_core.events import OrderEvent, OrderFilled
 from autotrader_core.hookspecs import hookimpl
@@ -44,10 +50,12 @@ from autotrader_core.models import Instrument, Order, Position
 from autotrader_core.plugins import PluginManager
 from autotrader_core.risk import RiskChecks
 from autotrader_core.settings import EngineSettings
+from autotrader_core.snapshots import CompactionPolicy, run_compactor
 from nats.js import JetStreamContext, api
 from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
 
+from autotrader_nats.budgets import BudgetBook, StrategyBudget
 from autotrader_nats.command_log import CommandLog, CommandRecord
 from autotrader_nats.settings import NatsSettings
 from autotrader_nats.wire import (
@@ -71,6 +79,7 @@ _EVENT_BATCH = 512
 _CONSUMER = "gateway"
 _EVENT_ACK_TIMEOUT = 5.0
 _COMMAND_ACK_WAIT = 5.0
+_DEFAULT_COMPACTION = CompactionPolicy()
 
 
 class _EventTap:
@@ -96,6 +105,10 @@ class AccountGateway:
         plugins: Plugin manager (observers such as the metrics exporter); the gateway adds its own tap.
         journal: The journal (default: ``journal_from_settings``-style file for this account).
         quote_interval: Seconds between last-price broadcasts (``0``: none).
+        compaction: When to fold the journal into a snapshot (default: every 100,000 rows
+            or once a day); ``None``: never (a restart then replays the whole journal).
+        budgets: Per-strategy risk budgets by strategy (ownership) name
+            (:mod:`autotrader_nats.budgets`); strategies not named have none.
     """
 
     def __init__(
@@ -109,6 +122,8 @@ class AccountGateway:
         plugins: PluginManager | None = None,
         journal: Journal | None = None,
         quote_interval: float = 0.1,
+        compaction: CompactionPolicy | None = _DEFAULT_COMPACTION,
+        budgets: Mapping[str, StrategyBudget] | None = None,
     ) -> None:
         self.nats_settings = nats_settings or NatsSettings()
         self.settings = settings or EngineSettings()
@@ -131,6 +146,11 @@ class AccountGateway:
             Path(str(getattr(self.journal, "path", folder / "journal"))).with_suffix(".commands.sqlite3")
         )
         self.quote_interval = quote_interval
+        self.compaction = compaction
+        self.budgets = BudgetBook(budgets or {})
+        self._liveness: dict[str, float] = {}
+        """Strategies that asked for cancel-on-disconnect → monotonic deadline of their next heartbeat."""
+        self._budget_locks: dict[str, anyio.Lock] = {}
         self.commands_executed = 0
         """Commands executed by this gateway run (not replayed ones)."""
         self._owners: dict[str, str] = {}
@@ -179,6 +199,12 @@ class AccountGateway:
             await self._ensure_streams(js)
             self._kv = await self._ensure_bucket(js)
             await self._adopt_owners()
+            if self.budgets.budgets:  # each budgeted strategy's position, from the orders recovered
+                orders = list(self.engine.oms)
+                owners = await anyio.to_thread.run_sync(
+                    lambda: [self.command_log.owner_of(o.client_order_id) for o in orders]
+                )
+                self.budgets.load((owner or UNOWNED, o) for owner, o in zip(owners, orders, strict=True))
             # The same rules the engine loaded, for remote strategies' ctx.instrument().
             self._instruments = list(await self.engine.adapter.get_instruments())
             revision = await self._sync_state(self._kv)
@@ -188,8 +214,12 @@ class AccountGateway:
                 tg.start_soon(self._watch_state, self._kv, revision)
                 await nc.subscribe(self.names.service("snapshot"), cb=self._on_snapshot)
                 await nc.subscribe(self.names.service("result"), cb=self._on_result)
+                await nc.subscribe(self.names.heartbeats(), cb=self._on_heartbeat)
+                tg.start_soon(self._watch_liveness)
                 if self.quote_interval > 0:
                     tg.start_soon(self._publish_quotes, nc)
+                if self.compaction is not None:
+                    tg.start_soon(self._compact_journal, self.compaction)
                 # A push consumer: a command is handed over the moment it is stored (a pull
                 # fetch added milliseconds); the consumer task takes whatever has queued
                 # up as one batch, so a burst costs one command-log transaction.
@@ -376,6 +406,8 @@ class AccountGateway:
         args: dict[str, Any] = command.get("args") or {}
         if earlier is not None:
             known = self.control.order(command_id) if kind == "submit" else None
+            if known is None and kind == "submit":  # finished, and compacted from the journal since
+                known = await self.journal.compacted_order(command_id)
             if known is not None:
                 return _reply(command_id, {"order": codec.encode_order(known)})
             if earlier.state == "done" and earlier.reply is not None:
@@ -386,6 +418,14 @@ class AccountGateway:
                     error=RequestTimeout(
                         f"command {command_id} ({kind}) was executing when the gateway stopped; its "
                         "outcome is unknown and it is not executed again (the order settles by reconciliation)"
+                    ),
+                )
+            if await self.journal.has_client_order_id(command_id):  # journaled: it may have been sent
+                return _reply(
+                    command_id,
+                    error=RequestTimeout(
+                        f"submit {command_id} was journaled before the gateway stopped but its order is "
+                        "no longer known; it is not executed again (see the event stream)"
                     ),
                 )
             # A submit claimed but never journaled was never sent: executing it now is safe.
@@ -401,7 +441,8 @@ class AccountGateway:
         try:
             result: dict[str, Any]
             if kind == "submit":
-                order = await self.engine.submit_order(
+                submit = partial(
+                    self.engine.submit_order,
                     args["symbol"],
                     args["side"],
                     args["quantity"],
@@ -415,6 +456,13 @@ class AccountGateway:
                     tag=args.get("tag"),
                     client_order_id=command_id,
                 )
+                if owner in self.budgets.budgets:
+                    # One budgeted submit of a strategy at a time: each sees the ones before it.
+                    async with self._budget_locks.setdefault(owner, anyio.Lock()):
+                        self._check_budget(owner, args)
+                        order = await submit()
+                else:
+                    order = await submit()
                 result = {"order": codec.encode_order(order)}
             elif kind in ("cancel", "modify"):
                 target = str(args.get("client_order_id"))
@@ -443,6 +491,32 @@ class AccountGateway:
         except (KeyError, TypeError, ValueError) as exc:
             return _reply(command_id, error=InvalidOrder(f"malformed {kind} command: {exc!r}"))
         return _reply(command_id, result)
+
+    def _check_budget(self, owner: str, args: dict[str, Any]) -> None:
+        try:
+            quantity = Decimal(str(args["quantity"]))
+            price = args.get("limit_price") or args.get("stop_price")
+            self.budgets.check(
+                owner,
+                symbol=str(args["symbol"]),
+                side=OrderSide(args["side"]),
+                quantity=quantity,
+                price=None if price is None else Decimal(str(price)),
+                open_orders=[
+                    o for o in self.control.open_orders() if self._owners.get(o.client_order_id) == owner
+                ],
+                last_price=self.engine.adapter.last_price,
+            )
+        except ArithmeticError as exc:  # Decimal("abc"): refused like any malformed number
+            raise InvalidOrder(f"malformed submit command: {exc!r}") from None
+
+    async def _compact_journal(self, policy: CompactionPolicy) -> None:
+        await run_compactor(
+            self.journal,
+            policy,
+            instruments=self.engine.oms.instruments,
+            trading_state=lambda: self.control.trading_state.value,
+        )
 
     async def _record_replies(self) -> None:
         # Replies are recorded behind their sending, many per transaction (see CommandLog.finish_many).
@@ -545,6 +619,9 @@ class AccountGateway:
             "event": codec.encode_event(event),
         }
         if isinstance(event, OrderFilled):
+            owner = self._owners.get(order.client_order_id)
+            if owner is not None:
+                self.budgets.on_fill(owner, event.fill)
             body["position"] = encode_position(
                 self.control.positions().get(event.fill.symbol) or _flat(event.fill.symbol)
             )
@@ -639,6 +716,43 @@ class AccountGateway:
     def _symbols(self) -> list[str]:
         return [i.symbol for i in self._instruments]
 
+    # -- cancel-on-disconnect -------------------------------------------------------------------
+    async def _on_heartbeat(self, msg: Any) -> None:
+        try:
+            body = loads(msg.data)
+            owner, timeout = str(body["owner"]), float(body["timeout"])
+        except (ValueError, KeyError, TypeError) as exc:
+            logger.warning("unreadable heartbeat on %s ignored: %s", msg.subject, exc)
+            return
+        if body.get("leaving"):
+            self._liveness.pop(owner, None)
+            await self._cancel_owned(owner, "it disconnected")
+        else:
+            self._liveness[owner] = time.monotonic() + timeout
+
+    async def _watch_liveness(self) -> None:
+        while True:
+            await anyio.sleep(0.2)
+            now = time.monotonic()
+            for owner in [o for o, deadline in self._liveness.items() if deadline < now]:
+                del self._liveness[owner]
+                await self._cancel_owned(owner, "its heartbeats stopped")
+
+    async def _cancel_owned(self, owner: str, why: str) -> None:
+        orders = [o for o in self.control.open_orders() if self._owners.get(o.client_order_id) == owner]
+        if orders:
+            logger.warning(
+                "cancel-on-disconnect: strategy %r: %s; cancelling its %d open orders",
+                owner,
+                why,
+                len(orders),
+            )
+        for order in orders:
+            try:
+                await self.control.cancel(order.client_order_id, actor=f"cancel-on-disconnect:{owner}")
+            except AutotraderError as exc:  # already finished, or the broker refused: logged, others go on
+                logger.warning("cancel-on-disconnect of %s failed: %s", order.client_order_id, exc)
+
     # -- services ---------------------------------------------------------------------------------
     async def _on_snapshot(self, msg: Any) -> None:
         try:
@@ -669,11 +783,15 @@ class AccountGateway:
                 await msg.respond(dumps({"pending": True}))
                 return
             record = await anyio.to_thread.run_sync(self.command_log.get, command_id)
-            if record is not None and record.state == "done" and record.reply is not None:
-                known = self.control.order(command_id) if record.kind == "submit" else None
-                await msg.respond(
-                    _reply(command_id, {"order": codec.encode_order(known)}) if known else record.reply
-                )
+            known = None
+            if record is not None and record.kind == "submit":
+                # The order itself answers, done or not: a gateway killed after executing a
+                # submit but before recording its reply would otherwise say "pending" forever.
+                known = self.control.order(command_id) or await self.journal.compacted_order(command_id)
+            if known is not None:
+                await msg.respond(_reply(command_id, {"order": codec.encode_order(known)}))
+            elif record is not None and record.state == "done" and record.reply is not None:
+                await msg.respond(record.reply)
             elif record is not None:
                 await msg.respond(dumps({"pending": True}))
             else:

@@ -89,6 +89,7 @@ def connect_gateway(
     nats_settings: NatsSettings | None = None,
     settings: EngineSettings | None = None,
     replay_from: int | None = None,
+    cancel_on_disconnect: bool = False,
 ) -> RemoteEngine:
     """A :class:`RemoteEngine` for the gateway of ``broker/environment/account`` (use ``async with``)."""
     return RemoteEngine(
@@ -98,6 +99,7 @@ def connect_gateway(
         nats_settings=nats_settings,
         settings=settings,
         replay_from=replay_from,
+        cancel_on_disconnect=cancel_on_disconnect,
     )
 
 
@@ -173,6 +175,11 @@ class RemoteEngine:
             (``on_signal="kill"`` is not: a strategy never kills the account it shares).
         replay_from: Deliver events from this event-stream sequence (default: every
             event this owner has not acknowledged yet, via its durable consumer).
+        cancel_on_disconnect: Ask the gateway to cancel this strategy's open orders when it
+            goes away: at once on :meth:`stop`, and when its heartbeats (every
+            ``heartbeat_interval`` seconds) stop for ``3 × heartbeat_interval`` — the process
+            died, or lost NATS. Without it (the default) its orders stay at the broker.
+        heartbeat_interval: Seconds between heartbeats (with ``cancel_on_disconnect``).
     """
 
     def __init__(
@@ -184,8 +191,14 @@ class RemoteEngine:
         nats_settings: NatsSettings | None = None,
         settings: EngineSettings | None = None,
         replay_from: int | None = None,
+        cancel_on_disconnect: bool = False,
+        heartbeat_interval: float = 1.0,
     ) -> None:
+        if heartbeat_interval <= 0:
+            raise ValueError("heartbeat_interval must be positive")
         self.account = account
+        self.cancel_on_disconnect = cancel_on_disconnect
+        self.heartbeat_interval = heartbeat_interval
         self.names = AccountNames(account)
         self.strategy = strategy
         self.owner = owner or (strategy.name if strategy is not None else "manual")
@@ -244,6 +257,9 @@ class RemoteEngine:
         self._task_group = anyio.create_task_group()
         await self._task_group.__aenter__()
         self._running = True
+        if self.cancel_on_disconnect:
+            await self._heartbeat_once()  # the gateway watches this strategy from now on
+            self._task_group.start_soon(self._heartbeats)
         if self.strategy is not None:
             await self.strategy.on_start(self.context)
             self._task_group.start_soon(self._decision_loop)
@@ -351,6 +367,13 @@ class RemoteEngine:
             await self._task_group.__aexit__(None, None, None)
             self._task_group = None
         with anyio.CancelScope(shield=True):
+            if self._nc is not None and self.cancel_on_disconnect:
+                try:  # leaving: the gateway cancels this strategy's orders now, not after a timeout
+                    await self._heartbeat_once(leaving=True)
+                except Exception:
+                    logger.warning(
+                        "leave notice not sent; the gateway cancels after the timeout", exc_info=True
+                    )
             if self._nc is not None:
                 try:  # acknowledgements of events already handled leave first
                     await self._nc.flush(timeout=2)
@@ -359,6 +382,18 @@ class RemoteEngine:
                 await self._nc.close()
                 self._nc = None
         self._stopped.set()
+
+    async def _heartbeat_once(self, *, leaving: bool = False) -> None:
+        body = {"owner": self.owner, "timeout": 3 * self.heartbeat_interval, "leaving": leaving}
+        await self._nc.publish(self.names.heartbeats(self.owner), dumps(body))
+
+    async def _heartbeats(self) -> None:
+        while True:
+            await anyio.sleep(self.heartbeat_interval)
+            try:
+                await self._heartbeat_once()
+            except Exception as exc:  # reconnecting: the next one goes when NATS is back
+                logger.debug("heartbeat not sent: %s", exc)
 
     async def _load_snapshot(self) -> None:
         reply = await self._nc.request(

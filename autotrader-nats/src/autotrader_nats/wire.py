@@ -25,7 +25,8 @@ from autotrader_core import errors as core_errors
 from autotrader_core.control import AccountId
 from autotrader_core.errors import AutotraderError, CircuitOpen, RateLimited, RiskRejected
 from autotrader_core.journal import JournalError
-from autotrader_core.models import Balance, Instrument, Position
+from autotrader_core.journal.codec import decode_position, encode_position
+from autotrader_core.models import Balance, Instrument
 
 __all__ = [
     "COMMAND_KINDS",
@@ -105,6 +106,10 @@ class AccountNames:
         """Request/reply subject of one gateway service."""
         return f"{self.prefix}.svc.{name}"
 
+    def heartbeats(self, owner: str = "*") -> str:
+        """Liveness of strategies that asked for cancel-on-disconnect (``*``: of every strategy)."""
+        return f"{self.prefix}.hb.{_token(owner) if owner != '*' else '*'}"
+
     @property
     def quotes(self) -> str:
         """Last prices, published by the gateway (not stored)."""
@@ -175,30 +180,7 @@ def decode_error(body: dict[str, Any]) -> AutotraderError:
 
 
 # -- account records ------------------------------------------------------------------
-def encode_position(position: Position) -> dict[str, Any]:
-    """A position as decimal strings."""
-    return {
-        "symbol": position.symbol,
-        "quantity": str(position.quantity),
-        "average_price": str(position.average_price),
-        "realized_pnl": str(position.realized_pnl),
-        "fees_paid": str(position.fees_paid),
-        "broker": position.broker,
-    }
-
-
-def decode_position(body: dict[str, Any]) -> Position:
-    """Inverse of :func:`encode_position`."""
-    return Position(
-        symbol=str(body["symbol"]),
-        quantity=Decimal(body["quantity"]),
-        average_price=Decimal(body["average_price"]),
-        realized_pnl=Decimal(body["realized_pnl"]),
-        fees_paid=Decimal(body["fees_paid"]),
-        broker=str(body.get("broker", "")),
-    )
-
-
+# Positions travel as the journal writes them (encode_position / decode_position, re-exported).
 def encode_balance(balance: Balance) -> dict[str, Any]:
     """A balance as decimal strings."""
     return {"asset": balance.asset, "total": str(balance.total), "available": str(balance.available)}

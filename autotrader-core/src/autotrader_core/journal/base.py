@@ -42,7 +42,7 @@ import queue
 import threading
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import anyio
@@ -58,12 +58,14 @@ from autotrader_core.resiliency.dead_letter import DeadLetter
 
 __all__ = [
     "SYNC_MODES",
+    "FillKey",
     "Journal",
     "JournalEntry",
     "JournalError",
     "JournalStorage",
     "RecordKind",
     "StoredRow",
+    "StoredSnapshot",
     "SyncMode",
 ]
 
@@ -91,6 +93,21 @@ class StoredRow:
     recorded_at: str
     """ISO 8601 UTC time the row was appended."""
     body: str
+
+
+FillKey = tuple[str, str, str]
+"""A fill's identity, ``(broker, symbol, trade_id)`` (:attr:`~autotrader_core.models.Fill.key`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSnapshot:
+    """The state every row up to ``seq`` folds into, as storage keeps it (see :mod:`autotrader_core.snapshots`)."""
+
+    seq: int
+    recorded_at: str
+    """ISO 8601 UTC time of the last row it folds (replay's ``last_recorded_at``)."""
+    body: str
+    """JSON text (:mod:`autotrader_core.journal.snapshot`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +150,43 @@ class JournalStorage(abc.ABC):
     def close(self) -> None:
         """Release the storage; safe to call twice."""
 
+    # Snapshots and compaction: optional (a storage without them replays every row).
+    def read_snapshot(self) -> StoredSnapshot | None:
+        """The latest snapshot, or ``None`` (none taken, or not supported)."""
+        return None
 
+    def read_fill_keys(self, since: str = "") -> list[FillKey]:
+        """The identities of the fills whose rows a compaction removed, of fills at ``since``
+        (ISO 8601 UTC) or later."""
+        return []
+
+    def has_client_order_id(self, client_order_id: str) -> bool:
+        """Whether an intent with this client order id was ever journaled (compacted or not)."""
+        return any(row.client_order_id == client_order_id for row in self.read(0, _ALL, ("intent",)))
+
+    def tail_length(self) -> int:
+        """Rows a replay reads after the latest snapshot."""
+        return len(self.read(0, _ALL))
+
+    def compacted_order(self, client_order_id: str) -> str | None:
+        """The final order (JSON) a compaction archived under this id (``None``: none)."""
+        return None
+
+    def compact(self, snapshot: StoredSnapshot, archived: Sequence[tuple[str, str]] = ()) -> int:
+        """Store ``snapshot`` and drop the rows up to its ``seq``, atomically; return the rows dropped.
+
+        The identities of the fills dropped are kept (:meth:`read_fill_keys`).
+
+        ``archived``: ``(client_order_id, final order JSON)`` of the finished orders the
+        snapshot no longer holds, kept for look-ups by id.
+
+        Raises:
+            NotImplementedError: this storage keeps every row.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not support compaction")
+
+
+_ALL = 2**62
 _STOP = object()
 
 
@@ -195,6 +248,8 @@ class Journal:
         """Rows committed by this journal object (for status displays and benchmarks)."""
         self.commits = 0
         """Transactions committed (records_written / commits = the group-commit batch size)."""
+        self.compacting = False
+        """True while :func:`autotrader_core.snapshots.compact_journal` works on this journal."""
 
     # -- lifecycle -------------------------------------------------------------------------
     @property
@@ -430,6 +485,54 @@ class Journal:
             if len(rows) < chunk:
                 return
             after_seq = rows[-1].seq
+
+    async def snapshot(self) -> StoredSnapshot | None:
+        """The latest snapshot stored by a compaction (``None``: replay starts at the first row)."""
+        return await anyio.to_thread.run_sync(self.storage.read_snapshot)
+
+    async def compacted_fill_keys(self, since: datetime | None = None) -> set[FillKey]:
+        """Identities of the fills folded into a snapshot (at ``since`` or later: reconciliation
+        asks the broker for no older fill, so no older one can be applied twice)."""
+        bound = "" if since is None else since.astimezone(UTC).isoformat()
+        return set(await anyio.to_thread.run_sync(self.storage.read_fill_keys, bound))
+
+    async def has_client_order_id(self, client_order_id: str) -> bool:
+        """Whether this client order id was ever used by an intent here, even one compacted away."""
+        return await anyio.to_thread.run_sync(self.storage.has_client_order_id, client_order_id)
+
+    async def tail_length(self) -> int:
+        """Rows a restart replays after the latest snapshot."""
+        return await anyio.to_thread.run_sync(self.storage.tail_length)
+
+    async def oldest_tail_time(self) -> datetime | None:
+        """When the first row after the latest snapshot was written (``None``: no such row)."""
+        stored = await self.snapshot()
+        rows = await anyio.to_thread.run_sync(self.storage.read, stored.seq if stored else 0, 1)
+        return decode_row(rows[0]).recorded_at if rows else None
+
+    async def compacted_order(self, client_order_id: str) -> Order | None:
+        """The final state of a finished order a compaction archived (``None``: not archived).
+
+        Raises:
+            CorruptJournal: the archived order cannot be decoded.
+        """
+        body = await anyio.to_thread.run_sync(self.storage.compacted_order, client_order_id)
+        return None if body is None else codec.decode_order(codec.loads(body))
+
+    async def store_snapshot(self, snapshot: StoredSnapshot, archived: Sequence[tuple[str, str]] = ()) -> int:
+        """Store a snapshot and drop the rows it folds (one transaction); return the rows dropped.
+
+        Use :func:`autotrader_core.snapshots.compact_journal`, which builds the snapshot.
+
+        Raises:
+            JournalError: the journal is not open, or the storage failed (nothing changed).
+        """
+        if not self.is_open:
+            raise JournalError("the journal is not open")
+        try:
+            return await anyio.to_thread.run_sync(self.storage.compact, snapshot, archived)
+        except Exception as exc:
+            raise JournalError(f"compaction failed, the journal is unchanged: {exc}") from exc
 
     async def dead_letters(self) -> list[DeadLetter]:
         """Every dead letter ever recorded, oldest first."""

@@ -27,7 +27,7 @@ from autotrader_core.events import (
     OrderModifyRejected,
     OrderRejected,
 )
-from autotrader_core.models import Fill, Order, OrderReport
+from autotrader_core.models import Fill, Order, OrderReport, Position
 from autotrader_core.resiliency.dead_letter import DeadLetter
 
 __all__ = [
@@ -37,6 +37,7 @@ __all__ = [
     "decode_event",
     "decode_fill",
     "decode_order",
+    "decode_position",
     "decode_report",
     "dumps",
     "encode_change",
@@ -44,6 +45,7 @@ __all__ = [
     "encode_event",
     "encode_fill",
     "encode_order",
+    "encode_position",
     "encode_report",
     "loads",
 ]
@@ -360,6 +362,43 @@ def decode_event(body: Mapping[str, Any]) -> OrderEvent:
     if decoder is None:
         raise CorruptJournal(f"unknown event type {body.get('type')!r}")
     return decoder(body)
+
+
+# -- positions ---------------------------------------------------------------------------------
+def encode_position(position: Position) -> dict[str, Any]:
+    """Every field of a position (journal snapshots and the NATS gateway's events)."""
+    return {
+        "symbol": position.symbol,
+        "quantity": str(position.quantity),
+        "average_price": str(position.average_price),
+        "realized_pnl": str(position.realized_pnl),
+        "fees_paid": str(position.fees_paid),
+        "other_fees": {currency: str(fee) for currency, fee in position.other_fees.items()},
+        "broker": position.broker,
+        "unrealized_pnl": _dec(position.unrealized_pnl),
+    }
+
+
+def decode_position(body: Mapping[str, Any]) -> Position:
+    """The :class:`Position` :func:`encode_position` wrote (``other_fees`` and
+    ``unrealized_pnl`` may be absent).
+
+    Raises:
+        CorruptJournal: a field is missing or malformed.
+    """
+    other = body.get("other_fees") or {}
+    if not isinstance(other, dict):
+        raise CorruptJournal(f"position other_fees must be an object, got {other!r}")
+    return Position(
+        symbol=_str(_field(body, "symbol"), "symbol"),
+        quantity=_to_dec(_field(body, "quantity"), "quantity"),
+        average_price=_to_dec(_field(body, "average_price"), "average_price"),
+        realized_pnl=_to_dec(_field(body, "realized_pnl"), "realized_pnl"),
+        fees_paid=_to_dec(_field(body, "fees_paid"), "fees_paid"),
+        other_fees={str(c): _to_dec(v, "other_fees") for c, v in other.items()},
+        broker=_str(body.get("broker", ""), "broker"),
+        unrealized_pnl=_to_opt_dec(body.get("unrealized_pnl"), "unrealized_pnl"),
+    )
 
 
 # -- reports and dead letters ---------------------------------------------------------------

@@ -11,29 +11,26 @@ from __future__ import annotations
 import re
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from autotrader_core.journal.base import Journal, JournalStorage, StoredRow, SyncMode
+from autotrader_core.journal import schema
+from autotrader_core.journal.base import FillKey, Journal, JournalStorage, StoredRow, StoredSnapshot, SyncMode
 from autotrader_core.journal.identity import JournalIdentity
 from autotrader_core.journal.lock import JournalLock
 from autotrader_core.settings import EngineSettings
 
-__all__ = ["SqliteJournal", "SqliteStorage", "default_journal_path", "journal_from_settings"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "SqliteJournal",
+    "SqliteStorage",
+    "default_journal_path",
+    "journal_from_settings",
+]
 
-SCHEMA_VERSION = "1"
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS journal (
-    seq INTEGER PRIMARY KEY,
-    kind TEXT NOT NULL,
-    client_order_id TEXT,
-    recorded_at TEXT NOT NULL,
-    body TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS journal_client_order_id ON journal (client_order_id);
-CREATE TABLE IF NOT EXISTS journal_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-"""
+SCHEMA_VERSION = 2
+"""The schema this code writes. 1: round 1 (``journal`` + ``journal_meta``); 2: adds the
+snapshot and the compact id tables (:mod:`autotrader_core.journal.schema`)."""
 
 
 def default_journal_path(data_dir: Path, broker: str | None = None, environment: str | None = None) -> Path:
@@ -71,6 +68,8 @@ class SqliteStorage(JournalStorage):
         self._conn: sqlite3.Connection | None = None
         self._lock = threading.Lock()
         self._file_lock = JournalLock(self.path)
+        self.compaction_hook: Callable[[str], None] | None = None
+        """Called inside a compaction's transaction, before its commit (crash tests kill there)."""
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
@@ -93,23 +92,20 @@ class SqliteStorage(JournalStorage):
                 except BaseException:
                     self._file_lock.release()
                     raise
-            (last,) = self._conn.execute("SELECT COALESCE(MAX(seq), 0) FROM journal").fetchone()
+            # A compaction may have removed every row up to its snapshot: numbering goes on after it.
+            (last,) = self._conn.execute(
+                "SELECT MAX(COALESCE((SELECT MAX(seq) FROM journal), 0),"
+                " COALESCE((SELECT MAX(seq) FROM journal_snapshot), 0))"
+            ).fetchone()
             return int(last)
 
     def _open_schema(self) -> sqlite3.Connection:
         conn = self._connect()
-        conn.executescript(_SCHEMA)
-        row = conn.execute("SELECT value FROM journal_meta WHERE key = 'schema_version'").fetchone()
-        if row is None:
-            conn.execute(
-                "INSERT INTO journal_meta (key, value) VALUES ('schema_version', ?)",
-                (SCHEMA_VERSION,),
-            )
-        elif row[0] != SCHEMA_VERSION:
+        try:
+            schema.prepare(conn, self.path)
+        except BaseException:
             conn.close()
-            raise RuntimeError(
-                f"journal {self.path} has schema version {row[0]}, this autotrader writes {SCHEMA_VERSION}"
-            )
+            raise
         return conn
 
     def write(self, rows: Sequence[StoredRow]) -> None:
@@ -152,6 +148,119 @@ class SqliteStorage(JournalStorage):
                 )
             row = conn.execute("SELECT value FROM journal_meta WHERE key = 'identity'").fetchone()
             return None if row is None else str(row[0])
+
+    def read_snapshot(self) -> StoredSnapshot | None:
+        """The latest snapshot (``None`` before the first compaction)."""
+        conn = self._connect()
+        try:
+            row = conn.execute(
+                "SELECT seq, recorded_at, body FROM journal_snapshot ORDER BY seq DESC LIMIT 1"
+            ).fetchone()
+        finally:
+            conn.close()
+        return None if row is None else StoredSnapshot(int(row[0]), str(row[1]), str(row[2]))
+
+    def read_fill_keys(self, since: str = "") -> list[FillKey]:
+        """The identities of compacted fills whose time is ``since`` (ISO 8601) or later (``""``: all)."""
+        conn = self._connect()
+        try:
+            return [
+                (str(b), str(s), str(t))
+                for b, s, t in conn.execute(
+                    "SELECT broker, symbol, trade_id FROM journal_fill_keys WHERE filled_at >= "
+                    "COALESCE(julianday(?), 0)",
+                    (since,),
+                )
+            ]
+        finally:
+            conn.close()
+
+    def has_client_order_id(self, client_order_id: str) -> bool:
+        """Whether an intent with this client order id was ever journaled (compacted or not)."""
+        conn = self._connect()
+        try:
+            row = conn.execute(
+                "SELECT 1 FROM journal_order_ids WHERE client_order_id = ? UNION ALL "
+                "SELECT 1 FROM journal WHERE client_order_id = ? AND kind = 'intent' LIMIT 1",
+                (client_order_id, client_order_id),
+            ).fetchone()
+        finally:
+            conn.close()
+        return row is not None
+
+    def tail_length(self) -> int:
+        """Rows a replay reads after the latest snapshot (dead letters aside)."""
+        conn = self._connect()
+        try:
+            (count,) = conn.execute(
+                "SELECT COUNT(*) FROM journal WHERE kind != 'dead_letter' AND seq > "
+                "COALESCE((SELECT MAX(seq) FROM journal_snapshot), 0)"
+            ).fetchone()
+        finally:
+            conn.close()
+        return int(count)
+
+    def compacted_order(self, client_order_id: str) -> str | None:
+        """The final order (JSON) a compaction archived under this id (``None``: none archived)."""
+        conn = self._connect()
+        try:
+            row = conn.execute(
+                "SELECT final_order FROM journal_order_ids WHERE client_order_id = ?", (client_order_id,)
+            ).fetchone()
+        finally:
+            conn.close()
+        return None if row is None or row[0] is None else str(row[0])
+
+    def compact(self, snapshot: StoredSnapshot, archived: Sequence[tuple[str, str]] = ()) -> int:
+        """Store ``snapshot`` and drop the rows it folds, in one transaction; return the rows dropped.
+
+        Kept: every client order id ever journaled (``journal_order_ids``, with the final
+        state of each ``archived`` ``(client_order_id, order JSON)``), the identity and
+        time of every fill dropped (``journal_fill_keys``, read from the rows by SQLite's
+        JSON functions, so no row crosses into Python), dead letters, and the rows after
+        ``snapshot.seq``. A crash before the commit leaves the journal as it was
+        (SQLite rolls the transaction back on the next open); after it, the new snapshot
+        and tail. Either way it opens and replays to the same state.
+        """
+        with self._lock:
+            conn = self._require()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute(
+                    "INSERT OR REPLACE INTO journal_snapshot (seq, recorded_at, body) VALUES (?, ?, ?)",
+                    (snapshot.seq, snapshot.recorded_at, snapshot.body),
+                )
+                conn.execute(
+                    "INSERT OR IGNORE INTO journal_order_ids (client_order_id, seq) "
+                    "SELECT client_order_id, MIN(seq) FROM journal WHERE seq <= ? AND kind = 'intent' "
+                    "AND client_order_id IS NOT NULL GROUP BY client_order_id",
+                    (snapshot.seq,),
+                )
+                conn.executemany(
+                    "UPDATE journal_order_ids SET final_order = ? WHERE client_order_id = ?",
+                    [(body, cid) for cid, body in archived],
+                )
+                conn.execute(
+                    "INSERT OR IGNORE INTO journal_fill_keys (broker, symbol, trade_id, filled_at) "
+                    "SELECT json_extract(body, '$.fill.broker'), json_extract(body, '$.fill.symbol'), "
+                    # The fill's time as a Julian day (any UTC offset compares right); one that
+                    # will not parse is always loaded.
+                    "json_extract(body, '$.fill.trade_id'), "
+                    "COALESCE(julianday(json_extract(body, '$.fill.timestamp')), 1e9) "
+                    "FROM journal WHERE seq <= ? AND kind = 'event' AND json_extract(body, '$.type') = 'OrderFilled'",
+                    (snapshot.seq,),
+                )
+                dropped = conn.execute(
+                    "DELETE FROM journal WHERE seq <= ? AND kind != 'dead_letter'", (snapshot.seq,)
+                ).rowcount
+                conn.execute("DELETE FROM journal_snapshot WHERE seq < ?", (snapshot.seq,))
+                if self.compaction_hook is not None:
+                    self.compaction_hook("before_commit")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        return int(dropped)
 
     def close(self) -> None:
         """Close the connection (a checkpoint folds the WAL back into the file)."""
