@@ -23,12 +23,14 @@ from autotrader_core.events import OrderFilled
 from autotrader_core.hookspecs import hookimpl
 from autotrader_core.models import Balance, ExecutionDecision, Fill, Order, Position
 from autotrader_core.plugins import PluginManager
+from autotrader_core.resend import ResendGuarantee
 from autotrader_core.resiliency import RetryPolicy
 from autotrader_core.risk import RiskChecks, RiskLimits
 from autotrader_core.settings import EngineSettings
 from autotrader_core.strategy import Strategy, StrategyContext
 
 from .fakes import FakeBroker
+from .venue import declare_expiry
 
 pytestmark = pytest.mark.anyio
 
@@ -137,6 +139,8 @@ async def test_lost_reply_is_looked_up_never_sent_twice(error: Exception) -> Non
 
 async def test_request_that_never_arrived_is_resent_with_the_same_client_id() -> None:
     broker = FakeBroker()
+    # Issue 14: a re-send is safe only when the venue says so (here: an idempotency key).
+    broker.resend_guarantee = ResendGuarantee.idempotency_key()
     broker.fail_submit = [BrokerUnavailable("connection reset")]
     engine, _ = make_engine(broker)
     async with engine:
@@ -282,6 +286,8 @@ async def test_status_reports_the_engine() -> None:
 
 async def test_an_order_that_never_arrived_is_settled_once_the_timeout_has_passed() -> None:
     broker = FakeBroker()
+    # Issue 14: closed as never arrived only once the venue's clock proves its request expired.
+    declare_expiry(broker, 5.0, ahead=10.0)
     broker.fail_submit = [RequestTimeout("t")] * 10  # never reaches the book
     engine, recorder = make_engine(broker)  # order_timeout=0.05 s
     async with engine:

@@ -19,6 +19,7 @@ from autotrader_core.resiliency import RetryPolicy
 
 from .fakes import FakeBroker
 from .reads import status
+from .venue import declare_expiry
 
 pytestmark = pytest.mark.anyio
 
@@ -139,6 +140,8 @@ async def test_sent_but_unacknowledged_order_is_settled_by_query(tmp_path: Path)
 async def test_intent_that_never_left_is_closed_as_never_sent(tmp_path: Path) -> None:
     path = tmp_path / "j.sqlite3"
     broker = FakeBroker()
+    # Issue 14: closed as never sent only once the venue's clock proves the request expired.
+    declare_expiry(broker, 5.0, ahead=10.0)
     broker.fail_submit = [BrokerUnavailable("down")] * 5  # never arrives (lose_reply False)
     async with engine_for(broker, path) as engine:
         with pytest.raises(BrokerUnavailable):

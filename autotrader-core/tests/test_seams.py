@@ -26,6 +26,7 @@ from autotrader_core.settings import EngineSettings
 from autotrader_core.trading_gate import TradingGate
 
 from .fakes import BTC, FakeBroker
+from .venue import declare_expiry
 
 pytestmark = pytest.mark.anyio
 
@@ -144,6 +145,8 @@ async def test_one_look_up_then_settle_keeps_both_reject_codes(tmp_path: Path) -
     # After order_timeout the engine closes an unknown submit as NEVER_ARRIVED; after a
     # restart recovery closes a journaled intent the broker never got as NEVER_SENT.
     broker = FakeBroker()
+    # Issue 14: both codes close an order only once the venue's clock proves its request expired.
+    declare_expiry(broker, 5.0, ahead=10.0)
     broker.fail_submit = [RequestTimeout("t")] * 10  # never reaches the book
     rejects = Rejects()
     plugins = PluginManager(disabled=set())

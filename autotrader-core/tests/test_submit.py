@@ -125,6 +125,17 @@ def report(status: OrderStatus = OrderStatus.ACCEPTED, filled: str = "0") -> Ord
 
 
 POLICY = RetryPolicy(max_attempts=3, base_delay=0.2, max_delay=5.0, jitter=0.0)
+pytestmark = pytest.mark.filterwarnings("ignore:submit_with_lookup is deprecated:DeprecationWarning")
+
+
+@pytest.mark.anyio
+async def test_submit_with_lookup_is_deprecated_naming_its_replacement() -> None:
+    adapter = ScriptedAdapter([ACCEPTED])
+    with pytest.warns(DeprecationWarning, match="OutcomeResolver"):
+        outcome = await submit_with_lookup(adapter, make_order(), POLICY, sleep=Sleeps())
+    assert outcome.events == ACCEPTED
+
+
 ACCEPTED: list[OrderEvent] = [OrderAccepted("at1abc", "B-1")]
 
 

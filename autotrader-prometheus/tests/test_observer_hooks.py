@@ -219,6 +219,7 @@ def test_status_snapshot_sets_gauges(observer: PrometheusObserver) -> None:
         "trading_state": "halted",
         "open_orders": 3,
         "dead_letters": 1,
+        "unknown_outcomes": 2,
         "failure_rates": {"submit": 0.25},
         "positions": {"BTCUSDT": D("-0.5"), "ETHUSDT": D("0")},
         "realized_pnl": {"BTCUSDT": D("12.5")},
@@ -230,6 +231,7 @@ def test_status_snapshot_sets_gauges(observer: PrometheusObserver) -> None:
     assert get(observer, "autotrader_open_orders", broker="paper") == 3
     assert get(observer, "autotrader_broker_connected", broker="paper") == 1
     assert get(observer, "autotrader_dead_letters", broker="paper") == 1
+    assert get(observer, "autotrader_unknown_outcomes", broker="paper") == 2
     assert get(observer, "autotrader_request_failure_ratio", broker="paper", operation="submit") == 0.25
     assert get(observer, "autotrader_trading_state", broker="paper", autotrader_trading_state="halted") == 1
     assert get(observer, "autotrader_trading_state", broker="paper", autotrader_trading_state="active") == 0

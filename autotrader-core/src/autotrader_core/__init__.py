@@ -66,6 +66,8 @@ if TYPE_CHECKING:
         OrderModified,
         OrderModifyRejected,
         OrderRejected,
+        OutcomeResolved,
+        OutcomeUnknown,
     )
     from autotrader_core.hookspecs import AdapterInfo, hookimpl
     from autotrader_core.ids import ClientOrderIdGenerator
@@ -84,6 +86,7 @@ if TYPE_CHECKING:
     from autotrader_core.recovery import ReconciliationReport
     from autotrader_core.resend import ResendGuarantee, ResendRule
     from autotrader_core.resiliency import CircuitBreaker, RetryPolicy
+    from autotrader_core.resolver import OutcomeResolver, SettleAs, UnknownOutcome, note_replacement
     from autotrader_core.risk import RiskChecks, RiskLimits
     from autotrader_core.settings import BrokerSettings, EngineSettings
     from autotrader_core.status import EngineStatus
@@ -143,6 +146,9 @@ __all__ = [
     "OrderSide",
     "OrderStatus",
     "OrderType",
+    "OutcomeResolved",
+    "OutcomeResolver",
+    "OutcomeUnknown",
     "PluginError",
     "PluginManager",
     "Position",
@@ -155,15 +161,18 @@ __all__ = [
     "RiskChecks",
     "RiskLimits",
     "RiskRejected",
+    "SettleAs",
     "Strategy",
     "StrategyContext",
     "TimeInForce",
     "TradingGate",
     "TradingState",
     "TransientError",
+    "UnknownOutcome",
     "UnsupportedFeature",
     "__version__",
     "hookimpl",
+    "note_replacement",
 ]
 
 _MODULES = (
@@ -184,6 +193,7 @@ _MODULES = (
     "autotrader_core.recovery",
     "autotrader_core.resend",
     "autotrader_core.resiliency",
+    "autotrader_core.resolver",
     "autotrader_core.risk",
     "autotrader_core.settings",
     "autotrader_core.status",

@@ -142,17 +142,34 @@ class BackgroundTasks:
             delay = min(delay * 2, 30.0)
 
     async def watch_timeouts(self) -> None:
-        """Query the broker about orders unconfirmed for ``order_timeout`` (once per order per timeout)."""
+        """Query the broker about orders unconfirmed for ``order_timeout``; drive the resolver's passes.
+
+        A pending submit or modify is the resolver's (:mod:`autotrader_core.resolver`): it is
+        never closed here, and an order a submit, modify or pass is working on is skipped,
+        so the watcher never races the live path. A pending cancel is looked up (once per
+        order per ``order_timeout``).
+        """
         order_timeout = self._settings.order_timeout
         timeout = timedelta(seconds=order_timeout)
         interval = min(1.0, order_timeout / 4)
         oms = self._flow.oms
+        resolver = self._gateway.resolver
         last_query: dict[str, float] = {}
         while True:
             await anyio.sleep(interval)
             now = time.monotonic()
+            for cid in resolver.due():  # unknown outcomes whose next pass is due (backoff)
+                order = oms.get(cid)
+                if order is None:
+                    continue
+                try:
+                    await resolver.resolve(order)
+                except AutotraderError as exc:
+                    logger.warning("resolving the unknown outcome of %s failed: %s", cid, exc)
             for order in oms.stale_orders(timeout):
                 cid = order.client_order_id
+                if resolver.busy(cid) or resolver.get(cid) is not None:
+                    continue  # the live submit/modify or the resolver owns it
                 if now - last_query.get(cid, -math.inf) < order_timeout:
                     continue  # asked recently: one query per order per order_timeout, not per tick
                 last_query[cid] = now

@@ -1,15 +1,15 @@
 """The broker gateway: every call the engine makes to its adapter.
 
-Each request goes through the circuit breaker and, where it is safe, the retry
-policy; transport trouble is counted per operation (:class:`FailureTracker`), a
-request that fails for good is dead-lettered. Submissions use
-:func:`~autotrader_core.resiliency.submit_with_lookup` (one client order id, a lookup
-before any resend). The one "look the order up, then settle it from the broker's
-answer" of the engine — used after a timeout, by the periodic reconciliation and by
-recovery after a restart — is :meth:`BrokerGateway.look_up_and_settle`.
+Each request goes through the circuit breaker and, where it is safe (idempotent
+requests only: lookups, cancels, listings), the retry policy; transport trouble is
+counted per operation (:class:`FailureTracker`), a request that fails for good is
+dead-lettered. Submits and modifies are not idempotent: they go through the
+:class:`~autotrader_core.resolver.OutcomeResolver` (:attr:`BrokerGateway.resolver`), the
+one place that settles an unknown outcome. The "look the order up, then settle it from
+the broker's answer" of cancels and reconciliation is :meth:`BrokerGateway.look_up_and_settle`.
 
-An unknown outcome is never guessed: an order whose outcome is unknown stays in flight
-until the broker's answer (a query report, the stream) settles it.
+An unknown outcome is never guessed: an order whose outcome is unknown stays open
+until the broker's answer (a query report, the stream) or an operator settles it.
 """
 
 from __future__ import annotations
@@ -24,10 +24,8 @@ from typing import TypeVar
 from autotrader_core.adapter import BrokerAdapter, OrderChange
 from autotrader_core.enums import OrderStatus
 from autotrader_core.errors import (
-    BrokerError,
     BrokerProtocolError,
     CircuitOpen,
-    InvalidOrder,
     OrderNotFound,
     TransientError,
 )
@@ -42,16 +40,13 @@ from autotrader_core.resiliency import (
     FailureTracker,
     RetryPolicy,
     retry,
-    submit_with_lookup,
 )
+from autotrader_core.resolver import NEVER_ARRIVED_CODE, OutcomeResolver
 
 __all__ = ["NEVER_ARRIVED_CODE", "BrokerGateway", "LookupResult", "UnsentRule"]
 
 logger = logging.getLogger("autotrader_core.engine")
 T = TypeVar("T")
-
-NEVER_ARRIVED_CODE = "NEVER_ARRIVED"
-"""Reject code of an order the broker still does not know a full ``order_timeout`` after submit."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +82,8 @@ class BrokerGateway:
         breaker: Circuit breaker around every request.
         failures: Transport-level outcomes per operation.
         dead_letters: Where operations that failed for good go.
-        order_timeout: Seconds after which an unconfirmed order is queried (for messages).
+        order_timeout: Seconds after which an unconfirmed order is queried; also how long a
+            submit or modify whose outcome is unknown keeps resolving before it returns.
     """
 
     def __init__(
@@ -111,6 +107,8 @@ class BrokerGateway:
         self.dead_letters = dead_letters
         self.order_timeout = order_timeout
         self._reported_unknown: set[str] = set()
+        self.resolver = OutcomeResolver(self, settle_wait=order_timeout, max_backoff=max(order_timeout, 1.0))
+        """The one resolver of unknown submit/modify outcomes."""
 
     # -- requests -----------------------------------------------------------------------------
     async def call(self, operation: str, fn: Callable[[], Awaitable[T]]) -> T:
@@ -135,46 +133,16 @@ class BrokerGateway:
         self.dead_letters.put(DeadLetter.from_error(operation, order, error))
 
     async def send(self, order: Order) -> Order:
-        """Send a recorded order (breaker, retry with a lookup before any resend) and apply the answer.
+        """Send a recorded order and apply the answer; an unknown outcome goes to :attr:`resolver`.
 
         Raises:
             CircuitOpen: not sent; the order is closed as rejected.
-            BrokerError / InvalidOrder / BrokerProtocolError: the broker proved it refused
-                the order; closed as rejected and dead-lettered.
-            TransientError: the outcome is unknown; the order stays in flight (dead-lettered,
-                alerted) until a query or the stream settles it.
+            BrokerError / InvalidOrder: the broker proved it refused the order; closed as
+                rejected and dead-lettered.
+            TransientError: the outcome is still unknown; the order stays open and
+                unknown (alerted, dead-lettered) until the resolver settles it.
         """
-        flow = self.flow
-        adapter = self.adapter
-        try:
-            # Breaker, tracked as "submit", retried with a lookup before any resend.
-            outcome = await self.track(
-                "submit",
-                lambda: self.breaker.call(
-                    lambda: submit_with_lookup(
-                        adapter, order, self.retry_policy, settle_delay=adapter.unknown_outcome_settle_delay
-                    )
-                ),
-            )
-        except CircuitOpen as exc:
-            # Never sent: refusing locally is safe.
-            await flow.apply(OrderRejected(order.client_order_id, reason=f"circuit open: {exc}"))
-            raise
-        except (BrokerError, InvalidOrder, BrokerProtocolError) as exc:
-            # The broker proved it refused the order (for an unreadable reply: the
-            # lookup that followed found no such order at the broker).
-            await flow.apply(OrderRejected(order.client_order_id, reason=str(exc), code=exc.code))
-            self.dead_letter("submit", order, exc)
-            raise
-        except TransientError as exc:
-            # Unknown outcome: the order stays in flight until a query settles it.
-            self.dead_letter("submit", order, exc)
-            self.notifier.alert("warning", f"submit outcome unknown for {order.client_order_id}: {exc}")
-            raise
-        await flow.apply_all(outcome.events)
-        if outcome.report is not None:
-            await self.settle_from_report(order, outcome.report)
-        return order
+        return await self.resolver.submit(order)
 
     async def cancel(self, order: Order) -> Order:
         """Send a cancel (the order is already pending-cancel) and apply the answer.
@@ -194,14 +162,8 @@ class BrokerGateway:
         return order
 
     async def modify(self, order: Order, change: OrderChange) -> Order:
-        """Send a modify (the order is already pending-modify) and apply the answer."""
-        try:
-            events = await self.call("modify", lambda: self.adapter.modify_order(order, change))
-        except TransientError as exc:
-            self.dead_letter("modify", order, exc)
-            raise
-        await self.flow.apply_all(events)
-        return order
+        """Send a modify (the order is already pending-modify) through :attr:`resolver`: never retried blindly."""
+        return await self.resolver.modify(order, change)
 
     # -- settling from the broker's answer -------------------------------------------------------
     async def settle_from_report(self, order: Order, report: OrderReport) -> None:
@@ -276,20 +238,15 @@ class BrokerGateway:
     async def settle_stale(self, order: Order, *, timed_out: bool = False) -> None:
         """Look up an order the engine is unsure about and settle it, alerting what is left open.
 
-        ``timed_out``: the order has waited a full ``order_timeout``; a pending submit the
-        broker does not know then never arrived and is closed as rejected (``NEVER_ARRIVED``).
+        A pending submit or modify (``timed_out``: it waited a full ``order_timeout``) is
+        the resolver's: one pass of :meth:`OutcomeResolver.resolve`, which never closes an
+        order by guessing (see :mod:`autotrader_core.resolver`).
         """
-        unsent = None
-        if timed_out:
-            reason = f"unknown at the broker {self.order_timeout:g}s after submit: never arrived"
-            unsent = UnsentRule(reason, NEVER_ARRIVED_CODE)
-        result = await self.look_up_and_settle(order, unsent=unsent)
-        if result is LookupResult.CLOSED_UNSENT:
-            assert unsent is not None
-            # The submit's outcome was unknown and, a full order_timeout later, the broker
-            # has no such order: it never arrived. Settled, so it stops counting as open.
-            self.notifier.alert("warning", f"order {order.client_order_id} {unsent.reason}")
-        elif result is LookupResult.UNKNOWN and order.client_order_id not in self._reported_unknown:
+        if timed_out and order.status in (OrderStatus.PENDING_SUBMIT, OrderStatus.PENDING_MODIFY):
+            await self.resolver.resolve(order)
+            return
+        result = await self.look_up_and_settle(order)
+        if result is LookupResult.UNKNOWN and order.client_order_id not in self._reported_unknown:
             self._reported_unknown.add(order.client_order_id)
             self.notifier.alert(
                 "warning",
@@ -299,6 +256,7 @@ class BrokerGateway:
     async def settle_unlisted(self, *, grace: float = 0.0) -> int:
         """Settle orders we think are working but the broker no longer lists (see ``reconcile_open_orders``)."""
         reports = await self.call("get_open_orders", lambda: self.adapter.get_open_orders())
+        await self.resolver.reconcile(reports)
         listed = {r.client_order_id for r in reports} | {r.broker_order_id for r in reports}
         cutoff = utc_now() - timedelta(seconds=grace)
         working = (OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED)

@@ -6,7 +6,9 @@
   showing live orders, fills, positions and PnL, ending with a summary;
 * ``autotrader sessions`` — the running sessions ``kill`` can reach (pid, start, broker);
 * ``autotrader kill`` — engage the kill switch of every running session (``--pid N``: only
-  that one; or, with ``--broker``, cancel every open order at that broker directly).
+  that one; or, with ``--broker``, cancel every open order at that broker directly);
+* ``autotrader unknown`` / ``autotrader settle`` — orders of unknown outcome in a stopped
+  engine's journal, and an operator's audited decision about one (:mod:`.unknown_cli`).
 
 Installed packages add their own subcommands (``quotes``, ``gateway``, ``web``, ...) through
 the entry-point group ``autotrader.commands``: each entry point names a callable that takes
@@ -47,6 +49,7 @@ from autotrader_core.risk import RiskChecks, RiskLimits
 from autotrader_core.samples import MeanReversionDemo
 from autotrader_core.sessions import running_sessions, signal_session, signal_sessions
 from autotrader_core.settings import EngineSettings
+from autotrader_core.unknown_cli import add_commands as add_unknown_commands
 
 __all__ = ["COMMAND_GROUP", "CommandProvider", "main"]
 
@@ -121,6 +124,7 @@ def _parser() -> argparse.ArgumentParser:
         "--broker", help="cancel every open order at this broker directly (settings from env)"
     )
     kill.set_defaults(func=_cmd_kill)
+    add_unknown_commands(sub)  # `unknown` and `settle`: orders of unknown outcome, stopped engine
     _add_plugin_commands(sub)
     return parser
 

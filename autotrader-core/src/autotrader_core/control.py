@@ -36,6 +36,7 @@ from autotrader_core.models import Balance, Fill, Order, Position
 from autotrader_core.oms import OrderManager
 from autotrader_core.recovery import ReconcileRun, ReconciliationReport
 from autotrader_core.resiliency import DeadLetter, DeadLetterQueue
+from autotrader_core.resolver import SettleAs, UnknownOutcome
 from autotrader_core.status import EngineStatus
 from autotrader_core.trading_gate import TradingGate
 
@@ -151,6 +152,16 @@ class ControlledEngine(Protocol):
         """Close one position."""
         ...
 
+    def unknown_outcomes(self) -> list[UnknownOutcome]:
+        """Orders whose submit/modify outcome is unknown."""
+        ...
+
+    async def settle_unknown(
+        self, client_order_id: str, as_: SettleAs | str, *, reason: str, by: str
+    ) -> Order:
+        """Settle an order of unknown outcome as the broker shows it."""
+        ...
+
     def notify_control_action(self, action: ControlAction) -> None:
         """Tell observers about an operator action."""
         ...
@@ -227,6 +238,10 @@ class EngineControl:
     def dead_letters(self) -> list[DeadLetter]:
         """Operations that failed for good and wait for a human."""
         return list(self._engine.dead_letters)
+
+    def unknown_outcomes(self) -> list[UnknownOutcome]:
+        """Orders whose last submit or modify has an unknown outcome (open until settled), oldest first."""
+        return self._engine.unknown_outcomes()
 
     def reconciliation(self) -> ReconciliationView:
         """Drift between us and the broker: what recovery found at start, the latest
@@ -313,6 +328,27 @@ class EngineControl:
             if order is not None:
                 orders.append(order)
         return orders
+
+    async def settle_unknown(
+        self, client_order_id: str, *, as_: SettleAs | str, by: str, reason: str = ""
+    ) -> Order:
+        """Settle an order whose outcome is unknown, as the broker shows it; audited.
+
+        ``as_``: ``look_up`` (ask the broker again now, by the venue's re-send rule),
+        ``working``, ``filled`` (its fills are fetched from the broker: a fill is never
+        invented), ``canceled`` or ``rejected`` (a submit the broker never took). Say
+        what you saw at the broker in ``reason``: it goes to the audit log, the order and
+        the journal.
+
+        Raises:
+            InvalidOrder: unknown order, an outcome that is not unknown, no reason for a
+                decision, or a choice that does not fit the order.
+        """
+        choice = str(as_)
+        if choice != SettleAs.LOOK_UP.value and not reason.strip():
+            raise InvalidOrder("settling an unknown order by hand needs a reason (what the broker shows)")
+        self._audit("settle_unknown", by, client_order_id=client_order_id, as_=choice, reason=reason)
+        return await self._engine.settle_unknown(client_order_id, choice, reason=reason or "look up", by=by)
 
     async def kill(self, *, actor: str, reason: str = "operator") -> KillReport:
         """Engage the kill switch: cancel all, flatten, halt, disconnect, alert (idempotent)."""

@@ -57,6 +57,7 @@ from autotrader_core.orders import build_order, decision_target, optional_price
 from autotrader_core.plugins import PluginManager
 from autotrader_core.recovery import ReconcileRun, ReconciliationReport, recover
 from autotrader_core.resiliency import CircuitBreaker, DeadLetterQueue, FailureTracker, RetryPolicy
+from autotrader_core.resolver import SettleAs, UnknownOutcome
 from autotrader_core.risk import RiskChecks
 from autotrader_core.settings import EngineSettings
 from autotrader_core.shutdown import SignalShutdown, signals_supported
@@ -175,7 +176,9 @@ class ExecutionEngine:
         )
         """The stream consumer, timeout watcher, reconciliation, decision loop and status tick."""
         adapter.telemetry = HookTelemetry(self.notifier, adapter.name)
-        self.kill_switch = KillSwitch(self, gate=self.gate, notifier=self.notifier)
+        self.kill_switch = KillSwitch(
+            self, gate=self.gate, notifier=self.notifier, deadline=self.settings.kill_switch_timeout
+        )
         """Cancel-all, flatten, halt, disconnect, alert (see :meth:`kill`)."""
         # The strategy's ctx.cancel / ctx.modify go through the public order API below.
         self.context.order_actions = self
@@ -503,10 +506,17 @@ class ExecutionEngine:
     async def cancel_order(self, order: Order | str) -> Order:
         """Ask the broker to cancel an order; returns it (``pending_cancel`` until confirmed).
 
+        An order whose submit or modify outcome is unknown is looked up first, so the
+        cancel targets the broker order that lives (a cancel-replace changes the broker
+        order id), never a dead one.
+
         Raises:
             IllegalTransition: the order is already finished.
         """
         target = self._resolve(order)
+        resolver = self.gateway.resolver
+        if resolver.get(target.client_order_id) is not None:
+            await resolver.resolve(target)
         await self.flow.request_cancel(target)
         return await self.gateway.cancel(target)
 
@@ -578,11 +588,48 @@ class ExecutionEngine:
         self.last_reconcile = ReconcileRun(at=utc_now(), looked_up=looked_up)
         return looked_up
 
+    async def resolve_outcome(self, order: Order) -> bool:
+        """One resolver pass over an order whose outcome is unknown (the kill switch's); whether it is settled."""
+        return await self.gateway.resolver.resolve(order)
+
+    def is_outcome_unknown(self, client_order_id: str) -> bool:
+        """Whether the order's last submit or modify has an unknown outcome."""
+        return self.gateway.resolver.get(client_order_id) is not None
+
+    async def settle_unknown(
+        self, client_order_id: str, as_: SettleAs | str, *, reason: str, by: str
+    ) -> Order:
+        """Settle an order of unknown outcome as the broker shows it (an operator's decision).
+
+        Use :meth:`EngineControl.settle_unknown`, which audits it. See
+        :meth:`~autotrader_core.resolver.OutcomeResolver.settle_by_hand` for the choices.
+
+        Raises:
+            InvalidOrder: unknown order, an outcome that is not unknown, or a choice that does not fit.
+        """
+        order = self._resolve(client_order_id)
+        try:
+            choice = SettleAs(as_)
+        except ValueError:
+            choices = ", ".join(c.value for c in SettleAs)
+            raise InvalidOrder(f"settle as one of {choices}, not {as_!r}") from None
+        await self.gateway.resolver.settle_by_hand(order, choice, reason=reason, by=by)
+        return order
+
+    def unknown_outcomes(self) -> list[UnknownOutcome]:
+        """Orders whose last submit or modify has an unknown outcome, oldest first.
+
+        They stay open (and count toward exposure and the risk limits) until the broker's
+        answer or an operator settles them (see :mod:`autotrader_core.resolver`).
+        """
+        return self.gateway.resolver.outcomes()
+
     # -- status ---------------------------------------------------------------------------
     def status(self) -> EngineStatus:
         """Current status: connection, OMS figures, risk state, breaker, dead letters, positions."""
         metrics = self.oms.metrics
         positions = self.oms.positions()
+        unknown = self.gateway.resolver.outcomes()
         return EngineStatus(
             broker=self.adapter.name,
             connected=self.adapter.is_connected,
@@ -604,6 +651,8 @@ class ExecutionEngine:
             positions={s: p.quantity for s, p in positions.items()},
             realized_pnl={s: p.realized_pnl for s, p in positions.items()},
             quote_ages=self.prices.ages(),
+            unknown_outcomes=len(unknown),
+            unknown_orders=[u.client_order_id for u in unknown],
         )
 
     def __repr__(self) -> str:

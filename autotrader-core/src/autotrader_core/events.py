@@ -22,6 +22,8 @@ __all__ = [
     "OrderModified",
     "OrderModifyRejected",
     "OrderRejected",
+    "OutcomeResolved",
+    "OutcomeUnknown",
 ]
 
 
@@ -119,3 +121,34 @@ OrderEvent = (
     | OrderModifyRejected
 )
 """Union of every event an adapter may produce."""
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeUnknown:
+    """The outcome of a non-idempotent request (a submit or a modify) is unknown.
+
+    Not an order event (adapters never produce it): the engine's resolver of unknown
+    outcomes (:mod:`autotrader_core.resolver`) records it, in the journal too, so that
+    recovery after a restart knows the order was in doubt and since when.
+    """
+
+    client_order_id: str
+    operation: str
+    """``"submit"`` or ``"modify"``."""
+    reason: str
+    stamp: datetime
+    """Upper bound of the timestamp the request carried (the adapter's ``request_stamp()`` after sending)."""
+    candidates: tuple[str, ...] = ()
+    """Broker order ids that may be the live order (old and replacement of a cancel-replace)."""
+    timestamp: datetime = field(default_factory=utc_now)
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeResolved:
+    """An unknown outcome was settled: by the broker's answer, a safe re-send, an expiry or an operator."""
+
+    client_order_id: str
+    operation: str
+    how: str
+    """What settled it, in words (shown in logs, hooks and the journal)."""
+    timestamp: datetime = field(default_factory=utc_now)

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from autotrader_core.adapter import BrokerAdapter
     from autotrader_core.audit import ControlAction
     from autotrader_core.errors import BrokerProtocolError
-    from autotrader_core.events import OrderEvent
+    from autotrader_core.events import OrderEvent, OutcomeResolved, OutcomeUnknown
     from autotrader_core.models import Alert, Fill, Order, Position
     from autotrader_core.settings import BrokerSettings
 
@@ -248,6 +248,22 @@ class AutotraderSpecs:
         ``code`` is the risk check's reason code (e.g. ``MAX_ORDER_NOTIONAL``) or the
         broker's own error code, when there is one.
         """
+
+    @hookspec
+    def autotrader_on_outcome_unknown(
+        self, order: Order, outcome: OutcomeUnknown, account: AccountId
+    ) -> None:
+        """The outcome of ``order``'s submit or modify is unknown (reply lost, late or unreadable).
+
+        The order stays open and counts toward exposure until the resolver, the broker's
+        answer or an operator settles it (``autotrader_on_outcome_resolved`` follows then).
+        """
+
+    @hookspec
+    def autotrader_on_outcome_resolved(
+        self, order: Order | None, resolved: OutcomeResolved, account: AccountId
+    ) -> None:
+        """An unknown outcome was settled; ``resolved.how`` says by what."""
 
     @hookspec
     def autotrader_on_breaker_state(self, name: str, state: str, account: AccountId) -> None:

@@ -5,6 +5,13 @@ flattens positions with reduce-only market orders, halts trading, disconnects
 and fires the alert hook. It is idempotent: a second call (from code, the CLI
 or a signal) waits for the first and returns the same report.
 
+An order whose submit or modify outcome is unknown is first handed to the engine's
+resolver (one pass: it may turn out working, filled or never arrived); one still
+unknown is not canceled blindly but listed in :attr:`KillReport.unknown`. Cancels and
+flattens run under the kill switch's own deadline (``deadline``, the engine's
+``kill_switch_timeout``): a request that hangs cannot hold it past that; trading is
+halted and the engine stopped regardless.
+
 It drives the engine only through its public order API (:class:`KillTarget`), changes
 the trading state through the :class:`~autotrader_core.trading_gate.TradingGate` and
 alerts through the :class:`~autotrader_core.notifier.Notifier`; it imports no engine.
@@ -47,11 +54,21 @@ class KillReport:
     flatten_failures: list[str] = field(default_factory=list)
     remaining_positions: dict[str, Decimal] = field(default_factory=dict)
     elapsed: float = 0.0
+    unknown: list[str] = field(default_factory=list)
+    """Orders whose outcome was still unknown: not canceled blindly, left to the resolver and an operator."""
+    timed_out: bool = False
+    """The deadline cut the cancels/flattens short (a request hung)."""
 
     @property
     def clean(self) -> bool:
-        """True when every cancel and flatten succeeded and nothing is left open."""
-        return not (self.cancel_failures or self.flatten_failures or self.remaining_positions)
+        """True when every cancel and flatten succeeded and nothing is left open or unknown."""
+        return not (
+            self.cancel_failures
+            or self.flatten_failures
+            or self.remaining_positions
+            or self.unknown
+            or self.timed_out
+        )
 
 
 class KillTarget(Protocol):
@@ -69,6 +86,14 @@ class KillTarget(Protocol):
 
     async def cancel_order(self, order: Order | str) -> Order:
         """Cancel one order."""
+        ...
+
+    async def resolve_outcome(self, order: Order) -> bool:
+        """One resolver pass over an order whose outcome is unknown; whether it is settled now."""
+        ...
+
+    def is_outcome_unknown(self, client_order_id: str) -> bool:
+        """Whether the order's last submit or modify has an unknown outcome."""
         ...
 
     async def flatten(self, symbol: str, *, tag: str = "flatten") -> Order | None:
@@ -91,6 +116,8 @@ class KillSwitch:
             cancels would be too slow).
         flatten: Whether to flatten positions after canceling.
         name: How logs and the alert call it (a signal shutdown that keeps positions is no "kill").
+        deadline: Seconds the cancels and flattens may take in all; a hung request is
+            abandoned then (trading is halted and the engine stopped regardless).
     """
 
     def __init__(
@@ -102,8 +129,10 @@ class KillSwitch:
         max_concurrency: int = 64,
         flatten: bool = True,
         name: str = "kill switch",
+        deadline: float = 30.0,
     ) -> None:
         self._name = name
+        self._deadline = deadline
         self._engine = engine
         self._gate = gate
         self._notifier = notifier
@@ -140,11 +169,15 @@ class KillSwitch:
         self._gate.reduce(f"kill switch: {reason}")  # nothing new may add exposure
 
         if engine.adapter.is_connected:
-            async with anyio.create_task_group() as tg:
-                for order in engine.oms.open_orders():
-                    tg.start_soon(self._cancel, order, report)
-            if self._flatten:
-                await self._flatten_positions(report)
+            with anyio.move_on_after(self._deadline) as scope:
+                async with anyio.create_task_group() as tg:
+                    for order in engine.oms.open_orders():
+                        tg.start_soon(self._cancel, order, report)
+                if self._flatten:
+                    await self._flatten_positions(report)
+            if scope.cancelled_caught:
+                report.timed_out = True
+                logger.critical("%s: deadline of %gs reached; a request hung", self._name, self._deadline)
 
         self._gate.halt(f"kill switch: {reason}")
         report.remaining_positions = {
@@ -157,6 +190,18 @@ class KillSwitch:
 
     async def _cancel(self, order: Order, report: KillReport) -> None:
         async with self._limit:
+            engine = self._engine
+            cid = order.client_order_id
+            if engine.is_outcome_unknown(cid):
+                try:
+                    await engine.resolve_outcome(order)
+                except AutotraderError as exc:
+                    logger.warning("%s: resolving %s failed: %s", self._name, cid, exc)
+                if engine.is_outcome_unknown(cid):
+                    report.unknown.append(cid)  # never canceled blindly: it may not exist yet
+                    return
+                if not order.is_open:
+                    return
             try:
                 await self._engine.cancel_order(order)
                 report.canceled += 1
@@ -182,6 +227,12 @@ class KillSwitch:
             f"{self._name}: {report.reason}; canceled {report.canceled} orders, "
             f"{len(report.flatten_orders)} flatten orders, {report.elapsed:.3f}s"
         )
+        if report.unknown:
+            message += (
+                f"; {len(report.unknown)} order(s) of unknown outcome: {', '.join(report.unknown[:10])}"
+            )
+        if report.timed_out:
+            message += f"; deadline {self._deadline:g}s reached (a request hung)"
         details = {"canceled": str(report.canceled), "elapsed": f"{report.elapsed:.3f}"}
         self._notifier.alert("critical", message, source="kill_switch", details=details)
         logger.critical("%s", message)

@@ -17,7 +17,7 @@ delivered twice; the fan-out here is async (strategy callbacks) and live-only.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from autotrader_core.account import AccountId
 from autotrader_core.adapter import OrderChange
@@ -106,6 +106,9 @@ class OrderFlow:
         """Halted on the first journal write failure (set by the engine)."""
         self.journal_failure: JournalError | None = None
         """The first journal write failure while running (``None``: the journal never failed)."""
+        self.after_change: Callable[[Order], Awaitable[None]] | None = None
+        """Told about every order an applied event changed: set by the resolver of unknown outcomes
+        while it has an unknown outcome to watch (``None`` otherwise: nothing on the hot path)."""
 
     # -- intents and requests (write-ahead) -------------------------------------------------
     async def record_intent(self, order: Order) -> None:
@@ -186,6 +189,8 @@ class OrderFlow:
                 await strategy.on_order_update(order, self.context)
             except Exception:
                 logger.exception("strategy callback failed for order %s", order.client_order_id)
+        if self.after_change is not None:
+            await self.after_change(order)
 
     async def journal_event(self, event: OrderEvent | OrderReport) -> None:
         """Journal a broker event or query report; a journal failure is logged, never raised.

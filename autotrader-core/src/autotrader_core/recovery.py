@@ -14,9 +14,16 @@
      client order id prefix is **adopted**; others are listed as foreign;
    * an order the OMS thinks open that the broker does not list as open is
      **queried** (``get_order``), never guessed: the report settles it (fetching its
-     missing fills). A never-acknowledged order the broker does not know was never
-     received (the process died before the request left): it is closed as
-     ``REJECTED`` with :data:`NEVER_SENT_REASON`, so a strategy may send it again.
+     missing fills).
+   * a submit or modify left pending (its outcome unknown: the request may still be
+     held in the venue's gateway) goes to the engine's one resolver of unknown outcomes
+     (:mod:`autotrader_core.resolver`), by the same rule as the live path: on a venue
+     whose requests expire, a never-acknowledged order the broker does not know is
+     closed as ``REJECTED`` with :data:`NEVER_SENT_REASON` only once the venue's clock
+     proves its request expired (the stamp journaled when its outcome became unknown,
+     else the restart itself bounds it), so a strategy may send it again; until then,
+     and for good on a venue without a re-send guarantee, it stays **unknown**
+     (:attr:`ReconciliationReport.unknown`), open, and is resolved after the start.
    * anything else that cannot be settled (a query failing, an acknowledged order
      the broker no longer knows, fills the broker reports but will not list) goes
      into :attr:`ReconciliationReport.unresolved`; trading then stays **HALTED**
@@ -37,7 +44,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import partial
 
-from autotrader_core.broker_gateway import BrokerGateway, LookupResult, UnsentRule
+from autotrader_core.adapter import OrderChange
+from autotrader_core.broker_gateway import BrokerGateway, LookupResult
 from autotrader_core.enums import OrderStatus
 from autotrader_core.errors import AutotraderError, IllegalTransition, InvalidOrder
 from autotrader_core.events import (
@@ -46,6 +54,8 @@ from autotrader_core.events import (
     OrderFilled,
     OrderModified,
     OrderModifyRejected,
+    OutcomeResolved,
+    OutcomeUnknown,
 )
 from autotrader_core.journal import snapshot as journal_snapshot
 from autotrader_core.journal.base import Journal, JournalEntry
@@ -75,7 +85,6 @@ NEVER_SENT_REASON = "not known to the broker after a restart: the request never 
 """Reject reason of an intent that was journaled but never reached the broker."""
 NEVER_SENT_CODE = "NEVER_SENT"
 """Reject code that goes with :data:`NEVER_SENT_REASON`."""
-_NEVER_SENT = UnsentRule(NEVER_SENT_REASON, NEVER_SENT_CODE)
 
 _ZERO = Decimal(0)
 
@@ -89,6 +98,10 @@ class ReplaySummary:
     intents: int = 0
     events: int = 0
     reports: int = 0
+    in_doubt: dict[str, OutcomeUnknown] = field(default_factory=dict)
+    """Orders whose submit/modify outcome was unknown when the journal ended (the resolver's notes)."""
+    modify_changes: dict[str, OrderChange] = field(default_factory=dict)
+    """The terms of each order's last journaled modify request (a modify left pending is resolved with them)."""
     requests: int = 0
     skipped: int = 0
     """Records the OMS refused on replay (logged; the same ones it refused live)."""
@@ -156,6 +169,15 @@ async def replay_journal(journal: Journal, oms: OrderManager) -> ReplaySummary:
             summary.reports += 1
         elif kind in ("cancel_request", "modify_request"):
             summary.requests += 1
+            if kind == "modify_request" and entry.client_order_id and isinstance(entry.payload, OrderChange):
+                summary.modify_changes[entry.client_order_id] = entry.payload
+        elif kind == "outcome":
+            note = entry.payload
+            if isinstance(note, OutcomeUnknown):
+                summary.in_doubt[note.client_order_id] = note
+            elif isinstance(note, OutcomeResolved):
+                summary.in_doubt.pop(note.client_order_id, None)
+            continue
         else:
             continue
         if not apply_entry(oms, entry):
@@ -196,6 +218,8 @@ class ReconciliationReport:
     """Orders whose state a broker report or query changed."""
     never_sent: list[str] = field(default_factory=list)
     """Journaled intents the broker never received (closed as rejected, safe to send again)."""
+    unknown: list[str] = field(default_factory=list)
+    """Orders whose submit/modify outcome is still unknown: open, in the resolver's hands."""
     foreign_orders: list[str] = field(default_factory=list)
     """Open orders at the broker under ids that are not ours (left alone)."""
     unresolved: list[UnresolvedOrder] = field(default_factory=list)
@@ -214,7 +238,7 @@ class ReconciliationReport:
         return (
             f"replayed {self.replay.records} records ({self.open_after_replay} orders open), "
             f"{len(self.fills_applied)} missed fills applied, {len(self.adopted)} adopted, "
-            f"{len(self.settled)} settled, {len(self.never_sent)} never sent, "
+            f"{len(self.settled)} settled, {len(self.never_sent)} never sent, {len(self.unknown)} unknown, "
             f"{len(self.unresolved)} unresolved"
         )
 
@@ -307,15 +331,22 @@ async def reconcile(
                 report.foreign_orders.append(cid or broker_report.broker_order_id or "?")
                 continue
         broker_open.add(order.client_order_id)
+        if order.status is OrderStatus.PENDING_MODIFY:
+            # The modify may still be held in flight: the resolver's rule, not a guess.
+            await _resolve_in_doubt(gateway, order, report)
+            continue
         await _settle(gateway, flow, order, broker_report, report=report)
 
     # 3. Orders we think open that the broker does not list: ask about each one.
     for order in list(oms.open_orders()):
         if order.client_order_id in broker_open:
             continue
+        if order.status in _IN_DOUBT:
+            await _resolve_in_doubt(gateway, order, report)
+            continue
         try:
             result = await gateway.look_up_and_settle(
-                order, unsent=_NEVER_SENT, settle=partial(_settle, gateway, flow, report=report)
+                order, settle=partial(_settle, gateway, flow, report=report)
             )
         except AutotraderError as exc:
             report.unresolved.append(
@@ -431,6 +462,33 @@ async def _settle(
         )
 
 
+async def _resolve_in_doubt(gateway: BrokerGateway, order: Order, report: ReconciliationReport) -> None:
+    """Hand a submit/modify left pending to the resolver: one pass, by the live path's rule."""
+    resolver = gateway.resolver
+    cid = order.client_order_id
+    note = report.replay.in_doubt.get(cid)
+    if note is not None and resolver.get(cid) is None:
+        resolver.restore(order, note, unsent_code=NEVER_SENT_CODE)  # its journaled stamp bounds the request
+    before = (order.status, order.filled_quantity)
+    try:
+        settled = await resolver.resolve(
+            order,
+            unsent_code=NEVER_SENT_CODE,
+            unsent_reason=NEVER_SENT_REASON,
+            change=report.replay.modify_changes.get(cid),
+        )
+    except AutotraderError as exc:
+        report.unresolved.append(UnresolvedOrder(cid, order.symbol, f"broker query failed: {exc}"))
+        return
+    if not settled:
+        report.unknown.append(cid)
+    elif order.status is OrderStatus.REJECTED and order.reject_reason == NEVER_SENT_REASON:
+        report.never_sent.append(cid)
+    elif (order.status, order.filled_quantity) != before:
+        report.settled.append(cid)
+
+
+_IN_DOUBT = frozenset({OrderStatus.PENDING_SUBMIT, OrderStatus.PENDING_MODIFY})
 _PENDING_REQUEST = frozenset({OrderStatus.PENDING_CANCEL, OrderStatus.PENDING_MODIFY})
 _WORKING = frozenset({OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED})
 LOST_REQUEST_REASON = "the request was lost in a restart: the broker still works the order unchanged"

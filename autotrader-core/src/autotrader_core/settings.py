@@ -183,6 +183,9 @@ class EngineSettings(BaseSettings):
     """What a signal during ``engine.run()`` does: ``cancel`` stops the strategy, cancels this
     engine's open orders and leaves positions as they are (and says so); ``kill`` is the full
     kill switch, which also flattens every position."""
+    kill_switch_timeout: float = Field(default=30.0, gt=0)
+    """Seconds the kill switch's cancels and flattens may take in all: a request that hangs is
+    abandoned then, and trading is halted and the engine stopped regardless."""
     max_decide_failures: int = Field(default=10, ge=1)
     """``decide()`` failures in a row after which trading halts and the decision loop stops
     (each retry waits twice as long as the last, up to 30 s; the first failure alerts)."""

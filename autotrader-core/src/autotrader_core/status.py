@@ -34,6 +34,10 @@ class EngineStatus:
     realized_pnl: dict[str, Decimal] = field(default_factory=dict)
     quote_ages: dict[str, float | None] = field(default_factory=dict)
     """Seconds since each subscribed symbol's latest quote (``None``: never quoted)."""
+    unknown_outcomes: int = 0
+    """Orders whose last submit or modify has an unknown outcome (open, counted in exposure)."""
+    unknown_orders: list[str] = field(default_factory=list)
+    """Their client order ids, oldest first (see ``ExecutionEngine.unknown_outcomes()``)."""
 
     def as_dict(self) -> dict[str, Any]:
         """Plain-dict form (Decimals kept) for hooks and JSON logs."""

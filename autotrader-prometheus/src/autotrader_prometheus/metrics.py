@@ -185,6 +185,13 @@ class ExporterMetrics:
             namespace=ns,
             registry=reg,
         )
+        self.unknown_outcomes = Gauge(
+            "unknown_outcomes",
+            "Orders whose submit or modify outcome is unknown (open until settled), from the latest status.",
+            ["broker", "account"],
+            namespace=ns,
+            registry=reg,
+        )
         self.request_failure_ratio = Gauge(
             "request_failure_ratio",
             "Share of broker requests that failed at transport level over the last minute.",

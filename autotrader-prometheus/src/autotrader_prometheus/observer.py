@@ -338,6 +338,7 @@ class PrometheusObserver:
             m.open_orders.labels(broker, acct).set(int(status["open_orders"]))
             m.connected.labels(broker, acct).set(1 if status.get("connected") else 0)
             m.dead_letters.labels(broker, acct).set(int(status.get("dead_letters", 0)))
+            m.unknown_outcomes.labels(broker, acct).set(int(status.get("unknown_outcomes", 0)))
             trading_state = str(status.get("trading_state", ""))
             if trading_state in TRADING_STATES:
                 m.trading_state.labels(broker, acct).state(trading_state)

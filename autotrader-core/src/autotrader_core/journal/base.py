@@ -50,7 +50,7 @@ import anyio.to_thread
 
 from autotrader_core.adapter import OrderChange
 from autotrader_core.errors import AutotraderError, ConfigurationError
-from autotrader_core.events import OrderEvent
+from autotrader_core.events import OrderEvent, OutcomeResolved, OutcomeUnknown
 from autotrader_core.journal import codec
 from autotrader_core.journal.identity import JournalIdentity, check_identity
 from autotrader_core.models import Order, OrderReport, utc_now
@@ -75,7 +75,9 @@ SyncMode = Literal["intent", "every", "off"]
 """When the caller waits for a record to be durable (see the module docstring)."""
 SYNC_MODES: tuple[SyncMode, ...] = ("intent", "every", "off")
 
-RecordKind = Literal["intent", "cancel_request", "modify_request", "event", "report", "dead_letter"]
+RecordKind = Literal[
+    "intent", "cancel_request", "modify_request", "event", "report", "dead_letter", "outcome"
+]
 """What a journal row holds."""
 
 
@@ -119,8 +121,9 @@ class JournalEntry:
     client_order_id: str | None
     recorded_at: datetime
     payload: Any
-    """``Order`` (intent), ``OrderEvent``, ``OrderReport``, ``DeadLetter``, or
-    ``OrderChange | None`` for cancel/modify requests."""
+    """``Order`` (intent), ``OrderEvent``, ``OrderReport``, ``DeadLetter``,
+    ``OutcomeUnknown | OutcomeResolved`` (outcome), or ``OrderChange | None`` for
+    cancel/modify requests."""
 
 
 class JournalStorage(abc.ABC):
@@ -383,6 +386,18 @@ class Journal:
         else:
             await self._backpressure(seq)
 
+    async def record_outcome(self, note: OutcomeUnknown | OutcomeResolved) -> None:
+        """Record that an order's outcome became unknown, or was settled (the resolver's notes).
+
+        Durable before returning unless ``sync="off"``: recovery reads them to know which
+        orders were in doubt and the stamp bound of their request.
+        """
+        seq = self._append("outcome", note.client_order_id, note)
+        if self.sync != "off":
+            await self._wait(seq)
+        else:
+            await self._backpressure(seq)
+
     def append(self, letter: DeadLetter) -> None:
         """Persist a dead letter (the :class:`~autotrader_core.resiliency.DeadLetterStore` protocol)."""
         self._append("dead_letter", letter.client_order_id, letter)
@@ -571,6 +586,8 @@ def _encode(item: _Pending) -> StoredRow:
         body = codec.encode_report(obj)
     elif kind == "dead_letter":
         body = codec.encode_dead_letter(obj)
+    elif kind == "outcome":
+        body = codec.encode_outcome(obj)
     else:  # cancel/modify request
         body = {} if obj is None else codec.encode_change(obj)
     return StoredRow(item.seq, kind, item.client_order_id, item.recorded_at.isoformat(), codec.dumps(body))
@@ -593,6 +610,8 @@ def decode_row(row: StoredRow) -> JournalEntry:
         payload = codec.decode_report(body)
     elif kind == "dead_letter":
         payload = codec.decode_dead_letter(body)
+    elif kind == "outcome":
+        payload = codec.decode_outcome(body)
     elif kind == "cancel_request":
         payload = None
     elif kind == "modify_request":

@@ -26,6 +26,8 @@ from autotrader_core.events import (
     OrderModified,
     OrderModifyRejected,
     OrderRejected,
+    OutcomeResolved,
+    OutcomeUnknown,
 )
 from autotrader_core.models import Fill, Order, OrderReport, Position
 from autotrader_core.resiliency.dead_letter import DeadLetter
@@ -37,6 +39,7 @@ __all__ = [
     "decode_event",
     "decode_fill",
     "decode_order",
+    "decode_outcome",
     "decode_position",
     "decode_report",
     "dumps",
@@ -45,6 +48,7 @@ __all__ = [
     "encode_event",
     "encode_fill",
     "encode_order",
+    "encode_outcome",
     "encode_position",
     "encode_report",
     "loads",
@@ -470,3 +474,46 @@ def decode_dead_letter(body: Mapping[str, Any]) -> DeadLetter:
         timestamp=_to_ts(_field(body, "timestamp"), "timestamp"),
         payload={str(k): str(v) for k, v in payload.items()},
     )
+
+
+# -- unknown outcomes (the resolver's notes) ---------------------------------------------------
+def encode_outcome(note: OutcomeUnknown | OutcomeResolved) -> dict[str, Any]:
+    """An unknown outcome or its settlement, tagged with its type name."""
+    body: dict[str, Any] = {
+        "type": type(note).__name__,
+        "client_order_id": note.client_order_id,
+        "operation": note.operation,
+        "timestamp": _ts(note.timestamp),
+    }
+    if isinstance(note, OutcomeUnknown):
+        body.update(reason=note.reason, stamp=_ts(note.stamp), candidates=list(note.candidates))
+    else:
+        body["how"] = note.how
+    return body
+
+
+def decode_outcome(body: Mapping[str, Any]) -> OutcomeUnknown | OutcomeResolved:
+    """The note :func:`encode_outcome` wrote.
+
+    Raises:
+        CorruptJournal: unknown type or a malformed field.
+    """
+    kind = body.get("type")
+    cid = _str(_field(body, "client_order_id"), "client_order_id")
+    operation = _str(_field(body, "operation"), "operation")
+    timestamp = _to_ts(_field(body, "timestamp"), "timestamp")
+    if kind == "OutcomeUnknown":
+        candidates = body.get("candidates") or []
+        if not isinstance(candidates, list):
+            raise CorruptJournal("field 'candidates' must be a list")
+        return OutcomeUnknown(
+            cid,
+            operation,
+            _str(_field(body, "reason"), "reason"),
+            _to_ts(_field(body, "stamp"), "stamp"),
+            tuple(_str(c, "candidates") for c in candidates),
+            timestamp,
+        )
+    if kind == "OutcomeResolved":
+        return OutcomeResolved(cid, operation, _str(_field(body, "how"), "how"), timestamp)
+    raise CorruptJournal(f"unknown outcome note type {kind!r}")

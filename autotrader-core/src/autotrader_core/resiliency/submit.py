@@ -1,4 +1,13 @@
-"""Safe order submission: no retry ever makes a second order.
+"""Safe order submission by lookup (deprecated: the engine uses :class:`~autotrader_core.resolver.OutcomeResolver`).
+
+.. deprecated:: 0.2
+    :func:`submit_with_lookup` re-sends after one "not found", which is safe only on a venue
+    whose re-send guarantee is an idempotency key or same-id semantics (issue 14: on a venue
+    with a request expiry the first request may still land; on one with none nothing makes
+    it safe). The engine no longer calls it; every submit goes through
+    :class:`~autotrader_core.resolver.OutcomeResolver`, which re-sends only under the
+    adapter's declared :class:`~autotrader_core.resend.ResendGuarantee`. It keeps working,
+    with a ``DeprecationWarning``, until 0.3.
 
 After a submit whose outcome is unknown (timeout, 5xx, connection lost) or a
 duplicate-id refusal, the broker is *asked* about the order by its client order
@@ -22,6 +31,7 @@ order was not taken, so it is re-sent after the broker's ``retry_after``.
 from __future__ import annotations
 
 import random
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -67,7 +77,7 @@ async def submit_with_lookup(
     rand: Callable[[], float] = random.random,
     settle_delay: float | None = None,
 ) -> SubmitOutcome:
-    """Submit ``order``, resolving unknown outcomes by lookup before any re-send.
+    """Submit ``order``, resolving unknown outcomes by lookup before any re-send (deprecated, see the module).
 
     Args:
         policy: ``max_attempts`` bounds the sends, and separately the lookups
@@ -85,6 +95,13 @@ async def submit_with_lookup(
         AutotraderError: any refusal the broker proved (not retried), or
             ``RateLimited`` when the broker's wait is longer than the policy allows.
     """
+    warnings.warn(
+        "submit_with_lookup is deprecated and will be removed in 0.3: it re-sends after one 'not found', "
+        "safe only on venues with an idempotency key or same-id semantics; the engine settles unknown "
+        "outcomes with autotrader_core.resolver.OutcomeResolver, by the adapter's resend_guarantee",
+        DeprecationWarning,
+        stacklevel=2,
+    )
     sends = 0
     while True:
         sends += 1
