@@ -13,6 +13,7 @@ nox -s web                  the operator control plane (API tests + headless Chr
 nox -s docs                 API reference (mkdocs --strict) + docstring gate
 nox -s crash                kill -9 crash scenarios, fast set; crash-many for hundreds (not CI)
 nox -s bench soak           engine benchmark; 1,000,000-order soak (figures, not pass/fail tests)
+nox -s inflight             every in-flight scenario (TC-INF-*), all transports, stream on/off (not CI)
 """
 
 from __future__ import annotations
@@ -132,6 +133,19 @@ def crash(session: nox.Session) -> None:
     """kill -9 crash scenarios against a loopback paper broker: the fast set (CI)."""
     session.install("-e", f"{CORE}[test]", "-e", "./autotrader-paper")
     _pytest(session, "crash", "tests-crash")
+
+
+@nox.session
+def inflight(session: nox.Session) -> None:
+    """Every in-flight scenario (TC-INF-*), stream on and off, on every transport (CI runs a subset)."""
+    names = [
+        name for name in ALL_ADAPTERS if (ROOT / f"autotrader-{name}/tests/test_{name}_inflight.py").exists()
+    ]
+    session.install(
+        "-e", CORE, "-e", KIT, *(arg for name in names for arg in ("-e", f"./autotrader-{name}[test]"))
+    )
+    session.env["AUTOTRADER_INFLIGHT"] = "full"
+    _pytest(session, "inflight", *(f"autotrader-{name}/tests/test_{name}_inflight.py" for name in names))
 
 
 @nox.session(name="crash-many")

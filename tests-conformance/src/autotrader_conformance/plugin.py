@@ -22,6 +22,7 @@ from autotrader_conformance.capabilities import REQUIRES_MARK, SCENARIO_MARK, mi
 from autotrader_conformance.catalogue import CATALOGUE, get_spec
 from autotrader_conformance.http_loopback import HttpLoopbackServer
 from autotrader_conformance.http_replay import HttpReplay
+from autotrader_conformance.inflight.scenarios import InflightConformance
 from autotrader_conformance.line_stream_replay import LineStreamReplayServer
 from autotrader_conformance.network_guard import loopback_only
 from autotrader_conformance.replays import decide_scenario
@@ -50,6 +51,11 @@ def _is_conformance(item: pytest.Item) -> bool:
     return isinstance(cls, type) and issubclass(cls, AdapterConformance)
 
 
+def _is_inflight(item: pytest.Item) -> bool:
+    cls = getattr(item, "cls", None)
+    return isinstance(cls, type) and issubclass(cls, InflightConformance)
+
+
 def _not_loopback(request: httpx.Request) -> bool:
     """pytest-httpx must leave the kit's loopback replay servers alone."""
     return request.url.host not in _LOOPBACK
@@ -68,7 +74,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Let loopback requests through pytest-httpx in conformance tests (unless the test says otherwise)."""
     for item in items:
-        if not _is_conformance(item):
+        if not (_is_conformance(item) or _is_inflight(item)):
             continue
         if not any("should_mock" in mark.kwargs for mark in item.iter_markers("httpx_mock")):
             item.add_marker(pytest.mark.httpx_mock(should_mock=_not_loopback))
@@ -79,7 +85,7 @@ def pytest_runtest_protocol(
     item: pytest.Item, nextitem: pytest.Item | None
 ) -> Generator[None, object, object]:
     """Run a conformance test under the loopback guard: no connection leaves the machine."""
-    if not _is_conformance(item):
+    if not (_is_conformance(item) or _is_inflight(item)):
         return (yield)
 
     def refused(message: str, on_test_thread: bool) -> None:
@@ -174,6 +180,9 @@ def _is_fault_scenario(scenario_id: str) -> bool:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     """Count every fault scenario's outcome and figures for the summary table."""
     report = yield
+    if _is_inflight(item):
+        _count_inflight(item, report)
+        return report
     mark = item.get_closest_marker(SCENARIO_MARK) if _is_conformance(item) else None
     if mark is None:
         return report
@@ -198,6 +207,22 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
+def _count_inflight(item: pytest.Item, report: pytest.TestReport) -> None:
+    """Count an in-flight scenario (``TC-INF-*``): an xfail is a known open defect, counted apart."""
+    if not (report.when == "call" or (report.when == "setup" and not report.passed)):
+        return
+    if hasattr(report, "wasxfail") and report.skipped:
+        outcome = "xfailed"
+    else:
+        outcome = "skipped" if report.skipped else ("passed" if report.passed else "failed")
+    callspec = getattr(item, "callspec", None)
+    scenario_id = str(callspec.params.get("scenario_id", item.name)) if callspec is not None else item.name
+    cls = getattr(item, "cls", None)
+    name = cls.__name__ if cls is not None else item.nodeid
+    table = item.config.stash.setdefault(_SUMMARY, SummaryTable())
+    table.outcome(name, scenario_id, outcome, item.stash.get(FIGURES, None), 0)
+
+
 def _expected_fill_count(instance: AdapterConformance, scenario_id: str) -> int:
     try:
         expected = instance.prepare_scenario(get_spec(scenario_id)).expect.get("fills", [])
@@ -218,6 +243,15 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     duplicates = sum(t.figures.duplicates for t in table.tallies.values())
     terminalreporter.write_line(
         f"losses {losses} (must be 0), duplicates {duplicates} (must be 0); "
-        "scenarios: TC-FLT-* plus TC-ERR-05, TC-RES-01..04, TC-STR-02; duplicates include "
-        "repeated requests the replay refused in any scenario"
+        "scenarios: TC-FLT-* plus TC-ERR-05, TC-RES-01..04, TC-STR-02 and TC-INF-* (in-flight); "
+        "duplicates include repeated requests the replay refused in any scenario"
     )
+    xfailed = sum(t.xfailed for t in table.tallies.values())
+    if xfailed:
+        known = [t.known for t in table.tallies.values()]
+        terminalreporter.write_line(
+            f"known open defects (xfail, not in the totals above): {xfailed} scenarios, "
+            f"losses {sum(k.losses for k in known)}, duplicates {sum(k.duplicates for k in known)}, "
+            f"state mismatches {sum(k.state_mismatches for k in known)}, "
+            f"position mismatches {sum(k.position_mismatches for k in known)}"
+        )

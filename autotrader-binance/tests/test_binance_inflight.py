@@ -1,0 +1,94 @@
+"""The kit's in-flight scenarios (TC-INF-*) against a stateful loopback Binance, on every transport.
+
+The venue (:class:`~autotrader_conformance.inflight.binance.BinanceVenue`) keeps orders, answers
+lookups and streams ``executionReport`` for what it executed, from the recorded
+``exchangeInfo`` / ``account`` payloads; the proxy in front of it holds requests, loses or
+delays replies. ``recvWindow`` is 600 ms and the request timeout 200 ms, so a request held
+0.4 s lands after the client gave up and still executes, one held 0.9 s is refused (-1021).
+
+Scenarios that fail on main are issue 14's open defects, marked strict xfail with the item.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import ClassVar
+
+from autotrader_binance import BinanceAdapter, BinanceSettings
+from autotrader_binance.stream import StreamConfig
+from autotrader_conformance.inflight import InflightConformance, per_transport
+from autotrader_conformance.inflight.binance import BinanceVenue
+from binance_support import raw_payload
+
+ROUTES = {
+    "submit": "POST /api/v3/order",
+    "modify_replace": "POST /api/v3/order/cancelReplace",
+    "modify_native": "PUT /api/v3/order/amend/keepPriority",
+    "cancel": "DELETE /api/v3/order",
+}
+# Issue 14's open defects, as measured on main (the lead removes a line when its fix lands).
+KNOWN: dict[str, str] = {
+    "TC-INF-05": (
+        "issue 14 item 5: a re-send after one 'not found' doubles a market order: 2 orders at the venue, "
+        "500 filled for 250 (-2010 guards open orders only; the venue's clock lags the synced one)"
+    ),
+    "TC-INF-06[stream]": "issue 14 item 1: a lost cancelReplace reply is retried blindly: 3 orders at the venue for one cid",
+    "TC-INF-06[no-stream]": (
+        "issue 14 item 1: after a lost cancelReplace reply the engine keeps the old broker order id and price"
+    ),
+    "TC-INF-09[no-stream]": (
+        "issue 14 item 1: a lost amend reply is retried and refused; the engine keeps quantity 250, the venue 240"
+    ),
+    "TC-INF-15": (
+        "issue 14 item 4: the watcher closes the order NEVER_ARRIVED while the held submit lands: "
+        "engine rejected / venue accepted"
+    ),
+    "TC-INF-16[stream]": (
+        "issue 14 item 2: the old order's CANCELED after a lost cancelReplace reply is read as a cancel: "
+        "engine canceled / venue accepted (the replacement works)"
+    ),
+    "TC-INF-16[no-stream]": (
+        "issue 14 item 1: after a lost cancelReplace reply the engine keeps the old broker order id and price"
+    ),
+}
+
+
+class _BinanceInflight(InflightConformance):
+    routes: ClassVar[Mapping[str, str]] = ROUTES
+    inflight_xfail: ClassVar[Mapping[str, str]] = KNOWN
+    symbol: ClassVar[str] = "ETHBTC"
+    quantity: ClassVar[Decimal] = Decimal("250")  # notional 10 BTC minimum (recorded NOTIONAL filter)
+    resting_price: ClassVar[Decimal] = Decimal("0.045")
+    new_price: ClassVar[Decimal] = Decimal("0.046")
+    reduced_quantity: ClassVar[Decimal] = Decimal("240")
+
+    def make_venue(self) -> BinanceVenue:
+        return BinanceVenue(
+            exchange_info=raw_payload("exchange_info.json"),
+            account=raw_payload("account.json"),
+            prices={"ETHBTC": Decimal("0.05")},
+        )
+
+    def make_adapter(self, venue: object) -> BinanceAdapter:
+        assert isinstance(venue, BinanceVenue)
+        window_ms = int(self.window * 1000)
+        settings = BinanceSettings(
+            _env_file=None,  # type: ignore[call-arg]
+            api_key="test-key",
+            api_secret="test-secret",
+            base_url=venue.url,
+            ws_url=venue.ws_url,
+            market_data_url=venue.ws_url,
+            http_transport=self.transport,
+            recv_window_ms=window_ms,
+            request_timeout=self.request_timeout,
+        )
+        config = StreamConfig(backoff_initial=0.01, backoff_max=0.05, recv_window_ms=window_ms)
+        return BinanceAdapter(settings, stream_config=config)
+
+
+# Lean (the default transport) runs the CI subset; httpx and aiohttp run in the ``inflight`` session.
+TestBinanceInflightLean, TestBinanceInflightHttpx, TestBinanceInflightAiohttp = per_transport(
+    _BinanceInflight
+)
