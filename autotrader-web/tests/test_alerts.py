@@ -6,6 +6,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from decimal import Decimal as D
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib.metadata import entry_points
@@ -14,6 +15,8 @@ from typing import Any
 import pytest
 from autotrader_core.engine import ExecutionEngine
 from autotrader_core.enums import OrderSide, OrderType
+from autotrader_core.errors import RequestTimeout, TransientError
+from autotrader_core.events import OutcomeResolved, OutcomeUnknown
 from autotrader_core.models import Alert, Order
 from autotrader_core.plugins import OBSERVER_GROUP, PluginManager
 from autotrader_core.settings import EngineSettings
@@ -162,16 +165,21 @@ def test_without_a_url_nothing_is_posted_or_started() -> None:
     assert not alerter.enabled and alerter.sent == 0 and alerter._thread is None
 
 
-def test_journal_failure_is_posted(receiver: Receiver) -> None:
-    alerter = alerter_for(receiver.url)
-    order = Order(
-        client_order_id="c1",
+def market_order(client_order_id: str) -> Order:
+    """A market buy of 1 BTCUSDT on the paper broker (never sent: the alerter only reads it)."""
+    return Order(
+        client_order_id=client_order_id,
         symbol="BTCUSDT",
         side=OrderSide.BUY,
         quantity=D("1"),
         order_type=OrderType.MARKET,
         broker="paper",
     )
+
+
+def test_journal_failure_is_posted(receiver: Receiver) -> None:
+    alerter = alerter_for(receiver.url)
+    order = market_order("c1")
     alerter.autotrader_on_reject(order, "journal unavailable: disk full", None)
     alerter.autotrader_on_reject(
         order, "MAX_ORDER_NOTIONAL", "MAX_ORDER_NOTIONAL"
@@ -212,5 +220,49 @@ def test_the_plugin_module_forwards_to_the_configured_alerter(receiver: Receiver
         assert alerts_plugin.default_alerter() is alerter
         alerts_plugin.autotrader_on_alert(Alert(level="critical", message="breaker open", source="engine"))
         assert receiver.wait_for(1) and "breaker open" in receiver.posts[0]["text"]
+    finally:
+        alerts_plugin.configure(WebSettings(_env_file=None))  # type: ignore[call-arg]
+
+
+@pytest.mark.anyio
+async def test_an_unknown_order_is_posted_at_any_level_and_so_is_its_settling(receiver: Receiver) -> None:
+    # Only critical engine alerts are wanted here: the unknown order is posted all the same.
+    alerter = alerter_for(receiver.url, webhook_min_level="critical")
+    plugins = PluginManager(disabled=set())
+    plugins.register(alerter, name="alerts")
+    adapter = paper_adapter()
+    engine = ExecutionEngine(adapter, plugins=plugins, settings=EngineSettings(order_timeout=5))
+    async with engine:
+        adapter.faults.fail_next("submit", RequestTimeout("reply lost"), after_apply=False)
+        with pytest.raises(TransientError):
+            await engine.submit_order("BTCUSDT", "buy", D("0.01"), order_type="limit", limit_price="60000")
+        [order] = engine.control.open_orders()
+        await engine.control.settle_unknown(
+            order.client_order_id, as_="rejected", by="web:alice", reason="not at the venue"
+        )
+    alerter.stop()
+    texts = [p["text"] for p in receiver.posts]
+    unknown = [t for t in texts if "unknown order" in t and order.client_order_id in t]
+    assert len(unknown) == 2, texts
+    assert unknown[0].startswith(":rotating_light:") and "submit reply was lost (reply lost)" in unknown[0]
+    assert "0.01 BTCUSDT" in unknown[0] and "autotrader settle" in unknown[0]
+    assert "settled: rejected, settled by web:alice: not at the venue" in unknown[1]
+    assert all(SECRET_PATH not in t for t in texts)
+
+
+def test_the_plugin_module_forwards_unknown_orders(receiver: Receiver) -> None:
+    alerter = alerts_plugin.configure(
+        WebSettings(webhook_url=SecretStr(receiver.url), _env_file=None)  # type: ignore[call-arg]
+    )
+    order = market_order("c9")
+    try:
+        assert alerts_plugin.default_alerter() is alerter
+        alerts_plugin.autotrader_on_outcome_unknown(
+            order, OutcomeUnknown("c9", "submit", "timed out", datetime.now(UTC))
+        )
+        alerts_plugin.autotrader_on_outcome_resolved(order, OutcomeResolved("c9", "submit", "found working"))
+        assert len(receiver.wait_for(2)) == 2
+        assert "unknown order c9" in receiver.posts[0]["text"]
+        assert "c9 settled: found working" in receiver.posts[1]["text"]
     finally:
         alerts_plugin.configure(WebSettings(_env_file=None))  # type: ignore[call-arg]

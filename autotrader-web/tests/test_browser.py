@@ -10,6 +10,7 @@ these tests must run, so a missing browser fails them.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import time
@@ -26,6 +27,7 @@ from anyio.abc import TaskStatus
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 from autotrader_core.engine import ExecutionEngine
 from autotrader_core.enums import OrderStatus
+from autotrader_core.errors import RequestTimeout, TransientError
 from autotrader_core.hookspecs import hookimpl
 from autotrader_core.models import Fill, Order, Position
 from autotrader_core.plugins import PluginManager
@@ -86,6 +88,8 @@ class LiveSession:
     adapter: PaperAdapter
     plane: ControlPlane
     clock: FillClock
+    owners: dict[str, str] = field(default_factory=dict)
+    """Order -> strategy, for a session served like a gateway's (``owners=``)."""
     url: str = ""
     done: Any = field(default=None)
 
@@ -109,6 +113,22 @@ async def _run(session: LiveSession, *, task_status: TaskStatus[str]) -> None:
 @pytest.fixture
 def live() -> Iterator[LiveSession]:
     """A running paper session (random-walk prices, the demo strategy trading) with the page."""
+    yield from _live_session(MeanReversionDemo("BTCUSDT"))
+
+
+@pytest.fixture
+def quiet_live() -> Iterator[LiveSession]:
+    """The same without a strategy: only the test places orders (a planned fault hits its order)."""
+    yield from _live_session(None)
+
+
+@pytest.fixture
+def owned_live() -> Iterator[LiveSession]:
+    """Without a strategy, served the way a gateway serves it: every order names its strategy."""
+    yield from _live_session(None, with_owners=True)
+
+
+def _live_session(strategy: MeanReversionDemo | None, *, with_owners: bool = False) -> Iterator[LiveSession]:
     with start_blocking_portal("asyncio") as portal:
         adapter = PaperAdapter(PaperSettings(seed=11, tick_interval=0.05))
         plugins = PluginManager(disabled=set())
@@ -116,12 +136,15 @@ def live() -> Iterator[LiveSession]:
         plugins.register(clock, name="fill-clock")
         engine = ExecutionEngine(
             adapter,
-            strategy=MeanReversionDemo("BTCUSDT"),
+            strategy=strategy,
             plugins=plugins,
             settings=EngineSettings(decision_interval=0.1, order_timeout=5),
         )
-        plane = ControlPlane(engine.control, web_settings(), plugins=plugins)
-        session = LiveSession(portal, engine, adapter, plane, clock)
+        owners: dict[str, str] = {}
+        plane = ControlPlane(
+            engine.control, web_settings(), plugins=plugins, owners=owners.get if with_owners else None
+        )
+        session = LiveSession(portal, engine, adapter, plane, clock, owners)
         session.done, session.url = portal.start_task(_run, session)
         try:
             yield session
@@ -212,6 +235,91 @@ def test_kill_button_after_confirmation_engages_the_kill_switch(page: Page, live
     assert live.engine.control.trading_state.value == "halted"
     expect(page.locator("#alerts")).to_contain_text("kill by web:alice")
     expect(page.locator("#actions button[data-action=resume]")).to_be_disabled()
+
+
+def test_an_operator_settles_an_unknown_order_from_the_page_audited(
+    page: Page, quiet_live: LiveSession, caplog: pytest.LogCaptureFixture
+) -> None:
+    live = quiet_live
+    sign_in(page, live)
+    expect(page.locator("#unknown-card")).to_be_hidden()
+    far = (live.price() * D("0.5")).quantize(D("0.01"))
+    # The request never reaches the paper book and its reply is lost: the outcome is unknown.
+    live.adapter.faults.fail_next("submit", RequestTimeout("reply lost in transit"), after_apply=False)
+    with pytest.raises(TransientError):
+        live.call(live.engine.submit_order, "BTCUSDT", "buy", D("0.01"), order_type="limit", limit_price=far)
+    [order] = live.call(live.engine.control.open_orders)
+    cid = order.client_order_id
+    item = page.locator(f'#unknown li[data-unknown="{cid}"]')
+    expect(item).to_be_visible(timeout=10_000)
+    expect(item).to_contain_text("submit")
+    expect(item).to_contain_text("reply lost in transit")
+    expect(page.locator("#unknown-count")).to_have_text("(1)")
+    page.set_viewport_size(
+        {"width": 390, "height": 844}
+    )  # a phone: the settle form fits, nothing scrolls sideways
+    time.sleep(0.2)
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
+    for control in ("select[data-settle-as]", "input[data-settle-reason]", "button[data-settle]"):
+        box = item.locator(control).bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, (control, box)
+
+    item.locator("select[data-settle-as]").select_option("rejected")
+    item.locator("button[data-settle]").click()  # no reason yet: refused on the page, nothing sent
+    expect(page.locator("#toast")).to_contain_text("Say what the broker shows")
+    expect(page.locator("#confirm")).to_be_hidden()
+    reason = item.locator("input[data-settle-reason]")
+    reason.click()
+    page.keyboard.type("not in the venue's ")
+    for _ in range(3):  # live updates re-render the page meanwhile: the focus, the choice and the text stay
+        live.call(live.plane.hub.touch)
+        time.sleep(0.15)
+    page.keyboard.type("order history")
+    expect(reason).to_have_value("not in the venue's order history")
+    expect(item.locator("select[data-settle-as]")).to_have_value("rejected")
+    if os.environ.get("AUTOTRADER_WEB_SCREENSHOTS") == "1":
+        page.locator("#unknown-card").screenshot(
+            path=str(ROOT / "docs" / "img" / "operator-page-unknown.png")
+        )
+    with caplog.at_level(logging.WARNING, logger="autotrader.audit"):
+        item.locator("button[data-settle]").click()
+        dialog = page.locator("#confirm")
+        expect(dialog).to_be_visible()
+        expect(dialog).to_contain_text(cid)
+        expect(dialog).to_contain_text("Never reached the broker")
+        page.click("#confirm-yes")
+        expect(page.locator("#unknown-card")).to_be_hidden(timeout=10_000)
+    expect(page.locator("#alerts")).to_contain_text(f"settle_unknown by web:alice (client_order_id={cid}")
+    expect(page.locator("#alerts")).to_contain_text(f"{cid} settled: rejected, settled by web:alice")
+    expect(page.locator(f'#orders tr[data-order="{cid}"]')).to_have_count(0)
+    assert order.status is OrderStatus.REJECTED and order.reject_reason
+    assert live.call(live.engine.control.unknown_outcomes) == []
+    [audit] = [r for r in caplog.records if r.name == "autotrader.audit"]
+    assert audit.action == "settle_unknown" and audit.actor == "web:alice"  # type: ignore[attr-defined]
+    assert audit.client_order_id == cid and audit.as_ == "rejected"  # type: ignore[attr-defined]
+    assert audit.reason == "not in the venue's order history"  # type: ignore[attr-defined]
+
+
+def test_a_gateway_page_shows_each_orders_strategy(
+    page: Page, owned_live: LiveSession, live: LiveSession
+) -> None:
+    far = (owned_live.price() * D("0.5")).quantize(D("0.01"))
+    for owner in ("alpha", "beta"):
+        order: Order = owned_live.call(
+            owned_live.engine.submit_order, "BTCUSDT", "buy", D("0.01"), order_type="limit", limit_price=far
+        )
+        owned_live.owners[order.client_order_id] = owner
+    owned_live.call(owned_live.plane.hub.touch)
+    sign_in(page, owned_live)
+    expect(page.locator("#orders-strategy")).to_be_visible()
+    for cid, owner in owned_live.owners.items():
+        expect(page.locator(f'#orders tr[data-order="{cid}"] td[data-label="Strategy"]')).to_have_text(owner)
+    # An engine of its own (one strategy) shows no such column.
+    live.call(live.engine.submit_order, "BTCUSDT", "buy", D("0.01"), order_type="limit", limit_price=far)
+    sign_in(page, live)
+    expect(page.locator("#orders tbody tr").first).to_be_visible(timeout=10_000)
+    expect(page.locator("#orders-strategy")).to_be_hidden()
+    assert page.locator('#orders td[data-label="Strategy"]').count() == 0
 
 
 def test_a_read_only_token_sees_data_but_no_actions(page: Page, live: LiveSession) -> None:

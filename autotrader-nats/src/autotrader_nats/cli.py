@@ -33,10 +33,26 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
         metavar="ROWS",
         help="compact the journal once this many rows follow its last snapshot (0: never)",
     )
+    parser.add_argument(
+        "--web",
+        action="store_true",
+        help="serve the operator page for the whole account (needs autotrader-nats[web])",
+    )
+    parser.add_argument("--web-host", help="page interface (default: AUTOTRADER_WEB_HOST or 127.0.0.1)")
+    parser.add_argument("--web-port", type=int, help="page port (default: AUTOTRADER_WEB_PORT or 8765)")
     parser.set_defaults(func=_cmd_gateway)
 
 
 def _cmd_gateway(args: argparse.Namespace) -> int:
+    if args.web:
+        try:  # autotrader-web is optional: imported only when the page is asked for
+            import autotrader_nats.web  # noqa: F401
+        except ImportError as exc:
+            print(
+                f"autotrader gateway --web needs autotrader-web ({exc}): pip install 'autotrader-nats[web]'",
+                file=sys.stderr,
+            )
+            return 2
     return anyio.run(_gateway, args)
 
 
@@ -59,6 +75,7 @@ async def _gateway(args: argparse.Namespace) -> int:
     def ready() -> None:
         print(f"gateway {gateway.account} ready on {gateway.names.prefix}", flush=True)
 
+    stopped = anyio.Event()
     async with anyio.create_task_group() as tg:
 
         async def stop_on_signals() -> None:
@@ -66,9 +83,16 @@ async def _gateway(args: argparse.Namespace) -> int:
                 async for signum in signals:
                     print(f"signal {signum}: stopping (open orders stay at the broker)", file=sys.stderr)
                     await gateway.stop()
+                    stopped.set()
                     return
 
         tg.start_soon(stop_on_signals)
-        await gateway.run(ready=ready)
+        if args.web:
+            from autotrader_nats.web import serve_gateway, web_settings
+
+            page = web_settings(args.web_host, args.web_port)
+            await serve_gateway(gateway, page, ready=ready, stopped=stopped)
+        else:
+            await gateway.run(ready=ready)
         tg.cancel_scope.cancel()
     return 0

@@ -46,6 +46,7 @@ from autotrader_core.errors import AutotraderError, InvalidOrder, RequestTimeout
 from autotrader_core.events import OrderEvent, OrderFilled
 from autotrader_core.hookspecs import hookimpl
 from autotrader_core.journal import Journal, SqliteJournal, codec, default_journal_path
+from autotrader_core.kill_switch import KillReport
 from autotrader_core.models import Instrument, Order, Position
 from autotrader_core.plugins import PluginManager
 from autotrader_core.risk import RiskChecks
@@ -536,6 +537,25 @@ class AccountGateway:
             raise InvalidOrder(f"order {target} belongs to strategy {holder!r}, not {owner!r}")
 
     # -- trading state (KV) -------------------------------------------------------------------
+    def owner_of(self, client_order_id: str) -> str | None:
+        """The strategy that sent this order (:data:`UNOWNED` for orders no strategy sent), or ``None``
+        when this gateway run has not seen it (an order finished before the last restart)."""
+        return self._owners.get(client_order_id)
+
+    async def kill(self, *, actor: str, reason: str = "operator") -> KillReport:
+        """Engage the account's kill switch here, then record it in the KV bucket.
+
+        The kill runs first and does not wait for NATS (a kill must work with the server
+        down); the ``kill`` key then tells every process, and a restarted gateway starts halted.
+        """
+        report = await self.control.kill(actor=actor, reason=reason)
+        if self._kv is not None:
+            try:
+                await self._kv.put("kill", dumps({"actor": actor, "reason": reason}))
+            except Exception as exc:  # the kill has run; only its record in the bucket is missing
+                logger.error("kill switch engaged, but not recorded in the state bucket: %s", exc)
+        return report
+
     async def set_trading_state(self, state: str, *, actor: str, reason: str = "") -> None:
         """Apply ``active`` / ``reducing`` / ``halted`` now and publish it in the KV bucket."""
         await self._apply_state(state, actor=actor, reason=reason)
@@ -602,7 +622,7 @@ class AccountGateway:
             try:
                 body = loads(entry.value)
                 actor, reason = str(body.get("actor", "kv")), str(body.get("reason", ""))
-                if entry.key == "kill":
+                if entry.key == "kill" and self.control.kill_report is None:  # not ours (see kill)
                     await self.control.kill(actor=actor, reason=reason or "kill from the state bucket")
                 elif entry.key == "trading_state":
                     await self._apply_state(str(body.get("state")), actor=actor, reason=reason)

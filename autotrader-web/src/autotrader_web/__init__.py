@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from autotrader_web.api import ApiError, create_app
     from autotrader_web.auth import Principal, TokenStore
     from autotrader_web.hub import LiveHub
+    from autotrader_web.seam import OrderOwners, TradingStateActions
     from autotrader_web.server import ControlPlane
     from autotrader_web.settings import DEFAULT_PORT, WebSettings
 
@@ -26,8 +27,10 @@ __all__ = [
     "ApiError",
     "ControlPlane",
     "LiveHub",
+    "OrderOwners",
     "Principal",
     "TokenStore",
+    "TradingStateActions",
     "WebSettings",
     "WebhookAlerter",
     "create_app",
@@ -45,6 +48,8 @@ __getattr__, __dir__ = lazy_names(
         "Principal": "autotrader_web.auth",
         "TokenStore": "autotrader_web.auth",
         "LiveHub": "autotrader_web.hub",
+        "OrderOwners": "autotrader_web.seam",
+        "TradingStateActions": "autotrader_web.seam",
         "ControlPlane": "autotrader_web.server",
         "DEFAULT_PORT": "autotrader_web.settings",
         "WebSettings": "autotrader_web.settings",

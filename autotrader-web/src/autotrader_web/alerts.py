@@ -5,6 +5,8 @@ incoming-webhook format of Slack, and of Mattermost and Rocket.Chat) for:
 
 * every engine alert at or above ``webhook_min_level`` — the kill switch, a circuit
   breaker opening, an order whose outcome is unknown, a failing stream;
+* an **unknown order** (a submit or modify whose reply was lost), whatever the level
+  setting, and its settling;
 * a journal failure (an order refused because the journal is unavailable);
 * every operator action (halt, resume, cancel, flatten, kill — with who did it).
 
@@ -27,6 +29,7 @@ from typing import Any
 
 import httpx
 from autotrader_core.control import ControlAction
+from autotrader_core.events import OutcomeResolved, OutcomeUnknown
 from autotrader_core.hookspecs import hookimpl
 from autotrader_core.models import Alert, Order
 
@@ -106,6 +109,25 @@ class WebhookAlerter:
                     f"[critical] journal: {reason} — new orders are refused ({order.broker} {order.symbol})",
                 )
             )
+
+    @hookimpl
+    def autotrader_on_outcome_unknown(self, order: Order, outcome: OutcomeUnknown) -> None:
+        """Post an unknown order at any level setting: it counts as open until the broker or a human settles it."""
+        self.post(
+            AlertMessage(
+                "critical",
+                f"[critical] unknown order {order.client_order_id} ({order.broker} {order.side} "
+                f"{order.quantity} {order.symbol}): the {outcome.operation} reply was lost ({outcome.reason}); "
+                "settle it on the operator page or with `autotrader settle` once you have checked the broker",
+            )
+        )
+
+    @hookimpl
+    def autotrader_on_outcome_resolved(self, order: Order | None, resolved: OutcomeResolved) -> None:
+        """Post that an unknown order was settled (the person woken by the alert above can stand down)."""
+        self.post(
+            AlertMessage("warning", f"[unknown order] {resolved.client_order_id} settled: {resolved.how}")
+        )
 
     @hookimpl
     def autotrader_on_control_action(self, action: ControlAction) -> None:

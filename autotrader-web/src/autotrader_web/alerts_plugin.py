@@ -9,6 +9,7 @@ importing it starts nothing (the posting thread starts with the first alert).
 from __future__ import annotations
 
 from autotrader_core.control import ControlAction
+from autotrader_core.events import OutcomeResolved, OutcomeUnknown
 from autotrader_core.hookspecs import hookimpl
 from autotrader_core.models import Alert, Order
 
@@ -49,3 +50,15 @@ def autotrader_on_reject(order: Order, reason: str, code: str | None) -> None:
 def autotrader_on_control_action(action: ControlAction) -> None:
     """Forward to :meth:`WebhookAlerter.autotrader_on_control_action`."""
     _alerter.autotrader_on_control_action(action)
+
+
+@hookimpl
+def autotrader_on_outcome_unknown(order: Order, outcome: OutcomeUnknown) -> None:
+    """Forward to :meth:`WebhookAlerter.autotrader_on_outcome_unknown`."""
+    _alerter.autotrader_on_outcome_unknown(order, outcome)
+
+
+@hookimpl
+def autotrader_on_outcome_resolved(order: Order | None, resolved: OutcomeResolved) -> None:
+    """Forward to :meth:`WebhookAlerter.autotrader_on_outcome_resolved`."""
+    _alerter.autotrader_on_outcome_resolved(order, resolved)

@@ -16,6 +16,7 @@ status — 401, 403, 404, 405, 409, 413, 422, 502 — never a stack trace.
 ``GET /api/failure-rates``                 request failure rates
 ``GET /api/rate-limits``                   rate-limit waits by limiter
 ``GET /api/alerts``                        recent alerts and operator actions
+``GET /api/unknown``                       orders whose submit/modify outcome is unknown
 ``GET /api/state``                         all of the above in one (what the page shows)
 ``GET /api/events``                        the same, pushed as server-sent events
 ``POST /api/actions/halt``                 ``{"reason": "..."}``
@@ -25,6 +26,7 @@ status — 401, 403, 404, 405, 409, 413, 422, 502 — never a stack trace.
 ``POST /api/actions/flatten``              ``{"symbol": "BTCUSDT"}`` (symbol optional: all)
 ``POST /api/actions/kill``                 ``{"reason": "..."}``
 ``POST /api/orders/{id}/cancel``           ``{}``
+``POST /api/orders/{id}/settle``           ``{"as": "rejected", "reason": "..."}`` (an unknown outcome)
 =========================================  =====================================
 """
 
@@ -47,6 +49,7 @@ from autotrader_core.errors import (
     InvalidOrder,
     TransientError,
 )
+from autotrader_core.resolver import SettleAs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -61,6 +64,7 @@ from autotrader_web.auth import Principal, TokenStore
 from autotrader_web.encoding import dumps
 from autotrader_web.hub import LiveHub
 from autotrader_web.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
+from autotrader_web.seam import OrderOwners, TradingStateActions
 from autotrader_web.settings import WebSettings
 
 __all__ = ["ApiError", "create_app"]
@@ -97,6 +101,12 @@ class _SymbolBody(BaseModel):
     symbol: str | None = Field(default=None, pattern=_SYMBOL)
 
 
+class _SettleBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    as_: SettleAs = Field(alias="as")
+    reason: str = Field(default="", max_length=200)
+
+
 def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(dumps(data), status_code=status, media_type="application/json", headers=headers)
 
@@ -110,12 +120,20 @@ class _Api:
     """Route handlers bound to one engine's control seam."""
 
     def __init__(
-        self, control: EngineControl, hub: LiveHub, tokens: TokenStore, settings: WebSettings
+        self,
+        control: EngineControl,
+        hub: LiveHub,
+        tokens: TokenStore,
+        settings: WebSettings,
+        actions: TradingStateActions,
+        owners: OrderOwners | None,
     ) -> None:
         self.control = control
         self.hub = hub
         self.tokens = tokens
         self.settings = settings
+        self.actions = actions
+        self.owners = owners
 
     # -- helpers --------------------------------------------------------------------------
     def principal(self, request: Request, *, control: bool = False) -> Principal:
@@ -217,6 +235,7 @@ class _Api:
             statuses=statuses,
             side=side,
             limit=self.query_limit(request),
+            owners=self.owners,
         )
         return _json({"orders": orders})
 
@@ -224,7 +243,7 @@ class _Api:
         self.principal(request)
         order = self.control.order(self.known_order(request))
         assert order is not None
-        return _json(views.order_view(order))
+        return _json(views.order_view(order, self.owners))
 
     async def fills(self, request: Request) -> Response:
         self.principal(request)
@@ -265,13 +284,17 @@ class _Api:
         self.principal(request)
         return _json({"rate_limits": views.rate_limits_view(self.hub)})
 
+    async def unknown(self, request: Request) -> Response:
+        self.principal(request)
+        return _json({"unknown_outcomes": views.unknown_view(self.control, self.owners)})
+
     async def alerts(self, request: Request) -> Response:
         self.principal(request)
         return _json({"alerts": views.alerts_view(self.hub, self.query_limit(request, 50))})
 
     async def state(self, request: Request) -> Response:
         principal = self.principal(request)
-        return _json(views.state_view(self.control, self.hub, principal))
+        return _json(views.state_view(self.control, self.hub, principal, self.owners))
 
     async def events(self, request: Request) -> Response:
         principal = self.principal(request)
@@ -290,7 +313,7 @@ class _Api:
         while not hub.closed:
             if hub.version != seen:
                 seen = hub.version
-                payload = dumps(views.state_view(self.control, hub, principal))
+                payload = dumps(views.state_view(self.control, hub, principal, self.owners))
                 yield b"event: state\ndata: " + payload + b"\n\n"
                 await anyio.sleep(_COALESCE_SECONDS)
                 continue
@@ -301,20 +324,20 @@ class _Api:
     async def halt(self, request: Request) -> Response:
         principal = self.principal(request, control=True)
         body: _ReasonBody = await self.body(request, _ReasonBody)
-        await self.control.halt(actor=principal.actor, reason=body.reason)
+        await self.actions.halt(actor=principal.actor, reason=body.reason)
         return self.acted(principal, "halt")
 
     async def reducing_only(self, request: Request) -> Response:
         principal = self.principal(request, control=True)
         body: _ReasonBody = await self.body(request, _ReasonBody)
-        await self.control.reducing_only(actor=principal.actor, reason=body.reason)
+        await self.actions.reducing_only(actor=principal.actor, reason=body.reason)
         return self.acted(principal, "reducing_only")
 
     async def resume(self, request: Request) -> Response:
         principal = self.principal(request, control=True)
         await self.body(request, _EmptyBody)
         try:
-            await self.control.resume(actor=principal.actor)
+            await self.actions.resume(actor=principal.actor)
         except InvalidOrder as exc:
             raise ApiError(409, "conflict", str(exc)) from None
         return self.acted(principal, "resume")
@@ -327,7 +350,7 @@ class _Api:
             order = await self.control.cancel(order_id, actor=principal.actor)
         except IllegalTransition as exc:
             raise ApiError(409, "order_not_open", f"order {order_id!r} cannot be canceled: {exc}") from None
-        return self.acted(principal, "cancel", order=views.order_view(order))
+        return self.acted(principal, "cancel", order=views.order_view(order, self.owners))
 
     async def cancel_all(self, request: Request) -> Response:
         principal = self.principal(request, control=True)
@@ -339,13 +362,39 @@ class _Api:
         principal = self.principal(request, control=True)
         body: _SymbolBody = await self.body(request, _SymbolBody)
         orders = await self.control.flatten(actor=principal.actor, symbol=body.symbol)
-        return self.acted(principal, "flatten", orders=[views.order_view(o) for o in orders])
+        return self.acted(principal, "flatten", orders=[views.order_view(o, self.owners) for o in orders])
 
     async def kill(self, request: Request) -> Response:
         principal = self.principal(request, control=True)
         body: _ReasonBody = await self.body(request, _ReasonBody)
-        report = await self.control.kill(actor=principal.actor, reason=body.reason or "operator")
+        report = await self.actions.kill(actor=principal.actor, reason=body.reason or "operator")
         return self.acted(principal, "kill", kill_report=report)
+
+    async def settle(self, request: Request) -> Response:
+        principal = self.principal(request, control=True)
+        body: _SettleBody = await self.body(request, _SettleBody)
+        order_id = self.known_order(request)
+        if not any(u.client_order_id == order_id for u in self.control.unknown_outcomes()):
+            raise ApiError(
+                409,
+                "outcome_not_unknown",
+                f"the outcome of order {order_id!r} is not unknown: nothing to settle",
+            )
+        if body.as_ is not SettleAs.LOOK_UP and not body.reason.strip():
+            raise ApiError(
+                422, "reason_required", "say what the broker shows for this order in 'reason' (it is audited)"
+            )
+        order = await self.control.settle_unknown(
+            order_id, as_=body.as_, by=principal.actor, reason=body.reason.strip()
+        )
+        still_unknown = any(u.client_order_id == order_id for u in self.control.unknown_outcomes())
+        return self.acted(
+            principal,
+            "settle_unknown",
+            settled_as=body.as_.value,
+            still_unknown=still_unknown,
+            order=views.order_view(order, self.owners),
+        )
 
 
 def _page() -> Callable[[Request], Awaitable[Response]]:
@@ -388,6 +437,8 @@ def create_app(
     *,
     hub: LiveHub | None = None,
     tokens: TokenStore | None = None,
+    actions: TradingStateActions | None = None,
+    owners: OrderOwners | None = None,
 ) -> Starlette:
     """The ASGI application serving the API and the page for one engine.
 
@@ -397,10 +448,19 @@ def create_app(
         hub: The live hub registered as a plugin on the engine (page updates and alerts).
             Without one, the page only updates on its reconnects.
         tokens: The accepted tokens; from ``settings`` by default.
+        actions: Performs halt, reducing-only, resume and kill; ``control`` by default.
+            A gateway passes one that reaches every process of the account.
+        owners: Names each order's strategy (a gateway serving many strategies); orders
+            then carry a ``strategy`` field.
     """
     settings = settings if settings is not None else WebSettings()
     api = _Api(
-        control, hub if hub is not None else LiveHub(), tokens or TokenStore.from_settings(settings), settings
+        control,
+        hub if hub is not None else LiveHub(),
+        tokens or TokenStore.from_settings(settings),
+        settings,
+        actions if actions is not None else control,
+        owners,
     )
     routes = [
         Route("/", _page(), methods=["GET"]),
@@ -408,6 +468,8 @@ def create_app(
         Route("/api/orders", api.orders, methods=["GET"]),
         Route("/api/orders/{order_id:str}", api.order, methods=["GET"]),
         Route("/api/orders/{order_id:str}/cancel", api.cancel, methods=["POST"]),
+        Route("/api/orders/{order_id:str}/settle", api.settle, methods=["POST"]),
+        Route("/api/unknown", api.unknown, methods=["GET"]),
         Route("/api/fills", api.fills, methods=["GET"]),
         Route("/api/positions", api.positions, methods=["GET"]),
         Route("/api/balances", api.balances, methods=["GET"]),

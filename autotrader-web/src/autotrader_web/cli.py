@@ -31,7 +31,7 @@ from pydantic import SecretStr
 from autotrader_web.server import ControlPlane
 from autotrader_web.settings import WebSettings
 
-__all__ = ["add_commands", "run_paper_session"]
+__all__ = ["add_commands", "run_paper_session", "session_tokens"]
 
 
 def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -74,6 +74,20 @@ def _cmd_web(args: argparse.Namespace) -> int:
     )
 
 
+def session_tokens(settings: WebSettings) -> tuple[WebSettings, str]:
+    """The settings to serve with and what to print about signing in.
+
+    Without configured tokens, a control token named ``operator`` is made up for this
+    session and the hint shows it (only then: configured tokens are never printed).
+    """
+    if not settings.read_tokens and not settings.control_tokens:
+        made_up = secrets.token_urlsafe(24)
+        settings = settings.model_copy(update={"control_tokens": {"operator": SecretStr(made_up)}})
+        return settings, f"control token for this session (paste it into the page's sign-in box): {made_up}"
+    names = ", ".join(sorted([*settings.control_tokens, *settings.read_tokens]))
+    return settings, f"sign in with one of the configured tokens ({names})"
+
+
 async def run_paper_session(
     settings: WebSettings,
     seconds: float = 0.0,
@@ -87,13 +101,7 @@ async def run_paper_session(
     Without configured tokens, a control token named ``operator`` is made up for this
     session and printed (only then: configured tokens are never printed).
     """
-    if not settings.read_tokens and not settings.control_tokens:
-        made_up = secrets.token_urlsafe(24)
-        settings = settings.model_copy(update={"control_tokens": {"operator": SecretStr(made_up)}})
-        token_hint = f"control token for this session (paste it into the page's sign-in box): {made_up}"
-    else:
-        names = ", ".join(sorted([*settings.control_tokens, *settings.read_tokens]))
-        token_hint = f"sign in with one of the configured tokens ({names})"
+    settings, token_hint = session_tokens(settings)
     manager = PluginManager().load_entry_points()
     info = manager.adapter_info("paper")
     adapter = info.factory(info.settings_cls(seed=seed))  # type: ignore[call-arg]

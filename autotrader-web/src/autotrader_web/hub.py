@@ -19,7 +19,7 @@ from typing import Any
 
 import anyio
 from autotrader_core.control import ControlAction
-from autotrader_core.events import OrderEvent
+from autotrader_core.events import OrderEvent, OutcomeResolved, OutcomeUnknown
 from autotrader_core.hookspecs import hookimpl
 from autotrader_core.models import Alert, Fill, Order, Position, utc_now
 
@@ -95,6 +95,19 @@ class LiveHub:
                 "message": alert.message,
                 "timestamp": alert.timestamp,
             }
+        )
+        self.touch()
+
+    @hookimpl
+    def autotrader_on_outcome_unknown(self, order: Order, outcome: OutcomeUnknown) -> None:
+        """An order's outcome became unknown: the page lists it (the engine's own alert says why)."""
+        self.touch()
+
+    @hookimpl
+    def autotrader_on_outcome_resolved(self, order: Order | None, resolved: OutcomeResolved) -> None:
+        """An unknown outcome was settled: the page drops it from the list."""
+        self._note(
+            "info", "unknown", f"{resolved.client_order_id} settled: {resolved.how}", resolved.timestamp
         )
         self.touch()
 

@@ -22,6 +22,7 @@ from starlette.applications import Starlette
 
 from autotrader_web.api import create_app
 from autotrader_web.hub import LiveHub
+from autotrader_web.seam import OrderOwners, TradingStateActions
 from autotrader_web.settings import WebSettings
 
 __all__ = ["ControlPlane"]
@@ -52,6 +53,9 @@ class ControlPlane:
         plugins: The engine's plugin manager; the live hub registers there so the page
             updates as fills and order events happen. Without one the page refreshes
             every second.
+        actions: Performs halt, reducing-only, resume and kill; ``control`` by default.
+            An account gateway passes one that reaches every process of the account.
+        owners: Names the strategy owning each order (a gateway serving many strategies).
 
     .. code-block:: python
 
@@ -68,6 +72,8 @@ class ControlPlane:
         settings: WebSettings | None = None,
         *,
         plugins: PluginManager | None = None,
+        actions: TradingStateActions | None = None,
+        owners: OrderOwners | None = None,
     ) -> None:
         self.settings = settings if settings is not None else WebSettings()
         self.hub = LiveHub()
@@ -75,7 +81,7 @@ class ControlPlane:
         self._hooked = plugins is not None
         if plugins is not None:
             plugins.register(self.hub, name=f"autotrader-web-live-{id(self.hub):x}")
-        self.app: Starlette = create_app(control, self.settings, hub=self.hub)
+        self.app: Starlette = create_app(control, self.settings, hub=self.hub, actions=actions, owners=owners)
         """The ASGI application (usable with any ASGI server or test client)."""
         self._server: _Server | None = None
         self._stopping = False

@@ -16,6 +16,7 @@ from autotrader_core.models import Order, Position
 from autotrader_web.auth import Principal
 from autotrader_web.encoding import to_jsonable
 from autotrader_web.hub import LiveHub
+from autotrader_web.seam import OrderOwners
 
 __all__ = [
     "alerts_view",
@@ -30,14 +31,18 @@ __all__ = [
     "rate_limits_view",
     "state_view",
     "status_view",
+    "unknown_view",
 ]
 
 
-def order_view(order: Order) -> dict[str, Any]:
-    """One order with its derived figures (remaining quantity, open or not)."""
+def order_view(order: Order, owners: OrderOwners | None = None) -> dict[str, Any]:
+    """One order with its derived figures (remaining quantity, open or not) and, when
+    ``owners`` is given (a gateway), the strategy that owns it."""
     data: dict[str, Any] = to_jsonable(order)
     data["remaining_quantity"] = str(order.remaining_quantity)
     data["is_open"] = order.is_open
+    if owners is not None:
+        data["strategy"] = owners(order.client_order_id)
     return data
 
 
@@ -49,6 +54,7 @@ def orders_view(
     statuses: Collection[OrderStatus] = (),
     side: OrderSide | None = None,
     limit: int = 100,
+    owners: OrderOwners | None = None,
 ) -> list[dict[str, Any]]:
     """Open orders (oldest first) or recent orders (newest first), filtered."""
     # Filters apply before the limit: read everything the engine remembers, newest first.
@@ -58,7 +64,7 @@ def orders_view(
     picked = [
         o for o in orders if (not statuses or o.status in statuses) and (side is None or o.side is side)
     ]
-    return [order_view(o) for o in picked[:limit]]
+    return [order_view(o, owners) for o in picked[:limit]]
 
 
 def fills_view(
@@ -155,6 +161,20 @@ def alerts_view(hub: LiveHub, limit: int = 50) -> list[dict[str, Any]]:
     return [to_jsonable(a) for a in list(hub.alerts)[:limit]]
 
 
+def unknown_view(control: EngineControl, owners: OrderOwners | None = None) -> list[dict[str, Any]]:
+    """Orders whose last submit or modify has an unknown outcome, oldest first, with the order's terms."""
+    out: list[dict[str, Any]] = []
+    for outcome in control.unknown_outcomes():
+        order = control.order(outcome.client_order_id)
+        out.append(
+            {
+                **to_jsonable(outcome.as_dict()),
+                "order": None if order is None else order_view(order, owners),
+            }
+        )
+    return out
+
+
 def status_view(control: EngineControl) -> dict[str, Any]:
     """Engine status: connection, trading state, OMS figures, kill switch report."""
     report = control.kill_report
@@ -168,12 +188,15 @@ def status_view(control: EngineControl) -> dict[str, Any]:
     }
 
 
-def state_view(control: EngineControl, hub: LiveHub, principal: Principal) -> dict[str, Any]:
+def state_view(
+    control: EngineControl, hub: LiveHub, principal: Principal, owners: OrderOwners | None = None
+) -> dict[str, Any]:
     """Everything the page shows at once (one server-sent event)."""
     return {
         "you": {"name": principal.name, "role": principal.role},
         "status": status_view(control),
-        "open_orders": orders_view(control, open_only=True, limit=200),
+        "open_orders": orders_view(control, open_only=True, limit=200, owners=owners),
+        "unknown_outcomes": unknown_view(control, owners),
         "fills": fills_view(control, limit=20),
         **positions_view(control),
         "balances": balances_view(control),

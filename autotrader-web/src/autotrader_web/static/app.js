@@ -158,14 +158,20 @@ function render(state) {
   for (const b of $("actions").querySelectorAll("button")) b.disabled = readOnly || (s.killed && b.dataset.action !== "kill");
 
   $("orders-count").textContent = state.open_orders.length ? `(${state.open_orders.length})` : "";
+  // Served by an account gateway, every order names the strategy that owns it.
+  const owners = state.open_orders.some((o) => "strategy" in o);
+  $("orders-strategy").hidden = !owners;
   fillTable("orders", state.open_orders.map((o) => {
     const cancel = readOnly ? "" : el("button", "Cancel", { type: "button", class: "small", "data-cancel": o.client_order_id });
     return row([
-      ["Order", o.client_order_id, "id"], ["Symbol", o.symbol], ["Side", o.side], ["Qty", o.quantity],
+      ["Order", o.client_order_id, "id"], ...(owners ? [["Strategy", o.strategy ?? "–", "strategy"]] : []),
+      ["Symbol", o.symbol], ["Side", o.side], ["Qty", o.quantity],
       ["Price", o.limit_price ?? o.stop_price ?? "MKT"], ["Status", o.status], ["Filled", o.filled_quantity],
       ["", cancel],
     ], { "data-order": o.client_order_id });
   }));
+
+  renderUnknown(state.unknown_outcomes || [], readOnly);
 
   fillTable("positions", state.positions.filter((p) => p.quantity !== "0" || p.realized_pnl !== "0").map((p) => {
     const flat = readOnly || p.side === "flat" ? "" :
@@ -215,6 +221,69 @@ function render(state) {
   $("dead-letters-empty").hidden = letters.length !== 0;
 }
 
+// Orders of unknown outcome: rows are kept by id across updates, so a reason being typed
+// and the chosen settlement survive the live stream's re-renders.
+const SETTLE_CHOICES = [
+  ["look_up", "Look it up again"], ["working", "Working at the broker"], ["filled", "Filled (fetch its fills)"],
+  ["canceled", "Canceled / not working"], ["rejected", "Never reached the broker"],
+];
+
+function unknownItem(u) {
+  const li = el("li", null, { "data-unknown": u.client_order_id });
+  li.append(el("div", null, { class: "what" }), el("div", null, { class: "why" }));
+  const form = el("div", null, { class: "settle" });
+  const pick = el("select", null, { "aria-label": `Settle ${u.client_order_id} as`, "data-settle-as": "" });
+  for (const [value, label] of SETTLE_CHOICES) pick.append(el("option", label, { value }));
+  const reason = el("input", null, {
+    type: "text", maxlength: "200", placeholder: "What the broker shows (audited)",
+    "aria-label": `Why: what the broker shows for ${u.client_order_id}`, "data-settle-reason": "",
+  });
+  form.append(pick, reason, el("button", "Settle", { type: "button", class: "small warn", "data-settle": u.client_order_id }));
+  li.append(form);
+  return li;
+}
+
+function renderUnknown(items, readOnly) {
+  // Kept rows are never moved: moving a node would take the focus from a reason being typed.
+  const list = $("unknown");
+  const wanted = new Set(items.map((u) => u.client_order_id));
+  for (const li of [...list.children]) if (!wanted.has(li.dataset.unknown)) li.remove();
+  const keep = new Map([...list.children].map((li) => [li.dataset.unknown, li]));
+  for (const u of items) {
+    let li = keep.get(u.client_order_id);
+    if (!li) list.append((li = unknownItem(u)));
+    const o = u.order || {};
+    const terms = [o.side, o.quantity, u.symbol, o.limit_price ? `@ ${o.limit_price}` : ""].filter(Boolean).join(" ");
+    li.querySelector(".what").replaceChildren(
+      el("span", u.operation, { class: "op" }), el("span", u.client_order_id, { class: "id" }),
+      ...(o.strategy ? [el("span", o.strategy, { class: "strategy" })] : []),
+      el("span", terms), el("span", `since ${time(u.since)}`, { class: "when" }),
+    );
+    li.querySelector(".why").textContent = u.last_error ? `${u.reason} · ${u.last_error}` : u.reason;
+    li.querySelector(".settle").hidden = readOnly;
+  }
+  $("unknown-count").textContent = items.length ? `(${items.length})` : "";
+  $("unknown-card").hidden = items.length === 0;
+}
+
+async function settle(button) {
+  const id = button.dataset.settle;
+  const li = button.closest("li");
+  const as = li.querySelector("[data-settle-as]").value;
+  const reason = li.querySelector("[data-settle-reason]").value.trim();
+  if (as !== "look_up" && !reason) {
+    toast("Say what the broker shows for this order first (the reason is audited).", true);
+    li.querySelector("[data-settle-reason]").focus();
+    return;
+  }
+  const label = SETTLE_CHOICES.find(([v]) => v === as)[1];
+  const text = as === "look_up"
+    ? `Ask the broker about order ${id} again now?`
+    : `Settle order ${id} as "${label}"? Reason: ${reason}. This is written to the audit log and cannot be undone.`;
+  if (!(await confirmStep(text))) return;
+  await act(`/api/orders/${encodeURIComponent(id)}/settle`, { as, reason }, `Settle ${id}`);
+}
+
 // -- actions ---------------------------------------------------------------------------
 function confirmStep(text) {
   const dialog = $("confirm");
@@ -256,6 +325,8 @@ document.addEventListener("click", async (event) => {
     const id = button.dataset.cancel;
     button.disabled = true;
     await act(`/api/orders/${encodeURIComponent(id)}/cancel`, {}, `Cancel ${id}`);
+  } else if (button.dataset.settle) {
+    await settle(button);
   } else if (button.dataset.flatten) {
     const symbol = button.dataset.flatten;
     if (!(await confirmStep(`Flatten the ${symbol} position with a market order?`))) return;
