@@ -447,7 +447,8 @@ async def test_restart_never_resends_a_stale_intent_it_stays_unknown(
         assert "resend_after_restart_max_age" in (unknown.last_error or "")
         assert any(cid in a and "stays unknown" in a for a in seen.alerts)
         await engine.control.settle_unknown(cid, as_="rejected", by="ops", reason="stale, not at the venue")
-        assert order.status is OrderStatus.REJECTED and broker.received == []
+        settled = engine.oms.get(cid)  # a fresh read: mypy narrowed the status above
+        assert settled is not None and settled.status is OrderStatus.REJECTED and broker.received == []
 
 
 async def test_restart_resends_a_recent_intent_once_and_the_bound_is_a_setting(tmp_path: Path) -> None:
