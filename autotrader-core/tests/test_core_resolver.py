@@ -48,6 +48,7 @@ class Seen:
         self.resolved: list[OutcomeResolved] = []
         self.rejects: list[str | None] = []
         self.actions: list[str] = []
+        self.audits: list[dict[str, str]] = []
         self.alerts: list[str] = []
 
     @hookimpl
@@ -69,6 +70,7 @@ class Seen:
     @hookimpl
     def autotrader_on_control_action(self, action: Any) -> None:
         self.actions.append(action.action)
+        self.audits.append(dict(action.detail))
 
 
 def engine_for(broker: VenueBroker, seen: Seen | None = None, **settings: Any) -> ExecutionEngine:
@@ -494,6 +496,7 @@ async def test_an_operator_settles_an_unknown_order_audited() -> None:
     async with engine_for(broker, seen, order_timeout=30) as engine:
         order = await submit_held(engine, broker)
         cid = order.client_order_id
+        assert engine.control.is_outcome_unknown(cid) is True
         with pytest.raises(InvalidOrder, match="reason"):
             await engine.control.settle_unknown(cid, as_="rejected", by="ops")
         with pytest.raises(InvalidOrder, match="never invented"):
@@ -503,9 +506,18 @@ async def test_an_operator_settles_an_unknown_order_audited() -> None:
         )
         assert order.status is OrderStatus.REJECTED
         assert engine.unknown_outcomes() == []
+        assert engine.control.is_outcome_unknown(cid) is False
         with pytest.raises(InvalidOrder, match="not unknown"):
             await engine.control.settle_unknown(cid, as_="canceled", by="ops", reason="again")
-    assert seen.actions.count("settle_unknown") == 3
+    # Each attempt is audited as what it was: a refusal is never recorded as a decision taken.
+    assert seen.actions == ["settle_unknown"] * 4
+    assert [(a["as_"], a["outcome"]) for a in seen.audits] == [
+        ("rejected", "refused"),
+        ("filled", "refused"),
+        ("rejected", "settled"),
+        ("canceled", "refused"),
+    ]
+    assert "never invented" in seen.audits[1]["error"] and "not unknown" in seen.audits[3]["error"]
     assert seen.rejects == ["OPERATOR"]
     assert [r.how for r in seen.resolved] == ["rejected, settled by ops: not in the venue's history"]
 
