@@ -469,6 +469,28 @@ async def test_restart_resends_a_recent_intent_once_and_the_bound_is_a_setting(t
         assert other.received == [] and [u.client_order_id for u in engine.unknown_outcomes()] == [cid]
 
 
+async def test_restart_never_resends_a_modify_older_than_the_bound(tmp_path: Path) -> None:
+    broker = VenueBroker(ResendGuarantee.same_id())
+    path = tmp_path / "j.sqlite3"
+    async with engine_for(broker, order_timeout=30, journal=SqliteJournal(path, fsync=False)) as engine:
+        order = await engine.submit_order("BTCUSDT", "buy", D("0.1"), order_type="limit", limit_price="99")
+        broker.hang_modifies = True
+        with anyio.move_on_after(0.1):  # "kill -9" while the modify is out
+            await engine.modify_order(order, limit_price="98.50")
+    broker.hang_modifies = False
+    await anyio.sleep(0.05)
+    cid = order.client_order_id
+    journal = SqliteJournal(path, fsync=False)
+    async with engine_for(
+        broker, order_timeout=30, journal=journal, resend_after_restart_max_age=0.01
+    ) as engine:
+        report = engine.reconciliation
+        restarted = engine.oms.get(cid)
+        assert report is not None and restarted is not None and report.unknown == [cid]
+        assert restarted.status is OrderStatus.PENDING_MODIFY
+        assert broker.working(cid)[0].limit_price == D("99")  # the old terms: nothing re-sent
+
+
 # -- kill switch (item 6) --------------------------------------------------------------------------
 async def test_kill_switch_with_an_unknown_order_and_a_hung_cancel_keeps_its_deadline() -> None:
     broker = VenueBroker()
