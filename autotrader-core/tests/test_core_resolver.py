@@ -389,17 +389,22 @@ async def test_restart_on_a_venue_without_guarantee_keeps_it_unknown(tmp_path: P
         assert [u.client_order_id for u in engine.unknown_outcomes()] == [cid]
 
 
-@pytest.mark.parametrize("same_id", [True, False], ids=["same-id venue", "no guarantee"])
-async def test_restart_with_a_modify_left_in_flight(tmp_path: Path, same_id: bool) -> None:
-    broker = VenueBroker(ResendGuarantee.same_id() if same_id else None)
-    path = tmp_path / "j.sqlite3"
+async def _crash_with_a_modify_in_flight(broker: VenueBroker, path: Path) -> str:
+    """An engine dies while its modify (limit 99 -> 98.50) is out, unanswered."""
     async with engine_for(broker, order_timeout=30, journal=SqliteJournal(path, fsync=False)) as engine:
         order = await engine.submit_order("BTCUSDT", "buy", D("0.1"), order_type="limit", limit_price="99")
         broker.hang_modifies = True
         with anyio.move_on_after(0.1):  # "kill -9" while the modify is out
             await engine.modify_order(order, limit_price="98.50")
     broker.hang_modifies = False
-    cid = order.client_order_id
+    return order.client_order_id
+
+
+@pytest.mark.parametrize("same_id", [True, False], ids=["same-id venue", "no guarantee"])
+async def test_restart_with_a_modify_left_in_flight(tmp_path: Path, same_id: bool) -> None:
+    broker = VenueBroker(ResendGuarantee.same_id() if same_id else None)
+    path = tmp_path / "j.sqlite3"
+    cid = await _crash_with_a_modify_in_flight(broker, path)
     async with engine_for(broker, order_timeout=30, journal=SqliteJournal(path, fsync=False)) as engine:
         report = engine.reconciliation
         restarted = engine.oms.get(cid)
@@ -472,14 +477,8 @@ async def test_restart_resends_a_recent_intent_once_and_the_bound_is_a_setting(t
 async def test_restart_never_resends_a_modify_older_than_the_bound(tmp_path: Path) -> None:
     broker = VenueBroker(ResendGuarantee.same_id())
     path = tmp_path / "j.sqlite3"
-    async with engine_for(broker, order_timeout=30, journal=SqliteJournal(path, fsync=False)) as engine:
-        order = await engine.submit_order("BTCUSDT", "buy", D("0.1"), order_type="limit", limit_price="99")
-        broker.hang_modifies = True
-        with anyio.move_on_after(0.1):  # "kill -9" while the modify is out
-            await engine.modify_order(order, limit_price="98.50")
-    broker.hang_modifies = False
-    await anyio.sleep(0.05)
-    cid = order.client_order_id
+    cid = await _crash_with_a_modify_in_flight(broker, path)
+    await anyio.sleep(0.05)  # longer ago than the bound below
     journal = SqliteJournal(path, fsync=False)
     async with engine_for(
         broker, order_timeout=30, journal=journal, resend_after_restart_max_age=0.01
