@@ -179,9 +179,9 @@ async def test_replacement_report_before_the_reply_is_read_as_the_modify(httpx_m
 
     httpx_mock.add_callback(stream_first, method="POST", url=f"{BASE}/api/v3/order/cancelReplace")
     events = await adapter.modify_order(order, OrderChange(limit_price=Decimal("0.2")))
-    assert [type(e) for e in seen] == [OrderModified]
-    assert isinstance(events[0], OrderModified)
-    assert seen[0].broker_order_id == events[0].broker_order_id == NEW_ID
+    [streamed] = seen
+    assert isinstance(streamed, OrderModified) and isinstance(events[0], OrderModified)
+    assert streamed.broker_order_id == events[0].broker_order_id == NEW_ID
     # Settled: a later NEW for this client order id is an ordinary acknowledgement again.
     assert [type(e) for e in adapter._translate(replacement_new()["event"])] == [OrderAccepted]
     await adapter.disconnect()

@@ -8,6 +8,7 @@ against the venue's, and the position against the fills.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal as D
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import pytest
 from autotrader_core.engine import ExecutionEngine
-from autotrader_core.enums import OrderStatus
+from autotrader_core.enums import OrderSide, OrderStatus, OrderType
 from autotrader_core.errors import InvalidOrder, RiskRejected, TransientError
 from autotrader_core.events import OrderAccepted
 from autotrader_core.hookspecs import hookimpl
@@ -47,6 +48,8 @@ class Seen:
         self.resolved: list[OutcomeResolved] = []
         self.rejects: list[str | None] = []
         self.actions: list[str] = []
+        self.audits: list[dict[str, str]] = []
+        self.alerts: list[str] = []
 
     @hookimpl
     def autotrader_on_outcome_unknown(self, order: Order, outcome: OutcomeUnknown) -> None:
@@ -61,8 +64,13 @@ class Seen:
         self.rejects.append(code)
 
     @hookimpl
+    def autotrader_on_alert(self, alert: Any) -> None:
+        self.alerts.append(alert.message)
+
+    @hookimpl
     def autotrader_on_control_action(self, action: Any) -> None:
         self.actions.append(action.action)
+        self.audits.append(dict(action.detail))
 
 
 def engine_for(broker: VenueBroker, seen: Seen | None = None, **settings: Any) -> ExecutionEngine:
@@ -381,17 +389,22 @@ async def test_restart_on_a_venue_without_guarantee_keeps_it_unknown(tmp_path: P
         assert [u.client_order_id for u in engine.unknown_outcomes()] == [cid]
 
 
-@pytest.mark.parametrize("same_id", [True, False], ids=["same-id venue", "no guarantee"])
-async def test_restart_with_a_modify_left_in_flight(tmp_path: Path, same_id: bool) -> None:
-    broker = VenueBroker(ResendGuarantee.same_id() if same_id else None)
-    path = tmp_path / "j.sqlite3"
+async def _crash_with_a_modify_in_flight(broker: VenueBroker, path: Path) -> str:
+    """An engine dies while its modify (limit 99 -> 98.50) is out, unanswered."""
     async with engine_for(broker, order_timeout=30, journal=SqliteJournal(path, fsync=False)) as engine:
         order = await engine.submit_order("BTCUSDT", "buy", D("0.1"), order_type="limit", limit_price="99")
         broker.hang_modifies = True
         with anyio.move_on_after(0.1):  # "kill -9" while the modify is out
             await engine.modify_order(order, limit_price="98.50")
     broker.hang_modifies = False
-    cid = order.client_order_id
+    return order.client_order_id
+
+
+@pytest.mark.parametrize("same_id", [True, False], ids=["same-id venue", "no guarantee"])
+async def test_restart_with_a_modify_left_in_flight(tmp_path: Path, same_id: bool) -> None:
+    broker = VenueBroker(ResendGuarantee.same_id() if same_id else None)
+    path = tmp_path / "j.sqlite3"
+    cid = await _crash_with_a_modify_in_flight(broker, path)
     async with engine_for(broker, order_timeout=30, journal=SqliteJournal(path, fsync=False)) as engine:
         report = engine.reconciliation
         restarted = engine.oms.get(cid)
@@ -401,6 +414,80 @@ async def test_restart_with_a_modify_left_in_flight(tmp_path: Path, same_id: boo
             assert broker.working(cid)[0].limit_price == D("98.50")
         else:  # a held modify may still land: not declared rejected by a guess
             assert restarted.status is OrderStatus.PENDING_MODIFY and report.unknown == [cid]
+
+
+async def _journal_an_intent(path: Path, broker: VenueBroker, age: timedelta) -> str:
+    """An intent journaled ``age`` ago by a process that died before its request left (no reply, no note)."""
+    created = utc_now() - age
+    order = Order(
+        "at-stale-1",
+        "BTCUSDT",
+        OrderSide.BUY,
+        OrderType.LIMIT,
+        D("0.1"),
+        limit_price=D("99"),
+        broker=broker.name,
+        created_at=created,
+        updated_at=created,
+    )
+    async with SqliteJournal(path, fsync=False) as journal:
+        await journal.record_intent(order)
+    return order.client_order_id
+
+
+@pytest.mark.parametrize("guarantee", [ResendGuarantee.idempotency_key(), ResendGuarantee.same_id()])
+async def test_restart_never_resends_a_stale_intent_it_stays_unknown(
+    tmp_path: Path, guarantee: ResendGuarantee
+) -> None:
+    broker = VenueBroker(guarantee)
+    path = tmp_path / "j.sqlite3"
+    cid = await _journal_an_intent(path, broker, timedelta(hours=2))  # down for two hours
+    seen = Seen()
+    async with engine_for(broker, seen, order_timeout=30, journal=SqliteJournal(path, fsync=False)) as engine:
+        report = engine.reconciliation
+        assert report is not None and report.unknown == [cid]
+        assert broker.received == []  # yesterday's order is not placed at today's prices
+        order = engine.oms.get(cid)
+        assert order is not None and order.status is OrderStatus.PENDING_SUBMIT
+        [unknown] = engine.unknown_outcomes()
+        assert unknown.client_order_id == cid
+        assert "resend_after_restart_max_age" in (unknown.last_error or "")
+        assert any(cid in a and "stays unknown" in a for a in seen.alerts)
+        await engine.control.settle_unknown(cid, as_="rejected", by="ops", reason="stale, not at the venue")
+        settled = engine.oms.get(cid)  # a fresh read: mypy narrowed the status above
+        assert settled is not None and settled.status is OrderStatus.REJECTED and broker.received == []
+
+
+async def test_restart_resends_a_recent_intent_once_and_the_bound_is_a_setting(tmp_path: Path) -> None:
+    broker = VenueBroker(ResendGuarantee.idempotency_key())
+    path = tmp_path / "j.sqlite3"
+    cid = await _journal_an_intent(path, broker, timedelta(seconds=5))
+    async with engine_for(broker, journal=SqliteJournal(path, fsync=False)) as engine:
+        order = engine.oms.get(cid)
+        assert order is not None and order.status is OrderStatus.ACCEPTED
+        assert broker.received == [cid] and engine.unknown_outcomes() == []
+    other = VenueBroker(ResendGuarantee.idempotency_key())
+    path = tmp_path / "k.sqlite3"
+    cid = await _journal_an_intent(path, other, timedelta(seconds=5))
+    journal = SqliteJournal(path, fsync=False)
+    async with engine_for(other, journal=journal, resend_after_restart_max_age=1) as engine:
+        assert other.received == [] and [u.client_order_id for u in engine.unknown_outcomes()] == [cid]
+
+
+async def test_restart_never_resends_a_modify_older_than_the_bound(tmp_path: Path) -> None:
+    broker = VenueBroker(ResendGuarantee.same_id())
+    path = tmp_path / "j.sqlite3"
+    cid = await _crash_with_a_modify_in_flight(broker, path)
+    await anyio.sleep(0.05)  # longer ago than the bound below
+    journal = SqliteJournal(path, fsync=False)
+    async with engine_for(
+        broker, order_timeout=30, journal=journal, resend_after_restart_max_age=0.01
+    ) as engine:
+        report = engine.reconciliation
+        restarted = engine.oms.get(cid)
+        assert report is not None and restarted is not None and report.unknown == [cid]
+        assert restarted.status is OrderStatus.PENDING_MODIFY
+        assert broker.working(cid)[0].limit_price == D("99")  # the old terms: nothing re-sent
 
 
 # -- kill switch (item 6) --------------------------------------------------------------------------
@@ -430,6 +517,7 @@ async def test_an_operator_settles_an_unknown_order_audited() -> None:
     async with engine_for(broker, seen, order_timeout=30) as engine:
         order = await submit_held(engine, broker)
         cid = order.client_order_id
+        assert engine.control.is_outcome_unknown(cid) is True
         with pytest.raises(InvalidOrder, match="reason"):
             await engine.control.settle_unknown(cid, as_="rejected", by="ops")
         with pytest.raises(InvalidOrder, match="never invented"):
@@ -439,9 +527,18 @@ async def test_an_operator_settles_an_unknown_order_audited() -> None:
         )
         assert order.status is OrderStatus.REJECTED
         assert engine.unknown_outcomes() == []
+        assert engine.control.is_outcome_unknown(cid) is False
         with pytest.raises(InvalidOrder, match="not unknown"):
             await engine.control.settle_unknown(cid, as_="canceled", by="ops", reason="again")
-    assert seen.actions.count("settle_unknown") == 3
+    # Each attempt is audited as what it was: a refusal is never recorded as a decision taken.
+    assert seen.actions == ["settle_unknown"] * 4
+    assert [(a["as_"], a["outcome"]) for a in seen.audits] == [
+        ("rejected", "refused"),
+        ("filled", "refused"),
+        ("rejected", "settled"),
+        ("canceled", "refused"),
+    ]
+    assert "never invented" in seen.audits[1]["error"] and "not unknown" in seen.audits[3]["error"]
     assert seen.rejects == ["OPERATOR"]
     assert [r.how for r in seen.resolved] == ["rejected, settled by ops: not in the venue's history"]
 

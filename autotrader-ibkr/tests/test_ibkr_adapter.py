@@ -403,6 +403,7 @@ async def test_resend_after_a_lost_acknowledgement_reuses_the_same_order_id(sess
         with pytest.raises(RequestTimeout):
             await adapter.submit_order(order)
         [accepted] = await adapter.submit_order(order)
+        assert isinstance(accepted, OrderAccepted)
         first, second = tws.requests("placeOrder")
         assert first.named["orderId"] == second.named["orderId"]  # never a fresh getReqId
         assert accepted.broker_order_id == first.named["orderId"]

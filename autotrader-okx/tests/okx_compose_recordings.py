@@ -48,7 +48,7 @@ EXPTIME_SOURCE = (
 )
 
 
-def time_ex():
+def time_ex() -> dict[str, Any]:
     return {
         "label": "server time",
         "note": "connect() syncs the clock; protocols.md §2.7 [DOC]",
@@ -57,14 +57,21 @@ def time_ex():
     }
 
 
-def place_ok(cl, ord_id):
-    body = P("place_ok")
+def place_ok(cl: str, ord_id: str) -> dict[str, Any]:
+    body: dict[str, Any] = P("place_ok")
     body["data"][0].update(clOrdId=cl, ordId=ord_id)
     return body
 
 
-def submit_ex(order_body, reply, *, status=200, label="submit", note=None):
-    ex = {
+def submit_ex(
+    order_body: dict[str, Any],
+    reply: Any,
+    *,
+    status: int = 200,
+    label: str = "submit",
+    note: str | None = None,
+) -> dict[str, Any]:
+    ex: dict[str, Any] = {
         "label": label,
         "request": {
             "method": "POST",
@@ -79,14 +86,14 @@ def submit_ex(order_body, reply, *, status=200, label="submit", note=None):
     return ex
 
 
-def order_obj(**changes):
+def order_obj(**changes: Any) -> dict[str, Any]:
     """The documented order object (§2.3 order details) with named fields changed."""
-    item = P("order_filled_market")["data"][0]
+    item: dict[str, Any] = P("order_filled_market")["data"][0]
     item.update(changes)
     return item
 
 
-def live_limit(cl, ord_id, side, px, sz, **more):
+def live_limit(cl: str, ord_id: str, side: str, px: str, sz: str, **more: Any) -> dict[str, Any]:
     return order_obj(
         clOrdId=cl,
         ordId=ord_id,
@@ -108,8 +115,10 @@ def live_limit(cl, ord_id, side, px, sz, **more):
     )
 
 
-def get_order_ex(params, item, label="query", note=None):
-    ex = {
+def get_order_ex(
+    params: dict[str, Any], item: dict[str, Any], label: str = "query", note: str | None = None
+) -> dict[str, Any]:
+    ex: dict[str, Any] = {
         "label": label,
         "request": {
             "method": "GET",
@@ -142,8 +151,8 @@ SUBSCRIBE = {
 }
 
 
-def push(**changes):
-    body = P("orders_push_filled")
+def push(**changes: Any) -> dict[str, Any]:
+    body: dict[str, Any] = P("orders_push_filled")
     body["data"][0].update(changes)
     return body
 
@@ -155,13 +164,13 @@ COMPOSED = (
 """No OKX flow here was captured from the broker: each recording says so (the kit requires it)."""
 
 
-def finish(rec):
+def finish(rec: dict[str, Any]) -> dict[str, Any]:
     """The recording as written: id first, provenance (COMPOSED unless given) after source."""
     provenance = rec.pop("provenance", COMPOSED)
     if any("expTime" in ex["request"].get("headers", {}) for ex in rec.get("http", [])):
         rec["source"] += EXPTIME_SOURCE
     rec = {"id": rec["id"], **{k: v for k, v in rec.items() if k != "id"}}
-    ordered = {}
+    ordered: dict[str, Any] = {}
     for key, value in rec.items():
         ordered[key] = value
         if key == "source":
@@ -779,7 +788,7 @@ def tc_res_01() -> dict[str, Any]:
     )
 
 
-def unknown_outcome(sid, cl, ord_id, failure, what):
+def unknown_outcome(sid: str, cl: str, ord_id: str, failure: dict[str, Any], what: str) -> dict[str, Any]:
     """TC-RES-02 and TC-RES-03: the place request's outcome is unknown; the lookup finds the order."""
     body = {
         "instId": "BTC-USDT",
@@ -907,8 +916,8 @@ def tc_str_02() -> dict[str, Any]:
         "sz": "0.003",
     }
 
-    def rest_fill(trade_id, bill_id, ts):
-        item = P("fill_item")
+    def rest_fill(trade_id: str, bill_id: str, ts: str) -> dict[str, Any]:
+        item: dict[str, Any] = P("fill_item")
         item.update(
             side="sell",
             clOrdId=cl,

@@ -15,15 +15,14 @@ from typing import Any
 import pytest
 from autotrader_core.engine import ExecutionEngine
 from autotrader_core.enums import OrderSide, OrderType
-from autotrader_core.errors import RequestTimeout, TransientError
+from autotrader_core.errors import TransientError
 from autotrader_core.events import OutcomeResolved, OutcomeUnknown
 from autotrader_core.models import Alert, Order
 from autotrader_core.plugins import OBSERVER_GROUP, PluginManager
-from autotrader_core.resend import ResendGuarantee
 from autotrader_core.settings import EngineSettings
 from autotrader_web import WebhookAlerter, WebSettings, alerts_plugin
 from pydantic import SecretStr
-from web_support import paper_adapter
+from web_support import lose_next_submit, paper_adapter
 
 SECRET_PATH = "/services/T000/B000/hook-secret-4f9a"
 
@@ -234,10 +233,7 @@ async def test_an_unknown_order_is_posted_at_any_level_and_so_is_its_settling(re
     adapter = paper_adapter()
     engine = ExecutionEngine(adapter, plugins=plugins, settings=EngineSettings(order_timeout=5))
     async with engine:
-        adapter.resend_guarantee = ResendGuarantee.none(
-            "test: a venue with no re-send guarantee, so a lost submit stays unknown"
-        )
-        adapter.faults.fail_next("submit", RequestTimeout("reply lost"), after_apply=False)
+        lose_next_submit(adapter)
         with pytest.raises(TransientError):
             await engine.submit_order("BTCUSDT", "buy", D("0.01"), order_type="limit", limit_price="60000")
         [order] = engine.control.open_orders()
@@ -248,7 +244,10 @@ async def test_an_unknown_order_is_posted_at_any_level_and_so_is_its_settling(re
     texts = [p["text"] for p in receiver.posts]
     unknown = [t for t in texts if "unknown order" in t and order.client_order_id in t]
     assert len(unknown) == 2, texts
-    assert unknown[0].startswith(":rotating_light:") and "submit reply was lost (reply lost)" in unknown[0]
+    assert (
+        unknown[0].startswith(":rotating_light:")
+        and "submit reply was lost (reply lost in transit)" in unknown[0]
+    )
     assert "0.01 BTCUSDT" in unknown[0] and "autotrader settle" in unknown[0]
     assert "settled: rejected, settled by web:alice: not at the venue" in unknown[1]
     assert all(SECRET_PATH not in t for t in texts)

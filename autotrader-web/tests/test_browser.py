@@ -27,17 +27,16 @@ from anyio.abc import TaskStatus
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 from autotrader_core.engine import ExecutionEngine
 from autotrader_core.enums import OrderStatus
-from autotrader_core.errors import RequestTimeout, TransientError
+from autotrader_core.errors import TransientError
 from autotrader_core.hookspecs import hookimpl
 from autotrader_core.models import Fill, Order, Position
 from autotrader_core.plugins import PluginManager
-from autotrader_core.resend import ResendGuarantee
 from autotrader_core.samples import MeanReversionDemo
 from autotrader_core.settings import EngineSettings
 from autotrader_paper import PaperAdapter, PaperSettings
 from autotrader_web import ControlPlane
 from playwright.sync_api import Page, ViewportSize, expect
-from web_support import CONTROL_TOKEN, READ_TOKEN, web_settings
+from web_support import CONTROL_TOKEN, READ_TOKEN, lose_next_submit, web_settings
 
 CHROMIUM = "/usr/bin/chromium"
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -246,10 +245,7 @@ def test_an_operator_settles_an_unknown_order_from_the_page_audited(
     expect(page.locator("#unknown-card")).to_be_hidden()
     far = (live.price() * D("0.5")).quantize(D("0.01"))
     # The request never reaches the paper book and its reply is lost: the outcome is unknown.
-    live.adapter.resend_guarantee = ResendGuarantee.none(
-        "test: a venue with no re-send guarantee, so a lost submit stays unknown"
-    )
-    live.adapter.faults.fail_next("submit", RequestTimeout("reply lost in transit"), after_apply=False)
+    lose_next_submit(live.adapter)
     with pytest.raises(TransientError):
         live.call(live.engine.submit_order, "BTCUSDT", "buy", D("0.01"), order_type="limit", limit_price=far)
     [order] = live.call(live.engine.control.open_orders)

@@ -1,8 +1,8 @@
 """An order whose outcome is unknown, as the API shows it and as an operator settles it.
 
 The paper broker's fault plan drops a submit before it reaches the book
-(``RequestTimeout``, ``after_apply=False``): the paper venue gives no re-send guarantee,
-so the resolver never guesses and the order stays unknown until someone settles it.
+(``RequestTimeout``, ``after_apply=False``) on a venue declared with no re-send guarantee
+(``lose_next_submit``), so the resolver never guesses and the order stays unknown until someone settles it.
 """
 
 from __future__ import annotations
@@ -13,21 +13,16 @@ from typing import Any
 
 import pytest
 from autotrader_core.enums import OrderStatus
-from autotrader_core.errors import RequestTimeout, TransientError
+from autotrader_core.errors import TransientError
 from autotrader_core.models import Order
-from autotrader_core.resend import ResendGuarantee
-from web_support import READ_TOKEN, Session
+from web_support import READ_TOKEN, Session, lose_next_submit
 
 pytestmark = pytest.mark.anyio
 
 
 async def lost_submit(session: Session, price: str = "60000") -> Order:
     """A limit buy whose request never reached the paper book and whose reply was lost."""
-    # Paper declares an idempotency key (a re-send would settle it); as a venue with none, it stays unknown.
-    session.adapter.resend_guarantee = ResendGuarantee.none(
-        "test: a venue with no re-send guarantee, so a lost submit stays unknown"
-    )
-    session.adapter.faults.fail_next("submit", RequestTimeout("reply lost in transit"), after_apply=False)
+    lose_next_submit(session.adapter)
     with pytest.raises(TransientError):
         await session.engine.submit_order(
             "BTCUSDT", "buy", D("0.01"), order_type="limit", limit_price=price, tag="lost"
@@ -88,6 +83,7 @@ async def test_an_operator_settles_an_unknown_order_audited_with_the_token_name(
     assert audit.action == "settle_unknown" and audit.actor == "web:alice"  # type: ignore[attr-defined]
     assert audit.client_order_id == cid and audit.as_ == "rejected"  # type: ignore[attr-defined]
     assert audit.reason == "not in the venue's order history"  # type: ignore[attr-defined]
+    assert audit.outcome == "settled"  # type: ignore[attr-defined]
     assert audit.created > 0  # when
     listed = (await session.client.get("/api/unknown", headers=session.headers())).json()
     assert listed == {"unknown_outcomes": []}
@@ -169,15 +165,22 @@ async def test_settle_refusals_are_typed_and_change_nothing(
     assert order.is_open and [u.client_order_id for u in session.engine.control.unknown_outcomes()] == [cid]
 
     # A fill is never invented: the paper broker lists none for it.
-    body = refusal(
-        await post(
-            settle_path(cid), json={"as": "filled", "reason": "I think it filled"}, headers=session.headers()
-        ),
-        409,
-        "refused",
-    )
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="autotrader.audit"):
+        body = refusal(
+            await post(
+                settle_path(cid),
+                json={"as": "filled", "reason": "I think it filled"},
+                headers=session.headers(),
+            ),
+            409,
+            "refused",
+        )
     assert "never invented" in body["message"]
     assert order.is_open
+    # The attempt is audited as what it was: a refusal, not a decision taken.
+    [audit] = [r for r in caplog.records if r.name == "autotrader.audit"]
+    assert audit.outcome == "refused" and "never invented" in audit.error  # type: ignore[attr-defined]
 
 
 async def test_an_order_whose_outcome_is_known_is_not_settled(session: Session) -> None:

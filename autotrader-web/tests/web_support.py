@@ -8,6 +8,8 @@ from decimal import Decimal
 
 import httpx
 from autotrader_core.engine import ExecutionEngine
+from autotrader_core.errors import RequestTimeout
+from autotrader_core.resend import ResendGuarantee
 from autotrader_paper import PaperAdapter, PaperSettings
 from autotrader_web import ControlPlane, WebSettings
 from pydantic import SecretStr
@@ -33,6 +35,16 @@ def web_settings(**overrides: object) -> WebSettings:
 def paper_adapter() -> PaperAdapter:
     """The paper broker at a fixed price: market orders fill at once, far limits rest."""
     return PaperAdapter(PaperSettings(quote_source="static", static_price=PRICE, slippage_bps=Decimal(0)))
+
+
+def lose_next_submit(adapter: PaperAdapter) -> None:
+    """The next submit never reaches the paper book and its reply is lost: its outcome stays unknown.
+
+    The paper simulator declares an idempotency key, so the resolver would settle a lost submit
+    by re-sending it; here the venue declares none (as OANDA), so it stays unknown for an operator.
+    """
+    adapter.resend_guarantee = ResendGuarantee.none("web tests: a lost submit stays unknown")
+    adapter.faults.fail_next("submit", RequestTimeout("reply lost in transit"), after_apply=False)
 
 
 @dataclass

@@ -30,6 +30,7 @@ from autotrader_core.engine import ExecutionEngine
 from autotrader_core.enums import OrderStatus, OrderType
 from autotrader_core.errors import AutotraderError
 from autotrader_core.journal import SqliteJournal
+from autotrader_core.journal.sqlite import SqliteStorage
 from autotrader_core.models import Order
 from autotrader_core.recovery import NEVER_SENT_CODE, NEVER_SENT_REASON
 from autotrader_core.settings import EngineSettings
@@ -132,7 +133,9 @@ async def main(args: argparse.Namespace) -> int:
         if not report.clean:
             return 3
         if os.environ.get("CRASH_COMPACT"):  # fold what the last runs wrote into a snapshot (issue 18)
-            journal.storage.compaction_hook = lambda step: kills.reach(f"compaction.{step}")
+            storage = journal.storage
+            assert isinstance(storage, SqliteStorage)  # the hook is the SQLite storage's
+            storage.compaction_hook = lambda step: kills.reach(f"compaction.{step}")
             await compact_journal(journal, instruments=engine.oms.instruments())
         if args.wait_go:  # the harness lets the plan run once the next engine is warm
             await anyio.to_thread.run_sync(sys.stdin.readline)

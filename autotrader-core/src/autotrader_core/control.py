@@ -243,6 +243,10 @@ class EngineControl:
         """Orders whose last submit or modify has an unknown outcome (open until settled), oldest first."""
         return self._engine.unknown_outcomes()
 
+    def is_outcome_unknown(self, client_order_id: str) -> bool:
+        """Whether this order's last submit or modify has an unknown outcome right now."""
+        return any(u.client_order_id == client_order_id for u in self._engine.unknown_outcomes())
+
     def reconciliation(self) -> ReconciliationView:
         """Drift between us and the broker: what recovery found at start, the latest
         reconciliation during the run, and fills the broker had that match no order of ours."""
@@ -340,15 +344,29 @@ class EngineControl:
         what you saw at the broker in ``reason``: it goes to the audit log, the order and
         the journal.
 
+        The audit record says how it ended (``outcome``: ``settled``, ``still unknown`` after
+        a look-up, or ``refused`` with the ``error``): a refused settle is audited as refused,
+        never as a decision taken.
+
         Raises:
             InvalidOrder: unknown order, an outcome that is not unknown, no reason for a
                 decision, or a choice that does not fit the order.
         """
         choice = str(as_)
-        if choice != SettleAs.LOOK_UP.value and not reason.strip():
-            raise InvalidOrder("settling an unknown order by hand needs a reason (what the broker shows)")
-        self._audit("settle_unknown", by, client_order_id=client_order_id, as_=choice, reason=reason)
-        return await self._engine.settle_unknown(client_order_id, choice, reason=reason or "look up", by=by)
+        _check_actor(by)
+        detail = {"client_order_id": client_order_id, "as_": choice, "reason": reason}
+        try:
+            if choice != SettleAs.LOOK_UP.value and not reason.strip():
+                raise InvalidOrder("settling an unknown order by hand needs a reason (what the broker shows)")
+            order = await self._engine.settle_unknown(
+                client_order_id, choice, reason=reason or "look up", by=by
+            )
+        except Exception as exc:
+            self._audit("settle_unknown", by, **detail, outcome="refused", error=str(exc))
+            raise
+        outcome = "still unknown" if self.is_outcome_unknown(client_order_id) else "settled"
+        self._audit("settle_unknown", by, **detail, outcome=outcome)
+        return order
 
     async def kill(self, *, actor: str, reason: str = "operator") -> KillReport:
         """Engage the kill switch: cancel all, flatten, halt, disconnect, alert (idempotent)."""
@@ -357,8 +375,7 @@ class EngineControl:
 
     # -- audit ----------------------------------------------------------------------------
     def _audit(self, action: str, actor: str, **detail: str) -> None:
-        if not actor or not actor.strip():
-            raise InvalidOrder("every control action names its actor (a token name, 'cli', 'signal', ...)")
+        _check_actor(actor)
         record = ControlAction(action=action, actor=actor, account=self._account, detail=detail)
         audit_logger.warning(
             "control action %s by %s on %s",
@@ -378,3 +395,8 @@ class EngineControl:
     def as_dict(self) -> dict[str, Any]:
         """The account and status as plain data (Decimals kept) for JSON encoders."""
         return {"account": str(self._account), **self.status().as_dict()}
+
+
+def _check_actor(actor: str) -> None:
+    if not actor or not actor.strip():
+        raise InvalidOrder("every control action names its actor (a token name, 'cli', 'signal', ...)")

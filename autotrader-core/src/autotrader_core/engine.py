@@ -243,6 +243,7 @@ class ExecutionEngine:
                     gate=self.gate,
                     notifier=self.notifier,
                     our_prefix=self.ids.prefix,
+                    resend_max_age=self.settings.resend_after_restart_max_age,
                 )
             if self.strategy is not None:
                 await self.strategy.on_start(self.context)

@@ -66,6 +66,7 @@ from autotrader_core.order_flow import OrderFlow
 from autotrader_core.trading_gate import TradingGate
 
 __all__ = [
+    "DEFAULT_RESEND_MAX_AGE",
     "LOST_REQUEST_REASON",
     "NEVER_SENT_CODE",
     "NEVER_SENT_REASON",
@@ -85,6 +86,8 @@ NEVER_SENT_REASON = "not known to the broker after a restart: the request never 
 """Reject reason of an intent that was journaled but never reached the broker."""
 NEVER_SENT_CODE = "NEVER_SENT"
 """Reject code that goes with :data:`NEVER_SENT_REASON`."""
+DEFAULT_RESEND_MAX_AGE = 60.0
+"""Seconds: the default of ``EngineSettings.resend_after_restart_max_age``."""
 
 _ZERO = Decimal(0)
 
@@ -102,6 +105,8 @@ class ReplaySummary:
     """Orders whose submit/modify outcome was unknown when the journal ended (the resolver's notes)."""
     modify_changes: dict[str, OrderChange] = field(default_factory=dict)
     """The terms of each order's last journaled modify request (a modify left pending is resolved with them)."""
+    requested_at: dict[str, datetime] = field(default_factory=dict)
+    """When each order's last submit (intent) or modify request was journaled (bounds a re-send's age)."""
     requests: int = 0
     skipped: int = 0
     """Records the OMS refused on replay (logged; the same ones it refused live)."""
@@ -161,6 +166,8 @@ async def replay_journal(journal: Journal, oms: OrderManager) -> ReplaySummary:
         kind = entry.kind
         if kind == "intent":
             summary.intents += 1
+            if entry.client_order_id:
+                summary.requested_at[entry.client_order_id] = entry.recorded_at
         elif kind == "event":
             summary.events += 1
             if isinstance(entry.payload, OrderFilled):
@@ -171,6 +178,7 @@ async def replay_journal(journal: Journal, oms: OrderManager) -> ReplaySummary:
             summary.requests += 1
             if kind == "modify_request" and entry.client_order_id and isinstance(entry.payload, OrderChange):
                 summary.modify_changes[entry.client_order_id] = entry.payload
+                summary.requested_at[entry.client_order_id] = entry.recorded_at
         elif kind == "outcome":
             note = entry.payload
             if isinstance(note, OutcomeUnknown):
@@ -284,6 +292,7 @@ async def reconcile(
     replay: ReplaySummary | None = None,
     lookback: timedelta = timedelta(minutes=10),
     our_prefix: str = "at",
+    resend_max_age: float = DEFAULT_RESEND_MAX_AGE,
 ) -> ReconciliationReport:
     """Compare the OMS with the broker and settle what differs (see the module docstring).
 
@@ -293,8 +302,11 @@ async def reconcile(
             fetch fills from; covers broker timestamps that lag our clock.
         our_prefix: Client order ids starting with it are ours (adopted when unknown):
             the engine passes its :class:`~autotrader_core.ids.ClientOrderIdGenerator`'s prefix.
+        resend_max_age: Seconds: a submit/modify journaled longer ago than this is never
+            re-sent (even where the venue makes a re-send safe); it stays unknown.
     """
     adapter = gateway.adapter
+    in_doubt = partial(_resolve_in_doubt, gateway, max_age=timedelta(seconds=resend_max_age))
     oms = flow.oms
     report = ReconciliationReport(replay=replay or ReplaySummary())
     known_fills = report.replay.fill_keys
@@ -333,7 +345,7 @@ async def reconcile(
         broker_open.add(order.client_order_id)
         if order.status is OrderStatus.PENDING_MODIFY:
             # The modify may still be held in flight: the resolver's rule, not a guess.
-            await _resolve_in_doubt(gateway, order, report)
+            await in_doubt(order, report)
             continue
         await _settle(gateway, flow, order, broker_report, report=report)
 
@@ -342,7 +354,7 @@ async def reconcile(
         if order.client_order_id in broker_open:
             continue
         if order.status in _IN_DOUBT:
-            await _resolve_in_doubt(gateway, order, report)
+            await in_doubt(order, report)
             continue
         try:
             result = await gateway.look_up_and_settle(
@@ -462,10 +474,18 @@ async def _settle(
         )
 
 
-async def _resolve_in_doubt(gateway: BrokerGateway, order: Order, report: ReconciliationReport) -> None:
+async def _resolve_in_doubt(
+    gateway: BrokerGateway, order: Order, report: ReconciliationReport, *, max_age: timedelta
+) -> None:
     """Hand a submit/modify left pending to the resolver: one pass, by the live path's rule."""
     resolver = gateway.resolver
     cid = order.client_order_id
+    # A venue that makes a re-send safe takes it as a new order today: only a recent request is re-sent.
+    journaled = report.replay.requested_at.get(cid)
+    if order.status is OrderStatus.PENDING_SUBMIT:
+        requested = min(order.created_at, journaled or order.created_at)
+    else:
+        requested = journaled or order.updated_at
     note = report.replay.in_doubt.get(cid)
     if note is not None and resolver.get(cid) is None:
         resolver.restore(order, note, unsent_code=NEVER_SENT_CODE)  # its journaled stamp bounds the request
@@ -476,6 +496,7 @@ async def _resolve_in_doubt(gateway: BrokerGateway, order: Order, report: Reconc
             unsent_code=NEVER_SENT_CODE,
             unsent_reason=NEVER_SENT_REASON,
             change=report.replay.modify_changes.get(cid),
+            resend_until=requested + max_age,
         )
     except AutotraderError as exc:
         report.unresolved.append(UnresolvedOrder(cid, order.symbol, f"broker query failed: {exc}"))
@@ -520,16 +541,20 @@ async def recover(
     notifier: Notifier,
     lookback: timedelta = timedelta(minutes=10),
     our_prefix: str = "at",
+    resend_max_age: float = DEFAULT_RESEND_MAX_AGE,
 ) -> ReconciliationReport:
     """Replay ``journal`` into the flow's OMS, reconcile with the broker, halt ``gate`` if unresolved.
 
     Args:
         our_prefix: The client order id prefix of this engine (see :func:`reconcile`).
+        resend_max_age: See :func:`reconcile` (``EngineSettings.resend_after_restart_max_age``).
     """
     replay = ReplaySummary()
     if journal is not None and journal.has_history:
         replay = await replay_journal(journal, flow.oms)
-    report = await reconcile(gateway, flow, replay=replay, lookback=lookback, our_prefix=our_prefix)
+    report = await reconcile(
+        gateway, flow, replay=replay, lookback=lookback, our_prefix=our_prefix, resend_max_age=resend_max_age
+    )
     if report.unresolved:
         gate.halt("reconciliation left items unresolved")
         details = "; ".join(f"{u.client_order_id}: {u.reason}" for u in report.unresolved[:10])

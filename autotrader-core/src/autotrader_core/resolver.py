@@ -211,6 +211,8 @@ class UnknownOutcome:
     alerted: bool = False
     awaiting_expiry: bool = False
     """The last pass found the request may still land: the next one is set for its expiry."""
+    resend_until: datetime | None = None
+    """After a restart: past this moment the journaled request is too old to re-send (``None``: no bound)."""
 
     def as_dict(self) -> dict[str, object]:
         """Plain data for the status snapshot, hooks and the CLI."""
@@ -340,13 +342,15 @@ class OutcomeResolver:
         unsent_code: str | None = None,
         unsent_reason: str | None = None,
         change: OrderChange | None = None,
+        resend_until: datetime | None = None,
     ) -> bool:
         """One pass over an order in doubt, unless another path is working on it.
 
         Registers the order as unknown first when it is not yet (a submit or modify left
         pending for ``order_timeout``, or found pending after a restart: then
-        ``unsent_code``/``unsent_reason`` are recovery's ``NEVER_SENT``, and ``change`` the
-        journaled terms of a modify left pending). Returns whether the outcome is settled.
+        ``unsent_code``/``unsent_reason`` are recovery's ``NEVER_SENT``, ``change`` the
+        journaled terms of a modify left pending, and ``resend_until`` the moment past which
+        its journaled request is too old to re-send). Returns whether the outcome is settled.
         """
         cid = order.client_order_id
         if self.busy(cid):
@@ -374,6 +378,8 @@ class OutcomeResolver:
                 entry.change = change
             if unsent_reason is not None:
                 entry.unsent_reason = unsent_reason
+            if resend_until is not None:
+                entry.resend_until = resend_until
             return await self._pass(order, entry)
 
     def due(self) -> list[str]:
@@ -487,6 +493,8 @@ class OutcomeResolver:
             return self._stays(entry, "the venue reported a duplicate id but cannot find the order")
         guarantee = gateway.adapter.resend_guarantee
         if guarantee.resend_is_immediately_safe:
+            if _too_old(entry):
+                return self._stays(entry, _TOO_OLD)
             return await self._resend(order, entry, f"re-sent with the same id ({guarantee.rule.value})")
         if guarantee.rule is ResendRule.EXPIRY:
             if not await self._expired(entry):
@@ -538,6 +546,8 @@ class OutcomeResolver:
                 return False
         elif guarantee.resend_is_immediately_safe:
             if working and entry.change is not None:
+                if _too_old(entry):
+                    return self._stays(entry, _TOO_OLD)
                 return await self._resend(order, entry, f"modify re-sent ({guarantee.rule.value})")
         else:
             return self._stays(
@@ -817,6 +827,17 @@ class _Owner:
     async def __aexit__(self, *exc_info: object) -> None:
         for waiter in self._owners.pop(self._cid, ()):
             waiter.set()
+
+
+_TOO_OLD = (
+    "its request was journaled before a restart longer ago than resend_after_restart_max_age: "
+    "not re-sent at today's prices; left for reconciliation or an operator"
+)
+
+
+def _too_old(entry: UnknownOutcome) -> bool:
+    """Whether a re-send after a restart would place a stale request (the venue would take it as new)."""
+    return entry.resend_until is not None and utc_now() > entry.resend_until
 
 
 def _settled_by_events(order: Order, entry: UnknownOutcome) -> bool:

@@ -191,6 +191,11 @@ class EngineSettings(BaseSettings):
     kill_switch_timeout: float = Field(default=30.0, gt=0)
     """Seconds the kill switch's cancels and flattens may take in all: a request that hangs is
     abandoned then, and trading is halted and the engine stopped regardless."""
+    resend_after_restart_max_age: float = Field(default=60.0, ge=0)
+    """Seconds: after a restart, a submit or modify left in doubt that the broker does not know
+    is re-sent (on a venue whose idempotency key or same-id semantics make that safe) only if
+    it was journaled less than this long ago; an older one stays unknown (alerted) for
+    reconciliation or an operator, so a long outage never places yesterday's order today."""
     max_decide_failures: int = Field(default=10, ge=1)
     """``decide()`` failures in a row after which trading halts and the decision loop stops
     (each retry waits twice as long as the last, up to 30 s; the first failure alerts)."""

@@ -374,7 +374,7 @@ class _Api:
         principal = self.principal(request, control=True)
         body: _SettleBody = await self.body(request, _SettleBody)
         order_id = self.known_order(request)
-        if not any(u.client_order_id == order_id for u in self.control.unknown_outcomes()):
+        if not self.control.is_outcome_unknown(order_id):
             raise ApiError(
                 409,
                 "outcome_not_unknown",
@@ -387,7 +387,7 @@ class _Api:
         order = await self.control.settle_unknown(
             order_id, as_=body.as_, by=principal.actor, reason=body.reason.strip()
         )
-        still_unknown = any(u.client_order_id == order_id for u in self.control.unknown_outcomes())
+        still_unknown = self.control.is_outcome_unknown(order_id)
         return self.acted(
             principal,
             "settle_unknown",
