@@ -6,8 +6,6 @@ one of its requests in flight, and checks the books.
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from crashkit.harness import run_scenario
 
@@ -41,26 +39,14 @@ def test_checks_catch_a_lost_journal() -> None:
 
 
 # -- held in flight (issue 14): the broker holds a request while the engine is SIGKILLed ---------
-_ITEM_3 = (
-    "issue 14 item 3: recovery closes a pending order the broker does not list yet as NEVER_SENT at "
-    "once (no settle wait, no unknown state); remove when the core's resolver lands"
-)
-
-
-def _fails_on_main(*values: object, id: str) -> Any:
-    return pytest.param(
-        *values, id=id, marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason=_ITEM_3)
-    )
-
-
 @pytest.mark.parametrize(
     ("seed", "kills", "guarantee"),
     [
         # The held submit lands right after the restarted engine was told "no such order".
-        _fails_on_main(11, ["held.before_land:2/race/now"], "expiry:2", id="race-expiry"),
-        _fails_on_main(12, ["held.before_land:2/race/now"], "none", id="race-no-guarantee"),
-        _fails_on_main(13, ["held.before_land:3/race/now"], "idempotency_key", id="race-idempotency-key"),
-        _fails_on_main(
+        pytest.param(11, ["held.before_land:2/race/now"], "expiry:2", id="race-expiry"),
+        pytest.param(12, ["held.before_land:2/race/now"], "none", id="race-no-guarantee"),
+        pytest.param(13, ["held.before_land:3/race/now"], "idempotency_key", id="race-idempotency-key"),
+        pytest.param(
             14,
             ["held.before_land:1/race/now", "held.reply_lost:2/now"],
             "expiry:2",
@@ -68,8 +54,9 @@ def _fails_on_main(*values: object, id: str) -> Any:
         ),
         # Held past its window, so it will be refused; but closing it before the window
         # provably passed (by the broker's clock) is a guess.
-        _fails_on_main(15, ["held.before_land:2/late/now"], "expiry:2", id="late-closed-too-early"),
-        # These hold today and must keep holding.
+        pytest.param(15, ["held.before_land:2/late/now"], "expiry:2", id="late-closed-too-early"),
+        # Issue 14 item 3: the five above failed before the resolver (recovery closed a pending
+        # order as NEVER_SENT at once); these five held before and must keep holding.
         pytest.param(16, ["held.reply_lost:2/now"], "expiry", id="reply-lost"),
         pytest.param(17, ["held.reply_lost:3/after"], "none", id="reply-lost-no-guarantee"),
         pytest.param(18, ["held.before_land:2/inside/after"], "expiry", id="landed-before-restart"),

@@ -41,6 +41,8 @@ from crashkit.remote import KillPoints, RemotePaperAdapter
 
 __all__ = ["PlanItem", "cli", "make_plan"]
 
+_SETTLE_WAIT = 10.0
+"""Seconds a restarted child waits for unknown outcomes to settle before it sends what it still owes."""
 _TICK = {"BTCUSDT": Decimal("0.01"), "ETHUSDT": Decimal("0.01")}
 
 
@@ -139,8 +141,13 @@ async def main(args: argparse.Namespace) -> int:
             await compact_journal(journal, instruments=engine.oms.instruments())
         if args.wait_go:  # the harness lets the plan run once the next engine is warm
             await anyio.to_thread.run_sync(sys.stdin.readline)
-        # A plan item is owed again when its order was closed as never placed: NEVER_SENT today,
-        # whatever reason the resolver of issue 14 gives. The broker refuses nothing in these
+        # A careful strategy lets the resolver settle what was in flight before deciding what
+        # it still owes (an expiry venue settles once the window has passed by its clock).
+        with anyio.move_on_after(_SETTLE_WAIT):
+            while engine.unknown_outcomes():  # noqa: ASYNC110 (no event says "nothing left unknown")
+                await anyio.sleep(0.05)
+        # A plan item is owed again when its order was closed as never placed (NEVER_SENT /
+        # NEVER_ARRIVED, once the venue's window provably passed). The broker refuses nothing in these
         # plans, so a rejected order without fills is one the engine believes never placed
         # (if the broker has it after all, the checks report it).
         sent = {
