@@ -582,7 +582,13 @@ def _check_states(
         ours = None if order["limit_price"] is None else Decimal(order["limit_price"])
         if ours != prices.get(cid):
             v.append(f"order {cid} ({order['tag']}): engine's limit {ours} != broker's {prices.get(cid)}")
+    # On a venue with an idempotency key (or same-id semantics) a held submit whose client
+    # order id the broker already has can only be refused when it lands: the engine's
+    # re-send settled it, so it is not unknown any more.
+    deduplicated = result.guarantee.split(":")[0] in ("idempotency_key", "same_id")
     for held in in_flight:
+        if held.op == "submit" and deduplicated and held.client_order_id in statuses:
+            continue
         if held.op == "submit":
             order = orders.get(held.client_order_id)
             if order is None or not order["unknown"]:
