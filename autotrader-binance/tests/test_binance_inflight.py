@@ -20,6 +20,7 @@ from autotrader_binance.stream import StreamConfig
 from autotrader_conformance.inflight import InflightConformance, per_transport
 from autotrader_conformance.inflight.binance import BinanceVenue
 from binance_support import raw_payload
+from pydantic import SecretStr
 
 ROUTES = {
     "submit": "POST /api/v3/order",
@@ -75,8 +76,8 @@ class _BinanceInflight(InflightConformance):
         window_ms = int(self.window * 1000)
         settings = BinanceSettings(
             _env_file=None,  # type: ignore[call-arg]
-            api_key="test-key",
-            api_secret="test-secret",
+            api_key=SecretStr("test-key"),
+            api_secret=SecretStr("test-secret"),
             base_url=venue.url,
             ws_url=venue.ws_url,
             market_data_url=venue.ws_url,

@@ -18,6 +18,7 @@ from autotrader_conformance.inflight import InflightConformance, per_transport
 from autotrader_conformance.inflight.okx import OkxVenue
 from autotrader_okx import OkxAdapter, OkxSettings
 from okx_support import API_KEY, API_SECRET, BALANCE, INSTRUMENTS, PASSPHRASE
+from pydantic import SecretStr
 
 ROUTES = {
     "submit": "POST /api/v5/trade/order",
@@ -58,9 +59,9 @@ class _OkxInflight(InflightConformance):
     def make_adapter(self, venue: object) -> OkxAdapter:
         assert isinstance(venue, OkxVenue)
         settings = OkxSettings(
-            api_key=API_KEY,
-            api_secret=API_SECRET,
-            passphrase=PASSPHRASE,
+            api_key=SecretStr(API_KEY),
+            api_secret=SecretStr(API_SECRET),
+            passphrase=SecretStr(PASSPHRASE),
             environment="demo",
             base_url=venue.url,
             ws_url=venue.ws_url,
@@ -69,6 +70,8 @@ class _OkxInflight(InflightConformance):
             reconnect_max_delay=0.05,
             http_transport=self.transport,
             request_timeout=self.request_timeout,
+            # expTime = stamp + this: the harness's short window (the resolver waits it out by the venue's clock)
+            request_expiry_ms=int(self.window * 1000),
             _env_file=None,  # type: ignore[call-arg]
         )
         return OkxAdapter(settings)
