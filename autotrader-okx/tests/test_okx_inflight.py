@@ -3,8 +3,8 @@
 The venue (:class:`~autotrader_conformance.inflight.okx.OkxVenue`) keeps orders, answers
 lookups and pushes the ``orders`` channel for what it executed, from the recorded
 ``instruments`` / ``balance`` payloads; ``clOrdId`` is unique among live orders only, and a
-place or amend carrying ``expTime`` is refused once the venue's clock passed it. Scenarios
-that fail on main are issue 14's open defects, marked strict xfail with the item.
+place or amend carrying ``expTime`` is refused once the venue's clock passed it. Issue 14's
+defects were marked strict xfail here until the resolver fixed them (none is left).
 """
 
 from __future__ import annotations
@@ -25,17 +25,10 @@ ROUTES = {
     "modify_native": "POST /api/v5/trade/amend-order",
     "cancel": "POST /api/v5/trade/cancel-order",
 }
-# Issue 14's open defects, as measured on main (the lead removes a line when its fix lands).
-KNOWN: dict[str, str] = {
-    "TC-INF-05": (
-        "issue 14 item 5: a re-send after one 'not found' doubles a market order: 2 orders at the venue, "
-        "0.02 filled for 0.01 (clOrdId is unique among live orders only; no expTime is sent)"
-    ),
-    "TC-INF-15": (
-        "issue 14 item 4: the watcher closes the order NEVER_ARRIVED while the held submit lands: "
-        "engine rejected / venue accepted"
-    ),
-}
+# Issue 14's open defects as strict xfails: none left. Every entry XPASSed on the merged resolver
+# (AUTOTRADER_INFLIGHT=full, lean/httpx/aiohttp, stream on and off) and was removed; a new defect
+# gets a line here with the scenario, what the venue shows and what the engine says.
+KNOWN: dict[str, str] = {}
 
 
 class _OkxInflight(InflightConformance):
