@@ -6,7 +6,7 @@ lookups and streams ``executionReport`` for what it executed, from the recorded
 delays replies. ``recvWindow`` is 600 ms and the request timeout 200 ms, so a request held
 0.4 s lands after the client gave up and still executes, one held 0.9 s is refused (-1021).
 
-Scenarios that fail on main are issue 14's open defects, marked strict xfail with the item.
+Issue 14's defects were marked strict xfail here until the resolver fixed them (none is left).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from autotrader_binance.stream import StreamConfig
 from autotrader_conformance.inflight import InflightConformance, per_transport
 from autotrader_conformance.inflight.binance import BinanceVenue
 from binance_support import raw_payload
+from pydantic import SecretStr
 
 ROUTES = {
     "submit": "POST /api/v3/order",
@@ -27,31 +28,10 @@ ROUTES = {
     "modify_native": "PUT /api/v3/order/amend/keepPriority",
     "cancel": "DELETE /api/v3/order",
 }
-# Issue 14's open defects, as measured on main (the lead removes a line when its fix lands).
-KNOWN: dict[str, str] = {
-    "TC-INF-05": (
-        "issue 14 item 5: a re-send after one 'not found' doubles a market order: 2 orders at the venue, "
-        "500 filled for 250 (-2010 guards open orders only; the venue's clock lags the synced one)"
-    ),
-    "TC-INF-06[stream]": "issue 14 item 1: a lost cancelReplace reply is retried blindly: 3 orders at the venue for one cid",
-    "TC-INF-06[no-stream]": (
-        "issue 14 item 1: after a lost cancelReplace reply the engine keeps the old broker order id and price"
-    ),
-    "TC-INF-09[no-stream]": (
-        "issue 14 item 1: a lost amend reply is retried and refused; the engine keeps quantity 250, the venue 240"
-    ),
-    "TC-INF-15": (
-        "issue 14 item 4: the watcher closes the order NEVER_ARRIVED while the held submit lands: "
-        "engine rejected / venue accepted"
-    ),
-    "TC-INF-16[stream]": (
-        "issue 14 item 2: the old order's CANCELED after a lost cancelReplace reply is read as a cancel: "
-        "engine canceled / venue accepted (the replacement works)"
-    ),
-    "TC-INF-16[no-stream]": (
-        "issue 14 item 1: after a lost cancelReplace reply the engine keeps the old broker order id and price"
-    ),
-}
+# Issue 14's open defects as strict xfails: none left. Every entry XPASSed on the merged resolver
+# (AUTOTRADER_INFLIGHT=full, lean/httpx/aiohttp, stream on and off) and was removed; a new defect
+# gets a line here with the scenario, what the venue shows and what the engine says.
+KNOWN: dict[str, str] = {}
 
 
 class _BinanceInflight(InflightConformance):
@@ -75,8 +55,8 @@ class _BinanceInflight(InflightConformance):
         window_ms = int(self.window * 1000)
         settings = BinanceSettings(
             _env_file=None,  # type: ignore[call-arg]
-            api_key="test-key",
-            api_secret="test-secret",
+            api_key=SecretStr("test-key"),
+            api_secret=SecretStr("test-secret"),
             base_url=venue.url,
             ws_url=venue.ws_url,
             market_data_url=venue.ws_url,

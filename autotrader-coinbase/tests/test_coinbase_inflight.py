@@ -3,8 +3,8 @@
 The venue (:class:`~autotrader_conformance.inflight.coinbase.CoinbaseVenue`) keeps orders,
 answers lookups and pushes ``user`` channel updates for what it executed, from the recorded
 ``products`` / ``accounts`` payloads; a repeated ``client_order_id`` returns the existing
-order (Coinbase's idempotency key), and nothing expires. Scenarios that fail on main are
-issue 14's open defects, marked strict xfail with the item.
+order (Coinbase's idempotency key), and nothing expires. Issue 14's defects were marked
+strict xfail here until the resolver fixed them (none is left).
 """
 
 from __future__ import annotations
@@ -33,13 +33,10 @@ ROUTES = {
     "modify_native": "POST /api/v3/brokerage/orders/edit",
     "cancel": "POST /api/v3/brokerage/orders/batch_cancel",
 }
-# Issue 14's open defects, as measured on main (the lead removes a line when its fix lands).
-KNOWN: dict[str, str] = {
-    "TC-INF-15": (
-        "issue 14 item 4: the watcher closes the order NEVER_ARRIVED while the held submit lands: "
-        "engine rejected / venue accepted"
-    ),
-}
+# Issue 14's open defects as strict xfails: none left. Every entry XPASSed on the merged resolver
+# (AUTOTRADER_INFLIGHT=full, lean/httpx/aiohttp, stream on and off) and was removed; a new defect
+# gets a line here with the scenario, what the venue shows and what the engine says.
+KNOWN: dict[str, str] = {}
 
 
 class _CoinbaseInflight(InflightConformance):

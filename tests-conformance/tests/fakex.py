@@ -5,7 +5,8 @@ in ``recordings_fakex/`` document only this module's protocol): REST under
 ``https://api.fakex.test/v1`` with JSON bodies and decimal strings, an ``X-KEY``
 header, and a WebSocket private stream that needs a ``subscribe`` request and
 pushes ``fill`` events; after a drop the adapter reconnects and catches up with
-``GET /v1/fills``.
+``GET /v1/fills``. A repeated ``clientOrderId`` returns the existing order (an idempotency
+key), so a submit the lookup did not find may be sent again (TC-RES-03's recording).
 """
 
 from __future__ import annotations
@@ -72,8 +73,10 @@ class FakexAdapter(BrokerAdapter):
     """Adapter for the fictional fakex broker."""
 
     name: ClassVar[str] = "fakex"
-    resend_guarantee = ResendGuarantee.none(
-        "fakex, a fictional broker: documents no request expiry or idempotency key"
+    # What makes TC-RES-03's recorded re-send (after a lookup found nothing) safe: the engine's
+    # resolver never re-sends on a venue without a guarantee.
+    resend_guarantee = ResendGuarantee.idempotency_key(
+        "fakex, a fictional broker: a repeated clientOrderId returns the existing order (this module)"
     )
     capabilities: ClassVar[Capabilities] = Capabilities(
         order_types=frozenset({OrderType.MARKET, OrderType.LIMIT, OrderType.STOP_LIMIT}),

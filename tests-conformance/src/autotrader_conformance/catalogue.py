@@ -232,7 +232,7 @@ _SPECS = (
     ),
     ScenarioSpec(
         "TC-RES-02",
-        "5xx on submit: the safe submit looks the order up, no duplicate order",
+        "5xx on submit: the engine's resolver looks the order up, no duplicate order",
         "resiliency",
         needs=(Feature.LIMIT_ORDERS,),
         input_required=(*_ORDER, "limit_price"),
@@ -243,7 +243,7 @@ _SPECS = (
     ),
     ScenarioSpec(
         "TC-RES-03",
-        "timeout on submit: the safe submit looks the order up, no duplicate order",
+        "timeout on submit: the engine's resolver looks the order up, no duplicate order",
         "resiliency",
         needs=(Feature.LIMIT_ORDERS,),
         input_required=(*_ORDER, "limit_price"),

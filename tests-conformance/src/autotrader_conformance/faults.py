@@ -65,7 +65,7 @@ class FaultyAdapter(BrokerAdapter):
     Build it with :func:`with_faults` (which copies the wrapped adapter's ``name``
     and ``capabilities``). ``calls`` counts the calls that reached the wrapped
     adapter per operation, and ``submitted`` the client order ids that did — what
-    the broker actually received.
+    the broker actually received; ``answered`` keeps every report ``get_order`` returned.
     """
 
     def __init__(self, inner: BrokerAdapter) -> None:
@@ -76,6 +76,7 @@ class FaultyAdapter(BrokerAdapter):
         self.faults = SimpleFaultPlan()
         self.calls: dict[str, int] = {}
         self.submitted: list[str] = []
+        self.answered: list[OrderReport] = []
 
     async def _call(self, operation: str, fn: Callable[[], Awaitable[T]]) -> T:
         fault = self.faults.take(operation)
@@ -137,13 +138,15 @@ class FaultyAdapter(BrokerAdapter):
     async def get_order(
         self, *, symbol: str, client_order_id: str | None = None, broker_order_id: str | None = None
     ) -> OrderReport:
-        """Query through the wrapped adapter."""
-        return await self._call(
+        """Query through the wrapped adapter (its report is kept in ``answered``)."""
+        report = await self._call(
             "get_order",
             lambda: self.inner.get_order(
                 symbol=symbol, client_order_id=client_order_id, broker_order_id=broker_order_id
             ),
         )
+        self.answered.append(report)
+        return report
 
     async def get_open_orders(self, symbol: str | None = None) -> list[OrderReport]:
         """Open orders from the wrapped adapter."""

@@ -37,7 +37,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import anyio
 import pytest
@@ -56,7 +56,10 @@ from autotrader_conformance.inflight.checks import InflightChecks, InflightResul
 from autotrader_conformance.inflight.venue import LoopbackVenue
 from autotrader_conformance.summary import record_figures
 
-__all__ = ["InflightConformance", "InflightRun", "per_transport"]
+__all__ = ["InflightConformance", "InflightRun", "Transport", "per_transport"]
+
+Transport = Literal["lean", "httpx", "aiohttp"]
+"""The REST transports an in-flight class runs on (the adapters' ``http_transport`` values)."""
 
 OVERSIZE = 64 * 1024 * 1024
 """Body size of an ``oversized`` reply: four times the adapters' default reply limit (16 MB)."""
@@ -153,7 +156,7 @@ class InflightConformance:
 
     inflight_xfail: ClassVar[Mapping[str, str]] = {}
     """``{scenario id or "id[stream]"/"id[no-stream]": reason}``: known open defects (strict xfail)."""
-    transport: ClassVar[str] = "lean"
+    transport: ClassVar[Transport] = "lean"
     """The REST transport ``make_adapter`` should use (``lean``, ``httpx``, ``aiohttp``: see :func:`per_transport`)."""
     inflight_tier: ClassVar[str] = "ci"
     """``"ci"``: the CI subset by default, all with ``AUTOTRADER_INFLIGHT=full``; ``"full"``: only then."""
@@ -419,7 +422,7 @@ def per_transport(base: type[InflightConformance]) -> tuple[type[InflightConform
         TestMyInflightLean, TestMyInflightHttpx, TestMyInflightAiohttp = per_transport(_MyInflight)
     """
     name = base.__name__.lstrip("_")
-    variants = (
+    variants: tuple[tuple[str, Transport, str], ...] = (
         ("Lean", "lean", base.inflight_tier),
         ("Httpx", "httpx", "full"),
         ("Aiohttp", "aiohttp", "full"),

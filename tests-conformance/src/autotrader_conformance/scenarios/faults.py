@@ -36,10 +36,11 @@ from autotrader_core.errors import (
 from autotrader_core.events import OrderAccepted, OrderCanceled, OrderEvent, OrderFilled
 from autotrader_core.models import Fill, Order
 from autotrader_core.oms import OrderManager
-from autotrader_core.resiliency import RetryPolicy, submit_with_lookup
+from autotrader_core.resiliency import RetryPolicy
 
 from autotrader_conformance.faults import FaultPlan
 from autotrader_conformance.http_faults import HttpFaultInjector, typed_equivalent, wrap_for_faults
+from autotrader_conformance.resolving import ResolvingSubmitter
 from autotrader_conformance.scenario import Scenario, to_decimal
 from autotrader_conformance.scenarios._base import ScenarioBase, scenario
 from autotrader_conformance.scenarios._checks import assert_fill, events_of, expect_error
@@ -50,20 +51,25 @@ __all__ = ["FaultRun", "FaultScenarios", "order_lifecycle"]
 
 
 class FaultRun:
-    """One fault scenario in progress: the wrapped adapter, its faults and an OMS.
+    """One fault scenario in progress: the wrapped adapter, its faults and an engine's OMS.
 
     Attributes:
         adapter: The adapter under test, wrapped to count what reached it and keep what it raised.
-        oms: A real OMS fed with everything the adapter reported.
+        submitter: The engine's submit path (its resolver of unknown outcomes) over :attr:`adapter`,
+            built with ``policy``.
+        oms: The engine's OMS, fed with everything the adapter reported.
         http: The HTTP fault injector (recorded adapters sending through httpx), else ``None``.
     """
 
-    def __init__(self, session: ScenarioSession, scenario_id: str, *, http: bool = True) -> None:
+    def __init__(
+        self, session: ScenarioSession, scenario_id: str, policy: RetryPolicy, *, http: bool = True
+    ) -> None:
         self.session = session
         self.id = scenario_id
         self.http = HttpFaultInjector() if http and session.scenario.is_recorded else None
         self.adapter = wrap_for_faults(session.adapter, self.http)
-        self.oms = OrderManager()
+        self.submitter = ResolvingSubmitter(self.adapter, policy)
+        self.oms: OrderManager = self.submitter.oms
         self._planned = 0
         # Simulated adapters: their own plan (or the kit's wrapper, for FaultRun(http=False)).
         self._plan: FaultPlan = session.faults if session.faults is not None else self.adapter.faults
@@ -178,7 +184,6 @@ def _missing_and_doubled(
 
 async def order_lifecycle(
     run: FaultRun,
-    policy: RetryPolicy,
     *,
     submit_fault: str | None = None,
     lookup_fault: str | None = None,
@@ -187,21 +192,18 @@ async def order_lifecycle(
     """Submit, query, cancel with faults; the OMS follows every step.
 
     Without a submit fault these are TC-ORD-02's calls (submit, query, cancel).
-    With one they are TC-RES-03's (submit with an unknown outcome, then the safe
-    submit's lookup by client order id), and the order stays working.
+    With one they are TC-RES-03's (submit with an unknown outcome, then the engine's
+    resolver looks it up by client order id), and the order stays working. The submit
+    goes through the engine's path (:attr:`FaultRun.submitter`), as in production.
     """
     adapter = run.adapter
     await adapter.connect()
     order = run.session.order()
-    run.oms.add(order)
     if submit_fault is not None:
         run.inject("submit", submit_fault)
     if lookup_fault is not None:
         run.inject("get_order", lookup_fault)
-    outcome = await submit_with_lookup(adapter, order, policy)
-    run.apply(outcome.events)
-    if outcome.report is not None:
-        run.oms.apply_report(outcome.report)
+    await run.submitter.submit(order)
     if submit_fault is None:
         if query_fault is not None:
             run.inject("get_order", query_fault)
@@ -234,7 +236,7 @@ class FaultScenarios(ScenarioBase):
 
     def _fault_run(self, session: ScenarioSession, scenario_id: str) -> FaultRun:
         """HTTP-level faults for recorded adapters, the fault plan's typed errors for simulated ones."""
-        return FaultRun(session, scenario_id)
+        return FaultRun(session, scenario_id, self.retry_policy())
 
     def _check_lifecycle(
         self, request: pytest.FixtureRequest, run: FaultRun, order: Order, *, canceled: bool = True
@@ -275,9 +277,7 @@ class FaultScenarios(ScenarioBase):
         async with self.session(conformance_scenario) as session:
             run = self._fault_run(session, "TC-FLT-01")
             with run.active():
-                order = await order_lifecycle(
-                    run, self.retry_policy(), submit_fault="timeout_after", lookup_fault="status_503"
-                )
+                order = await order_lifecycle(run, submit_fault="timeout_after", lookup_fault="status_503")
             canceled = False
             _assert_typed(
                 _first_error(run, "submit"), RequestTimeout, "TC-FLT-01: submit whose reply timed out"
@@ -295,7 +295,7 @@ class FaultScenarios(ScenarioBase):
         async with self.session(conformance_scenario) as session:
             run = self._fault_run(session, "TC-FLT-02")
             with run.active():
-                order = await order_lifecycle(run, self.retry_policy(), submit_fault="reset_after")
+                order = await order_lifecycle(run, submit_fault="reset_after")
             canceled = False
             _assert_typed(
                 _first_error(run, "submit"), BrokerUnavailable, "TC-FLT-02: submit whose connection reset"
@@ -310,7 +310,7 @@ class FaultScenarios(ScenarioBase):
         async with self.session(conformance_scenario) as session:
             run = self._fault_run(session, "TC-FLT-03")
             with run.active():
-                order = await order_lifecycle(run, self.retry_policy(), query_fault="garbled")
+                order = await order_lifecycle(run, query_fault="garbled")
             canceled = True
             self._check_lifecycle(request, run, order, canceled=canceled)
 
@@ -406,11 +406,11 @@ class FaultScenarios(ScenarioBase):
             adapter = session.adapter
             await adapter.connect()
             order = session.order()
-            oms = OrderManager()
-            oms.add(order)
+            # The engine's submit path: a refusal closes the order, an unknown outcome is resolved.
+            submitter = ResolvingSubmitter(adapter, self.retry_policy())
             if "code" in sc.expect:
                 with pytest.raises(AutotraderError) as caught:
-                    await submit_with_lookup(adapter, order, self.retry_policy())
+                    await submitter.submit(order)
                 error = caught.value
                 record_figures(request, RunFigures(faults=1, orders=0))
                 assert isinstance(error, BrokerError) and not isinstance(error, TransientError), (
@@ -418,13 +418,12 @@ class FaultScenarios(ScenarioBase):
                     f"not execute), raised {type(error).__name__}: {error}"
                 )
                 assert error.code == str(sc.expect["code"]), f"TC-FLT-05: code {error.code!r}"
-                assert order.status is OrderStatus.PENDING_SUBMIT
+                assert order.status is OrderStatus.REJECTED, (
+                    f"TC-FLT-05: the engine closes a refused submit as rejected, the OMS holds {order.status!r}"
+                )
+                assert not submitter.unknown(), "TC-FLT-05: a proven refusal is no unknown outcome"
                 return
-            outcome = await submit_with_lookup(adapter, order, self.retry_policy())
-            for event in outcome.events:
-                oms.apply(event)
-            if outcome.report is not None:
-                oms.apply_report(outcome.report)
+            await submitter.submit(order)
             received = await session.orders_received(order)
             want = int(sc.value("submits", 2))
             record_figures(request, RunFigures(faults=1, orders=1, duplicates=max(0, received - want)))

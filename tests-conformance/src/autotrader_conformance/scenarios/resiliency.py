@@ -8,16 +8,18 @@ from decimal import Decimal
 
 import pytest
 from autotrader_core.adapter import BrokerAdapter
+from autotrader_core.enums import OrderStatus
 from autotrader_core.errors import BrokerUnavailable, RateLimited, RequestTimeout
-from autotrader_core.events import OrderAccepted
 from autotrader_core.resend import ResendGuarantee, ResendRule
-from autotrader_core.resiliency import retry, submit_with_lookup
+from autotrader_core.resiliency import retry
 
 from autotrader_conformance.catalogue import get_spec
+from autotrader_conformance.faults import with_faults
+from autotrader_conformance.resolving import ResolvingSubmitter
 from autotrader_conformance.scenario import Scenario
 from autotrader_conformance.scenarios._base import ScenarioBase, scenario
-from autotrader_conformance.scenarios._checks import assert_report_matches, events_of, expect_error
-from autotrader_conformance.session import ScenarioSession, apply_events
+from autotrader_conformance.scenarios._checks import assert_report_matches, expect_error
+from autotrader_conformance.session import ScenarioSession
 
 __all__ = ["ResiliencyScenarios"]
 
@@ -80,20 +82,25 @@ class ResiliencyScenarios(ScenarioBase):
 
     async def _submit_without_duplicate(self, session: ScenarioSession, error: Exception) -> None:
         sc = session.scenario
-        adapter = session.adapter
+        adapter = with_faults(session.adapter)  # keeps the lookups' reports
         await adapter.connect()
         order = session.order()
         if session.faults is not None:
             assert isinstance(error, BrokerUnavailable | RequestTimeout)
             session.faults.fail_next("submit", error, after_apply=True)
-        outcome = await submit_with_lookup(adapter, order, self.retry_policy())
-        apply_events(order, outcome.events)
-        if outcome.report is not None:
-            assert_report_matches(outcome.report, order, adapter, "the lookup after the failed submit")
-        else:
-            assert events_of(outcome.events, OrderAccepted), (
-                f"the accepted submit proved nothing: {outcome.events!r}"
-            )
+        # The engine's submit path: the resolver looks the order up before any re-send.
+        submitter = ResolvingSubmitter(adapter, self.retry_policy())
+        await submitter.submit(order)
+        at_broker = (OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED, OrderStatus.FILLED)
+        assert order.status in at_broker, (
+            f"after the failed submit the engine must hold the order as the broker has it, "
+            f"holds it as {order.status!r}"
+        )
+        assert not submitter.unknown(), (
+            "the order's outcome must be settled, the engine still holds it unknown"
+        )
+        if adapter.answered:
+            assert_report_matches(adapter.answered[-1], order, adapter, "the lookup after the failed submit")
         received = await session.orders_received(order)
         expected = int(sc.value("submits"))
         assert received == expected, (

@@ -157,10 +157,10 @@ class SecretScenarios(ScenarioBase):
         secrets = self._known_secrets("TC-SEC-01")
         with capture_logs() as logs:
             async with self.session(conformance_scenario) as session:
-                run = FaultRun(session, "TC-SEC-01")
+                run = FaultRun(session, "TC-SEC-01", self.retry_policy())
                 with run.active():
                     order = await order_lifecycle(
-                        run, self.retry_policy(), submit_fault="timeout_after", lookup_fault="status_503"
+                        run, submit_fault="timeout_after", lookup_fault="status_503"
                     )
                 shown = _shown_by(run.adapter)
         journaled = [
