@@ -291,7 +291,7 @@ class MemoryAdapter(_Memory):
     resend_guarantee = BrokerAdapter.resend_guarantee  # the default: nothing declared""",
     )
     pytester.makepyfile(test_memory=suite)
-    result = pytester.runpytest("-p", "no:cacheprovider", "-k", "res_05")
+    result = pytester.runpytest("-p", "no:cacheprovider", "-k", "test_res_05")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*memory does not declare its venue's re-send guarantee*"])
 
