@@ -2,7 +2,7 @@
 
 **Composed**, like the transcripts: every message comes from the builders of
 ``ibkr_tws_messages`` (server version 178, checked against an IB Gateway capture) in the
-sequences ``ibkr_compose_transcripts`` documents (placeOrder → openOrder/orderStatus
+sequences ``ibkr_compose_recordings`` documents (placeOrder → openOrder/orderStatus
 PreSubmitted then Submitted; a fill → execDetails, openOrder/orderStatus Filled,
 commissionReport; cancelOrder → orderStatus Cancelled + error 202). What it adds is state:
 
@@ -34,7 +34,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import ibkr_compose_transcripts as compose
+import ibkr_compose_recordings as compose
 import ibkr_tws_messages as m
 from autotrader_conformance.inflight import VenueFill, VenueOrder
 from autotrader_core.enums import OrderSide, OrderStatus
@@ -254,7 +254,7 @@ class StatefulTws(FakeTws):
         ]
         return [*rows, m.exec_details_end(req_id)]
 
-    # -- messages (ibkr_tws_messages, as ibkr_compose_transcripts uses them) ---------------------
+    # -- messages (ibkr_tws_messages, as ibkr_compose_recordings uses them) ---------------------
     def _state(self, order: VenueOrder) -> list[list[str]]:
         status = _STATUS[order.status]
         return [self._open(order, status), self._status(order, status)]
