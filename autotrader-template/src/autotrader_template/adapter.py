@@ -63,8 +63,10 @@ class TemplateAdapter(BrokerAdapter):
     # venue_time()), .idempotency_key(source) if a repeated client order id returns the existing
     # order, .same_id(source) if a repeated order id modifies that order. Keep none() unless your
     # venue documents one of these: the core then never re-sends an order whose outcome is unknown.
-    resend_guarantee = ResendGuarantee.none(
-        "template venue: documents no request expiry and no idempotency key (replace with yours)"
+    # The template's fictional venue returns the existing order for a repeated clientOrderId (its
+    # TC-RES-03 recording re-sends after a "not found"), hence an idempotency key here.
+    resend_guarantee = ResendGuarantee.idempotency_key(
+        "template venue (fictional): a repeated clientOrderId returns the existing order (replace with yours)"
     )
 
     def __init__(self, settings: TemplateSettings) -> None:
