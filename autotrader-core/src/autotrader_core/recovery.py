@@ -312,6 +312,12 @@ async def reconcile(
     known_fills = report.replay.fill_keys
     report.open_after_replay = oms.open_order_count()
 
+    # 0. A modify left pending whose new terms the broker shows took effect, whatever came
+    #    after it: a fill while we were down would close the order in step 1, and nothing
+    #    would read the broker's terms for it any more.
+    for pending in [o for o in oms.open_orders() if o.status is OrderStatus.PENDING_MODIFY]:
+        await _adopt_modified_terms(gateway, flow, pending)
+
     # 1. Fills the journal missed (the broker's history is the truth).
     if adapter.capabilities.fill_history:
         anchors = [o.created_at for o in oms.open_orders()]
@@ -389,6 +395,25 @@ async def reconcile(
                 if mine != theirs:
                     report.position_differences[symbol] = (mine, theirs)
     return report
+
+
+async def _adopt_modified_terms(gateway: BrokerGateway, flow: OrderFlow, order: Order) -> None:
+    """Apply a pending modify the broker's report proves took effect (new terms); else leave it to the resolver."""
+    try:
+        found = await gateway.look_up(order)
+    except AutotraderError:
+        return  # not found or not answered: steps 2-3 and the resolver ask again
+    terms = (found.quantity, found.limit_price, found.stop_price)
+    if terms != (order.quantity, order.limit_price, order.stop_price):
+        await flow.apply(
+            OrderModified(
+                order.client_order_id,
+                quantity=found.quantity,
+                limit_price=found.limit_price,
+                stop_price=found.stop_price,
+                broker_order_id=found.broker_order_id,
+            )
+        )
 
 
 async def _apply_missed_fill(
