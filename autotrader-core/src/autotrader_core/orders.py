@@ -82,8 +82,10 @@ def build_order(
         InvalidOrder: with a message that says what to fix (wrong type, float instead
             of Decimal, missing limit price, post-only on a market order, …).
     """
-    post_only = strict_bool(post_only, field="post_only")
-    reduce_only = strict_bool(reduce_only, field="reduce_only")
+    if not isinstance(post_only, bool):  # the common case skips a call per flag on every order
+        post_only = strict_bool(post_only, field="post_only")
+    if not isinstance(reduce_only, bool):
+        reduce_only = strict_bool(reduce_only, field="reduce_only")
     kind = coerce_enum(OrderType, order_type, field="order_type")
     tif = coerce_enum(TimeInForce, time_in_force, field="time_in_force")
     limit = None if limit_price is None else require_decimal(limit_price, field="limit_price")
