@@ -302,21 +302,27 @@ async def test_invalid_key_stops_the_stream_with_auth_error() -> None:
         await adapter.disconnect()
 
 
-async def test_clock_skew_on_subscribe_resyncs_and_retries(httpx_mock: HTTPXMock) -> None:
+def _skewed_then_subscribed() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Two connections: the first subscribe is refused with -1021, the second subscribes and pushes an order."""
     skew: dict[str, Any] = {
         "status": 400,
         "error": {"code": -1021, "msg": "Timestamp for this request is outside of the recvWindow."},
     }
-    httpx_mock.add_response(url=f"{BASE}/api/v3/time", json=raw_payload("time.json"))
     first: list[dict[str, Any]] = [
         {"expect": "userDataStream.subscribe.signature", "reply": skew},
         {"hold": True},
     ]
-    second = [
+    second: list[dict[str, Any]] = [
         {"expect": "userDataStream.subscribe.signature", "reply": SUBSCRIBED},
         {"push": order_new()},
         {"hold": True},
     ]
+    return first, second
+
+
+async def test_clock_skew_on_subscribe_resyncs_and_retries(httpx_mock: HTTPXMock) -> None:
+    httpx_mock.add_response(url=f"{BASE}/api/v3/time", json=raw_payload("time.json"))
+    first, second = _skewed_then_subscribed()
     async with FakeWsApi([first, second]) as server:
         adapter = adapter_for(server.url)
         (event,) = await collect(adapter, 1)
@@ -331,20 +337,8 @@ async def test_clock_skew_on_subscribe_retries_with_the_fresh_offset_not_the_old
 ) -> None:
     # Issue 14 (6), on the stream: a resync that only added one sample to a full median window
     # left the offset where it was, so the next subscribe was refused again.
-    skew: dict[str, Any] = {
-        "status": 400,
-        "error": {"code": -1021, "msg": "Timestamp for this request is outside of the recvWindow."},
-    }
     httpx_mock.add_response(url=f"{BASE}/api/v3/time", json=raw_payload("time.json"))
-    first: list[dict[str, Any]] = [
-        {"expect": "userDataStream.subscribe.signature", "reply": skew},
-        {"hold": True},
-    ]
-    second = [
-        {"expect": "userDataStream.subscribe.signature", "reply": SUBSCRIBED},
-        {"push": order_new()},
-        {"hold": True},
-    ]
+    first, second = _skewed_then_subscribed()
     async with FakeWsApi([first, second]) as server:
         adapter = adapter_for(server.url)
         clock = adapter.http.clock
@@ -376,20 +370,8 @@ async def test_server_ping_is_answered_with_pong() -> None:
 async def test_stream_logs_never_show_secrets(
     caplog: pytest.LogCaptureFixture, httpx_mock: HTTPXMock
 ) -> None:
-    skew: dict[str, Any] = {
-        "status": 400,
-        "error": {"code": -1021, "msg": "Timestamp for this request is outside of the recvWindow."},
-    }
     httpx_mock.add_response(url=f"{BASE}/api/v3/time", json=raw_payload("time.json"))
-    first: list[dict[str, Any]] = [
-        {"expect": "userDataStream.subscribe.signature", "reply": skew},
-        {"hold": True},
-    ]
-    second = [
-        {"expect": "userDataStream.subscribe.signature", "reply": SUBSCRIBED},
-        {"push": order_new()},
-        {"hold": True},
-    ]
+    first, second = _skewed_then_subscribed()
     caplog.set_level("DEBUG")
     async with FakeWsApi([first, second]) as server:
         adapter = adapter_for(server.url)
