@@ -32,6 +32,7 @@ Claim = tuple[str, str, str, str | None]
 """``(command id, kind, owner, target client order id)``."""
 
 _STOP = object()
+_REPLIES = object()
 
 
 class CommandLogWriter:
@@ -46,6 +47,8 @@ class CommandLogWriter:
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._failure: BaseException | None = None
+        self._replies: list[tuple[str, bytes]] = []
+        self._replies_lock = threading.Lock()
         self.transactions = 0
         """Transactions committed (claims + replies per transaction = the batching achieved)."""
 
@@ -81,7 +84,11 @@ class CommandLogWriter:
 
     def finish(self, command_id: str, reply: bytes) -> None:
         """Record the reply given to ``command_id`` (written behind; returns at once)."""
-        self._queue.put((command_id, reply))
+        with self._replies_lock:  # one wake-up of the writer for every reply until it takes them
+            self._replies.append((command_id, reply))
+            first = len(self._replies) == 1
+        if first:
+            self._queue.put(_REPLIES)
 
     def _run(self) -> None:
         stop = False
@@ -94,16 +101,19 @@ class CommandLogWriter:
                     break
             claims: list[Claim] = []
             waiters: list[tuple[int, asyncio.AbstractEventLoop, asyncio.Future[Any]]] = []
-            replies: list[tuple[str, bytes]] = []
+            with self._replies_lock:
+                replies, self._replies = self._replies, []
             for job in jobs:
                 if job is _STOP:
                     stop = True
-                elif len(job) == 2:
-                    replies.append(job)
+                elif job is _REPLIES:
+                    continue
                 else:
                     commands, loop, future = job
                     waiters.append((len(commands), loop, future))
                     claims += commands
+            if not claims and not replies:
+                continue
             # Replies first (see CommandLog.write_batch): a reply queued before a claim of the
             # same command (a redelivery) answers it; its own claim was answered long before.
             try:

@@ -25,6 +25,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+import orjson
 from autotrader_core import errors as core_errors
 from autotrader_core.control import AccountId
 from autotrader_core.errors import AutotraderError, CircuitOpen, RateLimited, RiskRejected
@@ -156,8 +157,12 @@ def event_bodies(body: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def dumps(body: Any) -> bytes:
-    """JSON bytes; Decimals as strings (never floats)."""
-    return json.dumps(body, separators=(",", ":"), default=_default).encode()
+    """Compact JSON bytes (UTF-8); Decimals as strings (never floats).
+
+    orjson, not the standard library: every command, reply and event is encoded once, and
+    orjson does it about ten times faster (measured in the README's "Why these libraries").
+    """
+    return orjson.dumps(body, default=_default)
 
 
 def _default(value: object) -> str:
