@@ -44,13 +44,23 @@ class AckFloor:
     def __len__(self) -> int:
         return len(self._unacked)
 
-    def taken(self, msg: _Delivered) -> None:
-        """``msg`` was delivered and is being handled (a redelivery keeps its place)."""
-        self._unacked.setdefault(msg.metadata.sequence.stream, [msg, False])
+    def taken(self, msg: _Delivered) -> int:
+        """``msg`` was delivered and is being handled (a redelivery keeps its place).
 
-    def finished(self, msg: _Delivered) -> None:
-        """``msg`` is done with (its outcome recorded, or it was unreadable and dropped)."""
-        entry = self._unacked.setdefault(msg.metadata.sequence.stream, [msg, False])
+        Returns:
+            Its stream sequence, for :meth:`finished` (``msg.metadata`` parses its subject
+            each time it is read).
+        """
+        seq: int = msg.metadata.sequence.stream
+        self._unacked.setdefault(seq, [msg, False])
+        return seq
+
+    def finished(self, msg: _Delivered, seq: int | None = None) -> None:
+        """``msg`` (stream sequence ``seq``, if known) is done with: its outcome recorded, or
+        it was unreadable and dropped."""
+        if seq is None:
+            seq = msg.metadata.sequence.stream
+        entry = self._unacked.setdefault(seq, [msg, False])
         entry[1] = True
         self._ready.set()
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from datetime import UTC, datetime
+from itertools import chain
 from pathlib import Path
 from typing import TypeVar
 
@@ -147,7 +148,7 @@ class CommandLog:
                         "UPDATE commands SET state = 'done', reply = v.column2 FROM (VALUES "
                         + ", ".join(["(?, ?)"] * len(chunk))
                         + ") AS v WHERE commands.id = v.column1",
-                        [value for row in chunk for value in row],
+                        list(chain.from_iterable(chunk)),
                     )
                 known = self._records(conn, [c[0] for c in commands])
                 results: list[CommandRecord | None] = []
@@ -162,7 +163,7 @@ class CommandLog:
                     conn.execute(
                         "INSERT INTO commands (id, kind, owner, target, state, at) VALUES "
                         + ", ".join(["(?, ?, ?, ?, 'started', ?)"] * len(rows)),
-                        [value for row in rows for value in row],
+                        list(chain.from_iterable(rows)),
                     )
             except BaseException:
                 conn.execute("ROLLBACK")

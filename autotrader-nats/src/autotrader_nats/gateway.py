@@ -382,7 +382,7 @@ class AccountGateway:
             msgs = [self._incoming.popleft() for _ in range(min(512, len(self._incoming)))]
             if self._incoming:
                 self._incoming_ready.set()
-            batch: list[tuple[Any, dict[str, Any], str]] = []
+            batch: list[tuple[Any, int, dict[str, Any], str]] = []
             for msg in msgs:
                 try:
                     command = loads(msg.data)
@@ -395,10 +395,10 @@ class AccountGateway:
                     continue
                 if command_id in self._inflight:
                     continue  # redelivered while still executing: its reply is on the way
-                self._acks.taken(msg)
+                seq = self._acks.taken(msg)
                 self._inflight.add(command_id)
                 key = command_id if kind == "submit" else str(args.get("client_order_id") or command_id)
-                batch.append((msg, command, key))
+                batch.append((msg, seq, command, key))
             if not batch:
                 continue
             # One transaction records the whole batch as started (group commit).
@@ -409,21 +409,22 @@ class AccountGateway:
                     str(c.get("owner") or UNOWNED),
                     str(c["id"]) if c["kind"] == "submit" else (c.get("args") or {}).get("client_order_id"),
                 )
-                for _, c, _ in batch
+                for _, _, c, _ in batch
             ]
             for command_id, kind, owner, _ in claims:
                 if kind == "submit":
                     self._owners.setdefault(command_id, owner)
             records = await self._log_writer.claim_many(claims)
-            for (msg, command, key), earlier in zip(batch, records, strict=True):
+            for (msg, seq, command, key), earlier in zip(batch, records, strict=True):
                 previous = self._tails.get(key)
                 done = anyio.Event()
                 self._tails[key] = done
-                self._workers.submit(partial(self._run_command, msg, command, earlier, previous, done, key))
+                self._workers.submit(partial(self._run_command, msg, seq, command, earlier, previous, done, key))
 
     async def _run_command(
         self,
         msg: Any,
+        seq: int,
         command: dict[str, Any],
         earlier: CommandRecord | None,
         previous: anyio.Event | None,
@@ -439,7 +440,7 @@ class AccountGateway:
             reply_to = (msg.headers or {}).get(REPLY_HEADER)
             if reply_to and self._nc is not None:
                 await self._nc.publish(reply_to, reply)
-            self._acks.finished(msg)
+            self._acks.finished(msg, seq)
         except Exception:
             logger.exception("command %s failed in the gateway; left unacknowledged", command_id)
         finally:

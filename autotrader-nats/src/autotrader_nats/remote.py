@@ -76,6 +76,7 @@ from autotrader_nats.wire import (
     dumps,
     event_bodies,
     loads,
+    loads_from_gateway,
 )
 
 __all__ = ["RemoteContext", "RemoteEngine", "connect_gateway"]
@@ -688,7 +689,7 @@ class RemoteEngine:
                     await self._send(command_id, payload, reply_to, deadline)
         finally:
             self._waiters.pop(command_id, None)
-        body = loads(box[0])
+        body = loads_from_gateway(box[0])
         if not body.get("ok"):
             raise decode_error(body.get("error") or {})
         return body
@@ -769,7 +770,7 @@ class RemoteEngine:
 
     async def _on_event(self, msg: Any) -> None:
         try:
-            bodies = event_bodies(loads(msg.data))
+            bodies = event_bodies(loads_from_gateway(msg.data))
         except (ValueError, TypeError) as exc:
             logger.error("unreadable event message skipped: %s", exc)
             bodies = []

@@ -53,6 +53,7 @@ __all__ = [
     "event_bodies",
     "join_events",
     "loads",
+    "loads_from_gateway",
 ]
 
 COMMAND_KINDS = ("submit", "cancel", "modify", "flatten", "halt", "reducing", "resume")
@@ -174,6 +175,19 @@ def _default(value: object) -> str:
 def loads(data: bytes) -> dict[str, Any]:
     """Parse a JSON object (numbers as Decimal, should any appear)."""
     body = json.loads(data, parse_float=Decimal)
+    if not isinstance(body, dict):
+        raise ValueError("expected a JSON object")
+    return body
+
+
+def loads_from_gateway(data: bytes) -> dict[str, Any]:
+    """Parse a reply or an event message the gateway wrote, with orjson (four times faster).
+
+    Every amount in them is a decimal string (the journal's codec, which refuses anything
+    else), so no JSON number there is money; a float that does appear (an error's
+    ``retry_after``) stays a float.
+    """
+    body = orjson.loads(data)
     if not isinstance(body, dict):
         raise ValueError("expected a JSON object")
     return body

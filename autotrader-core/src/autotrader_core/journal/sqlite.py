@@ -12,6 +12,7 @@ import re
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
+from itertools import chain
 from pathlib import Path
 
 from autotrader_core.journal import schema
@@ -61,7 +62,7 @@ def insert_rows(conn: sqlite3.Connection, head: str, rows: Sequence[tuple[object
     while start < len(rows):
         size = min(_MAX_ROWS_PER_INSERT, 1 << ((len(rows) - start).bit_length() - 1))
         chunk = rows[start : start + size]
-        conn.execute(head + ", ".join([group] * size), [value for row in chunk for value in row])
+        conn.execute(head + ", ".join([group] * size), list(chain.from_iterable(chunk)))
         start += size
 
 
