@@ -5,9 +5,11 @@ reconciliation and kill switch. Strategies anywhere talk to it through NATS:
 
 * **commands in** — JetStream stream ``AT_CMD_<account>``, one message per command with
   ``Nats-Msg-Id`` = the command id (a submit's id is its client order id), consumed by
-  a durable pull consumer and acknowledged only after the outcome is recorded
-  (:class:`~autotrader_nats.command_log.CommandLog`), so a command is executed at most
-  once and, after a crash, resumed from the last acknowledged one;
+  a durable push consumer, claimed in the command log before it runs
+  (:class:`~autotrader_nats.command_log.CommandLog`, written by one thread:
+  :mod:`~autotrader_nats.command_writer`) and acknowledged once it finished, by runs
+  (:mod:`~autotrader_nats.acks`, never past one still executing), so a command is executed
+  at most once and, after a crash, resumed from the last acknowledged one;
 * **replies** — the outcome (the order) or a typed error, on the subject the command
   named (``At-Reply-To``), and kept for ``svc.result`` queries after a lost reply;
 * **events out** — order events, fills with the position after them, balances, on the
