@@ -421,7 +421,9 @@ class AccountGateway:
                 previous = self._tails.get(key)
                 done = anyio.Event()
                 self._tails[key] = done
-                self._workers.submit(partial(self._run_command, msg, seq, command, earlier, previous, done, key))
+                self._workers.submit(
+                    partial(self._run_command, msg, seq, command, earlier, previous, done, key)
+                )
 
     async def _run_command(
         self,
