@@ -102,6 +102,7 @@ async def strategy_role(url: str, owner: str, seconds: float, window: int) -> No
     from autotrader_nats import NatsSettings, connect_gateway
 
     fills: set[str] = set()
+    waiting: set[str] = set()  # replied, fill event not back yet
     all_back = anyio.Event()
 
     class Counter(Strategy):
@@ -109,7 +110,8 @@ async def strategy_role(url: str, owner: str, seconds: float, window: int) -> No
 
         async def on_fill(self, fill: Fill, position: Position, ctx: StrategyContext) -> None:
             fills.add(fill.client_order_id)
-            if finished and fills.issuperset(replies):
+            waiting.discard(fill.client_order_id)
+            if finished and not waiting:
                 all_back.set()
 
     finished = False
@@ -126,6 +128,8 @@ async def strategy_role(url: str, owner: str, seconds: float, window: int) -> No
                 try:
                     order = await engine.submit_order("BTCUSDT", "buy", Decimal("0.001"))
                     replies.append(order.client_order_id)
+                    if order.client_order_id not in fills:
+                        waiting.add(order.client_order_id)
                 except Exception:
                     errors += 1
 
@@ -135,7 +139,7 @@ async def strategy_role(url: str, owner: str, seconds: float, window: int) -> No
                 tg.start_soon(worker)
         finished = True
         with anyio.move_on_after(10):  # the last fill events
-            if not fills.issuperset(replies):
+            if waiting:
                 await all_back.wait()
         elapsed = time.monotonic() - started
     done = len(fills.intersection(replies))

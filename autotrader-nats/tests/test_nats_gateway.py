@@ -245,3 +245,38 @@ async def test_a_submit_resent_after_its_order_was_compacted_away_is_answered_no
         assert gw.commands_executed == 0  # answered from the archive, never sent again
 
     await serve(second_run)
+
+
+@pytest.mark.parametrize("kind", ["submit", "cancel"])
+async def test_a_fresh_command_lost_on_its_way_is_sent_again_and_executed_once(
+    gateway: AccountGateway, nats_server: NatsServer, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    # A fresh command goes out without waiting for JetStream's acknowledgement; when it never
+    # got stored (here: dropped on the way), the silence is asked about and it goes again.
+    monkeypatch.setattr("autotrader_nats.remote._QUIET_ASK", 0.3)
+    async with remote(nats_server) as engine:
+        resting = await engine.submit_order(
+            "BTCUSDT", "buy", Decimal("0.01"), order_type="limit", limit_price=Decimal("1000")
+        )
+        executed = gateway.commands_executed
+        publish = engine._nc.publish
+        dropped: list[bytes] = []
+
+        async def lossy(subject: str, payload: bytes = b"", **kw: Any) -> None:
+            if subject == gateway.names.commands and not dropped:
+                dropped.append(payload)  # lost: never reaches the server
+                return
+            await publish(subject, payload, **kw)
+
+        monkeypatch.setattr(engine._nc, "publish", lossy)
+        with anyio.fail_after(10):
+            if kind == "submit":
+                order = await engine.submit_order("BTCUSDT", "buy", Decimal("0.01"))
+                assert order.status is OrderStatus.FILLED
+            else:
+                order = await engine.cancel_order(resting)
+                assert order.client_order_id == resting.client_order_id
+    assert dropped, "the first publish was not the command"
+    assert gateway.commands_executed == executed + 1, "the command ran exactly once"
+    if kind == "submit":
+        assert gateway.control.order(order.client_order_id) is not None

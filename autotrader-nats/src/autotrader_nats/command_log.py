@@ -22,7 +22,9 @@ from __future__ import annotations
 import sqlite3
 import threading
 from datetime import UTC, datetime
+from itertools import chain
 from pathlib import Path
+from typing import TypeVar
 
 __all__ = ["CommandLog", "CommandRecord"]
 
@@ -124,30 +126,64 @@ class CommandLog:
             Per command: ``None`` when this call recorded it (go ahead: durable on return),
             else its earlier record (do not execute it again).
         """
+        return self.write_batch(commands, [])
+
+    def write_batch(
+        self, commands: list[tuple[str, str, str, str | None]], replies: list[tuple[str, bytes]]
+    ) -> list[CommandRecord | None]:
+        """:meth:`finish_many` for ``replies``, then :meth:`claim_many` for ``commands``, in one transaction.
+
+        A few statements per batch, not one per command: Python's sqlite3 releases and re-takes
+        the GIL around each statement, so the writer thread would contend with the event loop
+        once per row.
+        """
         at = datetime.now(UTC).isoformat()
-        results: list[CommandRecord | None] = []
         with self._lock:
             conn = self._require()
             conn.execute("BEGIN")
             try:
-                for command_id, kind, owner, target in commands:
-                    row = conn.execute(
-                        "SELECT kind, owner, target, state, reply FROM commands WHERE id = ?", (command_id,)
-                    ).fetchone()
-                    if row is not None:
-                        results.append(CommandRecord(row))
-                        continue
+                # Replies first: one queued before a claim of its command (a redelivery) is seen by it.
+                for chunk in _chunks(replies):
                     conn.execute(
-                        "INSERT INTO commands (id, kind, owner, target, state, at) "
-                        "VALUES (?, ?, ?, ?, 'started', ?)",
-                        (command_id, kind, owner, target, at),
+                        "UPDATE commands SET state = 'done', reply = v.column2 FROM (VALUES "
+                        + ", ".join(["(?, ?)"] * len(chunk))
+                        + ") AS v WHERE commands.id = v.column1",
+                        list(chain.from_iterable(chunk)),
                     )
-                    results.append(None)
+                known = self._records(conn, [c[0] for c in commands])
+                results: list[CommandRecord | None] = []
+                new: list[tuple[str, str, str, str | None, str]] = []
+                for command_id, kind, owner, target in commands:
+                    record = known.get(command_id)
+                    results.append(record)
+                    if record is None:  # a second claim of it in this batch finds this one
+                        known[command_id] = CommandRecord((kind, owner, target, "started", None))
+                        new.append((command_id, kind, owner, target, at))
+                for rows in _chunks(new):
+                    conn.execute(
+                        "INSERT INTO commands (id, kind, owner, target, state, at) VALUES "
+                        + ", ".join(["(?, ?, ?, ?, 'started', ?)"] * len(rows)),
+                        list(chain.from_iterable(rows)),
+                    )
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
         return results
+
+    @staticmethod
+    def _records(conn: sqlite3.Connection, ids: list[str]) -> dict[str, CommandRecord]:
+        found: dict[str, CommandRecord] = {}
+        for chunk in _chunks(ids):
+            rows = conn.execute(
+                "SELECT id, kind, owner, target, state, reply FROM commands WHERE id IN ("
+                + ", ".join("?" * len(chunk))
+                + ")",
+                chunk,
+            )
+            for row in rows:
+                found[row[0]] = CommandRecord(row[1:])
+        return found
 
     def claim(self, command_id: str, kind: str, owner: str, target: str | None) -> CommandRecord | None:
         """:meth:`claim_many` for one command."""
@@ -159,18 +195,7 @@ class CommandLog:
         Written behind the reply: a command whose reply is lost with a crash stays
         ``started``, and is then answered "outcome unknown", never executed again.
         """
-        with self._lock:
-            conn = self._require()
-            conn.execute("BEGIN")
-            try:
-                conn.executemany(
-                    "UPDATE commands SET state = 'done', reply = ? WHERE id = ?",
-                    [(reply, command_id) for command_id, reply in replies],
-                )
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+        self.write_batch([], replies)
 
     def finish(self, command_id: str, reply: bytes) -> None:
         """:meth:`finish_many` for one command."""
@@ -187,3 +212,18 @@ class CommandLog:
         if self._conn is None:
             raise RuntimeError("the command log is not open")
         return self._conn
+
+
+_CHUNK = 256
+_T = TypeVar("_T")
+
+
+def _chunks(items: list[_T]) -> list[list[_T]]:
+    # Statement shapes by power of two (at most _CHUNK rows): few of them, all cached by sqlite3.
+    chunks = []
+    start = 0
+    while start < len(items):
+        size = min(_CHUNK, 1 << ((len(items) - start).bit_length() - 1))
+        chunks.append(items[start : start + size])
+        start += size
+    return chunks

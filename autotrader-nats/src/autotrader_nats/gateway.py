@@ -5,9 +5,11 @@ reconciliation and kill switch. Strategies anywhere talk to it through NATS:
 
 * **commands in** — JetStream stream ``AT_CMD_<account>``, one message per command with
   ``Nats-Msg-Id`` = the command id (a submit's id is its client order id), consumed by
-  a durable pull consumer and acknowledged only after the outcome is recorded
-  (:class:`~autotrader_nats.command_log.CommandLog`), so a command is executed at most
-  once and, after a crash, resumed from the last acknowledged one;
+  a durable push consumer, claimed in the command log before it runs
+  (:class:`~autotrader_nats.command_log.CommandLog`, written by one thread:
+  :mod:`~autotrader_nats.command_writer`) and acknowledged once it finished, by runs
+  (:mod:`~autotrader_nats.acks`, never past one still executing), so a command is executed
+  at most once and, after a crash, resumed from the last acknowledged one;
 * **replies** — the outcome (the order) or a typed error, on the subject the command
   named (``At-Reply-To``), and kept for ``svc.result`` queries after a lost reply;
 * **events out** — order events, fills with the position after them, balances, on the
@@ -65,8 +67,10 @@ from nats.js import JetStreamContext, api
 from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
 
+from autotrader_nats.acks import AckFloor
 from autotrader_nats.budgets import BudgetBook, StrategyBudget
 from autotrader_nats.command_log import CommandLog, CommandRecord
+from autotrader_nats.command_writer import CommandLogWriter
 from autotrader_nats.settings import NatsSettings
 from autotrader_nats.wire import (
     REPLY_HEADER,
@@ -81,6 +85,7 @@ from autotrader_nats.wire import (
     join_events,
     loads,
 )
+from autotrader_nats.workers import WorkerPool
 
 __all__ = ["UNOWNED", "AccountGateway"]
 
@@ -95,6 +100,7 @@ _CONSUMER = "gateway"
 _EVENT_ACK_TIMEOUT = 5.0
 _COMMAND_ACK_WAIT = 5.0
 _DEFAULT_COMPACTION = CompactionPolicy()
+_MAX_RUNNING_COMMANDS = 512
 
 
 class _EventTap:
@@ -182,6 +188,8 @@ class AccountGateway:
         self.command_log = CommandLog(
             Path(str(getattr(self.journal, "path", folder / "journal"))).with_suffix(".commands.sqlite3")
         )
+        self._log_writer = CommandLogWriter(self.command_log)
+        self._workers = WorkerPool(_MAX_RUNNING_COMMANDS)
         self.quote_interval = quote_interval
         self.compaction = compaction
         self.budgets = BudgetBook(budgets or {})
@@ -196,10 +204,9 @@ class AccountGateway:
         self._outbox: collections.deque[tuple[str | None, str, bytes]] = collections.deque()
         self._outbox_ready = anyio.Event()
         self._published_all = anyio.Event()
-        self._finished: list[tuple[str, bytes]] = []
         self._incoming: collections.deque[Any] = collections.deque()
+        self._acks = AckFloor()
         self._incoming_ready = anyio.Event()
-        self._finished_ready = anyio.Event()
         self._run_id = secrets.token_hex(4)
         self._event_count = 0
         self._nc: Any = None
@@ -222,9 +229,12 @@ class AccountGateway:
         """
         async with self.engine:
             await anyio.to_thread.run_sync(self.command_log.open)
+            self._log_writer.start()
             try:
                 await self._serve(ready)
             finally:
+                with anyio.CancelScope(shield=True):  # the replies recorded behind are written first
+                    await self._log_writer.stop()
                 await anyio.to_thread.run_sync(self.command_log.close)
 
     async def stop(self) -> None:
@@ -250,7 +260,6 @@ class AccountGateway:
             revision = await self._sync_state(self._kv)
             async with anyio.create_task_group() as tg:
                 tg.start_soon(self._publish_events, js)
-                tg.start_soon(self._record_replies)
                 tg.start_soon(self._watch_state, self._kv, revision)
                 await nc.subscribe(self.names.service("snapshot"), cb=self._on_snapshot)
                 await nc.subscribe(self.names.service("result"), cb=self._on_result)
@@ -263,7 +272,9 @@ class AccountGateway:
                 # A push consumer: a command is handed over the moment it is stored (a pull
                 # fetch added milliseconds); the consumer task takes whatever has queued
                 # up as one batch, so a burst costs one command-log transaction.
-                tg.start_soon(self._consume_commands, tg)
+                self._workers.start(tg)
+                tg.start_soon(self._consume_commands)
+                tg.start_soon(self._acks.run)
                 await js.subscribe(
                     self.names.commands,
                     durable=_CONSUMER,
@@ -278,7 +289,7 @@ class AccountGateway:
                 logger.info("gateway for %s serving on %s", self.account, self.names.prefix)
                 await self.engine.run()
                 await self._drain_outbox()
-                await self._flush_replies()
+                await self._acks.flush()
                 tg.cancel_scope.cancel()
         finally:
             with anyio.CancelScope(shield=True):
@@ -320,7 +331,9 @@ class AccountGateway:
         # acknowledged above the floor come again and are answered from the command log.
         config = api.ConsumerConfig(
             durable_name=_CONSUMER,
-            ack_policy=api.AckPolicy.EXPLICIT,
+            # "All": one acknowledgement covers every command up to it (see autotrader_nats.acks);
+            # acknowledging each one was a message per command for the gateway and the server.
+            ack_policy=api.AckPolicy.ALL,
             # Short: a delivery lost with a server restart comes again within seconds; a
             # redelivery of a command still executing here is skipped (self._inflight).
             ack_wait=_COMMAND_ACK_WAIT,
@@ -362,8 +375,7 @@ class AccountGateway:
         self._incoming.append(msg)
         self._incoming_ready.set()
 
-    async def _consume_commands(self, tg: Any) -> None:
-        limiter = anyio.Semaphore(512)
+    async def _consume_commands(self) -> None:
         while True:
             await self._incoming_ready.wait()
             self._incoming_ready = anyio.Event()
@@ -372,7 +384,7 @@ class AccountGateway:
             msgs = [self._incoming.popleft() for _ in range(min(512, len(self._incoming)))]
             if self._incoming:
                 self._incoming_ready.set()
-            batch: list[tuple[Any, dict[str, Any], str]] = []
+            batch: list[tuple[Any, int, dict[str, Any], str]] = []
             for msg in msgs:
                 try:
                     command = loads(msg.data)
@@ -381,13 +393,14 @@ class AccountGateway:
                     args = command.get("args") or {}
                 except (ValueError, KeyError, TypeError, AttributeError) as exc:
                     logger.error("unreadable command dropped (seq %s): %s", msg.metadata.sequence.stream, exc)
-                    await msg.term()
+                    self._acks.finished(msg)
                     continue
                 if command_id in self._inflight:
                     continue  # redelivered while still executing: its reply is on the way
+                seq = self._acks.taken(msg)
                 self._inflight.add(command_id)
                 key = command_id if kind == "submit" else str(args.get("client_order_id") or command_id)
-                batch.append((msg, command, key))
+                batch.append((msg, seq, command, key))
             if not batch:
                 continue
             # One transaction records the whole batch as started (group commit).
@@ -398,28 +411,29 @@ class AccountGateway:
                     str(c.get("owner") or UNOWNED),
                     str(c["id"]) if c["kind"] == "submit" else (c.get("args") or {}).get("client_order_id"),
                 )
-                for _, c, _ in batch
+                for _, _, c, _ in batch
             ]
             for command_id, kind, owner, _ in claims:
                 if kind == "submit":
                     self._owners.setdefault(command_id, owner)
-            records = await anyio.to_thread.run_sync(self.command_log.claim_many, claims)
-            for (msg, command, key), earlier in zip(batch, records, strict=True):
-                await limiter.acquire()
+            records = await self._log_writer.claim_many(claims)
+            for (msg, seq, command, key), earlier in zip(batch, records, strict=True):
                 previous = self._tails.get(key)
                 done = anyio.Event()
                 self._tails[key] = done
-                tg.start_soon(self._run_command, msg, command, earlier, previous, done, key, limiter)
+                self._workers.submit(
+                    partial(self._run_command, msg, seq, command, earlier, previous, done, key)
+                )
 
     async def _run_command(
         self,
         msg: Any,
+        seq: int,
         command: dict[str, Any],
         earlier: CommandRecord | None,
         previous: anyio.Event | None,
         done: anyio.Event,
         key: str,
-        limiter: anyio.Semaphore,
     ) -> None:
         # Commands about one order run in arrival order; others run concurrently.
         command_id = str(command["id"])
@@ -430,7 +444,7 @@ class AccountGateway:
             reply_to = (msg.headers or {}).get(REPLY_HEADER)
             if reply_to and self._nc is not None:
                 await self._nc.publish(reply_to, reply)
-            await msg.ack()
+            self._acks.finished(msg, seq)
         except Exception:
             logger.exception("command %s failed in the gateway; left unacknowledged", command_id)
         finally:
@@ -438,7 +452,6 @@ class AccountGateway:
             done.set()
             if self._tails.get(key) is done:
                 del self._tails[key]
-            limiter.release()
 
     async def _handle(self, command: dict[str, Any], earlier: CommandRecord | None) -> bytes:
         command_id, kind = str(command["id"]), str(command["kind"])
@@ -471,8 +484,7 @@ class AccountGateway:
             # A submit claimed but never journaled was never sent: executing it now is safe.
         reply = await self._execute(command_id, kind, owner, args, str(command.get("actor") or owner))
         self.commands_executed += 1
-        self._finished.append((command_id, reply))
-        self._finished_ready.set()
+        self._log_writer.finish(command_id, reply)
         return reply
 
     async def _execute(
@@ -557,18 +569,6 @@ class AccountGateway:
             instruments=self.engine.oms.instruments,
             trading_state=lambda: self.control.trading_state.value,
         )
-
-    async def _record_replies(self) -> None:
-        # Replies are recorded behind their sending, many per transaction (see CommandLog.finish_many).
-        while True:
-            await self._finished_ready.wait()
-            self._finished_ready = anyio.Event()
-            await self._flush_replies()
-
-    async def _flush_replies(self) -> None:
-        while self._finished:
-            batch, self._finished = self._finished, []
-            await anyio.to_thread.run_sync(self.command_log.finish_many, batch)
 
     def _check_owner(self, target: str, owner: str, args: dict[str, Any]) -> None:
         holder = self._owners.get(target)

@@ -76,6 +76,7 @@ from autotrader_nats.wire import (
     dumps,
     event_bodies,
     loads,
+    loads_from_gateway,
 )
 
 __all__ = ["RemoteContext", "RemoteEngine", "connect_gateway"]
@@ -257,7 +258,8 @@ class RemoteEngine:
         self._acked_at = 0.0
         self._running = False
         self._halt_decisions = False
-        self._order_changed = anyio.Event()
+        self._order_changed: anyio.Event | None = None
+        """Set (and dropped) when an order's state changes; made only while somebody waits."""
         self._decision_lock = anyio.Lock()
         self._decision_scope: anyio.CancelScope | None = None
         self.shutdown_report: RemoteShutdownReport | None = None
@@ -357,6 +359,8 @@ class RemoteEngine:
                 logger.warning("cancel of %s at shutdown failed: %s", cid, exc)
         with anyio.move_on_after(self.nats_settings.request_timeout):
             while any(self.orders[cid].is_open for cid in mine):  # confirmed by the gateway's events
+                if self._order_changed is None:
+                    self._order_changed = anyio.Event()
                 await self._order_changed.wait()
         report = RemoteShutdownReport(
             signal=signal_name,
@@ -564,7 +568,8 @@ class RemoteEngine:
             "tag": tag,
             "close": close,
         }
-        body = await self.command("submit", args, command_id=order.client_order_id)
+        # An id made here has never been sent: no earlier copy can be in the de-dup window.
+        body = await self._command("submit", args, order.client_order_id, fresh=client_order_id is None)
         return self._remember(codec.decode_order(body["order"]))
 
     async def cancel_order(self, order: Order | str) -> Order:
@@ -619,11 +624,30 @@ class RemoteEngine:
         """Send one command and wait for its outcome; the gateway's typed error is raised as itself.
 
         The command is published with ``Nats-Msg-Id`` = its id, and re-published with the
-        same id when the server did not confirm it: the gateway executes it once whatever
+        same id whenever it may not have been stored: the gateway executes it once whatever
         happens. A reply that does not come is asked for (``svc.result``) before giving up
         with ``RequestTimeout`` (outcome unknown, never guessed).
+
+        Args:
+            kind: One of :data:`~autotrader_nats.wire.COMMAND_KINDS`.
+            args: The command's arguments.
+            command_id: Its id (default: a new one). An id given here may have been sent
+                before (a re-send after a timeout), so its publish waits for JetStream's
+                acknowledgement, which tells a duplicate at once.
         """
-        command_id = command_id or f"c{self.ids.next_id()}"
+        if command_id is None:
+            return await self._command(kind, args, f"c{self.ids.next_id()}", fresh=True)
+        return await self._command(kind, args, command_id, fresh=False)
+
+    async def _command(
+        self, kind: str, args: dict[str, Any], command_id: str, *, fresh: bool
+    ) -> dict[str, Any]:
+        # A fresh command goes out as a plain publish to the stream's subject: no per-command
+        # acknowledgement from JetStream (the costliest message of a round trip); the reply is
+        # the confirmation. Should it not have been stored (the connection dropped under it),
+        # the silence is asked about, and "the gateway never saw it" is answered by publishing
+        # it again under the same id: stored at most once (de-dup window), executed at most
+        # once (the gateway's command log), so the re-send can never make a second order.
         payload = dumps({"id": command_id, "kind": kind, "owner": self.owner, "args": args})
         reply_to = f"{self._inbox}.{command_id}"
         event = anyio.Event()
@@ -631,7 +655,11 @@ class RemoteEngine:
         self._waiters[command_id] = (event, box)
         deadline = time.monotonic() + self.nats_settings.request_timeout
         try:
-            duplicate = await self._publish(command_id, payload, reply_to, deadline)
+            if fresh:
+                await self._send(command_id, payload, reply_to, deadline)
+                duplicate = False
+            else:
+                duplicate = await self._publish(command_id, payload, reply_to, deadline)
             # A reply is lost only with a connection (ours, the server's) going down: a
             # restarted gateway answers a redelivered command itself. So ask svc.result
             # every second after a reconnect; otherwise at 5, 15, 35 s and at the deadline —
@@ -649,7 +677,7 @@ class RemoteEngine:
                     continue
                 every *= 2
                 ask_at = now + every
-                found = await self._ask_result(command_id)
+                state, found = await self._ask_result(command_id)
                 if found is not None:
                     box.append(found)
                 elif time.monotonic() >= deadline:
@@ -657,12 +685,31 @@ class RemoteEngine:
                         f"no outcome for {kind} {command_id} within {self.nats_settings.request_timeout:g}s; "
                         "it may still execute once at the gateway (look it up, do not re-send a new one)"
                     )
+                elif state == "unknown" and fresh:  # never reached the gateway: the same id again
+                    await self._send(command_id, payload, reply_to, deadline)
         finally:
             self._waiters.pop(command_id, None)
-        body = loads(box[0])
+        body = loads_from_gateway(box[0])
         if not body.get("ok"):
             raise decode_error(body.get("error") or {})
         return body
+
+    async def _send(self, command_id: str, payload: bytes, reply_to: str, deadline: float) -> None:
+        # Plain publish of a fresh command (see _command); refused only with the connection closed.
+        delay = 0.05
+        while True:
+            try:
+                await self._nc.publish(
+                    self.names.commands,
+                    payload,
+                    headers={"Nats-Msg-Id": command_id, REPLY_HEADER: reply_to},
+                )
+                return
+            except nats.errors.Error as exc:
+                if time.monotonic() >= deadline:
+                    raise BrokerUnavailable(f"NATS did not take command {command_id}: {exc!r}") from None
+                await anyio.sleep(delay)
+                delay = min(delay * 2, 1.0)
 
     async def _publish(self, command_id: str, payload: bytes, reply_to: str, deadline: float) -> bool:
         # True: JetStream already held this command id (a re-send inside its de-dup window).
@@ -687,15 +734,21 @@ class RemoteEngine:
     async def _on_reconnected(self) -> None:
         self._reconnects += 1  # replies sent meanwhile may be lost: waiting commands ask for them
 
-    async def _ask_result(self, command_id: str) -> bytes | None:
+    async def _ask_result(self, command_id: str) -> tuple[str, bytes | None]:
+        # ("done", reply), ("pending", None), ("unknown", None): the gateway has no record of
+        # it, or ("silent", None): no gateway answered.
         try:
             reply = await self._nc.request(
                 self.names.service("result"), dumps({"id": command_id}), timeout=1.0
             )
         except (nats.errors.Error, TimeoutError):
-            return None
+            return "silent", None
         body = loads(reply.data)
-        return None if body.get("pending") or body.get("unknown") else bytes(reply.data)
+        if body.get("pending"):
+            return "pending", None
+        if body.get("unknown"):
+            return "unknown", None
+        return "done", bytes(reply.data)
 
     async def _on_reply(self, msg: Any) -> None:
         command_id = msg.subject.rsplit(".", 1)[-1]
@@ -709,14 +762,15 @@ class RemoteEngine:
         known = self.orders.get(order.client_order_id)
         if known is None or order.updated_at >= known.updated_at:
             self.orders[order.client_order_id] = order
-            self._order_changed.set()  # wakes whoever waits for an order's state
-            self._order_changed = anyio.Event()
+            changed, self._order_changed = self._order_changed, None
+            if changed is not None:  # wakes whoever waits for an order's state
+                changed.set()
             return order
         return known
 
     async def _on_event(self, msg: Any) -> None:
         try:
-            bodies = event_bodies(loads(msg.data))
+            bodies = event_bodies(loads_from_gateway(msg.data))
         except (ValueError, TypeError) as exc:
             logger.error("unreadable event message skipped: %s", exc)
             bodies = []
@@ -744,7 +798,8 @@ class RemoteEngine:
             if "position" in body:
                 position = decode_position(body["position"])
                 self.positions[position.symbol] = position
-            await self._started.wait()
+            if not self._started.is_set():  # (a set event's wait still yields to the loop)
+                await self._started.wait()
             fresh_fill = isinstance(event, OrderFilled) and self._first_time(event)
             if self.strategy is not None and self._running:
                 try:

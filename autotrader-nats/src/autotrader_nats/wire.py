@@ -25,6 +25,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+import orjson
 from autotrader_core import errors as core_errors
 from autotrader_core.control import AccountId
 from autotrader_core.errors import AutotraderError, CircuitOpen, RateLimited, RiskRejected
@@ -52,6 +53,7 @@ __all__ = [
     "event_bodies",
     "join_events",
     "loads",
+    "loads_from_gateway",
 ]
 
 COMMAND_KINDS = ("submit", "cancel", "modify", "flatten", "halt", "reducing", "resume")
@@ -156,8 +158,12 @@ def event_bodies(body: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def dumps(body: Any) -> bytes:
-    """JSON bytes; Decimals as strings (never floats)."""
-    return json.dumps(body, separators=(",", ":"), default=_default).encode()
+    """Compact JSON bytes (UTF-8); Decimals as strings (never floats).
+
+    orjson, not the standard library: every command, reply and event is encoded once, and
+    orjson does it about ten times faster (measured in the README's "Why these libraries").
+    """
+    return orjson.dumps(body, default=_default)
 
 
 def _default(value: object) -> str:
@@ -169,6 +175,19 @@ def _default(value: object) -> str:
 def loads(data: bytes) -> dict[str, Any]:
     """Parse a JSON object (numbers as Decimal, should any appear)."""
     body = json.loads(data, parse_float=Decimal)
+    if not isinstance(body, dict):
+        raise ValueError("expected a JSON object")
+    return body
+
+
+def loads_from_gateway(data: bytes) -> dict[str, Any]:
+    """Parse a reply or an event message the gateway wrote, with orjson (four times faster).
+
+    Every amount in them is a decimal string (the journal's codec, which refuses anything
+    else), so no JSON number there is money; a float that does appear (an error's
+    ``retry_after``) stays a float.
+    """
+    body = orjson.loads(data)
     if not isinstance(body, dict):
         raise ValueError("expected a JSON object")
     return body

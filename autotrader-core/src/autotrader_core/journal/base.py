@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import collections
 import contextlib
 import copy
 import logging
@@ -191,6 +192,7 @@ class JournalStorage(abc.ABC):
 
 _ALL = 2**62
 _STOP = object()
+_WAKE = object()
 
 
 @dataclass(slots=True)
@@ -237,7 +239,11 @@ class Journal:
         self.expected_identity = identity
         """The identity this journal was built for (``None``: whichever it is first opened for)."""
         self._identity: JournalIdentity | None = None
+        self._items: collections.deque[_Pending] = collections.deque()
+        """Records appended and not taken by the writer yet (the event loop appends, the writer pops)."""
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
+        """Wake-ups for the writer (and its stop): one per burst of appends, not one per record."""
+        self._wake_sent = False
         self._cond = threading.Condition()
         self._seq = 0
         self._durable = 0
@@ -413,7 +419,12 @@ class Journal:
         if self._failure is not None:
             raise JournalError(f"the journal cannot write: {self._failure}") from self._failure
         self._seq += 1
-        self._queue.put(_Pending(self._seq, kind, client_order_id, utc_now(), obj))
+        self._items.append(_Pending(self._seq, kind, client_order_id, utc_now(), obj))
+        # Waking the writer thread per record made it contend with the event loop for the
+        # GIL per record; one wake-up covers every record appended until the writer takes them.
+        if not self._wake_sent:
+            self._wake_sent = True
+            self._queue.put(_WAKE)
         return self._seq
 
     async def _backpressure(self, seq: int) -> None:
@@ -448,23 +459,23 @@ class Journal:
 
     # -- the writer thread ----------------------------------------------------------------------
     def _writer(self) -> None:
+        # Invariant: a wake-up is queued whenever records wait and the flag is down; the flag
+        # goes down only right after a wake-up is taken, before looking at the records, so a
+        # record appended meanwhile is either seen now or sends a new wake-up.
         stop = False
-        while not stop:
-            first = self._queue.get()
-            if first is _STOP:
-                break
-            batch = [first]
-            while len(batch) < self.max_batch:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is _STOP:
-                    stop = True
-                    break
-                batch.append(item)
+        items = self._items
+        while True:
+            if not items:
+                if stop:
+                    return
+                token = self._queue.get()
+                if token is _STOP:
+                    stop = True  # what was appended before the stop is still written
+                self._wake_sent = False
+                continue
+            batch = [items.popleft() for _ in range(min(self.max_batch, len(items)))]
             try:
-                rows = [_encode(item) for item in batch]  # type: ignore[arg-type]
+                rows = [_encode(item) for item in batch]
                 self.storage.write(rows)
             except BaseException as exc:
                 logger.critical("journal write failed; no more orders can be sent: %s", exc)

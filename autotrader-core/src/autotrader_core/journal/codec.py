@@ -76,6 +76,18 @@ def loads(text: str) -> dict[str, Any]:
 
 
 # -- scalar helpers ---------------------------------------------------------------------
+class _Doubt(Exception):
+    """A fast decoder's "let the checked one decide"."""
+
+
+_SIDES = {m.value: m for m in OrderSide}
+_ORDER_TYPES = {m.value: m for m in OrderType}
+_TIFS = {m.value: m for m in TimeInForce}
+_STATUSES = {m.value: m for m in OrderStatus}
+_LIQUIDITY = {m.value: m for m in Liquidity}
+_fromiso = datetime.fromisoformat
+
+
 def _dec(value: Decimal | None) -> str | None:
     return None if value is None else str(value)
 
@@ -164,6 +176,67 @@ def decode_order(body: Mapping[str, Any]) -> Order:
     Raises:
         CorruptJournal: a field is missing or malformed.
     """
+    # Fast path for a well-formed body (replay and the gateway's streams decode many): the
+    # same checks as _decode_order_checked, fused; anything it doubts goes to the checked
+    # path, which names the bad field.
+    try:
+        g = body.get
+        v = (
+            body["client_order_id"],
+            body["symbol"],
+            body["quantity"],
+            body["filled_quantity"],
+            body["fees"],
+            body["created_at"],
+            body["updated_at"],
+            g("broker", ""),
+        )
+        if not (
+            type(v[0]) is str
+            and type(v[1]) is str
+            and type(v[2]) is str
+            and type(v[3]) is str
+            and type(v[4]) is str
+            and type(v[5]) is str
+            and type(v[6]) is str
+            and type(v[7]) is str
+        ):
+            raise _Doubt
+        limit, stop, average = g("limit_price"), g("stop_price"), g("average_fill_price")
+        accepted, first_fill = g("accepted_at"), g("first_fill_at")
+        tag, broker_order_id, reject = g("tag"), g("broker_order_id"), g("reject_reason")
+        for optional in (limit, stop, average, accepted, first_fill, tag, broker_order_id, reject):
+            if optional is not None and type(optional) is not str:
+                raise _Doubt
+        return Order(
+            client_order_id=v[0],
+            symbol=v[1],
+            side=_SIDES[body["side"]],
+            order_type=_ORDER_TYPES[body["order_type"]],
+            quantity=Decimal(v[2]),
+            time_in_force=_TIFS[body["time_in_force"]],
+            limit_price=None if limit is None else Decimal(limit),
+            stop_price=None if stop is None else Decimal(stop),
+            post_only=bool(g("post_only", False)),
+            reduce_only=bool(g("reduce_only", False)),
+            broker=v[7],
+            tag=tag,
+            status=_STATUSES[body["status"]],
+            broker_order_id=broker_order_id,
+            filled_quantity=Decimal(v[3]),
+            average_fill_price=None if average is None else Decimal(average),
+            fees=Decimal(v[4]),
+            reject_reason=reject,
+            created_at=_fromiso(v[5]),
+            updated_at=_fromiso(v[6]),
+            accepted_at=None if accepted is None else _fromiso(accepted),
+            first_fill_at=None if first_fill is None else _fromiso(first_fill),
+        )
+    except Exception:
+        return _decode_order_checked(body)
+
+
+def _decode_order_checked(body: Mapping[str, Any]) -> Order:
     try:
         return Order(
             client_order_id=_str(_field(body, "client_order_id"), "client_order_id"),
@@ -234,6 +307,52 @@ def encode_fill(fill: Fill) -> dict[str, Any]:
 
 def decode_fill(body: Mapping[str, Any]) -> Fill:
     """The :class:`Fill` :func:`encode_fill` wrote."""
+    try:  # fast path, as in decode_order
+        g = body.get
+        v = (
+            body["trade_id"],
+            body["client_order_id"],
+            body["symbol"],
+            body["quantity"],
+            body["price"],
+            body["fee"],
+            body["timestamp"],
+            g("fee_currency", ""),
+            g("broker", ""),
+        )
+        broker_order_id = g("broker_order_id")
+        if not (
+            type(v[0]) is str
+            and type(v[1]) is str
+            and type(v[2]) is str
+            and type(v[3]) is str
+            and type(v[4]) is str
+            and type(v[5]) is str
+            and type(v[6]) is str
+            and type(v[7]) is str
+            and type(v[8]) is str
+            and (broker_order_id is None or type(broker_order_id) is str)
+        ):
+            raise _Doubt
+        return Fill(
+            trade_id=v[0],
+            client_order_id=v[1],
+            symbol=v[2],
+            side=_SIDES[body["side"]],
+            quantity=Decimal(v[3]),
+            price=Decimal(v[4]),
+            fee=Decimal(v[5]),
+            fee_currency=v[7],
+            liquidity=_LIQUIDITY[g("liquidity", "unknown")],
+            timestamp=_fromiso(v[6]),
+            broker_order_id=broker_order_id,
+            broker=v[8],
+        )
+    except Exception:
+        return _decode_fill_checked(body)
+
+
+def _decode_fill_checked(body: Mapping[str, Any]) -> Fill:
     try:
         return Fill(
             trade_id=_str(_field(body, "trade_id"), "trade_id"),

@@ -12,6 +12,7 @@ import re
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
+from itertools import chain
 from pathlib import Path
 
 from autotrader_core.journal import schema
@@ -43,6 +44,29 @@ def default_journal_path(data_dir: Path, broker: str | None = None, environment:
     """
     parts = [_file_safe(p) for p in (broker, environment) if p]
     return data_dir / ("-".join(["journal", *parts]) + ".sqlite3")
+
+
+def insert_rows(conn: sqlite3.Connection, head: str, rows: Sequence[tuple[object, ...]]) -> None:
+    """Insert ``rows`` with ``head`` (``"INSERT INTO t (a, b) VALUES "``) in a few multi-row statements.
+
+    ``executemany`` runs one statement per row, and Python's sqlite3 releases and re-takes the
+    GIL around each: a writer thread then contends with the event loop once per row. Here a
+    batch takes one statement per power of two in its size (at most 256 rows each), so a few
+    statement shapes are cached and a group commit is a handful of steps.
+    """
+    if not rows:
+        return
+    width = len(rows[0])
+    group = "(" + ", ".join("?" * width) + ")"
+    start = 0
+    while start < len(rows):
+        size = min(_MAX_ROWS_PER_INSERT, 1 << ((len(rows) - start).bit_length() - 1))
+        chunk = rows[start : start + size]
+        conn.execute(head + ", ".join([group] * size), list(chain.from_iterable(chunk)))
+        start += size
+
+
+_MAX_ROWS_PER_INSERT = 256
 
 
 def _file_safe(part: str) -> str:
@@ -114,8 +138,9 @@ class SqliteStorage(JournalStorage):
             conn = self._require()
             conn.execute("BEGIN")
             try:
-                conn.executemany(
-                    "INSERT INTO journal (seq, kind, client_order_id, recorded_at, body) VALUES (?, ?, ?, ?, ?)",
+                insert_rows(
+                    conn,
+                    "INSERT INTO journal (seq, kind, client_order_id, recorded_at, body) VALUES ",
                     [(r.seq, r.kind, r.client_order_id, r.recorded_at, r.body) for r in rows],
                 )
             except BaseException:

@@ -1,0 +1,122 @@
+"""The codec's fast decoders and the journal's multi-row insert: same results as the checked path."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from autotrader_core.enums import Liquidity, OrderSide, OrderStatus, OrderType, TimeInForce
+from autotrader_core.journal import codec
+from autotrader_core.journal.codec import CorruptJournal
+from autotrader_core.journal.sqlite import insert_rows
+from autotrader_core.models import Fill, Order
+
+AT = datetime(2026, 12, 6, 10, 0, 0, 123456, tzinfo=UTC)
+
+ORDERS = [
+    Order("at-1", "BTCUSDT", OrderSide.BUY, OrderType.MARKET, Decimal("0.001"), created_at=AT, updated_at=AT),
+    Order(
+        "at-2",
+        "ETH-USD",
+        OrderSide.SELL,
+        OrderType.STOP_LIMIT,
+        Decimal("1.50"),
+        time_in_force=TimeInForce.IOC,
+        limit_price=Decimal("2000.10"),
+        stop_price=Decimal("2001E0"),
+        post_only=True,
+        reduce_only=True,
+        broker="okx",
+        tag="grid 7",
+        status=OrderStatus.PARTIALLY_FILLED,
+        broker_order_id="9876",
+        filled_quantity=Decimal("0.5"),
+        average_fill_price=Decimal("2000.1"),
+        fees=Decimal("-0.01"),
+        reject_reason=None,
+        created_at=AT,
+        updated_at=AT,
+        accepted_at=AT,
+        first_fill_at=AT,
+    ),
+]
+
+FILLS = [
+    Fill("t1", "at-1", "BTCUSDT", OrderSide.BUY, Decimal("0.001"), Decimal("50000"), timestamp=AT),
+    Fill(
+        "t2",
+        "at-2",
+        "ETH-USD",
+        OrderSide.SELL,
+        Decimal("0.5"),
+        Decimal("2000.1"),
+        Decimal("0.01"),
+        "USD",
+        Liquidity.MAKER,
+        AT,
+        "9876",
+        "coinbase",
+    ),
+]
+
+
+@pytest.mark.parametrize("order", ORDERS, ids=["market", "every-field"])
+def test_an_order_decodes_to_what_was_encoded_exactly(order: Order) -> None:
+    body = codec.loads(codec.dumps(codec.encode_order(order)))
+    decoded = codec.decode_order(body)
+    assert decoded == order
+    assert str(decoded.quantity) == str(order.quantity)  # "1.50" stays "1.50", exponent included
+
+
+@pytest.mark.parametrize("fill", FILLS, ids=["taker-defaults", "every-field"])
+def test_a_fill_decodes_to_what_was_encoded_exactly(fill: Fill) -> None:
+    body = codec.loads(codec.dumps(codec.encode_fill(fill)))
+    assert codec.decode_fill(body) == fill
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "named"),
+    [
+        ("quantity", 1.5, "quantity"),  # a float is refused, never taken as money
+        ("quantity", "1..5", "quantity"),
+        ("filled_quantity", None, "filled_quantity"),
+        ("side", "long", "side"),
+        ("status", "gone", "status"),
+        ("created_at", "yesterday", "created_at"),
+        ("limit_price", 2000, "limit_price"),
+        ("tag", 7, "tag"),
+        ("client_order_id", 12, "client_order_id"),
+    ],
+)
+def test_a_bad_order_field_is_still_refused_and_named(field: str, value: Any, named: str) -> None:
+    body = codec.encode_order(ORDERS[1])
+    body[field] = value
+    with pytest.raises(CorruptJournal, match=named if field not in ("side", "status") else "bad order row"):
+        codec.decode_order(body)
+
+
+def test_a_missing_order_field_is_named() -> None:
+    body = codec.encode_order(ORDERS[0])
+    del body["fees"]
+    with pytest.raises(CorruptJournal, match="fees"):
+        codec.decode_order(body)
+
+
+@pytest.mark.parametrize(("field", "value"), [("price", 50000.0), ("liquidity", "both"), ("timestamp", 3)])
+def test_a_bad_fill_field_is_still_refused(field: str, value: Any) -> None:
+    body = codec.encode_fill(FILLS[1])
+    body[field] = value
+    with pytest.raises(CorruptJournal):
+        codec.decode_fill(body)
+
+
+@pytest.mark.parametrize("count", [0, 1, 2, 3, 255, 256, 257, 1000])
+def test_insert_rows_writes_every_row_in_order(count: int) -> None:
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE t (seq INTEGER PRIMARY KEY, body TEXT)")
+    rows = [(n, f"row {n}") for n in range(count)]
+    insert_rows(conn, "INSERT INTO t (seq, body) VALUES ", rows)
+    assert conn.execute("SELECT seq, body FROM t ORDER BY seq").fetchall() == rows
