@@ -86,8 +86,17 @@ def build_order(
         post_only = strict_bool(post_only, field="post_only")
     if not isinstance(reduce_only, bool):
         reduce_only = strict_bool(reduce_only, field="reduce_only")
-    kind = coerce_enum(OrderType, order_type, field="order_type")
-    tif = coerce_enum(TimeInForce, time_in_force, field="time_in_force")
+    # An enum member (the common case) skips coerce_enum's call, as the flags above do.
+    kind = (
+        order_type
+        if isinstance(order_type, OrderType)
+        else coerce_enum(OrderType, order_type, field="order_type")
+    )
+    tif = (
+        time_in_force
+        if isinstance(time_in_force, TimeInForce)
+        else coerce_enum(TimeInForce, time_in_force, field="time_in_force")
+    )
     limit = None if limit_price is None else require_decimal(limit_price, field="limit_price")
     stop = None if stop_price is None else require_decimal(stop_price, field="stop_price")
     needs_limit = kind in (OrderType.LIMIT, OrderType.STOP_LIMIT)
@@ -109,7 +118,7 @@ def build_order(
     return Order(
         client_order_id=client_order_id,
         symbol=_symbol(symbol),
-        side=coerce_enum(OrderSide, side, field="side"),
+        side=side if isinstance(side, OrderSide) else coerce_enum(OrderSide, side, field="side"),
         order_type=kind,
         quantity=require_decimal(quantity, field="quantity"),
         time_in_force=tif,
