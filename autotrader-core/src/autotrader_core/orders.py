@@ -153,13 +153,14 @@ def decision_target(decision: ExecutionDecision, position: Position) -> Decision
     Raises:
         InvalidOrder: ``decision.action`` is not a :class:`DecisionAction`.
     """
-    action = coerce_enum(DecisionAction, decision.action, field="action")
+    raw: object = decision.action  # typed a member, but a strategy may hand over its text
+    action = raw if isinstance(raw, DecisionAction) else coerce_enum(DecisionAction, raw, field="action")
     if action is DecisionAction.HOLD:
         return None
     if action is DecisionAction.CLOSE:
         if position.is_flat:
             return None
         side = OrderSide.SELL if position.quantity > 0 else OrderSide.BUY
-        return DecisionTarget(side, abs(position.quantity), closes=True)
+        return DecisionTarget(side, abs(position.quantity), True)  # closes
     side = OrderSide.BUY if action is DecisionAction.BUY else OrderSide.SELL
-    return DecisionTarget(side, decision.size, closes=False)
+    return DecisionTarget(side, decision.size, False)  # positional: no keyword matching per order
