@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,13 +31,10 @@ from nats.js import api
 HERE = Path(__file__).resolve()
 
 
-def _cpu(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+sys.path.insert(0, str(HERE.parent))
+import nats_gateway as gateway_bench  # noqa: E402 - the sibling benchmark's process helpers
 
-
-def _server_binary() -> str:
-    return str(Path(sys.executable).parent / "nats-server")
+_cpu = gateway_bench._cpu_seconds
 
 
 async def gateway(url: str) -> None:
@@ -182,13 +178,11 @@ def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "strategy":
         asyncio.run(strategy(sys.argv[2], sys.argv[3], float(sys.argv[4]), int(sys.argv[5])))
         return
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = gateway_bench._free_port()
     url = f"nats://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory() as tmp:
         server = subprocess.Popen(
-            [_server_binary(), "-js", "-a", "127.0.0.1", "-p", str(port), "-sd", tmp],
+            [gateway_bench._server_binary(), "-js", "-a", "127.0.0.1", "-p", str(port), "-sd", tmp],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -203,15 +197,9 @@ def main() -> None:
             )
             for n in (1, 4):
                 g0, s0 = _cpu(gw.pid), _cpu(server.pid)
-                children = [
-                    subprocess.Popen(
-                        [sys.executable, str(HERE), "strategy", url, f"s{n}x{i}", "5", "32"],
-                        stdout=subprocess.PIPE,
-                        text=True,
-                    )
-                    for i in range(n)
-                ]
-                results = [json.loads(c.communicate()[0].strip().splitlines()[-1]) for c in children]
+                results = gateway_bench.run_processes(
+                    [[sys.executable, str(HERE), "strategy", url, f"s{n}x{i}", "5", "32"] for i in range(n)]
+                )
                 orders = sum(r["orders"] for r in results)
                 seconds = max(r["seconds"] for r in results)
                 per = 1e6 / orders

@@ -206,6 +206,12 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def run_processes(commands: list[list[str]]) -> list[dict[str, Any]]:
+    """Start every command at once, wait for all; the JSON object each printed last."""
+    children = [subprocess.Popen(command, stdout=subprocess.PIPE, text=True) for command in commands]
+    return [json.loads(c.communicate()[0].strip().splitlines()[-1]) for c in children]
+
+
 def _load() -> str:
     return "load average {:.1f} {:.1f} {:.1f}".format(*os.getloadavg())
 
@@ -317,8 +323,8 @@ def main() -> None:
             )
             for n in (int(x) for x in args.strategies.split(",")):
                 gateway_cpu, server_cpu = _cpu_seconds(gateway.pid), _cpu_seconds(server.pid)
-                children = [
-                    subprocess.Popen(
+                results = run_processes(
+                    [
                         [
                             sys.executable,
                             str(HERE),
@@ -332,13 +338,10 @@ def main() -> None:
                             str(args.seconds),
                             "--window",
                             str(args.window),
-                        ],
-                        stdout=subprocess.PIPE,
-                        text=True,
-                    )
-                    for i in range(n)
-                ]
-                results = [json.loads(c.communicate()[0].strip().splitlines()[-1]) for c in children]
+                        ]
+                        for i in range(n)
+                    ]
+                )
                 orders = sum(r["orders"] for r in results)
                 seconds = max(r["seconds"] for r in results)
                 errors = sum(r["errors"] for r in results)
