@@ -85,7 +85,7 @@ class MarketFeed:
     def reference_price(self, symbol: str, side: OrderSide) -> Decimal | None:
         """What an order would trade at now: the fresh ask (buy) / bid (sell) of a symbol on the feed, else
         the adapter's own price (``None`` on a live venue: the engine then fetches the REST snapshot)."""
-        if self.available and symbol in self._prices.known:
+        if symbol in self._prices.known and self.available:  # the set first: no property call off the feed
             return self._prices.reference_price(symbol, side)  # stale: None, never an old price
         return self._adapter.last_price(symbol)  # not on the feed: the adapter's own (paper's simulated)
 

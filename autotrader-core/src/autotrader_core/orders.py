@@ -86,8 +86,17 @@ def build_order(
         post_only = strict_bool(post_only, field="post_only")
     if not isinstance(reduce_only, bool):
         reduce_only = strict_bool(reduce_only, field="reduce_only")
-    kind = coerce_enum(OrderType, order_type, field="order_type")
-    tif = coerce_enum(TimeInForce, time_in_force, field="time_in_force")
+    # An enum member (the common case) skips coerce_enum's call, as the flags above do.
+    kind = (
+        order_type
+        if isinstance(order_type, OrderType)
+        else coerce_enum(OrderType, order_type, field="order_type")
+    )
+    tif = (
+        time_in_force
+        if isinstance(time_in_force, TimeInForce)
+        else coerce_enum(TimeInForce, time_in_force, field="time_in_force")
+    )
     limit = None if limit_price is None else require_decimal(limit_price, field="limit_price")
     stop = None if stop_price is None else require_decimal(stop_price, field="stop_price")
     needs_limit = kind in (OrderType.LIMIT, OrderType.STOP_LIMIT)
@@ -109,7 +118,7 @@ def build_order(
     return Order(
         client_order_id=client_order_id,
         symbol=_symbol(symbol),
-        side=coerce_enum(OrderSide, side, field="side"),
+        side=side if isinstance(side, OrderSide) else coerce_enum(OrderSide, side, field="side"),
         order_type=kind,
         quantity=require_decimal(quantity, field="quantity"),
         time_in_force=tif,
@@ -144,13 +153,14 @@ def decision_target(decision: ExecutionDecision, position: Position) -> Decision
     Raises:
         InvalidOrder: ``decision.action`` is not a :class:`DecisionAction`.
     """
-    action = coerce_enum(DecisionAction, decision.action, field="action")
+    raw: object = decision.action  # typed a member, but a strategy may hand over its text
+    action = raw if isinstance(raw, DecisionAction) else coerce_enum(DecisionAction, raw, field="action")
     if action is DecisionAction.HOLD:
         return None
     if action is DecisionAction.CLOSE:
         if position.is_flat:
             return None
         side = OrderSide.SELL if position.quantity > 0 else OrderSide.BUY
-        return DecisionTarget(side, abs(position.quantity), closes=True)
+        return DecisionTarget(side, abs(position.quantity), True)  # closes
     side = OrderSide.BUY if action is DecisionAction.BUY else OrderSide.SELL
-    return DecisionTarget(side, decision.size, closes=False)
+    return DecisionTarget(side, decision.size, False)  # positional: no keyword matching per order

@@ -71,7 +71,7 @@ from autotrader_core.models import Order, OrderReport, utc_now
 from autotrader_core.notifier import Notifier
 from autotrader_core.order_flow import OrderFlow
 from autotrader_core.resend import ResendRule
-from autotrader_core.resiliency import CircuitBreaker, RetryPolicy
+from autotrader_core.resiliency import CircuitBreaker, FailureTracker, RetryPolicy
 from autotrader_core.resiliency.retry import Sleep, record_attempts, retry
 
 T = TypeVar("T")
@@ -131,13 +131,10 @@ class Gateway(Protocol):
     notifier: Notifier
     retry_policy: RetryPolicy
     breaker: CircuitBreaker
+    failures: FailureTracker
 
     async def call(self, operation: str, fn: Callable[[], Awaitable[T]]) -> T:
         """An idempotent request through breaker and retry, tracked."""
-        ...
-
-    async def track(self, operation: str, fn: Callable[[], Awaitable[T]]) -> T:
-        """A request, its transport outcome counted."""
         ...
 
     def dead_letter(self, operation: str, order: Order, error: BaseException) -> None:
@@ -286,7 +283,14 @@ class OutcomeResolver:
         gateway = self._gateway
         flow = gateway.flow
         cid = order.client_order_id
-        async with self._owning(cid):
+        # The hot path of every order: ownership is taken inline, not with ``async with
+        # self._owning(cid)`` (two coroutines per order); a new order is never owned yet.
+        owners = self._owners
+        if cid in owners:
+            await _acquire(owners, cid)
+        else:
+            owners[cid] = []
+        try:
             try:
                 events = await self._send(order, None)
             except CircuitOpen as exc:  # never sent: refusing locally is safe
@@ -304,8 +308,13 @@ class OutcomeResolver:
                     raise
                 entry = await self._register(order, Operation.SUBMIT, str(exc), exc)
                 return await self._work(order, entry, exc)
-            await flow.apply_all(events)
+            apply = flow.apply
+            for event in events:  # flow.apply_all, inlined: one coroutine fewer per order
+                await apply(event)
             return order
+        finally:
+            for waiter in owners.pop(cid, ()):
+                waiter.set()
 
     async def modify(self, order: Order, change: OrderChange) -> Order:
         """Send a modify (the order is already pending-modify) and settle its outcome; never retried blindly.
@@ -649,7 +658,15 @@ class OutcomeResolver:
                     if change is None
                     else partial(adapter.modify_order, order, change)
                 )
-                return await gateway.track(operation, partial(gateway.breaker.call, request))
+                # gateway.track, inlined (one coroutine fewer per order): only transport trouble
+                # counts as a failure, a broker's refusal is a healthy answer.
+                try:
+                    events = await gateway.breaker.call(request)
+                except (TransientError, CircuitOpen, BrokerProtocolError):
+                    gateway.failures.record(operation, ok=False)
+                    raise
+                gateway.failures.record(operation, ok=True)
+                return events
             except RateLimited as exc:
                 delay = policy.delay_after(exc, attempt, self._rand)
                 if delay is None:
@@ -817,16 +834,20 @@ class _Owner:
         self._cid = client_order_id
 
     async def __aenter__(self) -> None:
-        owners = self._owners
-        while self._cid in owners:  # owned: wait for its release, then try again
-            released = anyio.Event()
-            owners[self._cid].append(released)
-            await released.wait()
-        owners[self._cid] = []
+        await _acquire(self._owners, self._cid)
 
     async def __aexit__(self, *exc_info: object) -> None:
         for waiter in self._owners.pop(self._cid, ()):
             waiter.set()
+
+
+async def _acquire(owners: dict[str, list[anyio.Event]], client_order_id: str) -> None:
+    """Own ``client_order_id``: wait for each owner's release until it is free, then take it."""
+    while client_order_id in owners:  # owned: wait for its release, then try again
+        released = anyio.Event()
+        owners[client_order_id].append(released)
+        await released.wait()
+    owners[client_order_id] = []
 
 
 _TOO_OLD = (

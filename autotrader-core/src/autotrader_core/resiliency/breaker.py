@@ -125,7 +125,9 @@ class CircuitBreaker:
             CircuitOpen: without calling ``fn``, while open (or while a half-open
                 trial is already running).
         """
-        state = self._current_state()
+        state = self._state
+        if state is BreakerState.OPEN:  # only an open circuit's state moves with the clock
+            state = self._current_state()
         trial = False
         if state is BreakerState.OPEN:
             self._refused += 1
@@ -158,7 +160,10 @@ class CircuitBreaker:
             raise
         if trial:
             self._trial_running = False
-        self._succeeded(generation)
+        if generation == self._generation and self._state is BreakerState.CLOSED:
+            self._consecutive = 0  # _succeeded for a closed circuit, inlined: every order passes here
+        else:
+            self._succeeded(generation)
         return result
 
     def _current_state(self) -> BreakerState:

@@ -72,10 +72,12 @@ class FailureTracker:
         if win is None:
             win = self._ops[operation] = _Window(self._max_events)
         now = self._clock()
-        self._prune(win, now)
-        if win.events.maxlen is not None and len(win.events) == win.events.maxlen and not win.events[0][1]:
+        events = win.events
+        if events and events[0][0] <= now - self.window:  # the call only when something left the window
+            self._prune(win, now)
+        if events.maxlen is not None and len(events) == events.maxlen and not events[0][1]:
             win.failures -= 1  # the append below pushes out the oldest (a failure)
-        win.events.append((now, ok))
+        events.append((now, ok))
         if not ok:
             win.failures += 1
 
