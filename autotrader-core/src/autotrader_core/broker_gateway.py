@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
+from functools import partial
 from typing import TypeVar
 
 from autotrader_core.adapter import BrokerAdapter, OrderChange
@@ -112,8 +113,15 @@ class BrokerGateway:
 
     # -- requests -----------------------------------------------------------------------------
     async def call(self, operation: str, fn: Callable[[], Awaitable[T]]) -> T:
-        """Run ``fn`` (an idempotent request) through the breaker and the retry policy, tracked."""
-        return await self.track(operation, lambda: self.breaker.call(lambda: retry(fn, self.retry_policy)))
+        """Run ``fn`` (an idempotent request) through the breaker and the retry policy, tracked
+        as :meth:`track` does (written out: a kill switch makes thousands of these calls)."""
+        try:
+            result = await self.breaker.call(partial(retry, fn, self.retry_policy))
+        except (TransientError, CircuitOpen, BrokerProtocolError):
+            self.failures.record_failure(operation)
+            raise
+        self.failures.record_success(operation)
+        return result
 
     async def track(self, operation: str, fn: Callable[[], Awaitable[T]]) -> T:
         """Run ``fn`` and count its transport-level outcome under ``operation``.
@@ -150,7 +158,7 @@ class BrokerGateway:
         A broker that no longer knows the order is asked about it, never guessed.
         """
         try:
-            events = await self.call("cancel", lambda: self.adapter.cancel_order(order))
+            events = await self.call("cancel", partial(self.adapter.cancel_order, order))
         except OrderNotFound:
             # Gone at the broker: filled or canceled already. Ask, don't guess.
             await self.settle_stale(order)
