@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import anyio
+import nats
 import pytest
 from autotrader_core.control import AccountId
 from autotrader_core.enums import OrderSide, OrderStatus, OrderType
@@ -120,3 +121,25 @@ def test_the_decoded_bodies_kept_are_bounded(monkeypatch: pytest.MonkeyPatch) ->
         engine._decode_order(_wire(_filled_order(f"atbound{i}")))
     assert len(engine._decoded) == 8
     assert set(engine._decoded) == {f"atbound{i}" for i in range(12, 20)}  # the latest ids stay
+
+
+async def test_the_last_event_sequence_names_the_last_event_applied(
+    gateway: AccountGateway, nats_server: NatsServer
+) -> None:
+    nc = await nats.connect(nats_server.url)
+    try:
+        async with _engine(nats_server) as engine:
+            assert engine.last_event_sequence == 0
+            read: list[int] = []
+            for _ in range(2):
+                await engine.submit_order("BTCUSDT", "buy", Decimal("0.01"))
+                last = await nc.jetstream().get_last_msg(
+                    gateway.names.event_stream, gateway.names.order_events(engine.owner)
+                )
+                with anyio.fail_after(5):
+                    while engine.last_event_sequence != last.seq:
+                        await anyio.sleep(0.02)
+                read.append(engine.last_event_sequence)
+            assert read[0] < read[1]
+    finally:
+        await nc.close()

@@ -253,8 +253,10 @@ class RemoteEngine:
         self.market = PriceCache(max_age=self.settings.max_quote_age)
         """Quotes and stale markers relayed from the gateway engine's market feed."""
         self.trading_state = "active"
-        self.last_event_sequence = 0
-        """Event-stream sequence of the last event applied (a restart can replay from here)."""
+        self._last_event_sequence = 0
+        self._last_event: Any = None
+        """The last event message applied (its sequence is read from it only when asked for)."""
+        self._commands_subject = self.names.commands
         self._nc: Any = None
         self._js: Any = None
         self._inbox = ""
@@ -281,6 +283,14 @@ class RemoteEngine:
         self._decision_scope: anyio.CancelScope | None = None
         self.shutdown_report: RemoteShutdownReport | None = None
         """What the last Ctrl-C / ``SIGTERM`` during :meth:`run` did (``None``: none came)."""
+
+    @property
+    def last_event_sequence(self) -> int:
+        """Event-stream sequence of the last event applied (a restart can replay from here)."""
+        if self._last_event is not None:  # parsed here, not for every event (most are never asked)
+            self._last_event_sequence = int(self._last_event.metadata.sequence.stream)
+            self._last_event = None
+        return self._last_event_sequence
 
     # -- lifecycle ------------------------------------------------------------------------
     async def __aenter__(self) -> Self:
@@ -746,7 +756,7 @@ class RemoteEngine:
         while True:
             try:
                 await self._nc.publish(
-                    self.names.commands,
+                    self._commands_subject,
                     payload,
                     headers={"Nats-Msg-Id": command_id, REPLY_HEADER: reply_to},
                 )
@@ -844,7 +854,7 @@ class RemoteEngine:
             bodies = []
         for body in bodies:  # one bad event never costs the others of its message
             await self._apply_event(body)
-        self.last_event_sequence = msg.metadata.sequence.stream
+        self._last_event = msg
         if self._ack_all:
             self._unacked += 1
             now = time.monotonic()
