@@ -39,7 +39,7 @@ import math
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from types import TracebackType
@@ -94,10 +94,11 @@ _DECODED_ORDERS = 1024
 class _Waiter:
     """One command waiting for its reply: woken by the reply, or by the watchdog at ``wake_at``."""
 
-    __slots__ = ("event", "reply", "wake_at")
+    __slots__ = ("event", "new_event", "reply", "wake_at")
 
-    def __init__(self) -> None:
-        self.event = anyio.Event()
+    def __init__(self, new_event: Callable[[], anyio.Event]) -> None:
+        self.new_event = new_event
+        self.event = new_event()
         self.reply: bytes | None = None
         self.wake_at = math.inf
 
@@ -261,6 +262,8 @@ class RemoteEngine:
         self._js: Any = None
         self._inbox = ""
         self._waiters: dict[str, _Waiter] = {}
+        self._new_event: Callable[[], anyio.Event] = anyio.Event
+        """Makes a waiting command's event (the running backend's class, once known)."""
         self._watching = False
         """The reply watchdog runs: a waiting command needs no timer of its own."""
         self._decoded: dict[str, list[tuple[dict[str, Any], Order]]] = {}
@@ -318,6 +321,8 @@ class RemoteEngine:
         await self._subscribe_events()
         self._task_group = anyio.create_task_group()
         await self._task_group.__aenter__()
+        # anyio.Event() looks the running backend up each time; its class does not change.
+        self._new_event = type(anyio.Event())
         self._running = True
         self._watching = True
         self._task_group.start_soon(self._watch_replies)
@@ -679,7 +684,7 @@ class RemoteEngine:
         # once (the gateway's command log), so the re-send can never make a second order.
         payload = dumps({"id": command_id, "kind": kind, "owner": self.owner, "args": args})
         reply_to = f"{self._inbox}.{command_id}"
-        waiter = self._waiters[command_id] = _Waiter()
+        waiter = self._waiters[command_id] = _Waiter(self._new_event)
         deadline = time.monotonic() + self.nats_settings.request_timeout
         try:
             if fresh:
@@ -732,7 +737,7 @@ class RemoteEngine:
             with anyio.move_on_after(seconds):
                 await waiter.event.wait()
         if waiter.reply is None and waiter.event.is_set():  # woken without a reply: wait anew next time
-            waiter.event, waiter.wake_at = anyio.Event(), math.inf
+            waiter.event, waiter.wake_at = waiter.new_event(), math.inf
         return waiter.reply
 
     async def _watch_replies(self) -> None:
