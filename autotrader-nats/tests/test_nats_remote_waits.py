@@ -80,19 +80,16 @@ async def test_a_command_waiting_while_the_engine_stops_still_ends_at_its_deadli
 
 
 def _filled_order(cid: str) -> Order:
-    now = utc_now()
     order = Order(cid, "BTCUSDT", OrderSide.BUY, OrderType.MARKET, Decimal("0.001"), broker="paper")
-    return dataclasses.replace(
-        order,
-        status=OrderStatus.FILLED,
-        filled_quantity=Decimal("0.001"),
-        average_fill_price=Decimal("50000.00"),
-        fees=Decimal("0.05"),
-        created_at=now,
-        updated_at=now,
-        accepted_at=now,
-        first_fill_at=now,
+    times: dict[str, Any] = dict.fromkeys(
+        ("created_at", "updated_at", "accepted_at", "first_fill_at"), utc_now()
     )
+    filled: dict[str, Any] = {
+        "filled_quantity": Decimal("0.001"),
+        "average_fill_price": Decimal("50000.00"),
+        "fees": Decimal("0.05"),
+    }
+    return dataclasses.replace(order, status=OrderStatus.FILLED, **filled, **times)
 
 
 def _wire(order: Order) -> dict[str, Any]:
