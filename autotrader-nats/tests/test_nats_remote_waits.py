@@ -138,5 +138,7 @@ async def test_the_last_event_sequence_names_the_last_event_applied(
                         await anyio.sleep(0.02)
                 read.append(engine.last_event_sequence)
             assert read[0] < read[1]
+            engine.last_event_sequence = 1  # still an attribute a caller may set, as before
+            assert engine.last_event_sequence == 1
     finally:
         await nc.close()

@@ -295,6 +295,10 @@ class RemoteEngine:
             self._last_event = None
         return self._last_event_sequence
 
+    @last_event_sequence.setter
+    def last_event_sequence(self, sequence: int) -> None:
+        self._last_event, self._last_event_sequence = None, sequence
+
     # -- lifecycle ------------------------------------------------------------------------
     async def __aenter__(self) -> Self:
         await self.start()
