@@ -39,7 +39,7 @@ import math
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from types import TracebackType
@@ -87,6 +87,20 @@ _EVENT_ACK_WAIT = 5.0
 _SEEN_FILLS = 200_000
 _ACK_EVERY = 64
 _QUIET_ASK = 5.0
+_WATCH_TICK = 0.05
+_DECODED_ORDERS = 1024
+
+
+class _Waiter:
+    """One command waiting for its reply: woken by the reply, or by the watchdog at ``wake_at``."""
+
+    __slots__ = ("event", "new_event", "reply", "wake_at")
+
+    def __init__(self, new_event: Callable[[], anyio.Event]) -> None:
+        self.new_event = new_event
+        self.event = new_event()
+        self.reply: bytes | None = None
+        self.wake_at = math.inf
 
 
 def connect_gateway(
@@ -240,12 +254,20 @@ class RemoteEngine:
         self.market = PriceCache(max_age=self.settings.max_quote_age)
         """Quotes and stale markers relayed from the gateway engine's market feed."""
         self.trading_state = "active"
-        self.last_event_sequence = 0
-        """Event-stream sequence of the last event applied (a restart can replay from here)."""
+        self._last_event_sequence = 0
+        self._last_event: Any = None
+        """The last event message applied (its sequence is read from it only when asked for)."""
+        self._commands_subject = self.names.commands
         self._nc: Any = None
         self._js: Any = None
         self._inbox = ""
-        self._waiters: dict[str, tuple[anyio.Event, list[bytes]]] = {}
+        self._waiters: dict[str, _Waiter] = {}
+        self._new_event: Callable[[], anyio.Event] = anyio.Event
+        """Makes a waiting command's event (the running backend's class, once known)."""
+        self._watching = False
+        """The reply watchdog runs: a waiting command needs no timer of its own."""
+        self._decoded: dict[str, list[tuple[dict[str, Any], Order]]] = {}
+        """The last two order bodies decoded per client order id, with their Orders (a bounded few ids)."""
         self._task_group: Any = None
         self._stopped = anyio.Event()
         self._started = anyio.Event()
@@ -264,6 +286,18 @@ class RemoteEngine:
         self._decision_scope: anyio.CancelScope | None = None
         self.shutdown_report: RemoteShutdownReport | None = None
         """What the last Ctrl-C / ``SIGTERM`` during :meth:`run` did (``None``: none came)."""
+
+    @property
+    def last_event_sequence(self) -> int:
+        """Event-stream sequence of the last event applied (a restart can replay from here)."""
+        if self._last_event is not None:  # parsed here, not for every event (most are never asked)
+            self._last_event_sequence = int(self._last_event.metadata.sequence.stream)
+            self._last_event = None
+        return self._last_event_sequence
+
+    @last_event_sequence.setter
+    def last_event_sequence(self, sequence: int) -> None:
+        self._last_event, self._last_event_sequence = None, sequence
 
     # -- lifecycle ------------------------------------------------------------------------
     async def __aenter__(self) -> Self:
@@ -291,7 +325,11 @@ class RemoteEngine:
         await self._subscribe_events()
         self._task_group = anyio.create_task_group()
         await self._task_group.__aenter__()
+        # anyio.Event() looks the running backend up each time; its class does not change.
+        self._new_event = type(anyio.Event())
         self._running = True
+        self._watching = True
+        self._task_group.start_soon(self._watch_replies)
         if self.cancel_on_disconnect:
             await self._heartbeat_once()  # the gateway watches this strategy from now on
             self._task_group.start_soon(self._heartbeats)
@@ -570,13 +608,13 @@ class RemoteEngine:
         }
         # An id made here has never been sent: no earlier copy can be in the de-dup window.
         body = await self._command("submit", args, order.client_order_id, fresh=client_order_id is None)
-        return self._remember(codec.decode_order(body["order"]))
+        return self._remember(self._decode_order(body["order"]))
 
     async def cancel_order(self, order: Order | str) -> Order:
         """Ask the gateway to cancel one of this strategy's orders."""
         cid = order.client_order_id if isinstance(order, Order) else order
         body = await self.command("cancel", {"client_order_id": cid})
-        return self._remember(codec.decode_order(body["order"]))
+        return self._remember(self._decode_order(body["order"]))
 
     async def modify_order(
         self,
@@ -595,7 +633,7 @@ class RemoteEngine:
             "stop_price": None if stop_price is None else str(stop_price),
         }
         body = await self.command("modify", args)
-        return self._remember(codec.decode_order(body["order"]))
+        return self._remember(self._decode_order(body["order"]))
 
     async def execute(self, decision: ExecutionDecision) -> Order | None:
         """Turn a strategy decision into an order (``None`` for HOLD or a flat CLOSE)."""
@@ -650,9 +688,7 @@ class RemoteEngine:
         # once (the gateway's command log), so the re-send can never make a second order.
         payload = dumps({"id": command_id, "kind": kind, "owner": self.owner, "args": args})
         reply_to = f"{self._inbox}.{command_id}"
-        event = anyio.Event()
-        box: list[bytes] = []
-        self._waiters[command_id] = (event, box)
+        waiter = self._waiters[command_id] = _Waiter(self._new_event)
         deadline = time.monotonic() + self.nats_settings.request_timeout
         try:
             if fresh:
@@ -667,10 +703,9 @@ class RemoteEngine:
             # A duplicate (re-sent within the de-dup window) is not delivered again: ask at once.
             reconnects, every = self._reconnects, _QUIET_ASK
             ask_at = time.monotonic() + (0.0 if duplicate else every)
-            while not box:
-                with anyio.move_on_after(max(0.05, min(1.0, deadline - time.monotonic()))):
-                    await event.wait()
-                if box:
+            while True:
+                reply = await self._wait_reply(waiter, max(0.05, min(1.0, deadline - time.monotonic())))
+                if reply is not None:
                     break
                 now = time.monotonic()
                 if self._reconnects == reconnects and now < ask_at and now < deadline:
@@ -679,20 +714,50 @@ class RemoteEngine:
                 ask_at = now + every
                 state, found = await self._ask_result(command_id)
                 if found is not None:
-                    box.append(found)
-                elif time.monotonic() >= deadline:
+                    reply = found
+                    break
+                if time.monotonic() >= deadline:
                     raise RequestTimeout(
                         f"no outcome for {kind} {command_id} within {self.nats_settings.request_timeout:g}s; "
                         "it may still execute once at the gateway (look it up, do not re-send a new one)"
                     )
-                elif state == "unknown" and fresh:  # never reached the gateway: the same id again
+                if state == "unknown" and fresh:  # never reached the gateway: the same id again
                     await self._send(command_id, payload, reply_to, deadline)
         finally:
             self._waiters.pop(command_id, None)
-        body = loads_from_gateway(box[0])
+        body = loads_from_gateway(reply)
         if not body.get("ok"):
             raise decode_error(body.get("error") or {})
         return body
+
+    async def _wait_reply(self, waiter: _Waiter, seconds: float) -> bytes | None:
+        # The reply, once it came; None after ``seconds`` (a little later: the watchdog's tick).
+        # The watchdog wakes overdue waiters, so a command in flight costs no timer of its own;
+        # without it (not started, or stopping) the wait has its own.
+        if self._watching:
+            waiter.wake_at = time.monotonic() + seconds
+            await waiter.event.wait()
+        else:
+            with anyio.move_on_after(seconds):
+                await waiter.event.wait()
+        if waiter.reply is None and waiter.event.is_set():  # woken without a reply: wait anew next time
+            waiter.event, waiter.wake_at = waiter.new_event(), math.inf
+        return waiter.reply
+
+    async def _watch_replies(self) -> None:
+        # One timer for every waiting command (see _wait_reply), not a cancel scope each.
+        try:
+            while True:
+                await anyio.sleep(_WATCH_TICK)
+                if self._waiters:
+                    now = time.monotonic()
+                    for waiter in self._waiters.values():
+                        if waiter.wake_at <= now:
+                            waiter.event.set()
+        finally:
+            self._watching = False
+            for waiter in self._waiters.values():  # they wait with a timer of their own from now
+                waiter.event.set()
 
     async def _send(self, command_id: str, payload: bytes, reply_to: str, deadline: float) -> None:
         # Plain publish of a fresh command (see _command); refused only with the connection closed.
@@ -700,7 +765,7 @@ class RemoteEngine:
         while True:
             try:
                 await self._nc.publish(
-                    self.names.commands,
+                    self._commands_subject,
                     payload,
                     headers={"Nats-Msg-Id": command_id, REPLY_HEADER: reply_to},
                 )
@@ -753,11 +818,33 @@ class RemoteEngine:
     async def _on_reply(self, msg: Any) -> None:
         command_id = msg.subject.rsplit(".", 1)[-1]
         waiter = self._waiters.get(command_id)
-        if waiter is not None and not waiter[1]:
-            waiter[1].append(bytes(msg.data))
-            waiter[0].set()
+        if waiter is not None and waiter.reply is None:
+            waiter.reply = bytes(msg.data)
+            waiter.event.set()
 
     # -- events ------------------------------------------------------------------------------
+    def _decode_order(self, raw: dict[str, Any]) -> Order:
+        # A market order's body comes three times: its reply and its fill event carry the same
+        # filled order, the accept event between them the accepted one. A body equal to one of
+        # the last two decoded for that id is that same Order (exact equality, nothing else).
+        cid = raw.get("client_order_id")
+        recent = self._decoded.get(cid) if type(cid) is str else None
+        if recent is not None:
+            for known_raw, known in recent:
+                if known_raw == raw:
+                    return known
+        order = codec.decode_order(raw)
+        if recent is None:
+            decoded = self._decoded
+            decoded[order.client_order_id] = [(raw, order)]
+            if len(decoded) > _DECODED_ORDERS:  # the oldest id goes first
+                del decoded[next(iter(decoded))]
+        else:
+            recent.append((raw, order))
+            if len(recent) > 2:
+                del recent[0]
+        return order
+
     def _remember(self, order: Order) -> Order:
         known = self.orders.get(order.client_order_id)
         if known is None or order.updated_at >= known.updated_at:
@@ -776,7 +863,7 @@ class RemoteEngine:
             bodies = []
         for body in bodies:  # one bad event never costs the others of its message
             await self._apply_event(body)
-        self.last_event_sequence = msg.metadata.sequence.stream
+        self._last_event = msg
         if self._ack_all:
             self._unacked += 1
             now = time.monotonic()
@@ -792,7 +879,7 @@ class RemoteEngine:
 
     async def _apply_event(self, body: dict[str, Any]) -> None:
         try:
-            order = self._remember(codec.decode_order(body["order"]))
+            order = self._remember(self._decode_order(body["order"]))
             event = codec.decode_event(body["event"])
             position = None
             if "position" in body:
