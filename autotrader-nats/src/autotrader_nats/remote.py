@@ -691,11 +691,7 @@ class RemoteEngine:
         waiter = self._waiters[command_id] = _Waiter(self._new_event)
         deadline = time.monotonic() + self.nats_settings.request_timeout
         try:
-            if fresh:
-                await self._send(command_id, payload, reply_to, deadline)
-                duplicate = False
-            else:
-                duplicate = await self._publish(command_id, payload, reply_to, deadline)
+            duplicate = await self._publish(command_id, payload, reply_to, deadline, acked=not fresh)
             # A reply is lost only with a connection (ours, the server's) going down: a
             # restarted gateway answers a redelivered command itself. So ask svc.result
             # every second after a reconnect; otherwise at 5, 15, 35 s and at the deadline —
@@ -722,7 +718,7 @@ class RemoteEngine:
                         "it may still execute once at the gateway (look it up, do not re-send a new one)"
                     )
                 if state == "unknown" and fresh:  # never reached the gateway: the same id again
-                    await self._send(command_id, payload, reply_to, deadline)
+                    await self._publish(command_id, payload, reply_to, deadline, acked=False)
         finally:
             self._waiters.pop(command_id, None)
         body = loads_from_gateway(reply)
@@ -759,40 +755,32 @@ class RemoteEngine:
             for waiter in self._waiters.values():  # they wait with a timer of their own from now
                 waiter.event.set()
 
-    async def _send(self, command_id: str, payload: bytes, reply_to: str, deadline: float) -> None:
-        # Plain publish of a fresh command (see _command); refused only with the connection closed.
+    async def _publish(
+        self, command_id: str, payload: bytes, reply_to: str, deadline: float, *, acked: bool
+    ) -> bool:
+        # acked=False: a plain publish of a fresh command (see _command), refused only with the
+        # connection closed. acked=True: JetStream confirms the store; True when it already held
+        # this command id (a re-send inside its de-dup window). Either way, the same id again
+        # is safe (de-duplicated).
+        headers = {"Nats-Msg-Id": command_id, REPLY_HEADER: reply_to}
         delay = 0.05
         while True:
             try:
-                await self._nc.publish(
-                    self._commands_subject,
-                    payload,
-                    headers={"Nats-Msg-Id": command_id, REPLY_HEADER: reply_to},
-                )
-                return
-            except nats.errors.Error as exc:
-                if time.monotonic() >= deadline:
-                    raise BrokerUnavailable(f"NATS did not take command {command_id}: {exc!r}") from None
-                await anyio.sleep(delay)
-                delay = min(delay * 2, 1.0)
-
-    async def _publish(self, command_id: str, payload: bytes, reply_to: str, deadline: float) -> bool:
-        # True: JetStream already held this command id (a re-send inside its de-dup window).
-        delay = 0.05
-        while True:
-            try:
+                if not acked:
+                    await self._nc.publish(self._commands_subject, payload, headers=headers)
+                    return False
                 ack = await self._js.publish(
                     self.names.commands,
                     payload,
                     stream=self.names.command_stream,
-                    headers={"Nats-Msg-Id": command_id, REPLY_HEADER: reply_to},
+                    headers=headers,
                     timeout=max(0.5, min(2.0, deadline - time.monotonic())),
                 )
                 return bool(ack.duplicate)
             except (nats.errors.Error, TimeoutError) as exc:
-                # Not confirmed: maybe stored, maybe not. Same id again is safe (de-duplicated).
                 if time.monotonic() >= deadline:
-                    raise BrokerUnavailable(f"NATS did not store command {command_id}: {exc!r}") from None
+                    what = "store" if acked else "take"
+                    raise BrokerUnavailable(f"NATS did not {what} command {command_id}: {exc!r}") from None
                 await anyio.sleep(delay)
                 delay = min(delay * 2, 1.0)
 
