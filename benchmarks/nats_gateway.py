@@ -212,10 +212,6 @@ def run_processes(commands: list[list[str]]) -> list[dict[str, Any]]:
     return [json.loads(c.communicate()[0].strip().splitlines()[-1]) for c in children]
 
 
-def _loop() -> dict[str, Any]:
-    return {"backend_options": {"use_uvloop": True}} if os.environ.get("AT_UVLOOP") else {}
-
-
 def _load() -> str:
     return "load average {:.1f} {:.1f} {:.1f}".format(*os.getloadavg())
 
@@ -245,13 +241,13 @@ def main() -> None:
                 anyio.run(gateway_role, args.url, args.data_dir)
             profile.dump_stats(args.profile)
             return
-        anyio.run(gateway_role, args.url, args.data_dir, **_loop())
+        anyio.run(gateway_role, args.url, args.data_dir)
         return
     if args.role == "strategy":
-        anyio.run(strategy_role, args.url, args.owner, args.seconds, args.window, **_loop())
+        anyio.run(strategy_role, args.url, args.owner, args.seconds, args.window)
         return
     if args.role == "latency":
-        anyio.run(latency_role, args.url, args.latency_orders, **_loop())
+        anyio.run(latency_role, args.url, args.latency_orders)
         return
 
     print(
