@@ -18,6 +18,7 @@ from autotrader_core.models import Order, utc_now
 from autotrader_nats import AccountGateway, NatsSettings, RemoteEngine, connect_gateway
 from autotrader_nats import remote as remote_module
 from autotrader_nats.wire import dumps, loads_from_gateway
+from nats.js.errors import NotFoundError
 from nats_kit import NatsServer
 
 pytestmark = pytest.mark.anyio
@@ -129,12 +130,23 @@ async def test_the_last_event_sequence_names_the_last_event_applied(
             assert engine.last_event_sequence == 0
             read: list[int] = []
             for _ in range(2):
-                await engine.submit_order("BTCUSDT", "buy", Decimal("0.01"))
-                last = await nc.jetstream().get_last_msg(
-                    gateway.names.event_stream, gateway.names.order_events(engine.owner)
-                )
+                order = await engine.submit_order("BTCUSDT", "buy", Decimal("0.01"))
                 with anyio.fail_after(5):
-                    while engine.last_event_sequence != last.seq:
+                    # The reply can come before the order's events are stored: read the stream's
+                    # last message again until it is this order's and the engine has applied it.
+                    while True:
+                        try:
+                            last = await nc.jetstream().get_last_msg(
+                                gateway.names.event_stream, gateway.names.order_events(engine.owner)
+                            )
+                        except NotFoundError:  # none stored yet
+                            last = None
+                        if (
+                            last is not None
+                            and order.client_order_id.encode() in (last.data or b"")
+                            and engine.last_event_sequence == last.seq
+                        ):
+                            break
                         await anyio.sleep(0.02)
                 read.append(engine.last_event_sequence)
             assert read[0] < read[1]

@@ -199,3 +199,24 @@ def test_a_command_claimed_twice_in_one_batch_runs_once(tmp_path: Path) -> None:
     assert first is None
     assert second is not None and second.state == "started" and second.owner == "s"
     log.close()
+
+
+def test_a_command_written_by_another_client_keeps_its_json_numbers_exact() -> None:
+    from decimal import Decimal
+
+    from autotrader_nats.wire import loads
+
+    # Our strategies write amounts as strings; a client that writes JSON numbers must not
+    # get floats (0.1 + 0.2 != 0.3) — the fast parser's floats are parsed again as Decimals.
+    body = loads(b'{"id": "c1", "kind": "submit", "args": {"quantity": 0.1, "legs": [{"price": 1e-8}]}}')
+    assert body["args"]["quantity"] == Decimal("0.1") and type(body["args"]["quantity"]) is Decimal
+    assert body["args"]["legs"][0]["price"] == Decimal("1e-8")
+    assert loads(b'{"id": "c1", "args": {"quantity": "0.1", "n": 3}}') == {
+        "id": "c1",
+        "args": {"quantity": "0.1", "n": 3},
+    }
+    assert loads(b'{"big": 123456789012345678901234567890}')["big"] == 123456789012345678901234567890
+    with pytest.raises(ValueError, match="expected a JSON object"):
+        loads(b"[1, 2]")
+    with pytest.raises(ValueError, match="Expecting value"):  # the standard library's word for it
+        loads(b'{"id": ')

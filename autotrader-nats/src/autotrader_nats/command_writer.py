@@ -73,6 +73,18 @@ class CommandLogWriter:
             RuntimeError: the writer is not running.
             sqlite3.Error: the log could not be written (nothing may execute then).
         """
+        return await self.claim_many_soon(commands)
+
+    def claim_many_soon(self, commands: list[Claim]) -> asyncio.Future[list[CommandRecord | None]]:
+        """Queue the claims now; the future resolves once they are durable (as :meth:`claim_many`).
+
+        Claims are written in the order they were queued, so a claim queued later finds
+        every one queued before it.
+
+        Raises:
+            RuntimeError: the writer is not running.
+            sqlite3.Error: the log could not be written (nothing may execute then).
+        """
         if self._thread is None:
             raise RuntimeError("the command log writer is not running")
         if self._failure is not None:
@@ -80,7 +92,7 @@ class CommandLogWriter:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[list[CommandRecord | None]] = loop.create_future()
         self._queue.put((commands, loop, future))
-        return await future
+        return future
 
     def finish(self, command_id: str, reply: bytes) -> None:
         """Record the reply given to ``command_id`` (written behind; returns at once)."""

@@ -33,6 +33,7 @@ It uses only the engine's public API and its control seam
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import logging
 import math
@@ -403,7 +404,8 @@ class AccountGateway:
                 batch.append((msg, seq, command, key))
             if not batch:
                 continue
-            # One transaction records the whole batch as started (group commit).
+            # One transaction records the whole batch as started (group commit); each command
+            # waits for it in its worker, so the next batch is read meanwhile (claims pipelined).
             claims = [
                 (
                     str(c["id"]),
@@ -416,13 +418,14 @@ class AccountGateway:
             for command_id, kind, owner, _ in claims:
                 if kind == "submit":
                     self._owners.setdefault(command_id, owner)
-            records = await self._log_writer.claim_many(claims)
-            for (msg, seq, command, key), earlier in zip(batch, records, strict=True):
+            claimed = self._log_writer.claim_many_soon(claims)
+            claimed.add_done_callback(_retrieved)
+            for index, (msg, seq, command, key) in enumerate(batch):
                 previous = self._tails.get(key)
                 done = anyio.Event()
                 self._tails[key] = done
                 self._workers.submit(
-                    partial(self._run_command, msg, seq, command, earlier, previous, done, key)
+                    partial(self._run_command, msg, seq, command, claimed, index, previous, done, key)
                 )
 
     async def _run_command(
@@ -430,13 +433,17 @@ class AccountGateway:
         msg: Any,
         seq: int,
         command: dict[str, Any],
-        earlier: CommandRecord | None,
+        claimed: asyncio.Future[list[CommandRecord | None]],
+        index: int,
         previous: anyio.Event | None,
         done: anyio.Event,
         key: str,
     ) -> None:
         # Commands about one order run in arrival order; others run concurrently.
         command_id = str(command["id"])
+        # A command log that cannot be written ends the gateway here (nothing may execute
+        # unrecorded), as it did when the claim was awaited in the consumer task.
+        earlier = (await claimed)[index]
         try:
             if previous is not None:
                 await previous.wait()
@@ -933,6 +940,12 @@ def _reply(
     if error is not None:
         return dumps({"id": command_id, "ok": False, "error": encode_error(error)})
     return dumps({"id": command_id, "ok": True, **(result or {})})
+
+
+def _retrieved(future: asyncio.Future[Any]) -> None:
+    # A failed claim is reported by each command waiting on it; none may be left unread.
+    if not future.cancelled():
+        future.exception()
 
 
 def _confirmed(future: Any) -> bool:

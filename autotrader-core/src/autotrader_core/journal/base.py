@@ -37,7 +37,6 @@ import abc
 import asyncio
 import collections
 import contextlib
-import copy
 import logging
 import queue
 import threading
@@ -360,7 +359,9 @@ class Journal:
     # -- appending -----------------------------------------------------------------------------
     async def record_intent(self, order: Order) -> None:
         """Record a new order before it is sent; durable on return unless ``sync="off"``."""
-        seq = self._append("intent", order.client_order_id, copy.copy(order))
+        # Its terms and state as of now, encoded here: the order changes once it is sent, and
+        # encoding it now costs less than copying it for the writer thread to encode later.
+        seq = self._append("intent", order.client_order_id, codec.encode_order(order))
         if self.sync != "off":
             await self._wait(seq)
         else:
@@ -590,7 +591,7 @@ def _encode(item: _Pending) -> StoredRow:
     obj = item.obj
     kind = item.kind
     if kind == "intent":
-        body = codec.encode_order(obj)
+        body = obj  # encoded when recorded (see record_intent)
     elif kind == "event":
         body = codec.encode_event(obj)
     elif kind == "report":
