@@ -82,10 +82,11 @@ def _server_binary() -> str:
 
 
 # -- roles (child processes) -----------------------------------------------------------------
-async def gateway_role(url: str, data_dir: str) -> None:
-    """The gateway process."""
+async def gateway_role(url: str, data_dir: str, default_gc: bool = False) -> None:
+    """The gateway process (its collector tuned like ``autotrader gateway``'s unless ``default_gc``)."""
     from autotrader_core.settings import EngineSettings
     from autotrader_nats import AccountGateway, NatsSettings
+    from autotrader_nats.gc_tuning import tune_for_serving
 
     gateway = AccountGateway(
         paper(),
@@ -93,7 +94,13 @@ async def gateway_role(url: str, data_dir: str) -> None:
         settings=EngineSettings(data_dir=Path(data_dir), journal_fsync=False, reconcile_interval=0),
         quote_interval=0.5,
     )
-    await gateway.run(ready=lambda: print("ready", flush=True))
+
+    def ready() -> None:
+        if not default_gc:  # as `autotrader gateway` does (autotrader_nats.gc_tuning)
+            tune_for_serving()
+        print("ready", flush=True)
+
+    await gateway.run(ready=ready)
 
 
 async def strategy_role(url: str, owner: str, seconds: float, window: int) -> None:
@@ -235,16 +242,19 @@ def main() -> None:
     parser.add_argument("--latency-orders", type=int, default=500)
     parser.add_argument("--pause", type=float, default=0.005, help="latency role: seconds before each order")
     parser.add_argument("--profile", help="cProfile the gateway process into this file (pstats)")
+    parser.add_argument(
+        "--default-gc", action="store_true", help="leave the gateway's garbage collector untuned (for an A/B)"
+    )
     args = parser.parse_args()
     if args.role == "gateway":
         if args.profile:
             import cProfile
 
             with cProfile.Profile(time.thread_time) as profile:  # CPU of the event loop; stopped by SIGTERM
-                anyio.run(gateway_role, args.url, args.data_dir)
+                anyio.run(gateway_role, args.url, args.data_dir, args.default_gc)
             profile.dump_stats(args.profile)
             return
-        anyio.run(gateway_role, args.url, args.data_dir)
+        anyio.run(gateway_role, args.url, args.data_dir, args.default_gc)
         return
     if args.role == "strategy":
         anyio.run(strategy_role, args.url, args.owner, args.seconds, args.window)
@@ -278,6 +288,7 @@ def main() -> None:
                     "--data-dir",
                     str(Path(tmp) / "data"),
                     *(["--profile", str(Path(args.profile).resolve())] if args.profile else []),
+                    *(["--default-gc"] if args.default_gc else []),
                 ],
                 stdout=subprocess.PIPE,
                 text=True,
