@@ -10,7 +10,8 @@ process (paper broker inside, journal ``sync="intent"``), and 1, 4, 16 strategy 
 * **throughput**: each strategy keeps ``--window`` market orders outstanding for
   ``--seconds``; an order counts once its reply (the filled order) *and* its fill event
   (from the event stream) are back at the strategy.
-* **added latency**: one strategy, light load (one order at a time, a pause between), the
+* **added latency**: one strategy, light load (one order at a time; with a 5 ms pause before
+  each, so every process is idle when an order comes, and back to back), the
   time from ``submit_order`` to the reply, versus ``ExecutionEngine.submit_order`` on the
   same paper broker in process.
 * **CPU per order**: process CPU time (user + system) of the gateway, the server and the
@@ -81,10 +82,11 @@ def _server_binary() -> str:
 
 
 # -- roles (child processes) -----------------------------------------------------------------
-async def gateway_role(url: str, data_dir: str) -> None:
-    """The gateway process."""
+async def gateway_role(url: str, data_dir: str, default_gc: bool = False) -> None:
+    """The gateway process (its collector tuned like ``autotrader gateway``'s unless ``default_gc``)."""
     from autotrader_core.settings import EngineSettings
     from autotrader_nats import AccountGateway, NatsSettings
+    from autotrader_nats.gc_tuning import tune_for_serving
 
     gateway = AccountGateway(
         paper(),
@@ -92,7 +94,13 @@ async def gateway_role(url: str, data_dir: str) -> None:
         settings=EngineSettings(data_dir=Path(data_dir), journal_fsync=False, reconcile_interval=0),
         quote_interval=0.5,
     )
-    await gateway.run(ready=lambda: print("ready", flush=True))
+
+    def ready() -> None:
+        if not default_gc:  # as `autotrader gateway` does (autotrader_nats.gc_tuning)
+            tune_for_serving()
+        print("ready", flush=True)
+
+    await gateway.run(ready=ready)
 
 
 async def strategy_role(url: str, owner: str, seconds: float, window: int) -> None:
@@ -157,8 +165,9 @@ async def strategy_role(url: str, owner: str, seconds: float, window: int) -> No
     )
 
 
-async def latency_role(url: str, count: int) -> None:
-    """One strategy at light load: submit → reply, one at a time; prints the samples (ms)."""
+async def latency_role(url: str, count: int, pause: float = 0.005) -> None:
+    """One strategy at light load: submit → reply, one at a time, ``pause`` seconds before each;
+    prints the samples (ms)."""
     from autotrader_nats import NatsSettings, connect_gateway
 
     samples = []
@@ -171,11 +180,11 @@ async def latency_role(url: str, count: int) -> None:
             await engine.submit_order("BTCUSDT", "buy" if i % 2 else "sell", Decimal("0.001"))
             if i >= 20:  # warm-up excluded
                 samples.append((time.perf_counter() - started) * 1000)
-            await anyio.sleep(0.005)
+            await anyio.sleep(pause)
     print(json.dumps({"samples": samples, "cpu": time.process_time() - cpu_started}), flush=True)
 
 
-async def in_process_latency(count: int) -> list[float]:
+async def in_process_latency(count: int, pause: float = 0.005) -> list[float]:
     """The same orders through ``ExecutionEngine.submit_order`` in process (journal as in the gateway)."""
     from autotrader_core.engine import ExecutionEngine
     from autotrader_core.journal import SqliteJournal
@@ -192,7 +201,7 @@ async def in_process_latency(count: int) -> list[float]:
                 await engine.submit_order("BTCUSDT", "buy" if i % 2 else "sell", Decimal("0.001"))
                 if i >= 20:
                     samples.append((time.perf_counter() - started) * 1000)
-                await anyio.sleep(0.005)
+                await anyio.sleep(pause)
     return samples
 
 
@@ -231,23 +240,27 @@ def main() -> None:
     parser.add_argument("--window", type=int, default=32, help="orders outstanding per strategy")
     parser.add_argument("--strategies", default="1,4,16")
     parser.add_argument("--latency-orders", type=int, default=500)
+    parser.add_argument("--pause", type=float, default=0.005, help="latency role: seconds before each order")
     parser.add_argument("--profile", help="cProfile the gateway process into this file (pstats)")
+    parser.add_argument(
+        "--default-gc", action="store_true", help="leave the gateway's garbage collector untuned (for an A/B)"
+    )
     args = parser.parse_args()
     if args.role == "gateway":
         if args.profile:
             import cProfile
 
             with cProfile.Profile(time.thread_time) as profile:  # CPU of the event loop; stopped by SIGTERM
-                anyio.run(gateway_role, args.url, args.data_dir)
+                anyio.run(gateway_role, args.url, args.data_dir, args.default_gc)
             profile.dump_stats(args.profile)
             return
-        anyio.run(gateway_role, args.url, args.data_dir)
+        anyio.run(gateway_role, args.url, args.data_dir, args.default_gc)
         return
     if args.role == "strategy":
         anyio.run(strategy_role, args.url, args.owner, args.seconds, args.window)
         return
     if args.role == "latency":
-        anyio.run(latency_role, args.url, args.latency_orders)
+        anyio.run(latency_role, args.url, args.latency_orders, args.pause)
         return
 
     print(
@@ -275,6 +288,7 @@ def main() -> None:
                     "--data-dir",
                     str(Path(tmp) / "data"),
                     *(["--profile", str(Path(args.profile).resolve())] if args.profile else []),
+                    *(["--default-gc"] if args.default_gc else []),
                 ],
                 stdout=subprocess.PIPE,
                 text=True,
@@ -284,39 +298,44 @@ def main() -> None:
                 raise SystemExit("the gateway did not start")
 
             print(f"# {_load()}")
-            local = anyio.run(in_process_latency, args.latency_orders)
-            cpu_before = _cpu_seconds(gateway.pid) + _cpu_seconds(server.pid)
-            out = subprocess.run(
-                [
-                    sys.executable,
-                    str(HERE),
-                    "--role",
-                    "latency",
-                    "--url",
-                    url,
-                    "--latency-orders",
-                    str(args.latency_orders),
-                ],
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout
-            latency = json.loads(out.strip().splitlines()[-1])
-            remote = latency["samples"]
-            cpu = _cpu_seconds(gateway.pid) + _cpu_seconds(server.pid) - cpu_before + latency["cpu"]
-            print(
-                f"latency, light load ({args.latency_orders} orders, one at a time, submit → reply with the fill):"
-            )
-            print(f"  in process      p50 {_pct(local, 0.5):6.3f} ms   p99 {_pct(local, 0.99):6.3f} ms")
-            print(f"  via gateway     p50 {_pct(remote, 0.5):6.3f} ms   p99 {_pct(remote, 0.99):6.3f} ms")
-            print(
-                f"  added           p50 {_pct(remote, 0.5) - _pct(local, 0.5):6.3f} ms   "
-                f"p99 {_pct(remote, 0.99) - _pct(local, 0.99):6.3f} ms"
-            )
-            print(
-                f"  CPU per order   {cpu / len(remote) * 1000:6.3f} ms (gateway + server + strategy, "
-                f"incl. connect and warm-up)   {_load()}"
-            )
+            for pause in (0.005, 0.0):  # idle between orders (every process sleeps), then back to back
+                local = anyio.run(in_process_latency, args.latency_orders, pause)
+                cpu_before = _cpu_seconds(gateway.pid) + _cpu_seconds(server.pid)
+                out = subprocess.run(
+                    [
+                        sys.executable,
+                        str(HERE),
+                        "--role",
+                        "latency",
+                        "--url",
+                        url,
+                        "--latency-orders",
+                        str(args.latency_orders),
+                        "--pause",
+                        str(pause),
+                    ],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                ).stdout
+                latency = json.loads(out.strip().splitlines()[-1])
+                remote = latency["samples"]
+                cpu = _cpu_seconds(gateway.pid) + _cpu_seconds(server.pid) - cpu_before + latency["cpu"]
+                print(
+                    f"latency, light load ({args.latency_orders} orders, one at a time, "
+                    + (f"{pause * 1000:g} ms pause before each" if pause else "back to back")
+                    + ", submit → reply with the fill):"
+                )
+                print(f"  in process      p50 {_pct(local, 0.5):6.3f} ms   p99 {_pct(local, 0.99):6.3f} ms")
+                print(f"  via gateway     p50 {_pct(remote, 0.5):6.3f} ms   p99 {_pct(remote, 0.99):6.3f} ms")
+                print(
+                    f"  added           p50 {_pct(remote, 0.5) - _pct(local, 0.5):6.3f} ms   "
+                    f"p99 {_pct(remote, 0.99) - _pct(local, 0.99):6.3f} ms"
+                )
+                print(
+                    f"  CPU per order   {cpu / len(remote) * 1000:6.3f} ms (gateway + server + strategy, "
+                    f"incl. connect and warm-up)   {_load()}"
+                )
 
             print(
                 f"throughput at saturation ({args.window} outstanding per strategy, {args.seconds:g} s, order + fill event back):"

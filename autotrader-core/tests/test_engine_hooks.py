@@ -8,6 +8,7 @@ from typing import Any
 
 import anyio
 import pytest
+from autotrader_core.engine import ExecutionEngine
 from autotrader_core.enums import OrderStatus
 from autotrader_core.errors import RequestTimeout, RiskRejected
 from autotrader_core.hookspecs import hookimpl
@@ -144,3 +145,26 @@ async def test_safe_submit_waits_the_adapters_settle_delay_before_asking() -> No
         await engine.submit_order("BTCUSDT", "buy", D("0.2"))
         assert time.monotonic() - started >= 0.2
     assert len(broker.received) == 1
+
+
+async def test_a_hook_nobody_implements_costs_no_pluggy_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A market order fires order-event and fill hooks; an observer of order events only gets
+    # them all, and the fill hook (no implementation) does not enter pluggy's call machinery.
+    plugins = PluginManager(disabled=set())
+    seen = Everything()
+    plugins.register(seen, name="everything")
+    called: list[str] = []
+    for caller in vars(plugins.hooks.hook).values():  # each hook caller holds its own executor
+        real = caller._hookexec
+
+        def hookexec(hook_name: str, *args: Any, _real: Any = real) -> Any:
+            called.append(hook_name)
+            return _real(hook_name, *args)
+
+        monkeypatch.setattr(caller, "_hookexec", hookexec)
+    engine = ExecutionEngine(FakeBroker(), plugins=plugins, retry_policy=FAST_RETRY)
+    async with engine:
+        await engine.submit_order("BTCUSDT", "buy", D("1"))
+    assert [name for name, _ in seen.calls].count("order_event") >= 2  # accepted, filled
+    assert "autotrader_on_order_event" in called
+    assert "autotrader_on_fill" not in called  # Everything does not implement it

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, ClassVar
 
 import pytest
@@ -37,7 +38,7 @@ class _Recorder:
 
     def __init__(self, adapter: object, **kwargs: Any) -> None:
         self.built.append(kwargs)
-        self.account, self.names = "paper", None
+        self.account, self.names = "paper", SimpleNamespace(prefix="autotrader.paper.paper.default")
 
     async def run(self, *, ready: Any = None) -> None:
         return None
@@ -55,3 +56,35 @@ def test_compact_after_sets_the_gateways_compaction_policy(
     (kwargs,) = _Recorder.built
     policy = kwargs["compaction"]
     assert (policy.max_records if policy is not None else None) == rows
+
+
+def test_the_gateway_process_tunes_its_collector_once_it_is_ready(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    calls: list[str] = []
+
+    class ReadyRecorder(_Recorder):
+        async def run(self, *, ready: Any = None) -> None:
+            calls.append("started")
+            ready()
+
+    monkeypatch.setattr(gateway_cli, "AccountGateway", ReadyRecorder)
+    monkeypatch.setattr(gateway_cli, "tune_for_serving", lambda: calls.append("tuned"))
+    assert main(["gateway", "--broker", "paper", "--data-dir", str(tmp_path)]) == 0
+    assert calls == ["started", "tuned"]  # after start-up (what is alive then is frozen), once
+    assert "ready" in capsys.readouterr().out
+
+
+def test_tuning_for_serving_freezes_the_start_up_heap_and_raises_the_thresholds() -> None:
+    import gc
+
+    from autotrader_nats.gc_tuning import SERVING_THRESHOLDS, tune_for_serving
+
+    before = gc.get_threshold()
+    try:
+        assert tune_for_serving() == before
+        assert gc.get_threshold() == SERVING_THRESHOLDS
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)

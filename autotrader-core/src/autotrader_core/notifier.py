@@ -47,8 +47,11 @@ class Notifier:
         hooks = self._hooks
         if hooks is None:
             return
+        caller = getattr(hooks, hook_name)
+        if not caller.get_hookimpls():  # nobody listens: pluggy's call machinery is skipped
+            return
         try:
-            getattr(hooks, hook_name)(account=self.account, **kwargs)
+            caller(account=self.account, **kwargs)
         except Exception:
             logger.exception("observer hook %s failed (ignored: order handling goes on)", hook_name)
 

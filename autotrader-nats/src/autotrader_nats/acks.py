@@ -66,9 +66,10 @@ class AckFloor:
 
     async def run(self) -> None:
         """Acknowledge after each wake-up: whatever finished meanwhile costs one acknowledgement."""
+        new_event = type(anyio.Event())  # the running backend's class: no lookup per wake-up
         while True:
             await self._ready.wait()
-            self._ready = anyio.Event()
+            self._ready = new_event()
             await self.flush()
 
     async def flush(self) -> None:

@@ -14,6 +14,7 @@ from autotrader_core.snapshots import CompactionPolicy
 
 from autotrader_nats.budgets import GatewaySettings
 from autotrader_nats.gateway import AccountGateway
+from autotrader_nats.gc_tuning import tune_for_serving
 from autotrader_nats.settings import NatsSettings
 
 __all__ = ["add_commands"]
@@ -73,6 +74,7 @@ async def _gateway(args: argparse.Namespace) -> int:
     )
 
     def ready() -> None:
+        tune_for_serving()  # this process serves the gateway alone (see autotrader_nats.gc_tuning)
         print(f"gateway {gateway.account} ready on {gateway.names.prefix}", flush=True)
 
     stopped = anyio.Event()

@@ -58,7 +58,7 @@ from autotrader_core.hookspecs import hookimpl
 from autotrader_core.journal import Journal, SqliteJournal, codec, default_journal_path
 from autotrader_core.kill_switch import KillReport
 from autotrader_core.market_data import Quote, Stale
-from autotrader_core.models import Instrument, Order, Position
+from autotrader_core.models import Instrument, Order
 from autotrader_core.plugins import PluginManager
 from autotrader_core.risk import RiskChecks
 from autotrader_core.settings import EngineSettings
@@ -102,6 +102,15 @@ _EVENT_ACK_TIMEOUT = 5.0
 _COMMAND_ACK_WAIT = 5.0
 _DEFAULT_COMPACTION = CompactionPolicy()
 _MAX_RUNNING_COMMANDS = 512
+
+
+class _Turn:
+    """A command's place in its order's queue; ``done`` is made when a later command waits for it."""
+
+    __slots__ = ("done",)
+
+    def __init__(self) -> None:
+        self.done: anyio.Event | None = None
 
 
 class _EventTap:
@@ -201,13 +210,16 @@ class AccountGateway:
         """Commands executed by this gateway run (not replayed ones)."""
         self._owners: dict[str, str] = {}
         self._inflight: set[str] = set()
-        self._tails: dict[str, anyio.Event] = {}
+        self._tails: dict[str, _Turn] = {}
+        """The last command queued per order (client order id): the next one about it waits for it."""
         self._outbox: collections.deque[tuple[str | None, str, bytes]] = collections.deque()
         self._outbox_ready = anyio.Event()
         self._published_all = anyio.Event()
         self._incoming: collections.deque[Any] = collections.deque()
         self._acks = AckFloor()
         self._incoming_ready = anyio.Event()
+        self._new_event: Callable[[], anyio.Event] = anyio.Event
+        """Makes an event (the running backend's class once serving: no backend lookup per command)."""
         self._run_id = secrets.token_hex(4)
         self._event_count = 0
         self._nc: Any = None
@@ -245,6 +257,7 @@ class AccountGateway:
     async def _serve(self, ready: Callable[[], None] | None) -> None:
         nc = await nats.connect(**self.nats_settings.connect_options(role=f"gateway-{self.account}"))
         self._nc = nc
+        self._new_event = type(anyio.Event())
         try:
             js = nc.jetstream()
             await self._ensure_streams(js)
@@ -379,7 +392,7 @@ class AccountGateway:
     async def _consume_commands(self) -> None:
         while True:
             await self._incoming_ready.wait()
-            self._incoming_ready = anyio.Event()
+            self._incoming_ready = self._new_event()
             if not self._incoming:
                 continue
             msgs = [self._incoming.popleft() for _ in range(min(512, len(self._incoming)))]
@@ -421,11 +434,14 @@ class AccountGateway:
             claimed = self._log_writer.claim_many_soon(claims)
             claimed.add_done_callback(_retrieved)
             for index, (msg, seq, command, key) in enumerate(batch):
+                # Commands about one order run in arrival order: each waits for the one before
+                # it (an event is made only then: most commands have none).
                 previous = self._tails.get(key)
-                done = anyio.Event()
-                self._tails[key] = done
+                if previous is not None and previous.done is None:
+                    previous.done = self._new_event()
+                turn = self._tails[key] = _Turn()
                 self._workers.submit(
-                    partial(self._run_command, msg, seq, command, claimed, index, previous, done, key)
+                    partial(self._run_command, msg, seq, command, claimed, index, previous, turn, key)
                 )
 
     async def _run_command(
@@ -435,8 +451,8 @@ class AccountGateway:
         command: dict[str, Any],
         claimed: asyncio.Future[list[CommandRecord | None]],
         index: int,
-        previous: anyio.Event | None,
-        done: anyio.Event,
+        previous: _Turn | None,
+        turn: _Turn,
         key: str,
     ) -> None:
         # Commands about one order run in arrival order; others run concurrently.
@@ -445,8 +461,8 @@ class AccountGateway:
         # unrecorded), as it did when the claim was awaited in the consumer task.
         earlier = (await claimed)[index]
         try:
-            if previous is not None:
-                await previous.wait()
+            if previous is not None and previous.done is not None:
+                await previous.done.wait()
             reply = await self._handle(command, earlier)
             reply_to = (msg.headers or {}).get(REPLY_HEADER)
             if reply_to and self._nc is not None:
@@ -456,8 +472,9 @@ class AccountGateway:
             logger.exception("command %s failed in the gateway; left unacknowledged", command_id)
         finally:
             self._inflight.discard(command_id)
-            done.set()
-            if self._tails.get(key) is done:
+            if turn.done is not None:
+                turn.done.set()
+            if self._tails.get(key) is turn:
                 del self._tails[key]
 
     async def _handle(self, command: dict[str, Any], earlier: CommandRecord | None) -> bytes:
@@ -688,12 +705,10 @@ class AccountGateway:
             owner = self._owners.get(order.client_order_id)
             if owner is not None:
                 self.budgets.on_fill(owner, event.fill)
-            body["position"] = encode_position(
-                self.control.positions().get(event.fill.symbol) or _flat(event.fill.symbol)
-            )
+            body["position"] = encode_position(self.engine.oms.position(event.fill.symbol))
         self._outbox.append((order.client_order_id, "", dumps(body)))
         if self._published_all.is_set():
-            self._published_all = anyio.Event()
+            self._published_all = self._new_event()
         self._outbox_ready.set()
 
     async def _publish_events(self, js: JetStreamContext) -> None:
@@ -704,7 +719,7 @@ class AccountGateway:
         while True:
             with anyio.move_on_after(_BALANCES_EVERY):
                 await self._outbox_ready.wait()
-            self._outbox_ready = anyio.Event()
+            self._outbox_ready = self._new_event()
             now = time.monotonic()
             if now - balances_at >= _BALANCES_EVERY or self._draining:
                 balances_at = now
@@ -951,10 +966,6 @@ def _retrieved(future: asyncio.Future[Any]) -> None:
 def _confirmed(future: Any) -> bool:
     # Stored: acknowledged without error (a failure not awaited yet counts as unconfirmed).
     return bool(future.done() and not future.cancelled() and future.exception() is None)
-
-
-def _flat(symbol: str) -> Position:
-    return Position(symbol)
 
 
 async def _add_or_update_stream(js: JetStreamContext, config: api.StreamConfig) -> None:

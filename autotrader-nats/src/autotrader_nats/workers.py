@@ -23,11 +23,12 @@ ends the worker's task group)."""
 
 
 class _Worker:
-    __slots__ = ("job", "wake")
+    __slots__ = ("job", "new_event", "wake")
 
     def __init__(self) -> None:
         self.job: Job | None = None
-        self.wake = anyio.Event()
+        self.new_event: Callable[[], anyio.Event] = type(anyio.Event())  # no backend lookup per job
+        self.wake = self.new_event()
 
 
 class WorkerPool:
@@ -70,7 +71,7 @@ class WorkerPool:
             if self._backlog:
                 job = self._backlog.popleft()
             else:
-                me.wake = anyio.Event()
+                me.wake = me.new_event()
                 self._idle.append(me)
                 await me.wake.wait()
                 job, me.job = me.job, None
