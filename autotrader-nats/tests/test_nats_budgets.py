@@ -10,7 +10,8 @@ import anyio
 import pytest
 from autotrader_core.enums import OrderSide, OrderStatus
 from autotrader_core.errors import RiskRejected
-from autotrader_core.models import Order
+from autotrader_core.events import OrderFilled
+from autotrader_core.models import Fill, Order
 from autotrader_nats import (
     AccountGateway,
     GatewaySettings,
@@ -19,6 +20,7 @@ from autotrader_nats import (
     StrategyBudget,
     connect_gateway,
 )
+from autotrader_nats import gateway as gateway_module
 from autotrader_nats.budgets import STRATEGY_NOTIONAL, STRATEGY_ORDER_RATE, STRATEGY_POSITION, BudgetBook
 from nats_kit import NatsServer
 from pydantic import ValidationError
@@ -137,3 +139,29 @@ def test_a_restarted_gateway_starts_each_position_from_the_recovered_orders() ->
             open_orders=[],
             last_price=lambda _: Decimal("100"),
         )
+
+
+async def test_a_gateway_keeps_few_finished_owners_and_reads_a_forgotten_one_back_for_a_late_fill(
+    gateway: AccountGateway, nats_server: NatsServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A gateway runs for months: the owners of finished orders must not pile up in memory; a
+    # late fill of an order whose owner was forgotten still counts in that strategy's budget.
+    monkeypatch.setattr(gateway_module, "_FINISHED_OWNERS_KEPT", 2)
+    async with remote(nats_server, "capped") as capped:
+        done = [await capped.submit_order("BTCUSDT", side, Decimal("0.001")) for side in ("buy", "sell") * 3]
+    with anyio.fail_after(5):  # every order's events published
+        while gateway._outbox:
+            await anyio.sleep(0.02)
+    assert len(gateway._owners) <= 2  # no order is open: only the last finished ones' owners
+    first = done[0].client_order_id
+    gateway._owners.pop(first, None)  # forgotten, whatever the order of the publishes was
+    before = gateway.budgets.position("capped", "BTCUSDT")
+    order = gateway.control.order(first)
+    assert order is not None
+    late = Fill("late-1", first, "BTCUSDT", OrderSide.BUY, Decimal("0.001"), Decimal("100"))
+    gateway._queue_order_event(order, OrderFilled(late))  # as the engine's hook would
+    with anyio.fail_after(5):
+        while gateway.budgets.position("capped", "BTCUSDT") == before:
+            await anyio.sleep(0.02)
+    assert gateway.budgets.position("capped", "BTCUSDT") == before + Decimal("0.001")
+    assert gateway.owner_of(first) == "capped"  # read back from the command log

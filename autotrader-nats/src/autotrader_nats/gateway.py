@@ -58,7 +58,7 @@ from autotrader_core.hookspecs import hookimpl
 from autotrader_core.journal import Journal, SqliteJournal, codec, default_journal_path
 from autotrader_core.kill_switch import KillReport
 from autotrader_core.market_data import Quote, Stale
-from autotrader_core.models import Instrument, Order
+from autotrader_core.models import Fill, Instrument, Order
 from autotrader_core.plugins import PluginManager
 from autotrader_core.risk import RiskChecks
 from autotrader_core.settings import EngineSettings
@@ -102,6 +102,13 @@ _EVENT_ACK_TIMEOUT = 5.0
 _COMMAND_ACK_WAIT = 5.0
 _DEFAULT_COMPACTION = CompactionPolicy()
 _MAX_RUNNING_COMMANDS = 512
+_FINISHED_OWNERS_KEPT = 100_000
+"""Finished orders whose owner stays in memory; older ones are read back from the command log."""
+
+
+_Outgoing = tuple[str | None, str, bytes, Fill | None]
+"""An event message waiting to be published: client order id (``None``: an account event), subject
+(for account events), body, and a fill not yet counted in its owner's budget (owner forgotten)."""
 
 
 class _Turn:
@@ -209,10 +216,13 @@ class AccountGateway:
         self.commands_executed = 0
         """Commands executed by this gateway run (not replayed ones)."""
         self._owners: dict[str, str] = {}
+        """Owner by client order id: every open order's, and the last finished ones' (a cache of
+        the command log, bounded so a gateway that runs for months does not grow with every order)."""
+        self._finished_owners: collections.deque[str] = collections.deque()
         self._inflight: set[str] = set()
         self._tails: dict[str, _Turn] = {}
         """The last command queued per order (client order id): the next one about it waits for it."""
-        self._outbox: collections.deque[tuple[str | None, str, bytes]] = collections.deque()
+        self._outbox: collections.deque[_Outgoing] = collections.deque()
         self._outbox_ready = anyio.Event()
         self._published_all = anyio.Event()
         self._incoming: collections.deque[Any] = collections.deque()
@@ -602,7 +612,9 @@ class AccountGateway:
     # -- trading state (KV) -------------------------------------------------------------------
     def owner_of(self, client_order_id: str) -> str | None:
         """The strategy that sent this order (:data:`UNOWNED` for orders no strategy sent), or ``None``
-        when this gateway run has not seen it (an order finished before the last restart)."""
+        when this gateway run has not seen it (an order finished before the last restart) or
+        forgot it (it finished more than 100,000 finished orders ago; the command log keeps it:
+        :meth:`CommandLog.owner_of <autotrader_nats.command_log.CommandLog.owner_of>`)."""
         return self._owners.get(client_order_id)
 
     async def kill(self, *, actor: str, reason: str = "operator") -> KillReport:
@@ -695,18 +707,24 @@ class AccountGateway:
 
     # -- events out ----------------------------------------------------------------------------
     def _queue_order_event(self, order: Order, event: OrderEvent) -> None:
+        cid = order.client_order_id
         body: dict[str, Any] = {
             "account": str(self.account),
             "type": "order",
             "order": codec.encode_order(order),
             "event": codec.encode_event(event),
         }
+        unbudgeted = None
         if isinstance(event, OrderFilled):
-            owner = self._owners.get(order.client_order_id)
+            owner = self._owners.get(cid)
             if owner is not None:
                 self.budgets.on_fill(owner, event.fill)
+            elif self.budgets.budgets:  # owner forgotten (a late fill): counted once it is read back
+                unbudgeted = event.fill
             body["position"] = encode_position(self.engine.oms.position(event.fill.symbol))
-        self._outbox.append((order.client_order_id, "", dumps(body)))
+        self._outbox.append((cid, "", dumps(body), unbudgeted))
+        if not order.is_open:
+            self._forget_owner_later(cid)
         if self._published_all.is_set():
             self._published_all = self._new_event()
         self._outbox_ready.set()
@@ -731,7 +749,7 @@ class AccountGateway:
                     }
                 )
                 if balances != balances_sent:
-                    self._outbox.append((None, self.names.account_events, balances))
+                    self._outbox.append((None, self.names.account_events, balances, None))
                     balances_sent = balances
             while self._outbox:
                 batch = [self._outbox.popleft() for _ in range(min(_EVENT_BATCH, len(self._outbox)))]
@@ -739,12 +757,23 @@ class AccountGateway:
             if not self._outbox:
                 self._published_all.set()
 
-    async def _publish_batch(self, js: JetStreamContext, batch: list[tuple[str | None, str, bytes]]) -> None:
+    def _forget_owner_later(self, cid: str) -> None:
+        # The owners of the last _FINISHED_OWNERS_KEPT finished orders stay; an older one's late
+        # event reads its owner back from the command log (see _publish_batch).
+        finished = self._finished_owners
+        finished.append(cid)
+        if len(finished) > _FINISHED_OWNERS_KEPT:
+            old = finished.popleft()
+            known = self.control.order(old)
+            if known is None or not known.is_open:
+                self._owners.pop(old, None)
+
+    async def _publish_batch(self, js: JetStreamContext, batch: list[_Outgoing]) -> None:
         # One message per strategy subject for the events ready together (in their order);
         # the id is fixed before the first attempt, so a re-send is de-duplicated.
         grouped: dict[str, list[bytes]] = {}
         items: list[tuple[str, bytes, str]] = []
-        for cid, subject, payload in batch:
+        for cid, subject, payload, unbudgeted in batch:
             if cid is None:  # balances: one message each, as consumers of evt.account read them
                 self._event_count += 1
                 items.append((subject, payload, f"{self._run_id}-{self._event_count}"))
@@ -753,6 +782,9 @@ class AccountGateway:
             if owner is None:
                 owner = await anyio.to_thread.run_sync(self.command_log.owner_of, cid) or UNOWNED
                 self._owners[cid] = owner
+                self._forget_owner_later(cid)  # read back for a late event: forgotten again in turn
+            if unbudgeted is not None:
+                self.budgets.on_fill(owner, unbudgeted)
             owner_subject = self._subjects.get(owner)
             if owner_subject is None:  # built once per owner
                 owner_subject = self._subjects[owner] = self.names.order_events(owner)
