@@ -25,8 +25,6 @@ from typing import TypeVar
 from autotrader_core.adapter import BrokerAdapter, OrderChange
 from autotrader_core.enums import OrderStatus
 from autotrader_core.errors import (
-    BrokerProtocolError,
-    CircuitOpen,
     OrderNotFound,
     TransientError,
 )
@@ -42,6 +40,7 @@ from autotrader_core.resiliency import (
     RetryPolicy,
     retry,
 )
+from autotrader_core.resiliency.failures import TRANSPORT_FAILURES
 from autotrader_core.resolver import NEVER_ARRIVED_CODE, OutcomeResolver
 
 __all__ = ["NEVER_ARRIVED_CODE", "BrokerGateway", "LookupResult", "UnsentRule"]
@@ -117,7 +116,7 @@ class BrokerGateway:
         as :meth:`track` does (written out: a kill switch makes thousands of these calls)."""
         try:
             result = await self.breaker.call(partial(retry, fn, self.retry_policy))
-        except (TransientError, CircuitOpen, BrokerProtocolError):
+        except TRANSPORT_FAILURES:
             self.failures.record_failure(operation)
             raise
         self.failures.record_success(operation)
@@ -130,7 +129,7 @@ class BrokerGateway:
         """
         try:
             result = await fn()
-        except (TransientError, CircuitOpen, BrokerProtocolError):
+        except TRANSPORT_FAILURES:
             self.failures.record_failure(operation)
             raise
         self.failures.record_success(operation)

@@ -72,6 +72,7 @@ from autotrader_core.notifier import Notifier
 from autotrader_core.order_flow import OrderFlow
 from autotrader_core.resend import ResendRule
 from autotrader_core.resiliency import CircuitBreaker, FailureTracker, RetryPolicy
+from autotrader_core.resiliency.failures import TRANSPORT_FAILURES
 from autotrader_core.resiliency.retry import Sleep, record_attempts, retry
 
 T = TypeVar("T")
@@ -662,7 +663,7 @@ class OutcomeResolver:
                 # counts as a failure, a broker's refusal is a healthy answer.
                 try:
                     events = await gateway.breaker.call(request)
-                except (TransientError, CircuitOpen, BrokerProtocolError):
+                except TRANSPORT_FAILURES:
                     gateway.failures.record(operation, ok=False)
                     raise
                 gateway.failures.record(operation, ok=True)

@@ -18,6 +18,8 @@ from typing import Any, Protocol
 
 import anyio
 
+from autotrader_nats._events import event_factory
+
 __all__ = ["AckFloor"]
 
 logger = logging.getLogger(__name__)
@@ -66,7 +68,7 @@ class AckFloor:
 
     async def run(self) -> None:
         """Acknowledge after each wake-up: whatever finished meanwhile costs one acknowledgement."""
-        new_event = type(anyio.Event())  # the running backend's class: no lookup per wake-up
+        new_event = event_factory()
         while True:
             await self._ready.wait()
             self._ready = new_event()

@@ -68,6 +68,7 @@ from nats.js import JetStreamContext, api
 from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
 
+from autotrader_nats._events import event_factory
 from autotrader_nats.acks import AckFloor
 from autotrader_nats.budgets import BudgetBook, StrategyBudget
 from autotrader_nats.command_log import CommandLog, CommandRecord
@@ -267,7 +268,7 @@ class AccountGateway:
     async def _serve(self, ready: Callable[[], None] | None) -> None:
         nc = await nats.connect(**self.nats_settings.connect_options(role=f"gateway-{self.account}"))
         self._nc = nc
-        self._new_event = type(anyio.Event())
+        self._new_event = event_factory()
         try:
             js = nc.jetstream()
             await self._ensure_streams(js)

@@ -63,6 +63,7 @@ from autotrader_core.shutdown import signals_supported
 from autotrader_core.strategy import Strategy, strategy_symbols
 from nats.js import api
 
+from autotrader_nats._events import event_factory
 from autotrader_nats.settings import NatsSettings
 from autotrader_nats.shutdown import RemoteShutdownReport
 from autotrader_nats.wire import (
@@ -325,8 +326,7 @@ class RemoteEngine:
         await self._subscribe_events()
         self._task_group = anyio.create_task_group()
         await self._task_group.__aenter__()
-        # anyio.Event() looks the running backend up each time; its class does not change.
-        self._new_event = type(anyio.Event())
+        self._new_event = event_factory()
         self._running = True
         self._watching = True
         self._task_group.start_soon(self._watch_replies)

@@ -12,8 +12,9 @@ from __future__ import annotations
 import collections
 from collections.abc import Awaitable, Callable
 
-import anyio
 from anyio.abc import TaskGroup
+
+from autotrader_nats._events import event_factory
 
 __all__ = ["WorkerPool"]
 
@@ -27,7 +28,7 @@ class _Worker:
 
     def __init__(self) -> None:
         self.job: Job | None = None
-        self.new_event: Callable[[], anyio.Event] = type(anyio.Event())  # no backend lookup per job
+        self.new_event = event_factory()
         self.wake = self.new_event()
 
 

@@ -12,7 +12,13 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["FailureTracker", "OperationStats"]
+from autotrader_core.errors import BrokerProtocolError, CircuitOpen, TransientError
+
+__all__ = ["TRANSPORT_FAILURES", "FailureTracker", "OperationStats"]
+
+TRANSPORT_FAILURES = (TransientError, CircuitOpen, BrokerProtocolError)
+"""What counts as a failed broker request: transport trouble, never a broker's refusal (a
+refusal is a healthy answer). Every tracked request catches exactly these."""
 
 
 @dataclass(frozen=True, slots=True)
