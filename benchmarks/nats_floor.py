@@ -109,6 +109,7 @@ async def strategy(url: str, owner: str, seconds: float, window: int) -> None:
     await nc.subscribe(inbox + ".*", cb=on_reply)
     config = api.ConsumerConfig(ack_policy=api.AckPolicy.ALL)
     await js.subscribe(f"evt.{owner}", durable=owner, cb=on_event, manual_ack=True, config=config)
+    await asyncio.to_thread(gateway_bench.wait_for_start)
     stop_at = time.monotonic() + seconds
     done = 0
     made = 0
@@ -196,16 +197,16 @@ def main() -> None:
                 f"stream publish → push consumer → reply, one process: p50 {statistics.median(samples):.3f} ms"
             )
             for n in (1, 4):
-                g0, s0 = _cpu(gw.pid), _cpu(server.pid)
-                results = gateway_bench.run_processes(
-                    [[sys.executable, str(HERE), "strategy", url, f"s{n}x{i}", "5", "32"] for i in range(n)]
+                results, (gateway_cpu, server_cpu) = gateway_bench.run_processes(
+                    [[sys.executable, str(HERE), "strategy", url, f"s{n}x{i}", "5", "32"] for i in range(n)],
+                    (gw.pid, server.pid),
                 )
                 orders = sum(r["orders"] for r in results)
                 seconds = max(r["seconds"] for r in results)
                 per = 1e6 / orders
                 print(
                     f"{n} strategy process(es): {orders / seconds:,.0f} orders/s; CPU per order (µs): "
-                    f"gateway {(_cpu(gw.pid) - g0) * per:.0f}, server {(_cpu(server.pid) - s0) * per:.0f}, "
+                    f"gateway {gateway_cpu * per:.0f}, server {server_cpu * per:.0f}, "
                     f"strategies {sum(r['cpu'] for r in results) * per:.0f}"
                 )
         finally:

@@ -7,13 +7,22 @@ builds such a venv: ``.nox/nats/bin/python benchmarks/nats_gateway.py``.
 Every process shares the machine: one nats-server (JetStream, file storage), one gateway
 process (paper broker inside, journal ``sync="intent"``), and 1, 4, 16 strategy processes.
 
-* **throughput**: each strategy keeps ``--window`` market orders outstanding for
-  ``--seconds``; an order counts once its reply (the filled order) *and* its fill event
-  (from the event stream) are back at the strategy.
+* **throughput at saturation**: for 1, 4 and 16 strategy processes, the offered load is stepped
+  up (``--outstanding``: 128, 512, 2,048 market orders outstanding in all, split across the
+  processes, each step ``--seconds`` long, every process starting together); an order counts
+  once its reply (the filled order) *and* its fill event (from the event stream) are back at
+  the strategy. The best step is the saturation figure: with too few orders outstanding the
+  figure measures the round trip's latency, not what the gateway can carry (32 per strategy,
+  this benchmark's only load until session 5, left the gateway's event loop idle a third of
+  the time). Each step also prints the submit → reply p50, which grows with the queue.
 * **added latency**: one strategy, light load (one order at a time; with a 5 ms pause before
   each, so every process is idle when an order comes, and back to back), the
   time from ``submit_order`` to the reply, versus ``ExecutionEngine.submit_order`` on the
   same paper broker in process.
+* **journal compaction**: the gateway's compactor is off during the steps (its fold, every
+  100,000 rows, would land in whichever step its 60 s check falls); the journal is folded once
+  at the end and its cost printed per row and per order — a gateway that runs for long pays it
+  on top of the steps' CPU per order.
 * **CPU per order**: process CPU time (user + system) of the gateway, the server and the
   strategy processes over a phase, divided by its orders — much less noisy than orders/s on
   a shared machine (other jobs take wall time, not our CPU time). The load average is printed
@@ -38,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.to_thread
 
 PRICE = Decimal("50000")
 HERE = Path(__file__).resolve()
@@ -84,27 +94,32 @@ def _server_binary() -> str:
 # -- roles (child processes) -----------------------------------------------------------------
 async def gateway_role(url: str, data_dir: str, default_gc: bool = False) -> None:
     """The gateway process (its collector tuned like ``autotrader gateway``'s unless ``default_gc``)."""
+    from autotrader_core.gc_tuning import tune_for_serving
     from autotrader_core.settings import EngineSettings
     from autotrader_nats import AccountGateway, NatsSettings
-    from autotrader_nats.gc_tuning import tune_for_serving
 
     gateway = AccountGateway(
         paper(),
         nats_settings=NatsSettings(servers=[url]),
         settings=EngineSettings(data_dir=Path(data_dir), journal_fsync=False, reconcile_interval=0),
         quote_interval=0.5,
+        # Folded once at the end and measured on its own (compaction_cost): a fold that ran
+        # whenever its 60 s check came would land in one step and not the others.
+        compaction=None,
     )
 
     def ready() -> None:
-        if not default_gc:  # as `autotrader gateway` does (autotrader_nats.gc_tuning)
+        if not default_gc:  # as `autotrader gateway` does (autotrader_core.gc_tuning)
             tune_for_serving()
         print("ready", flush=True)
 
     await gateway.run(ready=ready)
 
 
-async def strategy_role(url: str, owner: str, seconds: float, window: int) -> None:
-    """One strategy process at saturation: ``window`` orders outstanding; prints its counts."""
+async def strategy_role(url: str, owner: str, seconds: float, window: int, wait: bool = False) -> None:
+    """One strategy process at saturation: ``window`` orders outstanding; prints its counts.
+
+    ``wait``: once connected, wait for the driver's start signal (:func:`run_processes`)."""
     from autotrader_core.models import Fill, Position
     from autotrader_core.strategy import Strategy, StrategyContext
     from autotrader_nats import NatsSettings, connect_gateway
@@ -124,17 +139,22 @@ async def strategy_role(url: str, owner: str, seconds: float, window: int) -> No
 
     finished = False
     replies: list[str] = []
+    reply_times: list[float] = []
     errors = 0
     async with connect_gateway(
         "paper", "paper", strategy=Counter(), nats_settings=NatsSettings(servers=[url], request_timeout=30)
     ) as engine:
+        if wait:
+            await anyio.to_thread.run_sync(wait_for_start)
         stop_at = time.monotonic() + seconds
 
         async def worker() -> None:
             nonlocal errors
             while time.monotonic() < stop_at:
                 try:
+                    sent = time.perf_counter()
                     order = await engine.submit_order("BTCUSDT", "buy", Decimal("0.001"))
+                    reply_times.append(time.perf_counter() - sent)
                     replies.append(order.client_order_id)
                     if order.client_order_id not in fills:
                         waiting.add(order.client_order_id)
@@ -159,6 +179,7 @@ async def strategy_role(url: str, owner: str, seconds: float, window: int) -> No
                 "seconds": elapsed,
                 "errors": errors,
                 "cpu": time.process_time() - cpu_started,
+                "reply_p50_ms": _pct(reply_times, 0.5) * 1000 if reply_times else 0.0,
             }
         ),
         flush=True,
@@ -215,10 +236,43 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def run_processes(commands: list[list[str]]) -> list[dict[str, Any]]:
-    """Start every command at once, wait for all; the JSON object each printed last."""
-    children = [subprocess.Popen(command, stdout=subprocess.PIPE, text=True) for command in commands]
-    return [json.loads(c.communicate()[0].strip().splitlines()[-1]) for c in children]
+def wait_for_start() -> None:
+    """A strategy process's side of the start barrier (:func:`run_processes`): call it once
+    connected; it says so and blocks until every strategy process is connected too."""
+    print("ready", flush=True)
+    sys.stdin.readline()
+
+
+def run_processes(
+    commands: list[list[str]], pids: tuple[int, ...] = ()
+) -> tuple[list[dict[str, Any]], list[float]]:
+    """Start every command, let them all go at once, wait for all.
+
+    Each process imports, connects and subscribes first, says ``ready``
+    (:func:`wait_for_start`) and waits: the measured phases start together, after every
+    process's start-up, so no process's imports and connect share the CPU with another's
+    measured orders.
+
+    Returns:
+        The JSON object each printed last, and the CPU seconds each of ``pids`` (the gateway,
+        the server) used from the common start until the last one finished.
+    """
+    children = [
+        subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        for command in commands
+    ]
+    for child in children:
+        assert child.stdout is not None
+        line = child.stdout.readline().strip()
+        if line != "ready":
+            raise SystemExit(f"a strategy process did not start (it printed {line!r})")
+    cpu_at_start = [_cpu_seconds(pid) for pid in pids]
+    for child in children:
+        assert child.stdin is not None
+        child.stdin.write("go\n")
+        child.stdin.flush()
+    results = [json.loads(c.communicate()[0].strip().splitlines()[-1]) for c in children]
+    return results, [_cpu_seconds(pid) - before for pid, before in zip(pids, cpu_at_start, strict=True)]
 
 
 def _load() -> str:
@@ -230,6 +284,48 @@ def _pct(samples: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+def _throughput_step(
+    args: argparse.Namespace, url: str, gateway_pid: int, server_pid: int, n: int, window: int
+) -> float:
+    """One load step: ``n`` strategy processes with ``window`` orders outstanding each; prints it, returns orders/s."""
+    results, (gateway_cpu, server_cpu) = run_processes(
+        [
+            [
+                sys.executable,
+                str(HERE),
+                "--role",
+                "strategy",
+                "--url",
+                url,
+                "--owner",
+                f"n{n}w{window}s{i}",
+                "--seconds",
+                str(args.seconds),
+                "--window",
+                str(window),
+                "--wait-for-start",
+            ]
+            for i in range(n)
+        ],
+        (gateway_pid, server_pid),
+    )
+    orders = sum(r["orders"] for r in results)
+    seconds = max(r["seconds"] for r in results)
+    errors = sum(r["errors"] for r in results)
+    strategies_cpu = sum(r["cpu"] for r in results)
+    per = 1000 / max(1, orders)
+    rate = float(orders / seconds)
+    print(
+        f"  {n:2d} strategy process(es) × {window:4d} outstanding: {rate:8.0f} orders/s aggregate "
+        f"({orders} orders, {errors} errors); submit → reply p50 {max(r['reply_p50_ms'] for r in results):.1f} ms\n"
+        f"      CPU per order {(gateway_cpu + server_cpu + strategies_cpu) * per:.3f} ms: gateway "
+        f"{gateway_cpu * per:.3f}, server {server_cpu * per:.3f}, strategies {strategies_cpu * per:.3f} "
+        f"(every process from the common start)   {_load()}",
+        flush=True,
+    )
+    return rate
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else "")
     parser.add_argument("--role", default="driver", choices=["driver", "gateway", "strategy", "latency"])
@@ -237,10 +333,18 @@ def main() -> None:
     parser.add_argument("--data-dir")
     parser.add_argument("--owner", default="s0")
     parser.add_argument("--seconds", type=float, default=5.0)
-    parser.add_argument("--window", type=int, default=32, help="orders outstanding per strategy")
+    parser.add_argument("--window", type=int, default=32, help="strategy role: orders outstanding")
+    parser.add_argument(
+        "--outstanding",
+        default="128,512,2048",
+        help="the load steps: orders outstanding in all, split across the strategy processes",
+    )
     parser.add_argument("--strategies", default="1,4,16")
     parser.add_argument("--latency-orders", type=int, default=500)
     parser.add_argument("--pause", type=float, default=0.005, help="latency role: seconds before each order")
+    parser.add_argument(
+        "--wait-for-start", action="store_true", help="strategy role: start on the driver's signal (stdin)"
+    )
     parser.add_argument("--profile", help="cProfile the gateway process into this file (pstats)")
     parser.add_argument(
         "--default-gc", action="store_true", help="leave the gateway's garbage collector untuned (for an A/B)"
@@ -257,7 +361,7 @@ def main() -> None:
         anyio.run(gateway_role, args.url, args.data_dir, args.default_gc)
         return
     if args.role == "strategy":
-        anyio.run(strategy_role, args.url, args.owner, args.seconds, args.window)
+        anyio.run(strategy_role, args.url, args.owner, args.seconds, args.window, args.wait_for_start)
         return
     if args.role == "latency":
         anyio.run(latency_role, args.url, args.latency_orders, args.pause)
@@ -338,41 +442,18 @@ def main() -> None:
                 )
 
             print(
-                f"throughput at saturation ({args.window} outstanding per strategy, {args.seconds:g} s, order + fill event back):"
+                f"throughput, the offered load stepped up until it saturates ({args.seconds:g} s per step; an order "
+                "counts once its reply and its fill event are back):"
             )
             for n in (int(x) for x in args.strategies.split(",")):
-                gateway_cpu, server_cpu = _cpu_seconds(gateway.pid), _cpu_seconds(server.pid)
-                results = run_processes(
-                    [
-                        [
-                            sys.executable,
-                            str(HERE),
-                            "--role",
-                            "strategy",
-                            "--url",
-                            url,
-                            "--owner",
-                            f"n{n}s{i}",
-                            "--seconds",
-                            str(args.seconds),
-                            "--window",
-                            str(args.window),
-                        ]
-                        for i in range(n)
-                    ]
-                )
-                orders = sum(r["orders"] for r in results)
-                seconds = max(r["seconds"] for r in results)
-                errors = sum(r["errors"] for r in results)
-                gateway_cpu = _cpu_seconds(gateway.pid) - gateway_cpu
-                server_cpu = _cpu_seconds(server.pid) - server_cpu
-                strategies_cpu = sum(r["cpu"] for r in results)
-                per = 1000 / max(1, orders)
+                best: tuple[float, int] = (0.0, 0)
+                for outstanding in (int(x) for x in args.outstanding.split(",")):
+                    window = max(1, outstanding // n)
+                    rate = _throughput_step(args, url, gateway.pid, server.pid, n, window)
+                    best = max(best, (rate, n * window))
                 print(
-                    f"  {n:2d} strategy process(es): {orders / seconds:8.0f} orders/s aggregate ({orders} orders, {errors} errors)\n"
-                    f"      CPU per order {(gateway_cpu + server_cpu + strategies_cpu) * per:.3f} ms: gateway "
-                    f"{gateway_cpu * per:.3f}, server {server_cpu * per:.3f}, strategies {strategies_cpu * per:.3f} "
-                    f"(their own from the first order)   {_load()}"
+                    f"  {n:2d} strategy process(es) at saturation: {best[0]:8.0f} orders/s "
+                    f"({best[1]} orders outstanding)"
                 )
         finally:
             if gateway is not None and gateway.poll() is None:
@@ -380,6 +461,29 @@ def main() -> None:
                 gateway.wait(30)
             server.send_signal(signal.SIGTERM)
             server.wait(10)
+        anyio.run(compaction_cost, next((Path(tmp) / "data").glob("journal*.sqlite3")))
+
+
+async def compaction_cost(path: Path) -> None:
+    """Fold the gateway's journal as its compactor would (every 100,000 rows by default), and
+    print what that costs per order: a gateway pays it on top of the steps above."""
+    from autotrader_core.journal import SqliteJournal
+    from autotrader_core.snapshots import compact_journal
+
+    journal = SqliteJournal(path, fsync=False)
+    broker = paper()
+    await broker.connect()
+    instruments = await broker.get_instruments()
+    async with journal:
+        cpu, wall = time.process_time(), time.perf_counter()
+        result = await compact_journal(journal, instruments=instruments)
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    per_row = cpu / max(1, result.rows_folded) * 1e6
+    print(
+        f"journal compaction (a long-running gateway folds its tail every 100,000 rows): "
+        f"{result.rows_folded} rows folded in {cpu:.1f} s CPU ({wall:.1f} s): {per_row:.0f} µs per row, "
+        f"{per_row * 3:.0f} µs per market order (intent, accept, fill) in the gateway process   {_load()}"
+    )
 
 
 if __name__ == "__main__":

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -16,6 +17,8 @@ from autotrader_core.journal.codec import CorruptJournal
 from autotrader_core.journal.sqlite import insert_rows
 from autotrader_core.models import Fill, Order, Position
 from autotrader_core.resiliency.dead_letter import DeadLetter
+from hypothesis import given
+from hypothesis import strategies as st
 
 AT = datetime(2026, 12, 6, 10, 0, 0, 123456, tzinfo=UTC)
 
@@ -154,3 +157,94 @@ def test_journal_rows_are_written_exactly_as_the_standard_library_would() -> Non
     # The journal's text does not change with the encoder: rows written before and after read alike.
     for body in _bodies():
         assert codec.dumps(body) == json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        AT,
+        AT.replace(microsecond=0),
+        AT.replace(microsecond=1),
+        datetime(1, 1, 1, tzinfo=UTC),
+        datetime(999, 5, 5, 1, 2, 3, tzinfo=UTC),
+        datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+        datetime(2026, 10, 25, 1, 30, fold=1, tzinfo=UTC),
+        datetime(2026, 12, 6, 12, 0, tzinfo=timezone(timedelta(hours=5, minutes=30))),
+        datetime(2026, 12, 6, 12, 0, tzinfo=timezone(timedelta(seconds=-3601))),
+        datetime(2026, 12, 6, 12, 0, 0, 5),
+    ],
+)
+def test_a_timestamp_is_written_as_isoformat_writes_it(moment: datetime) -> None:
+    # The fast path (UTC: orjson's RFC 3339) must not change one character of a journal row.
+    assert codec.timestamp(moment) == moment.isoformat()
+    order = codec.encode_order(
+        Order(
+            "at-9",
+            "BTCUSDT",
+            OrderSide.BUY,
+            OrderType.MARKET,
+            Decimal("1"),
+            created_at=moment,
+            updated_at=moment,
+        )
+    )
+    assert order["created_at"] == order["updated_at"] == moment.isoformat()
+
+
+def test_a_datetime_subclass_is_written_by_its_own_isoformat() -> None:
+    class Stamp(datetime):
+        def isoformat(self, sep: str = "T", timespec: str = "auto") -> str:
+            return "stamp"
+
+    assert codec.timestamp(Stamp(2026, 12, 6, tzinfo=UTC)) == "stamp"
+
+
+@given(st.datetimes(timezones=st.just(UTC)))
+def test_any_utc_time_is_written_as_isoformat_writes_it(moment: datetime) -> None:
+    assert codec.timestamp(moment) == moment.isoformat()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            '{"quantity": "0.001", "n": 3, "ok": true, "none": null}',
+            {"quantity": "0.001", "n": 3, "ok": True, "none": None},
+        ),
+        ('{"price": 0.1}', {"price": Decimal("0.1")}),
+        (
+            '{"legs": [{"price": 1e-8}, {"qty": 2.50}]}',
+            {"legs": [{"price": Decimal("1e-8")}, {"qty": Decimal("2.50")}]},
+        ),
+        ('{"big": 123456789012345678901234567890}', {"big": 123456789012345678901234567890}),
+    ],
+)
+def test_exact_json_parses_as_the_standard_library_with_decimal_floats(text: str, expected: Any) -> None:
+    from autotrader_core.decimals import loads_exact
+
+    body = loads_exact(text)
+    assert body == expected == json.loads(text, parse_float=Decimal)
+    assert loads_exact(text.encode()) == expected  # bytes too
+    assert not any(type(v) is float for v in _leaves(body))
+    assert codec.loads(text) == expected
+
+
+def test_what_only_the_standard_library_reads_is_still_read() -> None:
+    from autotrader_core.decimals import loads_exact
+
+    assert math.isnan(loads_exact('{"x": NaN}')["x"])  # as json.loads read it before
+
+
+def _leaves(value: Any) -> list[Any]:
+    if isinstance(value, dict):
+        return [leaf for v in value.values() for leaf in _leaves(v)]
+    if isinstance(value, list):
+        return [leaf for v in value for leaf in _leaves(v)]
+    return [value]
+
+
+def test_a_body_that_is_not_a_json_object_is_a_corrupt_row() -> None:
+    with pytest.raises(CorruptJournal, match="not JSON"):
+        codec.loads('{"quantity": ')
+    with pytest.raises(CorruptJournal, match="not a JSON object"):
+        codec.loads("[1, 2]")

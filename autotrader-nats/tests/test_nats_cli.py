@@ -73,18 +73,3 @@ def test_the_gateway_process_tunes_its_collector_once_it_is_ready(
     assert main(["gateway", "--broker", "paper", "--data-dir", str(tmp_path)]) == 0
     assert calls == ["started", "tuned"]  # after start-up (what is alive then is frozen), once
     assert "ready" in capsys.readouterr().out
-
-
-def test_tuning_for_serving_freezes_the_start_up_heap_and_raises_the_thresholds() -> None:
-    import gc
-
-    from autotrader_nats.gc_tuning import SERVING_THRESHOLDS, tune_for_serving
-
-    before = gc.get_threshold()
-    try:
-        assert tune_for_serving() == before
-        assert gc.get_threshold() == SERVING_THRESHOLDS
-        assert gc.get_freeze_count() > 0
-    finally:
-        gc.unfreeze()
-        gc.set_threshold(*before)

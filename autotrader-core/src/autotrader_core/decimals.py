@@ -7,14 +7,18 @@ converted directly, never through ``float``.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
+
+import orjson
 
 from autotrader_core.errors import BrokerProtocolError, InvalidOrder
 
 __all__ = [
     "decimal_from_wire",
+    "loads_exact",
     "optional_decimal_from_wire",
     "require_decimal",
     "round_to_step",
@@ -150,3 +154,43 @@ def round_to_step(value: Decimal, step: Decimal, *, mode: str = "nearest") -> De
     if isinstance(exponent, int) and exponent < 0:
         result = result.quantize(step)  # keep the step's scale: 0.10 not 0.1000
     return result
+
+
+_EXACT = json.JSONDecoder(parse_float=Decimal)
+"""The standard library's parser with every JSON float as a ``Decimal`` (one, built once:
+``json.loads(text, parse_float=...)`` builds a decoder per call)."""
+
+
+def loads_exact(text: str | bytes) -> Any:
+    """Parse JSON with every number written with a fraction or an exponent as a ``Decimal``.
+
+    orjson parses first (four to five times faster than the standard library); only text in
+    which it found a float — an amount written as a JSON number — is parsed again by the
+    standard library with those numbers as ``Decimal``, so ``0.1`` stays exactly ``0.1``.
+    What orjson refuses and the standard library reads (an integer past 64 bits, ``NaN``)
+    is read as before.
+
+    Raises:
+        ValueError: not JSON.
+    """
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return _EXACT.decode(text if isinstance(text, str) else text.decode())
+    if _has_float(value):
+        return _EXACT.decode(text if isinstance(text, str) else text.decode())
+    return value
+
+
+def _has_float(value: object) -> bool:
+    # One loop over the parsed value, not a generator per container: every message comes here.
+    stack: list[object] = [value]
+    while stack:
+        item = stack.pop()
+        if type(item) is float:
+            return True
+        if type(item) is dict:
+            stack.extend(item.values())
+        elif type(item) is list:
+            stack.extend(item)
+    return False

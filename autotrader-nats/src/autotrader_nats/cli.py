@@ -8,13 +8,13 @@ import sys
 from pathlib import Path
 
 import anyio
+from autotrader_core.gc_tuning import tune_for_serving
 from autotrader_core.plugins import PluginManager
 from autotrader_core.settings import EngineSettings
 from autotrader_core.snapshots import CompactionPolicy
 
 from autotrader_nats.budgets import GatewaySettings
 from autotrader_nats.gateway import AccountGateway
-from autotrader_nats.gc_tuning import tune_for_serving
 from autotrader_nats.settings import NatsSettings
 
 __all__ = ["add_commands"]
@@ -74,7 +74,7 @@ async def _gateway(args: argparse.Namespace) -> int:
     )
 
     def ready() -> None:
-        tune_for_serving()  # this process serves the gateway alone (see autotrader_nats.gc_tuning)
+        tune_for_serving()  # this process serves the gateway alone (see autotrader_core.gc_tuning)
         print(f"gateway {gateway.account} ready on {gateway.names.prefix}", flush=True)
 
     stopped = anyio.Event()

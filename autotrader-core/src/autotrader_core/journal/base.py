@@ -602,7 +602,9 @@ def _encode(item: _Pending) -> StoredRow:
         body = codec.encode_outcome(obj)
     else:  # cancel/modify request
         body = {} if obj is None else codec.encode_change(obj)
-    return StoredRow(item.seq, kind, item.client_order_id, item.recorded_at.isoformat(), codec.dumps(body))
+    return StoredRow(
+        item.seq, kind, item.client_order_id, codec.timestamp(item.recorded_at), codec.dumps(body)
+    )
 
 
 def decode_row(row: StoredRow) -> JournalEntry:

@@ -8,15 +8,15 @@ the one encoded, never a float in between.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import orjson
 
 from autotrader_core.adapter import OrderChange
+from autotrader_core.decimals import loads_exact
 from autotrader_core.enums import Liquidity, OrderSide, OrderStatus, OrderType, TimeInForce
 from autotrader_core.events import (
     OrderAccepted,
@@ -54,6 +54,7 @@ __all__ = [
     "encode_position",
     "encode_report",
     "loads",
+    "timestamp",
 ]
 
 
@@ -72,9 +73,13 @@ def dumps(body: Mapping[str, Any]) -> str:
 
 
 def loads(text: str) -> dict[str, Any]:
-    """Parse a body; numbers never become floats (they are strings in the body anyway)."""
+    """Parse a body; numbers never become floats (they are strings in the body anyway).
+
+    orjson first (:func:`~autotrader_core.decimals.loads_exact`): replay and compaction parse
+    every row of the journal's tail.
+    """
     try:
-        body = json.loads(text, parse_float=Decimal)
+        body = loads_exact(text)
     except ValueError as exc:
         raise CorruptJournal(f"journal body is not JSON: {exc}") from None
     if not isinstance(body, dict):
@@ -119,8 +124,23 @@ def _to_opt_dec(value: object, name: str) -> Decimal | None:
     return None if value is None else _to_dec(value, name)
 
 
+def timestamp(value: datetime) -> str:
+    """``value.isoformat()``, the way every time in a journal row, reply and event is written.
+
+    A UTC ``datetime`` (nearly all of them) is written by orjson, whose RFC 3339 text is the
+    same, character for character, in half the time: an order carries four times and is
+    encoded several times on its way (journal, reply, events).
+    """
+    if type(value) is datetime and value.tzinfo is UTC:
+        return _orjson_dumps(value)[1:-1].decode()
+    return value.isoformat()
+
+
+_orjson_dumps = orjson.dumps
+
+
 def _ts(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
+    return None if value is None else timestamp(value)
 
 
 def _to_ts(value: object, name: str) -> datetime:
