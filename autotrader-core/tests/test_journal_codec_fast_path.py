@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from autotrader_core.decimals import loads_exact
 from autotrader_core.enums import Liquidity, OrderSide, OrderStatus, OrderType, TimeInForce
 from autotrader_core.events import OrderAccepted, OrderFilled, OrderModified, OutcomeResolved, OutcomeUnknown
 from autotrader_core.journal import codec
@@ -220,8 +221,6 @@ def test_any_utc_time_is_written_as_isoformat_writes_it(moment: datetime) -> Non
     ],
 )
 def test_exact_json_parses_as_the_standard_library_with_decimal_floats(text: str, expected: Any) -> None:
-    from autotrader_core.decimals import loads_exact
-
     body = loads_exact(text)
     assert body == expected == json.loads(text, parse_float=Decimal)
     assert loads_exact(text.encode()) == expected  # bytes too
@@ -230,8 +229,6 @@ def test_exact_json_parses_as_the_standard_library_with_decimal_floats(text: str
 
 
 def test_what_only_the_standard_library_reads_is_still_read() -> None:
-    from autotrader_core.decimals import loads_exact
-
     assert math.isnan(loads_exact('{"x": NaN}')["x"])  # as json.loads read it before
 
 

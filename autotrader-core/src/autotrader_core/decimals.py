@@ -176,10 +176,11 @@ def loads_exact(text: str | bytes) -> Any:
     try:
         value = orjson.loads(text)
     except orjson.JSONDecodeError:
-        return _EXACT.decode(text if isinstance(text, str) else text.decode())
-    if _has_float(value):
-        return _EXACT.decode(text if isinstance(text, str) else text.decode())
-    return value
+        pass
+    else:
+        if not _has_float(value):
+            return value
+    return _EXACT.decode(text if isinstance(text, str) else text.decode())
 
 
 def _has_float(value: object) -> bool:
