@@ -34,3 +34,13 @@ def test_kills_after_compactions_recover_from_snapshot_and_tail() -> None:
 def test_random_kills_with_compaction() -> None:
     result = run_scenario(3, crashes=3)
     assert result.ok, (result.kills, result.violations)
+
+
+def test_random_kills_while_a_child_process_compacts(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Every run starts a fold in a child process and trades meanwhile: kills land mid-fold
+    # or after its commit, and the books stay exact. (That an orphaned child commits nothing
+    # is tested on its own, with the kill timed: autotrader-core/tests/test_compaction_worker.py.)
+    monkeypatch.setenv("CRASH_COMPACT", "process")
+    result = run_scenario(5, crashes=3)
+    assert result.killed >= 2, result
+    assert result.ok, (result.kills, result.violations)

@@ -34,7 +34,7 @@ from autotrader_core.journal.sqlite import SqliteStorage
 from autotrader_core.models import Order
 from autotrader_core.recovery import NEVER_SENT_CODE, NEVER_SENT_REASON
 from autotrader_core.settings import EngineSettings
-from autotrader_core.snapshots import compact_journal
+from autotrader_core.snapshots import CompactionResult, compact_journal
 
 from crashkit.holds import guarantee_from_text
 from crashkit.remote import KillPoints, RemotePaperAdapter
@@ -134,7 +134,14 @@ async def main(args: argparse.Namespace) -> int:
         )
         if not report.clean:
             return 3
-        if os.environ.get("CRASH_COMPACT"):  # fold what the last runs wrote into a snapshot (issue 18)
+        folding: asyncio.Future[CompactionResult] | None = None
+        if os.environ.get("CRASH_COMPACT") == "process":
+            # Folded in a child process while this run trades: a kill of this process lands
+            # mid-fold (the child must then commit nothing) or after its commit.
+            folding = asyncio.ensure_future(
+                compact_journal(journal, instruments=engine.oms.instruments(), separate_process=True)
+            )
+        elif os.environ.get("CRASH_COMPACT"):  # fold what the last runs wrote into a snapshot (issue 18)
             storage = journal.storage
             assert isinstance(storage, SqliteStorage)  # the hook is the SQLite storage's
             storage.compaction_hook = lambda step: kills.reach(f"compaction.{step}")
@@ -202,6 +209,8 @@ async def main(args: argparse.Namespace) -> int:
                         except AutotraderError as exc:
                             _emit(phase="cancel_error", tag=order.tag, error=repr(exc))
                 await anyio.sleep(0.05)
+        if folding is not None:
+            await folding  # a failed compaction fails the run
         orders = [
             {
                 "client_order_id": o.client_order_id,

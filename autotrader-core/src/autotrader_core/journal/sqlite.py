@@ -16,7 +16,15 @@ from itertools import chain
 from pathlib import Path
 
 from autotrader_core.journal import schema
-from autotrader_core.journal.base import FillKey, Journal, JournalStorage, StoredRow, StoredSnapshot, SyncMode
+from autotrader_core.journal.base import (
+    FillKey,
+    Journal,
+    JournalError,
+    JournalStorage,
+    StoredRow,
+    StoredSnapshot,
+    SyncMode,
+)
 from autotrader_core.journal.identity import JournalIdentity
 from autotrader_core.journal.lock import JournalLock
 from autotrader_core.settings import EngineSettings
@@ -122,6 +130,21 @@ class SqliteStorage(JournalStorage):
                 " COALESCE((SELECT MAX(seq) FROM journal_snapshot), 0))"
             ).fetchone()
             return int(last)
+
+    def attach(self) -> None:
+        """Connect for writing **without** taking the journal's lock: for a helper process that
+        the lock's holder started and waits for (the compaction worker,
+        :mod:`autotrader_core.compaction_worker`). SQLite's own locking keeps the two writers'
+        transactions apart; anything else must :meth:`open` the journal.
+
+        Raises:
+            JournalError: the file does not exist (a helper never creates a journal).
+        """
+        with self._lock:
+            if self._conn is None:
+                if not self.path.exists():
+                    raise JournalError(f"no journal at {self.path}")
+                self._conn = self._connect()
 
     def _open_schema(self) -> sqlite3.Connection:
         conn = self._connect()
@@ -293,7 +316,7 @@ class SqliteStorage(JournalStorage):
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
-                self._file_lock.release()
+                self._file_lock.release()  # (not held after attach(): nothing to release)
 
     def _require(self) -> sqlite3.Connection:
         if self._conn is None:
