@@ -227,3 +227,40 @@ async def test_a_parent_killed_mid_compaction_takes_its_child_with_it(tmp_path: 
     assert table_count(path, "journal") == rows and table_count(path, "journal_snapshot") == 0
     async with engine_for(broker, path) as engine:
         assert books(engine) == before
+
+
+def _own_children() -> list[int]:
+    found: list[int] = []
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            found += [int(p) for p in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads the process tree from Linux /proc")
+async def test_a_cancelled_compaction_kills_its_child_and_changes_nothing(tmp_path: Path) -> None:
+    """A gateway that stops mid-fold (its compactor cancelled) must leave no child behind to
+    commit later: once it has closed its journal, another gateway may open and replay it."""
+    path = tmp_path / "j.sqlite3"
+    broker = FakeBroker()
+    async with engine_for(broker, path) as engine:
+        await trade(engine, broker, 20)
+        journal = journal_of(engine)
+        await journal.flush()
+        rows = journal.last_seq
+        before = set(_own_children())
+        with anyio.move_on_after(20):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(
+                    lambda: compact_journal(
+                        journal, instruments=[], keep_completed=10_000, separate_process=True
+                    )
+                )
+                while not (started := set(_own_children()) - before):
+                    await anyio.sleep(0.001)
+                tg.cancel_scope.cancel()
+        assert started and not journal.compacting
+        assert not any(_alive(c) for c in started), "the compaction process outlived its cancellation"
+    assert table_count(path, "journal") == rows and table_count(path, "journal_snapshot") == 0

@@ -220,3 +220,28 @@ def test_a_command_written_by_another_client_keeps_its_json_numbers_exact() -> N
         loads(b"[1, 2]")
     with pytest.raises(ValueError, match="Expecting value"):  # the standard library's word for it
         loads(b'{"id": ')
+
+
+@pytest.mark.parametrize("fsync", [True, False])
+async def test_the_command_log_is_as_durable_as_the_journal(tmp_path: Path, fsync: bool) -> None:
+    """A power cut must not keep a journaled intent and lose the claim of the command that made it
+    (a flatten or modify claimed "started" must never run twice): the command log follows the
+    engine settings' ``journal_fsync``, as the journal does."""
+    from autotrader_core.settings import EngineSettings
+    from autotrader_nats import AccountGateway
+    from autotrader_paper import PaperAdapter
+
+    gateway = AccountGateway(PaperAdapter(), settings=EngineSettings(data_dir=tmp_path, journal_fsync=fsync))
+    assert gateway.command_log.fsync is fsync
+    gateway.command_log.open()
+    try:
+        conn = sqlite3.connect(gateway.command_log.path)
+        try:
+            wal = conn.execute("PRAGMA journal_mode").fetchone()
+        finally:
+            conn.close()
+        assert wal == ("wal",)
+        (level,) = gateway.command_log._require().execute("PRAGMA synchronous").fetchone()
+        assert level == (2 if fsync else 1)  # FULL: every commit fsynced; NORMAL: handed to the OS
+    finally:
+        gateway.command_log.close()

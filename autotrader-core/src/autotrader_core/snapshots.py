@@ -52,6 +52,7 @@ from enum import Enum
 from typing import Any
 
 import anyio
+import anyio.abc
 import anyio.to_thread
 
 from autotrader_core.enums import AssetClass
@@ -208,21 +209,14 @@ async def _compact_in_child(
         "trading_state": trading_state,
         "instruments": [encode_instrument(i) for i in instruments],
     }
-    # The child imports the very modules this process runs (the same sys.path).
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
-    done = await anyio.run_process(
-        [sys.executable, "-m", "autotrader_core.compaction_worker"],
-        input=json.dumps(request).encode(),
-        check=False,
-        env=env,
-    )
-    if done.returncode != 0:
-        why = done.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no message"]
+    returncode, stdout, stderr = await _run_child(json.dumps(request).encode())
+    if returncode != 0:
+        why = stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no message"]
         raise JournalError(
-            f"the compaction process failed (exit {done.returncode}: {why[0]}); the journal is unchanged"
+            f"the compaction process failed (exit {returncode}: {why[0]}); the journal is unchanged"
         )
     try:
-        reply = json.loads(done.stdout)
+        reply = json.loads(stdout)
         result = CompactionResult(
             int(reply["snapshot_seq"]),
             int(reply["rows_folded"]),
@@ -231,10 +225,40 @@ async def _compact_in_child(
             time.monotonic() - started,
         )
     except (ValueError, KeyError, TypeError) as exc:
-        raise JournalError(f"the compaction process answered {done.stdout[:200]!r}: {exc}") from None
+        raise JournalError(f"the compaction process answered {stdout[:200]!r}: {exc}") from None
     if result.rows_folded:
         _log(result)
     return result
+
+
+async def _run_child(request: bytes) -> tuple[int, bytes, bytes]:
+    """Run the compaction worker on ``request``; its exit status, stdout and stderr.
+
+    Cancelled, it kills the child and waits for it: a child left running could commit after this
+    process has closed the journal, under another engine replaying it. (``anyio.run_process``
+    leaks a child whose start is interrupted by the cancellation: the start is shielded here.)
+    """
+    # The child imports the very modules this process runs (the same sys.path).
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    with anyio.CancelScope(shield=True):
+        process = await anyio.open_process(
+            [sys.executable, "-m", "autotrader_core.compaction_worker"], env=env
+        )
+    async with process:  # on the way out, cancelled: kill, then wait
+        assert process.stdin is not None and process.stdout is not None and process.stderr is not None
+        outputs: list[bytes] = [b"", b""]
+
+        async def drain(stream: anyio.abc.ByteReceiveStream, index: int) -> None:
+            async for chunk in stream:
+                outputs[index] += chunk
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(drain, process.stdout, 0)
+            tg.start_soon(drain, process.stderr, 1)
+            await process.stdin.send(request)
+            await process.stdin.aclose()
+            returncode = await process.wait()
+    return returncode, outputs[0], outputs[1]
 
 
 def _log(result: CompactionResult) -> None:

@@ -203,8 +203,11 @@ class AccountGateway:
         self.control = EngineControl(self.engine, account=account)
         self.account: AccountId = self.control.account
         self.names = AccountNames(self.account)
+        # As durable as the journal: a power cut must not keep an intent and lose the claim of
+        # the command that made it (a flatten claimed "started" is never run again).
         self.command_log = CommandLog(
-            Path(str(getattr(self.journal, "path", folder / "journal"))).with_suffix(".commands.sqlite3")
+            Path(str(getattr(self.journal, "path", folder / "journal"))).with_suffix(".commands.sqlite3"),
+            fsync=self.settings.journal_fsync,
         )
         self._log_writer = CommandLogWriter(self.command_log)
         self._workers = WorkerPool(_MAX_RUNNING_COMMANDS)
