@@ -88,27 +88,6 @@ async def test_the_child_stores_the_snapshot_a_fold_in_a_thread_stores(tmp_path:
         assert report.replay.snapshot_seq == written and report.replay.records == tail
 
 
-async def test_a_child_compaction_while_the_engine_trades_loses_nothing(tmp_path: Path) -> None:
-    path = tmp_path / "j.sqlite3"
-    broker = FakeBroker()
-    async with engine_for(broker, path) as engine:
-        await trade(engine, broker, 10)
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(trade, engine, broker, 30, 10)
-            for _ in range(2):
-                await compact_journal(
-                    journal_of(engine),
-                    instruments=engine.oms.instruments(),
-                    keep_completed=10_000,
-                    separate_process=True,
-                )
-        before = books(engine)
-    assert stored_snapshot(path) is not None
-    async with engine_for(broker, path) as engine:
-        assert books(engine) == before
-        assert engine.reconciliation is not None and engine.reconciliation.fills_applied == []
-
-
 async def test_a_child_whose_parent_is_gone_commits_nothing(tmp_path: Path) -> None:
     path = tmp_path / "j.sqlite3"
     broker = FakeBroker()

@@ -96,16 +96,22 @@ async def test_a_restart_after_compaction_replays_only_the_tail_and_has_the_same
         assert report.replay.snapshot_seq == written and report.replay.records == tail
 
 
-async def test_compaction_while_the_engine_trades_loses_nothing(tmp_path: Path) -> None:
+@pytest.mark.parametrize("separate_process", [False, True], ids=["in-a-thread", "in-a-child-process"])
+async def test_compaction_while_the_engine_trades_loses_nothing(
+    tmp_path: Path, separate_process: bool
+) -> None:
     path = tmp_path / "j.sqlite3"
     broker = FakeBroker()
     async with engine_for(broker, path) as engine:
         await trade(engine, broker, 10)
         async with anyio.create_task_group() as tg:
             tg.start_soon(trade, engine, broker, 30, 10)
-            for _ in range(5):
+            for _ in range(2 if separate_process else 5):
                 await compact_journal(
-                    journal_of(engine), instruments=engine.oms.instruments(), keep_completed=10_000
+                    journal_of(engine),
+                    instruments=engine.oms.instruments(),
+                    keep_completed=10_000,
+                    separate_process=separate_process,
                 )
                 await anyio.sleep(0.01)
         before = books(engine)

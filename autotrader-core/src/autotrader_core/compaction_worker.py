@@ -40,7 +40,9 @@ class ParentGone(RuntimeError):
 
 
 def _die_with_parent() -> None:
-    # Linux only; elsewhere the check before the commit stands alone.
+    # Linux only; elsewhere the check before the commit stands alone. The signal comes when the
+    # parent's *thread* that started us ends: the event loop's, which outlives the compaction
+    # (a loop in a short-lived thread would only see its fold killed: a JournalError, retried).
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
