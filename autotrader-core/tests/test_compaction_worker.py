@@ -17,8 +17,9 @@ import pytest
 from autotrader_core import compaction_worker
 from autotrader_core.enums import AssetClass
 from autotrader_core.journal import Journal, JournalError, SqliteJournal
+from autotrader_core.journal.codec import decode_instrument, encode_instrument
 from autotrader_core.models import Instrument
-from autotrader_core.snapshots import compact_journal, decode_instrument, encode_instrument
+from autotrader_core.snapshots import compact_journal
 
 from .fakes import FakeBroker
 from .test_journal_compaction import _RowsOnly, engine_for, journal_of, table_count, trade

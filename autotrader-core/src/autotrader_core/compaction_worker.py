@@ -27,8 +27,9 @@ import sys
 from typing import Any
 
 from autotrader_core.journal.base import Journal
+from autotrader_core.journal.codec import decode_instrument
 from autotrader_core.journal.sqlite import SqliteStorage
-from autotrader_core.snapshots import decode_instrument, fold, snapshot_of
+from autotrader_core.snapshots import fold, snapshot_of
 
 __all__ = ["ParentGone", "compact", "main"]
 

@@ -47,15 +47,11 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
-from enum import Enum
-from typing import Any
 
 import anyio
 import anyio.abc
 import anyio.to_thread
 
-from autotrader_core.enums import AssetClass
 from autotrader_core.journal import codec
 from autotrader_core.journal import snapshot as journal_snapshot
 from autotrader_core.journal.base import Journal, JournalError, StoredSnapshot
@@ -68,8 +64,6 @@ __all__ = [
     "CompactionPolicy",
     "CompactionResult",
     "compact_journal",
-    "decode_instrument",
-    "encode_instrument",
     "fold",
     "run_compactor",
     "snapshot_of",
@@ -207,7 +201,7 @@ async def _compact_in_child(
         "parent_pid": os.getpid(),
         "keep_completed": keep_completed,
         "trading_state": trading_state,
-        "instruments": [encode_instrument(i) for i in instruments],
+        "instruments": [codec.encode_instrument(i) for i in instruments],
     }
     returncode, stdout, stderr = await _run_child(json.dumps(request).encode())
     if returncode != 0:
@@ -331,24 +325,3 @@ async def run_compactor(
                 )
         except Exception:
             logger.exception("journal compaction failed; the journal is unchanged, retried later")
-
-
-def encode_instrument(instrument: Instrument) -> dict[str, Any]:
-    """``instrument`` as JSON-ready data (decimals as their exact strings), for a child process."""
-    return {
-        name: str(value) if isinstance(value, Decimal) else value.value if isinstance(value, Enum) else value
-        for name, value in ((f, getattr(instrument, f)) for f in Instrument.__dataclass_fields__)
-    }
-
-
-def decode_instrument(body: dict[str, Any]) -> Instrument:
-    """The instrument :func:`encode_instrument` wrote."""
-    values: dict[str, Any] = {}
-    for name, value in body.items():
-        if name in ("symbol", "base", "quote"):
-            values[name] = str(value)
-        elif name == "asset_class":
-            values[name] = AssetClass(value)
-        else:
-            values[name] = None if value is None else Decimal(str(value))
-    return Instrument(**values)

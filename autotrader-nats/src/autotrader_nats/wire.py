@@ -30,9 +30,14 @@ from autotrader_core.control import AccountId
 from autotrader_core.decimals import loads_exact
 from autotrader_core.errors import AutotraderError, CircuitOpen, RateLimited, RiskRejected
 from autotrader_core.journal import JournalError
-from autotrader_core.journal.codec import decode_position, encode_position
+from autotrader_core.journal.codec import (
+    decode_instrument,
+    decode_position,
+    encode_instrument,
+    encode_position,
+)
 from autotrader_core.market_data import Quote, Stale
-from autotrader_core.models import Balance, Instrument
+from autotrader_core.models import Balance
 
 __all__ = [
     "COMMAND_KINDS",
@@ -247,47 +252,6 @@ def encode_balance(balance: Balance) -> dict[str, Any]:
 def decode_balance(body: dict[str, Any]) -> Balance:
     """Inverse of :func:`encode_balance`."""
     return Balance(str(body["asset"]), Decimal(body["total"]), Decimal(body["available"]))
-
-
-def encode_instrument(instrument: Instrument) -> dict[str, Any]:
-    """An instrument's trading rules as decimal strings."""
-    i = instrument
-    return {
-        "symbol": i.symbol,
-        "asset_class": i.asset_class.value,
-        "base": i.base,
-        "quote": i.quote,
-        "tick_size": str(i.tick_size),
-        "lot_size": str(i.lot_size),
-        "min_quantity": str(i.min_quantity),
-        "min_notional": str(i.min_notional),
-        "multiplier": str(i.multiplier),
-        "max_quantity": None if i.max_quantity is None else str(i.max_quantity),
-        "market_lot_size": None if i.market_lot_size is None else str(i.market_lot_size),
-    }
-
-
-def decode_instrument(body: dict[str, Any]) -> Instrument:
-    """Inverse of :func:`encode_instrument`."""
-    from autotrader_core.enums import AssetClass
-
-    def opt(name: str) -> Decimal | None:
-        value = body.get(name)
-        return None if value is None else Decimal(value)
-
-    return Instrument(
-        symbol=str(body["symbol"]),
-        asset_class=AssetClass(body["asset_class"]),
-        base=str(body["base"]),
-        quote=str(body["quote"]),
-        tick_size=Decimal(body["tick_size"]),
-        lot_size=Decimal(body["lot_size"]),
-        min_quantity=Decimal(body["min_quantity"]),
-        min_notional=Decimal(body["min_notional"]),
-        multiplier=Decimal(body["multiplier"]),
-        max_quantity=opt("max_quantity"),
-        market_lot_size=opt("market_lot_size"),
-    )
 
 
 # -- market data ------------------------------------------------------------------------

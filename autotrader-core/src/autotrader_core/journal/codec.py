@@ -17,7 +17,7 @@ import orjson
 
 from autotrader_core.adapter import OrderChange
 from autotrader_core.decimals import loads_exact
-from autotrader_core.enums import Liquidity, OrderSide, OrderStatus, OrderType, TimeInForce
+from autotrader_core.enums import AssetClass, Liquidity, OrderSide, OrderStatus, OrderType, TimeInForce
 from autotrader_core.events import (
     OrderAccepted,
     OrderCanceled,
@@ -31,7 +31,7 @@ from autotrader_core.events import (
     OutcomeResolved,
     OutcomeUnknown,
 )
-from autotrader_core.models import Fill, Order, OrderReport, Position
+from autotrader_core.models import Fill, Instrument, Order, OrderReport, Position
 from autotrader_core.resiliency.dead_letter import DeadLetter
 
 __all__ = [
@@ -40,6 +40,7 @@ __all__ = [
     "decode_dead_letter",
     "decode_event",
     "decode_fill",
+    "decode_instrument",
     "decode_order",
     "decode_outcome",
     "decode_position",
@@ -49,6 +50,7 @@ __all__ = [
     "encode_dead_letter",
     "encode_event",
     "encode_fill",
+    "encode_instrument",
     "encode_order",
     "encode_outcome",
     "encode_position",
@@ -499,6 +501,47 @@ def decode_event(body: Mapping[str, Any]) -> OrderEvent:
 
 
 # -- positions ---------------------------------------------------------------------------------
+def encode_instrument(instrument: Instrument) -> dict[str, Any]:
+    """An instrument's trading rules as decimal strings (the gateway's snapshot for remote
+    strategies, a compaction's request to its child process)."""
+    i = instrument
+    return {
+        "symbol": i.symbol,
+        "asset_class": i.asset_class.value,
+        "base": i.base,
+        "quote": i.quote,
+        "tick_size": str(i.tick_size),
+        "lot_size": str(i.lot_size),
+        "min_quantity": str(i.min_quantity),
+        "min_notional": str(i.min_notional),
+        "multiplier": str(i.multiplier),
+        "max_quantity": None if i.max_quantity is None else str(i.max_quantity),
+        "market_lot_size": None if i.market_lot_size is None else str(i.market_lot_size),
+    }
+
+
+def decode_instrument(body: dict[str, Any]) -> Instrument:
+    """Inverse of :func:`encode_instrument`."""
+
+    def opt(name: str) -> Decimal | None:
+        value = body.get(name)
+        return None if value is None else Decimal(value)
+
+    return Instrument(
+        symbol=str(body["symbol"]),
+        asset_class=AssetClass(body["asset_class"]),
+        base=str(body["base"]),
+        quote=str(body["quote"]),
+        tick_size=Decimal(body["tick_size"]),
+        lot_size=Decimal(body["lot_size"]),
+        min_quantity=Decimal(body["min_quantity"]),
+        min_notional=Decimal(body["min_notional"]),
+        multiplier=Decimal(body["multiplier"]),
+        max_quantity=opt("max_quantity"),
+        market_lot_size=opt("market_lot_size"),
+    )
+
+
 def encode_position(position: Position) -> dict[str, Any]:
     """Every field of a position (journal snapshots and the NATS gateway's events)."""
     return {
