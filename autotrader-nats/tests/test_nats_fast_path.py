@@ -8,8 +8,7 @@ the gateway executes it without first committing a claim to its command log, rec
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from autotrader_nats import AccountGateway, NatsSettings, RemoteEngine, connect_
 from autotrader_nats.command_log import CommandLog
 from autotrader_nats.command_writer import CommandLogWriter
 from autotrader_nats.wire import dumps, loads
-from nats_gateway_main import make_gateway
+from nats_gateway_main import make_gateway, serving
 from nats_kit import NatsServer
 
 pytestmark = pytest.mark.anyio
@@ -51,17 +50,6 @@ def intents(gw: AccountGateway, cid: str) -> int:
             "SELECT COUNT(*) FROM journal WHERE kind = 'intent' AND client_order_id = ?", (cid,)
         ).fetchone()
     return int(n)
-
-
-@asynccontextmanager
-async def served(gw: AccountGateway) -> AsyncIterator[AccountGateway]:
-    async with anyio.create_task_group() as tg:
-        ready = anyio.Event()
-        tg.start_soon(lambda: gw.run(ready=ready.set))
-        with anyio.fail_after(20):
-            await ready.wait()
-        yield gw
-        await gw.stop()
 
 
 async def acknowledged_through(gw: AccountGateway, server: NatsServer) -> int:
@@ -105,7 +93,7 @@ def test_the_log_records_an_unclaimed_command_done_and_completes_a_claimed_one(t
 async def test_a_fresh_submit_runs_unclaimed_and_is_acknowledged_once_its_record_is_durable(
     nats_server: NatsServer, tmp_path: Path
 ) -> None:
-    async with served(make_gateway(nats_server.url, tmp_path / "data")) as gw:
+    async with serving(make_gateway(nats_server.url, tmp_path / "data")) as gw:
         async with remote(nats_server) as engine:
             order = await engine.submit_order("BTCUSDT", "buy", Decimal("0.01"))
         assert order.status is OrderStatus.FILLED
@@ -131,7 +119,7 @@ async def test_a_copy_of_an_unclaimed_submit_stored_again_is_answered_with_its_o
 ) -> None:
     # A copy JetStream stores again (past its de-duplication window: another message id here)
     # is answered with the order; it is never a second order.
-    async with served(make_gateway(nats_server.url, tmp_path / "data")) as gw:
+    async with serving(make_gateway(nats_server.url, tmp_path / "data")) as gw:
         async with remote(nats_server) as engine:
             order = await engine.submit_order("BTCUSDT", "buy", Decimal("0.01"))
         assert gw.submits_unclaimed == 1
@@ -179,7 +167,7 @@ async def test_a_submit_whose_record_a_crash_lost_comes_again_keeps_its_owner_an
     # command's record is written (its writer drops it): the command was never acknowledged.
     with monkeypatch.context() as patch:
         patch.setattr(CommandLogWriter, "record", lambda self, executed, durable: None)
-        async with served(make_gateway(nats_server.url, data)) as gw:
+        async with serving(make_gateway(nats_server.url, data)) as gw:
             async with remote(nats_server) as engine:
                 order = await engine.submit_order(
                     "BTCUSDT", "buy", Decimal("0.01"), order_type="limit", limit_price=Decimal("1000")
@@ -195,11 +183,11 @@ async def test_a_submit_whose_record_a_crash_lost_comes_again_keeps_its_owner_an
 
     with monkeypatch.context() as patch:
         patch.setattr(AccountGateway, "_consume_commands", idle)
-        async with served(make_gateway(nats_server.url, data)) as gw:
+        async with serving(make_gateway(nats_server.url, data)) as gw:
             assert gw.owner_of(cid) == OWNER
 
     # Run 3: the command comes again; answered with the order, recorded, never sent again.
-    async with served(make_gateway(nats_server.url, data)) as gw:
+    async with serving(make_gateway(nats_server.url, data)) as gw:
 
         async def recorded() -> bool:
             return rows(gw).get(cid, ("", "", None))[1] == "done"
