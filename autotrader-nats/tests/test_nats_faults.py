@@ -44,13 +44,15 @@ def intents(data_dir: Path) -> Counter[str]:
     return Counter(str(r[0]) for r in rows)
 
 
-def submit(cid: str, qty: str = "0.001") -> bytes:
+def submit(cid: str, qty: str = "0.001", *, once: bool = False) -> bytes:
+    """A submit command; ``once``: marked as RemoteEngine marks a fresh one (the gateway may run it unclaimed)."""
     return dumps(
         {
             "id": cid,
             "kind": "submit",
             "owner": "flood",
             "args": {"symbol": "BTCUSDT", "side": "buy", "quantity": qty},
+            **({"once": True} if once else {}),
         }
     )
 
@@ -124,10 +126,21 @@ def broker() -> Iterator[int]:
     assert server.internal_errors == []
 
 
-@pytest.mark.parametrize("compacting", [False, True], ids=["journal", "journal-compacting"])
+@pytest.mark.parametrize(
+    ("compacting", "fresh"),
+    [(False, False), (True, False), (False, True), (True, True)],
+    ids=["journal", "journal-compacting", "journal-fresh", "journal-compacting-fresh"],
+)
 async def test_gateway_sigkilled_mid_flight_recovers_and_executes_every_command_once(
-    nats_server: NatsServer, tmp_path: Path, broker: int, compacting: bool, monkeypatch: pytest.MonkeyPatch
+    nats_server: NatsServer,
+    tmp_path: Path,
+    broker: int,
+    compacting: bool,
+    fresh: bool,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # fresh: the commands come marked as a RemoteEngine's fresh submits are (run unclaimed, recorded
+    # behind: the kill lands between their send and their record); re-sent ones come unmarked.
     if compacting:  # the gateway folds its journal every 50 ms, keeping no finished order in memory
         monkeypatch.setenv("AT_TEST_COMPACT", "1")
     data = tmp_path / "data"
@@ -147,7 +160,7 @@ async def test_gateway_sigkilled_mid_flight_recovers_and_executes_every_command_
         for cid in cids:
             await js.publish(
                 NAMES.commands,
-                submit(cid),
+                submit(cid, once=fresh),
                 headers={"Nats-Msg-Id": cid, "At-Reply-To": f"test.replies.{cid}"},
             )
         with anyio.fail_after(20):

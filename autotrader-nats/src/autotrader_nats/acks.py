@@ -46,14 +46,16 @@ class AckFloor:
     def __len__(self) -> int:
         return len(self._unacked)
 
-    def taken(self, msg: _Delivered) -> int:
-        """``msg`` was delivered and is being handled (a redelivery keeps its place).
+    def taken(self, msg: _Delivered, seq: int | None = None) -> int:
+        """``msg`` (stream sequence ``seq``, if known) was delivered and is being handled (a
+        redelivery keeps its place).
 
         Returns:
             Its stream sequence, for :meth:`finished` (``msg.metadata`` parses its subject
             each time it is read).
         """
-        seq: int = msg.metadata.sequence.stream
+        if seq is None:
+            seq = msg.metadata.sequence.stream
         self._unacked.setdefault(seq, [msg, False])
         return seq
 

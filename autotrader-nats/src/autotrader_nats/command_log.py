@@ -11,7 +11,10 @@ gave, in a small SQLite file beside the account's journal:
   ``RequestTimeout``), and the order settles through the journal's reconciliation;
 * a submit is also recognised by its client order id in the engine (the journal
   records every intent before it is sent), so a submit is never sent twice even if
-  this file were lost.
+  this file were lost;
+* a submit the gateway knows to be new (see the gateway's fast path) is not claimed
+  first: it is recorded once, done, with its owner and reply (:meth:`CommandLog.record_many`),
+  and acknowledged on the stream only once that record is durable.
 
 The file is only opened after the engine holds the account's journal lock, so one
 gateway writes it. Calls are blocking: the gateway runs them in worker threads.
@@ -21,12 +24,13 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from itertools import chain
 from pathlib import Path
 from typing import TypeVar
 
-__all__ = ["CommandLog", "CommandRecord"]
+__all__ = ["CommandLog", "CommandRecord", "Executed"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS commands (
@@ -40,6 +44,10 @@ CREATE TABLE IF NOT EXISTS commands (
 );
 CREATE INDEX IF NOT EXISTS commands_target ON commands (target);
 """
+
+
+Executed = tuple[str, str, str, str | None, bytes]
+"""A command executed without a claim: ``(id, kind, owner, target, reply)``."""
 
 
 class CommandRecord(tuple[str, str, str | None, str, bytes | None]):
@@ -128,10 +136,22 @@ class CommandLog:
         """
         return self.write_batch(commands, [])
 
+    def record_many(self, done: list[Executed]) -> None:
+        """Record commands executed without a claim, each with its reply, in one transaction.
+
+        ``(id, kind, owner, target, reply)`` each; a command already recorded keeps its row
+        and takes the reply.
+        """
+        self.write_batch([], [], done)
+
     def write_batch(
-        self, commands: list[tuple[str, str, str, str | None]], replies: list[tuple[str, bytes]]
+        self,
+        commands: list[tuple[str, str, str, str | None]],
+        replies: list[tuple[str, bytes]],
+        done: Sequence[Executed] = (),
     ) -> list[CommandRecord | None]:
-        """:meth:`finish_many` for ``replies``, then :meth:`claim_many` for ``commands``, in one transaction.
+        """:meth:`record_many` for ``done``, :meth:`finish_many` for ``replies``, then
+        :meth:`claim_many` for ``commands``, in one transaction.
 
         A few statements per batch, not one per command: Python's sqlite3 releases and re-takes
         the GIL around each statement, so the writer thread would contend with the event loop
@@ -142,7 +162,14 @@ class CommandLog:
             conn = self._require()
             conn.execute("BEGIN")
             try:
-                # Replies first: one queued before a claim of its command (a redelivery) is seen by it.
+                # Outcomes first: one queued before a claim of its command (a redelivery) is seen by it.
+                for executed in _chunks(list(done)):
+                    conn.execute(
+                        "INSERT INTO commands (id, kind, owner, target, reply, state, at) VALUES "
+                        + ", ".join(["(?, ?, ?, ?, ?, 'done', ?)"] * len(executed))
+                        + " ON CONFLICT (id) DO UPDATE SET state = 'done', reply = excluded.reply",
+                        list(chain.from_iterable((*row, at) for row in executed)),
+                    )
                 for chunk in _chunks(replies):
                     conn.execute(
                         "UPDATE commands SET state = 'done', reply = v.column2 FROM (VALUES "

@@ -7,6 +7,8 @@ Here one long-lived thread takes jobs from a queue, like the engine's journal wr
 queued up meanwhile is written in one transaction, a claim's answer comes back through a
 future, and a reply's record is not waited for at all (it is written behind the reply, as
 before; a reply lost with a crash leaves its command "started", answered "outcome unknown").
+A submit the gateway knows to be new is not claimed: it is recorded once, behind, with its
+reply (:meth:`CommandLogWriter.record`), and its caller told when that record is durable.
 
 Needs the asyncio backend (the gateway's, through nats-py).
 """
@@ -18,11 +20,12 @@ import contextlib
 import logging
 import queue
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import anyio.to_thread
 
-from autotrader_nats.command_log import CommandLog, CommandRecord
+from autotrader_nats.command_log import CommandLog, CommandRecord, Executed
 
 __all__ = ["CommandLogWriter"]
 
@@ -48,6 +51,7 @@ class CommandLogWriter:
         self._thread: threading.Thread | None = None
         self._failure: BaseException | None = None
         self._replies: list[tuple[str, bytes]] = []
+        self._done: list[tuple[Executed, asyncio.AbstractEventLoop, Callable[[], None]]] = []
         self._replies_lock = threading.Lock()
         self.transactions = 0
         """Transactions committed (claims + replies per transaction = the batching achieved)."""
@@ -98,7 +102,21 @@ class CommandLogWriter:
         """Record the reply given to ``command_id`` (written behind; returns at once)."""
         with self._replies_lock:  # one wake-up of the writer for every reply until it takes them
             self._replies.append((command_id, reply))
-            first = len(self._replies) == 1
+            first = len(self._replies) + len(self._done) == 1
+        if first:
+            self._queue.put(_REPLIES)
+
+    def record(self, executed: Executed, durable: Callable[[], None]) -> None:
+        """Record a command executed without a claim, with its reply (written behind; returns at once).
+
+        ``durable`` is called on this event loop once the record is committed (never, if the
+        log cannot be written): the gateway acknowledges the command then, so a command whose
+        record a crash lost comes again.
+        """
+        loop = asyncio.get_running_loop()
+        with self._replies_lock:
+            self._done.append((executed, loop, durable))
+            first = len(self._replies) + len(self._done) == 1
         if first:
             self._queue.put(_REPLIES)
 
@@ -115,6 +133,7 @@ class CommandLogWriter:
             waiters: list[tuple[int, asyncio.AbstractEventLoop, asyncio.Future[Any]]] = []
             with self._replies_lock:
                 replies, self._replies = self._replies, []
+                done, self._done = self._done, []
             for job in jobs:
                 if job is _STOP:
                     stop = True
@@ -124,12 +143,12 @@ class CommandLogWriter:
                     commands, loop, future = job
                     waiters.append((len(commands), loop, future))
                     claims += commands
-            if not claims and not replies:
+            if not claims and not replies and not done:
                 continue
-            # Replies first (see CommandLog.write_batch): a reply queued before a claim of the
+            # Outcomes first (see CommandLog.write_batch): a reply queued before a claim of the
             # same command (a redelivery) answers it; its own claim was answered long before.
             try:
-                records = self.log.write_batch(claims, replies)
+                records = self.log.write_batch(claims, replies, [executed for executed, _, _ in done])
             except BaseException as exc:
                 logger.critical("command log write failed; no more commands can execute: %s", exc)
                 self._failure = exc
@@ -137,10 +156,27 @@ class CommandLogWriter:
                     _settle(loop, future, None, exc)
                 continue
             self.transactions += 1
+            if done:
+                _call_back(done)
             start = 0
             for count, loop, future in waiters:
                 _settle(loop, future, records[start : start + count], None)
                 start += count
+
+
+def _call_back(done: list[tuple[Executed, asyncio.AbstractEventLoop, Callable[[], None]]]) -> None:
+    # One wake-up of each event loop for the whole batch.
+    by_loop: dict[asyncio.AbstractEventLoop, list[Callable[[], None]]] = {}
+    for _, loop, durable in done:
+        by_loop.setdefault(loop, []).append(durable)
+    for loop, callbacks in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # a closed loop has nobody waiting any more
+            loop.call_soon_threadsafe(_call_all, callbacks)
+
+
+def _call_all(callbacks: list[Callable[[], None]]) -> None:
+    for callback in callbacks:
+        callback()
 
 
 def _settle(

@@ -9,7 +9,10 @@ reconciliation and kill switch. Strategies anywhere talk to it through NATS:
   (:class:`~autotrader_nats.command_log.CommandLog`, written by one thread:
   :mod:`~autotrader_nats.command_writer`) and acknowledged once it finished, by runs
   (:mod:`~autotrader_nats.acks`, never past one still executing), so a command is executed
-  at most once and, after a crash, resumed from the last acknowledged one;
+  at most once and, after a crash, resumed from the last acknowledged one. A submit known to
+  be new (marked ``once`` by its client, delivered for the first time, stored after this
+  gateway started) runs without the claim; its record is written behind it and it is
+  acknowledged once that is durable (docs: deployment-nats, "Performance");
 * **replies** — the outcome (the order) or a typed error, on the subject the command
   named (``At-Reply-To``), and kept for ``svc.result`` queries after a lost reply;
 * **events out** — order events, fills with the position after them, balances, on the
@@ -219,6 +222,10 @@ class AccountGateway:
         self._budget_locks: dict[str, anyio.Lock] = {}
         self.commands_executed = 0
         """Commands executed by this gateway run (not replayed ones)."""
+        self.submits_unclaimed = 0
+        """Of those, submits known to be new and so executed without a claim first (the fast path)."""
+        self._resume_mark = 0
+        """The command stream's last sequence when this run's consumer was made (see _resume_point)."""
         self._owners: dict[str, str] = {}
         """Owner by client order id: every open order's, and the last finished ones' (a cache of
         the command log, bounded so a gateway that runs for months does not grow with every order)."""
@@ -276,7 +283,8 @@ class AccountGateway:
             js = nc.jetstream()
             await self._ensure_streams(js)
             self._kv = await self._ensure_bucket(js)
-            await self._adopt_owners()
+            resume = await self._resume_point(js)
+            await self._adopt_owners(js, resume.opt_start_seq or 1)
             if self.budgets.budgets:  # each budgeted strategy's position, from the orders recovered
                 orders = list(self.engine.oms)
                 owners = await anyio.to_thread.run_sync(
@@ -309,7 +317,7 @@ class AccountGateway:
                     stream=self.names.command_stream,
                     cb=self._on_command,
                     manual_ack=True,
-                    config=await self._resume_point(js),
+                    config=resume,
                     pending_msgs_limit=-1,
                 )
                 if ready is not None:
@@ -370,6 +378,10 @@ class AccountGateway:
             flow_control=True,
             idle_heartbeat=5.0,
         )
+        # Everything stored until now may have been delivered to (and executed by) an earlier
+        # gateway: only commands stored after this point can run unclaimed (_consume_commands).
+        stream = await js.stream_info(self.names.command_stream)
+        self._resume_mark = stream.state.last_seq
         try:
             info = await js.consumer_info(self.names.command_stream, _CONSUMER)
         except nats.js.errors.NotFoundError:
@@ -392,11 +404,41 @@ class AccountGateway:
                 replicas=self.nats_settings.replicas,
             )
 
-    async def _adopt_owners(self) -> None:
-        # Orders recovered from the journal keep the owner their submit command recorded.
+    async def _adopt_owners(self, js: JetStreamContext, first_unacked: int) -> None:
+        # Orders recovered from the journal keep the owner their submit command recorded. A
+        # submit executed on the fast path is recorded behind its send: a gateway killed in
+        # between left no record, but the command was not acknowledged either (that waits for
+        # its record), so it is still in the stream's unacknowledged tail: read it there before
+        # any event is published under the wrong owner (its redelivery records it again).
+        missing: list[str] = []
         for order in self.control.open_orders():
             owner = await anyio.to_thread.run_sync(self.command_log.owner_of, order.client_order_id)
+            if owner is None:
+                missing.append(order.client_order_id)
             self._owners[order.client_order_id] = owner or UNOWNED
+        if missing:
+            found = await self._owners_in_stream(js, set(missing), first_unacked)
+            self._owners.update(found)
+            for cid in set(missing) - set(found):
+                logger.warning("order %s has no owner on record; its events go to %r", cid, UNOWNED)
+
+    async def _owners_in_stream(self, js: JetStreamContext, wanted: set[str], first: int) -> dict[str, str]:
+        found: dict[str, str] = {}
+        seq = first
+        while seq <= self._resume_mark and len(found) < len(wanted):
+            try:
+                msg = await js.get_msg(self.names.command_stream, seq)
+            except nats.js.errors.NotFoundError:  # deleted or expired
+                seq += 1
+                continue
+            seq += 1
+            try:
+                command = loads(msg.data or b"")
+                if command.get("kind") == "submit" and command.get("id") in wanted:
+                    found[str(command["id"])] = str(command.get("owner") or UNOWNED)
+            except (ValueError, AttributeError):
+                continue
+        return found
 
     # -- commands --------------------------------------------------------------------------
     async def _on_command(self, msg: Any) -> None:
@@ -412,7 +454,7 @@ class AccountGateway:
             msgs = [self._incoming.popleft() for _ in range(min(512, len(self._incoming)))]
             if self._incoming:
                 self._incoming_ready.set()
-            batch: list[tuple[Any, int, dict[str, Any], str]] = []
+            batch: list[tuple[Any, int, dict[str, Any], str, bool, bool]] = []
             for msg in msgs:
                 try:
                     command = loads(msg.data)
@@ -425,14 +467,25 @@ class AccountGateway:
                     continue
                 if command_id in self._inflight:
                     continue  # redelivered while still executing: its reply is on the way
-                seq = self._acks.taken(msg)
+                metadata = msg.metadata
+                seq = self._acks.taken(msg, metadata.sequence.stream)
                 self._inflight.add(command_id)
                 key = command_id if kind == "submit" else str(args.get("client_order_id") or command_id)
-                batch.append((msg, seq, command, key))
+                # Delivered before, or stored before this gateway started: an earlier run may
+                # have executed it (its record lost with a crash).
+                seen = seq <= self._resume_mark or metadata.num_delivered > 1
+                # Known new: a submit whose client made its id for it and published this copy once
+                # ("once"; a re-publish of it comes unmarked, stored later or de-duplicated),
+                # delivered for the first time since this gateway started.
+                known_new = not seen and kind == "submit" and command.get("once") is True
+                if kind == "submit":
+                    self._owners.setdefault(command_id, str(command.get("owner") or UNOWNED))
+                batch.append((msg, seq, command, key, seen, known_new))
             if not batch:
                 continue
-            # One transaction records the whole batch as started (group commit); each command
+            # One transaction records the commands to claim as started (group commit); each
             # waits for it in its worker, so the next batch is read meanwhile (claims pipelined).
+            # A submit known to be new is not claimed at all: the fast path (_handle).
             claims = [
                 (
                     str(c["id"]),
@@ -440,22 +493,25 @@ class AccountGateway:
                     str(c.get("owner") or UNOWNED),
                     str(c["id"]) if c["kind"] == "submit" else (c.get("args") or {}).get("client_order_id"),
                 )
-                for _, _, c, _ in batch
+                for _, _, c, _, _, known_new in batch
+                if not known_new
             ]
-            for command_id, kind, owner, _ in claims:
-                if kind == "submit":
-                    self._owners.setdefault(command_id, owner)
-            claimed = self._log_writer.claim_many_soon(claims)
-            claimed.add_done_callback(_retrieved)
-            for index, (msg, seq, command, key) in enumerate(batch):
+            claimed = None
+            if claims:
+                claimed = self._log_writer.claim_many_soon(claims)
+                claimed.add_done_callback(_retrieved)
+            index = 0
+            for msg, seq, command, key, seen, known_new in batch:
                 # Commands about one order run in arrival order: each waits for the one before
                 # it (an event is made only then: most commands have none).
                 previous = self._tails.get(key)
                 if previous is not None and previous.done is None:
                     previous.done = self._new_event()
                 turn = self._tails[key] = _Turn()
+                claim = None if known_new or claimed is None else (claimed, index)
+                index += not known_new
                 self._workers.submit(
-                    partial(self._run_command, msg, seq, command, claimed, index, previous, turn, key)
+                    partial(self._run_command, msg, seq, command, claim, seen, previous, turn, key)
                 )
 
     async def _run_command(
@@ -463,8 +519,8 @@ class AccountGateway:
         msg: Any,
         seq: int,
         command: dict[str, Any],
-        claimed: asyncio.Future[list[CommandRecord | None]],
-        index: int,
+        claim: tuple[asyncio.Future[list[CommandRecord | None]], int] | None,
+        seen: bool,
         previous: _Turn | None,
         turn: _Turn,
         key: str,
@@ -473,15 +529,19 @@ class AccountGateway:
         command_id = str(command["id"])
         # A command log that cannot be written ends the gateway here (nothing may execute
         # unrecorded), as it did when the claim was awaited in the consumer task.
-        earlier = (await claimed)[index]
+        earlier = None if claim is None else (await claim[0])[claim[1]]
         try:
             if previous is not None and previous.done is not None:
                 await previous.done.wait()
-            reply = await self._handle(command, earlier)
+            acknowledge = partial(self._acks.finished, msg, seq)
+            reply, acknowledged_later = await self._handle(
+                command, earlier, claimed=claim is not None, seen=seen, acknowledge=acknowledge
+            )
             reply_to = (msg.headers or {}).get(REPLY_HEADER)
             if reply_to and self._nc is not None:
                 await self._nc.publish(reply_to, reply)
-            self._acks.finished(msg, seq)
+            if not acknowledged_later:
+                acknowledge()
         except Exception:
             logger.exception("command %s failed in the gateway; left unacknowledged", command_id)
         finally:
@@ -491,39 +551,84 @@ class AccountGateway:
             if self._tails.get(key) is turn:
                 del self._tails[key]
 
-    async def _handle(self, command: dict[str, Any], earlier: CommandRecord | None) -> bytes:
+    async def _handle(
+        self,
+        command: dict[str, Any],
+        earlier: CommandRecord | None,
+        *,
+        claimed: bool = True,
+        seen: bool = True,
+        acknowledge: Callable[[], None] | None = None,
+    ) -> tuple[bytes, bool]:
+        """Execute ``command`` once, or answer it from what is known of it.
+
+        Returns:
+            The reply, and whether the command is acknowledged by its record's durability
+            (``acknowledge`` is called then) rather than by the caller now.
+        """
         command_id, kind = str(command["id"]), str(command["kind"])
         owner = str(command.get("owner") or UNOWNED)
         args: dict[str, Any] = command.get("args") or {}
         if earlier is not None:
-            known = self.control.order(command_id) if kind == "submit" else None
-            if known is None and kind == "submit":  # finished, and compacted from the journal since
+            answer = await self._answer_again(command_id, kind, earlier)
+            if answer is not None:
+                return answer, False
+        elif kind == "submit":
+            # No record: new, or executed unclaimed (the fast path) and its record lost with a
+            # crash. The order, if there is one, is the answer: never a second order.
+            known = self.control.order(command_id)
+            if known is None and seen and await self.journal.has_client_order_id(command_id):
                 known = await self.journal.compacted_order(command_id)
+                if known is None:
+                    return _journaled_but_unknown(command_id), False
             if known is not None:
-                return _reply(command_id, {"order": codec.encode_order(known)})
-            if earlier.state == "done" and earlier.reply is not None:
-                return earlier.reply
-            if kind != "submit":
-                return _reply(
-                    command_id,
-                    error=RequestTimeout(
-                        f"command {command_id} ({kind}) was executing when the gateway stopped; its "
-                        "outcome is unknown and it is not executed again (the order settles by reconciliation)"
-                    ),
-                )
-            if await self.journal.has_client_order_id(command_id):  # journaled: it may have been sent
-                return _reply(
-                    command_id,
-                    error=RequestTimeout(
-                        f"submit {command_id} was journaled before the gateway stopped but its order is "
-                        "no longer known; it is not executed again (see the event stream)"
-                    ),
-                )
-            # A submit claimed but never journaled was never sent: executing it now is safe.
+                if self._owners.get(command_id) == UNOWNED:  # its record was lost: the command names it
+                    self._owners[command_id] = owner
+                return self._record(command_id, kind, owner, command_id, _order_reply(known), acknowledge)
         reply = await self._execute(command_id, kind, owner, args, str(command.get("actor") or owner))
         self.commands_executed += 1
+        if not claimed:
+            self.submits_unclaimed += 1
+            target = command_id if kind == "submit" else args.get("client_order_id")
+            return self._record(command_id, kind, owner, target, reply, acknowledge)
         self._log_writer.finish(command_id, reply)
-        return reply
+        return reply, False
+
+    def _record(
+        self,
+        command_id: str,
+        kind: str,
+        owner: str,
+        target: str | None,
+        reply: bytes,
+        acknowledge: Callable[[], None] | None,
+    ) -> tuple[bytes, bool]:
+        # A command with no record yet: recorded done, with its reply, and acknowledged once
+        # that is durable (a crash before then leaves it in the stream, to be answered again).
+        self._log_writer.record((command_id, kind, owner, target, reply), acknowledge or _nothing)
+        return reply, acknowledge is not None
+
+    async def _answer_again(self, command_id: str, kind: str, earlier: CommandRecord) -> bytes | None:
+        # A command the log has seen: never executed again (``None``: it may be, see the end).
+        known = self.control.order(command_id) if kind == "submit" else None
+        if known is None and kind == "submit":  # finished, and compacted from the journal since
+            known = await self.journal.compacted_order(command_id)
+        if known is not None:
+            return _order_reply(known)
+        if earlier.state == "done" and earlier.reply is not None:
+            return earlier.reply
+        if kind != "submit":
+            return _reply(
+                command_id,
+                error=RequestTimeout(
+                    f"command {command_id} ({kind}) was executing when the gateway stopped; its "
+                    "outcome is unknown and it is not executed again (the order settles by reconciliation)"
+                ),
+            )
+        if await self.journal.has_client_order_id(command_id):  # journaled: it may have been sent
+            return _journaled_but_unknown(command_id)
+        # A submit claimed but never journaled was never sent: executing it now is safe.
+        return None
 
     async def _execute(
         self, command_id: str, kind: str, owner: str, args: dict[str, Any], actor: str
@@ -972,7 +1077,9 @@ class AccountGateway:
                 return
             record = await anyio.to_thread.run_sync(self.command_log.get, command_id)
             known = None
-            if record is not None and record.kind == "submit":
+            if record is None:  # a submit executed unclaimed, its record not written yet
+                known = self.control.order(command_id)
+            elif record.kind == "submit":
                 # The order itself answers, done or not: a gateway killed after executing a
                 # submit but before recording its reply would otherwise say "pending" forever.
                 known = self.control.order(command_id) or await self.journal.compacted_order(command_id)
@@ -994,6 +1101,24 @@ def _reply(
     if error is not None:
         return dumps({"id": command_id, "ok": False, "error": encode_error(error)})
     return dumps({"id": command_id, "ok": True, **(result or {})})
+
+
+def _order_reply(order: Order) -> bytes:
+    return _reply(order.client_order_id, {"order": codec.encode_order(order)})
+
+
+def _journaled_but_unknown(command_id: str) -> bytes:
+    return _reply(
+        command_id,
+        error=RequestTimeout(
+            f"submit {command_id} was journaled before the gateway stopped but its order is "
+            "no longer known; it is not executed again (see the event stream)"
+        ),
+    )
+
+
+def _nothing() -> None:
+    return None
 
 
 def _retrieved(future: asyncio.Future[Any]) -> None:

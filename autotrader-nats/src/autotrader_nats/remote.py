@@ -686,7 +686,10 @@ class RemoteEngine:
         # the silence is asked about, and "the gateway never saw it" is answered by publishing
         # it again under the same id: stored at most once (de-dup window), executed at most
         # once (the gateway's command log), so the re-send can never make a second order.
-        payload = dumps({"id": command_id, "kind": kind, "owner": self.owner, "args": args})
+        command: dict[str, Any] = {"id": command_id, "kind": kind, "owner": self.owner, "args": args}
+        # "once": this id was made for this command now, and this copy is published once (a
+        # re-publish below goes without the mark): the gateway may then execute it unclaimed.
+        payload = dumps({**command, "once": True} if fresh else command)
         reply_to = f"{self._inbox}.{command_id}"
         waiter = self._waiters[command_id] = _Waiter(self._new_event)
         deadline = time.monotonic() + self.nats_settings.request_timeout
@@ -718,7 +721,7 @@ class RemoteEngine:
                         "it may still execute once at the gateway (look it up, do not re-send a new one)"
                     )
                 if state == "unknown" and fresh:  # never reached the gateway: the same id again
-                    await self._publish(command_id, payload, reply_to, deadline, acked=False)
+                    await self._publish(command_id, dumps(command), reply_to, deadline, acked=False)
         finally:
             self._waiters.pop(command_id, None)
         body = loads_from_gateway(reply)

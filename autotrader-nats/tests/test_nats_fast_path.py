@@ -1,0 +1,199 @@
+"""The submit fast path: a submit known to be new runs without a claim, and is never executed twice.
+
+A fresh submit from :class:`~autotrader_nats.RemoteEngine` is published once marked ``once``;
+the gateway executes it without first committing a claim to its command log, records it done
+(owner and reply) behind, and acknowledges it only once that record is durable.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import anyio
+import nats
+import pytest
+from autotrader_core.enums import OrderStatus
+from autotrader_nats import AccountGateway, NatsSettings, RemoteEngine, connect_gateway
+from autotrader_nats.command_log import CommandLog
+from autotrader_nats.command_writer import CommandLogWriter
+from autotrader_nats.wire import dumps, loads
+from nats_gateway_main import make_gateway, serving
+from nats_kit import NatsServer
+
+pytestmark = pytest.mark.anyio
+
+OWNER = "fast"
+
+
+def remote(server: NatsServer) -> RemoteEngine:
+    return connect_gateway(
+        "paper", "paper", owner=OWNER, nats_settings=NatsSettings(servers=[server.url], request_timeout=5)
+    )
+
+
+def rows(gw: AccountGateway) -> dict[str, tuple[str, str, bytes | None]]:
+    """The command log's rows: id → (owner, state, reply)."""
+    with sqlite3.connect(gw.command_log.path) as conn:
+        return {
+            r[0]: (r[1], r[2], r[3]) for r in conn.execute("SELECT id, owner, state, reply FROM commands")
+        }
+
+
+def intents(gw: AccountGateway, cid: str) -> int:
+    """How many times ``cid`` was journaled as a new order (the write-ahead of every send)."""
+    with sqlite3.connect(gw.journal.path) as conn:  # type: ignore[attr-defined]
+        (n,) = conn.execute(
+            "SELECT COUNT(*) FROM journal WHERE kind = 'intent' AND client_order_id = ?", (cid,)
+        ).fetchone()
+    return int(n)
+
+
+async def acknowledged_through(gw: AccountGateway, server: NatsServer) -> int:
+    """The command consumer's acknowledged floor (stream sequence)."""
+    nc = await nats.connect(server.url)
+    try:
+        info = await nc.jetstream().consumer_info(gw.names.command_stream, "gateway")
+        return int(info.ack_floor.stream_seq) if info.ack_floor is not None else 0
+    finally:
+        await nc.close()
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], within: float = 10.0) -> None:
+    with anyio.fail_after(within):
+        while not await check():
+            await anyio.sleep(0.02)
+
+
+def test_the_log_records_an_unclaimed_command_done_and_completes_a_claimed_one(tmp_path: Path) -> None:
+    log = CommandLog(tmp_path / "c.sqlite3")
+    log.open()
+    try:
+        assert log.claim("claimed", "submit", "s1", "claimed") is None
+        log.record_many(
+            [("new", "submit", "s1", "new", b"reply-new"), ("claimed", "submit", "s2", "claimed", b"reply-c")]
+        )
+        new, claimed = log.get("new"), log.get("claimed")
+        assert new is not None and (new.owner, new.state, new.reply) == ("s1", "done", b"reply-new")
+        # A claimed command keeps the owner its claim recorded; it takes the reply.
+        assert claimed is not None and (claimed.owner, claimed.state, claimed.reply) == (
+            "s1",
+            "done",
+            b"reply-c",
+        )
+        assert log.owner_of("new") == "s1"
+        assert log.claim("new", "submit", "s1", "new") is not None  # a later claim finds it
+    finally:
+        log.close()
+
+
+async def test_a_fresh_submit_runs_unclaimed_and_is_acknowledged_once_its_record_is_durable(
+    nats_server: NatsServer, tmp_path: Path
+) -> None:
+    async with serving(make_gateway(nats_server.url, tmp_path / "data")) as gw:
+        async with remote(nats_server) as engine:
+            order = await engine.submit_order("BTCUSDT", "buy", Decimal("0.01"))
+        assert order.status is OrderStatus.FILLED
+        assert gw.submits_unclaimed == 1 and gw.commands_executed == 1
+
+        async def recorded() -> bool:
+            return rows(gw).get(order.client_order_id, ("", "", None))[1] == "done"
+
+        await eventually(recorded)
+        owner, _, reply = rows(gw)[order.client_order_id]
+        assert owner == OWNER and reply is not None and loads(reply)["order"]["status"] == "filled"
+
+        async def acked() -> bool:
+            return await acknowledged_through(gw, nats_server) >= 1
+
+        await eventually(acked)
+        assert intents(gw, order.client_order_id) == 1
+
+
+@pytest.mark.parametrize("marked", [False, True], ids=["re-sent-unmarked", "marked-again-by-a-faulty-client"])
+async def test_a_copy_of_an_unclaimed_submit_stored_again_is_answered_with_its_order(
+    nats_server: NatsServer, tmp_path: Path, marked: bool
+) -> None:
+    # A copy JetStream stores again (past its de-duplication window: another message id here)
+    # is answered with the order; it is never a second order.
+    async with serving(make_gateway(nats_server.url, tmp_path / "data")) as gw:
+        async with remote(nats_server) as engine:
+            order = await engine.submit_order("BTCUSDT", "buy", Decimal("0.01"))
+        assert gw.submits_unclaimed == 1
+        nc = await nats.connect(nats_server.url)
+        reply = await nc.request(
+            gw.names.commands,
+            dumps(
+                {
+                    "id": order.client_order_id,
+                    "kind": "submit",
+                    "owner": OWNER,
+                    "args": {"symbol": "BTCUSDT", "side": "buy", "quantity": "0.01"},
+                    **({"once": True} if marked else {}),
+                }
+            ),
+            headers={"Nats-Msg-Id": f"{order.client_order_id}-again"},
+            timeout=5,
+        )
+        ack = loads(reply.data)  # JetStream's acknowledgement: stored as a new message
+        assert ack.get("duplicate") is not True
+        answer = await _result(nc, gw, nats_server, order.client_order_id)
+        await nc.close()
+        assert answer["ok"] and answer["order"]["status"] == "filled"
+        assert answer["order"]["filled_quantity"] == "0.01"
+        assert gw.commands_executed == 1, "the copy was executed"
+        assert intents(gw, order.client_order_id) == 1
+
+
+async def _result(nc: Any, gw: AccountGateway, server: NatsServer, cid: str) -> dict[str, Any]:
+    # Once the copy was handled and acknowledged, asked for its outcome (svc.result).
+    async def handled() -> bool:
+        return await acknowledged_through(gw, server) >= 2
+
+    await eventually(handled)
+    msg = await nc.request(gw.names.service("result"), dumps({"id": cid}), timeout=2)
+    body: dict[str, Any] = loads(msg.data)
+    return body
+
+
+async def test_a_submit_whose_record_a_crash_lost_comes_again_keeps_its_owner_and_runs_once(
+    nats_server: NatsServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = tmp_path / "data"
+    # Run 1: the order is sent, the reply goes out, then the gateway "dies" before the
+    # command's record is written (its writer drops it): the command was never acknowledged.
+    with monkeypatch.context() as patch:
+        patch.setattr(CommandLogWriter, "record", lambda self, executed, durable: None)
+        async with serving(make_gateway(nats_server.url, data)) as gw:
+            async with remote(nats_server) as engine:
+                order = await engine.submit_order(
+                    "BTCUSDT", "buy", Decimal("0.01"), order_type="limit", limit_price=Decimal("1000")
+                )
+            assert order.status is OrderStatus.ACCEPTED and gw.submits_unclaimed == 1
+        assert order.client_order_id not in rows(gw)
+    cid = order.client_order_id
+
+    # Run 2, not consuming commands: the resting order's owner is read from the stream's
+    # unacknowledged tail before anything is published (a fill would go to its strategy).
+    async def idle(self: AccountGateway) -> None:
+        await anyio.sleep_forever()
+
+    with monkeypatch.context() as patch:
+        patch.setattr(AccountGateway, "_consume_commands", idle)
+        async with serving(make_gateway(nats_server.url, data)) as gw:
+            assert gw.owner_of(cid) == OWNER
+
+    # Run 3: the command comes again; answered with the order, recorded, never sent again.
+    async with serving(make_gateway(nats_server.url, data)) as gw:
+
+        async def recorded() -> bool:
+            return rows(gw).get(cid, ("", "", None))[1] == "done"
+
+        await eventually(recorded)
+        assert rows(gw)[cid][0] == OWNER
+        assert gw.commands_executed == 0 and gw.owner_of(cid) == OWNER
+        assert intents(gw, cid) == 1
+        assert gw.control.order(cid) is not None and gw.control.order(cid).status is OrderStatus.ACCEPTED  # type: ignore[union-attr]
