@@ -10,10 +10,11 @@ from typing import Any
 
 import anyio
 import pytest
-from autotrader_nats.acks import AckFloor
+from autotrader_nats.acks import AckFloor, delivery
 from autotrader_nats.command_log import CommandLog
 from autotrader_nats.command_writer import CommandLogWriter
 from autotrader_nats.workers import WorkerPool
+from nats.aio.msg import Msg
 
 pytestmark = pytest.mark.anyio
 
@@ -245,3 +246,17 @@ async def test_the_command_log_is_as_durable_as_the_journal(tmp_path: Path, fsyn
         assert level == (2 if fsync else 1)  # FULL: every commit fsynced; NORMAL: handed to the OS
     finally:
         gateway.command_log.close()
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "$JS.ACK.AT_CMD_paper_paper_default.gateway.3.1207.1190.1765000000123456789.42",
+        "$JS.ACK.hub.ACCHASH.AT_CMD_paper_paper_default.gateway.3.1207.1190.1765000000123456789.42.r4nd0m",
+    ],
+    ids=["reply-v1", "reply-v2-with-domain"],
+)
+def test_delivery_reads_what_the_message_metadata_holds(reply: str) -> None:
+    msg = Msg(_client=None, reply=reply)  # type: ignore[arg-type]  # no client needed to read a reply
+    assert delivery(msg) == (1207, 3)
+    assert delivery(msg) == (msg.metadata.sequence.stream, msg.metadata.num_delivered)

@@ -20,7 +20,7 @@ import anyio
 
 from autotrader_nats._events import event_factory
 
-__all__ = ["AckFloor"]
+__all__ = ["AckFloor", "delivery"]
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +32,31 @@ class _Delivered(Protocol):
     def metadata(self) -> Any: ...
 
     async def ack(self) -> None: ...
+
+
+class _WithReply(Protocol):
+    """A delivered JetStream message with its reply subject."""
+
+    @property
+    def metadata(self) -> Any: ...
+
+    @property
+    def reply(self) -> str: ...
+
+
+def delivery(msg: _WithReply) -> tuple[int, int]:
+    """``(stream sequence, times delivered)`` of a delivered JetStream message.
+
+    Read off its reply subject (``$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>...``):
+    ``msg.metadata`` holds the same, but builds a timestamp and three objects per message to
+    get there (4 % of the gateway's event loop under load). A reply of any other shape (with
+    a domain and account hash) is left to ``msg.metadata``.
+    """
+    tokens = (msg.reply or "").split(".")
+    if len(tokens) == 9 and tokens[0] == "$JS" and tokens[1] == "ACK":
+        return int(tokens[5]), int(tokens[4])
+    metadata = msg.metadata
+    return metadata.sequence.stream, metadata.num_delivered
 
 
 class AckFloor:

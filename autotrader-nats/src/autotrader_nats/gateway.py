@@ -72,7 +72,7 @@ from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
 
 from autotrader_nats._events import event_factory
-from autotrader_nats.acks import AckFloor
+from autotrader_nats.acks import AckFloor, delivery
 from autotrader_nats.budgets import BudgetBook, StrategyBudget
 from autotrader_nats.command_log import CommandLog, CommandRecord
 from autotrader_nats.command_writer import CommandLogWriter
@@ -467,13 +467,13 @@ class AccountGateway:
                     continue
                 if command_id in self._inflight:
                     continue  # redelivered while still executing: its reply is on the way
-                metadata = msg.metadata
-                seq = self._acks.taken(msg, metadata.sequence.stream)
+                seq, delivered = delivery(msg)
+                self._acks.taken(msg, seq)
                 self._inflight.add(command_id)
                 key = command_id if kind == "submit" else str(args.get("client_order_id") or command_id)
                 # Delivered before, or stored before this gateway started: an earlier run may
                 # have executed it (its record lost with a crash).
-                seen = seq <= self._resume_mark or metadata.num_delivered > 1
+                seen = seq <= self._resume_mark or delivered > 1
                 # Known new: a submit whose client made its id for it and published this copy once
                 # ("once"; a re-publish of it comes unmarked, stored later or de-duplicated),
                 # delivered for the first time since this gateway started.
