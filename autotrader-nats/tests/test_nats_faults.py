@@ -195,9 +195,12 @@ async def test_gateway_sigkilled_mid_flight_recovers_and_executes_every_command_
         assert snapshots == 1, "the gateway never compacted its journal"
 
 
+@pytest.mark.parametrize("fresh", [False, True], ids=["ids-given", "fresh-ids"])
 async def test_nats_server_restarted_mid_flight_loses_and_doubles_nothing(
-    nats_server: NatsServer, tmp_path: Path, broker: int
+    nats_server: NatsServer, tmp_path: Path, broker: int, fresh: bool
 ) -> None:
+    # fresh: the engine makes the ids, so its submits go marked "once" (run unclaimed at the
+    # gateway); a delivery the restart repeats must still never make a second order.
     data = tmp_path / "data"
     gateway = GatewayProcess(nats_server.url, data, [str(broker)])
     gateway.start()
@@ -219,10 +222,10 @@ async def test_nats_server_restarted_mid_flight_loses_and_doubles_nothing(
         ) as engine:
 
             async def place(i: int) -> None:
-                cid = f"atrs{i}"
-                outcomes[cid] = await engine.submit_order(
-                    "BTCUSDT", "buy", Decimal("0.001"), client_order_id=cid
+                order = await engine.submit_order(
+                    "BTCUSDT", "buy", Decimal("0.001"), client_order_id=None if fresh else f"atrs{i}"
                 )
+                outcomes[order.client_order_id] = order
 
             async with anyio.create_task_group() as tg:
                 for i in range(60):
