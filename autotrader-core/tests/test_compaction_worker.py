@@ -22,7 +22,7 @@ from autotrader_core.models import Instrument
 from autotrader_core.snapshots import compact_journal
 
 from .fakes import FakeBroker
-from .test_journal_compaction import _RowsOnly, engine_for, journal_of, table_count, trade
+from .test_journal_compaction import _RowsOnly, engine_for, journal_of, table_count, trade, traded
 from .test_recovery import books
 
 pytestmark = pytest.mark.anyio
@@ -62,10 +62,7 @@ async def test_the_child_stores_the_snapshot_a_fold_in_a_thread_stores(tmp_path:
     path = tmp_path / "j.sqlite3"
     broker = FakeBroker()
     async with engine_for(broker, path) as engine:
-        await trade(engine, broker, 20)
-        journal = journal_of(engine)
-        await journal.flush()
-        written = journal.last_seq
+        journal, written = await traded(engine, broker, 20)
         twin = copy_of(path, tmp_path / "twin.sqlite3")
         instruments = engine.oms.instruments()  # they value the positions' fees: they must cross too
         assert instruments
@@ -114,10 +111,7 @@ async def test_a_failed_child_is_a_journal_error_and_the_journal_is_unchanged(tm
     path = tmp_path / "j.sqlite3"
     broker = FakeBroker()
     async with engine_for(broker, path) as engine:
-        await trade(engine, broker, 3)
-        journal = journal_of(engine)
-        await journal.flush()
-        rows = journal.last_seq
+        journal, rows = await traded(engine, broker, 3)
         conn = sqlite3.connect(path)  # one row the fold cannot decode
         conn.execute("UPDATE journal SET body = 'not json' WHERE seq = 2")
         conn.commit()
@@ -226,10 +220,7 @@ async def test_a_cancelled_compaction_kills_its_child_and_changes_nothing(tmp_pa
     path = tmp_path / "j.sqlite3"
     broker = FakeBroker()
     async with engine_for(broker, path) as engine:
-        await trade(engine, broker, 20)
-        journal = journal_of(engine)
-        await journal.flush()
-        rows = journal.last_seq
+        journal, rows = await traded(engine, broker, 20)
         before = set(_own_children())
         with anyio.move_on_after(20):
             async with anyio.create_task_group() as tg:

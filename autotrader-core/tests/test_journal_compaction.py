@@ -63,6 +63,14 @@ def journal_of(engine: ExecutionEngine) -> Journal:
     return engine.journal
 
 
+async def traded(engine: ExecutionEngine, broker: FakeBroker, rounds: int) -> tuple[Journal, int]:
+    """:func:`trade` ``rounds`` rounds, then flush the journal: it, and the rows it holds."""
+    await trade(engine, broker, rounds)
+    journal = journal_of(engine)
+    await journal.flush()
+    return journal, journal.last_seq
+
+
 def table_count(path: Path, table: str) -> int:
     conn = sqlite3.connect(path)
     try:
@@ -78,10 +86,7 @@ async def test_a_restart_after_compaction_replays_only_the_tail_and_has_the_same
     path = tmp_path / "j.sqlite3"
     broker = FakeBroker()
     async with engine_for(broker, path) as engine:
-        await trade(engine, broker, 20)
-        journal = journal_of(engine)
-        await journal.flush()
-        written = journal.last_seq
+        journal, written = await traded(engine, broker, 20)
         result = await compact_journal(journal, instruments=engine.oms.instruments(), keep_completed=10_000)
         assert result.snapshot_seq == written and result.rows_folded == written
         assert result.open_orders == 10 and result.rows_deleted == written
@@ -221,10 +226,7 @@ async def test_a_failed_compaction_leaves_the_journal_unchanged(tmp_path: Path) 
     path = tmp_path / "j.sqlite3"
     broker = FakeBroker()
     async with engine_for(broker, path) as engine:
-        await trade(engine, broker, 5)
-        journal = journal_of(engine)
-        await journal.flush()
-        rows = journal.last_seq
+        journal, rows = await traded(engine, broker, 5)
 
         def fail(step: str) -> None:
             raise OSError(f"disk full at {step}")

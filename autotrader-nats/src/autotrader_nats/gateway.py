@@ -556,9 +556,9 @@ class AccountGateway:
         command: dict[str, Any],
         earlier: CommandRecord | None,
         *,
-        claimed: bool = True,
-        seen: bool = True,
-        acknowledge: Callable[[], None] | None = None,
+        claimed: bool,
+        seen: bool,
+        acknowledge: Callable[[], None],
     ) -> tuple[bytes, bool]:
         """Execute ``command`` once, or answer it from what is known of it.
 
@@ -601,12 +601,12 @@ class AccountGateway:
         owner: str,
         target: str | None,
         reply: bytes,
-        acknowledge: Callable[[], None] | None,
+        acknowledge: Callable[[], None],
     ) -> tuple[bytes, bool]:
         # A command with no record yet: recorded done, with its reply, and acknowledged once
         # that is durable (a crash before then leaves it in the stream, to be answered again).
-        self._log_writer.record((command_id, kind, owner, target, reply), acknowledge or _nothing)
-        return reply, acknowledge is not None
+        self._log_writer.record((command_id, kind, owner, target, reply), acknowledge)
+        return reply, True
 
     async def _answer_again(self, command_id: str, kind: str, earlier: CommandRecord) -> bytes | None:
         # A command the log has seen: never executed again (``None``: it may be, see the end).
@@ -1115,10 +1115,6 @@ def _journaled_but_unknown(command_id: str) -> bytes:
             "no longer known; it is not executed again (see the event stream)"
         ),
     )
-
-
-def _nothing() -> None:
-    return None
 
 
 def _retrieved(future: asyncio.Future[Any]) -> None:
