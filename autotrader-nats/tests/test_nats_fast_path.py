@@ -209,7 +209,8 @@ async def test_a_reply_leaves_before_its_orders_events_are_published(
 
     writes: list[bytes] = []
     gateway_transport: list[Any] = []
-    write, writelines = TcpTransport.write, TcpTransport.writelines
+    transport: Any = TcpTransport  # nats-py's socket writer (untyped)
+    write, writelines = transport.write, transport.writelines
 
     def recording_write(self: Any, payload: bytes) -> None:
         if self in gateway_transport:
@@ -224,18 +225,23 @@ async def test_a_reply_leaves_before_its_orders_events_are_published(
     monkeypatch.setattr(TcpTransport, "write", recording_write)
     monkeypatch.setattr(TcpTransport, "writelines", recording_writelines)
     async with serving(make_gateway(nats_server.url, tmp_path / "data", journal_sync="intent")) as gw:
-        gateway_transport.append(gw._nc._transport)  # type: ignore[union-attr]
+        gateway_transport.append(gw._nc._transport)
         async with remote(nats_server) as engine:
+            events = gw.names.order_events(OWNER).encode()
+
+            def events_write(cid: bytes) -> int | None:
+                return next((i for i, w in enumerate(writes) if events in w and cid in w), None)
+
             for _ in range(3):
                 order = await engine.submit_order("BTCUSDT", "buy", Decimal("0.01"))
-                events = gw.names.order_events(OWNER).encode()
+                cid = order.client_order_id.encode()
 
-                async def published() -> bool:
-                    return any(events in w and order.client_order_id.encode() in w for w in writes)
+                async def published(cid: bytes = cid) -> bool:
+                    return events_write(cid) is not None
 
                 await eventually(published)
-                reply_write = next(i for i, w in enumerate(writes) if f".{order.client_order_id} ".encode() in w)
-                events_write = next(
-                    i for i, w in enumerate(writes) if events in w and order.client_order_id.encode() in w
+                reply_write = next(i for i, w in enumerate(writes) if b"." + cid + b" " in w)
+                events_at = events_write(cid)
+                assert events_at is not None and reply_write < events_at, (
+                    "the reply waited for its order's events"
                 )
-                assert reply_write < events_write, "the reply waited for its order's events"
