@@ -203,8 +203,9 @@ async def test_a_reply_leaves_before_its_orders_events_are_published(
     nats_server: NatsServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The strategy waits for the reply; the events go to a stream and can follow. Written in
-    # one go with the events first, the reply waited for their encoding, their publish and the
-    # server's store of them (0.3–0.4 ms of a 1.8 ms round trip at light load, traced).
+    # one go with the events, the reply waited for their encoding and publish, and the server
+    # (which flushes to subscribers after a whole read) for their intake: 0.3–0.4 ms of a
+    # 1.8 ms round trip at light load (benchmarks/nats_hops.py).
     from nats.aio.transport import TcpTransport
 
     writes: list[bytes] = []
