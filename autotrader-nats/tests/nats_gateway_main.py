@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Literal
 
 import anyio
 from autotrader_core.adapter import BrokerAdapter
@@ -24,8 +25,14 @@ from autotrader_nats import AccountGateway, GatewaySettings, NatsSettings
 from autotrader_paper import PaperAdapter, PaperSettings
 
 
-def make_gateway(url: str, data_dir: Path, broker_port: int | None = None) -> AccountGateway:
-    """The gateway every fault test runs.
+def make_gateway(
+    url: str,
+    data_dir: Path,
+    broker_port: int | None = None,
+    journal_sync: Literal["intent", "every", "off"] = "every",
+) -> AccountGateway:
+    """The gateway every fault test runs (``journal_sync``: as the engine's setting; the
+    engine's own default, ``"intent"``, for a test of what a production gateway does).
 
     With ``broker_port``, the paper broker is the crash tests' loopback broker
     (``tests-crash/crashkit``), which lives in the test process and survives the gateway.
@@ -49,7 +56,7 @@ def make_gateway(url: str, data_dir: Path, broker_port: int | None = None) -> Ac
         adapter,
         nats_settings=NatsSettings(servers=[url], duplicate_window=2.0),
         settings=EngineSettings(
-            data_dir=data_dir, journal_sync="every", journal_fsync=False, reconcile_interval=0
+            data_dir=data_dir, journal_sync=journal_sync, journal_fsync=False, reconcile_interval=0
         ),
         quote_interval=0.1,
         # AT_TEST_COMPACT=1: compact all the time, keeping no finished order (the harshest case).

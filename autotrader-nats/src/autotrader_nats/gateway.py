@@ -850,6 +850,11 @@ class AccountGateway:
             with anyio.move_on_after(_BALANCES_EVERY):
                 await self._outbox_ready.wait()
             self._outbox_ready = self._new_event()
+            # Replies first: a command's task publishes its reply in the turn that made its
+            # events, and nats-py writes it from its flusher task, queued behind this one. One
+            # turn of the loop lets it go out alone before these events are encoded, published
+            # and stored (0.3–0.4 ms of a light-load round trip, traced; README "Performance").
+            await asyncio.sleep(0)
             now = time.monotonic()
             if now - balances_at >= _BALANCES_EVERY or self._draining:
                 balances_at = now
