@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal as D
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -235,6 +237,29 @@ async def test_group_commit_batches_concurrent_intents(tmp_path: Path) -> None:
                 tg.start_soon(journal.record_intent, order(f"at{i}"))
         assert journal.records_written == 200
         assert journal.commits < 200  # writers waiting together share commits
+
+
+async def test_the_writer_wakes_the_event_loop_once_per_commit_not_once_per_waiter(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each wake-up is a write to the loop's self-pipe from the writer thread (a system call
+    # during which it lets the GIL go): under load, one per order was the writer's own cost.
+    loop = asyncio.get_running_loop()
+    wakes = 0
+    call_soon_threadsafe = loop.call_soon_threadsafe
+
+    def counted(callback: Any, *args: Any) -> asyncio.Handle:
+        nonlocal wakes
+        wakes += 1
+        return call_soon_threadsafe(callback, *args)
+
+    async with SqliteJournal(tmp_path / "j.sqlite3") as journal:
+        monkeypatch.setattr(loop, "call_soon_threadsafe", counted)
+        async with anyio.create_task_group() as tg:
+            for i in range(200):
+                tg.start_soon(journal.record_intent, order(f"at{i}"))
+        assert journal.records_written == 200
+        assert wakes <= journal.commits < 200
 
 
 async def test_waiting_through_a_worker_thread_works_too(

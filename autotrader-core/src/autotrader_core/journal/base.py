@@ -577,14 +577,21 @@ def _running_asyncio_loop() -> asyncio.AbstractEventLoop | None:
 
 
 def _wake(waiters: list[tuple[int, asyncio.AbstractEventLoop, asyncio.Future[None]]]) -> None:
+    # One call per event loop for the whole batch: each call_soon_threadsafe writes to the
+    # loop's self-pipe, a system call during which this thread lets the GIL go, so a call per
+    # waiter cost the writer a system call and a GIL hand-off per order under load.
+    by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
     for _, loop, future in waiters:
+        by_loop.setdefault(loop, []).append(future)
+    for loop, futures in by_loop.items():
         with contextlib.suppress(RuntimeError):  # a closed loop has nobody waiting any more
-            loop.call_soon_threadsafe(_resolve, future)
+            loop.call_soon_threadsafe(_resolve, futures)
 
 
-def _resolve(future: asyncio.Future[None]) -> None:
-    if not future.done():  # a cancelled waiter has gone
-        future.set_result(None)
+def _resolve(futures: list[asyncio.Future[None]]) -> None:
+    for future in futures:
+        if not future.done():  # a cancelled waiter has gone
+            future.set_result(None)
 
 
 def _encode(item: _Pending) -> StoredRow:
