@@ -33,7 +33,6 @@ import itertools
 import json
 import os
 import re
-import signal
 import statistics
 import sys
 import tempfile
@@ -150,17 +149,12 @@ def _patch(stamps: _Stamps, gateway: bool) -> None:
 
 def _child(directory: str) -> None:
     # A role process of nats_gateway.py, stamped (the throughput step's strategy is not: only
-    # the latency phase is read); it keeps its stamps when it ends (the gateway by a signal).
+    # the latency phase is read). The latency process writes its last stamps as it exits; the
+    # gateway, ended by SIGKILL, has written its own by then (see main).
     if "strategy" not in sys.argv:
         stamps = _Stamps(directory)
         _patch(stamps, gateway="gateway" in sys.argv)
         atexit.register(stamps.dump)
-
-        def on_signal(*_: object) -> None:
-            stamps.dump()
-            os._exit(0)
-
-        signal.signal(signal.SIGTERM, on_signal)
     gateway_bench.main()
 
 
