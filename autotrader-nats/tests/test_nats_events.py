@@ -180,21 +180,20 @@ def test_an_order_event_is_encoded_later_as_it_was_when_it_happened() -> None:
     assert pending.encode() == then
 
 
-async def test_an_orders_events_are_encoded_outside_the_command_that_made_them(
+async def test_an_orders_events_are_encoded_after_its_reply_is_published(
     gateway: AccountGateway, nats_server: NatsServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The strategy waits for the reply; encoding the events inside the command (the engine's
-    # observer hook) put ~30 µs per event in front of it (benchmarks/nats_hops.py, light load).
-    # The event publisher encodes them, in its own task.
+    # The strategy waits for the reply; encoding the events first (in the engine's observer
+    # hook, or in the publisher while the command awaited the broker) put ~30 µs per event in
+    # front of it at light load (benchmarks/nats_hops.py).
     import sys
 
-    encoding_tasks: list[asyncio.Task[Any] | None] = []
-    replying_tasks: list[asyncio.Task[Any] | None] = []
+    seen: list[str] = []
     encode_event = codec.encode_event
 
     def recording_encode_event(event: Any) -> dict[str, Any]:
         if sys._getframe(1).f_globals["__name__"].startswith("autotrader_nats."):  # not the journal's
-            encoding_tasks.append(asyncio.current_task())
+            seen.append(f"event {event.client_order_id}")
         return encode_event(event)
 
     assert gateway._nc is not None
@@ -202,8 +201,8 @@ async def test_an_orders_events_are_encoded_outside_the_command_that_made_them(
     publish = nc.publish
 
     async def recording_publish(subject: str, payload: bytes = b"", *args: Any, **kwargs: Any) -> None:
-        if subject.startswith("_INBOX."):  # a command's reply, published by the command's task
-            replying_tasks.append(asyncio.current_task())
+        if subject.startswith("_INBOX."):  # a command's reply (to its command id, the order's here)
+            seen.append(f"reply {subject.rsplit('.', 1)[-1]}")
         await publish(subject, payload, *args, **kwargs)
 
     monkeypatch.setattr(codec, "encode_event", recording_encode_event)
@@ -212,11 +211,15 @@ async def test_an_orders_events_are_encoded_outside_the_command_that_made_them(
     async with remote(nats_server, strategy) as engine:
         for _ in range(5):
             order = await engine.submit_order("BTCUSDT", "buy", Decimal("0.01"))
+            cid = order.client_order_id
             with anyio.fail_after(5):
-                while sum(1 for c, _ in strategy.seen if c == order.client_order_id) < 2:
+                while sum(1 for c, _ in strategy.seen if c == cid) < 2:
                     await anyio.sleep(0.01)
-    assert len(replying_tasks) >= 5 and len(encoding_tasks) == 10  # (and the snapshot at connect)
-    assert not set(encoding_tasks) & set(replying_tasks), "an event was encoded by the command that made it"
+            assert [s for s in seen if s.endswith(" " + cid)] == [
+                f"reply {cid}",
+                f"event {cid}",
+                f"event {cid}",
+            ]
 
 
 async def test_an_order_event_that_cannot_be_encoded_raises_an_alert_and_costs_no_other_event(

@@ -525,6 +525,8 @@ class AccountGateway:
             logger.exception("command %s failed in the gateway; left unacknowledged", command_id)
         finally:
             self._inflight.discard(command_id)
+            if self._outbox:  # its order's events, held until its reply was out (_queue_order_event)
+                self._outbox_ready.set()
             if turn.done is not None:
                 turn.done.set()
             if self._tails.get(key) is turn:
@@ -808,7 +810,7 @@ class AccountGateway:
             elif self.budgets.budgets:  # owner forgotten (a late fill): counted once it is read back
                 unbudgeted = event.fill
             position = encode_position(self.engine.oms.position(event.fill.symbol))
-        # Encoded by the publisher, once the reply the strategy waits for is out (_outgoing).
+        # Encoded by the publisher, after the reply the strategy waits for (_outgoing).
         self._outbox.append(
             (cid, "", PendingOrderEvent(self._account_label, order, event, position), unbudgeted)
         )
@@ -816,7 +818,10 @@ class AccountGateway:
             self._forget_owner_later(cid)
         if self._published_all.is_set():
             self._published_all = self._new_event()
-        self._outbox_ready.set()
+        # An order's events made by its own submit, still running, wait until its reply is out:
+        # that command wakes the publisher then (_run_command). Any other event wakes it now.
+        if cid not in self._inflight:
+            self._outbox_ready.set()
 
     async def _publish_events(self, js: JetStreamContext) -> None:
         # Balances are a state (consumers read the latest): looked at and sent when changed at
