@@ -178,11 +178,11 @@ async def test_a_submit_whose_record_a_crash_lost_comes_again_keeps_its_owner_an
 
     # Run 2, not consuming commands: the resting order's owner is read from the stream's
     # unacknowledged tail before anything is published (a fill would go to its strategy).
-    async def idle(self: AccountGateway) -> None:
-        await anyio.sleep_forever()
+    async def ignore(self: AccountGateway, msg: object) -> None:
+        return None  # never taken, never acknowledged: it comes again in run 3
 
     with monkeypatch.context() as patch:
-        patch.setattr(AccountGateway, "_consume_commands", idle)
+        patch.setattr(AccountGateway, "_on_command", ignore)
         async with serving(make_gateway(nats_server.url, data)) as gw:
             assert gw.owner_of(cid) == OWNER
 
@@ -246,3 +246,78 @@ async def test_a_reply_leaves_before_its_orders_events_are_published(
                 assert events_at is not None and reply_write < events_at, (
                     "the reply waited for its order's events"
                 )
+
+
+async def test_a_delivered_command_reaches_a_worker_within_its_own_delivery(
+    nats_server: NatsServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Handed to a queue of the gateway's own, a command waited a turn of the event loop for
+    # the task that took it from there (~0.05–0.1 ms of a light-load round trip, traced with
+    # benchmarks/nats_hops.py). It is now taken where nats-py delivers it.
+    from autotrader_nats.workers import WorkerPool
+
+    submitted: list[str] = []
+    taken_in_delivery: list[bool] = []
+    submit = WorkerPool.submit
+
+    def recording_submit(self: WorkerPool, job: Any) -> None:
+        submitted.append("job")
+        submit(self, job)
+
+    on_command = AccountGateway._on_command
+
+    async def delivery(self: AccountGateway, msg: Any) -> None:
+        before = len(submitted)
+        await on_command(self, msg)
+        taken_in_delivery.append(len(submitted) == before + 1)
+
+    monkeypatch.setattr(WorkerPool, "submit", recording_submit)
+    monkeypatch.setattr(AccountGateway, "_on_command", delivery)
+    async with serving(make_gateway(nats_server.url, tmp_path / "data")) as gw, remote(nats_server) as engine:
+        order = await engine.submit_order(
+            "BTCUSDT", "buy", Decimal("0.01"), order_type="limit", limit_price=Decimal("1000")
+        )
+        await engine.cancel_order(order)  # claimed first (not a fresh submit): the other path
+    assert gw.commands_executed == 2
+    assert taken_in_delivery == [True, True]
+
+
+async def test_a_command_log_that_cannot_be_written_ends_the_gateway_before_a_claimed_command_runs(
+    nats_server: NatsServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Nothing runs unrecorded: a command that needs a claim (here a submit re-sent unmarked)
+    # waits for it, and a log that cannot be written ends the gateway instead.
+    def failing(self: CommandLog, *args: Any, **kwargs: Any) -> list[Any]:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    gw = make_gateway(nats_server.url, tmp_path / "data")
+
+    async def serve_and_send_two_commands() -> None:
+        async with serving(gw):
+            monkeypatch.setattr(CommandLog, "write_batch", failing)
+            nc = await nats.connect(nats_server.url)
+            for cid in ("first-after-the-failure", "second-after-the-failure"):
+                body = {
+                    "id": cid,
+                    "kind": "submit",
+                    "owner": OWNER,
+                    "args": {"symbol": "BTCUSDT", "side": "buy", "quantity": "0.01"},
+                }
+                await nc.publish(gw.names.commands, dumps(body), headers={"Nats-Msg-Id": cid})
+            await nc.flush()
+            with anyio.fail_after(10):
+                await anyio.sleep_forever()  # the gateway's end cancels this
+
+    with pytest.raises(BaseException) as ended:  # noqa: PT011 - a group, or the error itself
+        await serve_and_send_two_commands()
+    assert sqlite3.OperationalError in _leaves(ended.value), ended.value
+    assert gw.commands_executed == 0
+    assert gw.control.order("first-after-the-failure") is None
+    assert gw.control.order("second-after-the-failure") is None
+
+
+def _leaves(error: BaseException) -> list[type[BaseException]]:
+    """The types of the exceptions an exception group holds (the exception's own, if not a group)."""
+    if isinstance(error, BaseExceptionGroup):
+        return [kind for inner in error.exceptions for kind in _leaves(inner)]
+    return [type(error)]

@@ -72,6 +72,7 @@ from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
 
 from autotrader_nats._events import event_factory
+from autotrader_nats._outgoing import PendingOrderEvent
 from autotrader_nats.acks import AckFloor, delivery
 from autotrader_nats.budgets import BudgetBook, StrategyBudget
 from autotrader_nats.command_log import CommandLog, CommandRecord
@@ -110,9 +111,10 @@ _FINISHED_OWNERS_KEPT = 100_000
 """Finished orders whose owner stays in memory; older ones are read back from the command log."""
 
 
-_Outgoing = tuple[str | None, str, bytes, Fill | None]
+_Outgoing = tuple[str | None, str, bytes | PendingOrderEvent, Fill | None]
 """An event message waiting to be published: client order id (``None``: an account event), subject
-(for account events), body, and a fill not yet counted in its owner's budget (owner forgotten)."""
+(for account events), body (an order event's: encoded when published), and a fill not yet counted
+in its owner's budget (owner forgotten)."""
 
 
 class _Turn:
@@ -205,6 +207,7 @@ class AccountGateway:
         )
         self.control = EngineControl(self.engine, account=account)
         self.account: AccountId = self.control.account
+        self._account_label = str(self.account)
         self.names = AccountNames(self.account)
         # As durable as the journal: a power cut must not keep an intent and lose the claim of
         # the command that made it (a flatten claimed "started" is never run again).
@@ -236,9 +239,7 @@ class AccountGateway:
         self._outbox: collections.deque[_Outgoing] = collections.deque()
         self._outbox_ready = anyio.Event()
         self._published_all = anyio.Event()
-        self._incoming: collections.deque[Any] = collections.deque()
         self._acks = AckFloor()
-        self._incoming_ready = anyio.Event()
         self._new_event: Callable[[], anyio.Event] = anyio.Event
         """Makes an event (the running backend's class once serving: no backend lookup per command)."""
         self._run_id = secrets.token_hex(4)
@@ -306,10 +307,8 @@ class AccountGateway:
                 if self.compaction is not None:
                     tg.start_soon(self._compact_journal, self.compaction)
                 # A push consumer: a command is handed over the moment it is stored (a pull
-                # fetch added milliseconds); the consumer task takes whatever has queued
-                # up as one batch, so a burst costs one command-log transaction.
+                # fetch added milliseconds), taken in its subscription's task (_on_command).
                 self._workers.start(tg)
-                tg.start_soon(self._consume_commands)
                 tg.start_soon(self._acks.run)
                 await js.subscribe(
                     self.names.commands,
@@ -379,7 +378,7 @@ class AccountGateway:
             idle_heartbeat=5.0,
         )
         # Everything stored until now may have been delivered to (and executed by) an earlier
-        # gateway: only commands stored after this point can run unclaimed (_consume_commands).
+        # gateway: only commands stored after this point can run unclaimed (_on_command).
         stream = await js.stream_info(self.names.command_stream)
         self._resume_mark = stream.state.last_seq
         try:
@@ -442,77 +441,57 @@ class AccountGateway:
 
     # -- commands --------------------------------------------------------------------------
     async def _on_command(self, msg: Any) -> None:
-        self._incoming.append(msg)
-        self._incoming_ready.set()
-
-    async def _consume_commands(self) -> None:
-        while True:
-            await self._incoming_ready.wait()
-            self._incoming_ready = self._new_event()
-            if not self._incoming:
-                continue
-            msgs = [self._incoming.popleft() for _ in range(min(512, len(self._incoming)))]
-            if self._incoming:
-                self._incoming_ready.set()
-            batch: list[tuple[Any, int, dict[str, Any], str, bool, bool]] = []
-            for msg in msgs:
-                try:
-                    command = loads(msg.data)
-                    command_id = str(command["id"])
-                    kind = str(command["kind"])
-                    args = command.get("args") or {}
-                except (ValueError, KeyError, TypeError, AttributeError) as exc:
-                    logger.error("unreadable command dropped (seq %s): %s", msg.metadata.sequence.stream, exc)
-                    self._acks.finished(msg)
-                    continue
-                if command_id in self._inflight:
-                    continue  # redelivered while still executing: its reply is on the way
-                seq, delivered = delivery(msg)
-                self._acks.taken(msg, seq)
-                self._inflight.add(command_id)
-                key = command_id if kind == "submit" else str(args.get("client_order_id") or command_id)
-                # Delivered before, or stored before this gateway started: an earlier run may
-                # have executed it (its record lost with a crash).
-                seen = seq <= self._resume_mark or delivered > 1
-                # Known new: a submit whose client made its id for it and published this copy once
-                # ("once"; a re-publish of it comes unmarked, stored later or de-duplicated),
-                # delivered for the first time since this gateway started.
-                known_new = not seen and kind == "submit" and command.get("once") is True
-                if kind == "submit":
-                    self._owners.setdefault(command_id, str(command.get("owner") or UNOWNED))
-                batch.append((msg, seq, command, key, seen, known_new))
-            if not batch:
-                continue
-            # One transaction records the commands to claim as started (group commit); each
-            # waits for it in its worker, so the next batch is read meanwhile (claims pipelined).
-            # A submit known to be new is not claimed at all: the fast path (_handle).
-            claims = [
-                (
-                    str(c["id"]),
-                    str(c["kind"]),
-                    str(c.get("owner") or UNOWNED),
-                    str(c["id"]) if c["kind"] == "submit" else (c.get("args") or {}).get("client_order_id"),
+        # Dispatched here, in the subscription's own task: nats-py hands messages over one by
+        # one in delivery order, and nothing below awaits, so each is taken (its place in the
+        # acknowledgement order, its turn about its order) before the next. A queue to a
+        # consumer task of our own cost a turn of the event loop per command at light load
+        # (README "Performance"); claims still go to the command log's writer together, as
+        # it takes whatever is queued in one transaction.
+        try:
+            command = loads(msg.data)
+            command_id = str(command["id"])
+            kind = str(command["kind"])
+            args = command.get("args") or {}
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            logger.error("unreadable command dropped (seq %s): %s", msg.metadata.sequence.stream, exc)
+            self._acks.finished(msg)
+            return
+        if command_id in self._inflight:
+            return  # redelivered while still executing: its reply is on the way
+        seq, delivered = delivery(msg)
+        self._acks.taken(msg, seq)
+        self._inflight.add(command_id)
+        key = command_id if kind == "submit" else str(args.get("client_order_id") or command_id)
+        # Delivered before, or stored before this gateway started: an earlier run may have
+        # executed it (its record lost with a crash).
+        seen = seq <= self._resume_mark or delivered > 1
+        # Known new: a submit whose client made its id for it and published this copy once
+        # ("once"; a re-publish of it comes unmarked, stored later or de-duplicated), delivered
+        # for the first time since this gateway started. It runs unclaimed: the fast path (_handle).
+        known_new = not seen and kind == "submit" and command.get("once") is True
+        claim = None
+        if kind == "submit":
+            self._owners.setdefault(command_id, str(command.get("owner") or UNOWNED))
+        if not known_new:
+            # Recorded as started before it runs; its worker waits for the record, and the
+            # next command is taken meanwhile (claims pipelined, group-committed by the writer).
+            target = command_id if kind == "submit" else args.get("client_order_id")
+            try:
+                claimed = self._log_writer.claim_many_soon(
+                    [(command_id, kind, str(command.get("owner") or UNOWNED), target)]
                 )
-                for _, _, c, _, _, known_new in batch
-                if not known_new
-            ]
-            claimed = None
-            if claims:
-                claimed = self._log_writer.claim_many_soon(claims)
-                claimed.add_done_callback(_retrieved)
-            index = 0
-            for msg, seq, command, key, seen, known_new in batch:
-                # Commands about one order run in arrival order: each waits for the one before
-                # it (an event is made only then: most commands have none).
-                previous = self._tails.get(key)
-                if previous is not None and previous.done is None:
-                    previous.done = self._new_event()
-                turn = self._tails[key] = _Turn()
-                claim = None if known_new or claimed is None else (claimed, index)
-                index += not known_new
-                self._workers.submit(
-                    partial(self._run_command, msg, seq, command, claim, seen, previous, turn, key)
-                )
+            except Exception as exc:  # the log cannot be written: its worker ends the gateway
+                claimed = asyncio.get_running_loop().create_future()
+                claimed.set_exception(exc)
+            claimed.add_done_callback(_retrieved)
+            claim = (claimed, 0)
+        # Commands about one order run in arrival order: each waits for the one before it (an
+        # event is made only then: most commands have none).
+        previous = self._tails.get(key)
+        if previous is not None and previous.done is None:
+            previous.done = self._new_event()
+        turn = self._tails[key] = _Turn()
+        self._workers.submit(partial(self._run_command, msg, seq, command, claim, seen, previous, turn, key))
 
     async def _run_command(
         self,
@@ -528,7 +507,7 @@ class AccountGateway:
         # Commands about one order run in arrival order; others run concurrently.
         command_id = str(command["id"])
         # A command log that cannot be written ends the gateway here (nothing may execute
-        # unrecorded), as it did when the claim was awaited in the consumer task.
+        # unrecorded).
         earlier = None if claim is None else (await claim[0])[claim[1]]
         try:
             if previous is not None and previous.done is not None:
@@ -546,6 +525,8 @@ class AccountGateway:
             logger.exception("command %s failed in the gateway; left unacknowledged", command_id)
         finally:
             self._inflight.discard(command_id)
+            if self._outbox:  # its order's events, held until its reply was out (_queue_order_event)
+                self._outbox_ready.set()
             if turn.done is not None:
                 turn.done.set()
             if self._tails.get(key) is turn:
@@ -820,26 +801,27 @@ class AccountGateway:
     # -- events out ----------------------------------------------------------------------------
     def _queue_order_event(self, order: Order, event: OrderEvent) -> None:
         cid = order.client_order_id
-        body: dict[str, Any] = {
-            "account": str(self.account),
-            "type": "order",
-            "order": codec.encode_order(order),
-            "event": codec.encode_event(event),
-        }
         unbudgeted = None
+        position = None
         if isinstance(event, OrderFilled):
             owner = self._owners.get(cid)
             if owner is not None:
                 self.budgets.on_fill(owner, event.fill)
             elif self.budgets.budgets:  # owner forgotten (a late fill): counted once it is read back
                 unbudgeted = event.fill
-            body["position"] = encode_position(self.engine.oms.position(event.fill.symbol))
-        self._outbox.append((cid, "", dumps(body), unbudgeted))
+            position = encode_position(self.engine.oms.position(event.fill.symbol))
+        # Encoded by the publisher, after the reply the strategy waits for (_outgoing).
+        self._outbox.append(
+            (cid, "", PendingOrderEvent(self._account_label, order, event, position), unbudgeted)
+        )
         if not order.is_open:
             self._forget_owner_later(cid)
         if self._published_all.is_set():
             self._published_all = self._new_event()
-        self._outbox_ready.set()
+        # An order's events made by its own submit, still running, wait until its reply is out:
+        # that command wakes the publisher then (_run_command). Any other event wakes it now.
+        if cid not in self._inflight:
+            self._outbox_ready.set()
 
     async def _publish_events(self, js: JetStreamContext) -> None:
         # Balances are a state (consumers read the latest): looked at and sent when changed at
@@ -890,7 +872,18 @@ class AccountGateway:
         # the id is fixed before the first attempt, so a re-send is de-duplicated.
         grouped: dict[str, list[bytes]] = {}
         items: list[tuple[str, bytes, str]] = []
-        for cid, subject, payload, unbudgeted in batch:
+        for cid, subject, outgoing, unbudgeted in batch:
+            if isinstance(outgoing, PendingOrderEvent):
+                try:
+                    payload = outgoing.encode()
+                except Exception as exc:  # never the others' events; this one raises an alert
+                    logger.exception("order event of %s could not be encoded; not published", cid)
+                    self.engine.notifier.alert(
+                        "critical", f"order event of {cid} not published to the strategies: {exc!r}"
+                    )
+                    continue
+            else:
+                payload = outgoing
             if cid is None:  # balances: one message each, as consumers of evt.account read them
                 self._event_count += 1
                 items.append((subject, payload, f"{self._run_id}-{self._event_count}"))
