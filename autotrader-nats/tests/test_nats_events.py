@@ -18,6 +18,7 @@ from autotrader_core.journal import codec
 from autotrader_core.models import Order
 from autotrader_core.strategy import Strategy, StrategyContext
 from autotrader_nats import AccountGateway, NatsSettings, RemoteEngine, connect_gateway
+from autotrader_nats import gateway as gateway_module
 from autotrader_nats.wire import dumps, event_bodies, join_events, loads
 from nats.js.api import AckPolicy
 from nats_gateway_main import make_gateway, serving
@@ -207,9 +208,12 @@ async def test_an_orders_events_are_encoded_after_its_reply_is_published(
 
     monkeypatch.setattr(codec, "encode_event", recording_encode_event)
     monkeypatch.setattr(nc, "publish", recording_publish)
+    # The publisher also wakes on its balances timer (every 0.1 s): made frequent here, it
+    # would catch a command between its events and its reply, were held events published then.
+    monkeypatch.setattr(gateway_module, "_BALANCES_EVERY", 0.0002)
     strategy = Updates()
     async with remote(nats_server, strategy) as engine:
-        for _ in range(5):
+        for _ in range(20):
             order = await engine.submit_order("BTCUSDT", "buy", Decimal("0.01"))
             cid = order.client_order_id
             with anyio.fail_after(5):
@@ -262,3 +266,29 @@ async def test_an_order_event_that_cannot_be_encoded_raises_an_alert_and_costs_n
                 await anyio.sleep(0.01)
         assert not [s for c, s in strategy.seen if c == bad.client_order_id]
     assert any(a.level == "critical" and bad.client_order_id in a.message for a in alerts), alerts
+
+
+async def test_events_held_for_a_slow_submit_are_published_without_its_reply_after_a_bound(
+    gateway: AccountGateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An order's events wait for its submit's reply; a submit that hangs (a slow venue) must not
+    # keep them, or the balances behind them, from the strategies for long.
+    from autotrader_core.enums import OrderSide, OrderType
+    from autotrader_core.events import OrderAccepted
+    from autotrader_core.models import utc_now
+
+    monkeypatch.setattr(gateway_module, "_HELD_AT_MOST", 0.6)  # published 0.5–0.7 s after
+    order = Order(
+        "held-1", "BTCUSDT", OrderSide.BUY, OrderType.LIMIT, Decimal("0.01"), limit_price=Decimal("1")
+    )
+    with anyio.fail_after(2):  # the publisher's first round (it sends the balances at once)
+        while not gateway._published_all.is_set():
+            await anyio.sleep(0.02)
+    gateway._inflight.add("held-1")  # its submit still running
+    gateway._queue_order_event(order, OrderAccepted("held-1", "b-1", utc_now()))
+    await anyio.sleep(0.15)
+    assert len(gateway._outbox) == 1, "published before its submit's reply"
+    with anyio.fail_after(2):
+        while gateway._outbox or not gateway._published_all.is_set():
+            await anyio.sleep(0.02)
+    gateway._inflight.discard("held-1")

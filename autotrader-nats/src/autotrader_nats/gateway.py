@@ -102,6 +102,8 @@ UNOWNED = "_unowned"
 _EVENT_BATCH = 512
 _EVENTS_PER_MESSAGE = 64
 _BALANCES_EVERY = 0.1
+_HELD_AT_MOST = 1.0
+"""Seconds an order's events wait for a slow submit's reply before the publisher sends them anyway."""
 _CONSUMER = "gateway"
 _EVENT_ACK_TIMEOUT = 5.0
 _COMMAND_ACK_WAIT = 5.0
@@ -819,7 +821,8 @@ class AccountGateway:
         if self._published_all.is_set():
             self._published_all = self._new_event()
         # An order's events made by its own submit, still running, wait until its reply is out:
-        # that command wakes the publisher then (_run_command). Any other event wakes it now.
+        # that command wakes the publisher then (_run_command; a slow one: _HELD_AT_MOST). Any
+        # other event wakes it now.
         if cid not in self._inflight:
             self._outbox_ready.set()
 
@@ -831,7 +834,12 @@ class AccountGateway:
         while True:
             with anyio.move_on_after(_BALANCES_EVERY):
                 await self._outbox_ready.wait()
+            woken = self._outbox_ready.is_set()
             self._outbox_ready = self._new_event()
+            if not woken and self._outbox and time.monotonic() - balances_at < _HELD_AT_MOST:
+                # The balances timer, with events held for a submit still running: its end
+                # wakes us once its reply is out (_queue_order_event); balances go then too.
+                continue
             # Replies first: a command's task publishes its reply in the turn that made its
             # events, and nats-py writes it from its flusher task, queued behind this one. One
             # turn of the loop lets it go out alone before these events are encoded, published
