@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import sys
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
@@ -12,13 +13,15 @@ from typing import Any
 import anyio
 import nats
 import pytest
-from autotrader_core.enums import OrderStatus
-from autotrader_core.events import OrderCanceled
+from autotrader_core.enums import OrderSide, OrderStatus, OrderType
+from autotrader_core.events import OrderAccepted, OrderCanceled
+from autotrader_core.hookspecs import hookimpl
 from autotrader_core.journal import codec
-from autotrader_core.models import Order
+from autotrader_core.models import Alert, Order, utc_now
 from autotrader_core.strategy import Strategy, StrategyContext
 from autotrader_nats import AccountGateway, NatsSettings, RemoteEngine, connect_gateway
 from autotrader_nats import gateway as gateway_module
+from autotrader_nats._outgoing import PendingOrderEvent
 from autotrader_nats.wire import dumps, event_bodies, join_events, loads
 from nats.js.api import AckPolicy
 from nats_gateway_main import make_gateway, serving
@@ -157,10 +160,6 @@ async def test_a_slow_reply_is_waited_for_not_asked_for(
 
 
 def test_an_order_event_is_encoded_later_as_it_was_when_it_happened() -> None:
-    from autotrader_core.enums import OrderSide, OrderType
-    from autotrader_core.events import OrderAccepted
-    from autotrader_core.models import utc_now
-    from autotrader_nats._outgoing import PendingOrderEvent
 
     order = Order(
         "o-1", "BTCUSDT", OrderSide.BUY, OrderType.LIMIT, Decimal("0.01"), limit_price=Decimal("1000")
@@ -187,7 +186,6 @@ async def test_an_orders_events_are_encoded_after_its_reply_is_published(
     # The strategy waits for the reply; encoding the events first (in the engine's observer
     # hook, or in the publisher while the command awaited the broker) put ~30 µs per event in
     # front of it at light load (benchmarks/nats_hops.py).
-    import sys
 
     seen: list[str] = []
     encode_event = codec.encode_event
@@ -231,9 +229,6 @@ async def test_an_order_event_that_cannot_be_encoded_raises_an_alert_and_costs_n
 ) -> None:
     # Encoded by the publisher now, not in the engine's hook (where the notifier caught it): a
     # failure there must neither stop the publisher nor pass unseen.
-    from autotrader_core.hookspecs import hookimpl
-    from autotrader_core.models import Alert
-    from autotrader_nats._outgoing import PendingOrderEvent
 
     alerts: list[Alert] = []
 
@@ -273,9 +268,6 @@ async def test_events_held_for_a_slow_submit_are_published_without_its_reply_aft
 ) -> None:
     # An order's events wait for its submit's reply; a submit that hangs (a slow venue) must not
     # keep them, or the balances behind them, from the strategies for long.
-    from autotrader_core.enums import OrderSide, OrderType
-    from autotrader_core.events import OrderAccepted
-    from autotrader_core.models import utc_now
 
     monkeypatch.setattr(gateway_module, "_HELD_AT_MOST", 0.6)  # published 0.5–0.7 s after
     order = Order(

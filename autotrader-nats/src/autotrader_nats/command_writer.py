@@ -83,19 +83,21 @@ class CommandLogWriter:
         """Queue the claims now; the future resolves once they are durable (as :meth:`claim_many`).
 
         Claims are written in the order they were queued, so a claim queued later finds
-        every one queued before it.
+        every one queued before it. A claim that cannot be written fails its future, whether
+        the log failed before it was queued or while writing it: its waiter learns it one way.
 
-        Raises:
+        The future fails with:
             RuntimeError: the writer is not running.
             sqlite3.Error: the log could not be written (nothing may execute then).
         """
-        if self._thread is None:
-            raise RuntimeError("the command log writer is not running")
-        if self._failure is not None:
-            raise self._failure
         loop = asyncio.get_running_loop()
         future: asyncio.Future[list[CommandRecord | None]] = loop.create_future()
-        self._queue.put((commands, loop, future))
+        if self._thread is None:
+            future.set_exception(RuntimeError("the command log writer is not running"))
+        elif self._failure is not None:
+            future.set_exception(self._failure)
+        else:
+            self._queue.put((commands, loop, future))
         return future
 
     def finish(self, command_id: str, reply: bytes) -> None:

@@ -471,22 +471,17 @@ class AccountGateway:
         # ("once"; a re-publish of it comes unmarked, stored later or de-duplicated), delivered
         # for the first time since this gateway started. It runs unclaimed: the fast path (_handle).
         known_new = not seen and kind == "submit" and command.get("once") is True
-        claim = None
+        owner = str(command.get("owner") or UNOWNED)
         if kind == "submit":
-            self._owners.setdefault(command_id, str(command.get("owner") or UNOWNED))
+            self._owners.setdefault(command_id, owner)
+        claim = None
         if not known_new:
-            # Recorded as started before it runs; its worker waits for the record, and the
-            # next command is taken meanwhile (claims pipelined, group-committed by the writer).
+            # Recorded as started before it runs; its worker waits for the record (a log that
+            # cannot be written fails it: the worker ends the gateway), and the next command is
+            # taken meanwhile (claims pipelined, group-committed by the writer).
             target = command_id if kind == "submit" else args.get("client_order_id")
-            try:
-                claimed = self._log_writer.claim_many_soon(
-                    [(command_id, kind, str(command.get("owner") or UNOWNED), target)]
-                )
-            except Exception as exc:  # the log cannot be written: its worker ends the gateway
-                claimed = asyncio.get_running_loop().create_future()
-                claimed.set_exception(exc)
-            claimed.add_done_callback(_retrieved)
-            claim = (claimed, 0)
+            claim = self._log_writer.claim_many_soon([(command_id, kind, owner, target)])
+            claim.add_done_callback(_retrieved)
         # Commands about one order run in arrival order: each waits for the one before it (an
         # event is made only then: most commands have none).
         previous = self._tails.get(key)
@@ -500,7 +495,7 @@ class AccountGateway:
         msg: Any,
         seq: int,
         command: dict[str, Any],
-        claim: tuple[asyncio.Future[list[CommandRecord | None]], int] | None,
+        claim: asyncio.Future[list[CommandRecord | None]] | None,
         seen: bool,
         previous: _Turn | None,
         turn: _Turn,
@@ -510,7 +505,7 @@ class AccountGateway:
         command_id = str(command["id"])
         # A command log that cannot be written ends the gateway here (nothing may execute
         # unrecorded).
-        earlier = None if claim is None else (await claim[0])[claim[1]]
+        earlier = None if claim is None else (await claim)[0]
         try:
             if previous is not None and previous.done is not None:
                 await previous.done.wait()
@@ -850,7 +845,7 @@ class AccountGateway:
                 balances_at = now
                 balances = dumps(
                     {
-                        "account": str(self.account),
+                        "account": self._account_label,
                         "type": "balances",
                         "balances": [encode_balance(b) for b in self.control.balances()],
                     }
@@ -1060,7 +1055,7 @@ class AccountGateway:
             ]
             instruments = self._instruments
             body = {
-                "account": str(self.account),
+                "account": self._account_label,
                 "trading_state": self.control.trading_state.value,
                 "instruments": [encode_instrument(i) for i in instruments],
                 "balances": [encode_balance(b) for b in self.control.balances()],
@@ -1124,7 +1119,8 @@ def _journaled_but_unknown(command_id: str) -> bytes:
 
 
 def _retrieved(future: asyncio.Future[Any]) -> None:
-    # A failed claim is reported by each command waiting on it; none may be left unread.
+    # A failed claim is reported by the command waiting on it; one stopped before it waited
+    # must not leave it unread (asyncio would log it as never retrieved).
     if not future.cancelled():
         future.exception()
 
