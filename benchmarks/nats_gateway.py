@@ -23,6 +23,9 @@ process (paper broker inside, journal ``sync="intent"``), and 1, 4, 16 strategy 
   100,000 rows, would land in whichever step its 60 s check falls); the journal is folded once
   at the end and its cost printed per row and per order — a gateway that runs for long pays it
   on top of the steps' CPU per order.
+* **event loop** (``--loop``): every process — gateway, strategies, the in-process figure —
+  runs on the same loop: ``auto`` (uvloop when installed, as ``autotrader gateway`` runs),
+  ``asyncio`` or ``uvloop``; the header says which.
 * **CPU per order**: process CPU time (user + system) of the gateway, the server and the
   strategy processes over a phase, divided by its orders — much less noisy than orders/s on
   a shared machine (other jobs take wall time, not our CPU time). The load average is printed
@@ -303,6 +306,8 @@ def _throughput_step(
                 str(args.seconds),
                 "--window",
                 str(window),
+                "--loop",
+                args.loop,
                 "--wait-for-start",
             ]
             for i in range(n)
@@ -349,26 +354,48 @@ def main() -> None:
     parser.add_argument(
         "--default-gc", action="store_true", help="leave the gateway's garbage collector untuned (for an A/B)"
     )
+    parser.add_argument(
+        "--loop",
+        default="auto",
+        choices=["auto", "asyncio", "uvloop"],
+        help="every process's event loop, the in-process figure's too (auto: uvloop when installed, "
+        "as `autotrader gateway` runs)",
+    )
     args = parser.parse_args()
+    from autotrader_nats.event_loop import anyio_backend_options, resolve_event_loop
+
+    args.loop = resolve_event_loop(args.loop)
+    loop_options = anyio_backend_options(args.loop)
     if args.role == "gateway":
         if args.profile:
             import cProfile
 
             with cProfile.Profile(time.thread_time) as profile:  # CPU of the event loop; stopped by SIGTERM
-                anyio.run(gateway_role, args.url, args.data_dir, args.default_gc)
+                anyio.run(
+                    gateway_role, args.url, args.data_dir, args.default_gc, backend_options=loop_options
+                )
             profile.dump_stats(args.profile)
             return
-        anyio.run(gateway_role, args.url, args.data_dir, args.default_gc)
+        anyio.run(gateway_role, args.url, args.data_dir, args.default_gc, backend_options=loop_options)
         return
     if args.role == "strategy":
-        anyio.run(strategy_role, args.url, args.owner, args.seconds, args.window, args.wait_for_start)
+        anyio.run(
+            strategy_role,
+            args.url,
+            args.owner,
+            args.seconds,
+            args.window,
+            args.wait_for_start,
+            backend_options=loop_options,
+        )
         return
     if args.role == "latency":
-        anyio.run(latency_role, args.url, args.latency_orders, args.pause)
+        anyio.run(latency_role, args.url, args.latency_orders, args.pause, backend_options=loop_options)
         return
 
     print(
-        f"# nats gateway benchmark — {platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} CPUs"
+        f"# nats gateway benchmark — {platform.python_implementation()} {platform.python_version()}, "
+        f"{os.cpu_count()} CPUs, event loop {args.loop} (every process)"
     )
     with tempfile.TemporaryDirectory(prefix="autotrader-nats-bench-") as tmp:
         port = _free_port()
@@ -393,6 +420,8 @@ def main() -> None:
                     str(Path(tmp) / "data"),
                     *(["--profile", str(Path(args.profile).resolve())] if args.profile else []),
                     *(["--default-gc"] if args.default_gc else []),
+                    "--loop",
+                    args.loop,
                 ],
                 stdout=subprocess.PIPE,
                 text=True,
@@ -403,7 +432,9 @@ def main() -> None:
 
             print(f"# {_load()}")
             for pause in (0.005, 0.0):  # idle between orders (every process sleeps), then back to back
-                local = anyio.run(in_process_latency, args.latency_orders, pause)
+                local = anyio.run(
+                    in_process_latency, args.latency_orders, pause, backend_options=loop_options
+                )
                 cpu_before = _cpu_seconds(gateway.pid) + _cpu_seconds(server.pid)
                 out = subprocess.run(
                     [
@@ -417,6 +448,8 @@ def main() -> None:
                         str(args.latency_orders),
                         "--pause",
                         str(pause),
+                        "--loop",
+                        args.loop,
                     ],
                     capture_output=True,
                     text=True,

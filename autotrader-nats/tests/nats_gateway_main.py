@@ -1,5 +1,8 @@
 """A gateway child process for the fault tests: ``python nats_gateway_main.py NATS_URL DATA_DIR``.
 
+It runs on the event loop ``AUTOTRADER_GATEWAY_EVENT_LOOP`` names, as ``autotrader gateway``
+does, and says which in its ``ready`` line.
+
 The paper broker lives inside it (static prices; market orders fill in the reply), the
 journal commits every record (``sync=every``), so after a SIGKILL what the journal holds
 is what the broker did.
@@ -22,6 +25,7 @@ from autotrader_core.adapter import BrokerAdapter
 from autotrader_core.settings import EngineSettings
 from autotrader_core.snapshots import CompactionPolicy
 from autotrader_nats import AccountGateway, GatewaySettings, NatsSettings
+from autotrader_nats.event_loop import EventLoopName, anyio_backend_options, resolve_event_loop
 from autotrader_paper import PaperAdapter, PaperSettings
 
 
@@ -81,15 +85,16 @@ async def serving(gateway: AccountGateway) -> AsyncIterator[AccountGateway]:
         await gateway.stop()
 
 
-async def main() -> None:
+async def main(loop: EventLoopName) -> None:
     logging.basicConfig(level=logging.WARNING, stream=sys.stdout)
     gateway = make_gateway(sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]) if len(sys.argv) > 3 else None)
-    await gateway.run(ready=lambda: print("ready", flush=True))
+    await gateway.run(ready=lambda: print(f"ready (event loop: {loop})", flush=True))
 
 
 if __name__ == "__main__":
     try:
-        anyio.run(main)
+        loop = resolve_event_loop(GatewaySettings().event_loop)
+        anyio.run(main, loop, backend_options=anyio_backend_options(loop))
     except Exception as exc:  # the refusal a second gateway prints is what the test reads
         print(f"error: {type(exc).__name__}: {exc}", flush=True)
         sys.exit(2)

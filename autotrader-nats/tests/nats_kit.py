@@ -108,6 +108,8 @@ class GatewayProcess:
     nats_url: str
     data_dir: Path
     extra: list[str] = field(default_factory=list)
+    loop: str = "asyncio"
+    """Its event loop (``AUTOTRADER_GATEWAY_EVENT_LOOP``): ``asyncio`` unless a test asks for uvloop."""
     process: subprocess.Popen[bytes] | None = None
     runs: int = 0
 
@@ -135,6 +137,7 @@ class GatewayProcess:
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                env={**os.environ, "AUTOTRADER_GATEWAY_EVENT_LOOP": self.loop},
             )
         if not wait_ready:
             return

@@ -127,9 +127,21 @@ def broker() -> Iterator[int]:
 
 
 @pytest.mark.parametrize(
-    ("compacting", "fresh"),
-    [(False, False), (True, False), (False, True), (True, True)],
-    ids=["journal", "journal-compacting", "journal-fresh", "journal-compacting-fresh"],
+    ("compacting", "fresh", "loop"),
+    [
+        (False, False, "asyncio"),
+        (True, False, "asyncio"),
+        (False, True, "asyncio"),
+        (True, True, "asyncio"),
+        (False, True, "uvloop"),
+    ],
+    ids=[
+        "journal",
+        "journal-compacting",
+        "journal-fresh",
+        "journal-compacting-fresh",
+        "journal-fresh-uvloop",
+    ],
 )
 async def test_gateway_sigkilled_mid_flight_recovers_and_executes_every_command_once(
     nats_server: NatsServer,
@@ -137,15 +149,18 @@ async def test_gateway_sigkilled_mid_flight_recovers_and_executes_every_command_
     broker: int,
     compacting: bool,
     fresh: bool,
+    loop: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # fresh: the commands come marked as a RemoteEngine's fresh submits are (run unclaimed, recorded
     # behind: the kill lands between their send and their record); re-sent ones come unmarked.
+    # loop: the gateway process's event loop (`autotrader gateway --loop`).
     if compacting:  # the gateway folds its journal every 50 ms, keeping no finished order in memory
         monkeypatch.setenv("AT_TEST_COMPACT", "1")
     data = tmp_path / "data"
-    gateway = GatewayProcess(nats_server.url, data, [str(broker)])
+    gateway = GatewayProcess(nats_server.url, data, [str(broker)], loop=loop)
     gateway.start()
+    assert f"ready (event loop: {loop})" in gateway.output()
     cids = [f"atkill{i}" for i in range(80)]
     replies: dict[str, dict[str, Any]] = {}
     nc = await nats.connect(nats_server.url)
@@ -195,15 +210,21 @@ async def test_gateway_sigkilled_mid_flight_recovers_and_executes_every_command_
         assert snapshots == 1, "the gateway never compacted its journal"
 
 
-@pytest.mark.parametrize("fresh", [False, True], ids=["ids-given", "fresh-ids"])
+@pytest.mark.parametrize(
+    ("fresh", "loop"),
+    [(False, "asyncio"), (True, "asyncio"), (True, "uvloop")],
+    ids=["ids-given", "fresh-ids", "fresh-ids-uvloop"],
+)
 async def test_nats_server_restarted_mid_flight_loses_and_doubles_nothing(
-    nats_server: NatsServer, tmp_path: Path, broker: int, fresh: bool
+    nats_server: NatsServer, tmp_path: Path, broker: int, fresh: bool, loop: str
 ) -> None:
     # fresh: the engine makes the ids, so its submits go marked "once" (run unclaimed at the
     # gateway); a delivery the restart repeats must still never make a second order.
+    # loop: the gateway process's event loop (its reconnect runs on it).
     data = tmp_path / "data"
-    gateway = GatewayProcess(nats_server.url, data, [str(broker)])
+    gateway = GatewayProcess(nats_server.url, data, [str(broker)], loop=loop)
     gateway.start()
+    assert f"ready (event loop: {loop})" in gateway.output()
     outcomes: dict[str, Order] = {}
     fills: set[str] = set()
 

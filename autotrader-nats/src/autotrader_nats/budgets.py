@@ -32,6 +32,8 @@ from autotrader_core.models import Fill, Order
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from autotrader_nats.event_loop import EventLoopChoice
+
 __all__ = [
     "STRATEGY_NOTIONAL",
     "STRATEGY_ORDER_RATE",
@@ -73,6 +75,10 @@ class GatewaySettings(BaseSettings):
 
     budgets: dict[str, StrategyBudget] = Field(default_factory=dict)
     """Strategy (ownership) name → its budget; strategies not named have none."""
+    event_loop: EventLoopChoice = "auto"
+    """The gateway process's event loop (``autotrader gateway --loop``): ``auto`` runs on
+    uvloop when it is installed (``autotrader-nats[uvloop]``), else on asyncio's own
+    (:mod:`autotrader_nats.event_loop`)."""
 
 
 class BudgetBook:

@@ -8,12 +8,14 @@ import sys
 from pathlib import Path
 
 import anyio
+from autotrader_core.errors import ConfigurationError
 from autotrader_core.gc_tuning import tune_for_serving
 from autotrader_core.plugins import PluginManager
 from autotrader_core.settings import EngineSettings
 from autotrader_core.snapshots import CompactionPolicy
 
 from autotrader_nats.budgets import GatewaySettings
+from autotrader_nats.event_loop import EventLoopName, anyio_backend_options, resolve_event_loop
 from autotrader_nats.gateway import AccountGateway
 from autotrader_nats.settings import NatsSettings
 
@@ -41,6 +43,12 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     )
     parser.add_argument("--web-host", help="page interface (default: AUTOTRADER_WEB_HOST or 127.0.0.1)")
     parser.add_argument("--web-port", type=int, help="page port (default: AUTOTRADER_WEB_PORT or 8765)")
+    parser.add_argument(
+        "--loop",
+        choices=["auto", "asyncio", "uvloop"],
+        help="event loop (default: AUTOTRADER_GATEWAY_EVENT_LOOP or auto: uvloop when installed, "
+        "pip install 'autotrader-nats[uvloop]')",
+    )
     parser.set_defaults(func=_cmd_gateway)
 
 
@@ -54,10 +62,16 @@ def _cmd_gateway(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 2
-    return anyio.run(_gateway, args)
+    gateway_settings = GatewaySettings()
+    try:
+        loop = resolve_event_loop(args.loop or gateway_settings.event_loop)
+    except ConfigurationError as exc:
+        print(f"autotrader gateway: {exc}", file=sys.stderr)
+        return 2
+    return anyio.run(_gateway, args, gateway_settings, loop, backend_options=anyio_backend_options(loop))
 
 
-async def _gateway(args: argparse.Namespace) -> int:
+async def _gateway(args: argparse.Namespace, gateway_settings: GatewaySettings, loop: EventLoopName) -> int:
     manager = PluginManager().load_entry_points()
     adapter = manager.create_adapter(args.broker)
     settings = EngineSettings() if args.data_dir is None else EngineSettings(data_dir=args.data_dir)
@@ -70,12 +84,12 @@ async def _gateway(args: argparse.Namespace) -> int:
         account=args.account,
         plugins=manager,
         compaction=compaction,
-        budgets=GatewaySettings().budgets,
+        budgets=gateway_settings.budgets,
     )
 
     def ready() -> None:
         tune_for_serving()  # this process serves the gateway alone (see autotrader_core.gc_tuning)
-        print(f"gateway {gateway.account} ready on {gateway.names.prefix}", flush=True)
+        print(f"gateway {gateway.account} ready on {gateway.names.prefix} (event loop: {loop})", flush=True)
 
     stopped = anyio.Event()
     async with anyio.create_task_group() as tg:

@@ -831,15 +831,21 @@ class AccountGateway:
                 await self._outbox_ready.wait()
             woken = self._outbox_ready.is_set()
             self._outbox_ready = self._new_event()
-            if not woken and self._outbox and time.monotonic() - balances_at < _HELD_AT_MOST:
-                # The balances timer, with events held for a submit still running: its end
-                # wakes us once its reply is out (_queue_order_event); balances go then too.
-                continue
             # Replies first: a command's task publishes its reply in the turn that made its
             # events, and nats-py writes it from its flusher task, queued behind this one. One
             # turn of the loop lets it go out alone before these events are encoded, published
             # and stored (0.3–0.4 ms of a light-load round trip, traced; README "Performance").
             await asyncio.sleep(0)
+            # Looked at after that turn, in which a submit may have queued its events.
+            if (
+                not woken
+                and not self._draining
+                and self._outbox
+                and time.monotonic() - balances_at < _HELD_AT_MOST
+            ):
+                # The balances timer, with events held for a submit still running: its end
+                # wakes us once its reply is out (_queue_order_event); balances go then too.
+                continue
             now = time.monotonic()
             if now - balances_at >= _BALANCES_EVERY or self._draining:
                 balances_at = now
@@ -853,9 +859,13 @@ class AccountGateway:
                 if balances != balances_sent:
                     self._outbox.append((None, self.names.account_events, balances, None))
                     balances_sent = balances
-            while self._outbox:
-                batch = [self._outbox.popleft() for _ in range(min(_EVENT_BATCH, len(self._outbox)))]
+            # What is queued now, and no more: one queued while these are published has woken
+            # us again, or is held for its submit's reply (a timer wake here would send it first).
+            ready = len(self._outbox)
+            while ready:
+                batch = [self._outbox.popleft() for _ in range(min(_EVENT_BATCH, ready))]
                 await self._publish_batch(js, batch)
+                ready = len(self._outbox) if self._draining else ready - len(batch)
             if not self._outbox:
                 self._published_all.set()
 
