@@ -15,16 +15,18 @@ from decimal import Decimal
 
 import anyio
 import pytest
+from anyio.streams.buffered import BufferedByteReceiveStream
 from autotrader_core.adapter import OrderChange
 from autotrader_core.enums import OrderSide, OrderType
 from autotrader_core.errors import BrokerError, DuplicateClientOrderId, OrderNotFound
-from autotrader_core.events import OrderAccepted
+from autotrader_core.events import OrderAccepted, OrderEvent
 from autotrader_core.journal import codec
 from autotrader_core.models import Order
 from autotrader_core.resend import ResendGuarantee
 from crashkit.broker import BrokerServer
 from crashkit.holds import HoldMode, HoldPlan
 from crashkit.remote import KillPoints, RemotePaperAdapter
+from crashkit.wire import pack, unpack
 
 pytestmark = pytest.mark.anyio
 _IDS = itertools.count(1)
@@ -208,3 +210,30 @@ async def test_a_held_modify_lands_after_its_sender_died() -> None:
         await anyio.sleep(0.4)
         assert [h.outcome for h in server.holds] == ["executed"]
         assert server.limit_prices()[resting.client_order_id] == quote - Decimal(51)
+
+
+async def test_events_broadcast_at_once_reach_a_subscriber_and_keep_it_subscribed() -> None:
+    # The ticker's fills and a held request's landing are broadcast by two tasks. Writing to one
+    # subscriber from both at once raised BusyResourceError, which dropped the subscriber as if
+    # its connection had broken: the engine's stream went silent while its socket stayed open,
+    # and the fills after it never reached the engine (the race-expiry crash scenario failed
+    # ~1 run in 15 under load, "broker fills missing from the engine").
+    async with _broker(ResendGuarantee.expiry(2.0)) as server:
+        stream = await anyio.connect_tcp("127.0.0.1", server.port)
+        receive = BufferedByteReceiveStream(stream)
+        try:
+            await stream.send(pack({"id": 0, "op": "stream"}))
+            await receive.receive_until(b"\n", 1 << 20)
+            await _until(lambda: len(server._subscribers) == 1, 2)
+            events: list[OrderEvent] = [OrderAccepted(f"atbusy{i}", f"b{i}") for i in range(6)]
+            async with anyio.create_task_group() as tg:
+                for event in events:
+                    tg.start_soon(server._broadcast, [event])
+            seen: set[str] = set()
+            with anyio.fail_after(5):
+                while not {e.client_order_id for e in events} <= seen:
+                    line = unpack(await receive.receive_until(b"\n", 1 << 20))
+                    seen.add(codec.decode_event(line["event"]).client_order_id)
+            assert len(server._subscribers) == 1
+        finally:
+            await stream.aclose()

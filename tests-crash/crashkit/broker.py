@@ -97,6 +97,7 @@ class BrokerServer:
     _requests: dict[str, list[_SubmitRecord]] = field(default_factory=dict)
     _landing: dict[str, anyio.Event] = field(default_factory=dict)
     _tg: TaskGroup = field(init=False)
+    _broadcasting: anyio.Lock = field(init=False)
 
     def __post_init__(self) -> None:
         self.adapter = PaperAdapter(broker_settings(self.seed), session_id=f"s{self.seed}")
@@ -113,6 +114,7 @@ class BrokerServer:
     async def serve(self, *, task_status: anyio.abc.TaskStatus[int] = anyio.TASK_STATUS_IGNORED) -> None:
         """Listen, tick the market, serve clients until cancelled."""
         await self.adapter.connect()
+        self._broadcasting = anyio.Lock()
         listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
         self.port = listener.extra(anyio.abc.SocketAttribute.local_port)
         async with anyio.create_task_group() as tg:
@@ -132,19 +134,23 @@ class BrokerServer:
             await self._broadcast(events)
 
     async def _broadcast(self, events: list[OrderEvent]) -> None:
-        for event in events:
-            line = pack({"event": codec.encode_event(event)})
-            for stream in list(self._subscribers):
-                try:
-                    await stream.send(line)
-                except (
-                    anyio.BrokenResourceError,
-                    anyio.ClosedResourceError,
-                    anyio.BusyResourceError,
-                    OSError,
-                ):
-                    with contextlib.suppress(ValueError):
-                        self._subscribers.remove(stream)
+        # One writer at a time: the ticker and a held request's landing broadcast from two tasks,
+        # and a second write to a socket while one is under way raises BusyResourceError — which
+        # dropped the subscriber here as if broken, so its engine's stream went silent with the
+        # socket still open and the fills after it never arrived (tests/test_crash_broker.py).
+        async with self._broadcasting:
+            for event in events:
+                line = pack({"event": codec.encode_event(event)})
+                for stream in list(self._subscribers):
+                    try:
+                        await stream.send(line)
+                    except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
+                        # As a venue does: a subscriber it cannot write to is disconnected, so its
+                        # engine sees the stream end and subscribes again (with its catch-up).
+                        with contextlib.suppress(ValueError):
+                            self._subscribers.remove(stream)
+                        with contextlib.suppress(Exception):
+                            await stream.aclose()
 
     async def _client(self, stream: SocketStream) -> None:
         receive = BufferedByteReceiveStream(stream)
