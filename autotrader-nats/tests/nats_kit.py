@@ -12,7 +12,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
+from autotrader_nats.event_loop import EventLoopChoice
+
 HERE = Path(__file__).parent
+needs_uvloop = pytest.mark.skipif(sys.platform == "win32", reason="uvloop does not run on Windows")
 
 
 def nats_server_binary() -> str:
@@ -108,7 +112,7 @@ class GatewayProcess:
     nats_url: str
     data_dir: Path
     extra: list[str] = field(default_factory=list)
-    loop: str = "asyncio"
+    loop: EventLoopChoice = "asyncio"
     """Its event loop (``AUTOTRADER_GATEWAY_EVENT_LOOP``): ``asyncio`` unless a test asks for uvloop."""
     process: subprocess.Popen[bytes] | None = None
     runs: int = 0

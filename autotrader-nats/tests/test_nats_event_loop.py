@@ -14,8 +14,7 @@ from autotrader_core.errors import ConfigurationError
 from autotrader_nats import GatewaySettings
 from autotrader_nats import cli as gateway_cli
 from autotrader_nats.event_loop import anyio_backend_options, resolve_event_loop
-
-needs_uvloop = pytest.mark.skipif(sys.platform == "win32", reason="uvloop does not run on Windows")
+from nats_kit import needs_uvloop
 
 
 def _without_uvloop(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -25,7 +25,7 @@ from autotrader_nats._outgoing import PendingOrderEvent
 from autotrader_nats.wire import dumps, event_bodies, join_events, loads
 from nats.js.api import AckPolicy
 from nats_gateway_main import make_gateway, serving
-from nats_kit import NatsServer
+from nats_kit import NatsServer, needs_uvloop
 
 pytestmark = pytest.mark.anyio
 
@@ -189,7 +189,7 @@ def test_an_order_event_is_encoded_later_as_it_was_when_it_happened() -> None:
         pytest.param(
             ("asyncio", {"use_uvloop": True}),
             id="uvloop",
-            marks=pytest.mark.skipif(sys.platform == "win32", reason="uvloop does not run on Windows"),
+            marks=needs_uvloop,
         ),
     ],
 )

@@ -22,8 +22,9 @@ from autotrader_core.enums import OrderStatus
 from autotrader_core.models import Fill, Order, Position
 from autotrader_core.strategy import Strategy, StrategyContext
 from autotrader_nats import AccountNames, NatsSettings, connect_gateway
+from autotrader_nats.event_loop import EventLoopChoice
 from autotrader_nats.wire import dumps, loads
-from nats_kit import HERE, GatewayProcess, NatsServer, start_strategy_process
+from nats_kit import HERE, GatewayProcess, NatsServer, needs_uvloop, start_strategy_process
 
 pytestmark = pytest.mark.anyio
 
@@ -133,7 +134,7 @@ def broker() -> Iterator[int]:
         (True, False, "asyncio"),
         (False, True, "asyncio"),
         (True, True, "asyncio"),
-        (False, True, "uvloop"),
+        pytest.param(False, True, "uvloop", marks=needs_uvloop),
     ],
     ids=[
         "journal",
@@ -149,7 +150,7 @@ async def test_gateway_sigkilled_mid_flight_recovers_and_executes_every_command_
     broker: int,
     compacting: bool,
     fresh: bool,
-    loop: str,
+    loop: EventLoopChoice,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # fresh: the commands come marked as a RemoteEngine's fresh submits are (run unclaimed, recorded
@@ -212,11 +213,11 @@ async def test_gateway_sigkilled_mid_flight_recovers_and_executes_every_command_
 
 @pytest.mark.parametrize(
     ("fresh", "loop"),
-    [(False, "asyncio"), (True, "asyncio"), (True, "uvloop")],
+    [(False, "asyncio"), (True, "asyncio"), pytest.param(True, "uvloop", marks=needs_uvloop)],
     ids=["ids-given", "fresh-ids", "fresh-ids-uvloop"],
 )
 async def test_nats_server_restarted_mid_flight_loses_and_doubles_nothing(
-    nats_server: NatsServer, tmp_path: Path, broker: int, fresh: bool, loop: str
+    nats_server: NatsServer, tmp_path: Path, broker: int, fresh: bool, loop: EventLoopChoice
 ) -> None:
     # fresh: the engine makes the ids, so its submits go marked "once" (run unclaimed at the
     # gateway); a delivery the restart repeats must still never make a second order.
