@@ -357,7 +357,7 @@ def main() -> None:
     parser.add_argument(
         "--loop",
         default="auto",
-        choices=["auto", "asyncio", "uvloop"],
+        choices=["auto", "asyncio", "uvloop"],  # autotrader_nats.event_loop.EventLoopChoice
         help="every process's event loop, the in-process figure's too (auto: uvloop when installed, "
         "as `autotrader gateway` runs)",
     )

@@ -6,6 +6,7 @@ import argparse
 import signal
 import sys
 from pathlib import Path
+from typing import get_args
 
 import anyio
 from autotrader_core.errors import ConfigurationError
@@ -15,7 +16,12 @@ from autotrader_core.settings import EngineSettings
 from autotrader_core.snapshots import CompactionPolicy
 
 from autotrader_nats.budgets import GatewaySettings
-from autotrader_nats.event_loop import EventLoopName, anyio_backend_options, resolve_event_loop
+from autotrader_nats.event_loop import (
+    EventLoopChoice,
+    EventLoopName,
+    anyio_backend_options,
+    resolve_event_loop,
+)
 from autotrader_nats.gateway import AccountGateway
 from autotrader_nats.settings import NatsSettings
 
@@ -45,7 +51,7 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     parser.add_argument("--web-port", type=int, help="page port (default: AUTOTRADER_WEB_PORT or 8765)")
     parser.add_argument(
         "--loop",
-        choices=["auto", "asyncio", "uvloop"],
+        choices=get_args(EventLoopChoice),
         help="event loop (default: AUTOTRADER_GATEWAY_EVENT_LOOP or auto: uvloop when installed, "
         "pip install 'autotrader-nats[uvloop]')",
     )
