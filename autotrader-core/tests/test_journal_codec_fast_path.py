@@ -7,6 +7,7 @@ import math
 import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,7 +16,7 @@ from autotrader_core.enums import Liquidity, OrderSide, OrderStatus, OrderType, 
 from autotrader_core.events import OrderAccepted, OrderFilled, OrderModified, OutcomeResolved, OutcomeUnknown
 from autotrader_core.journal import codec
 from autotrader_core.journal.codec import CorruptJournal
-from autotrader_core.journal.sqlite import insert_rows
+from autotrader_core.journal.sqlite import SqliteJournal, insert_rows
 from autotrader_core.models import Fill, Order, Position
 from autotrader_core.resiliency.dead_letter import DeadLetter
 from hypothesis import given
@@ -190,6 +191,77 @@ def test_a_timestamp_is_written_as_isoformat_writes_it(moment: datetime) -> None
         )
     )
     assert order["created_at"] == order["updated_at"] == moment.isoformat()
+
+
+_TIMES = st.one_of(
+    st.datetimes(timezones=st.just(UTC)),
+    st.datetimes(timezones=st.timezones()),
+    st.datetimes(),  # naive
+)
+
+
+@given(
+    created=_TIMES,
+    updated=_TIMES,
+    accepted=st.none() | _TIMES,
+    first_fill=st.none() | _TIMES,
+    quantity=st.decimals(allow_nan=False, allow_infinity=False),
+    price=st.none() | st.decimals(allow_nan=False, allow_infinity=False),
+    tag=st.none() | st.text(),
+)
+def test_an_order_for_orjson_dumps_to_the_same_text(
+    created: datetime,
+    updated: datetime,
+    accepted: datetime | None,
+    first_fill: datetime | None,
+    quantity: Decimal,
+    price: Decimal | None,
+    tag: str | None,
+) -> None:
+    # Replies, events and journal intents leave UTC times to orjson: not one character may change.
+    order = Order(
+        "at-h",
+        "BTCUSDT",
+        OrderSide.SELL,
+        OrderType.LIMIT,
+        quantity,
+        limit_price=price,
+        average_fill_price=price,
+        tag=tag,
+        created_at=created,
+        updated_at=updated,
+        accepted_at=accepted,
+        first_fill_at=first_fill,
+    )
+    plain = codec.dumps(codec.encode_order(order))
+    assert codec.dumps(codec.encode_order(order, for_orjson=True)) == plain
+    assert plain == json.dumps(codec.encode_order(order), separators=(",", ":"), ensure_ascii=False)
+
+
+def test_an_order_for_orjson_writes_a_datetime_subclass_by_its_own_isoformat() -> None:
+    class Stamp(datetime):
+        def isoformat(self, sep: str = "T", timespec: str = "auto") -> str:
+            return "stamp"
+
+    order = Order("at-s", "BTCUSDT", OrderSide.BUY, OrderType.MARKET, Decimal("1"))
+    order.accepted_at = Stamp(2026, 12, 6, tzinfo=UTC)
+    body = codec.encode_order(order, for_orjson=True)
+    assert body["accepted_at"] == "stamp"
+    assert body["created_at"] is order.created_at  # a UTC datetime: left to orjson
+
+
+@pytest.mark.parametrize("order", ORDERS, ids=["market", "every-field"])
+@pytest.mark.anyio
+async def test_a_journaled_intent_reads_back_exactly(order: Order, tmp_path: Path) -> None:
+    journal = SqliteJournal(tmp_path / "journal.sqlite3", fsync=False)
+    await journal.open()
+    try:
+        await journal.record_intent(order)
+    finally:
+        await journal.close()
+    with sqlite3.connect(tmp_path / "journal.sqlite3") as conn:
+        (body,) = conn.execute("SELECT body FROM journal WHERE kind = 'intent'").fetchone()
+    assert body == codec.dumps(codec.encode_order(order))
 
 
 def test_a_datetime_subclass_is_written_by_its_own_isoformat() -> None:

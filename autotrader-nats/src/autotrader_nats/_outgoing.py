@@ -51,7 +51,7 @@ class PendingOrderEvent:
         body: dict[str, Any] = {
             "account": self.account,
             "type": "order",
-            "order": codec.encode_order(Order(*self.state)),
+            "order": codec.encode_order(Order(*self.state), for_orjson=True),
             "event": codec.encode_event(self.event),
         }
         if self.position is not None:

@@ -361,7 +361,8 @@ class Journal:
         """Record a new order before it is sent; durable on return unless ``sync="off"``."""
         # Its terms and state as of now, encoded here: the order changes once it is sent, and
         # encoding it now costs less than copying it for the writer thread to encode later.
-        seq = self._append("intent", order.client_order_id, codec.encode_order(order))
+        # (Its times left for orjson: the writer thread dumps it, in C: see encode_order.)
+        seq = self._append("intent", order.client_order_id, codec.encode_order(order, for_orjson=True))
         if self.sync != "off":
             await self._wait(seq)
         else:

@@ -145,6 +145,14 @@ def _ts(value: datetime | None) -> str | None:
     return None if value is None else timestamp(value)
 
 
+def _ts_for_orjson(value: datetime | None) -> datetime | str | None:
+    # A UTC datetime as it is: orjson, dumping the body, writes what timestamp() would (in C,
+    # with no Python call per time); anything else as timestamp() writes it.
+    if value is None or (type(value) is datetime and value.tzinfo is UTC):
+        return value
+    return timestamp(value)
+
+
 def _to_ts(value: object, name: str) -> datetime:
     if not isinstance(value, str):
         raise CorruptJournal(f"field {name!r} must be an ISO timestamp, got {value!r}")
@@ -178,8 +186,18 @@ def _str(value: object, name: str) -> str:
 
 
 # -- orders -------------------------------------------------------------------------------
-def encode_order(order: Order) -> dict[str, Any]:
-    """Every field of an order (its terms and its state at this moment)."""
+def encode_order(order: Order, *, for_orjson: bool = False) -> dict[str, Any]:
+    """Every field of an order (its terms and its state at this moment).
+
+    Args:
+        order: The order.
+        for_orjson: The body is about to be dumped by orjson (:func:`dumps`, the gateway's
+            replies and events): its UTC times are left as ``datetime`` objects, which orjson
+            writes character for character as :func:`timestamp` does, in C. The dumped bytes
+            are the same either way; the dict itself then holds ``datetime`` values, so only
+            pass it to orjson.
+    """
+    ts = _ts_for_orjson if for_orjson else _ts
     return {
         "client_order_id": order.client_order_id,
         "symbol": order.symbol,
@@ -199,10 +217,10 @@ def encode_order(order: Order) -> dict[str, Any]:
         "average_fill_price": _dec(order.average_fill_price),
         "fees": str(order.fees),
         "reject_reason": order.reject_reason,
-        "created_at": _ts(order.created_at),
-        "updated_at": _ts(order.updated_at),
-        "accepted_at": _ts(order.accepted_at),
-        "first_fill_at": _ts(order.first_fill_at),
+        "created_at": ts(order.created_at),
+        "updated_at": ts(order.updated_at),
+        "accepted_at": ts(order.accepted_at),
+        "first_fill_at": ts(order.first_fill_at),
     }
 
 
