@@ -47,7 +47,7 @@ import tempfile
 import time
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import anyio
 import anyio.to_thread
@@ -332,6 +332,8 @@ def _throughput_step(
 
 
 def main() -> None:
+    from autotrader_nats.event_loop import EventLoopChoice, anyio_backend_options, resolve_event_loop
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else "")
     parser.add_argument("--role", default="driver", choices=["driver", "gateway", "strategy", "latency"])
     parser.add_argument("--url")
@@ -357,13 +359,11 @@ def main() -> None:
     parser.add_argument(
         "--loop",
         default="auto",
-        choices=["auto", "asyncio", "uvloop"],  # autotrader_nats.event_loop.EventLoopChoice
+        choices=get_args(EventLoopChoice),
         help="every process's event loop, the in-process figure's too (auto: uvloop when installed, "
         "as `autotrader gateway` runs)",
     )
     args = parser.parse_args()
-    from autotrader_nats.event_loop import anyio_backend_options, resolve_event_loop
-
     args.loop = resolve_event_loop(args.loop)
     loop_options = anyio_backend_options(args.loop)
     if args.role == "gateway":

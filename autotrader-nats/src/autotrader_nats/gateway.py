@@ -636,7 +636,7 @@ class AccountGateway:
                         order = await submit()
                 else:
                     order = await submit()
-                result = {"order": codec.encode_order(order, for_orjson=True)}
+                result = {"order": _order_body(order)}
             elif kind in ("cancel", "modify"):
                 target = str(args.get("client_order_id"))
                 self._check_owner(target, owner, args)
@@ -649,7 +649,7 @@ class AccountGateway:
                         limit_price=args.get("limit_price"),
                         stop_price=args.get("stop_price"),
                     )
-                result = {"order": codec.encode_order(order, for_orjson=True)}
+                result = {"order": _order_body(order)}
             elif kind == "flatten":
                 orders = await self.control.flatten(actor=actor, symbol=args.get("symbol"))
                 result = {"orders": [codec.encode_order(o) for o in orders]}
@@ -1095,7 +1095,7 @@ class AccountGateway:
                 # submit but before recording its reply would otherwise say "pending" forever.
                 known = self.control.order(command_id) or await self.journal.compacted_order(command_id)
             if known is not None:
-                await msg.respond(_reply(command_id, {"order": codec.encode_order(known, for_orjson=True)}))
+                await msg.respond(_reply(command_id, {"order": _order_body(known)}))
             elif record is not None and record.state == "done" and record.reply is not None:
                 await msg.respond(record.reply)
             elif record is not None:
@@ -1114,8 +1114,13 @@ def _reply(
     return dumps({"id": command_id, "ok": True, **(result or {})})
 
 
+def _order_body(order: Order) -> dict[str, Any]:
+    # A reply's order: replies are dumped by orjson, which writes its times (see encode_order).
+    return codec.encode_order(order, for_orjson=True)
+
+
 def _order_reply(order: Order) -> bytes:
-    return _reply(order.client_order_id, {"order": codec.encode_order(order, for_orjson=True)})
+    return _reply(order.client_order_id, {"order": _order_body(order)})
 
 
 def _journaled_but_unknown(command_id: str) -> bytes:
