@@ -208,6 +208,10 @@ _TIMES = st.one_of(
     quantity=st.decimals(allow_nan=False, allow_infinity=False),
     price=st.none() | st.decimals(allow_nan=False, allow_infinity=False),
     tag=st.none() | st.text(),
+    side=st.sampled_from(OrderSide),
+    order_type=st.sampled_from(OrderType),
+    time_in_force=st.sampled_from(TimeInForce),
+    status=st.sampled_from(OrderStatus),
 )
 def test_an_order_for_orjson_dumps_to_the_same_text(
     created: datetime,
@@ -217,14 +221,21 @@ def test_an_order_for_orjson_dumps_to_the_same_text(
     quantity: Decimal,
     price: Decimal | None,
     tag: str | None,
+    side: OrderSide,
+    order_type: OrderType,
+    time_in_force: TimeInForce,
+    status: OrderStatus,
 ) -> None:
-    # Replies, events and journal intents leave UTC times to orjson: not one character may change.
+    # Replies, events and journal intents leave UTC times and enums to orjson: not one
+    # character may change.
     order = Order(
         "at-h",
         "BTCUSDT",
-        OrderSide.SELL,
-        OrderType.LIMIT,
+        side,
+        order_type,
         quantity,
+        time_in_force=time_in_force,
+        status=status,
         limit_price=price,
         average_fill_price=price,
         tag=tag,
@@ -233,8 +244,11 @@ def test_an_order_for_orjson_dumps_to_the_same_text(
         accepted_at=accepted,
         first_fill_at=first_fill,
     )
-    plain = codec.dumps(codec.encode_order(order))
+    body = codec.encode_order(order)
+    plain = codec.dumps(body)
     assert codec.dumps(codec.encode_order(order, for_orjson=True)) == plain
+    # the plain body holds JSON values only: no enum (a str subclass), no datetime
+    assert {type(v) for v in body.values()} <= {str, bool, type(None)}
     assert plain == json.dumps(codec.encode_order(order), separators=(",", ":"), ensure_ascii=False)
 
 
@@ -248,6 +262,7 @@ def test_an_order_for_orjson_writes_a_datetime_subclass_by_its_own_isoformat() -
     body = codec.encode_order(order, for_orjson=True)
     assert body["accepted_at"] == "stamp"
     assert body["created_at"] is order.created_at  # a UTC datetime: left to orjson
+    assert body["side"] is OrderSide.BUY  # an enum too: orjson writes its value
 
 
 @pytest.mark.parametrize("order", ORDERS, ids=["market", "every-field"])

@@ -260,3 +260,25 @@ def test_delivery_reads_what_the_message_metadata_holds(reply: str) -> None:
     msg = Msg(_client=None, reply=reply)  # type: ignore[arg-type]  # no client needed to read a reply
     assert delivery(msg) == (1207, 3)
     assert delivery(msg) == (msg.metadata.sequence.stream, msg.metadata.num_delivered)
+
+
+async def test_a_job_handed_to_a_worker_cancelled_while_idle_is_not_lost() -> None:
+    pool = WorkerPool(2)
+    ran: list[int] = []
+
+    async def job() -> None:
+        ran.append(1)
+
+    async with anyio.create_task_group() as first:
+        pool.start(first)
+        await anyio.sleep(0.01)  # both idle
+        first.cancel_scope.cancel()
+    pool.submit(job)  # no live worker: it waits, not handed to a dead one
+    assert pool.waiting == 1
+    async with anyio.create_task_group() as second:
+        pool.start(second)
+        with anyio.fail_after(2):
+            while not ran:
+                await anyio.sleep(0.005)
+        second.cancel_scope.cancel()
+    assert ran == [1] and pool.waiting == 0

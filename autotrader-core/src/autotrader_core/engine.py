@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from decimal import Decimal
 from types import TracebackType
 from typing import Self
@@ -52,7 +52,7 @@ from autotrader_core.market_feed import MarketFeed
 from autotrader_core.models import Balance, ExecutionDecision, Order, utc_now
 from autotrader_core.notifier import HookTelemetry, Notifier
 from autotrader_core.oms import OrderManager
-from autotrader_core.order_flow import OrderFlow
+from autotrader_core.order_flow import OrderFlow, OrderListener
 from autotrader_core.orders import build_order, decision_target, optional_price
 from autotrader_core.plugins import PluginManager
 from autotrader_core.recovery import ReconcileRun, ReconciliationReport, recover
@@ -356,6 +356,32 @@ class ExecutionEngine:
         if self._control is None:
             self._control = EngineControl(self)
         return self._control
+
+    def add_order_listener(self, listener: OrderListener) -> Callable[[], None]:
+        """Call ``listener(order, event)`` for every live order event from now on; return its remover.
+
+        For a component that runs in the engine's process and must see every change, in order,
+        at once (the NATS account gateway's event stream): a plain call where an observer plugin
+        goes through pluggy's hook machinery. Observers outside the engine's own wiring should
+        implement ``autotrader_on_order_event`` instead.
+
+        The listener runs inside the engine's handling of the event, right after the order
+        manager applied it and before the observer hooks and the strategy's callbacks; it must
+        not block. ``order`` is the live order (its next event changes it in place: copy what
+        you keep). An exception it raises is logged and the event goes on to the others. Events
+        replayed from the journal at start are not told again, as with the hooks.
+
+        Returns:
+            A function that removes the listener (calling it again does nothing).
+        """
+        listeners = self.flow.listeners
+        listeners.append(listener)
+
+        def remove() -> None:
+            if listener in listeners:
+                listeners.remove(listener)
+
+        return remove
 
     def notify_control_action(self, action: ControlAction) -> None:
         """Tell observers about an operator action (called by :class:`EngineControl`)."""

@@ -5,9 +5,9 @@ Every change to an order passes through :class:`OrderFlow`, in this order:
 1. the journal records it (write-ahead for intents and cancel/modify requests; a broker
    event is a fact and reaches the OMS even when the journal has failed);
 2. the OMS applies it (state machine, idempotent fills, positions);
-3. one ``autotrader.orders`` log record, the observer hooks (``autotrader_on_order_event``,
-   ``autotrader_on_fill``, ``autotrader_on_reject``) and the strategy's ``on_fill`` /
-   ``on_order_update`` callbacks see it.
+3. one ``autotrader.orders`` log record, the engine's in-process order listeners, the observer
+   hooks (``autotrader_on_order_event``, ``autotrader_on_fill``, ``autotrader_on_reject``) and
+   the strategy's ``on_fill`` / ``on_order_update`` callbacks see it.
 
 Why not the OMS listener (``OrderManager.listener``): the listener is synchronous and
 also fires while recovery replays the journal into the same OMS, when nothing may be
@@ -30,11 +30,15 @@ from autotrader_core.state_machine import Trigger, next_status
 from autotrader_core.strategy import Strategy, StrategyContext
 from autotrader_core.trading_gate import TradingGate
 
-__all__ = ["OrderFlow", "log_order_event", "log_refusal"]
+__all__ = ["OrderFlow", "OrderListener", "log_order_event", "log_refusal"]
 
 logger = logging.getLogger("autotrader_core.engine")
 events_logger = logging.getLogger("autotrader.orders")
 """One record per applied order event: the audit trail users grep and ship."""
+
+OrderListener = Callable[[Order, OrderEvent], None]
+"""Told of each live order event as the OMS applied it: ``listener(order, event)``
+(:meth:`ExecutionEngine.add_order_listener <autotrader_core.engine.ExecutionEngine.add_order_listener>`)."""
 
 
 def log_order_event(order: Order, event: OrderEvent, account: AccountId | None = None) -> None:
@@ -106,6 +110,9 @@ class OrderFlow:
         """Halted on the first journal write failure (set by the engine)."""
         self.journal_failure: JournalError | None = None
         """The first journal write failure while running (``None``: the journal never failed)."""
+        self.listeners: list[OrderListener] = []
+        """In-process listeners, told of every live order event before the observer hooks
+        (:meth:`ExecutionEngine.add_order_listener <autotrader_core.engine.ExecutionEngine.add_order_listener>`)."""
         self.after_change: Callable[[Order], Awaitable[None]] | None = None
         """Told about every order an applied event changed: set by the resolver of unknown outcomes
         while it has an unknown outcome to watch (``None`` otherwise: nothing on the hot path)."""
@@ -173,6 +180,16 @@ class OrderFlow:
         if events_logger.isEnabledFor(logging.INFO):
             log_order_event(order, event, notifier.account)
         fill = event.fill if isinstance(event, OrderFilled) else None
+        for listener in self.listeners:  # plain calls: no plugin machinery per event
+            try:
+                listener(order, event)
+            except Exception:
+                logger.exception(
+                    "order listener %r failed on %s of %s (ignored: order handling goes on)",
+                    listener,
+                    type(event).__name__,
+                    order.client_order_id,
+                )
         if notifier.enabled:
             notifier.hook("autotrader_on_order_event", order=order, event=event)
             if fill is not None:

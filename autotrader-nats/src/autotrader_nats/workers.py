@@ -5,31 +5,25 @@ machine — more than the rest of a command's handling in the gateway. Here ``si
 are started once, in the caller's task group (so they are cancelled with it), and each
 takes the next command when it is free: at most ``size`` commands run at once, the others
 wait in arrival order.
+
+asyncio only, as the gateway is (nats-py runs on asyncio): an idle worker waits on a bare
+asyncio future that carries its next job, ~1.5 µs a job where an anyio event per job, set
+and waited, cost ~4.5 µs (``uvloop``, 100,000 jobs).
 """
 
 from __future__ import annotations
 
+import asyncio
 import collections
 from collections.abc import Awaitable, Callable
 
 from anyio.abc import TaskGroup
-
-from autotrader_nats._events import event_factory
 
 __all__ = ["WorkerPool"]
 
 Job = Callable[[], Awaitable[None]]
 """A job: called, then awaited by a worker. It handles its own errors (an error escaping it
 ends the worker's task group)."""
-
-
-class _Worker:
-    __slots__ = ("job", "new_event", "wake")
-
-    def __init__(self) -> None:
-        self.job: Job | None = None
-        self.new_event = event_factory()
-        self.wake = self.new_event()
 
 
 class WorkerPool:
@@ -44,7 +38,8 @@ class WorkerPool:
             raise ValueError("a worker pool needs at least one worker")
         self.size = size
         self._backlog: collections.deque[Job] = collections.deque()
-        self._idle: list[_Worker] = []
+        self._idle: list[asyncio.Future[Job]] = []
+        """One future per idle worker: the job handed to it is its result."""
 
     @property
     def waiting(self) -> int:
@@ -58,23 +53,22 @@ class WorkerPool:
 
     def submit(self, job: Job) -> None:
         """Run ``job`` on a free worker, or after the jobs already waiting."""
-        if self._idle and not self._backlog:
-            worker = self._idle.pop()
-            worker.job = job
-            worker.wake.set()
-        else:
-            self._backlog.append(job)
+        idle = self._idle
+        while idle and not self._backlog:
+            handover = idle.pop()
+            if not handover.done():  # (a worker cancelled while idle leaves its future cancelled)
+                handover.set_result(job)
+                return
+        self._backlog.append(job)
 
     async def _work(self) -> None:
-        me = _Worker()
+        loop = asyncio.get_running_loop()
+        backlog = self._backlog
         while True:
-            job: Job | None
-            if self._backlog:
-                job = self._backlog.popleft()
+            if backlog:
+                job = backlog.popleft()
             else:
-                me.wake = me.new_event()
-                self._idle.append(me)
-                await me.wake.wait()
-                job, me.job = me.job, None
-            if job is not None:  # (submit always hands one over with the wake-up)
-                await job()
+                handover: asyncio.Future[Job] = loop.create_future()
+                self._idle.append(handover)
+                job = await handover
+            await job()

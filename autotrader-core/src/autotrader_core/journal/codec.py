@@ -193,35 +193,50 @@ def encode_order(order: Order, *, for_orjson: bool = False) -> dict[str, Any]:
         order: The order.
         for_orjson: The body is about to be dumped by orjson (:func:`dumps`, the gateway's
             replies and events): its UTC times are left as ``datetime`` objects, which orjson
-            writes character for character as :func:`timestamp` does, in C. The dumped bytes
-            are the same either way; the dict itself then holds ``datetime`` values, so only
-            pass it to orjson.
+            writes character for character as :func:`timestamp` does, and its enums as they
+            are (orjson writes their values), in C. The dumped bytes are the same either way;
+            the dict itself then holds ``datetime`` and enum values, so only pass it to orjson.
     """
-    ts = _ts_for_orjson if for_orjson else _ts
-    return {
+    # Built for orjson; then, unless it is about to dump it, enums and times made JSON values.
+    # (An enum's ``.value`` is a Python-level property, ~0.2 µs each: four per order, and an
+    # order is encoded four times on its way through the gateway.)
+    body: dict[str, Any] = {
         "client_order_id": order.client_order_id,
         "symbol": order.symbol,
-        "side": order.side.value,
-        "order_type": order.order_type.value,
+        "side": order.side,
+        "order_type": order.order_type,
         "quantity": str(order.quantity),
-        "time_in_force": order.time_in_force.value,
+        "time_in_force": order.time_in_force,
         "limit_price": _dec(order.limit_price),
         "stop_price": _dec(order.stop_price),
         "post_only": order.post_only,
         "reduce_only": order.reduce_only,
         "broker": order.broker,
         "tag": order.tag,
-        "status": order.status.value,
+        "status": order.status,
         "broker_order_id": order.broker_order_id,
         "filled_quantity": str(order.filled_quantity),
         "average_fill_price": _dec(order.average_fill_price),
         "fees": str(order.fees),
         "reject_reason": order.reject_reason,
-        "created_at": ts(order.created_at),
-        "updated_at": ts(order.updated_at),
-        "accepted_at": ts(order.accepted_at),
-        "first_fill_at": ts(order.first_fill_at),
+        "created_at": _ts_for_orjson(order.created_at),
+        "updated_at": _ts_for_orjson(order.updated_at),
+        "accepted_at": _ts_for_orjson(order.accepted_at),
+        "first_fill_at": _ts_for_orjson(order.first_fill_at),
     }
+    if not for_orjson:
+        body["side"] = order.side.value
+        body["order_type"] = order.order_type.value
+        body["time_in_force"] = order.time_in_force.value
+        body["status"] = order.status.value
+        for key in _ORDER_TIMES:
+            value = body[key]
+            if isinstance(value, datetime):  # (any other is already timestamp()'s text)
+                body[key] = timestamp(value)
+    return body
+
+
+_ORDER_TIMES = ("created_at", "updated_at", "accepted_at", "first_fill_at")
 
 
 def decode_order(body: Mapping[str, Any]) -> Order:
