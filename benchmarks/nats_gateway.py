@@ -405,6 +405,14 @@ def main() -> None:
     parser.add_argument(
         "--wait-for-start", action="store_true", help="strategy role: start on the driver's signal (stdin)"
     )
+    parser.add_argument(
+        "--gateway-nice",
+        type=int,
+        default=0,
+        help="run the gateway process at this nice value (e.g. -10; below 0 needs root or CAP_SYS_NICE): "
+        "a larger CPU share than the strategies', as docs/deployment-nats.md (Performance) advises for a "
+        "gateway on a host it shares; 0, the default, shares evenly",
+    )
     parser.add_argument("--profile", help="cProfile the gateway process into this file (pstats)")
     parser.add_argument(
         "--default-gc", action="store_true", help="leave the gateway's garbage collector untuned (for an A/B)"
@@ -420,6 +428,15 @@ def main() -> None:
     args.loop = resolve_event_loop(args.loop)
     loop_options = anyio_backend_options(args.loop)
     if args.role == "gateway":
+        if args.gateway_nice:
+            # Before any thread starts: on Linux a thread's nice value is its own, and the
+            # journal's and the command log's writers inherit it from this one.
+            try:
+                os.setpriority(os.PRIO_PROCESS, 0, args.gateway_nice)
+            except PermissionError:
+                raise SystemExit(
+                    f"--gateway-nice {args.gateway_nice}: a nice value below 0 needs root or CAP_SYS_NICE"
+                ) from None
         if args.profile:
             import cProfile
 
@@ -473,6 +490,7 @@ def main() -> None:
                     str(Path(tmp) / "data"),
                     *(["--profile", str(Path(args.profile).resolve())] if args.profile else []),
                     *(["--default-gc"] if args.default_gc else []),
+                    *(["--gateway-nice", str(args.gateway_nice)] if args.gateway_nice else []),
                     "--loop",
                     args.loop,
                 ],
@@ -529,7 +547,9 @@ def main() -> None:
 
             print(
                 f"throughput, the offered load stepped up until it saturates ({args.seconds:g} s per step; an order "
-                "counts once its reply and its fill event are back):"
+                "counts once its reply and its fill event are back"
+                + (f"; the gateway at nice {args.gateway_nice}" if args.gateway_nice else "")
+                + "):"
             )
             for n in (int(x) for x in args.strategies.split(",")):
                 best: tuple[float, int] = (0.0, 0)
