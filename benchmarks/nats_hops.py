@@ -141,7 +141,7 @@ def _patch(stamps: _Stamps, gateway: bool) -> None:
 
     gw._on_command, gw._run_command, gw._execute = stamped_on_command, stamped_run_command, stamped_execute
 
-    # The engine's own hops (the gateway's process only has a journal and a broker).
+    # The engine's own hops: its journal's intent, the paper broker's answer, the events applied.
     from autotrader_core.engine import ExecutionEngine
     from autotrader_core.journal import Journal
     from autotrader_paper import PaperAdapter

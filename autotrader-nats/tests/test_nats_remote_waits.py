@@ -150,8 +150,8 @@ async def test_an_event_whose_order_body_is_older_than_the_known_order_is_applie
     refunded = dataclasses.replace(
         filled, fees=Decimal("0.04"), updated_at=filled.updated_at + timedelta(seconds=1)
     )
-    fill_event = codec.encode_event(OrderAccepted("atstale1", "p1", refunded.updated_at))
-    await engine._apply_event(loads_from_gateway(dumps({"order": _wire(refunded), "event": fill_event})))
+    newer_event = codec.encode_event(OrderAccepted("atstale1", "p1", refunded.updated_at))
+    await engine._apply_event(loads_from_gateway(dumps({"order": _wire(refunded), "event": newer_event})))
     assert len(decoded) == 1 and engine.orders["atstale1"] == refunded == seen[-1]
 
 
