@@ -45,6 +45,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, get_args
@@ -239,6 +240,25 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _thread_schedule(pid: int) -> tuple[float, float]:
+    """Seconds a process's main thread ran on a CPU and waited, runnable, for one (Linux
+    ``/proc/<pid>/schedstat``; zeros elsewhere)."""
+    try:
+        ran, waited = Path(f"/proc/{pid}/schedstat").read_text().split()[:2]
+    except (OSError, ValueError):
+        return 0.0, 0.0
+    return int(ran) / 1e9, int(waited) / 1e9
+
+
+def _machine_ticks() -> tuple[int, int, int]:
+    """The machine's CPU time so far, in ticks: (all, idle + iowait, stolen by the hypervisor)."""
+    try:
+        fields = [int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    except (OSError, ValueError):
+        return 0, 0, 0
+    return sum(fields), fields[3] + fields[4], fields[7]
+
+
 def wait_for_start() -> None:
     """A strategy process's side of the start barrier (:func:`run_processes`): call it once
     connected; it says so and blocks until every strategy process is connected too."""
@@ -247,7 +267,7 @@ def wait_for_start() -> None:
 
 
 def run_processes(
-    commands: list[list[str]], pids: tuple[int, ...] = ()
+    commands: list[list[str]], pids: tuple[int, ...] = (), on_start: Callable[[], None] | None = None
 ) -> tuple[list[dict[str, Any]], list[float]]:
     """Start every command, let them all go at once, wait for all.
 
@@ -258,7 +278,8 @@ def run_processes(
 
     Returns:
         The JSON object each printed last, and the CPU seconds each of ``pids`` (the gateway,
-        the server) used from the common start until the last one finished.
+        the server) used from the common start (when ``on_start`` is called) until the last
+        one finished.
     """
     children = [
         subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
@@ -270,12 +291,40 @@ def run_processes(
         if line != "ready":
             raise SystemExit(f"a strategy process did not start (it printed {line!r})")
     cpu_at_start = [_cpu_seconds(pid) for pid in pids]
+    if on_start is not None:
+        on_start()
     for child in children:
         assert child.stdin is not None
         child.stdin.write("go\n")
         child.stdin.flush()
     results = [json.loads(c.communicate()[0].strip().splitlines()[-1]) for c in children]
     return results, [_cpu_seconds(pid) - before for pid, before in zip(pids, cpu_at_start, strict=True)]
+
+
+class _Contention:
+    """How much of a step the gateway's event-loop thread ran, and waited for a CPU, against
+    what the machine had idle and what its hypervisor took: on a shared 2-core machine a
+    busy thread can wait for a core while the machine, over the same seconds, shows idle time."""
+
+    def __init__(self, gateway_pid: int) -> None:
+        self.pid = gateway_pid
+        self.start()
+
+    def start(self) -> None:
+        self.started = time.perf_counter()
+        self.schedule = _thread_schedule(self.pid)
+        self.ticks = _machine_ticks()
+
+    def line(self) -> str:
+        wall = time.perf_counter() - self.started
+        ran, waited = (b - a for a, b in zip(self.schedule, _thread_schedule(self.pid), strict=True))
+        total, idle, stolen = (b - a for a, b in zip(self.ticks, _machine_ticks(), strict=True))
+        if not (wall and total):
+            return ""
+        return (
+            f"      the gateway's event-loop thread ran {ran / wall:4.0%} of the step and waited for a CPU "
+            f"{waited / wall:4.0%}; the machine was idle {idle / total:4.0%}, stolen by its host {stolen / total:4.0%}"
+        )
 
 
 def _load() -> str:
@@ -291,6 +340,7 @@ def _throughput_step(
     args: argparse.Namespace, url: str, gateway_pid: int, server_pid: int, n: int, window: int
 ) -> float:
     """One load step: ``n`` strategy processes with ``window`` orders outstanding each; prints it, returns orders/s."""
+    contention = _Contention(gateway_pid)
     results, (gateway_cpu, server_cpu) = run_processes(
         [
             [
@@ -313,6 +363,7 @@ def _throughput_step(
             for i in range(n)
         ],
         (gateway_pid, server_pid),
+        contention.start,
     )
     orders = sum(r["orders"] for r in results)
     seconds = max(r["seconds"] for r in results)
@@ -328,6 +379,8 @@ def _throughput_step(
         f"(every process from the common start)   {_load()}",
         flush=True,
     )
+    if line := contention.line():
+        print(line, flush=True)
     return rate
 
 
@@ -352,6 +405,14 @@ def main() -> None:
     parser.add_argument(
         "--wait-for-start", action="store_true", help="strategy role: start on the driver's signal (stdin)"
     )
+    parser.add_argument(
+        "--gateway-nice",
+        type=int,
+        default=0,
+        help="run the gateway process at this nice value (e.g. -10; below 0 needs root or CAP_SYS_NICE): "
+        "a larger CPU share than the strategies', as docs/deployment-nats.md (Performance) advises for a "
+        "gateway on a host it shares; 0, the default, shares evenly",
+    )
     parser.add_argument("--profile", help="cProfile the gateway process into this file (pstats)")
     parser.add_argument(
         "--default-gc", action="store_true", help="leave the gateway's garbage collector untuned (for an A/B)"
@@ -367,6 +428,15 @@ def main() -> None:
     args.loop = resolve_event_loop(args.loop)
     loop_options = anyio_backend_options(args.loop)
     if args.role == "gateway":
+        if args.gateway_nice:
+            # Before any thread starts: on Linux a thread's nice value is its own, and the
+            # journal's and the command log's writers inherit it from this one.
+            try:
+                os.setpriority(os.PRIO_PROCESS, 0, args.gateway_nice)
+            except PermissionError:
+                raise SystemExit(
+                    f"--gateway-nice {args.gateway_nice}: a nice value below 0 needs root or CAP_SYS_NICE"
+                ) from None
         if args.profile:
             import cProfile
 
@@ -420,6 +490,7 @@ def main() -> None:
                     str(Path(tmp) / "data"),
                     *(["--profile", str(Path(args.profile).resolve())] if args.profile else []),
                     *(["--default-gc"] if args.default_gc else []),
+                    *(["--gateway-nice", str(args.gateway_nice)] if args.gateway_nice else []),
                     "--loop",
                     args.loop,
                 ],
@@ -476,7 +547,9 @@ def main() -> None:
 
             print(
                 f"throughput, the offered load stepped up until it saturates ({args.seconds:g} s per step; an order "
-                "counts once its reply and its fill event are back):"
+                "counts once its reply and its fill event are back"
+                + (f"; the gateway at nice {args.gateway_nice}" if args.gateway_nice else "")
+                + "):"
             )
             for n in (int(x) for x in args.strategies.split(",")):
                 best: tuple[float, int] = (0.0, 0)

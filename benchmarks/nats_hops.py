@@ -11,7 +11,11 @@ process), joined by the order's client order id:
 ``gateway reads``     they come out of the gateway's socket (the server stored and pushed them)
 ``gateway callback``  nats-py hands the message to the gateway's subscription
 ``run``               the command starts in a gateway worker
-``engine``            ``ExecutionEngine.submit_order`` runs (journal, paper broker, fill)
+``engine``            ``ExecutionEngine.submit_order`` starts (risk checks, the order built)
+``intent queued``     the journal's intent is handed to its writer thread
+``intent durable``    the writer has committed it and the engine resumes (write-ahead)
+``broker back``       the paper broker has answered (accepted and filled)
+``events applied``    the OMS has applied both events and ``submit_order`` returns
 ``reply ready``       the worker has the reply and publishes it
 ``gateway writes``    the reply's bytes reach the gateway's socket
 ``strategy reads``    they come out of the strategy's socket
@@ -21,7 +25,9 @@ process), joined by the order's client order id:
 
 It runs ``nats_gateway.py``'s own processes (server, gateway, latency phase) with these
 timestamps patched in, so it measures the same path; the patches add a few microseconds per
-hop. Prints p50 and p90 per hop (ms) at light load (a 5 ms pause before each order) and back
+hop. The hops from ``engine`` to ``events applied`` are the engine's own, the same work an
+order does in process (the ``in process`` line above the tables); the rest is what the
+gateway adds. Prints p50 and p90 per hop (ms) at light load (a 5 ms pause before each order) and back
 to back. Needs the ``nats`` venv: ``.nox/nats/bin/python benchmarks/nats_hops.py``.
 """
 
@@ -52,6 +58,10 @@ HOPS = (
     "gateway callback",
     "run",
     "engine",
+    "intent queued",
+    "intent durable",
+    "broker back",
+    "events applied",
     "reply ready",
     "gateway writes",
     "strategy reads",
@@ -130,6 +140,39 @@ def _patch(stamps: _Stamps, gateway: bool) -> None:
         return reply
 
     gw._on_command, gw._run_command, gw._execute = stamped_on_command, stamped_run_command, stamped_execute
+
+    # The engine's own hops: its journal's intent, the paper broker's answer, the events applied.
+    from autotrader_core.engine import ExecutionEngine
+    from autotrader_core.journal import Journal
+    from autotrader_paper import PaperAdapter
+
+    journal: Any = Journal
+    record_intent = journal.record_intent
+
+    async def stamped_record_intent(self: Any, order: Any) -> None:
+        stamps.add("intent queued", order.client_order_id)
+        await record_intent(self, order)
+        stamps.add("intent durable", order.client_order_id)
+
+    journal.record_intent = stamped_record_intent
+    paper: Any = PaperAdapter
+    paper_submit = paper.submit_order
+
+    async def stamped_paper_submit(self: Any, order: Any) -> Any:
+        events = await paper_submit(self, order)
+        stamps.add("broker back", order.client_order_id)
+        return events
+
+    paper.submit_order = stamped_paper_submit
+    execution: Any = ExecutionEngine
+    submit_order = execution.submit_order
+
+    async def stamped_submit_order(self: Any, *args: Any, **kwargs: Any) -> Any:
+        order = await submit_order(self, *args, **kwargs)
+        stamps.add("events applied", order.client_order_id)
+        return order
+
+    execution.submit_order = stamped_submit_order
 
     engine: Any = remote.RemoteEngine
     command, on_reply = engine._command, engine._on_reply

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -13,8 +14,10 @@ import pytest
 from autotrader_core.control import AccountId
 from autotrader_core.enums import OrderSide, OrderStatus, OrderType
 from autotrader_core.errors import RequestTimeout
+from autotrader_core.events import OrderAccepted
 from autotrader_core.journal import codec
 from autotrader_core.models import Order, utc_now
+from autotrader_core.strategy import Strategy, StrategyContext
 from autotrader_nats import AccountGateway, NatsSettings, RemoteEngine, connect_gateway
 from autotrader_nats import remote as remote_module
 from autotrader_nats.wire import dumps, loads_from_gateway
@@ -110,6 +113,46 @@ def test_an_order_body_seen_again_reads_as_itself_and_a_changed_one_as_the_chang
         decoded = engine._decode_order(body)
         assert decoded == codec.decode_order(body) == order
     assert engine._decode_order(_wire(filled)) is engine._decode_order(_wire(filled))  # decoded once
+
+
+async def test_an_event_whose_order_body_is_older_than_the_known_order_is_applied_without_decoding_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A market order's reply brings it filled; its accept event, read next, carries it as it was
+    # before the fill. The strategy sees the newer state, as before, and the older body is never
+    # decoded: a field there that could not be read no longer costs the event.
+    seen: list[Order] = []
+
+    class Recorder(Strategy):
+        async def on_order_update(self, order: Order, ctx: StrategyContext) -> None:
+            seen.append(order)
+
+    engine = RemoteEngine(AccountId("paper", "paper", "default"), strategy=Recorder())
+    engine._started.set()
+    engine._running = True
+    filled = _filled_order("atstale1")
+    engine._remember(engine._decode_order(_wire(filled)))  # the reply
+    before = dataclasses.replace(filled, updated_at=filled.updated_at - timedelta(milliseconds=1))
+    accepted = {**_wire(before), "status": "accepted", "filled_quantity": "not a number"}
+    decoded: list[object] = []
+    decode = codec.decode_order
+
+    def counted(body: dict[str, Any]) -> Order:
+        decoded.append(body)
+        return decode(body)
+
+    monkeypatch.setattr(codec, "decode_order", counted)
+    event = codec.encode_event(OrderAccepted("atstale1", "p1", before.updated_at))
+    await engine._apply_event(loads_from_gateway(dumps({"order": accepted, "event": event})))
+    assert seen == [filled] and seen[0] is engine.orders["atstale1"]
+    assert decoded == []
+    # A body as new as the one known, or newer, is decoded and kept, as before.
+    refunded = dataclasses.replace(
+        filled, fees=Decimal("0.04"), updated_at=filled.updated_at + timedelta(seconds=1)
+    )
+    newer_event = codec.encode_event(OrderAccepted("atstale1", "p1", refunded.updated_at))
+    await engine._apply_event(loads_from_gateway(dumps({"order": _wire(refunded), "event": newer_event})))
+    assert len(decoded) == 1 and engine.orders["atstale1"] == refunded == seen[-1]
 
 
 def test_the_decoded_bodies_kept_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -868,9 +868,24 @@ class RemoteEngine:
             # start (fills are de-duplicated); not an error worth a traceback at Ctrl-C.
             logger.debug("event not acknowledged: the connection closed meanwhile")
 
+    def _order_as_of(self, raw: dict[str, Any]) -> Order:
+        # The order an event carries, or the newer state already known: a market order's
+        # accept event is read after its reply brought the filled order, and _remember would
+        # keep that anyway, so an older body is not decoded at all (~6 µs each).
+        cid = raw.get("client_order_id")
+        known = self.orders.get(cid) if type(cid) is str else None
+        updated = raw.get("updated_at")
+        if known is not None and type(updated) is str:
+            try:
+                if datetime.fromisoformat(updated) < known.updated_at:
+                    return known
+            except (ValueError, TypeError):  # not a time, or a naive one: decoding says why
+                pass
+        return self._remember(self._decode_order(raw))
+
     async def _apply_event(self, body: dict[str, Any]) -> None:
         try:
-            order = self._remember(self._decode_order(body["order"]))
+            order = self._order_as_of(body["order"])
             event = codec.decode_event(body["event"])
             position = None
             if "position" in body:
