@@ -45,6 +45,17 @@ import nats_gateway as gateway_bench  # noqa: E402 - the sibling benchmark's pro
 
 T = TypeVar("T")
 
+
+def _connect(subject: str) -> bytes:
+    """Connect without acknowledgements, subscribe to ``subject``, and ask for a PONG once done."""
+    return b'CONNECT {"verbose":false,"pedantic":false}\r\nSUB ' + subject.encode() + b" 1\r\nPING\r\n"
+
+
+def _publish(subject: str) -> bytes:
+    """A one-byte message to ``subject``."""
+    return f"PUB {subject} 1\r\nx\r\n".encode()
+
+
 PAUSES = (0.0, 0.005)
 """Seconds before each round trip: back to back, and light load."""
 
@@ -67,15 +78,14 @@ class _RawNats:
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.file = self.sock.makefile("rb")
         self.file.readline()  # INFO
-        self.sock.sendall(b'CONNECT {"verbose":false,"pedantic":false}\r\n')
 
     def subscribe(self, subject: str) -> None:
-        self.sock.sendall(f"SUB {subject} 1\r\nPING\r\n".encode())
+        self.sock.sendall(_connect(subject))
         while self.file.readline() != b"PONG\r\n":
             pass
 
     def publish(self, subject: str) -> None:
-        self.sock.sendall(f"PUB {subject} 1\r\nx\r\n".encode())
+        self.sock.sendall(_publish(subject))
 
     def read_message(self) -> None:
         while True:
@@ -111,7 +121,7 @@ class _LoopNats(asyncio.Protocol):
                     return  # the payload is still on its way
                 self.buffer = rest[size + 2 :]
                 if self.echo:
-                    self.transport.write(b"PUB ladder.back 1\r\nx\r\n")
+                    self.transport.write(_publish("ladder.back"))
                 elif self.waiter is not None and not self.waiter.done():
                     self.waiter.set_result(None)
                 continue
@@ -126,9 +136,7 @@ async def _loop_nats(port: int, subject: str, echo: bool) -> tuple[asyncio.Trans
     transport, protocol = await asyncio.get_running_loop().create_connection(
         lambda: _LoopNats(echo), "127.0.0.1", port
     )
-    transport.write(
-        b'CONNECT {"verbose":false,"pedantic":false}\r\nSUB ' + subject.encode() + b" 1\r\nPING\r\n"
-    )
+    transport.write(_connect(subject))
     await protocol.ponged
     return transport, protocol
 
@@ -149,7 +157,7 @@ async def _loop_nats_rung(port: int, count: int) -> list[list[float]]:
             await asyncio.sleep(pause)
             protocol.waiter = loop.create_future()
             started = time.perf_counter()
-            transport.write(b"PUB ladder.echo 1\r\nx\r\n")
+            transport.write(_publish("ladder.echo"))
             await protocol.waiter
             samples.append((time.perf_counter() - started) * 1000)
         per_pause.append(samples[50:])

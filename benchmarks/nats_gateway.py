@@ -308,14 +308,19 @@ class _Contention:
 
     def __init__(self, gateway_pid: int) -> None:
         self.pid = gateway_pid
-        self.start()
+        self.started = 0.0
+        self.schedule = (0.0, 0.0)
+        self.ticks = (0, 0, 0)
 
     def start(self) -> None:
+        """Take the first sample (``run_processes`` calls it as the step's processes start)."""
         self.started = time.perf_counter()
         self.schedule = _thread_schedule(self.pid)
         self.ticks = _machine_ticks()
 
     def line(self) -> str:
+        if not self.started:
+            return ""
         wall = time.perf_counter() - self.started
         ran, waited = (b - a for a, b in zip(self.schedule, _thread_schedule(self.pid), strict=True))
         total, idle, stolen = (b - a for a, b in zip(self.ticks, _machine_ticks(), strict=True))
