@@ -62,6 +62,29 @@ def submit(cid: str, qty: str = "0.001", *, once: bool = False) -> bytes:
     )
 
 
+async def subscribe_replies(nc: Any) -> dict[str, dict[str, Any]]:
+    """Every command's first reply, by command id, as they come (to ``test.replies.<id>``)."""
+    replies: dict[str, dict[str, Any]] = {}
+
+    async def on_reply(msg: Any) -> None:
+        body = loads(msg.data)
+        replies.setdefault(str(body["id"]), body)
+
+    await nc.subscribe("test.replies.*", cb=on_reply)
+    return replies
+
+
+async def send_submits(nc: Any, cids: list[str], *, once: bool = False) -> None:
+    """Publish a submit per id into the command stream, each with its id and reply subject."""
+    js = nc.jetstream()
+    for cid in cids:
+        await js.publish(
+            NAMES.commands,
+            submit(cid, once=once),
+            headers={"Nats-Msg-Id": cid, "At-Reply-To": f"test.replies.{cid}"},
+        )
+
+
 async def collect_outcomes(
     nc: Any, cids: list[str], replies: dict[str, dict[str, Any]], within: float
 ) -> None:

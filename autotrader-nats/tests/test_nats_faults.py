@@ -9,7 +9,6 @@ from collections import Counter
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import anyio
 import nats
@@ -25,9 +24,10 @@ from fault_kit import (
     collect_outcomes,
     crash_broker,
     intents,
+    send_submits,
     settled,
     snapshots,
-    submit,
+    subscribe_replies,
     wait_for_a_fold,
 )
 from nats_kit import GatewayProcess, NatsServer, needs_uvloop, start_strategy_process
@@ -93,34 +93,17 @@ async def test_gateway_sigkilled_mid_flight_recovers_and_executes_every_command_
     gateway.start()
     assert f"ready (event loop: {loop})" in gateway.output()
     cids = [f"atkill{i}" for i in range(80)]
-    replies: dict[str, dict[str, Any]] = {}
     nc = await nats.connect(nats_server.url)
     try:
-
-        async def on_reply(msg: Any) -> None:
-            body = loads(msg.data)
-            replies.setdefault(str(body["id"]), body)
-
-        await nc.subscribe("test.replies.*", cb=on_reply)
-        js = nc.jetstream()
-        for cid in cids:
-            await js.publish(
-                NAMES.commands,
-                submit(cid, once=fresh),
-                headers={"Nats-Msg-Id": cid, "At-Reply-To": f"test.replies.{cid}"},
-            )
+        replies = await subscribe_replies(nc)
+        await send_submits(nc, cids, once=fresh)
         with anyio.fail_after(20):
             while len(replies) < 10:
                 await anyio.sleep(0.002)
         gateway.kill(signal.SIGKILL)  # mid-flight: some executed, some in flight, the rest queued
         executed_before = len(replies)
         assert executed_before < len(cids), "the gateway finished before the kill: nothing was in flight"
-        for cid in cids[:5]:  # a strategy re-sends after its timeout: same ids
-            await js.publish(
-                NAMES.commands,
-                submit(cid),
-                headers={"Nats-Msg-Id": cid, "At-Reply-To": f"test.replies.{cid}"},
-            )
+        await send_submits(nc, cids[:5])  # a strategy re-sends after its timeout: same ids
         gateway.start()  # recovers from its journal, resumes the command stream
         await collect_outcomes(nc, cids, replies, within=30)
         if compacting:

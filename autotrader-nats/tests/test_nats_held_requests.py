@@ -26,9 +26,16 @@ from autotrader_core.models import Fill, Order, Position
 from autotrader_core.resend import ResendGuarantee
 from autotrader_core.strategy import Strategy, StrategyContext
 from autotrader_nats import NatsSettings, connect_gateway
-from autotrader_nats.wire import loads
 from crashkit.holds import HeldRequest, HoldMode, HoldPlan
-from fault_kit import NAMES, CrashBroker, collect_outcomes, crash_broker, intents, settled, submit
+from fault_kit import (
+    CrashBroker,
+    collect_outcomes,
+    crash_broker,
+    intents,
+    send_submits,
+    settled,
+    subscribe_replies,
+)
 from nats_kit import GatewayProcess, NatsServer
 
 pytestmark = pytest.mark.anyio
@@ -99,23 +106,12 @@ async def test_a_submit_held_at_the_broker_when_the_gateway_dies_is_one_order_wi
     gateway = GatewayProcess(nats_server.url, data, [str(held.port)])
     gateway.start()
     cids = [f"athold{i}" for i in range(6)]
-    replies: dict[str, dict[str, Any]] = {}
     nc = await nats.connect(nats_server.url)
     try:
-
-        async def on_reply(msg: Any) -> None:
-            body = loads(msg.data)
-            replies.setdefault(str(body["id"]), body)
-
-        await nc.subscribe("test.replies.*", cb=on_reply)
-        js = nc.jetstream()
+        replies = await subscribe_replies(nc)
         _arm(held, plan)
-        for cid in cids:  # marked as a RemoteEngine's fresh submits are: run unclaimed, recorded behind
-            await js.publish(
-                NAMES.commands,
-                submit(cid, once=True),
-                headers={"Nats-Msg-Id": cid, "At-Reply-To": f"test.replies.{cid}"},
-            )
+        # Marked as a RemoteEngine's fresh submits are: run unclaimed, their record written behind.
+        await send_submits(nc, cids, once=True)
         request = await _until_held(held)
         gateway.kill(signal.SIGKILL)  # the held submit is out; the ones behind it are queued or journaled
         killed_at = time.monotonic()
