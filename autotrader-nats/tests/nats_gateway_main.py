@@ -22,6 +22,7 @@ from typing import Literal
 
 import anyio
 from autotrader_core.adapter import BrokerAdapter
+from autotrader_core.resend import ResendGuarantee
 from autotrader_core.settings import EngineSettings
 from autotrader_core.snapshots import CompactionPolicy
 from autotrader_nats import AccountGateway, GatewaySettings, NatsSettings
@@ -46,7 +47,13 @@ def make_gateway(
         sys.path.insert(0, str(Path(__file__).parents[2] / "tests-crash"))
         from crashkit.remote import KillPoints, RemotePaperAdapter
 
-        adapter = RemotePaperAdapter(broker_port, 1, KillPoints(None))
+        # AT_TEST_WINDOW: the broker's expiry window in seconds (its re-send guarantee), when a
+        # test's broker holds requests longer than the crash suite's default window.
+        window = os.environ.get("AT_TEST_WINDOW")
+        guarantee = (
+            None if window is None else ResendGuarantee.expiry(float(window), "crash broker (tests-crash)")
+        )
+        adapter = RemotePaperAdapter(broker_port, 1, KillPoints(None), guarantee)
         adapter.settings = PaperSettings()  # type: ignore[attr-defined]  # environment "paper", as in process
     else:
         adapter = PaperAdapter(

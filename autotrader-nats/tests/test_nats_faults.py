@@ -4,115 +4,35 @@ killed strategy, a second gateway for one account."""
 from __future__ import annotations
 
 import signal
-import sqlite3
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import anyio
 import nats
 import pytest
-from anyio.from_thread import start_blocking_portal
-from autotrader_core.control import AccountId
 from autotrader_core.enums import OrderStatus
 from autotrader_core.models import Fill, Order, Position
 from autotrader_core.strategy import Strategy, StrategyContext
-from autotrader_nats import AccountNames, NatsSettings, connect_gateway
+from autotrader_nats import NatsSettings, connect_gateway
 from autotrader_nats.event_loop import EventLoopChoice
 from autotrader_nats.wire import dumps, loads
-from nats_kit import HERE, GatewayProcess, NatsServer, needs_uvloop, start_strategy_process
+from fault_kit import (
+    NAMES,
+    collect_outcomes,
+    crash_broker,
+    intents,
+    send_submits,
+    settled,
+    snapshots,
+    subscribe_replies,
+    wait_for_a_fold,
+)
+from nats_kit import GatewayProcess, NatsServer, needs_uvloop, start_strategy_process
 
 pytestmark = pytest.mark.anyio
-
-NAMES = AccountNames(AccountId("paper", "paper", "default"))
-JOURNAL = "journal-paper-paper.sqlite3"
-
-
-def intents(data_dir: Path) -> Counter[str]:
-    """How many times each client order id was journaled as a new order (write-ahead of every send).
-
-    Intents a compaction folded away count once each (their ids are kept in ``journal_order_ids``).
-    """
-    with sqlite3.connect(data_dir / JOURNAL) as conn:
-        rows = conn.execute(
-            "SELECT client_order_id FROM journal WHERE kind = 'intent' "
-            "UNION ALL SELECT client_order_id FROM journal_order_ids"
-        ).fetchall()
-    return Counter(str(r[0]) for r in rows)
-
-
-def submit(cid: str, qty: str = "0.001", *, once: bool = False) -> bytes:
-    """A submit command; ``once``: marked as RemoteEngine marks a fresh one (the gateway may run it unclaimed)."""
-    return dumps(
-        {
-            "id": cid,
-            "kind": "submit",
-            "owner": "flood",
-            "args": {"symbol": "BTCUSDT", "side": "buy", "quantity": qty},
-            **({"once": True} if once else {}),
-        }
-    )
-
-
-async def collect_outcomes(
-    nc: Any, cids: list[str], replies: dict[str, dict[str, Any]], within: float
-) -> None:
-    """Wait for a settled outcome of every command, asking the gateway (svc.result) for the rest.
-
-    A reply can come while the order's outcome is still being resolved (its request was in
-    flight when the gateway died: ``pending_submit``, unknown until the venue's window has
-    passed); a strategy then asks again, as it would for a lost reply.
-    """
-    with anyio.fail_after(within):
-        while True:
-            waiting = [c for c in cids if c not in replies or _pending(replies[c])]
-            if not waiting:
-                return
-            await anyio.sleep(0.2)
-            for cid in waiting:
-                try:
-                    msg = await nc.request(NAMES.service("result"), dumps({"id": cid}), timeout=1)
-                except (nats.errors.Error, TimeoutError):
-                    continue
-                body = loads(msg.data)
-                if body.get("ok") is not None:
-                    replies[cid] = body
-
-
-def snapshots(data_dir: Path) -> int:
-    """How many snapshots the journal holds (a compaction folds its tail into one)."""
-    with sqlite3.connect(data_dir / JOURNAL) as conn:
-        (count,) = conn.execute("SELECT COUNT(*) FROM journal_snapshot").fetchone()
-    return int(count)
-
-
-async def wait_for_a_fold(data_dir: Path, within: float) -> None:
-    """Wait until the gateway has compacted its journal at least once.
-
-    Its compactor checks every 50 ms here but folds in a child process it spawns: on a loaded
-    machine that start alone can outlast the commands, so the test waits for it rather than
-    assuming it happened while they ran.
-    """
-    with anyio.fail_after(within):
-        while await anyio.to_thread.run_sync(snapshots, data_dir) == 0:
-            await anyio.sleep(0.05)
-
-
-def _pending(body: dict[str, Any]) -> bool:
-    order = body.get("order")
-    return isinstance(order, dict) and order.get("status") == OrderStatus.PENDING_SUBMIT.value
-
-
-def settled(body: dict[str, Any]) -> bool:
-    order = body["order"]
-    return order["status"] == OrderStatus.FILLED.value or (
-        order["status"] == OrderStatus.REJECTED.value
-        and "never reached" in (order.get("reject_reason") or "")
-    )
 
 
 async def test_a_second_gateway_for_the_same_account_refuses_naming_the_first(
@@ -133,17 +53,8 @@ async def test_a_second_gateway_for_the_same_account_refuses_naming_the_first(
 @pytest.fixture
 def broker() -> Iterator[int]:
     """The crash tests' loopback paper broker, in a thread of this process: it survives the gateway."""
-    sys.path.insert(0, str(HERE.parents[1] / "tests-crash"))
-    from crashkit.broker import BrokerServer
-
-    server = BrokerServer(1)
-    with start_blocking_portal() as portal:
-        serving = portal.start_task_soon(server.serve)
-        while server.port == 0:
-            time.sleep(0.01)
-        yield server.port
-        serving.cancel()
-    assert server.internal_errors == []
+    with crash_broker() as served:
+        yield served.port
 
 
 @pytest.mark.parametrize(
@@ -182,34 +93,17 @@ async def test_gateway_sigkilled_mid_flight_recovers_and_executes_every_command_
     gateway.start()
     assert f"ready (event loop: {loop})" in gateway.output()
     cids = [f"atkill{i}" for i in range(80)]
-    replies: dict[str, dict[str, Any]] = {}
     nc = await nats.connect(nats_server.url)
     try:
-
-        async def on_reply(msg: Any) -> None:
-            body = loads(msg.data)
-            replies.setdefault(str(body["id"]), body)
-
-        await nc.subscribe("test.replies.*", cb=on_reply)
-        js = nc.jetstream()
-        for cid in cids:
-            await js.publish(
-                NAMES.commands,
-                submit(cid, once=fresh),
-                headers={"Nats-Msg-Id": cid, "At-Reply-To": f"test.replies.{cid}"},
-            )
+        replies = await subscribe_replies(nc)
+        await send_submits(nc, cids, once=fresh)
         with anyio.fail_after(20):
             while len(replies) < 10:
                 await anyio.sleep(0.002)
         gateway.kill(signal.SIGKILL)  # mid-flight: some executed, some in flight, the rest queued
         executed_before = len(replies)
         assert executed_before < len(cids), "the gateway finished before the kill: nothing was in flight"
-        for cid in cids[:5]:  # a strategy re-sends after its timeout: same ids
-            await js.publish(
-                NAMES.commands,
-                submit(cid),
-                headers={"Nats-Msg-Id": cid, "At-Reply-To": f"test.replies.{cid}"},
-            )
+        await send_submits(nc, cids[:5])  # a strategy re-sends after its timeout: same ids
         gateway.start()  # recovers from its journal, resumes the command stream
         await collect_outcomes(nc, cids, replies, within=30)
         if compacting:

@@ -400,13 +400,16 @@ class AccountGateway:
         # submit executed on the fast path is recorded behind its send: a gateway killed in
         # between left no record, but the command was not acknowledged either (that waits for
         # its record), so it is still in the stream's unacknowledged tail: read it there before
-        # any event is published under the wrong owner (its redelivery records it again).
+        # any event is published under the wrong owner (its redelivery records it again). Not
+        # only the open orders: one the engine settled while it started (its request had landed
+        # while no gateway ran: filled) has events waiting to go out, to its strategy.
+        waiting = [cid for cid, *_ in self._outbox if cid is not None]
         missing: list[str] = []
-        for order in self.control.open_orders():
-            owner = await anyio.to_thread.run_sync(self.command_log.owner_of, order.client_order_id)
+        for cid in dict.fromkeys([*(o.client_order_id for o in self.control.open_orders()), *waiting]):
+            owner = await anyio.to_thread.run_sync(self.command_log.owner_of, cid)
             if owner is None:
-                missing.append(order.client_order_id)
-            self._owners[order.client_order_id] = owner or UNOWNED
+                missing.append(cid)
+            self._owners[cid] = owner or UNOWNED
         if missing:
             found = await self._owners_in_stream(js, set(missing), first_unacked)
             self._owners.update(found)

@@ -1,0 +1,212 @@
+"""The gateway SIGKILLed while the broker holds one of its submits in flight, as a venue's gateway can.
+
+The other fault tests kill the gateway in front of a broker that answers at once. Here the crash
+suite's broker (``tests-crash/crashkit``) keeps the n-th submit before its matching engine, or
+executes it and loses the reply; the gateway dies while the request is out and a new one starts,
+at once or after the request landed. Whatever the request's fate, each command is at most one
+order at the broker, its outcome is the broker's (filled if and only if the broker executed it,
+"never reached" only once the broker's window guarantees it can no longer execute), nothing is
+re-sent that the broker's guarantee does not make safe, and the strategy that sent it hears of
+its fill exactly once.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import anyio
+import nats
+import pytest
+from autotrader_core.enums import OrderStatus
+from autotrader_core.models import Fill, Order, Position
+from autotrader_core.resend import ResendGuarantee
+from autotrader_core.strategy import Strategy, StrategyContext
+from autotrader_nats import NatsSettings, connect_gateway
+from crashkit.holds import HeldRequest, HoldMode, HoldPlan
+from fault_kit import (
+    CrashBroker,
+    collect_outcomes,
+    crash_broker,
+    intents,
+    send_submits,
+    settled,
+    subscribe_replies,
+)
+from nats_kit import GatewayProcess, NatsServer
+
+pytestmark = pytest.mark.anyio
+
+WINDOW = 3.0
+"""The broker's expiry window (seconds): long enough for a restarted gateway to recover while a
+request is still held inside it."""
+
+
+@pytest.fixture
+def held(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The crash broker with a ``WINDOW``-second expiry, and gateways that declare the same."""
+    monkeypatch.setenv("AT_TEST_WINDOW", str(WINDOW))
+    with crash_broker(ResendGuarantee.expiry(WINDOW, "crash broker (tests-crash)")) as broker:
+        yield broker
+
+
+def _arm(broker: CrashBroker, plan: HoldPlan | None) -> None:
+    broker.call(lambda: broker.server.arm(plan))
+
+
+async def _until_held(broker: CrashBroker) -> HeldRequest:
+    with anyio.fail_after(20):
+        await anyio.to_thread.run_sync(broker.server.held_now.wait, 20)
+    return broker.call(lambda: broker.server.holds[-1])
+
+
+async def _until_decided(broker: CrashBroker, request: HeldRequest, within: float) -> str:
+    with anyio.fail_after(within):
+        while (outcome := broker.call(lambda: request.outcome)) is None:
+            await anyio.sleep(0.05)
+    return outcome
+
+
+def _broker_filled(broker: CrashBroker) -> dict[str, Decimal]:
+    filled: dict[str, Decimal] = {}
+    for fill in broker.call(broker.server.fills):
+        filled[fill.client_order_id] = filled.get(fill.client_order_id, Decimal(0)) + fill.quantity
+    return filled
+
+
+# (hold plan, restart: "now" = while the request is held / "landed" = once the broker decided it,
+#  the held request's fate at the broker)
+SCENARIOS = {
+    # Lands inside its window while the restarted gateway recovers: unknown until then, then filled.
+    "lands-while-recovering": (HoldPlan(HoldMode.BEFORE_LAND, nth=3, hold=0.75 * WINDOW), "now", "executed"),
+    # Landed while no gateway ran: the restarted one finds it at the broker.
+    "landed-while-down": (HoldPlan(HoldMode.BEFORE_LAND, nth=3, hold=0.15 * WINDOW), "landed", "executed"),
+    # Lands after its window: the broker refuses it; only then may the gateway say it never reached.
+    "lands-too-late": (HoldPlan(HoldMode.BEFORE_LAND, nth=3, hold=1.5 * WINDOW), "now", "expired"),
+    # Lands right after the restarted gateway was told "no such order": a lookup proves nothing.
+    "lands-after-a-lookup": (
+        HoldPlan(HoldMode.BEFORE_LAND, nth=3, hold=0.9 * WINDOW, race=True),
+        "now",
+        "executed",
+    ),
+    # Executed at once, its reply lost with the gateway.
+    "reply-lost": (HoldPlan(HoldMode.REPLY_LOST, nth=3), "now", "executed"),
+}
+
+
+@pytest.mark.parametrize("scenario", list(SCENARIOS))
+async def test_a_submit_held_at_the_broker_when_the_gateway_dies_is_one_order_with_the_brokers_outcome(
+    nats_server: NatsServer, tmp_path: Path, held: CrashBroker, scenario: str
+) -> None:
+    plan, restart, fate = SCENARIOS[scenario]
+    data = tmp_path / "data"
+    gateway = GatewayProcess(nats_server.url, data, [str(held.port)])
+    gateway.start()
+    cids = [f"athold{i}" for i in range(6)]
+    nc = await nats.connect(nats_server.url)
+    try:
+        replies = await subscribe_replies(nc)
+        _arm(held, plan)
+        # Marked as a RemoteEngine's fresh submits are: run unclaimed, their record written behind.
+        await send_submits(nc, cids, once=True)
+        request = await _until_held(held)
+        gateway.kill(signal.SIGKILL)  # the held submit is out; the ones behind it are queued or journaled
+        killed_at = time.monotonic()
+        assert request.client_order_id == cids[2]
+        assert request.client_order_id not in replies, "the gateway answered a submit the broker still held"
+        if restart == "landed":
+            assert await _until_decided(held, request, within=2 * WINDOW) == fate
+        gateway.start()
+        if restart == "now" and plan.mode is HoldMode.BEFORE_LAND and not plan.race:
+            # The scenario is a recovery while the request is held: the restart must beat its landing.
+            assert time.monotonic() - killed_at < plan.hold, "the gateway restarted after the landing"
+        await collect_outcomes(nc, cids, replies, within=10 * WINDOW)
+        assert await _until_decided(held, request, within=3 * WINDOW) == fate
+    finally:
+        await nc.close()
+        gateway.kill(signal.SIGKILL)
+    assert all(replies[c]["ok"] for c in cids), [replies[c] for c in cids if not replies[c]["ok"]]
+    assert all(settled(replies[c]) for c in cids), [
+        (c, replies[c]["order"]["status"], replies[c]["order"].get("reject_reason")) for c in cids
+    ]
+    at_broker = held.call(lambda: list(held.server.submits))
+    assert all(at_broker.count(c) <= 1 for c in cids), f"a second order at the broker: {at_broker}"
+    filled = _broker_filled(held)
+    for cid in cids:  # the outcome each command was told is the broker's, to the last unit
+        order = replies[cid]["order"]
+        assert (order["status"] == OrderStatus.FILLED.value) == (cid in at_broker), (cid, order["status"])
+        assert Decimal(order["filled_quantity"]) == filled.get(cid, Decimal(0)), cid
+    held_order = replies[request.client_order_id]["order"]
+    expected = OrderStatus.FILLED if fate == "executed" else OrderStatus.REJECTED
+    assert held_order["status"] == expected.value, held_order
+    counted = intents(data)
+    assert set(counted) == set(cids) and max(counted.values()) == 1
+
+
+async def test_a_strategy_hears_once_of_a_fill_its_held_submit_made_while_no_gateway_ran(
+    nats_server: NatsServer, tmp_path: Path, held: CrashBroker
+) -> None:
+    # What a user sees. Its submit was executed unclaimed (the fast path: its record is written
+    # behind it) and held at the broker when the gateway died, so no record names its strategy;
+    # it landed while no gateway ran, and the next one settles it (filled) while it starts. That
+    # fill must reach the strategy's on_fill, once, with the broker's position: it used to go to
+    # the events of no strategy, as the gateway looked up the owners of open orders only.
+    gateway = GatewayProcess(nats_server.url, tmp_path / "data", [str(held.port)])
+    gateway.start()
+    fills: list[Fill] = []
+    positions: list[Position] = []
+    updates: list[Order] = []
+
+    class Patient(Strategy):
+        name = "patient"
+
+        async def on_fill(self, fill: Fill, position: Position, ctx: StrategyContext) -> None:
+            fills.append(fill)
+            positions.append(position)
+
+        async def on_order_update(self, order: Order, ctx: StrategyContext) -> None:
+            updates.append(order)
+
+    returned: dict[str, Order] = {}
+    try:
+        async with connect_gateway(
+            "paper",
+            "paper",
+            strategy=Patient(),
+            nats_settings=NatsSettings(servers=[nats_server.url], request_timeout=10 * WINDOW),
+        ) as engine:
+            _arm(held, HoldPlan(HoldMode.BEFORE_LAND, nth=1, hold=0.15 * WINDOW))
+
+            async def place() -> None:
+                order = await engine.submit_order("BTCUSDT", "buy", Decimal("0.001"))
+                returned[order.client_order_id] = order
+
+            async with anyio.create_task_group() as tg:
+                for _ in range(3):
+                    tg.start_soon(place)
+                request = await _until_held(held)
+                gateway.kill(signal.SIGKILL)
+                assert await _until_decided(held, request, within=2 * WINDOW) == "executed"
+                gateway.start()
+            cid = request.client_order_id
+            assert returned[cid].status is OrderStatus.FILLED, returned[cid]
+            at_broker = held.call(lambda: list(held.server.submits))
+            assert cid in at_broker
+            with anyio.move_on_after(5 * WINDOW):  # every order the broker filled reaches on_fill
+                while {f.client_order_id for f in fills} != set(at_broker):
+                    await anyio.sleep(0.05)
+                    at_broker = held.call(lambda: list(held.server.submits))
+            assert {f.client_order_id for f in fills} == set(at_broker), (
+                f"fills heard: {[f.client_order_id for f in fills]}; orders at the broker: {at_broker}; "
+                f"submit_order returned: {[(o.client_order_id, o.status.value) for o in returned.values()]}"
+            )
+            await anyio.sleep(0.5)  # and nothing comes twice
+            assert engine.orders[cid].status is OrderStatus.FILLED
+    finally:
+        gateway.kill(signal.SIGKILL)
+    assert sorted(f.trade_id for f in fills) == sorted(f.trade_id for f in held.call(held.server.fills))
+    assert positions[-1].quantity == held.call(held.server.positions)["BTCUSDT"]
+    assert any(u.client_order_id == cid and u.status is OrderStatus.FILLED for u in updates)
