@@ -26,9 +26,11 @@ from autotrader_core.models import Fill, Order, Position
 from autotrader_core.resend import ResendGuarantee
 from autotrader_core.strategy import Strategy, StrategyContext
 from autotrader_nats import NatsSettings, connect_gateway
-from crashkit.holds import HeldRequest, HoldMode, HoldPlan
 from fault_kit import (
     CrashBroker,
+    HeldRequest,
+    HoldMode,
+    HoldPlan,
     collect_outcomes,
     crash_broker,
     intents,
@@ -120,28 +122,34 @@ async def test_a_submit_held_at_the_broker_when_the_gateway_dies_is_one_order_wi
         if restart == "landed":
             assert await _until_decided(held, request, within=2 * WINDOW) == fate
         gateway.start()
+        restarted_in = time.monotonic() - killed_at
         if restart == "now" and plan.mode is HoldMode.BEFORE_LAND and not plan.race:
             # The scenario is a recovery while the request is held: the restart must beat its landing.
-            assert time.monotonic() - killed_at < plan.hold, "the gateway restarted after the landing"
-        await collect_outcomes(nc, cids, replies, within=6 * WINDOW)
+            assert restarted_in < plan.hold, (
+                f"the gateway took {restarted_in:.2f} s to restart: after the landing"
+            )
+        try:
+            await collect_outcomes(nc, cids, replies, within=6 * WINDOW)
+        except TimeoutError:
+            pytest.fail(f"no settled outcome for every command: {replies}\n{gateway.output()}")
         assert await _until_decided(held, request, within=3 * WINDOW) == fate
     finally:
         await nc.close()
         gateway.kill(signal.SIGKILL)
     assert all(replies[c]["ok"] for c in cids), [replies[c] for c in cids if not replies[c]["ok"]]
-    assert all(settled(replies[c]) for c in cids), [
-        (c, replies[c]["order"]["status"], replies[c]["order"].get("reject_reason")) for c in cids
-    ]
+    outcomes = [(c, replies[c]["order"]["status"], replies[c]["order"].get("reject_reason")) for c in cids]
+    assert all(settled(replies[c]) for c in cids), outcomes
     at_broker = held.call(lambda: list(held.server.submits))
     assert all(at_broker.count(c) <= 1 for c in cids), f"a second order at the broker: {at_broker}"
     filled = _broker_filled(held)
     for cid in cids:  # the outcome each command was told is the broker's, to the last unit
         order = replies[cid]["order"]
-        assert (order["status"] == OrderStatus.FILLED.value) == (cid in at_broker), (cid, order["status"])
-        assert Decimal(order["filled_quantity"]) == filled.get(cid, Decimal(0)), cid
+        told = (cid, order["status"], at_broker, held.call(request.describe), outcomes)
+        assert (order["status"] == OrderStatus.FILLED.value) == (cid in at_broker), told
+        assert Decimal(order["filled_quantity"]) == filled.get(cid, Decimal(0)), told
     held_order = replies[request.client_order_id]["order"]
     expected = OrderStatus.FILLED if fate == "executed" else OrderStatus.REJECTED
-    assert held_order["status"] == expected.value, held_order
+    assert held_order["status"] == expected.value, (held_order, held.call(request.describe))
     counted = intents(data)
     assert set(counted) == set(cids) and max(counted.values()) == 1
 
@@ -210,3 +218,57 @@ async def test_a_strategy_hears_once_of_a_fill_its_held_submit_made_while_no_gat
     assert sorted(f.trade_id for f in fills) == sorted(f.trade_id for f in held.call(held.server.fills))
     assert positions[-1].quantity == held.call(held.server.positions)["BTCUSDT"]
     assert any(u.client_order_id == cid and u.status is OrderStatus.FILLED for u in updates)
+
+
+async def test_a_strategy_hears_of_a_fill_whose_event_the_gateway_had_not_stored_when_it_died(
+    nats_server: NatsServer, tmp_path: Path, held: CrashBroker
+) -> None:
+    # The first order is answered (filled) and its events are on their way to the stream when
+    # the second, held at the broker, has the gateway killed: those events were in memory only.
+    # The next gateway finds them in its journal, past the last event the stream stored, and
+    # publishes them again (before: the fill never reached on_fill, 5 runs of 5).
+    gateway = GatewayProcess(nats_server.url, tmp_path / "data", [str(held.port)])
+    gateway.start()
+    fills: list[Fill] = []
+
+    class Patient(Strategy):
+        name = "patient"
+
+        async def on_fill(self, fill: Fill, position: Position, ctx: StrategyContext) -> None:
+            fills.append(fill)
+
+    returned: dict[str, Order] = {}
+    try:
+        async with connect_gateway(
+            "paper",
+            "paper",
+            strategy=Patient(),
+            nats_settings=NatsSettings(servers=[nats_server.url], request_timeout=10 * WINDOW),
+        ) as engine:
+            _arm(held, HoldPlan(HoldMode.BEFORE_LAND, nth=2, hold=0.75 * WINDOW))
+
+            async def place() -> None:
+                order = await engine.submit_order("BTCUSDT", "buy", Decimal("0.001"))
+                returned[order.client_order_id] = order
+
+            async with anyio.create_task_group() as tg:
+                for _ in range(3):
+                    tg.start_soon(place)
+                request = await _until_held(held)
+                gateway.kill(signal.SIGKILL)
+                gateway.start()
+            assert await _until_decided(held, request, within=3 * WINDOW) == "executed"
+            at_broker = held.call(lambda: list(held.server.submits))
+            assert len(at_broker) == 2, at_broker  # the first, and the held one (the third: never sent)
+            with anyio.move_on_after(5 * WINDOW):
+                while {f.client_order_id for f in fills} != set(at_broker):
+                    await anyio.sleep(0.05)
+            assert {f.client_order_id for f in fills} == set(at_broker), (
+                f"fills heard: {[f.client_order_id for f in fills]}; orders at the broker: {at_broker}; "
+                f"submit_order returned: {[(o.client_order_id, o.status.value) for o in returned.values()]}"
+            )
+            await anyio.sleep(0.5)  # and nothing comes twice
+            assert engine.positions["BTCUSDT"].quantity == held.call(held.server.positions)["BTCUSDT"]
+    finally:
+        gateway.kill(signal.SIGKILL)
+    assert sorted(f.trade_id for f in fills) == sorted(f.trade_id for f in held.call(held.server.fills))
