@@ -51,10 +51,11 @@ async def stored_event_seqs(js: Any, stream: str, order_subjects: str) -> tuple[
     Returns:
         ``(floor, stored)``: every journal record of an order event after ``floor`` is held by
         the stream if and only if it is in ``stored``. The floor is the oldest record the last
-        messages name; ``0`` when the stream never lost a message and holds no order event (every
-        journaled event is missing); ``None`` when nothing can be said — its last order events
-        were written before events named their records, or it holds none and has lost messages
-        (expired, purged): nothing is published again then.
+        messages name; ``0`` when the stream never lost a message and holds no order event at
+        all (every journaled event is missing); ``None`` when nothing can be said — its last
+        order events were written before events named their records, it holds none and has lost
+        messages (expired, purged), or none was found within :data:`SCANNED_AT_MOST` messages:
+        nothing is published again then.
     """
     info = await js.stream_info(stream)
     seq, first = int(info.state.last_seq), int(info.state.first_seq)
@@ -78,7 +79,8 @@ async def stored_event_seqs(js: Any, stream: str, order_subjects: str) -> tuple[
         found.update(body["seq"] for body in bodies if type(body.get("seq")) is int)
     if found:
         return min(found), found
-    if orders == 0 and first <= 1:
+    whole_stream = seq < max(first, 1)  # read back to its first message, not stopped by a limit
+    if orders == 0 and whole_stream and first <= 1:
         return 0, found
     return None, found
 

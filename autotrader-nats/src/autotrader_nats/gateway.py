@@ -113,8 +113,9 @@ _COMMAND_ACK_WAIT = 5.0
 _DEFAULT_COMPACTION = CompactionPolicy()
 _MAX_RUNNING_COMMANDS = 512
 _FINISHED_OWNERS_KEPT = 100_000
-_CAUGHT_UP_KINDS = ("event", "report")
 """Finished orders whose owner stays in memory; older ones are read back from the command log."""
+_CAUGHT_UP_KINDS = ("event", "report")
+"""The journal records an order event published again at start comes from (:mod:`._catch_up`)."""
 
 
 _Outgoing = tuple[str | None, str, bytes | PendingOrderEvent, Fill | None]
