@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import sqlite3
 from decimal import Decimal as D
 from pathlib import Path
 
@@ -116,3 +118,45 @@ async def test_a_journal_replay_at_start_is_not_told_again(tmp_path: Path) -> No
         assert len(list(engine.oms)) == 1  # replayed
         later = await engine.submit_order("BTCUSDT", "sell", D("0.5"))
     assert {c[1] for c in seen.calls} == {later.client_order_id}
+
+
+async def test_a_listener_reads_the_journal_record_of_each_event_it_is_told(tmp_path: Path) -> None:
+    # The NATS gateway tags what it publishes with it, and after a crash publishes the journal's
+    # records it had not: each event names its own record, or the broker report it came from.
+    path = tmp_path / "j.sqlite3"
+    broker = FakeBroker()
+    engine = ExecutionEngine(broker, journal=SqliteJournal(path, fsync=False), retry_policy=FAST_RETRY)
+    told: list[tuple[str, str, int | None]] = []
+    engine.add_order_listener(
+        lambda order, event: told.append(
+            (order.client_order_id, type(event).__name__, engine.order_event_journal_seq)
+        )
+    )
+    async with engine:
+        filled = await engine.submit_order("BTCUSDT", "buy", D("0.5"))
+        resting = await engine.submit_order("BTCUSDT", "buy", D("0.2"), order_type="limit", limit_price="90")
+        # Canceled at the broker meanwhile: our cancel is told "no such open order", and the
+        # order settles from the broker's report (its events are not journaled, the report is).
+        rid = resting.client_order_id
+        broker.book[rid] = dataclasses.replace(broker.book[rid], status=OrderStatus.CANCELED)
+        await engine.cancel_order(resting)
+    with sqlite3.connect(path) as conn:
+        rows = {
+            seq: (kind, cid)
+            for seq, kind, cid in conn.execute("SELECT seq, kind, client_order_id FROM journal")
+        }
+    cid = filled.client_order_id
+    assert [(c, name) for c, name, _ in told] == [
+        (cid, "OrderAccepted"),
+        (cid, "OrderFilled"),
+        (rid, "OrderAccepted"),
+        (rid, "OrderCanceled"),
+    ]
+    seqs = [seq for _, _, seq in told]
+    assert all(seq is not None for seq in seqs) and len(set(seqs)) == 4, seqs
+    assert [rows[seq] for seq in seqs if seq is not None] == [
+        ("event", cid),
+        ("event", cid),
+        ("event", rid),
+        ("report", rid),
+    ]

@@ -27,8 +27,30 @@ from autotrader_nats import AccountNames
 from autotrader_nats.wire import dumps, loads
 from nats_kit import HERE
 
+# The crash suite is not a package: whoever imports this module (or the test modules' names from
+# it) finds crashkit through the path set here, whatever order pytest collects them in.
 sys.path.insert(0, str(HERE.parents[1] / "tests-crash"))
 from crashkit.broker import BrokerServer
+from crashkit.holds import HeldRequest, HoldMode, HoldPlan
+
+__all__ = [
+    "JOURNAL",
+    "NAMES",
+    "CrashBroker",
+    "HeldRequest",
+    "HoldMode",
+    "HoldPlan",
+    "collect_outcomes",
+    "crash_broker",
+    "intents",
+    "pending",
+    "send_submits",
+    "settled",
+    "snapshots",
+    "submit",
+    "subscribe_replies",
+    "wait_for_a_fold",
+]
 
 NAMES = AccountNames(AccountId("paper", "paper", "default"))
 JOURNAL = "journal-paper-paper.sqlite3"

@@ -176,11 +176,10 @@ class BrokerGateway:
     async def settle_from_report(self, order: Order, report: OrderReport) -> None:
         """Bring ``order`` to the state the broker reports, fetching fills it is missing."""
         flow = self.flow
-        if flow.journal is not None:
-            await flow.journal_event(report)
+        seq = None if flow.journal is None else await flow.journal_event(report)
         _, events = flow.oms.report_events(report)
         for event in events:  # through apply: hooks, logs and callbacks see report-settled changes too
-            await flow.apply(event, journal=False)  # the report itself is journaled above
+            await flow.apply(event, journal=False, journal_seq=seq)  # the report itself is journaled above
         if flow.oms.missing_fill_quantity(order, report) > 0:
             await self.catch_up_fills(order)
 

@@ -369,7 +369,9 @@ class ExecutionEngine:
         manager applied it and before the observer hooks and the strategy's callbacks; it must
         not block. ``order`` is the live order (its next event changes it in place: copy what
         you keep). An exception it raises is logged and the event goes on to the others. Events
-        replayed from the journal at start are not told again, as with the hooks.
+        replayed from the journal at start are not told again, as with the hooks: a listener
+        that must not miss one across a crash reads :attr:`order_event_journal_seq` during the
+        call and, after a restart, the journal's records after the last one it handled.
 
         Returns:
             A function that removes the listener (calling it again does nothing).
@@ -382,6 +384,12 @@ class ExecutionEngine:
                 listeners.remove(listener)
 
         return remove
+
+    @property
+    def order_event_journal_seq(self) -> int | None:
+        """During an order listener's call: the sequence number of the journal record of its
+        event, or of the broker report the event was derived from (``None``: not journaled)."""
+        return self.flow.event_journal_seq
 
     def notify_control_action(self, action: ControlAction) -> None:
         """Tell observers about an operator action (called by :class:`EngineControl`)."""

@@ -113,6 +113,9 @@ class OrderFlow:
         self.listeners: list[OrderListener] = []
         """In-process listeners, told of every live order event before the observer hooks
         (:meth:`ExecutionEngine.add_order_listener <autotrader_core.engine.ExecutionEngine.add_order_listener>`)."""
+        self.event_journal_seq: int | None = None
+        """While the listeners run: the journal record of their event (or of the report it came
+        from); ``None`` when it was not journaled."""
         self.after_change: Callable[[Order], Awaitable[None]] | None = None
         """Told about every order an applied event changed: set by the resolver of unknown outcomes
         while it has an unknown outcome to watch (``None`` otherwise: nothing on the hot path)."""
@@ -169,10 +172,17 @@ class OrderFlow:
         for event in events:
             await self.apply(event)
 
-    async def apply(self, event: OrderEvent, *, journal: bool = True) -> None:
-        """Journal (unless ``journal=False``), apply to the OMS, then fan out if it changed an order."""
+    async def apply(self, event: OrderEvent, *, journal: bool = True, journal_seq: int | None = None) -> None:
+        """Journal (unless ``journal=False``), apply to the OMS, then fan out if it changed an order.
+
+        Args:
+            event: The broker event.
+            journal: Record it first (``False``: it comes from a record already written, e.g.
+                a report's, whose sequence number ``journal_seq`` is then).
+            journal_seq: With ``journal=False``, the sequence number of the record it comes from.
+        """
         if journal and self.journal is not None:
-            await self.journal_event(event)
+            journal_seq = await self.journal_event(event)
         order = self.oms.apply(event)
         if order is None:
             return
@@ -180,6 +190,8 @@ class OrderFlow:
         if events_logger.isEnabledFor(logging.INFO):
             log_order_event(order, event, notifier.account)
         fill = event.fill if isinstance(event, OrderFilled) else None
+        # Set with nothing awaited before the listeners run: each reads its own event's record.
+        self.event_journal_seq = journal_seq
         for listener in self.listeners:  # plain calls: no plugin machinery per event
             try:
                 listener(order, event)
@@ -209,22 +221,25 @@ class OrderFlow:
         if self.after_change is not None:
             await self.after_change(order)
 
-    async def journal_event(self, event: OrderEvent | OrderReport) -> None:
+    async def journal_event(self, event: OrderEvent | OrderReport) -> int | None:
         """Journal a broker event or query report; a journal failure is logged, never raised.
 
         A broker event is a fact: it reaches the OMS even when the journal has failed
         (new orders are refused then, by the write-ahead in :meth:`record_intent`).
+
+        Returns:
+            The record's sequence number (``None``: not journaled).
         """
         assert self.journal is not None
         try:
             if isinstance(event, OrderReport):
-                await self.journal.record_report(event)
-            else:
-                await self.journal.record_event(event)
+                return await self.journal.record_report(event)
+            return await self.journal.record_event(event)
         except JournalError as exc:
             log = logger.critical if self._is_running() else logger.warning  # after stop(): closed, expected
             log("journal unavailable; applying %r unjournaled: %s", event, exc)
             self.journal_failed(exc)
+            return None
 
     def journal_failed(self, exc: JournalError) -> None:
         """A journal write failed while running: halt trading and alert (source ``"journal"``), once.

@@ -34,20 +34,29 @@ class PendingOrderEvent:
         order: The order; its state is copied now.
         event: The event (immutable).
         position: The position's encoding after a fill (``None`` for any other event).
+        seq: The sequence number of the event's journal record (or of the broker report it
+            came from): the body's ``"seq"``, by which a restarted gateway knows which of the
+            journal's events the stream already holds (``None``: not journaled, no ``"seq"``).
     """
 
-    __slots__ = ("account", "event", "position", "state")
+    __slots__ = ("account", "event", "position", "seq", "state")
 
     def __init__(
-        self, account: str, order: Order, event: OrderEvent, position: dict[str, Any] | None
+        self,
+        account: str,
+        order: Order,
+        event: OrderEvent,
+        position: dict[str, Any] | None,
+        seq: int | None = None,
     ) -> None:
         self.account = account
         self.state: tuple[Any, ...] = _order_state(order)
         self.event = event
         self.position = position
+        self.seq = seq
 
     def encode(self) -> bytes:
-        """The event message's body: what the hook used to encode at once, byte for byte."""
+        """The event message's body: what the hook used to encode at once, and its record's ``"seq"``."""
         body: dict[str, Any] = {
             "account": self.account,
             "type": "order",
@@ -56,4 +65,6 @@ class PendingOrderEvent:
         }
         if self.position is not None:
             body["position"] = self.position
+        if self.seq is not None:
+            body["seq"] = self.seq
         return dumps(body)

@@ -19,7 +19,9 @@ reconciliation and kill switch. Strategies anywhere talk to it through NATS:
   stream ``AT_EVT_<account>`` that any number of consumers replay from any sequence; the
   events of one strategy that are ready together go in one message (see
   :func:`~autotrader_nats.wire.event_bodies`), so a market order's accept and fill cost one
-  stored message, one acknowledgement and one delivery, not two;
+  stored message, one acknowledgement and one delivery, not two; each names its journal
+  record, so what a killed gateway had not stored goes out at the next start
+  (:mod:`~autotrader_nats._catch_up`);
 * **market data** — the symbols remote strategies declare (``Strategy.symbols``) are
   subscribed on the engine's market feed; every fresh quote goes out on ``md.<symbol>``
   as it arrives, and a stale marker whenever the engine's price cache stops trusting it;
@@ -58,6 +60,7 @@ from autotrader_core.enums import OrderSide, TradingState
 from autotrader_core.errors import AutotraderError, InvalidOrder, RequestTimeout
 from autotrader_core.events import OrderEvent, OrderFilled
 from autotrader_core.journal import Journal, SqliteJournal, SqliteStorage, codec, default_journal_path
+from autotrader_core.journal.base import StoredRow
 from autotrader_core.kill_switch import KillReport
 from autotrader_core.market_data import Quote, Stale
 from autotrader_core.models import Fill, Instrument, Order
@@ -70,6 +73,7 @@ from nats.js import JetStreamContext, api
 from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
 
+from autotrader_nats._catch_up import event_of_row, missed_rows, stored_event_seqs
 from autotrader_nats._events import event_factory
 from autotrader_nats._outgoing import PendingOrderEvent
 from autotrader_nats.acks import AckFloor, delivery
@@ -110,6 +114,8 @@ _DEFAULT_COMPACTION = CompactionPolicy()
 _MAX_RUNNING_COMMANDS = 512
 _FINISHED_OWNERS_KEPT = 100_000
 """Finished orders whose owner stays in memory; older ones are read back from the command log."""
+_CAUGHT_UP_KINDS = ("event", "report")
+"""The journal records an order event published again at start comes from (:mod:`._catch_up`)."""
 
 
 _Outgoing = tuple[str | None, str, bytes | PendingOrderEvent, Fill | None]
@@ -277,6 +283,7 @@ class AccountGateway:
             await self._ensure_streams(js)
             self._kv = await self._ensure_bucket(js)
             resume = await self._resume_point(js)
+            await self._queue_missed_events(js)
             await self._adopt_owners(js, resume.opt_start_seq or 1)
             if self.budgets.budgets:  # each budgeted strategy's position, from the orders recovered
                 orders = list(self.engine.oms)
@@ -394,6 +401,52 @@ class AccountGateway:
                 storage=api.StorageType.FILE,
                 replicas=self.nats_settings.replicas,
             )
+
+    async def _queue_missed_events(self, js: JetStreamContext) -> None:
+        # Order events journaled before a crash that the event stream never stored (_catch_up),
+        # queued ahead of this run's own (newer) ones; their owners are adopted next.
+        floor, stored = await stored_event_seqs(
+            js, self.names.event_stream, self.names.order_events("*")[:-1]
+        )
+        if floor is None:
+            logger.info("the event stream's last order events name no journal record: none published again")
+            return
+        queued = (item[2].seq for item in self._outbox if isinstance(item[2], PendingOrderEvent))
+        storage = self.journal.storage
+
+        async def read(after: int, limit: int) -> list[StoredRow]:
+            return await anyio.to_thread.run_sync(storage.read, after, limit, _CAUGHT_UP_KINDS)
+
+        missed: list[_Outgoing] = []
+        for row in await missed_rows(read, floor, stored, (seq for seq in queued if seq is not None)):
+            cid = row.client_order_id
+            order = (
+                None if cid is None else self.control.order(cid) or await self.journal.compacted_order(cid)
+            )
+            try:
+                event = None if order is None else event_of_row(row, order)
+            except (ValueError, KeyError, TypeError, AutotraderError) as exc:  # one bad row, not the others
+                logger.error("journal record %d (%s) not published again: %s", row.seq, cid, exc)
+                self.engine.notifier.alert(
+                    "critical", f"an order event of {cid} could not be published to the strategies: {exc!r}"
+                )
+                continue
+            if order is None or event is None:
+                continue
+            position = None
+            if isinstance(event, OrderFilled):
+                position = encode_position(self.engine.oms.position(event.fill.symbol))
+            pending = PendingOrderEvent(self._account_label, order, event, position, row.seq)
+            missed.append((order.client_order_id, "", pending, None))
+        if missed:
+            logger.warning(
+                "publishing %d order events again: journaled before the restart, never stored in the event stream",
+                len(missed),
+            )
+            self._outbox.extendleft(reversed(missed))
+            if self._published_all.is_set():
+                self._published_all = self._new_event()
+            self._outbox_ready.set()
 
     async def _adopt_owners(self, js: JetStreamContext, first_unacked: int) -> None:
         # Orders recovered from the journal keep the owner their submit command recorded. A
@@ -801,9 +854,10 @@ class AccountGateway:
                 unbudgeted = event.fill
             position = encode_position(self.engine.oms.position(event.fill.symbol))
         # Encoded by the publisher, after the reply the strategy waits for (_outgoing).
-        self._outbox.append(
-            (cid, "", PendingOrderEvent(self._account_label, order, event, position), unbudgeted)
+        pending = PendingOrderEvent(
+            self._account_label, order, event, position, self.engine.order_event_journal_seq
         )
+        self._outbox.append((cid, "", pending, unbudgeted))
         if not order.is_open:
             self._forget_owner_later(cid)
         if self._published_all.is_set():

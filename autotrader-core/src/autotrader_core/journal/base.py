@@ -378,21 +378,31 @@ class Journal:
         else:
             await self._backpressure(seq)
 
-    async def record_event(self, event: OrderEvent) -> None:
-        """Record a broker event just before the OMS applies it (durable at once only for ``"every"``)."""
+    async def record_event(self, event: OrderEvent) -> int:
+        """Record a broker event just before the OMS applies it (durable at once only for ``"every"``).
+
+        Returns:
+            The record's sequence number.
+        """
         seq = self._append("event", event.client_order_id, event)
         if self.sync == "every":
             await self._wait(seq)
         else:
             await self._backpressure(seq)
+        return seq
 
-    async def record_report(self, report: OrderReport) -> None:
-        """Record a broker order report just before the OMS settles an order from it."""
+    async def record_report(self, report: OrderReport) -> int:
+        """Record a broker order report just before the OMS settles an order from it.
+
+        Returns:
+            The record's sequence number.
+        """
         seq = self._append("report", report.client_order_id, report)
         if self.sync == "every":
             await self._wait(seq)
         else:
             await self._backpressure(seq)
+        return seq
 
     async def record_outcome(self, note: OutcomeUnknown | OutcomeResolved) -> None:
         """Record that an order's outcome became unknown, or was settled (the resolver's notes).
