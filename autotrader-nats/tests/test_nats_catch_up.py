@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -13,11 +14,10 @@ import pytest
 from autotrader_core.control import AccountId
 from autotrader_core.enums import OrderSide, OrderStatus, OrderType, TimeInForce
 from autotrader_core.events import OrderAccepted, OrderCanceled, OrderFilled
-from autotrader_core.journal import codec
-from autotrader_core.journal.base import StoredRow
+from autotrader_core.journal import JournalEntry
 from autotrader_core.models import Fill, Order
 from autotrader_nats import _catch_up
-from autotrader_nats._catch_up import event_of_row, missed_rows, stored_event_seqs
+from autotrader_nats._catch_up import event_of_entry, missed_entries, stored_event_seqs
 from autotrader_nats.wire import dumps, join_events
 
 pytestmark = pytest.mark.anyio
@@ -90,17 +90,17 @@ async def test_nothing_is_said_when_the_stream_cannot_tell(stream: FakeStream) -
     assert len(stream.reads) <= _catch_up.SCANNED_AT_MOST
 
 
-async def test_missed_rows_are_those_above_the_floor_neither_stored_nor_queued() -> None:
-    rows = [StoredRow(seq, "event", "c1", "", "{}") for seq in range(1, 12)]
-    asked: list[int] = []
+def an_entry(seq: int, kind: str = "event", payload: object = None) -> JournalEntry:
+    return JournalEntry(seq, kind, "c1", T0, payload)
 
-    async def read(after: int, limit: int) -> list[StoredRow]:
-        asked.append(after)
-        return [r for r in rows if r.seq > after][:limit]
 
-    missed = await missed_rows(read, 3, stored={3, 5, 6}, skip=[10], page=2)
-    assert [r.seq for r in missed] == [4, 7, 8, 9, 11]
-    assert asked == [3, 5, 7, 9, 11]  # page by page, to the end
+async def test_missed_entries_are_those_neither_stored_nor_queued() -> None:
+    async def after_the_floor() -> AsyncIterator[JournalEntry]:  # Journal.entries(after_seq=3)
+        for seq in range(4, 12):
+            yield an_entry(seq)
+
+    missed = await missed_entries(after_the_floor(), stored={3, 5, 6}, skip=[10])
+    assert [e.seq for e in missed] == [4, 7, 8, 9, 11]
 
 
 def an_order(status: OrderStatus) -> Order:
@@ -119,10 +119,10 @@ def an_order(status: OrderStatus) -> Order:
     )
 
 
-def test_an_event_row_is_published_again_as_the_event_it_recorded() -> None:
+def test_an_event_record_is_published_again_as_the_event_it_recorded() -> None:
     fill = Fill("t1", "c1", "BTCUSDT", OrderSide.BUY, Decimal("0.5"), Decimal("90"), Decimal("0.01"), "USDT")
-    row = StoredRow(4, "event", "c1", "", dumps(codec.encode_event(OrderFilled(fill))).decode())
-    assert event_of_row(row, an_order(OrderStatus.FILLED)) == OrderFilled(fill)
+    entry = an_entry(4, "event", OrderFilled(fill))
+    assert event_of_entry(entry, an_order(OrderStatus.FILLED)) == OrderFilled(fill)
 
 
 @pytest.mark.parametrize(
@@ -133,8 +133,8 @@ def test_an_event_row_is_published_again_as_the_event_it_recorded() -> None:
         (OrderStatus.FILLED, None),  # its fills have rows of their own
     ],
 )
-def test_a_report_row_is_published_again_as_the_state_the_order_settled_in(
+def test_a_report_record_is_published_again_as_the_state_the_order_settled_in(
     status: OrderStatus, expected: object
 ) -> None:
-    row = StoredRow(4, "report", "c1", "", "{}")
-    assert event_of_row(row, an_order(status)) == expected
+    entry = an_entry(4, "report")
+    assert event_of_entry(entry, an_order(status)) == expected

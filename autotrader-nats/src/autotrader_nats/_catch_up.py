@@ -13,22 +13,18 @@ id; an older order state never replaces a newer one), so a doubt is settled by p
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterable, Iterable
 from typing import Any
 
 import nats
 from autotrader_core.enums import OrderStatus
 from autotrader_core.events import OrderAccepted, OrderCanceled, OrderEvent, OrderExpired, OrderRejected
-from autotrader_core.journal import codec
-from autotrader_core.journal.base import StoredRow
+from autotrader_core.journal import JournalEntry
 from autotrader_core.models import Order
 
 from autotrader_nats.wire import event_bodies, loads
 
-__all__ = ["SCANNED_AT_MOST", "SCANNED_MESSAGES", "event_of_row", "missed_rows", "stored_event_seqs"]
-
-logger = logging.getLogger(__name__)
+__all__ = ["SCANNED_AT_MOST", "SCANNED_MESSAGES", "event_of_entry", "missed_entries", "stored_event_seqs"]
 
 SCANNED_MESSAGES = 256
 """Order-event messages read back from the stream's end: the newest events published before a
@@ -85,12 +81,13 @@ async def stored_event_seqs(js: Any, stream: str, order_subjects: str) -> tuple[
     return None, found
 
 
-def event_of_row(row: StoredRow, order: Order) -> OrderEvent | None:
-    """The order event to publish again for a journal row: the event it recorded, or — for a
+def event_of_entry(entry: JournalEntry, order: Order) -> OrderEvent | None:
+    """The order event to publish again for a journal record: the event it recorded, or — for a
     broker report the order was settled from — the event of the state it settled in (``None``:
-    nothing to say, e.g. a report of a fill, whose fills have rows of their own)."""
-    if row.kind == "event":
-        return codec.decode_event(loads(row.body.encode()))
+    nothing to say, e.g. a report of a fill, whose fills have records of their own)."""
+    if entry.kind == "event":
+        event: OrderEvent = entry.payload
+        return event
     status = order.status
     if status is OrderStatus.CANCELED:
         return OrderCanceled(order.client_order_id, None, order.updated_at)
@@ -103,29 +100,11 @@ def event_of_row(row: StoredRow, order: Order) -> OrderEvent | None:
     return OrderAccepted(order.client_order_id, order.broker_order_id, order.updated_at)
 
 
-async def missed_rows(
-    read: Callable[[int, int], Awaitable[list[StoredRow]]],
-    floor: int,
-    stored: set[int],
-    skip: Iterable[int],
-    page: int = 1000,
-) -> list[StoredRow]:
-    """The event and report rows after ``floor`` whose sequence is neither in ``stored`` nor in
-    ``skip`` (events of this run, already queued), in journal order.
-
-    Args:
-        read: ``read(after_seq, limit)``: rows of the kinds ``event`` and ``report`` after a sequence.
-        floor: From :func:`stored_event_seqs`.
-        stored: What the stream holds above it.
-        skip: Sequences to leave out.
-        page: Rows read at a time.
-    """
+async def missed_entries(
+    entries: AsyncIterable[JournalEntry], stored: set[int], skip: Iterable[int]
+) -> list[JournalEntry]:
+    """The records of ``entries`` (the journal's after the floor: :meth:`Journal.entries
+    <autotrader_core.journal.Journal.entries>`) whose sequence is neither in ``stored`` nor in
+    ``skip`` (events of this run, already queued), in journal order."""
     leave = set(skip) | stored
-    after = floor
-    missed: list[StoredRow] = []
-    while True:
-        rows = await read(after, page)
-        missed.extend(row for row in rows if row.seq not in leave)
-        if len(rows) < page:
-            return missed
-        after = rows[-1].seq
+    return [entry async for entry in entries if entry.seq not in leave]

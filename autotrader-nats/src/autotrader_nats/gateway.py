@@ -60,7 +60,6 @@ from autotrader_core.enums import OrderSide, TradingState
 from autotrader_core.errors import AutotraderError, InvalidOrder, RequestTimeout
 from autotrader_core.events import OrderEvent, OrderFilled
 from autotrader_core.journal import Journal, SqliteJournal, SqliteStorage, codec, default_journal_path
-from autotrader_core.journal.base import StoredRow
 from autotrader_core.kill_switch import KillReport
 from autotrader_core.market_data import Quote, Stale
 from autotrader_core.models import Fill, Instrument, Order
@@ -73,7 +72,7 @@ from nats.js import JetStreamContext, api
 from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
 
-from autotrader_nats._catch_up import event_of_row, missed_rows, stored_event_seqs
+from autotrader_nats._catch_up import event_of_entry, missed_entries, stored_event_seqs
 from autotrader_nats._events import event_factory
 from autotrader_nats._outgoing import PendingOrderEvent
 from autotrader_nats.acks import AckFloor, delivery
@@ -412,31 +411,21 @@ class AccountGateway:
             logger.info("the event stream's last order events name no journal record: none published again")
             return
         queued = (item[2].seq for item in self._outbox if isinstance(item[2], PendingOrderEvent))
-        storage = self.journal.storage
-
-        async def read(after: int, limit: int) -> list[StoredRow]:
-            return await anyio.to_thread.run_sync(storage.read, after, limit, _CAUGHT_UP_KINDS)
-
+        # The engine replayed these same records at start: one that cannot be decoded ended it there.
+        entries = self.journal.entries(after_seq=floor, kinds=_CAUGHT_UP_KINDS)
         missed: list[_Outgoing] = []
-        for row in await missed_rows(read, floor, stored, (seq for seq in queued if seq is not None)):
-            cid = row.client_order_id
+        for entry in await missed_entries(entries, stored, (seq for seq in queued if seq is not None)):
+            cid = entry.client_order_id
             order = (
                 None if cid is None else self.control.order(cid) or await self.journal.compacted_order(cid)
             )
-            try:
-                event = None if order is None else event_of_row(row, order)
-            except (ValueError, KeyError, TypeError, AutotraderError) as exc:  # one bad row, not the others
-                logger.error("journal record %d (%s) not published again: %s", row.seq, cid, exc)
-                self.engine.notifier.alert(
-                    "critical", f"an order event of {cid} could not be published to the strategies: {exc!r}"
-                )
-                continue
+            event = None if order is None else event_of_entry(entry, order)
             if order is None or event is None:
                 continue
             position = None
             if isinstance(event, OrderFilled):
                 position = encode_position(self.engine.oms.position(event.fill.symbol))
-            pending = PendingOrderEvent(self._account_label, order, event, position, row.seq)
+            pending = PendingOrderEvent(self._account_label, order, event, position, entry.seq)
             missed.append((order.client_order_id, "", pending, None))
         if missed:
             logger.warning(
