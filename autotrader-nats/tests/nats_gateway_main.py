@@ -35,9 +35,12 @@ def make_gateway(
     data_dir: Path,
     broker_port: int | None = None,
     journal_sync: Literal["intent", "every", "off"] = "every",
+    nats_settings: NatsSettings | None = None,
 ) -> AccountGateway:
     """The gateway every fault test runs (``journal_sync``: as the engine's setting; the
     engine's own default, ``"intent"``, for a test of what a production gateway does).
+
+    ``nats_settings``: how to reach the server when it asks for more than its URL (credentials, TLS).
 
     With ``broker_port``, the paper broker is the crash tests' loopback broker
     (``tests-crash/crashkit``), which lives in the test process and survives the gateway.
@@ -65,7 +68,7 @@ def make_gateway(
         )
     return AccountGateway(
         adapter,
-        nats_settings=NatsSettings(servers=[url], duplicate_window=2.0),
+        nats_settings=nats_settings or NatsSettings(servers=[url], duplicate_window=2.0),
         settings=EngineSettings(
             data_dir=data_dir, journal_sync=journal_sync, journal_fsync=False, reconcile_interval=0
         ),

@@ -56,6 +56,8 @@ class NatsServer:
 
     store_dir: Path
     port: int = field(default_factory=free_port)
+    config: str = ""
+    """More of the server's configuration file (authorization, TLS, an operator's JWTs)."""
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -70,7 +72,7 @@ class NatsServer:
         # so a SIGKILLed server loses nothing it confirmed (the default flushes in the
         # background; see docs/deployment-nats.md).
         config = self.store_dir.parent / f"nats-{self.port}.conf"
-        config.write_text('jetstream { sync_interval: "always" }\n')
+        config.write_text('jetstream { sync_interval: "always" }\n' + self.config)
         self.process = subprocess.Popen(
             [
                 nats_server_binary(),
@@ -162,6 +164,11 @@ class GatewayProcess:
         if self.process is not None and self.process.poll() is None:
             os.kill(self.process.pid, sig)
             self.process.wait(15)
+
+
+def autotrader_command(*args: str) -> list[str]:
+    """``autotrader ARGS`` run by this interpreter (its entry points: ``gateway`` among them)."""
+    return [sys.executable, "-c", "from autotrader_core.cli import main; raise SystemExit(main())", *args]
 
 
 def start_strategy_process(nats_url: str, *flags: str) -> subprocess.Popen[str]:

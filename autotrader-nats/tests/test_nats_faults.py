@@ -30,7 +30,7 @@ from fault_kit import (
     subscribe_replies,
     wait_for_a_fold,
 )
-from nats_kit import GatewayProcess, NatsServer, needs_uvloop, start_strategy_process
+from nats_kit import GatewayProcess, NatsServer, autotrader_command, needs_uvloop, start_strategy_process
 
 pytestmark = pytest.mark.anyio
 
@@ -46,6 +46,17 @@ async def test_a_second_gateway_for_the_same_account_refuses_naming_the_first(
         code, output = second.finish()
         assert code == 2
         assert "ConfigurationError" in output and f"pid {first.process.pid}" in output  # type: ignore[union-attr]
+        # `autotrader gateway` says so in a line (it printed an exception group's traceback before)
+        data = str(tmp_path / "data")
+        command = autotrader_command(
+            "gateway", "--broker", "paper", "--data-dir", data, "--servers", nats_server.url
+        )
+        with anyio.fail_after(60):
+            done = await anyio.run_process(command, check=False, cwd=tmp_path)
+        err = done.stderr.decode()
+        assert done.returncode == 2, err
+        assert err.startswith("error: ") and f"pid {first.process.pid}" in err, err  # type: ignore[union-attr]
+        assert "Traceback" not in err
     finally:
         first.kill()
 

@@ -7,7 +7,8 @@
 * :class:`GatewaySettings` / :class:`StrategyBudget` — per-strategy risk budgets the
   gateway enforces (position, open notional, order rate), from ``AUTOTRADER_GATEWAY_*``.
 * :class:`NatsSettings` — servers, credentials (nkeys, creds file, user/password, token as
-  ``SecretStr``) and TLS, from ``AUTOTRADER_NATS_*``.
+  ``SecretStr``) and TLS, from ``AUTOTRADER_NATS_*``; :class:`NatsRefused` — a server
+  refused them (a :class:`~autotrader_core.errors.ConfigurationError`, raised at once).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from autotrader_nats.budgets import GatewaySettings, StrategyBudget
 from autotrader_nats.command_log import CommandLog
+from autotrader_nats.connection import NatsRefused
 from autotrader_nats.gateway import AccountGateway
 from autotrader_nats.remote import RemoteContext, RemoteEngine, connect_gateway
 from autotrader_nats.settings import NatsSettings
@@ -32,6 +34,7 @@ __all__ = [
     "AccountNames",
     "CommandLog",
     "GatewaySettings",
+    "NatsRefused",
     "NatsSettings",
     "RemoteContext",
     "RemoteEngine",

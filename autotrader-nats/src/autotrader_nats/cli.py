@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import get_args
 
 import anyio
-from autotrader_core.errors import ConfigurationError
+from autotrader_core.errors import AutotraderError, ConfigurationError
 from autotrader_core.gc_tuning import tune_for_serving
 from autotrader_core.plugins import PluginManager
 from autotrader_core.settings import EngineSettings
 from autotrader_core.snapshots import CompactionPolicy
+from pydantic import ValidationError
 
 from autotrader_nats.budgets import GatewaySettings
 from autotrader_nats.event_loop import (
@@ -74,14 +75,41 @@ def _cmd_gateway(args: argparse.Namespace) -> int:
     except ConfigurationError as exc:
         print(f"autotrader gateway: {exc}", file=sys.stderr)
         return 2
-    return anyio.run(_gateway, args, gateway_settings, loop, backend_options=anyio_backend_options(loop))
+    try:
+        nats_settings = NatsSettings() if not args.servers else NatsSettings(servers=args.servers.split(","))
+    except ValidationError as exc:  # from the environment or .env: which setting, not a traceback
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ConfigurationError(f"invalid NATS settings (AUTOTRADER_NATS_*): {problems}") from None
+    try:
+        return anyio.run(
+            _gateway, args, gateway_settings, nats_settings, loop, backend_options=anyio_backend_options(loop)
+        )
+    except BaseExceptionGroup as group:
+        # The gateway runs in a task group: a refusal it raises (another gateway holds the
+        # account, NATS refused the credentials) comes wrapped; the CLI prints it in one line.
+        raise _the_one_error(group) from None
 
 
-async def _gateway(args: argparse.Namespace, gateway_settings: GatewaySettings, loop: EventLoopName) -> int:
+def _the_one_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The group's :class:`AutotraderError` when it is all the group holds, else the group."""
+    errors, others = group.split(AutotraderError)
+    if errors is None or others is not None:
+        return group
+    found: BaseException = errors
+    while isinstance(found, BaseExceptionGroup):
+        found = found.exceptions[0]
+    return found
+
+
+async def _gateway(
+    args: argparse.Namespace,
+    gateway_settings: GatewaySettings,
+    nats_settings: NatsSettings,
+    loop: EventLoopName,
+) -> int:
     manager = PluginManager().load_entry_points()
     adapter = manager.create_adapter(args.broker)
     settings = EngineSettings() if args.data_dir is None else EngineSettings(data_dir=args.data_dir)
-    nats_settings = NatsSettings() if not args.servers else NatsSettings(servers=args.servers.split(","))
     compaction = CompactionPolicy(max_records=args.compact_after) if args.compact_after > 0 else None
     gateway = AccountGateway(
         adapter,

@@ -79,6 +79,7 @@ from autotrader_nats.acks import AckFloor, delivery
 from autotrader_nats.budgets import BudgetBook, StrategyBudget
 from autotrader_nats.command_log import CommandLog, CommandRecord
 from autotrader_nats.command_writer import CommandLogWriter
+from autotrader_nats.connection import connect_nats
 from autotrader_nats.settings import NatsSettings
 from autotrader_nats.wire import (
     REPLY_HEADER,
@@ -274,7 +275,7 @@ class AccountGateway:
         await self.engine.stop()
 
     async def _serve(self, ready: Callable[[], None] | None) -> None:
-        nc = await nats.connect(**self.nats_settings.connect_options(role=f"gateway-{self.account}"))
+        nc = await connect_nats(self.nats_settings, role=f"gateway-{self.account}")
         self._nc = nc
         self._new_event = event_factory()
         try:

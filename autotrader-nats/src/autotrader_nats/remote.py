@@ -64,6 +64,7 @@ from autotrader_core.strategy import Strategy, strategy_symbols
 from nats.js import api
 
 from autotrader_nats._events import event_factory
+from autotrader_nats.connection import connect_nats
 from autotrader_nats.settings import NatsSettings
 from autotrader_nats.shutdown import RemoteShutdownReport
 from autotrader_nats.wire import (
@@ -312,9 +313,8 @@ class RemoteEngine:
 
     async def start(self) -> None:
         """Connect, load the snapshot (instruments, balances, positions, own open orders), subscribe."""
-        self._nc = await nats.connect(
-            **self.nats_settings.connect_options(role=f"strategy-{self.owner}"),
-            reconnected_cb=self._on_reconnected,
+        self._nc = await connect_nats(
+            self.nats_settings, role=f"strategy-{self.owner}", reconnected_cb=self._on_reconnected
         )
         self._js = self._nc.jetstream()
         self._inbox = self._nc.new_inbox()

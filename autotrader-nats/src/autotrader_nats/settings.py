@@ -11,10 +11,9 @@ turned into text when handed to the client. Example::
 from __future__ import annotations
 
 import ssl
-from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr
+from pydantic import Field, FilePath, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["NatsSettings"]
@@ -35,18 +34,18 @@ class NatsSettings(BaseSettings):
     """Seed servers of the cluster (the client learns the others and fails over)."""
     name: str | None = None
     """Connection name shown in the server's monitoring (defaults to the role)."""
-    creds_file: Path | None = None
+    creds_file: FilePath | None = None
     """A ``.creds`` file (JWT + nkey seed) for decentralised auth."""
     nkey_seed: SecretStr | None = None
     """An nkey seed (``SU...``) for nkey auth, when no creds file is used."""
     user: str | None = None
     password: SecretStr | None = None
     token: SecretStr | None = None
-    tls_ca: Path | None = None
+    tls_ca: FilePath | None = None
     """CA bundle to verify the servers; setting any ``tls_*`` turns TLS on."""
-    tls_cert: Path | None = None
+    tls_cert: FilePath | None = None
     """Client certificate (mutual TLS)."""
-    tls_key: Path | None = None
+    tls_key: FilePath | None = None
     tls_required: bool = False
     """Use TLS with the system's trust store even without ``tls_ca``."""
     replicas: int = Field(default=1, ge=1, le=5)
