@@ -125,6 +125,34 @@ async def test_compaction_while_the_engine_trades_loses_nothing(
         assert engine.reconciliation is not None and engine.reconciliation.fills_applied == []
 
 
+@pytest.mark.parametrize("separate_process", [False, True], ids=["in-a-thread", "in-a-child-process"])
+async def test_a_compaction_told_where_to_stop_leaves_every_later_row_in_the_tail(
+    tmp_path: Path, separate_process: bool
+) -> None:
+    path = tmp_path / "j.sqlite3"
+    broker = FakeBroker()
+    async with engine_for(broker, path) as engine:
+        journal, written = await traded(engine, broker, 10)
+        ceiling = written // 2
+        later = [entry.seq async for entry in journal.entries(after_seq=ceiling)]
+        result = await compact_journal(
+            journal,
+            instruments=engine.oms.instruments(),
+            keep_completed=10_000,
+            separate_process=separate_process,
+            up_to_seq=ceiling,
+        )
+        assert result.snapshot_seq == ceiling and result.rows_deleted == ceiling
+        assert [entry.seq async for entry in journal.entries(after_seq=ceiling)] == later  # all still there
+        assert len(later) == written - ceiling
+        before = books(engine)
+    async with engine_for(broker, path) as engine:
+        assert books(engine) == before
+        report = engine.reconciliation
+        assert report is not None and report.replay.snapshot_seq == ceiling
+        assert report.replay.records == written - ceiling
+
+
 async def test_compaction_keeps_every_client_order_id_and_fill_identity(tmp_path: Path) -> None:
     path = tmp_path / "j.sqlite3"
     broker = FakeBroker()

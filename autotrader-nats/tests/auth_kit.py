@@ -19,6 +19,7 @@ from typing import Any
 
 import nkeys
 import trustme
+from autotrader_nats.wire import AccountNames
 
 _UNLIMITED = {"subs": -1, "data": -1, "payload": -1, "imports": -1, "exports": -1, "wildcards": True}
 
@@ -124,3 +125,28 @@ def tls_files(folder: Path) -> TlsFiles:
     client.cert_chain_pems[0].write_to_path(str(files.client_cert))
     client.private_key_pem.write_to_path(str(files.client_key))
     return files
+
+
+def strategy_permissions(names: AccountNames, owner: str) -> str:
+    """The permissions docs/deployment-nats.md gives a strategy process, as a nats-server user's block.
+
+    What a remote strategy needs and no more: its commands, the gateway's services, its own
+    heartbeats, quotes and market data, replies to its inbox, and consumers (with their acks)
+    on the account's event stream. Not the KV bucket (no halt or kill), not the command stream's
+    consumers, no stream management.
+    """
+    events = names.event_stream
+    publish = [
+        names.commands,
+        names.service("*"),
+        names.heartbeats(owner),
+        f"$JS.API.CONSUMER.DURABLE.CREATE.{events}.*",
+        f"$JS.API.CONSUMER.CREATE.{events}",
+        f"$JS.API.CONSUMER.CREATE.{events}.>",
+        f"$JS.API.CONSUMER.INFO.{events}.*",
+        f"$JS.API.CONSUMER.DELETE.{events}.*",
+        f"$JS.ACK.{events}.>",
+        f"$JS.FC.{events}.>",
+    ]
+    subscribe = ["_INBOX.>", names.quotes, names.market_data("*")]
+    return json.dumps({"publish": {"allow": publish}, "subscribe": {"allow": subscribe}})

@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import sys
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from autotrader_core.events import OrderAccepted, OrderCanceled
 from autotrader_core.hookspecs import hookimpl
 from autotrader_core.journal import codec
 from autotrader_core.models import Alert, Order, utc_now
+from autotrader_core.snapshots import CompactionPolicy
 from autotrader_core.strategy import Strategy, StrategyContext
 from autotrader_nats import AccountGateway, NatsSettings, RemoteEngine, connect_gateway
 from autotrader_nats import gateway as gateway_module
@@ -352,3 +354,43 @@ async def test_order_events_the_stream_lost_are_published_again_by_the_next_gate
     ), "the lost events, each published again once, and nothing else"
     assert all(b["order"]["status"] == OrderStatus.FILLED.value for b in again)
     assert len(kept) + len(again) == len(stored)
+
+
+async def test_a_compaction_leaves_the_records_of_events_not_yet_stored_in_the_journals_tail(
+    nats_server: NatsServer, tmp_path: Path
+) -> None:
+    # The next gateway publishes again what a SIGKILL kept from the stream by reading the
+    # journal's tail (the test above); a compaction that folded a record whose event was still
+    # on its way would have put it out of that reach. Here the event stream stalls (every
+    # publish waits) while the journal is compacted every 50 ms.
+    gateway = make_gateway(nats_server.url, tmp_path / "data")
+    gateway.compaction = CompactionPolicy(
+        max_records=1, max_age=timedelta(0), keep_completed=0, check_interval=0.05
+    )
+    stalled = anyio.Event()
+    publish = gateway._publish_batch
+
+    async def stalling(js: Any, batch: list[Any]) -> None:
+        await stalled.wait()
+        await publish(js, batch)
+
+    gateway._publish_batch = stalling  # type: ignore[method-assign]
+    async with serving(gateway), remote(nats_server, Updates()) as engine:
+        order = await engine.submit_order("BTCUSDT", "buy", Decimal("0.001"))
+        assert order.status is OrderStatus.FILLED  # the reply does not wait for the stream
+        journal = gateway.journal
+        with anyio.fail_after(10):  # compactions ran meanwhile, folding the rows before the order's
+            while (await journal.snapshot()) is None:
+                await anyio.sleep(0.02)
+            await anyio.sleep(0.3)
+        snapshot = await journal.snapshot()
+        assert snapshot is not None
+        tail = [e async for e in journal.entries(after_seq=snapshot.seq)]
+        events = [e for e in tail if e.kind == "event" and e.client_order_id == order.client_order_id]
+        assert len(events) == 2, tail  # accepted and filled: both still there to publish again
+        stalled.set()
+        with anyio.fail_after(10):  # stored now: the next compactions fold them
+            while not engine.context.position("BTCUSDT").quantity:
+                await anyio.sleep(0.02)
+            while (snapshot := await journal.snapshot()) is None or snapshot.seq < max(e.seq for e in events):
+                await anyio.sleep(0.02)

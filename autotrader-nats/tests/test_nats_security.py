@@ -23,10 +23,11 @@ import anyio
 import nats
 import nkeys
 import pytest
-from auth_kit import decentralised, new_nkey, public, tls_files
+from auth_kit import decentralised, new_nkey, public, strategy_permissions, tls_files
+from autotrader_core.account import AccountId
 from autotrader_core.enums import OrderStatus
 from autotrader_core.errors import ConfigurationError
-from autotrader_nats import NatsRefused, NatsSettings, connect_gateway
+from autotrader_nats import AccountNames, NatsRefused, NatsSettings, connect_gateway
 from nats_gateway_main import make_gateway, serving
 from nats_kit import NatsServer, autotrader_command
 from pydantic import SecretStr, ValidationError
@@ -159,6 +160,48 @@ async def test_a_strategy_trades_through_the_gateway_with_each_way_to_authentica
             secret, caplog.text, repr(settings), str(settings), settings.model_dump_json()
         )
         assert not [message for message in seen if secret.encode() in message]
+
+
+async def test_a_strategy_with_the_documented_permissions_trades_and_cannot_halt_the_account(
+    tmp_path: Path,
+) -> None:
+    names = AccountNames(AccountId("paper", "paper", "default"))
+    config = (
+        "authorization { users = [\n"
+        f'  {{ user: gateway, password: "{PASSWORD}" }}\n'
+        f'  {{ user: alpha, password: "alpha-{PASSWORD}", permissions: {strategy_permissions(names, "alpha")} }}\n'
+        "] }\n"
+    )
+    with running(tmp_path, config) as server:
+        gateway = make_gateway(
+            server.url,
+            tmp_path / "data",
+            nats_settings=nats_settings(server, user="gateway", password=SecretStr(PASSWORD)),
+        )
+        alpha = nats_settings(server, user="alpha", password=SecretStr(f"alpha-{PASSWORD}"))
+        async with (
+            serving(gateway),
+            connect_gateway(
+                "paper", "paper", owner="alpha", nats_settings=alpha, cancel_on_disconnect=True
+            ) as engine,
+        ):
+            with anyio.fail_after(10):
+                order = await engine.submit_order("BTCUSDT", "buy", Decimal("0.01"))
+                while engine.context.position("BTCUSDT").quantity != Decimal("0.01"):  # its fill event came
+                    await anyio.sleep(0.02)
+            assert order.status is OrderStatus.FILLED
+            # What it is not given: halting the account through the bucket, the command stream.
+            nc = await nats.connect(**alpha.connect_options(role="alpha-tries"))
+            js = nc.jetstream(timeout=1)
+            with pytest.raises(nats.errors.TimeoutError):  # no answer to a denied publish
+                await js.publish(f"$KV.{names.state_bucket}.trading_state", b"halted")
+            with pytest.raises(nats.errors.TimeoutError):
+                await js.delete_stream(names.command_stream)
+            await nc.close()
+            assert gateway.control.trading_state.value == "active"
+            with anyio.fail_after(10):
+                again = await engine.submit_order("BTCUSDT", "buy", Decimal("0.01"))
+            assert again.status is OrderStatus.FILLED
 
 
 @dataclass

@@ -66,7 +66,13 @@ def compact(request: dict[str, Any]) -> dict[str, int]:
     storage.compaction_hook = lambda _step: _check_parent(parent_pid)
     try:
         instruments = [decode_instrument(i) for i in request["instruments"]]
-        oms, summary = fold(Journal(storage), instruments, int(request["keep_completed"]))
+        up_to = request.get("up_to_seq")
+        oms, summary = fold(
+            Journal(storage),
+            instruments,
+            int(request["keep_completed"]),
+            None if up_to is None else int(up_to),
+        )
         trading_state = request.get("trading_state")
         snapshot = snapshot_of(oms, summary, None if trading_state is None else str(trading_state))
         if snapshot is None:

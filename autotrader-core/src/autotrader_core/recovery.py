@@ -151,8 +151,13 @@ def _cid(entry: JournalEntry) -> str:
     return entry.client_order_id
 
 
-async def replay_journal(journal: Journal, oms: OrderManager) -> ReplaySummary:
-    """Rebuild ``oms`` from the journal's snapshot, if any, and every record after it (call on a fresh OMS)."""
+async def replay_journal(
+    journal: Journal, oms: OrderManager, *, up_to_seq: int | None = None
+) -> ReplaySummary:
+    """Rebuild ``oms`` from the journal's snapshot, if any, and every record after it (call on a fresh OMS).
+
+    ``up_to_seq``: stop after this record (a compaction that must leave the newer ones in the tail).
+    """
     summary = ReplaySummary()
     base = await journal_snapshot.restore(journal, oms)
     if base is not None:
@@ -160,6 +165,8 @@ async def replay_journal(journal: Journal, oms: OrderManager) -> ReplaySummary:
         summary.last_recorded_at = base.recorded_at
         summary.fill_keys = base.fill_keys
     async for entry in journal.entries(after_seq=summary.snapshot_seq):
+        if up_to_seq is not None and entry.seq > up_to_seq:
+            break
         summary.last_seq = entry.seq
         summary.records += 1
         summary.last_recorded_at = entry.recorded_at

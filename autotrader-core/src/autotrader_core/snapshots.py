@@ -124,6 +124,7 @@ async def compact_journal(
     keep_completed: int = 1_000,
     trading_state: str | None = None,
     separate_process: bool = False,
+    up_to_seq: int | None = None,
 ) -> CompactionResult:
     """Fold every committed row into a snapshot and delete those rows (one transaction).
 
@@ -137,6 +138,9 @@ async def compact_journal(
         separate_process: Fold and store in a child process
             (:mod:`autotrader_core.compaction_worker`): the same rows, snapshot and
             transaction, without this process's interpreter. SQLite journals only.
+        up_to_seq: Fold no row after this one (``None``: every committed row). A
+            caller that still needs newer rows in the tail sets it (the NATS gateway: rows
+            whose events it has not yet stored in its event stream).
 
     Raises:
         JournalError: the journal is closed, the storage failed, or the child process
@@ -154,8 +158,10 @@ async def compact_journal(
     journal.compacting = True
     try:
         if separate_process:
-            return await _compact_in_child(journal, list(instruments), keep_completed, trading_state)
-        return await _compact(journal, list(instruments), keep_completed, trading_state)
+            return await _compact_in_child(
+                journal, list(instruments), keep_completed, trading_state, up_to_seq
+            )
+        return await _compact(journal, list(instruments), keep_completed, trading_state, up_to_seq)
     finally:
         journal.compacting = False
 
@@ -172,10 +178,14 @@ def snapshot_of(
 
 
 async def _compact(
-    journal: Journal, instruments: list[Instrument], keep_completed: int, trading_state: str | None
+    journal: Journal,
+    instruments: list[Instrument],
+    keep_completed: int,
+    trading_state: str | None,
+    up_to_seq: int | None,
 ) -> CompactionResult:
     started = time.monotonic()
-    oms, summary = await anyio.to_thread.run_sync(fold, journal, instruments, keep_completed)
+    oms, summary = await anyio.to_thread.run_sync(fold, journal, instruments, keep_completed, up_to_seq)
     snapshot = snapshot_of(oms, summary, trading_state)
     if snapshot is None:
         return CompactionResult(
@@ -190,7 +200,11 @@ async def _compact(
 
 
 async def _compact_in_child(
-    journal: Journal, instruments: list[Instrument], keep_completed: int, trading_state: str | None
+    journal: Journal,
+    instruments: list[Instrument],
+    keep_completed: int,
+    trading_state: str | None,
+    up_to_seq: int | None,
 ) -> CompactionResult:
     storage = journal.storage
     assert isinstance(storage, SqliteStorage)  # compact_journal checked
@@ -201,6 +215,7 @@ async def _compact_in_child(
         "parent_pid": os.getpid(),
         "keep_completed": keep_completed,
         "trading_state": trading_state,
+        "up_to_seq": up_to_seq,
         "instruments": [codec.encode_instrument(i) for i in instruments],
     }
     returncode, stdout, stderr = await _run_child(json.dumps(request).encode())
@@ -281,10 +296,11 @@ class _FoldingOms(OrderManager):
 
 
 def fold(
-    journal: Journal, instruments: list[Instrument], keep_completed: int
+    journal: Journal, instruments: list[Instrument], keep_completed: int, up_to_seq: int | None = None
 ) -> tuple[_FoldingOms, ReplaySummary]:
     """Replay the journal into a scratch OMS, as a restart would (blocking: call it from a
-    worker thread or a process of its own; it runs its own event loop).
+    worker thread or a process of its own; it runs its own event loop); ``up_to_seq``: no
+    record after this one.
 
     Returns:
         The OMS (its ``archived`` holds the finished orders it dropped) and the replay summary.
@@ -293,7 +309,7 @@ def fold(
     oms.set_instruments(instruments)
 
     async def replay() -> ReplaySummary:
-        return await replay_journal(journal, oms)
+        return await replay_journal(journal, oms, up_to_seq=up_to_seq)
 
     return oms, anyio.run(replay)
 
@@ -305,11 +321,13 @@ async def run_compactor(
     instruments: Callable[[], Iterable[Instrument]],
     trading_state: Callable[[], str | None] | None = None,
     separate_process: bool = False,
+    up_to_seq: Callable[[], int | None] | None = None,
 ) -> None:
     """Compact ``journal`` whenever ``policy`` says it is due; runs until cancelled.
 
     A failed compaction is logged and tried again at the next check: the journal is
-    unchanged by it, and trading goes on. ``separate_process``: as for :func:`compact_journal`.
+    unchanged by it, and trading goes on. ``separate_process``: as for :func:`compact_journal`;
+    ``up_to_seq``: asked at each compaction for the last row it may fold (``None``: every row).
     """
     policy = policy or CompactionPolicy()
     while True:
@@ -322,6 +340,7 @@ async def run_compactor(
                     keep_completed=policy.keep_completed,
                     trading_state=trading_state() if trading_state is not None else None,
                     separate_process=separate_process,
+                    up_to_seq=up_to_seq() if up_to_seq is not None else None,
                 )
         except Exception:
             logger.exception("journal compaction failed; the journal is unchanged, retried later")

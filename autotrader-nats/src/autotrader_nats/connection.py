@@ -54,7 +54,12 @@ def _refusal(exc: BaseException) -> str | None:
     if isinstance(exc, InvalidUserCredentialsError):
         return f"the credentials: {exc}"
     text = str(exc)
-    if isinstance(exc, NatsError) and ("authoriz" in text.lower() or "authentic" in text.lower()):
+    said = text.lower()
+    # 'Authorization Violation', 'User Authentication Expired' / 'Revoked' …; not an
+    # 'Authentication Timeout' (a slow handshake on a busy host may pass).
+    if isinstance(exc, NatsError) and (
+        "authorization" in said or ("authentication" in said and "timeout" not in said)
+    ):
         return text.removeprefix("nats: ").strip("'")
     return None
 
@@ -105,9 +110,10 @@ async def connect_nats(
     """
     client = Client()
     connecting = True
-    last_logged: dict[str, float] = {}
+    last_logged = ("", -_LOG_SAME_ERROR_EVERY)  # the last error logged, and when
 
     async def on_error(exc: Exception) -> None:
+        nonlocal last_logged
         refused = _refusal(exc)
         if connecting and refused is not None:  # raised out of nats-py's connect loop: it stops there
             raise NatsRefused(
@@ -115,8 +121,8 @@ async def connect_nats(
             ) from None
         text = f"{type(exc).__name__}: {exc}"
         now = time.monotonic()
-        if now - last_logged.get(text, -_LOG_SAME_ERROR_EVERY) >= _LOG_SAME_ERROR_EVERY:
-            last_logged[text] = now
+        if text != last_logged[0] or now - last_logged[1] >= _LOG_SAME_ERROR_EVERY:
+            last_logged = (text, now)
             logger.warning("NATS connection of %s: %s", role, text)
 
     try:

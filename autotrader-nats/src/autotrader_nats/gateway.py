@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import itertools
 import logging
 import math
 import secrets
@@ -232,6 +233,8 @@ class AccountGateway:
         self._tails: dict[str, _Turn] = {}
         """The last command queued per order (client order id): the next one about it waits for it."""
         self._outbox: collections.deque[_Outgoing] = collections.deque()
+        self._publishing: list[_Outgoing] = []
+        """The batch being stored in the event stream (out of the outbox, not yet acknowledged)."""
         self._outbox_ready = anyio.Event()
         self._published_all = anyio.Event()
         self._acks = AckFloor()
@@ -728,7 +731,25 @@ class AccountGateway:
             # The fold's CPU (~20 µs per row) in a child process, not on the interpreter that
             # serves the commands (a SQLite journal; any other folds in a thread).
             separate_process=isinstance(self.journal.storage, SqliteStorage),
+            up_to_seq=self.compaction_ceiling,
         )
+
+    def compaction_ceiling(self) -> int:
+        """The last journal record a compaction may fold: every order event up to it is stored.
+
+        A record folded into a snapshot is gone from the journal's tail, where a restarted
+        gateway looks for the events a SIGKILL kept from the stream (:mod:`._catch_up`); so a
+        record whose event is still waiting (in the outbox, or sent and not acknowledged)
+        stays in the tail, and with it every later one.
+        """
+        waiting = [
+            outgoing.seq
+            for _, _, outgoing, _ in itertools.chain(self._outbox, self._publishing)
+            if isinstance(outgoing, PendingOrderEvent) and outgoing.seq is not None
+        ]
+        # Nothing waiting: every event recorded so far is stored (a listener queues its event in
+        # the turn its record is made), so the ceiling is the last record made.
+        return min(waiting) - 1 if waiting else self.journal.last_seq
 
     def _check_owner(self, target: str, owner: str, args: dict[str, Any]) -> None:
         holder = self._owners.get(target)
@@ -900,8 +921,9 @@ class AccountGateway:
             # us again, or is held for its submit's reply (a timer wake here would send it first).
             ready = len(self._outbox)
             while ready:
-                batch = [self._outbox.popleft() for _ in range(min(_EVENT_BATCH, ready))]
+                batch = self._publishing = [self._outbox.popleft() for _ in range(min(_EVENT_BATCH, ready))]
                 await self._publish_batch(js, batch)
+                self._publishing = []
                 ready = len(self._outbox) if self._draining else ready - len(batch)
             if not self._outbox:
                 self._published_all.set()
