@@ -287,6 +287,18 @@ async def test_settings_the_server_refuses_are_a_typed_error_at_once_not_a_retry
         assert not shown_anywhere(refusal.secret, *texts)
 
 
+@pytest.mark.parametrize(
+    "url", ["nats://gateway:not-it-42@127.0.0.1:4222", "nats://not-it-42@127.0.0.1:4222"]
+)
+def test_a_server_url_that_carries_credentials_is_refused_by_the_settings(url: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        NatsSettings(servers=["nats://127.0.0.1:4223", url])
+    assert "server 2 carries credentials" in str(refused.value) and "AUTOTRADER_NATS_PASSWORD" in str(
+        refused.value
+    )
+    assert "not-it-42" not in str(refused.value)
+
+
 def test_the_gateway_command_says_what_was_refused_in_a_line(tmp_path: Path) -> None:
     with running(tmp_path, _user_password(tmp_path).server_config) as server:
         env = {**os.environ, "AUTOTRADER_NATS_USER": "gateway", "AUTOTRADER_NATS_PASSWORD": "not-it-42"}

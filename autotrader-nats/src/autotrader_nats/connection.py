@@ -15,7 +15,6 @@ import ssl
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 import anyio
 from autotrader_core.errors import ConfigurationError
@@ -85,15 +84,9 @@ def _offered(settings: NatsSettings) -> str:
 
 
 def _server(client: Client, settings: NatsSettings) -> str:
-    """The server tried (a URL's user and password left out), else the configured ones."""
+    """The server tried, else the configured ones (no URL holds credentials: NatsSettings refuses them)."""
     uri = getattr(getattr(client, "_current_server", None), "uri", None)  # nats-py keeps it private
-    urls = [uri.geturl()] if uri is not None else list(settings.servers)
-    shown = []
-    for url in urls:
-        parts = urlsplit(url)
-        netloc = parts.netloc.rsplit("@", 1)[-1]
-        shown.append(parts._replace(netloc=netloc).geturl())
-    return ", ".join(shown)
+    return str(uri.geturl()) if uri is not None else ", ".join(settings.servers)
 
 
 async def connect_nats(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import ssl
 from typing import Any
 
-from pydantic import Field, FilePath, SecretStr
+from pydantic import Field, FilePath, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["NatsSettings"]
@@ -31,7 +31,8 @@ class NatsSettings(BaseSettings):
     )
 
     servers: list[str] = Field(default_factory=lambda: ["nats://127.0.0.1:4222"])
-    """Seed servers of the cluster (the client learns the others and fails over)."""
+    """Seed servers of the cluster (the client learns the others and fails over); no
+    credentials in them (a URL is not a secret: it shows in reprs and logs)."""
     name: str | None = None
     """Connection name shown in the server's monitoring (defaults to the role)."""
     creds_file: FilePath | None = None
@@ -57,6 +58,17 @@ class NatsSettings(BaseSettings):
     """Seconds the event stream keeps events for replay."""
     request_timeout: float = Field(default=10.0, gt=0)
     """Seconds a remote strategy waits for a command's reply before asking what happened."""
+
+    @field_validator("servers")
+    @classmethod
+    def _no_credentials_in_urls(cls, servers: list[str]) -> list[str]:
+        for number, url in enumerate(servers, 1):
+            if "@" in url:  # the URL itself is never repeated here: it holds the secret
+                raise ValueError(
+                    f"server {number} carries credentials in its URL, where they would show in reprs "
+                    "and logs: use AUTOTRADER_NATS_USER and AUTOTRADER_NATS_PASSWORD, or AUTOTRADER_NATS_TOKEN"
+                )
+        return servers
 
     def connect_options(self, *, role: str) -> dict[str, Any]:
         """Keyword arguments for ``nats.connect`` (secrets revealed only here)."""
