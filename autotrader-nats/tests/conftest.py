@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from autotrader_nats import AccountGateway
 from nats_gateway_main import make_gateway, serving
-from nats_kit import NatsServer
+from nats_kit import NatsServer, running
 
 
 @pytest.fixture
@@ -20,14 +20,8 @@ def anyio_backend() -> str:
 @pytest.fixture
 def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
     """``nats-server -js`` with file storage under ``tmp_path``."""
-    store = tmp_path / "jetstream"
-    store.mkdir()
-    server = NatsServer(store)
-    server.start()
-    try:
+    with running(tmp_path) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -9,6 +9,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -164,6 +166,19 @@ class GatewayProcess:
         if self.process is not None and self.process.poll() is None:
             os.kill(self.process.pid, sig)
             self.process.wait(15)
+
+
+@contextmanager
+def running(folder: Path, config: str = "") -> Iterator[NatsServer]:
+    """``nats-server -js`` with file storage under ``folder`` and ``config`` added to its configuration file."""
+    store = folder / "jetstream"
+    store.mkdir()
+    server = NatsServer(store, config=config)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def autotrader_command(*args: str) -> list[str]:

@@ -13,7 +13,7 @@ import logging
 import os
 import subprocess
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -29,7 +29,7 @@ from autotrader_core.enums import OrderStatus
 from autotrader_core.errors import ConfigurationError
 from autotrader_nats import AccountNames, NatsRefused, NatsSettings, connect_gateway
 from nats_gateway_main import make_gateway, serving
-from nats_kit import NatsServer, autotrader_command
+from nats_kit import NatsServer, autotrader_command, running
 from pydantic import SecretStr, ValidationError
 
 pytestmark = pytest.mark.anyio
@@ -98,19 +98,6 @@ def secured(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Ca
     case = CASES[request.param](tmp_path)
     with running(tmp_path, case.server_config) as server:
         yield case, server
-
-
-@contextmanager
-def running(folder: Path, config: str) -> Iterator[NatsServer]:
-    """``nats-server -js`` with ``config`` added to its configuration file."""
-    store = folder / "jetstream"
-    store.mkdir()
-    server = NatsServer(store, config=config)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def nats_settings(server: NatsServer, **settings: Any) -> NatsSettings:

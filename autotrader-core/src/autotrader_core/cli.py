@@ -48,7 +48,7 @@ from autotrader_core.plugins import PluginManager
 from autotrader_core.risk import RiskChecks, RiskLimits
 from autotrader_core.samples import MeanReversionDemo
 from autotrader_core.sessions import running_sessions, signal_session, signal_sessions
-from autotrader_core.settings import EngineSettings
+from autotrader_core.settings import EngineSettings, validation_summary
 from autotrader_core.unknown_cli import add_commands as add_unknown_commands
 
 __all__ = ["COMMAND_GROUP", "CommandProvider", "main"]
@@ -240,7 +240,7 @@ async def _paper_session(args: argparse.Namespace) -> int:
         settings = info.settings_cls(seed=args.seed)  # type: ignore[call-arg]
         engine_settings = EngineSettings(decision_interval=args.interval, order_timeout=5.0)
     except ValidationError as exc:  # from the environment or .env: say which setting, not a traceback
-        raise ConfigurationError(f"invalid settings: {_validation_summary(exc)}") from None
+        raise ConfigurationError(f"invalid settings: {validation_summary(exc)}") from None
     # Refuse a symbol the paper broker does not trade before anything starts (it would quote None for ever).
     symbols = [str(getattr(i, "symbol", i)) for i in getattr(settings, "instruments", [])]
     if symbols and args.symbol not in symbols:
@@ -272,14 +272,6 @@ async def _paper_session(args: argparse.Namespace) -> int:
         print(f"error: the journal failed, trading was halted: {engine.journal_failure}", file=sys.stderr)
         return 1
     return 0
-
-
-def _validation_summary(exc: ValidationError) -> str:
-    """``field: message`` per error, without the input (it may be a secret)."""
-    return "; ".join(
-        f"{'.'.join(str(part) for part in error['loc']) or 'settings'}: {error['msg']}"
-        for error in exc.errors()
-    )
 
 
 async def _cancel_stale_orders(engine: ExecutionEngine, max_age: float = 3.0) -> None:

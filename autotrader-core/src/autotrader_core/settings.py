@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import ClassVar, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from autotrader_core.transports import redact_url
@@ -25,7 +25,16 @@ __all__ = [
     "refuse_live_hosts",
     "refuse_unsafe_credential",
     "refuse_url_credentials",
+    "validation_summary",
 ]
+
+
+def validation_summary(exc: ValidationError) -> str:
+    """``field: message`` per error of settings that failed validation, without the input (it may be a secret)."""
+    return "; ".join(
+        f"{'.'.join(str(part) for part in error['loc']) or 'settings'}: {error['msg']}"
+        for error in exc.errors()
+    )
 
 
 def refuse_url_credentials(url: str | None, *, field: str) -> None:

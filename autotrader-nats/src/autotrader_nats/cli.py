@@ -12,7 +12,7 @@ import anyio
 from autotrader_core.errors import AutotraderError, ConfigurationError
 from autotrader_core.gc_tuning import tune_for_serving
 from autotrader_core.plugins import PluginManager
-from autotrader_core.settings import EngineSettings
+from autotrader_core.settings import EngineSettings, validation_summary
 from autotrader_core.snapshots import CompactionPolicy
 from pydantic import ValidationError
 
@@ -78,8 +78,9 @@ def _cmd_gateway(args: argparse.Namespace) -> int:
     try:
         nats_settings = NatsSettings() if not args.servers else NatsSettings(servers=args.servers.split(","))
     except ValidationError as exc:  # from the environment or .env: which setting, not a traceback
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise ConfigurationError(f"invalid NATS settings (AUTOTRADER_NATS_*): {problems}") from None
+        raise ConfigurationError(
+            f"invalid NATS settings (AUTOTRADER_NATS_*): {validation_summary(exc)}"
+        ) from None
     try:
         return anyio.run(
             _gateway, args, gateway_settings, nats_settings, loop, backend_options=anyio_backend_options(loop)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ssl
 from typing import Any
 
+from autotrader_core.settings import redact_url
 from pydantic import Field, FilePath, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -63,7 +64,7 @@ class NatsSettings(BaseSettings):
     @classmethod
     def _no_credentials_in_urls(cls, servers: list[str]) -> list[str]:
         for number, url in enumerate(servers, 1):
-            if "@" in url:  # the URL itself is never repeated here: it holds the secret
+            if redact_url(url) != url:  # the URL itself is never repeated here: it holds the secret
                 raise ValueError(
                     f"server {number} carries credentials in its URL, where they would show in reprs "
                     "and logs: use AUTOTRADER_NATS_USER and AUTOTRADER_NATS_PASSWORD, or AUTOTRADER_NATS_TOKEN"
