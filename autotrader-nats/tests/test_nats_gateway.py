@@ -263,7 +263,7 @@ async def test_a_fresh_command_lost_on_its_way_is_sent_again_and_executed_once(
         dropped: list[bytes] = []
 
         async def lossy(subject: str, payload: bytes = b"", **kw: Any) -> None:
-            if subject == gateway.names.commands and not dropped:
+            if subject == gateway.names.commands_of(engine.owner) and not dropped:
                 dropped.append(payload)  # lost: never reaches the server
                 return
             await publish(subject, payload, **kw)
