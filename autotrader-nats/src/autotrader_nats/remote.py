@@ -215,7 +215,9 @@ class RemoteEngine:
         settings: ``decision_interval`` and ``handle_signals`` are used from it
             (``on_signal="kill"`` is not: a strategy never kills the account it shares).
         replay_from: Deliver events from this event-stream sequence (default: every
-            event this owner has not acknowledged yet, via its durable consumer).
+            event this owner has not acknowledged yet, via its durable consumer). One replay
+            of a strategy at a time: its consumer is named after the strategy (a permission
+            can then allow it), so a new replay ends the one before.
         cancel_on_disconnect: Ask the gateway to cancel this strategy's open orders when it
             goes away: at once on :meth:`stop`, and when its heartbeats (every
             ``heartbeat_interval`` seconds) stop for ``3 × heartbeat_interval`` — the process
