@@ -130,23 +130,29 @@ def tls_files(folder: Path) -> TlsFiles:
 def strategy_permissions(names: AccountNames, owner: str) -> str:
     """The permissions docs/deployment-nats.md gives a strategy process, as a nats-server user's block.
 
-    What a remote strategy needs and no more: its commands, the gateway's services, its own
-    heartbeats, quotes and market data, replies to its inbox, and consumers (with their acks)
-    on the account's event stream. Not the KV bucket (no halt or kill), not the command stream's
-    consumers, no stream management.
+    What a remote strategy needs and no more, each subject its own: its commands and services,
+    its heartbeats, its two consumers (made by name, their filter in the subject) and their
+    acks, its inbox; quotes, market data and the account's balances. Not another strategy's
+    subjects, not the account's command subject (flatten, resume, another's orders), not the
+    KV bucket, no stream management.
     """
     events = names.event_stream
+    own_events = names.order_events(owner)
+    consumers = [names.event_consumer(owner), names.replay_consumer(owner)]
     publish = [
-        names.commands,
-        names.service("*"),
+        names.commands_of(owner),
+        names.service("snapshot", owner),
+        names.service("result", owner),
         names.heartbeats(owner),
-        f"$JS.API.CONSUMER.DURABLE.CREATE.{events}.*",
-        f"$JS.API.CONSUMER.CREATE.{events}",
-        f"$JS.API.CONSUMER.CREATE.{events}.>",
-        f"$JS.API.CONSUMER.INFO.{events}.*",
-        f"$JS.API.CONSUMER.DELETE.{events}.*",
-        f"$JS.ACK.{events}.>",
-        f"$JS.FC.{events}.>",
+        *(f"$JS.API.CONSUMER.CREATE.{events}.{name}.{own_events}" for name in consumers),
+        f"$JS.API.CONSUMER.INFO.{events}.{names.event_consumer(owner)}",  # is the durable there?
+        f"$JS.API.CONSUMER.DELETE.{events}.{names.replay_consumer(owner)}",  # an earlier replay's
+        *(f"$JS.ACK.{events}.{name}.>" for name in consumers),
     ]
-    subscribe = ["_INBOX.>", names.quotes, names.market_data("*")]
+    subscribe = [
+        f"{names.inbox_prefix(owner)}.>",
+        names.quotes,
+        names.market_data("*"),
+        names.account_events,
+    ]
     return json.dumps({"publish": {"allow": publish}, "subscribe": {"allow": subscribe}})

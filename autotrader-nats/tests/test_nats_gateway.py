@@ -14,7 +14,7 @@ import pytest
 from autotrader_core import DecisionAction, ExecutionDecision
 from autotrader_core.enums import OrderStatus
 from autotrader_core.errors import InvalidOrder, RiskRejected
-from autotrader_core.models import Fill, Order, Position
+from autotrader_core.models import Balance, Fill, Order, Position
 from autotrader_core.strategy import Strategy, StrategyContext
 from autotrader_nats import AccountGateway, NatsSettings, RemoteEngine, connect_gateway
 from autotrader_nats.wire import dumps
@@ -263,7 +263,7 @@ async def test_a_fresh_command_lost_on_its_way_is_sent_again_and_executed_once(
         dropped: list[bytes] = []
 
         async def lossy(subject: str, payload: bytes = b"", **kw: Any) -> None:
-            if subject == gateway.names.commands and not dropped:
+            if subject == gateway.names.commands_of(engine.owner) and not dropped:
                 dropped.append(payload)  # lost: never reaches the server
                 return
             await publish(subject, payload, **kw)
@@ -280,3 +280,25 @@ async def test_a_fresh_command_lost_on_its_way_is_sent_again_and_executed_once(
     assert gateway.commands_executed == executed + 1, "the command ran exactly once"
     if kind == "submit":
         assert gateway.control.order(order.client_order_id) is not None
+
+
+async def test_a_strategy_hears_the_accounts_balances_and_reads_them_again_after_a_reconnect(
+    gateway: AccountGateway, nats_server: NatsServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def at_gateway() -> set[tuple[str, Decimal, Decimal]]:
+        return {(b.asset, b.total, b.available) for b in gateway.control.balances()}
+
+    async def until_the_strategy_has_them(engine: RemoteEngine) -> None:
+        with anyio.fail_after(5):
+            while {(b.asset, b.total, b.available) for b in engine.balances} != at_gateway():
+                await anyio.sleep(0.02)
+
+    async with remote(nats_server, owner="balances") as engine:
+        await until_the_strategy_has_them(engine)  # from the snapshot
+        moved = [Balance("USDT", Decimal("123.45"), Decimal("100.5"))]
+        monkeypatch.setattr(gateway.control, "balances", lambda: moved)
+        await until_the_strategy_has_them(engine)  # from the account's events, as they are published
+        # Balances published while the connection was down never come again: a reconnect reads them.
+        engine.balances = []
+        await engine._on_reconnected()
+        await until_the_strategy_has_them(engine)

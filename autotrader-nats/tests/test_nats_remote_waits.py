@@ -32,7 +32,7 @@ def _silent_gateway(engine: RemoteEngine, gateway: AccountGateway, monkeypatch: 
     publish = engine._nc.publish
 
     async def lossy(subject: str, payload: bytes = b"", **kw: Any) -> None:
-        if subject != gateway.names.commands:
+        if subject != gateway.names.commands_of(engine.owner):
             await publish(subject, payload, **kw)
 
     async def silent(command_id: str) -> tuple[str, bytes | None]:

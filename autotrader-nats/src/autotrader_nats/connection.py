@@ -94,8 +94,11 @@ async def connect_nats(
     *,
     role: str,
     reconnected_cb: Callable[[], Awaitable[None]] | None = None,
+    inbox_prefix: str | None = None,
 ) -> Client:
     """Connect as ``role`` (``gateway-…``, ``strategy-…``); reconnect for ever once connected.
+
+    ``inbox_prefix`` replaces ``_INBOX`` in the subjects replies and deliveries come to.
 
     Raises:
         NatsRefused: the server refused the settings' credentials or TLS at the first
@@ -124,6 +127,8 @@ async def connect_nats(
         raise ConfigurationError(f"the TLS files of the {role} connection cannot be used: {exc}") from None
     if reconnected_cb is not None:
         options["reconnected_cb"] = reconnected_cb
+    if inbox_prefix is not None:
+        options["inbox_prefix"] = inbox_prefix
     try:
         await client.connect(error_cb=on_error, **options)
     except BaseException:

@@ -83,6 +83,7 @@ from autotrader_nats.command_writer import CommandLogWriter
 from autotrader_nats.connection import connect_nats
 from autotrader_nats.settings import NatsSettings
 from autotrader_nats.wire import (
+    ACCOUNT_WIDE_KINDS,
     REPLY_HEADER,
     AccountNames,
     dumps,
@@ -205,6 +206,8 @@ class AccountGateway:
         self.account: AccountId = self.control.account
         self._account_label = str(self.account)
         self.names = AccountNames(self.account)
+        self._commands_subject = self.names.commands
+        self._command_head = self._commands_subject + "."  # cmd.<owner> (a prefix built once: hot path)
         # As durable as the journal: a power cut must not keep an intent and lose the claim of
         # the command that made it (a flatten claimed "started" is never run again).
         self.command_log = CommandLog(
@@ -300,8 +303,9 @@ class AccountGateway:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(self._publish_events, js)
                 tg.start_soon(self._watch_state, self._kv, revision)
-                await nc.subscribe(self.names.service("snapshot"), cb=self._on_snapshot)
-                await nc.subscribe(self.names.service("result"), cb=self._on_result)
+                for owner in (None, "*"):  # the account's, and each strategy's own
+                    await nc.subscribe(self.names.service("snapshot", owner), cb=self._on_snapshot)
+                    await nc.subscribe(self.names.service("result", owner), cb=self._on_result)
                 await nc.subscribe(self.names.heartbeats(), cb=self._on_heartbeat)
                 tg.start_soon(self._watch_liveness)
                 if self.quote_interval > 0:
@@ -342,7 +346,7 @@ class AccountGateway:
             js,
             api.StreamConfig(
                 name=self.names.command_stream,
-                subjects=[self.names.commands],
+                subjects=[self.names.commands, self.names.commands_of("*")],
                 storage=api.StorageType.FILE,
                 duplicate_window=s.duplicate_window,
                 max_age=s.events_max_age,
@@ -378,6 +382,8 @@ class AccountGateway:
             max_deliver=-1,
             flow_control=True,
             idle_heartbeat=5.0,
+            # The account's commands and each strategy's (cmd, cmd.<owner>).
+            filter_subjects=[self.names.commands, self.names.commands_of("*")],
         )
         # Everything stored until now may have been delivered to (and executed by) an earlier
         # gateway: only commands stored after this point can run unclaimed (_on_command).
@@ -474,8 +480,14 @@ class AccountGateway:
             seq += 1
             try:
                 command = loads(msg.data or b"")
-                if command.get("kind") == "submit" and command.get("id") in wanted:
-                    found[str(command["id"])] = str(command.get("owner") or UNOWNED)
+                owner = str(command.get("owner") or UNOWNED)
+                subject_owner = self.names.owner_in(msg.subject or "", "cmd")
+                if (
+                    command.get("kind") == "submit"
+                    and command.get("id") in wanted
+                    and self.names.may_speak_for(subject_owner, owner)  # not one the gateway refused
+                ):
+                    found[str(command["id"])] = owner
             except (ValueError, AttributeError):
                 continue
         return found
@@ -501,6 +513,11 @@ class AccountGateway:
             return  # redelivered while still executing: its reply is on the way
         seq, delivered = delivery(msg)
         self._acks.taken(msg, seq)
+        if msg.subject != self._commands_subject:  # a strategy's own subject: it speaks for itself only
+            refusal = self._refusal(msg.subject, command, kind, args)
+            if refusal is not None:
+                self._workers.submit(partial(self._refuse, msg, seq, command_id, refusal))
+                return
         self._inflight.add(command_id)
         key = command_id if kind == "submit" else str(args.get("client_order_id") or command_id)
         # Delivered before, or stored before this gateway started: an earlier run may have
@@ -528,6 +545,31 @@ class AccountGateway:
             previous.done = self._new_event()
         turn = self._tails[key] = _Turn()
         self._workers.submit(partial(self._run_command, msg, seq, command, claim, seen, previous, turn, key))
+
+    def _refusal(self, subject: str, command: dict[str, Any], kind: str, args: dict[str, Any]) -> str | None:
+        # What a strategy's own subject may not ask (None: nothing). NATS permissions decide
+        # who may publish on cmd.<name>; the owner a command names is only its word.
+        head = self._command_head
+        subject_owner = subject[len(head) :] if subject.startswith(head) else None
+        owner = str(command.get("owner") or UNOWNED)
+        if not self.names.may_speak_for(subject_owner, owner):
+            return f"a command on {subject} acts for strategy {subject_owner!r} only, not for {owner!r}"
+        if kind in ACCOUNT_WIDE_KINDS or (isinstance(args, dict) and args.get("any_owner")):
+            what = (
+                "another strategy's order" if kind not in ACCOUNT_WIDE_KINDS else f"a {kind} of the account"
+            )
+            return f"{what} is asked on the account's subject {self.names.commands}, not on {subject}"
+        return None
+
+    async def _refuse(self, msg: Any, seq: int, command_id: str, refusal: str) -> None:
+        # Never executed, so nothing to record: the same message is refused the same way again.
+        logger.warning("command %s refused: %s", command_id, refusal)
+        try:
+            reply_to = (msg.headers or {}).get(REPLY_HEADER)
+            if reply_to and self._nc is not None:
+                await self._nc.publish(reply_to, _reply(command_id, error=InvalidOrder(refusal)))
+        finally:
+            self._acks.finished(msg, seq)
 
     async def _run_command(
         self,
@@ -1076,6 +1118,11 @@ class AccountGateway:
         except (ValueError, KeyError, TypeError) as exc:
             logger.warning("unreadable heartbeat on %s ignored: %s", msg.subject, exc)
             return
+        if not self.names.may_speak_for(self.names.owner_in(msg.subject, "hb"), owner):
+            logger.warning(
+                "heartbeat for strategy %r on %s ignored: not that strategy's subject", owner, msg.subject
+            )
+            return
         if body.get("leaving"):
             self._liveness.pop(owner, None)
             await self._cancel_owned(owner, "it disconnected")
@@ -1110,6 +1157,13 @@ class AccountGateway:
         try:
             request = loads(msg.data) if msg.data else {}
             owner = str(request.get("owner") or "*")
+            subject_owner = self.names.owner_in(msg.subject, "svc.snapshot")
+            if (owner == "*" and subject_owner is not None) or not self.names.may_speak_for(
+                subject_owner, owner
+            ):
+                refused = InvalidOrder(f"a snapshot on {msg.subject} is of strategy {subject_owner!r} only")
+                await msg.respond(dumps({"error": encode_error(refused)}))
+                return
             symbols = [str(s) for s in request.get("symbols") or ()]
             if symbols:  # a remote strategy's Strategy.symbols: on the engine's market feed
                 try:
@@ -1146,6 +1200,12 @@ class AccountGateway:
                 await msg.respond(dumps({"pending": True}))
                 return
             record = await anyio.to_thread.run_sync(self.command_log.get, command_id)
+            subject_owner = self.names.owner_in(msg.subject, "svc.result")
+            holder = record.owner if record is not None else self._owners.get(command_id)
+            if subject_owner is not None and not self.names.may_speak_for(subject_owner, holder or ""):
+                # Another strategy's command (or none known): nothing of it is told here.
+                await msg.respond(dumps({"unknown": True}))
+                return
             known = None
             if record is None:  # a submit executed unclaimed, its record not written yet
                 known = self.control.order(command_id)

@@ -34,6 +34,7 @@ printed and ``run()`` returns normally. The account is never halted (see
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import math
 import signal
@@ -48,6 +49,7 @@ from typing import Any, Self, TextIO
 import anyio
 import anyio.lowlevel
 import nats
+import nats.js.errors
 from autotrader_core.control import AccountId
 from autotrader_core.enums import OrderSide, OrderStatus, OrderType, TimeInForce
 from autotrader_core.errors import AutotraderError, BrokerUnavailable, RateLimited, RequestTimeout
@@ -68,6 +70,7 @@ from autotrader_nats.connection import connect_nats
 from autotrader_nats.settings import NatsSettings
 from autotrader_nats.shutdown import RemoteShutdownReport
 from autotrader_nats.wire import (
+    ACCOUNT_WIDE_KINDS,
     REPLY_HEADER,
     AccountNames,
     decode_balance,
@@ -86,6 +89,8 @@ __all__ = ["RemoteContext", "RemoteEngine", "connect_gateway"]
 logger = logging.getLogger(__name__)
 
 _EVENT_ACK_WAIT = 5.0
+_REPLAY_INACTIVE = 5.0
+"""Seconds a replay consumer outlives its subscription (the server's default for an unnamed one)."""
 _SEEN_FILLS = 200_000
 _ACK_EVERY = 64
 _QUIET_ASK = 5.0
@@ -210,7 +215,9 @@ class RemoteEngine:
         settings: ``decision_interval`` and ``handle_signals`` are used from it
             (``on_signal="kill"`` is not: a strategy never kills the account it shares).
         replay_from: Deliver events from this event-stream sequence (default: every
-            event this owner has not acknowledged yet, via its durable consumer).
+            event this owner has not acknowledged yet, via its durable consumer). One replay
+            of a strategy at a time: its consumer is named after the strategy (a permission
+            can then allow it), so a new replay ends the one before.
         cancel_on_disconnect: Ask the gateway to cancel this strategy's open orders when it
             goes away: at once on :meth:`stop`, and when its heartbeats (every
             ``heartbeat_interval`` seconds) stop for ``3 × heartbeat_interval`` — the process
@@ -259,7 +266,7 @@ class RemoteEngine:
         self._last_event_sequence = 0
         self._last_event: Any = None
         """The last event message applied (its sequence is read from it only when asked for)."""
-        self._commands_subject = self.names.commands
+        self._commands_subject = self.names.commands_of(self.owner)
         self._nc: Any = None
         self._js: Any = None
         self._inbox = ""
@@ -314,12 +321,20 @@ class RemoteEngine:
     async def start(self) -> None:
         """Connect, load the snapshot (instruments, balances, positions, own open orders), subscribe."""
         self._nc = await connect_nats(
-            self.nats_settings, role=f"strategy-{self.owner}", reconnected_cb=self._on_reconnected
+            self.nats_settings,
+            role=f"strategy-{self.owner}",
+            reconnected_cb=self._on_reconnected,
+            inbox_prefix=self.names.inbox_prefix(self.owner),
         )
         self._js = self._nc.jetstream()
         self._inbox = self._nc.new_inbox()
         await self._nc.subscribe(f"{self._inbox}.*", cb=self._on_reply)
         await self._nc.subscribe(self.names.quotes, cb=self._on_quotes)
+        # Balances as they are published (the snapshot below has the ones before), not through
+        # a consumer of the event stream: a strategy needs no right to read that stream beyond
+        # its own order events (docs: deployment-nats, "Security"). Missed ones while the
+        # connection was down are read again from a snapshot (_on_reconnected).
+        await self._nc.subscribe(self.names.account_events, cb=self._on_account_event)
         for symbol in self.symbols:  # before the snapshot: no quote falls between the two
             await self._nc.subscribe(self.names.market_data(symbol), cb=self._on_market_data)
         await self._load_snapshot()
@@ -470,15 +485,19 @@ class RemoteEngine:
             except Exception as exc:  # reconnecting: the next one goes when NATS is back
                 logger.debug("heartbeat not sent: %s", exc)
 
-    async def _load_snapshot(self) -> None:
+    async def _request_snapshot(self, symbols: list[str]) -> dict[str, Any]:
         reply = await self._nc.request(
-            self.names.service("snapshot"),
-            dumps({"owner": self.owner, "symbols": self.symbols}),
+            self.names.service("snapshot", self.owner),
+            dumps({"owner": self.owner, "symbols": symbols}),
             timeout=self.nats_settings.request_timeout,
         )
         body = loads(reply.data)
         if "error" in body:  # e.g. a declared symbol the venue doesn't list
             raise decode_error(body["error"])
+        return body
+
+    async def _load_snapshot(self) -> None:
+        body = await self._request_snapshot(self.symbols)
         for raw in body.get("quotes", []):
             quote = decode_market_data(raw)
             if isinstance(quote, Quote) and self.market.quote(quote.symbol) is None:
@@ -493,10 +512,19 @@ class RemoteEngine:
             self._remember(codec.decode_order(raw))
 
     async def _subscribe_events(self) -> None:
-        durable = f"strategy-{self.names.order_events(self.owner).rsplit('.', 1)[-1]}"
+        # Consumers are made by name, so the subject that makes one carries its name and its
+        # filter ($JS.API.CONSUMER.CREATE.<stream>.<name>.<filter>): a permission can then
+        # allow a strategy its own and no other (docs: deployment-nats, "Security").
+        durable = self.names.event_consumer(self.owner)
         if self.replay_from is not None:
+            name = self.names.replay_consumer(self.owner)
+            with contextlib.suppress(nats.js.errors.NotFoundError):  # an earlier replay's, if still there
+                await self._js.delete_consumer(self.names.event_stream, name)
             config = api.ConsumerConfig(
-                deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=self.replay_from
+                name=name,
+                deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE,
+                opt_start_seq=self.replay_from,
+                inactive_threshold=_REPLAY_INACTIVE,
             )
             await self._js.subscribe(
                 self.names.order_events(self.owner),
@@ -516,18 +544,13 @@ class RemoteEngine:
                 stream=self.names.event_stream,
                 cb=self._on_event,
                 manual_ack=True,
-                config=api.ConsumerConfig(ack_wait=_EVENT_ACK_WAIT, ack_policy=api.AckPolicy.ALL),
+                config=api.ConsumerConfig(
+                    name=durable, ack_wait=_EVENT_ACK_WAIT, ack_policy=api.AckPolicy.ALL
+                ),
             )
             # A durable made by an earlier version keeps its explicit policy: ack each event then.
             info = await self._event_sub.consumer_info()
             self._ack_all = info.config.ack_policy == api.AckPolicy.ALL
-        await self._js.subscribe(
-            self.names.account_events,
-            stream=self.names.event_stream,
-            cb=self._on_account_event,
-            deliver_policy=api.DeliverPolicy.LAST,
-            ordered_consumer=True,
-        )
 
     # -- commands ---------------------------------------------------------------------------
     async def submit_order(
@@ -690,11 +713,18 @@ class RemoteEngine:
         # "once": this id was made for this command now, and this copy is published once (a
         # re-publish below goes without the mark): the gateway may then execute it unclaimed.
         payload = dumps({**command, "once": True} if fresh else command)
+        # This strategy's own subject, unless it asks for more than its own orders (the
+        # account's subject: the operator grants it, or the gateway never sees the command).
+        subject = (
+            self.names.commands
+            if kind in ACCOUNT_WIDE_KINDS or args.get("any_owner")
+            else self._commands_subject
+        )
         reply_to = f"{self._inbox}.{command_id}"
         waiter = self._waiters[command_id] = _Waiter(self._new_event)
         deadline = time.monotonic() + self.nats_settings.request_timeout
         try:
-            duplicate = await self._publish(command_id, payload, reply_to, deadline, acked=not fresh)
+            duplicate = await self._publish(subject, command_id, payload, reply_to, deadline, acked=not fresh)
             # A reply is lost only with a connection (ours, the server's) going down: a
             # restarted gateway answers a redelivered command itself. So ask svc.result
             # every second after a reconnect; otherwise at 5, 15, 35 s and at the deadline —
@@ -721,7 +751,7 @@ class RemoteEngine:
                         "it may still execute once at the gateway (look it up, do not re-send a new one)"
                     )
                 if state == "unknown" and fresh:  # never reached the gateway: the same id again
-                    await self._publish(command_id, dumps(command), reply_to, deadline, acked=False)
+                    await self._publish(subject, command_id, dumps(command), reply_to, deadline, acked=False)
         finally:
             self._waiters.pop(command_id, None)
         body = loads_from_gateway(reply)
@@ -759,7 +789,7 @@ class RemoteEngine:
                 waiter.event.set()
 
     async def _publish(
-        self, command_id: str, payload: bytes, reply_to: str, deadline: float, *, acked: bool
+        self, subject: str, command_id: str, payload: bytes, reply_to: str, deadline: float, *, acked: bool
     ) -> bool:
         # acked=False: a plain publish of a fresh command (see _command), refused only with the
         # connection closed. acked=True: JetStream confirms the store; True when it already held
@@ -770,10 +800,10 @@ class RemoteEngine:
         while True:
             try:
                 if not acked:
-                    await self._nc.publish(self._commands_subject, payload, headers=headers)
+                    await self._nc.publish(subject, payload, headers=headers)
                     return False
                 ack = await self._js.publish(
-                    self.names.commands,
+                    subject,
                     payload,
                     stream=self.names.command_stream,
                     headers=headers,
@@ -789,13 +819,22 @@ class RemoteEngine:
 
     async def _on_reconnected(self) -> None:
         self._reconnects += 1  # replies sent meanwhile may be lost: waiting commands ask for them
+        if self._task_group is not None:  # so may balances: read again (not in nats-py's callback task)
+            self._task_group.start_soon(self._refresh_balances)
+
+    async def _refresh_balances(self) -> None:
+        try:
+            body = await self._request_snapshot([])
+            self.balances = [decode_balance(b) for b in body.get("balances", [])]
+        except Exception as exc:  # the gateway is away too: the next balances event will do
+            logger.warning("balances not read again after a reconnect: %s", exc)
 
     async def _ask_result(self, command_id: str) -> tuple[str, bytes | None]:
         # ("done", reply), ("pending", None), ("unknown", None): the gateway has no record of
         # it, or ("silent", None): no gateway answered.
         try:
             reply = await self._nc.request(
-                self.names.service("result"), dumps({"id": command_id}), timeout=1.0
+                self.names.service("result", self.owner), dumps({"id": command_id}), timeout=1.0
             )
         except (nats.errors.Error, TimeoutError):
             return "silent", None

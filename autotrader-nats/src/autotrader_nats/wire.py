@@ -4,15 +4,24 @@ Everything is JSON; money and quantities are decimal strings (the journal's code
 reused for orders, events and fills, so the gateway and a strategy see exactly what
 the journal keeps). Names of one account (``broker/environment/account``)::
 
-    autotrader.<b>.<e>.<a>.cmd                    commands (stream AT_CMD_<b>_<e>_<a>)
+    autotrader.<b>.<e>.<a>.cmd.<owner>            commands of one strategy (stream AT_CMD_<b>_<e>_<a>)
+    autotrader.<b>.<e>.<a>.cmd                    commands for the whole account (same stream)
     autotrader.<b>.<e>.<a>.evt.order.<owner>      order events and fills of one strategy
     autotrader.<b>.<e>.<a>.evt.account            positions and balances
                                                   (both in stream AT_EVT_<b>_<e>_<a>)
-    autotrader.<b>.<e>.<a>.svc.<name>             request/reply: snapshot, result
+    autotrader.<b>.<e>.<a>.svc.<name>.<owner>     request/reply of one strategy: snapshot, result
+    autotrader.<b>.<e>.<a>.svc.<name>             the same for the whole account
+    autotrader.<b>.<e>.<a>.hb.<owner>             heartbeats of a strategy (cancel-on-disconnect)
+    _INBOX.<owner>.>                              a remote strategy's replies and deliveries
     autotrader.<b>.<e>.<a>.quotes                 last prices (core NATS, not stored)
     autotrader.<b>.<e>.<a>.md.<symbol>            quotes and stale markers of one symbol
                                                   from the engine's market feed (core NATS)
     KV bucket AT_STATE_<b>_<e>_<a>                trading_state, kill
+
+A subject that ends in a strategy's name speaks for that strategy only: the gateway takes
+its owner from the subject, so a NATS permission on the subject decides who may use it
+(docs: deployment-nats, "Security"). The account-wide subjects are for the operator and
+for strategies granted more than their own orders.
 """
 
 from __future__ import annotations
@@ -40,6 +49,7 @@ from autotrader_core.market_data import Quote, Stale
 from autotrader_core.models import Balance
 
 __all__ = [
+    "ACCOUNT_WIDE_KINDS",
     "COMMAND_KINDS",
     "REPLY_HEADER",
     "AccountNames",
@@ -63,6 +73,9 @@ __all__ = [
 
 COMMAND_KINDS = ("submit", "cancel", "modify", "flatten", "halt", "reducing", "resume")
 """What a command may ask for."""
+ACCOUNT_WIDE_KINDS = frozenset({"flatten", "resume"})
+"""Commands taken on the account's subject only: they trade or free every strategy's orders.
+A strategy's own subject may still halt the account or set it reducing (a stop is never refused)."""
 REPLY_HEADER = "At-Reply-To"
 """Header naming the subject the outcome of a command is sent to."""
 ACTOR_HEADER = "At-Actor"
@@ -92,8 +105,38 @@ class AccountNames:
 
     @property
     def commands(self) -> str:
-        """Subject commands are published to."""
+        """Subject of commands for the whole account (who publishes here may name any owner)."""
         return f"{self.prefix}.cmd"
+
+    def commands_of(self, owner: str) -> str:
+        """Subject of one strategy's commands: the gateway refuses one naming another owner
+        (``*``: of every strategy)."""
+        return f"{self.prefix}.cmd.{_token(owner) if owner != '*' else '*'}"
+
+    def owner_in(self, subject: str, family: str) -> str | None:
+        """The strategy a ``<prefix>.<family>.<owner>`` subject speaks for (``None``: account-wide).
+
+        ``family`` is ``cmd``, ``svc.snapshot``, ``svc.result`` or ``hb``.
+        """
+        head = f"{self.prefix}.{family}."
+        return subject[len(head) :] if subject.startswith(head) else None
+
+    def may_speak_for(self, subject_owner: str | None, owner: str) -> bool:
+        """Whether a message on a subject of ``subject_owner`` may act as ``owner``."""
+        return subject_owner is None or owner == subject_owner or _token(owner) == subject_owner
+
+    def inbox_prefix(self, owner: str) -> str:
+        """Where a remote strategy takes replies and deliveries (``_INBOX.<owner>``): one
+        permission, ``_INBOX.<owner>.>``, lets it read them and nobody else's."""
+        return f"_INBOX.{_token(owner)}"
+
+    def event_consumer(self, owner: str) -> str:
+        """Name of a strategy's durable consumer of its order events."""
+        return f"strategy-{_token(owner)}"
+
+    def replay_consumer(self, owner: str) -> str:
+        """Name of the consumer a strategy replays its order events with (``replay_from``)."""
+        return f"replay-{_token(owner)}"
 
     @property
     def command_stream(self) -> str:
@@ -119,9 +162,12 @@ class AccountNames:
         """Positions and balances."""
         return f"{self.prefix}.evt.account"
 
-    def service(self, name: str) -> str:
-        """Request/reply subject of one gateway service."""
-        return f"{self.prefix}.svc.{name}"
+    def service(self, name: str, owner: str | None = None) -> str:
+        """Request/reply subject of one gateway service, for one strategy (``owner``) or the
+        whole account (``None``); ``owner`` ``*`` is every strategy's (a wildcard)."""
+        if owner is None:
+            return f"{self.prefix}.svc.{name}"
+        return f"{self.prefix}.svc.{name}.{_token(owner) if owner != '*' else '*'}"
 
     def heartbeats(self, owner: str = "*") -> str:
         """Liveness of strategies that asked for cancel-on-disconnect (``*``: of every strategy)."""
@@ -133,8 +179,9 @@ class AccountNames:
         return f"{self.prefix}.quotes"
 
     def market_data(self, symbol: str) -> str:
-        """Quotes and stale markers of ``symbol`` from the gateway engine's market feed (not stored)."""
-        return f"{self.prefix}.md.{_token(symbol)}"
+        """Quotes and stale markers of ``symbol`` from the gateway engine's market feed (not stored;
+        ``*``: of every symbol)."""
+        return f"{self.prefix}.md.{_token(symbol) if symbol != '*' else '*'}"
 
     @property
     def state_bucket(self) -> str:
