@@ -19,6 +19,7 @@ from typing import Any
 
 import nkeys
 import trustme
+from autotrader_nats import permissions
 from autotrader_nats.wire import AccountNames
 
 _UNLIMITED = {"subs": -1, "data": -1, "payload": -1, "imports": -1, "exports": -1, "wildcards": True}
@@ -128,31 +129,6 @@ def tls_files(folder: Path) -> TlsFiles:
 
 
 def strategy_permissions(names: AccountNames, owner: str) -> str:
-    """The permissions docs/deployment-nats.md gives a strategy process, as a nats-server user's block.
-
-    What a remote strategy needs and no more, each subject its own: its commands and services,
-    its heartbeats, its two consumers (made by name, their filter in the subject) and their
-    acks, its inbox; quotes, market data and the account's balances. Not another strategy's
-    subjects, not the account's command subject (flatten, resume, another's orders), not the
-    KV bucket, no stream management.
-    """
-    events = names.event_stream
-    own_events = names.order_events(owner)
-    consumers = [names.event_consumer(owner), names.replay_consumer(owner)]
-    publish = [
-        names.commands_of(owner),
-        names.service("snapshot", owner),
-        names.service("result", owner),
-        names.heartbeats(owner),
-        *(f"$JS.API.CONSUMER.CREATE.{events}.{name}.{own_events}" for name in consumers),
-        f"$JS.API.CONSUMER.INFO.{events}.{names.event_consumer(owner)}",  # is the durable there?
-        f"$JS.API.CONSUMER.DELETE.{events}.{names.replay_consumer(owner)}",  # an earlier replay's
-        *(f"$JS.ACK.{events}.{name}.>" for name in consumers),
-    ]
-    subscribe = [
-        f"{names.inbox_prefix(owner)}.>",
-        names.quotes,
-        names.market_data("*"),
-        names.account_events,
-    ]
-    return json.dumps({"publish": {"allow": publish}, "subscribe": {"allow": subscribe}})
+    """The permissions docs/deployment-nats.md gives a strategy process (what ``autotrader
+    nats-permissions`` prints), as the JSON a nats-server user's block takes."""
+    return json.dumps(permissions.strategy_permissions(names, owner))

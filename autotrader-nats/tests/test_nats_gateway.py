@@ -12,13 +12,15 @@ import anyio
 import nats
 import pytest
 from autotrader_core import DecisionAction, ExecutionDecision
+from autotrader_core.account import AccountId
 from autotrader_core.enums import OrderStatus
 from autotrader_core.errors import InvalidOrder, RiskRejected
 from autotrader_core.models import Balance, Fill, Order, Position
 from autotrader_core.strategy import Strategy, StrategyContext
-from autotrader_nats import AccountGateway, NatsSettings, RemoteEngine, connect_gateway
+from autotrader_nats import AccountGateway, AccountNames, NatsSettings, RemoteEngine, connect_gateway
 from autotrader_nats.wire import dumps
-from nats_gateway_main import make_gateway
+from nats.js import api
+from nats_gateway_main import make_gateway, serving
 from nats_kit import NatsServer
 
 pytestmark = pytest.mark.anyio
@@ -302,3 +304,31 @@ async def test_a_strategy_hears_the_accounts_balances_and_reads_them_again_after
         engine.balances = []
         await engine._on_reconnected()
         await until_the_strategy_has_them(engine)
+
+
+async def test_a_gateway_takes_over_the_command_stream_an_earlier_version_made(
+    nats_server: NatsServer, tmp_path: Path
+) -> None:
+    # Before strategies had subjects of their own, the stream held `cmd` only and the gateway's
+    # consumer read `cmd` only: commands on `cmd.<strategy>` would be stored nowhere.
+    names = AccountNames(AccountId("paper", "paper", "default"))
+    nc = await nats.connect(nats_server.url)
+    js = nc.jetstream()
+    await js.add_stream(name=names.command_stream, subjects=[names.commands], storage=api.StorageType.FILE)
+    await js.add_consumer(
+        names.command_stream,
+        durable_name="gateway",
+        filter_subject=names.commands,
+        deliver_subject="an-old-gateways-inbox",
+        ack_policy=api.AckPolicy.ALL,
+    )
+    await nc.close()
+    async with (
+        serving(make_gateway(nats_server.url, tmp_path / "data")),
+        remote(nats_server, owner="alpha") as engine,
+    ):
+        with anyio.fail_after(10):
+            order = await engine.submit_order("BTCUSDT", "buy", Decimal("0.01"))  # on cmd.alpha
+            flatten = await engine.command("flatten", {})  # on cmd, as before
+    assert order.status is OrderStatus.FILLED
+    assert flatten["ok"]

@@ -1,7 +1,7 @@
 """Strategies of one account kept apart by NATS permissions, against a real nats-server.
 
-Each strategy's user has only the permissions docs/deployment-nats.md gives it
-(``auth_kit.strategy_permissions``): both trade, hear their own fills and replay their own
+Each strategy's user has only the permissions docs/deployment-nats.md gives it, as
+``autotrader nats-permissions`` prints them: both trade, hear their own fills and replay their own
 events. One of them, ``alpha``, then tries from a connection of its own everything another
 strategy's subjects or the gateway's trust could give it; ``beta``'s resting order, its
 events and its replies stay out of its reach, and the gateway says why it refused what the
@@ -10,6 +10,7 @@ server let through.
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -21,16 +22,16 @@ import anyio
 import nats
 import nats.errors
 import pytest
-from auth_kit import strategy_permissions
 from autotrader_core.account import AccountId
 from autotrader_core.enums import OrderStatus
 from autotrader_core.errors import RequestTimeout
 from autotrader_core.models import Order
 from autotrader_nats import AccountGateway, AccountNames, NatsSettings, RemoteEngine, connect_gateway
+from autotrader_nats.permissions import variable_name
 from autotrader_nats.wire import dumps, loads
 from nats.js import api
 from nats_gateway_main import make_gateway, serving
-from nats_kit import NatsServer, running
+from nats_kit import NatsServer, autotrader_command, running
 from pydantic import SecretStr
 
 pytestmark = pytest.mark.anyio
@@ -43,15 +44,42 @@ def _password(user: str) -> str:
     return f"{user}-{PASSWORD}"
 
 
+def permissions_config() -> str:
+    """What ``autotrader nats-permissions --broker paper --environment paper alpha beta`` prints."""
+    result = subprocess.run(
+        autotrader_command(
+            "nats-permissions", "--broker", "paper", "--environment", "paper", "alpha", "beta"
+        ),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return result.stdout
+
+
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[NatsServer]:
-    """A server with a gateway user (everything) and two strategy users, each given its own subjects only."""
+    """A server with a gateway user (everything) and two strategy users, each given its own subjects
+    only: the permissions ``autotrader nats-permissions`` prints, used as they are printed."""
     users = [f'  {{ user: gateway, password: "{_password("gateway")}" }}']
     for owner in ("alpha", "beta"):
-        permissions = strategy_permissions(NAMES, owner)
-        users.append(f'  {{ user: {owner}, password: "{_password(owner)}", permissions: {permissions} }}')
-    with running(tmp_path, "authorization { users = [\n" + "\n".join(users) + "\n] }\n") as server:
+        users.append(
+            f'  {{ user: {owner}, password: "{_password(owner)}", permissions: ${variable_name(owner)} }}'
+        )
+    config = permissions_config() + "authorization { users = [\n" + "\n".join(users) + "\n] }\n"
+    with running(tmp_path, config) as server:
         yield server
+
+
+def test_the_command_prints_each_strategys_own_subjects_and_no_other() -> None:
+    printed = permissions_config()
+    alpha, beta = printed.split(f"{variable_name('beta')} = ")  # alpha's block, then beta's
+    assert f"{variable_name('alpha')} = " in alpha
+    assert '"autotrader.paper.paper.default.cmd.alpha"' in alpha and '"_INBOX.alpha.>"' in alpha
+    assert '"autotrader.paper.paper.default.cmd.beta"' in beta and '"_INBOX.beta.>"' in beta
+    assert "beta" not in alpha.split(" = ", 1)[1] and "alpha" not in beta
+    assert '"autotrader.paper.paper.default.cmd"' not in printed  # the account's subject: granted by hand
 
 
 def settings_of(server: NatsServer, user: str) -> NatsSettings:

@@ -9,6 +9,8 @@
 * :class:`NatsSettings` — servers, credentials (nkeys, creds file, user/password, token as
   ``SecretStr``) and TLS, from ``AUTOTRADER_NATS_*``; :class:`NatsRefused` — a server
   refused them (a :class:`~autotrader_core.errors.ConfigurationError`, raised at once).
+* :func:`strategy_permissions` — the NATS permissions that keep a strategy to its own subjects
+  (``autotrader nats-permissions``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from autotrader_nats.budgets import GatewaySettings, StrategyBudget
 from autotrader_nats.command_log import CommandLog
 from autotrader_nats.connection import NatsRefused
 from autotrader_nats.gateway import AccountGateway
+from autotrader_nats.permissions import strategy_permissions
 from autotrader_nats.remote import RemoteContext, RemoteEngine, connect_gateway
 from autotrader_nats.settings import NatsSettings
 from autotrader_nats.shutdown import RemoteShutdownReport
@@ -42,4 +45,5 @@ __all__ = [
     "StrategyBudget",
     "__version__",
     "connect_gateway",
+    "strategy_permissions",
 ]

@@ -1,4 +1,5 @@
-"""``autotrader gateway --broker NAME``: serve one account over NATS (an ``autotrader.commands`` plugin)."""
+"""``autotrader gateway --broker NAME``: serve one account over NATS; ``autotrader nats-permissions``:
+what a strategy's NATS user may do (both an ``autotrader.commands`` plugin)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 from typing import get_args
 
 import anyio
+from autotrader_core.control import AccountId
 from autotrader_core.errors import AutotraderError, ConfigurationError
 from autotrader_core.gc_tuning import tune_for_serving
 from autotrader_core.plugins import PluginManager
@@ -24,13 +26,32 @@ from autotrader_nats.event_loop import (
     resolve_event_loop,
 )
 from autotrader_nats.gateway import AccountGateway
+from autotrader_nats.permissions import server_config
 from autotrader_nats.settings import NatsSettings
+from autotrader_nats.wire import AccountNames
 
 __all__ = ["add_commands"]
 
 
 def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``gateway`` to the ``autotrader`` command line."""
+    """Add ``gateway`` and ``nats-permissions`` to the ``autotrader`` command line."""
+    permissions = subparsers.add_parser(
+        "nats-permissions",
+        help="print the NATS permissions of strategy users (nats-server configuration)",
+        description="Print, for each strategy, the permissions that keep its NATS user to its own "
+        "subjects on one account, as nats-server configuration variables.",
+    )
+    permissions.add_argument("strategies", nargs="+", metavar="STRATEGY", help="strategy names (owners)")
+    permissions.add_argument("--broker", required=True, help="adapter name, as the gateway's --broker")
+    permissions.add_argument(
+        "--environment",
+        required=True,
+        help="the account's environment (live, testnet, paper …), as the gateway prints it when ready: "
+        "autotrader.<broker>.<environment>.<account>",
+    )
+    permissions.add_argument("--account", default="default", help="account label, as the gateway's --account")
+    permissions.set_defaults(func=_cmd_permissions)
+
     parser = subparsers.add_parser("gateway", help="serve one broker account over NATS JetStream")
     parser.add_argument("--broker", required=True, help="adapter name (autotrader plugins lists them)")
     parser.add_argument("--account", default="default", help="account label (one gateway per account)")
@@ -57,6 +78,12 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
         "pip install 'autotrader-nats[uvloop]')",
     )
     parser.set_defaults(func=_cmd_gateway)
+
+
+def _cmd_permissions(args: argparse.Namespace) -> int:
+    names = AccountNames(AccountId(args.broker, args.environment, args.account))
+    print(server_config(names, list(args.strategies)), end="")
+    return 0
 
 
 def _cmd_gateway(args: argparse.Namespace) -> int:

@@ -87,6 +87,11 @@ def _token(part: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]", "_", part) or "_"
 
 
+def _token_or_any(part: str) -> str:
+    # A name's token, or the wildcard ``*`` itself (every strategy's / symbol's subject).
+    return "*" if part == "*" else _token(part)
+
+
 @dataclass(frozen=True, slots=True)
 class AccountNames:
     """Subjects, stream names and the KV bucket of one account."""
@@ -111,7 +116,7 @@ class AccountNames:
     def commands_of(self, owner: str) -> str:
         """Subject of one strategy's commands: the gateway refuses one naming another owner
         (``*``: of every strategy)."""
-        return f"{self.prefix}.cmd.{_token(owner) if owner != '*' else '*'}"
+        return f"{self.prefix}.cmd.{_token_or_any(owner)}"
 
     def owner_in(self, subject: str, family: str) -> str | None:
         """The strategy a ``<prefix>.<family>.<owner>`` subject speaks for (``None``: account-wide).
@@ -155,7 +160,7 @@ class AccountNames:
 
     def order_events(self, owner: str = "*") -> str:
         """Order events and fills of one strategy (``*``: of every strategy)."""
-        return f"{self.prefix}.evt.order.{_token(owner) if owner != '*' else '*'}"
+        return f"{self.prefix}.evt.order.{_token_or_any(owner)}"
 
     @property
     def account_events(self) -> str:
@@ -167,11 +172,11 @@ class AccountNames:
         whole account (``None``); ``owner`` ``*`` is every strategy's (a wildcard)."""
         if owner is None:
             return f"{self.prefix}.svc.{name}"
-        return f"{self.prefix}.svc.{name}.{_token(owner) if owner != '*' else '*'}"
+        return f"{self.prefix}.svc.{name}.{_token_or_any(owner)}"
 
     def heartbeats(self, owner: str = "*") -> str:
         """Liveness of strategies that asked for cancel-on-disconnect (``*``: of every strategy)."""
-        return f"{self.prefix}.hb.{_token(owner) if owner != '*' else '*'}"
+        return f"{self.prefix}.hb.{_token_or_any(owner)}"
 
     @property
     def quotes(self) -> str:
@@ -181,7 +186,7 @@ class AccountNames:
     def market_data(self, symbol: str) -> str:
         """Quotes and stale markers of ``symbol`` from the gateway engine's market feed (not stored;
         ``*``: of every symbol)."""
-        return f"{self.prefix}.md.{_token(symbol) if symbol != '*' else '*'}"
+        return f"{self.prefix}.md.{_token_or_any(symbol)}"
 
     @property
     def state_bucket(self) -> str:
