@@ -13,6 +13,7 @@ nox -s web                  the operator control plane (API tests + headless Chr
 nox -s docs                 API reference (mkdocs --strict) + docstring gate
 nox -s crash                kill -9 crash scenarios, fast set; crash-many for hundreds (not CI)
 nox -s bench soak           engine benchmark; 1,000,000-order soak (figures, not pass/fail tests)
+nox -s nats-soak            the NATS gateway for ~1,000,000 orders: orders/s and memory per step (not CI)
 nox -s inflight             every in-flight scenario (TC-INF-*), all transports, stream on/off (not CI)
 """
 
@@ -165,6 +166,16 @@ def soak(session: nox.Session) -> None:
     """1,000,000 paper orders: peak RSS and orders/s (not CI)."""
     session.install("-e", CORE, "-e", "./autotrader-paper")
     session.run("python", "benchmarks/soak.py", *(session.posargs or ["--orders", "1000000"]))
+
+
+@nox.session(name="nats-soak")
+def nats_soak(session: nox.Session) -> None:
+    """The account gateway for ~1,000,000 orders (eight 30 s steps, one strategy, 512 outstanding):
+    orders/s and the gateway's and server's memory after each step (not CI)."""
+    session.install("-e", CORE, "-e", "./autotrader-paper", "-e", "./autotrader-nats[test]")
+    steps = ",".join(["512"] * 8)
+    default = ["--strategies", "1", "--outstanding", steps, "--seconds", "30", "--latency-orders", "20"]
+    session.run("python", "benchmarks/nats_gateway.py", *(session.posargs or default))
 
 
 @nox.session

@@ -30,6 +30,9 @@ process (paper broker inside, journal ``sync="intent"``), and 1, 4, 16 strategy 
   strategy processes over a phase, divided by its orders — much less noisy than orders/s on
   a shared machine (other jobs take wall time, not our CPU time). The load average is printed
   with every phase.
+* **memory**: the gateway's and the server's resident memory after each step (Linux), so a
+  long run (``nox -s nats-soak``: about a million orders in eight 30 s steps) shows whether a
+  gateway that serves for months keeps its memory bounded.
 """
 
 from __future__ import annotations
@@ -250,6 +253,17 @@ def _thread_schedule(pid: int) -> tuple[float, float]:
     return int(ran) / 1e9, int(waited) / 1e9
 
 
+def _resident_mb(pid: int) -> float | None:
+    """A process's resident memory in MB (Linux ``/proc/<pid>/status``; ``None`` elsewhere)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError):
+        pass
+    return None
+
+
 def _machine_ticks() -> tuple[int, int, int]:
     """The machine's CPU time so far, in ticks: (all, idle + iowait, stolen by the hypervisor)."""
     try:
@@ -386,6 +400,12 @@ def _throughput_step(
     )
     if line := contention.line():
         print(line, flush=True)
+    gateway_mb, server_mb = _resident_mb(gateway_pid), _resident_mb(server_pid)
+    if gateway_mb is not None and server_mb is not None:
+        print(
+            f"      resident memory after the step: gateway {gateway_mb:.0f} MB, server {server_mb:.0f} MB",
+            flush=True,
+        )
     return rate
 
 
