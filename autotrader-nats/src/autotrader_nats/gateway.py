@@ -95,6 +95,7 @@ from autotrader_nats.wire import (
     encode_stale,
     join_events,
     loads,
+    needs_account_subject,
 )
 from autotrader_nats.workers import WorkerPool
 
@@ -554,7 +555,7 @@ class AccountGateway:
         owner = str(command.get("owner") or UNOWNED)
         if not self.names.may_speak_for(subject_owner, owner):
             return f"a command on {subject} acts for strategy {subject_owner!r} only, not for {owner!r}"
-        if kind in ACCOUNT_WIDE_KINDS or (isinstance(args, dict) and args.get("any_owner")):
+        if needs_account_subject(kind, args):
             what = (
                 "another strategy's order" if kind not in ACCOUNT_WIDE_KINDS else f"a {kind} of the account"
             )

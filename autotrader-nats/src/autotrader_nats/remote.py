@@ -70,7 +70,6 @@ from autotrader_nats.connection import connect_nats
 from autotrader_nats.settings import NatsSettings
 from autotrader_nats.shutdown import RemoteShutdownReport
 from autotrader_nats.wire import (
-    ACCOUNT_WIDE_KINDS,
     REPLY_HEADER,
     AccountNames,
     decode_balance,
@@ -82,6 +81,7 @@ from autotrader_nats.wire import (
     event_bodies,
     loads,
     loads_from_gateway,
+    needs_account_subject,
 )
 
 __all__ = ["RemoteContext", "RemoteEngine", "connect_gateway"]
@@ -715,11 +715,7 @@ class RemoteEngine:
         payload = dumps({**command, "once": True} if fresh else command)
         # This strategy's own subject, unless it asks for more than its own orders (the
         # account's subject: the operator grants it, or the gateway never sees the command).
-        subject = (
-            self.names.commands
-            if kind in ACCOUNT_WIDE_KINDS or args.get("any_owner")
-            else self._commands_subject
-        )
+        subject = self.names.commands if needs_account_subject(kind, args) else self._commands_subject
         reply_to = f"{self._inbox}.{command_id}"
         waiter = self._waiters[command_id] = _Waiter(self._new_event)
         deadline = time.monotonic() + self.nats_settings.request_timeout

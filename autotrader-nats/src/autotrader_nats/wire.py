@@ -69,6 +69,7 @@ __all__ = [
     "join_events",
     "loads",
     "loads_from_gateway",
+    "needs_account_subject",
 ]
 
 COMMAND_KINDS = ("submit", "cancel", "modify", "flatten", "halt", "reducing", "resume")
@@ -76,6 +77,16 @@ COMMAND_KINDS = ("submit", "cancel", "modify", "flatten", "halt", "reducing", "r
 ACCOUNT_WIDE_KINDS = frozenset({"flatten", "resume"})
 """Commands taken on the account's subject only: they trade or free every strategy's orders.
 A strategy's own subject may still halt the account or set it reducing (a stop is never refused)."""
+
+
+def needs_account_subject(kind: str, args: Any) -> bool:
+    """Whether a command asks for more than its strategy's own orders: a kind of
+    :data:`ACCOUNT_WIDE_KINDS`, or another strategy's order (``any_owner``). Such a command is
+    taken on the account's subject only (the strategy sends it there, the gateway refuses it
+    on the strategy's own)."""
+    return kind in ACCOUNT_WIDE_KINDS or (isinstance(args, dict) and bool(args.get("any_owner")))
+
+
 REPLY_HEADER = "At-Reply-To"
 """Header naming the subject the outcome of a command is sent to."""
 ACTOR_HEADER = "At-Actor"
